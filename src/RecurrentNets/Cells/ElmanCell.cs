@@ -1,0 +1,86 @@
+using System.Numerics;
+using RecurrentNets.Kernels;
+using RecurrentNets.Parameters;
+using TP = System.Numerics.Tensors.TensorPrimitives;
+
+namespace RecurrentNets.Cells;
+
+/// <summary>The nonlinearity of an Elman cell. PyTorch: <c>nonlinearity</c>.</summary>
+public enum RnnNonlinearity
+{
+    /// <summary>h = tanh(a) (PyTorch's default, the course's equation).</summary>
+    Tanh,
+
+    /// <summary>h = max(a, 0) (Le et al. 2015's IRNN uses it with identity initialisation).</summary>
+    Relu,
+}
+
+/// <summary>
+/// The Elman (vanilla) recurrent cell (Elman 1990): a(t) = b + W h(t-1) + U x(t), h(t) = tanh(a(t)) or relu(a(t)).
+/// </summary>
+/// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+/// <remarks>
+/// In PyTorch's names U = <c>weight_ih_lK [H, I]</c>, W = <c>weight_hh_lK [H, H]</c>, b = <c>bias_ih_lK + bias_hh_lK</c>.
+/// The equivalent loop for one batch row: <c>for t: h = tanh(W_ih·x[t] + b_ih + W_hh·h + b_hh)</c>.
+/// </remarks>
+public sealed class ElmanCell<T> : RecurrentCell<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Adds the cell's parameters to <paramref name="block"/>.</summary>
+    /// <param name="block">The block that stores the parameters.</param>
+    /// <param name="inputSize">I. PyTorch: <c>input_size</c>.</param>
+    /// <param name="hiddenSize">H. PyTorch: <c>hidden_size</c>.</param>
+    /// <param name="nonlinearity">tanh or relu. PyTorch: <c>nonlinearity</c>.</param>
+    /// <param name="bias">Whether to use b_ih and b_hh. PyTorch: <c>bias</c>.</param>
+    /// <param name="nameSuffix">Parameter-name suffix such as <c>_l0</c>.</param>
+    public ElmanCell(ParameterBlock<T> block, int inputSize, int hiddenSize, RnnNonlinearity nonlinearity = RnnNonlinearity.Tanh,
+        bool bias = true, string nameSuffix = "_l0")
+        : base(block, inputSize, hiddenSize, 1, bias, nameSuffix)
+    {
+        if (!Enum.IsDefined(nonlinearity))
+        {
+            throw new ArgumentOutOfRangeException(nameof(nonlinearity), nonlinearity, "The nonlinearity must be Tanh or Relu.");
+        }
+
+        Nonlinearity = nonlinearity;
+    }
+
+    /// <summary>tanh or relu.</summary>
+    public RnnNonlinearity Nonlinearity { get; }
+
+    /// <inheritdoc/>
+    public override void Forward(in CellStep<T> step)
+    {
+        int b = step.BatchSize, h = HiddenSize;
+
+        // a = (x·Uᵀ + b) + h(t-1)·Wᵀ, accumulated onto the precomputed input projection.
+        Gemm.MultiplyTransposeB(step.HiddenPrev, WeightHH.Values, step.Gates, b, h, h, accumulate: true);
+        if (Nonlinearity == RnnNonlinearity.Tanh)
+        {
+            TP.Tanh<T>(step.Gates, step.Hidden);
+        }
+        else
+        {
+            Elementwise.Relu<T>(step.Gates, step.Hidden);
+        }
+    }
+
+    /// <inheritdoc/>
+    public override void Backward(in CellStep<T> step)
+    {
+        int b = step.BatchSize, h = HiddenSize;
+
+        // da = dh ⊙ f'(a), from the stored h; it overwrites the pre-activation cache of this step.
+        if (Nonlinearity == RnnNonlinearity.Tanh)
+        {
+            Elementwise.TanhBackward<T>(step.Hidden, step.DHidden, step.Gates);
+        }
+        else
+        {
+            Elementwise.ReluBackward<T>(step.Hidden, step.DHidden, step.Gates);
+        }
+
+        // dh(t-1) = da·W.
+        Gemm.Multiply<T>(step.Gates, WeightHH.Values, step.DHiddenPrev, b, h, h);
+    }
+}

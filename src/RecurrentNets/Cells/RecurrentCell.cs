@@ -1,0 +1,118 @@
+using System.Numerics;
+using RecurrentNets.Kernels;
+using RecurrentNets.Parameters;
+
+namespace RecurrentNets.Cells;
+
+/// <summary>
+/// One time step of a recurrent network. The time loop, caches, truncation and stacking belong to the engine
+/// (<see cref="Sequence.RecurrentLayer{T}"/>); a cell only maps (x(t) projection, state(t-1)) to state(t) and back.
+/// A cell holds parameters but no hidden state: the state is a value the engine passes in and gets back.
+/// </summary>
+/// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+/// <remarks>
+/// Legend: B = batchSize, I = inputSize, H = hiddenSize, G = <see cref="GateCount"/>.
+/// Parameters follow PyTorch's layout and names: <c>weight_ih_lK [G·H, I]</c>, <c>weight_hh_lK [G·H, H]</c>,
+/// <c>bias_ih_lK [G·H]</c>, <c>bias_hh_lK [G·H]</c>. The engine computes x·W_ihᵀ + b_ih for all steps in one GEMM
+/// before the loop, and dW_ih, db_ih and dx in one GEMM each after it; the cell does the per-step recurrent work.
+/// Write a custom cell by deriving from this class: the engine gives it stacking, truncation and caches.
+/// </remarks>
+public abstract class RecurrentCell<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Adds the cell's parameters to <paramref name="block"/>.</summary>
+    /// <param name="block">The block that stores the parameters.</param>
+    /// <param name="inputSize">I, the features of x(t). PyTorch: <c>input_size</c>.</param>
+    /// <param name="hiddenSize">H, the units. PyTorch: <c>hidden_size</c>.</param>
+    /// <param name="gateCount">G, the stacked gate blocks (1 for Elman, 4 for LSTM, 3 for GRU).</param>
+    /// <param name="bias">Whether the cell has the two bias vectors. PyTorch: <c>bias</c>.</param>
+    /// <param name="nameSuffix">The PyTorch parameter-name suffix, e.g. <c>_l0</c> or <c>_l1_reverse</c>.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is below 1.</exception>
+    protected RecurrentCell(ParameterBlock<T> block, int inputSize, int hiddenSize, int gateCount, bool bias, string nameSuffix)
+    {
+        ArgumentNullException.ThrowIfNull(block);
+        ArgumentOutOfRangeException.ThrowIfLessThan(inputSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(hiddenSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(gateCount, 1);
+        InputSize = inputSize;
+        HiddenSize = hiddenSize;
+        GateCount = gateCount;
+        WeightIH = block.Add("weight_ih" + nameSuffix, gateCount * hiddenSize, inputSize);
+        WeightHH = block.Add("weight_hh" + nameSuffix, gateCount * hiddenSize, hiddenSize);
+        if (bias)
+        {
+            BiasIH = block.Add("bias_ih" + nameSuffix, gateCount * hiddenSize);
+            BiasHH = block.Add("bias_hh" + nameSuffix, gateCount * hiddenSize);
+        }
+    }
+
+    /// <summary>I, the features of x(t).</summary>
+    public int InputSize { get; }
+
+    /// <summary>H, the hidden units.</summary>
+    public int HiddenSize { get; }
+
+    /// <summary>G, the number of stacked gate blocks.</summary>
+    public int GateCount { get; }
+
+    /// <summary>G·H, the width of the stacked gates.</summary>
+    public int GateWidth => GateCount * HiddenSize;
+
+    /// <summary>W_ih [G·H, I]. PyTorch: <c>weight_ih_lK</c>.</summary>
+    public ParameterView<T> WeightIH { get; }
+
+    /// <summary>W_hh [G·H, H]. PyTorch: <c>weight_hh_lK</c>.</summary>
+    public ParameterView<T> WeightHH { get; }
+
+    /// <summary>b_ih [G·H], or null without biases. PyTorch: <c>bias_ih_lK</c>.</summary>
+    public ParameterView<T>? BiasIH { get; }
+
+    /// <summary>b_hh [G·H], or null without biases. PyTorch: <c>bias_hh_lK</c>.</summary>
+    public ParameterView<T>? BiasHH { get; }
+
+    /// <summary>Whether the state has a cell vector C besides h (LSTM).</summary>
+    public virtual bool HasCellState => false;
+
+    /// <summary>
+    /// Whether b_hh simply adds to the pre-activations, so the engine may add it with b_ih in the input projection
+    /// (true for Elman and LSTM; false for GRU, whose b_hn sits inside r·(W_hn h + b_hn)).
+    /// </summary>
+    public virtual bool FoldsRecurrentBias => true;
+
+    /// <summary>
+    /// Whether the gradient of the recurrent product differs from that of the input projection
+    /// (<see cref="CellStep{T}.RecurrentGradient"/> then gets its own buffer).
+    /// </summary>
+    public virtual bool HasSeparateRecurrentGradient => false;
+
+    /// <summary>E, the elements per batch row the cell keeps from forward to backward besides gates and states.</summary>
+    public virtual int StepCacheWidth => 0;
+
+    /// <summary>One forward step: state(t) from the input projection in <see cref="CellStep{T}.Gates"/> and state(t-1).</summary>
+    public abstract void Forward(in CellStep<T> step);
+
+    /// <summary>
+    /// One backward step: from dL/dstate(t) and what the forward step kept, write the gradients of the input
+    /// projection (<see cref="CellStep{T}.Gates"/>), of the recurrent product (<see cref="CellStep{T}.RecurrentGradient"/>),
+    /// and of state(t-1). Weight gradients are not touched here: the engine forms them over all steps at once.
+    /// </summary>
+    public abstract void Backward(in CellStep<T> step);
+
+    /// <summary>
+    /// After the backward loop: dW_hh += Σ_t dRecurrent(t)ᵀ·h(t-1) and db_hh += Σ_t dRecurrent(t), as one GEMM over
+    /// all T·B rows. Cells whose recurrent product does not take h(t-1) as is override this.
+    /// </summary>
+    /// <param name="recurrentGradient">[T·B, G·H]: dRecurrent of every step.</param>
+    /// <param name="hiddenPrev">[T·B, H]: h(t-1) of every step.</param>
+    /// <param name="stepCache">[T·B, E]: the per-step caches.</param>
+    /// <param name="rows">T·B.</param>
+    public virtual void AccumulateRecurrentGradients(ReadOnlySpan<T> recurrentGradient, ReadOnlySpan<T> hiddenPrev,
+        ReadOnlySpan<T> stepCache, int rows)
+    {
+        Gemm.MultiplyTransposeA(recurrentGradient, hiddenPrev, WeightHH.Gradients, GateWidth, rows, HiddenSize, accumulate: true);
+        if (BiasHH is not null)
+        {
+            Elementwise.AddColumnSums(recurrentGradient, rows, GateWidth, BiasHH.Gradients);
+        }
+    }
+}

@@ -1,0 +1,118 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using TP = System.Numerics.Tensors.TensorPrimitives;
+
+namespace RecurrentNets.Kernels;
+
+/// <summary>
+/// Elementwise and row-wise kernels shared by cells, layers and losses, on TensorPrimitives' SIMD operations.
+/// Each has a naive twin in <see cref="Reference.ReferenceElementwise"/>.
+/// </summary>
+/// <remarks>Legend: R = rows, C = columns; matrices are row-major [R, C].</remarks>
+public static class Elementwise
+{
+    /// <summary>sums[c] += Σ_r source[r, c]: bias gradients over all rows (rows summed in ascending order).</summary>
+    public static void AddColumnSums<T>(ReadOnlySpan<T> source, int rows, int columns, Span<T> sums)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckMatrix(source, rows, columns, nameof(source));
+        CheckLength(sums, columns, nameof(sums));
+        for (int r = 0; r < rows; r++)
+        {
+            TP.Add(source.Slice(r * columns, columns), sums, sums);
+        }
+    }
+
+    /// <summary>destination[r, :] = vector for every row r: the bias broadcast before an accumulating GEMM.</summary>
+    public static void BroadcastRows<T>(ReadOnlySpan<T> vector, int rows, Span<T> destination)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int columns = vector.Length;
+        CheckMatrix(destination, rows, columns, nameof(destination));
+        for (int r = 0; r < rows; r++)
+        {
+            vector.CopyTo(destination.Slice(r * columns, columns));
+        }
+    }
+
+    /// <summary>da = dh ⊙ (1 - h²): the gradient through h = tanh(a), from h.</summary>
+    public static void TanhBackward<T>(ReadOnlySpan<T> h, ReadOnlySpan<T> dh, Span<T> da)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckSame(h, dh, da);
+        // da = dh - (dh ⊙ h) ⊙ h, two passes; dh may alias da.
+        ref T hr = ref MemoryMarshal.GetReference(h);
+        ref T dhr = ref MemoryMarshal.GetReference(dh);
+        ref T dar = ref MemoryMarshal.GetReference(da);
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            for (; i <= h.Length - Vector<T>.Count; i += Vector<T>.Count)
+            {
+                var hv = Vector.LoadUnsafe(ref hr, (nuint)i);
+                var g = Vector.LoadUnsafe(ref dhr, (nuint)i);
+                (g - g * hv * hv).StoreUnsafe(ref dar, (nuint)i);
+            }
+        }
+
+        for (; i < h.Length; i++)
+        {
+            T hv = h[i];
+            da[i] = dh[i] * (T.One - hv * hv);
+        }
+    }
+
+    /// <summary>h = max(a, 0).</summary>
+    public static void Relu<T>(ReadOnlySpan<T> a, Span<T> h)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => TP.Max(a, T.Zero, h);
+
+    /// <summary>da = dh where h &gt; 0, else 0: the gradient through h = relu(a), from h.</summary>
+    public static void ReluBackward<T>(ReadOnlySpan<T> h, ReadOnlySpan<T> dh, Span<T> da)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckSame(h, dh, da);
+        ref T hr = ref MemoryMarshal.GetReference(h);
+        ref T dhr = ref MemoryMarshal.GetReference(dh);
+        ref T dar = ref MemoryMarshal.GetReference(da);
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            for (; i <= h.Length - Vector<T>.Count; i += Vector<T>.Count)
+            {
+                var hv = Vector.LoadUnsafe(ref hr, (nuint)i);
+                var g = Vector.LoadUnsafe(ref dhr, (nuint)i);
+                Vector.ConditionalSelect(Vector.GreaterThan(hv, Vector<T>.Zero), g, Vector<T>.Zero).StoreUnsafe(ref dar, (nuint)i);
+            }
+        }
+
+        for (; i < h.Length; i++)
+        {
+            da[i] = h[i] > T.Zero ? dh[i] : T.Zero;
+        }
+    }
+
+    private static void CheckSame<T>(ReadOnlySpan<T> h, ReadOnlySpan<T> dh, Span<T> da)
+    {
+        if (dh.Length != h.Length || da.Length != h.Length)
+        {
+            throw new ArgumentException($"h, dh and da must have one length; they have {h.Length}, {dh.Length} and {da.Length}.", nameof(da));
+        }
+    }
+
+    private static void CheckMatrix<T>(ReadOnlySpan<T> span, int rows, int columns, string name)
+    {
+        if ((long)rows * columns > span.Length)
+        {
+            throw new ArgumentException($"{name} has {span.Length} elements but [{rows}, {columns}] needs {(long)rows * columns}.", name);
+        }
+    }
+
+    private static void CheckLength<T>(ReadOnlySpan<T> span, int length, string name)
+    {
+        if (span.Length != length)
+        {
+            throw new ArgumentException($"{name} has {span.Length} elements but {length} are expected.", name);
+        }
+    }
+}

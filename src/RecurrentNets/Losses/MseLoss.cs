@@ -1,0 +1,50 @@
+using System.Numerics;
+
+namespace RecurrentNets.Losses;
+
+/// <summary>Mean-squared error L = mean((ŷ - y)²). PyTorch: <c>torch.nn.MSELoss</c>.</summary>
+public static class MseLoss
+{
+    /// <summary>The loss and its gradient dL/dŷ = 2(ŷ - y)/N (Mean) or 2(ŷ - y) (Sum), N = element count.</summary>
+    /// <param name="prediction">ŷ.</param>
+    /// <param name="target">y, the same length.</param>
+    /// <param name="dPrediction">Receives (overwritten) dL/dŷ; pass an empty span for the loss alone.</param>
+    /// <param name="reduction">Mean over all elements, or sum.</param>
+    /// <exception cref="ArgumentException">Lengths disagree or are zero.</exception>
+    public static double Compute<T>(ReadOnlySpan<T> prediction, ReadOnlySpan<T> target, Span<T> dPrediction,
+        LossReduction reduction = LossReduction.Mean)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (prediction.IsEmpty)
+        {
+            throw new ArgumentException("prediction is empty.", nameof(prediction));
+        }
+
+        if (target.Length != prediction.Length)
+        {
+            throw new ArgumentException($"target has {target.Length} elements but prediction has {prediction.Length}.", nameof(target));
+        }
+
+        bool wantGradient = !dPrediction.IsEmpty;
+        if (wantGradient && dPrediction.Length != prediction.Length)
+        {
+            throw new ArgumentException($"dPrediction has {dPrediction.Length} elements but prediction has {prediction.Length}.", nameof(dPrediction));
+        }
+
+        double scale = reduction == LossReduction.Mean ? 1.0 / prediction.Length : 1.0;
+        T gradScale = T.CreateTruncating(2 * scale);
+        double sum = 0;
+        for (int i = 0; i < prediction.Length; i++)
+        {
+            T diff = prediction[i] - target[i];
+            double d = double.CreateTruncating(diff);
+            sum += d * d;
+            if (wantGradient)
+            {
+                dPrediction[i] = gradScale * diff;
+            }
+        }
+
+        return sum * scale;
+    }
+}

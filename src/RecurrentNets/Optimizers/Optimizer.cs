@@ -1,0 +1,53 @@
+using System.Numerics;
+using RecurrentNets.Parameters;
+
+namespace RecurrentNets.Optimizers;
+
+/// <summary>
+/// Updates every parameter of a <see cref="ParameterBlock{T}"/> from its gradient, as one pass over the flat block.
+/// PyTorch: <c>torch.optim.Optimizer</c>.
+/// </summary>
+/// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+public abstract class Optimizer<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private double learningRate;
+
+    /// <summary>Binds the optimiser to <paramref name="parameters"/> and freezes its layout.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The learning rate is negative or not finite.</exception>
+    protected Optimizer(ParameterBlock<T> parameters, double learningRate)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        Parameters = parameters;
+        parameters.Freeze();
+        LearningRate = learningRate;
+    }
+
+    /// <summary>The block being optimised.</summary>
+    public ParameterBlock<T> Parameters { get; }
+
+    /// <summary>The step size. PyTorch: <c>lr</c>. May be changed between steps (schedules).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Negative or not finite.</exception>
+    public double LearningRate
+    {
+        get => learningRate;
+        set
+        {
+            if (!double.IsFinite(value) || value < 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "The learning rate must be finite and non-negative.");
+            }
+
+            learningRate = value;
+        }
+    }
+
+    /// <summary>The number of <see cref="Step"/> calls so far.</summary>
+    public long StepCount { get; protected set; }
+
+    /// <summary>Applies one update from the current gradients. Does not zero them.</summary>
+    public abstract void Step();
+
+    /// <summary>Sets every gradient to zero. PyTorch: <c>zero_grad</c>.</summary>
+    public void ZeroGradients() => Parameters.ZeroGradients();
+}

@@ -1,0 +1,56 @@
+using System.Numerics;
+using RecurrentNets.Tensors;
+
+namespace RecurrentNets.Sequence;
+
+/// <summary>
+/// The state of a stacked recurrent layer between two calls: h of every layer and, for cells with a cell state
+/// (LSTM), C. It is a value: pass it in as the initial state, get it back as the final state.
+/// </summary>
+/// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+/// <remarks>PyTorch: <c>h_0</c>/<c>h_n</c> and <c>c_0</c>/<c>c_n</c>, each [numLayers, batchSize, hiddenSize].</remarks>
+public sealed class RecurrentState<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Creates a zero state.</summary>
+    /// <param name="numLayers">L, the stacked layers (times the directions).</param>
+    /// <param name="batchSize">B.</param>
+    /// <param name="hiddenSize">H.</param>
+    /// <param name="hasCell">Whether to include the cell state C.</param>
+    public RecurrentState(int numLayers, int batchSize, int hiddenSize, bool hasCell)
+    {
+        Hidden = new Tensor<T>(numLayers, batchSize, hiddenSize);
+        Cell = hasCell ? new Tensor<T>(numLayers, batchSize, hiddenSize) : null;
+    }
+
+    /// <summary>h, [numLayers, batchSize, hiddenSize]. PyTorch: <c>h_0</c> / <c>h_n</c>.</summary>
+    public Tensor<T> Hidden { get; }
+
+    /// <summary>C, [numLayers, batchSize, hiddenSize], or null for cells without a cell state. PyTorch: <c>c_0</c> / <c>c_n</c>.</summary>
+    public Tensor<T>? Cell { get; }
+
+    /// <summary>B.</summary>
+    public int BatchSize => Hidden.Size(1);
+
+    /// <summary>Sets the state to zero.</summary>
+    public void Clear()
+    {
+        Hidden.Clear();
+        Cell?.Clear();
+    }
+
+    /// <summary>Copies another state of the same shape into this one (carrying a state across windows).</summary>
+    /// <exception cref="ArgumentException">The shapes differ.</exception>
+    public void CopyFrom(RecurrentState<T> other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        ShapeCheck.Require(other.Hidden, Hidden.Shape, nameof(other), "[numLayers, batchSize, hiddenSize]");
+        if ((other.Cell is null) != (Cell is null))
+        {
+            throw new ArgumentException("One state has a cell state and the other does not.", nameof(other));
+        }
+
+        other.Hidden.Data.CopyTo(Hidden.Data, 0);
+        other.Cell?.Data.CopyTo(Cell!.Data, 0);
+    }
+}

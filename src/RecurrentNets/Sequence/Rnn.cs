@@ -1,0 +1,53 @@
+using System.Numerics;
+using RecurrentNets.Cells;
+using RecurrentNets.Init;
+using RecurrentNets.Parameters;
+
+namespace RecurrentNets.Sequence;
+
+/// <summary>
+/// A stack of Elman cells: h(t) = tanh(W_ih x(t) + b_ih + W_hh h(t-1) + b_hh) (or relu), the course's
+/// a = b + W h(t-1) + U x(t), h = tanh(a). PyTorch: <c>torch.nn.RNN</c> (time-major, <c>batch_first=False</c>).
+/// </summary>
+/// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+/// <example>
+/// <code>
+/// var rnn = new Rnn&lt;float&gt;(inputSize: 3, hiddenSize: 5, random: new SeededRandom(42));
+/// var x = new Tensor&lt;float&gt;(7, 2, 3);      // [T, B, I]
+/// var y = new Tensor&lt;float&gt;(7, 2, 5);      // [T, B, H]
+/// rnn.Forward(x, y);
+/// </code>
+/// </example>
+public sealed class Rnn<T> : RecurrentLayer<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Builds the stack with PyTorch's default initialisation U(-1/√H, 1/√H).</summary>
+    /// <param name="inputSize">I. PyTorch: <c>input_size</c>.</param>
+    /// <param name="hiddenSize">H. PyTorch: <c>hidden_size</c>.</param>
+    /// <param name="numLayers">L. PyTorch: <c>num_layers</c>.</param>
+    /// <param name="nonlinearity">tanh or relu. PyTorch: <c>nonlinearity</c>.</param>
+    /// <param name="bias">Whether to use b_ih and b_hh. PyTorch: <c>bias</c>.</param>
+    /// <param name="random">The initialisation source; seed 0 when null.</param>
+    /// <param name="parameters">A block to add the parameters to (to share one block with other layers); a new one when null.</param>
+    public Rnn(int inputSize, int hiddenSize, int numLayers = 1, RnnNonlinearity nonlinearity = RnnNonlinearity.Tanh,
+        bool bias = true, SeededRandom? random = null, ParameterBlock<T>? parameters = null)
+        : base(parameters, inputSize, hiddenSize, numLayers,
+            (block, _, cellInput, suffix) => new ElmanCell<T>(block, cellInput, hiddenSize, nonlinearity, bias, suffix))
+    {
+        Nonlinearity = nonlinearity;
+        random ??= new SeededRandom(0);
+        foreach (var cell in Cells)
+        {
+            Initializers.PyTorchRecurrentDefault(cell.WeightIH, hiddenSize, random);
+            Initializers.PyTorchRecurrentDefault(cell.WeightHH, hiddenSize, random);
+            if (cell.BiasIH is not null)
+            {
+                Initializers.PyTorchRecurrentDefault(cell.BiasIH, hiddenSize, random);
+                Initializers.PyTorchRecurrentDefault(cell.BiasHH!, hiddenSize, random);
+            }
+        }
+    }
+
+    /// <summary>tanh or relu.</summary>
+    public RnnNonlinearity Nonlinearity { get; }
+}

@@ -1,0 +1,38 @@
+using System.Numerics;
+
+namespace RecurrentNets.Tensors;
+
+/// <summary>Shape checks whose messages name the argument and both shapes.</summary>
+public static class ShapeCheck
+{
+    /// <summary>Throws unless <paramref name="tensor"/> has exactly the <paramref name="expected"/> shape.</summary>
+    /// <param name="tensor">The tensor to check.</param>
+    /// <param name="expected">The shape it must have.</param>
+    /// <param name="paramName">The argument name used in the message.</param>
+    /// <param name="meaning">What the dimensions mean, e.g. "[timeSteps, batchSize, inputSize]".</param>
+    /// <exception cref="ArgumentNullException">The tensor is null.</exception>
+    /// <exception cref="ArgumentException">The shapes differ.</exception>
+    public static void Require<T>(Tensor<T> tensor, ReadOnlySpan<int> expected, string paramName, string? meaning = null)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(tensor, paramName);
+        if (!tensor.HasShape(expected))
+        {
+            string suffix = meaning is null ? string.Empty : $" {meaning}";
+            throw new ArgumentException(
+                $"{paramName} has shape {Tensor<T>.FormatShape(tensor.Shape)} but {Tensor<T>.FormatShape(expected)}{suffix} is expected.",
+                paramName);
+        }
+    }
+
+    /// <summary>Throws unless <paramref name="span"/> has exactly <paramref name="expected"/> elements.</summary>
+    /// <exception cref="ArgumentException">The lengths differ.</exception>
+    public static void RequireLength<T>(ReadOnlySpan<T> span, int expected, string paramName, string? meaning = null)
+    {
+        if (span.Length != expected)
+        {
+            string suffix = meaning is null ? string.Empty : $" ({meaning})";
+            throw new ArgumentException($"{paramName} has {span.Length} elements but {expected}{suffix} are expected.", paramName);
+        }
+    }
+}

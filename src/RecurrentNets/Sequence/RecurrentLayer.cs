@@ -335,7 +335,12 @@ public class RecurrentLayer<T>
             return;
         }
 
-        ShapeCheck.Require(state.Hidden, [NumLayers, batch, HiddenSize], name + ".Hidden", "[numLayers, batchSize, hiddenSize]");
+        // The argument names are built only on failure: the check runs on every step of a training loop.
+        if (!state.Hidden.HasShape(NumLayers, batch, HiddenSize))
+        {
+            ShapeCheck.Require(state.Hidden, [NumLayers, batch, HiddenSize], name + ".Hidden", "[numLayers, batchSize, hiddenSize]");
+        }
+
         if (HasCellState)
         {
             if (state.Cell is null)
@@ -343,7 +348,10 @@ public class RecurrentLayer<T>
                 throw new ArgumentException($"{name} has no cell state but the layer's cells need one.", name);
             }
 
-            ShapeCheck.Require(state.Cell, [NumLayers, batch, HiddenSize], name + ".Cell", "[numLayers, batchSize, hiddenSize]");
+            if (!state.Cell.HasShape(NumLayers, batch, HiddenSize))
+            {
+                ShapeCheck.Require(state.Cell, [NumLayers, batch, HiddenSize], name + ".Cell", "[numLayers, batchSize, hiddenSize]");
+            }
         }
     }
 

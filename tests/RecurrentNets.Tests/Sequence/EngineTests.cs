@@ -1,0 +1,199 @@
+using RecurrentNets.Cells;
+using RecurrentNets.Init;
+using RecurrentNets.Kernels;
+using RecurrentNets.Layers;
+using RecurrentNets.Losses;
+using RecurrentNets.Optimizers;
+using RecurrentNets.Parameters;
+using RecurrentNets.Sequence;
+using RecurrentNets.Tensors;
+
+namespace RecurrentNets.Tests.Sequence;
+
+public class EngineTests
+{
+    [Fact]
+    public void TruncatedWindowsReproduceTheFullForwardPass()
+    {
+        var rnn = new Rnn<double>(3, 6, numLayers: 2, random: new SeededRandom(5));
+        var x = Random(new SeededRandom(6), 23, 2, 3);
+        var full = new Tensor<double>(23, 2, 6);
+        var fullFinal = rnn.CreateState(2);
+        rnn.Forward(x, full, null, fullFinal);
+
+        var recorder = new Recorder(23, 2, 6);
+        var tbptt = new TruncatedBptt<double>(rnn, windowLength: 5, batchSize: 2);
+        tbptt.Run(x, recorder);
+        Assert.Equal(full.Data, recorder.Outputs.Data);
+        Assert.Equal(fullFinal.Hidden.Data, tbptt.State.Hidden.Data);
+        Assert.Equal([0, 5, 10, 15, 20], recorder.Starts);
+    }
+
+    [Fact]
+    public void TruncatedGradientsStopAtTheWindowBoundary()
+    {
+        // With one window as long as the stream, truncated BPTT is full BPTT.
+        var x = Random(new SeededRandom(1), 12, 2, 3);
+        var a = new Rnn<double>(3, 4, random: new SeededRandom(2));
+        var b = new Rnn<double>(3, 4, random: new SeededRandom(2));
+        new TruncatedBptt<double>(a, 12, 2).Run(x, new Recorder(12, 2, 4, gradientOne: true));
+        var y = new Tensor<double>(12, 2, 4);
+        b.Forward(x, y);
+        var ones = new Tensor<double>(12, 2, 4);
+        ones.AsSpan().Fill(1);
+        b.Backward(ones);
+        Assert.Equal(b.Parameters.Gradients, a.Parameters.Gradients);
+
+        // With windows of 4, the gradient of W_hh differs from full BPTT but equals the sum of three separate
+        // windows that start from the carried state.
+        var c = new Rnn<double>(3, 4, random: new SeededRandom(2));
+        new TruncatedBptt<double>(c, 4, 2).Run(x, new Recorder(12, 2, 4, gradientOne: true));
+        Assert.NotEqual(b.Parameters.Gradients, c.Parameters.Gradients);
+        var d = new Rnn<double>(3, 4, random: new SeededRandom(2));
+        var state = d.CreateState(2);
+        for (int w = 0; w < 3; w++)
+        {
+            var xw = Tensor<double>.FromArray(x.Data.AsSpan(w * 4 * 6, 4 * 6).ToArray(), 4, 2, 3);
+            var yw = new Tensor<double>(4, 2, 4);
+            d.Forward(xw, yw, state, state);
+            var dy = new Tensor<double>(4, 2, 4);
+            dy.AsSpan().Fill(1);
+            d.Backward(dy);
+        }
+
+        Assert.Equal(d.Parameters.Gradients, c.Parameters.Gradients);
+    }
+
+    [Fact]
+    public void TrainingStepAllocatesNothingAfterWarmUp()
+    {
+        const int steps = 20, batch = 4, inputSize = 5, hidden = 16, classes = 5;
+        var random = new SeededRandom(9);
+        var block = new ParameterBlock<float>();
+        var rnn = new Rnn<float>(inputSize, hidden, numLayers: 2, random: random, parameters: block);
+        var head = new Linear<float>(hidden, classes, random: random, parameters: block);
+        var optimizer = new Adam<float>(block, 1e-3);
+        var x = new Tensor<float>(steps, batch, inputSize);
+        var y = new Tensor<float>(steps, batch, hidden);
+        var dy = new Tensor<float>(steps, batch, hidden);
+        var logits = new float[steps * batch * classes];
+        var dLogits = new float[logits.Length];
+        var targets = new int[steps * batch];
+        var state = rnn.CreateState(batch);
+        var dx = new Tensor<float>(steps, batch, inputSize);
+
+        void TrainStep()
+        {
+            optimizer.ZeroGradients();
+            rnn.Forward(x, y, state, state);
+            head.Forward(y.Data, steps * batch, logits);
+            CrossEntropyLoss.Compute<float>(logits, targets, classes, dLogits);
+            head.Backward(y.Data, dLogits, steps * batch, dy.Data);
+            rnn.Backward(dy, null, dx);
+            GradientClipping.ClipGradientNorm(block, 1.0);
+            optimizer.Step();
+        }
+
+        for (int i = 0; i < 3; i++)
+        {
+            TrainStep();
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5; i++)
+        {
+            TrainStep();
+        }
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated == 0, $"{allocated} bytes allocated over 5 steady-state training steps");
+    }
+
+    [Fact]
+    public void SameSeedGivesBitIdenticalTrainingWithOneOrTwoThreads()
+    {
+        float[] one = TrainAndReturnWeights(1);
+        float[] two = TrainAndReturnWeights(2);
+        float[] again = TrainAndReturnWeights(2);
+        Assert.Equal(one, two);
+        Assert.Equal(two, again);
+    }
+
+    private static float[] TrainAndReturnWeights(int threads)
+    {
+        int saved = KernelOptions.MaxDegreeOfParallelism;
+        KernelOptions.MaxDegreeOfParallelism = threads;
+        try
+        {
+            // Sizes large enough that the input projection and weight-gradient GEMMs use threads.
+            const int steps = 40, batch = 32, inputSize = 64, hidden = 128, classes = 8;
+            var random = new SeededRandom(77);
+            var block = new ParameterBlock<float>();
+            var rnn = new Rnn<float>(inputSize, hidden, random: random, parameters: block);
+            var head = new Linear<float>(hidden, classes, random: random, parameters: block);
+            var sgd = new Sgd<float>(block, 0.05, momentum: 0.9);
+            var x = new Tensor<float>(steps, batch, inputSize);
+            for (int i = 0; i < x.Length; i++)
+            {
+                x.Data[i] = (float)random.NextNormal();
+            }
+
+            var targets = new int[steps * batch];
+            for (int i = 0; i < targets.Length; i++)
+            {
+                targets[i] = random.NextInt(classes);
+            }
+
+            var y = new Tensor<float>(steps, batch, hidden);
+            var dy = new Tensor<float>(steps, batch, hidden);
+            var logits = new float[steps * batch * classes];
+            var dLogits = new float[logits.Length];
+            for (int iteration = 0; iteration < 3; iteration++)
+            {
+                sgd.ZeroGradients();
+                rnn.Forward(x, y);
+                head.Forward(y.Data, steps * batch, logits);
+                CrossEntropyLoss.Compute<float>(logits, targets, classes, dLogits);
+                head.Backward(y.Data, dLogits, steps * batch, dy.Data);
+                rnn.Backward(dy);
+                sgd.Step();
+            }
+
+            return (float[])block.Values.Clone();
+        }
+        finally
+        {
+            KernelOptions.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    internal static Tensor<double> Random(SeededRandom random, params int[] shape)
+    {
+        var t = new Tensor<double>(shape);
+        for (int i = 0; i < t.Length; i++)
+        {
+            t.Data[i] = random.NextNormal();
+        }
+
+        return t;
+    }
+
+    private sealed class Recorder(int steps, int batch, int hidden, bool gradientOne = false) : IWindowObjective<double>
+    {
+        public Tensor<double> Outputs { get; } = new(steps, batch, hidden);
+
+        public List<int> Starts { get; } = [];
+
+        public double LossAndGradient(int windowStart, Tensor<double> output, Tensor<double> dOutput)
+        {
+            Starts.Add(windowStart);
+            output.AsSpan().CopyTo(Outputs.AsSpan()[(windowStart * batch * hidden)..]);
+            dOutput.AsSpan().Fill(gradientOne ? 1 : 0);
+            return 0;
+        }
+
+        public void AfterBackward(int windowStart)
+        {
+        }
+    }
+}

@@ -20,6 +20,8 @@ namespace RecurrentNets.Cells;
 public abstract class RecurrentCell<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
+    private readonly List<ParameterView<T>> parameters = [];
+
     /// <summary>Adds the cell's parameters to <paramref name="block"/>.</summary>
     /// <param name="block">The block that stores the parameters.</param>
     /// <param name="inputSize">I, the features of x(t). PyTorch: <c>input_size</c>.</param>
@@ -37,14 +39,17 @@ public abstract class RecurrentCell<T>
         InputSize = inputSize;
         HiddenSize = hiddenSize;
         GateCount = gateCount;
-        WeightIH = block.Add("weight_ih" + nameSuffix, gateCount * hiddenSize, inputSize);
-        WeightHH = block.Add("weight_hh" + nameSuffix, gateCount * hiddenSize, hiddenSize);
+        WeightIH = AddParameter(block, "weight_ih" + nameSuffix, gateCount * hiddenSize, inputSize);
+        WeightHH = AddParameter(block, "weight_hh" + nameSuffix, gateCount * hiddenSize, hiddenSize);
         if (bias)
         {
-            BiasIH = block.Add("bias_ih" + nameSuffix, gateCount * hiddenSize);
-            BiasHH = block.Add("bias_hh" + nameSuffix, gateCount * hiddenSize);
+            BiasIH = AddParameter(block, "bias_ih" + nameSuffix, gateCount * hiddenSize);
+            BiasHH = AddParameter(block, "bias_hh" + nameSuffix, gateCount * hiddenSize);
         }
     }
+
+    /// <summary>Every parameter of the cell, in the order it was added (PyTorch's <c>state_dict</c> order).</summary>
+    public IReadOnlyList<ParameterView<T>> Parameters => parameters;
 
     /// <summary>I, the features of x(t).</summary>
     public int InputSize { get; }
@@ -87,6 +92,15 @@ public abstract class RecurrentCell<T>
 
     /// <summary>E, the elements per batch row the cell keeps from forward to backward besides gates and states.</summary>
     public virtual int StepCacheWidth => 0;
+
+    /// <summary>Adds a parameter of the cell to <paramref name="block"/> and to <see cref="Parameters"/>.</summary>
+    protected ParameterView<T> AddParameter(ParameterBlock<T> block, string name, params int[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(block);
+        var view = block.Add(name, shape);
+        parameters.Add(view);
+        return view;
+    }
 
     /// <summary>One forward step: state(t) from the input projection in <see cref="CellStep{T}.Gates"/> and state(t-1).</summary>
     public abstract void Forward(in CellStep<T> step);

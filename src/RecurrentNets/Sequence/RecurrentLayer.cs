@@ -1,30 +1,35 @@
 using System.Numerics;
 using RecurrentNets.Cells;
+using RecurrentNets.Init;
 using RecurrentNets.Kernels;
 using RecurrentNets.Parameters;
 using RecurrentNets.Tensors;
+using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace RecurrentNets.Sequence;
 
-/// <summary>Creates the cell of one stacked layer.</summary>
+/// <summary>Creates the cell of one stacked layer and direction.</summary>
 /// <param name="block">The parameter block the cell adds its parameters to.</param>
 /// <param name="layer">The layer index l (0 is the bottom).</param>
-/// <param name="inputSize">The cell's input width: the layer's input size for l = 0, the hidden size above.</param>
-/// <param name="nameSuffix">The PyTorch parameter-name suffix, e.g. <c>_l1</c>.</param>
+/// <param name="inputSize">The cell's input width: the layer's input size for l = 0, D·H above.</param>
+/// <param name="nameSuffix">The PyTorch parameter-name suffix, e.g. <c>_l1</c> or <c>_l1_reverse</c>.</param>
 public delegate RecurrentCell<T> CellFactory<T>(ParameterBlock<T> block, int layer, int inputSize, string nameSuffix)
     where T : unmanaged, IFloatingPointIeee754<T>;
 
 /// <summary>
-/// The backprop-through-time engine: runs a stack of recurrent cells over a time-major sequence
-/// [timeSteps, batchSize, inputSize], keeps every step's activations in a cache, and walks it back in reverse.
+/// The backprop-through-time engine: runs a stack of recurrent cells (optionally bidirectional) over a time-major
+/// sequence [timeSteps, batchSize, inputSize], keeps every step's activations in a cache, and walks it back in reverse.
 /// </summary>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
 /// <remarks>
-/// <para>Legend: T = timeSteps, B = batchSize, I = inputSize, H = hiddenSize, L = numLayers, G = gates.</para>
+/// <para>Legend: T = timeSteps, B = batchSize, I = inputSize, H = hiddenSize, L = numLayers, D = directions (1 or 2),
+/// G = gates.</para>
 /// <para>
-/// Per layer, the input projection of all steps is one GEMM before the loop (X[T·B, I]·W_ihᵀ); only h·W_hhᵀ stays
-/// inside it. After the backward loop, dW_ih, dW_hh, the biases and dX are one GEMM (or one column sum) each over
-/// all T·B rows. The output sequence of layer l is the input of layer l + 1. Gradients accumulate into the
+/// Per layer and direction, the input projection of all steps is one GEMM before the loop (X[T·B, I]·W_ihᵀ); only
+/// h·W_hhᵀ stays inside it. After the backward loop, dW_ih, dW_hh, the biases and dX are one GEMM (or one column sum)
+/// each over all T·B rows. The output sequence of layer l (both directions concatenated, forward first, as PyTorch)
+/// is the input of layer l + 1, through dropout when it is set. The reverse direction reads the sequence from the
+/// last step to the first, and its output at step t is aligned with input step t. Gradients accumulate into the
 /// parameter block's gradient storage.
 /// </para>
 /// <para>
@@ -40,49 +45,79 @@ public class RecurrentLayer<T>
 {
     private readonly RecurrentCell<T>[] cells;
     private readonly LayerCache[] caches;
+    private readonly T[][] outputs, dOutputs, masks;
+    private readonly SeededRandom dropoutRandom;
     private T[] inputCopy = [];
     private T[] dHiddenA = [], dHiddenB = [], dCellA = [], dCellB = [], scratch = [], biasSum = [];
-    private int cachedSteps, cachedBatch;
-    private bool backwardReady;
+    private int cachedSteps, cachedBatch, currentBatch;
+    private bool backwardReady, usedLearnedState, droppedOut;
 
-    /// <summary>Builds a stack of <paramref name="numLayers"/> cells made by <paramref name="cellFactory"/>.</summary>
+    /// <summary>Builds a stack of <paramref name="numLayers"/> layers of cells made by <paramref name="cellFactory"/>.</summary>
     /// <param name="parameters">The block the cells add their parameters to (a new one when null).</param>
     /// <param name="inputSize">I, the features of each input step. PyTorch: <c>input_size</c>.</param>
-    /// <param name="hiddenSize">H, the units of every layer. PyTorch: <c>hidden_size</c>.</param>
+    /// <param name="hiddenSize">H, the units of every layer and direction. PyTorch: <c>hidden_size</c>.</param>
     /// <param name="numLayers">L, the stacked layers. PyTorch: <c>num_layers</c>.</param>
-    /// <param name="cellFactory">Makes the cell of each layer; a user-written cell runs in the same engine.</param>
-    /// <exception cref="ArgumentOutOfRangeException">A size is below 1.</exception>
+    /// <param name="cellFactory">Makes the cell of each layer and direction; a user-written cell runs in the same engine.</param>
+    /// <param name="bidirectional">Add a reverse-direction cell to every layer. PyTorch: <c>bidirectional</c>.</param>
+    /// <param name="dropout">The probability of zeroing an output of every layer but the last, while <see cref="Training"/>.
+    /// PyTorch: <c>dropout</c>.</param>
+    /// <param name="learnInitialState">Add parameters <c>initial_hidden</c> (and <c>initial_cell</c>) [L·D, H], used, broadcast
+    /// over the batch, when no initial state is passed.</param>
+    /// <param name="random">The source of dropout masks; seed 0 when null.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is below 1 or the dropout is outside [0, 1).</exception>
     /// <exception cref="ArgumentException">A cell's sizes disagree with the layer's.</exception>
-    public RecurrentLayer(ParameterBlock<T>? parameters, int inputSize, int hiddenSize, int numLayers, CellFactory<T> cellFactory)
+    public RecurrentLayer(ParameterBlock<T>? parameters, int inputSize, int hiddenSize, int numLayers, CellFactory<T> cellFactory,
+        bool bidirectional = false, double dropout = 0, bool learnInitialState = false, SeededRandom? random = null)
     {
         ArgumentNullException.ThrowIfNull(cellFactory);
         ArgumentOutOfRangeException.ThrowIfLessThan(inputSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(hiddenSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(numLayers, 1);
+        if (!(dropout >= 0 && dropout < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "dropout must be in [0, 1).");
+        }
+
         Parameters = parameters ?? new ParameterBlock<T>();
         InputSize = inputSize;
         HiddenSize = hiddenSize;
         NumLayers = numLayers;
-        cells = new RecurrentCell<T>[numLayers];
-        caches = new LayerCache[numLayers];
+        Directions = bidirectional ? 2 : 1;
+        Dropout = dropout;
+        dropoutRandom = random?.Fork() ?? new SeededRandom(0);
+        cells = new RecurrentCell<T>[numLayers * Directions];
+        caches = new LayerCache[cells.Length];
+        outputs = new T[numLayers][];
+        dOutputs = new T[numLayers][];
+        masks = new T[numLayers][];
         for (int l = 0; l < numLayers; l++)
         {
-            int cellInput = l == 0 ? inputSize : hiddenSize;
-            var cell = cellFactory(Parameters, l, cellInput, $"_l{l}");
-            if (cell.InputSize != cellInput || cell.HiddenSize != hiddenSize)
+            outputs[l] = dOutputs[l] = masks[l] = [];
+            int cellInput = l == 0 ? inputSize : Directions * hiddenSize;
+            for (int d = 0; d < Directions; d++)
             {
-                throw new ArgumentException(
-                    $"The cell of layer {l} has inputSize {cell.InputSize} and hiddenSize {cell.HiddenSize} but the layer needs {cellInput} and {hiddenSize}.",
-                    nameof(cellFactory));
-            }
+                var cell = cellFactory(Parameters, l, cellInput, d == 0 ? $"_l{l}" : $"_l{l}_reverse");
+                if (cell.InputSize != cellInput || cell.HiddenSize != hiddenSize)
+                {
+                    throw new ArgumentException(
+                        $"The cell of layer {l} has inputSize {cell.InputSize} and hiddenSize {cell.HiddenSize} but the layer needs {cellInput} and {hiddenSize}.",
+                        nameof(cellFactory));
+                }
 
-            if (l > 0 && cell.HasCellState != cells[0].HasCellState)
-            {
-                throw new ArgumentException("Every layer's cell must agree on whether it has a cell state.", nameof(cellFactory));
-            }
+                if (cells[0] is not null && cell.HasCellState != cells[0].HasCellState)
+                {
+                    throw new ArgumentException("Every cell must agree on whether it has a cell state.", nameof(cellFactory));
+                }
 
-            cells[l] = cell;
-            caches[l] = new LayerCache();
+                cells[l * Directions + d] = cell;
+                caches[l * Directions + d] = new LayerCache();
+            }
+        }
+
+        if (learnInitialState)
+        {
+            InitialHidden = Parameters.Add("initial_hidden", numLayers * Directions, hiddenSize);
+            InitialCell = HasCellState ? Parameters.Add("initial_cell", numLayers * Directions, hiddenSize) : null;
         }
     }
 
@@ -98,25 +133,60 @@ public class RecurrentLayer<T>
     /// <summary>L.</summary>
     public int NumLayers { get; }
 
-    /// <summary>The cell of each layer, bottom first.</summary>
+    /// <summary>D: 2 when bidirectional, else 1.</summary>
+    public int Directions { get; }
+
+    /// <summary>D·H, the features of each output step.</summary>
+    public int OutputSize => Directions * HiddenSize;
+
+    /// <summary>The dropout probability between layers.</summary>
+    public double Dropout { get; }
+
+    /// <summary>Whether dropout is active (PyTorch's <c>train()</c> / <c>eval()</c>). Default true.</summary>
+    public bool Training { get; set; } = true;
+
+    /// <summary>The learned initial h [L·D, H], or null.</summary>
+    public ParameterView<T>? InitialHidden { get; }
+
+    /// <summary>The learned initial C [L·D, H], or null.</summary>
+    public ParameterView<T>? InitialCell { get; }
+
+    /// <summary>The cell of each layer and direction, index l·D + d, bottom first.</summary>
     public IReadOnlyList<RecurrentCell<T>> Cells => cells;
 
     /// <summary>Whether the state includes a cell state C.</summary>
     public bool HasCellState => cells[0].HasCellState;
 
-    /// <summary>A zero state of this stack's shape for <paramref name="batchSize"/> sequences.</summary>
+    /// <summary>
+    /// PyTorch's default initialisation: every parameter of every cell from U(-1/√H, 1/√H), drawn in parameter order.
+    /// The learned initial state, if any, stays zero.
+    /// </summary>
+    protected void InitializeUniform(SeededRandom random)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        foreach (var cell in cells)
+        {
+            foreach (var view in cell.Parameters)
+            {
+                Initializers.PyTorchRecurrentDefault(view, HiddenSize, random);
+            }
+        }
+    }
+
+    /// <summary>A zero state [L·D, batchSize, H] of this stack for <paramref name="batchSize"/> sequences.</summary>
     public RecurrentState<T> CreateState(int batchSize)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        return new RecurrentState<T>(NumLayers, batchSize, HiddenSize, HasCellState);
+        return new RecurrentState<T>(NumLayers * Directions, batchSize, HiddenSize, HasCellState);
     }
 
     /// <summary>Runs the stack over a sequence and keeps the activations for <see cref="Backward"/>.</summary>
     /// <param name="input">x, [timeSteps, batchSize, inputSize]. It is copied: the caller may reuse it at once.</param>
-    /// <param name="output">Receives the top layer's h(t) for every step, [timeSteps, batchSize, hiddenSize].</param>
-    /// <param name="initialState">h(0) (and C(0)) of every layer, [numLayers, batchSize, hiddenSize]; zeros when null.</param>
-    /// <param name="finalState">Receives h(T) (and C(T)) of every layer, when given. It may be the same object as
-    /// <paramref name="initialState"/> (state carried in place).</param>
+    /// <param name="output">Receives the top layer's h(t) for every step, [timeSteps, batchSize, D·hiddenSize].</param>
+    /// <param name="initialState">h(0) (and C(0)) of every layer and direction, [L·D, batchSize, hiddenSize]; when null,
+    /// the learned initial state if there is one, else zeros.</param>
+    /// <param name="finalState">Receives h(T) (and C(T)) of every layer and direction, when given (for the reverse
+    /// direction, its state after reading step 0). It may be the same object as <paramref name="initialState"/>.</param>
     /// <exception cref="ArgumentException">A shape disagrees; the message names the argument and both shapes.
     /// Nothing is written before all checks pass.</exception>
     public void Forward(Tensor<T> input, Tensor<T> output, RecurrentState<T>? initialState = null, RecurrentState<T>? finalState = null)
@@ -134,74 +204,66 @@ public class RecurrentLayer<T>
             throw new ArgumentException($"input has {input.Size(2)} features (shape {Tensor<T>.FormatShape(input.Shape)}) but the layer expects {InputSize} (inputSize).", nameof(input));
         }
 
-        ShapeCheck.Require(output, [steps, batch, HiddenSize], nameof(output), "[timeSteps, batchSize, hiddenSize]");
+        if (!output.HasShape(steps, batch, OutputSize))
+        {
+            ShapeCheck.Require(output, [steps, batch, OutputSize], nameof(output), "[timeSteps, batchSize, directions·hiddenSize]");
+        }
+
         CheckState(initialState, batch, nameof(initialState));
         CheckState(finalState, batch, nameof(finalState));
 
         Parameters.Freeze();
         EnsureCapacity(steps, batch);
-        int rows = steps * batch, h = HiddenSize, stateSize = batch * h;
+        int rows = steps * batch, stateSize = batch * HiddenSize;
         input.AsSpan().CopyTo(inputCopy);
+        usedLearnedState = initialState is null && InitialHidden is not null;
+        droppedOut = Training && Dropout > 0;
 
         for (int l = 0; l < NumLayers; l++)
         {
-            var cell = cells[l];
-            var cache = caches[l];
-            int gw = cell.GateWidth;
-            ReadOnlySpan<T> x = l == 0 ? inputCopy.AsSpan(0, rows * InputSize) : caches[l - 1].Hidden.AsSpan(stateSize, rows * h);
-            Span<T> gates = cache.Gates.AsSpan(0, rows * gw);
-
-            // Input projection of all steps at once: gates = b + X·W_ihᵀ.
-            if (cell.BiasIH is not null)
+            ReadOnlySpan<T> x = LayerInput(l, rows);
+            for (int d = 0; d < Directions; d++)
             {
-                Span<T> bias = biasSum.AsSpan(0, gw);
-                cell.BiasIH.Values.CopyTo(bias);
-                if (cell.FoldsRecurrentBias)
+                int index = l * Directions + d;
+                var cell = cells[index];
+                var cache = caches[index];
+                ProjectInputs(cell, x, cache.Gates.AsSpan(0, rows * cell.GateWidth), rows);
+
+                // Initial state: the caller's, the learned one, or zeros; in slot 0 (forward) or slot T (reverse).
+                int first = d == 0 ? 0 : steps;
+                Span<T> h0 = cache.Hidden.AsSpan(first * stateSize, stateSize);
+                Span<T> c0 = cell.HasCellState ? cache.Cell.AsSpan(first * stateSize, stateSize) : default;
+                LoadInitialState(initialState, index, batch, h0, c0);
+
+                for (int s = 0; s < steps; s++)
                 {
-                    System.Numerics.Tensors.TensorPrimitives.Add(bias, cell.BiasHH!.Values, bias);
+                    int t = d == 0 ? s : steps - 1 - s;
+                    cell.Forward(StepView(cell, cache, t, batch, d, backward: false));
                 }
 
-                Elementwise.BroadcastRows<T>(bias, rows, gates);
-                Gemm.MultiplyTransposeB(x, cell.WeightIH.Values, gates, rows, cell.InputSize, gw, accumulate: true);
-            }
-            else
-            {
-                Gemm.MultiplyTransposeB(x, cell.WeightIH.Values, gates, rows, cell.InputSize, gw);
-            }
-
-            // Initial state: the caller's, else zeros.
-            Span<T> h0 = cache.Hidden.AsSpan(0, stateSize);
-            Span<T> c0 = cell.HasCellState ? cache.Cell.AsSpan(0, stateSize) : default;
-            if (initialState is null)
-            {
-                h0.Clear();
-                c0.Clear();
-            }
-            else
-            {
-                initialState.Hidden.Step(l).CopyTo(h0);
-                if (cell.HasCellState)
+                if (finalState is not null)
                 {
-                    initialState.Cell!.Step(l).CopyTo(c0);
+                    int last = d == 0 ? steps : 0;
+                    cache.Hidden.AsSpan(last * stateSize, stateSize).CopyTo(finalState.Hidden.Step(index));
+                    if (cell.HasCellState)
+                    {
+                        cache.Cell.AsSpan(last * stateSize, stateSize).CopyTo(finalState.Cell!.Step(index));
+                    }
                 }
             }
 
-            for (int t = 0; t < steps; t++)
+            if (Directions == 2)
             {
-                cell.Forward(StepView(cell, cache, t, batch, backward: false));
+                Interleave(l, steps, batch);
             }
 
-            if (finalState is not null)
+            if (droppedOut && l < NumLayers - 1)
             {
-                cache.Hidden.AsSpan(steps * stateSize, stateSize).CopyTo(finalState.Hidden.Step(l));
-                if (cell.HasCellState)
-                {
-                    cache.Cell.AsSpan(steps * stateSize, stateSize).CopyTo(finalState.Cell!.Step(l));
-                }
+                ApplyDropout(l, rows);
             }
         }
 
-        caches[NumLayers - 1].Hidden.AsSpan(stateSize, rows * h).CopyTo(output.AsSpan());
+        LayerOutput(NumLayers - 1, rows).CopyTo(output.AsSpan());
         cachedSteps = steps;
         cachedBatch = batch;
         backwardReady = true;
@@ -211,8 +273,9 @@ public class RecurrentLayer<T>
     /// Backpropagates through the sequence of the last <see cref="Forward"/> call and adds every parameter's gradient
     /// to <see cref="ParameterBlock{T}.Gradients"/>.
     /// </summary>
-    /// <param name="dOutput">dL/d output, [timeSteps, batchSize, hiddenSize].</param>
-    /// <param name="dFinalState">dL/d h(T) (and C(T)) of every layer, when the loss reads the final state; null for none.</param>
+    /// <param name="dOutput">dL/d output, [timeSteps, batchSize, D·hiddenSize].</param>
+    /// <param name="dFinalState">dL/d h(T) (and C(T)) of every layer and direction, when the loss reads the final state;
+    /// null for none.</param>
     /// <param name="dInput">Receives (overwritten) dL/dx, [timeSteps, batchSize, inputSize], when given.</param>
     /// <param name="dInitialState">Receives (overwritten) dL/d h(0) (and C(0)), when given.</param>
     /// <exception cref="InvalidOperationException">No forward pass is waiting for its backward pass.</exception>
@@ -226,8 +289,12 @@ public class RecurrentLayer<T>
         }
 
         int steps = cachedSteps, batch = cachedBatch;
-        ShapeCheck.Require(dOutput, [steps, batch, HiddenSize], nameof(dOutput), "[timeSteps, batchSize, hiddenSize] of the forward pass");
-        if (dInput is not null)
+        if (!dOutput.HasShape(steps, batch, OutputSize))
+        {
+            ShapeCheck.Require(dOutput, [steps, batch, OutputSize], nameof(dOutput), "[timeSteps, batchSize, directions·hiddenSize] of the forward pass");
+        }
+
+        if (dInput is not null && !dInput.HasShape(steps, batch, InputSize))
         {
             ShapeCheck.Require(dInput, [steps, batch, InputSize], nameof(dInput), "[timeSteps, batchSize, inputSize] of the forward pass");
         }
@@ -236,94 +303,253 @@ public class RecurrentLayer<T>
         CheckState(dInitialState, batch, nameof(dInitialState));
 
         backwardReady = false;
-        int rows = steps * batch, h = HiddenSize, stateSize = batch * h;
+        int rows = steps * batch, h = HiddenSize, stateSize = batch * h, width = OutputSize;
         for (int l = NumLayers - 1; l >= 0; l--)
         {
-            var cell = cells[l];
-            var cache = caches[l];
-            int gw = cell.GateWidth;
-            ReadOnlySpan<T> dOut = l == NumLayers - 1 ? dOutput.AsSpan() : cache.DOutput.AsSpan(0, rows * h);
+            ReadOnlySpan<T> dOut = l == NumLayers - 1 ? dOutput.AsSpan() : dOutputs[l].AsSpan(0, rows * width);
+            ReadOnlySpan<T> x = LayerInput(l, rows);
+            Span<T> dX = l > 0 ? dOutputs[l - 1].AsSpan(0, rows * width) : dInput is null ? default : dInput.AsSpan();
+            for (int d = 0; d < Directions; d++)
+            {
+                int index = l * Directions + d;
+                var cell = cells[index];
+                var cache = caches[index];
+                int gw = cell.GateWidth;
 
-            Span<T> dh = dHiddenA.AsSpan(0, stateSize), dhNext = dHiddenB.AsSpan(0, stateSize);
-            Span<T> dc = cell.HasCellState ? dCellA.AsSpan(0, stateSize) : default;
-            Span<T> dcNext = cell.HasCellState ? dCellB.AsSpan(0, stateSize) : default;
-            if (dFinalState is null)
-            {
-                dh.Clear();
-                dc.Clear();
-            }
-            else
-            {
-                dFinalState.Hidden.Step(l).CopyTo(dh);
-                if (cell.HasCellState)
+                Span<T> dh = dHiddenA.AsSpan(0, stateSize), dhNext = dHiddenB.AsSpan(0, stateSize);
+                Span<T> dc = cell.HasCellState ? dCellA.AsSpan(0, stateSize) : default;
+                Span<T> dcNext = cell.HasCellState ? dCellB.AsSpan(0, stateSize) : default;
+                if (dFinalState is null)
                 {
-                    dFinalState.Cell!.Step(l).CopyTo(dc);
+                    dh.Clear();
+                    dc.Clear();
+                }
+                else
+                {
+                    dFinalState.Hidden.Step(index).CopyTo(dh);
+                    if (cell.HasCellState)
+                    {
+                        dFinalState.Cell!.Step(index).CopyTo(dc);
+                    }
+                }
+
+                // Walk the direction's steps in reverse, carrying dh (and dC); each step turns its cache slot into dGates.
+                for (int s = steps - 1; s >= 0; s--)
+                {
+                    int t = d == 0 ? s : steps - 1 - s;
+                    AddOutputGradient(dOut, t, batch, d, dh);
+                    cell.Backward(StepView(cell, cache, t, batch, d, backward: true, dh, dhNext, dc, dcNext));
+                    var swap = dh;
+                    dh = dhNext;
+                    dhNext = swap;
+                    swap = dc;
+                    dc = dcNext;
+                    dcNext = swap;
+                }
+
+                StoreInitialStateGradient(dInitialState, index, batch, dh, dc);
+
+                // Weight gradients over all steps at once.
+                ReadOnlySpan<T> dGates = cache.Gates.AsSpan(0, rows * gw);
+                Gemm.MultiplyTransposeA(dGates, x, cell.WeightIH.Gradients, gw, rows, cell.InputSize, accumulate: true);
+                if (cell.BiasIH is not null)
+                {
+                    Elementwise.AddColumnSums(dGates, rows, gw, cell.BiasIH.Gradients);
+                }
+
+                ReadOnlySpan<T> dRecurrent = cell.HasSeparateRecurrentGradient ? cache.RecurrentGradient.AsSpan(0, rows * gw) : dGates;
+                int hiddenPrevSlot = d == 0 ? 0 : 1;
+                cell.AccumulateRecurrentGradients(dRecurrent, cache.Hidden.AsSpan(hiddenPrevSlot * stateSize, rows * h),
+                    cache.StepCache.AsSpan(0, rows * cell.StepCacheWidth), rows);
+
+                // dX = Σ_d dGates_d·W_ih_d: the output gradient of the layer below, or the caller's dInput.
+                if (!dX.IsEmpty)
+                {
+                    Gemm.Multiply<T>(dGates, cell.WeightIH.Values, dX, rows, gw, cell.InputSize, accumulate: d > 0);
                 }
             }
 
-            // Reverse time loop carrying dh (and dC); each step turns its cache slot into dGates.
-            for (int t = steps - 1; t >= 0; t--)
+            if (l > 0 && droppedOut)
             {
-                System.Numerics.Tensors.TensorPrimitives.Add<T>(dh, dOut.Slice(t * stateSize, stateSize), dh);
-                var step = StepView(cell, cache, t, batch, backward: true, dh, dhNext, dc, dcNext);
-                cell.Backward(step);
-                var swap = dh;
-                dh = dhNext;
-                dhNext = swap;
-                swap = dc;
-                dc = dcNext;
-                dcNext = swap;
-            }
-
-            if (dInitialState is not null)
-            {
-                dh.CopyTo(dInitialState.Hidden.Step(l));
-                if (cell.HasCellState)
-                {
-                    dc.CopyTo(dInitialState.Cell!.Step(l));
-                }
-            }
-
-            // Weight gradients over all steps at once.
-            ReadOnlySpan<T> x = l == 0 ? inputCopy.AsSpan(0, rows * InputSize) : caches[l - 1].Hidden.AsSpan(stateSize, rows * h);
-            ReadOnlySpan<T> dGates = cache.Gates.AsSpan(0, rows * gw);
-            Gemm.MultiplyTransposeA(dGates, x, cell.WeightIH.Gradients, gw, rows, cell.InputSize, accumulate: true);
-            if (cell.BiasIH is not null)
-            {
-                Elementwise.AddColumnSums(dGates, rows, gw, cell.BiasIH.Gradients);
-            }
-
-            ReadOnlySpan<T> dRecurrent = cell.HasSeparateRecurrentGradient ? cache.RecurrentGradient.AsSpan(0, rows * gw) : dGates;
-            cell.AccumulateRecurrentGradients(dRecurrent, cache.Hidden.AsSpan(0, rows * h),
-                cache.StepCache.AsSpan(0, rows * cell.StepCacheWidth), rows);
-
-            // dX = dGates·W_ih: the output gradient of the layer below, or the caller's dInput.
-            if (l > 0)
-            {
-                Gemm.Multiply<T>(dGates, cell.WeightIH.Values, caches[l - 1].DOutput.AsSpan(0, rows * h), rows, gw, h);
-            }
-            else if (dInput is not null)
-            {
-                Gemm.Multiply<T>(dGates, cell.WeightIH.Values, dInput.AsSpan(), rows, gw, InputSize);
+                TP.Multiply<T>(dX, masks[l - 1].AsSpan(0, rows * width), dX);
             }
         }
     }
 
-    private CellStep<T> StepView(RecurrentCell<T> cell, LayerCache cache, int t, int batch, bool backward,
+    private ReadOnlySpan<T> LayerInput(int layer, int rows)
+    {
+        if (layer == 0)
+        {
+            return inputCopy.AsSpan(0, rows * InputSize);
+        }
+
+        // Dropout writes its result in place over the lower layer's output buffer.
+        return LayerOutput(layer - 1, rows);
+    }
+
+    private Span<T> LayerOutput(int layer, int rows)
+    {
+        // A unidirectional layer that is not dropped out reads straight from its hidden cache (slots 1..T).
+        if (Directions == 1 && !(droppedOut && layer < NumLayers - 1))
+        {
+            return caches[layer].Hidden.AsSpan(CurrentStateSize, rows * HiddenSize);
+        }
+
+        return outputs[layer].AsSpan(0, rows * OutputSize);
+    }
+
+    // B·H of the current forward pass: the offset of slot 1 in the hidden caches.
+    private int CurrentStateSize => currentBatch * HiddenSize;
+
+    private void ProjectInputs(RecurrentCell<T> cell, ReadOnlySpan<T> x, Span<T> gates, int rows)
+    {
+        int gw = cell.GateWidth;
+
+        // gates = b + X·W_ihᵀ for all steps at once (b = b_ih, plus b_hh when the cell folds it).
+        if (cell.BiasIH is not null)
+        {
+            Span<T> bias = biasSum.AsSpan(0, gw);
+            cell.BiasIH.Values.CopyTo(bias);
+            if (cell.FoldsRecurrentBias)
+            {
+                TP.Add(bias, cell.BiasHH!.Values, bias);
+            }
+
+            Elementwise.BroadcastRows<T>(bias, rows, gates);
+            Gemm.MultiplyTransposeB(x, cell.WeightIH.Values, gates, rows, cell.InputSize, gw, accumulate: true);
+        }
+        else
+        {
+            Gemm.MultiplyTransposeB(x, cell.WeightIH.Values, gates, rows, cell.InputSize, gw);
+        }
+    }
+
+    private void LoadInitialState(RecurrentState<T>? initialState, int index, int batch, Span<T> h0, Span<T> c0)
+    {
+        int h = HiddenSize;
+        if (initialState is not null)
+        {
+            initialState.Hidden.Step(index).CopyTo(h0);
+            if (!c0.IsEmpty)
+            {
+                initialState.Cell!.Step(index).CopyTo(c0);
+            }
+        }
+        else if (InitialHidden is not null)
+        {
+            for (int b = 0; b < batch; b++)
+            {
+                InitialHidden.Values.Slice(index * h, h).CopyTo(h0.Slice(b * h, h));
+                if (!c0.IsEmpty)
+                {
+                    InitialCell!.Values.Slice(index * h, h).CopyTo(c0.Slice(b * h, h));
+                }
+            }
+        }
+        else
+        {
+            h0.Clear();
+            c0.Clear();
+        }
+    }
+
+    private void StoreInitialStateGradient(RecurrentState<T>? dInitialState, int index, int batch, ReadOnlySpan<T> dh, ReadOnlySpan<T> dc)
+    {
+        int h = HiddenSize;
+        if (dInitialState is not null)
+        {
+            dh.CopyTo(dInitialState.Hidden.Step(index));
+            if (!dc.IsEmpty)
+            {
+                dc.CopyTo(dInitialState.Cell!.Step(index));
+            }
+        }
+
+        if (usedLearnedState)
+        {
+            // The learned state was broadcast over the batch: its gradient is the sum over batch rows.
+            Elementwise.AddColumnSums(dh, batch, h, InitialHidden!.Gradients.Slice(index * h, h));
+            if (!dc.IsEmpty)
+            {
+                Elementwise.AddColumnSums(dc, batch, h, InitialCell!.Gradients.Slice(index * h, h));
+            }
+        }
+    }
+
+    // dh += dL/d output(t) of direction d (columns d·H .. (d+1)·H of each row).
+    private void AddOutputGradient(ReadOnlySpan<T> dOut, int t, int batch, int direction, Span<T> dh)
+    {
+        int h = HiddenSize, width = OutputSize;
+        if (Directions == 1)
+        {
+            TP.Add<T>(dh, dOut.Slice(t * batch * h, batch * h), dh);
+            return;
+        }
+
+        for (int b = 0; b < batch; b++)
+        {
+            Span<T> row = dh.Slice(b * h, h);
+            TP.Add<T>(row, dOut.Slice((t * batch + b) * width + direction * h, h), row);
+        }
+    }
+
+    // outputs[l][t, b, d·H .. (d+1)·H] = h_d(t) for both directions.
+    private void Interleave(int layer, int steps, int batch)
+    {
+        int h = HiddenSize, width = OutputSize, stateSize = batch * h;
+        Span<T> output = outputs[layer];
+        for (int d = 0; d < 2; d++)
+        {
+            T[] hidden = caches[layer * 2 + d].Hidden;
+            for (int t = 0; t < steps; t++)
+            {
+                int slot = d == 0 ? t + 1 : t;
+                for (int b = 0; b < batch; b++)
+                {
+                    hidden.AsSpan(slot * stateSize + b * h, h).CopyTo(output.Slice((t * batch + b) * width + d * h, h));
+                }
+            }
+        }
+    }
+
+    // Inverted dropout on the output of layer l: keep with probability 1 - p and scale by 1 / (1 - p).
+    private void ApplyDropout(int layer, int rows)
+    {
+        int count = rows * OutputSize;
+        Span<T> mask = masks[layer].AsSpan(0, count);
+        T keep = T.CreateTruncating(1 / (1 - Dropout));
+        for (int i = 0; i < count; i++)
+        {
+            mask[i] = dropoutRandom.NextDouble() < Dropout ? T.Zero : keep;
+        }
+
+        Span<T> output = outputs[layer].AsSpan(0, count);
+        if (Directions == 1)
+        {
+            caches[layer].Hidden.AsSpan(CurrentStateSize, count).CopyTo(output);
+        }
+
+        TP.Multiply<T>(output, mask, output);
+    }
+
+    private CellStep<T> StepView(RecurrentCell<T> cell, LayerCache cache, int t, int batch, int direction, bool backward,
         Span<T> dh = default, Span<T> dhPrev = default, Span<T> dc = default, Span<T> dcPrev = default)
     {
         int gw = cell.GateWidth, stateSize = batch * HiddenSize, e = cell.StepCacheWidth;
+
+        // Hidden-state slots: the forward direction reads slot t and writes t + 1; the reverse one reads t + 1 and writes t.
+        int prevSlot = direction == 0 ? t : t + 1, slot = direction == 0 ? t + 1 : t;
         Span<T> gates = cache.Gates.AsSpan(t * batch * gw, batch * gw);
         Span<T> recurrent = backward && cell.HasSeparateRecurrentGradient ? cache.RecurrentGradient.AsSpan(t * batch * gw, batch * gw) : gates;
         Span<T> cPrev = default, c = default;
         if (cell.HasCellState)
         {
-            cPrev = cache.Cell.AsSpan(t * stateSize, stateSize);
-            c = cache.Cell.AsSpan((t + 1) * stateSize, stateSize);
+            cPrev = cache.Cell.AsSpan(prevSlot * stateSize, stateSize);
+            c = cache.Cell.AsSpan(slot * stateSize, stateSize);
         }
 
         return new CellStep<T>(batch, gates, recurrent,
-            cache.Hidden.AsSpan(t * stateSize, stateSize), cache.Hidden.AsSpan((t + 1) * stateSize, stateSize),
+            cache.Hidden.AsSpan(prevSlot * stateSize, stateSize), cache.Hidden.AsSpan(slot * stateSize, stateSize),
             cPrev, c, cache.StepCache.AsSpan(t * batch * e, batch * e),
             dh, dhPrev, dc, dcPrev, scratch.AsSpan(0, batch * (gw + HiddenSize)));
     }
@@ -335,10 +561,12 @@ public class RecurrentLayer<T>
             return;
         }
 
+        int layers = NumLayers * Directions;
+
         // The argument names are built only on failure: the check runs on every step of a training loop.
-        if (!state.Hidden.HasShape(NumLayers, batch, HiddenSize))
+        if (!state.Hidden.HasShape(layers, batch, HiddenSize))
         {
-            ShapeCheck.Require(state.Hidden, [NumLayers, batch, HiddenSize], name + ".Hidden", "[numLayers, batchSize, hiddenSize]");
+            ShapeCheck.Require(state.Hidden, [layers, batch, HiddenSize], name + ".Hidden", "[numLayers·directions, batchSize, hiddenSize]");
         }
 
         if (HasCellState)
@@ -348,22 +576,23 @@ public class RecurrentLayer<T>
                 throw new ArgumentException($"{name} has no cell state but the layer's cells need one.", name);
             }
 
-            if (!state.Cell.HasShape(NumLayers, batch, HiddenSize))
+            if (!state.Cell.HasShape(layers, batch, HiddenSize))
             {
-                ShapeCheck.Require(state.Cell, [NumLayers, batch, HiddenSize], name + ".Cell", "[numLayers, batchSize, hiddenSize]");
+                ShapeCheck.Require(state.Cell, [layers, batch, HiddenSize], name + ".Cell", "[numLayers·directions, batchSize, hiddenSize]");
             }
         }
     }
 
     private void EnsureCapacity(int steps, int batch)
     {
-        int rows = steps * batch, h = HiddenSize, stateSize = batch * h;
+        currentBatch = batch;
+        int rows = steps * batch, h = HiddenSize, stateSize = batch * h, width = OutputSize;
         int maxGate = 0;
         Grow(ref inputCopy, rows * InputSize);
-        for (int l = 0; l < NumLayers; l++)
+        for (int i = 0; i < cells.Length; i++)
         {
-            var cell = cells[l];
-            var cache = caches[l];
+            var cell = cells[i];
+            var cache = caches[i];
             int gw = cell.GateWidth;
             maxGate = Math.Max(maxGate, gw);
             Grow(ref cache.Gates, rows * gw);
@@ -379,9 +608,23 @@ public class RecurrentLayer<T>
             }
 
             Grow(ref cache.StepCache, rows * cell.StepCacheWidth);
-            if (l < NumLayers - 1)
+        }
+
+        for (int l = 0; l < NumLayers; l++)
+        {
+            bool last = l == NumLayers - 1;
+            if (Directions == 2 || (!last && Dropout > 0))
             {
-                Grow(ref cache.DOutput, rows * h);
+                Grow(ref outputs[l], rows * width);
+            }
+
+            if (!last)
+            {
+                Grow(ref dOutputs[l], rows * width);
+                if (Dropout > 0)
+                {
+                    Grow(ref masks[l], rows * width);
+                }
             }
         }
 
@@ -412,6 +655,5 @@ public class RecurrentLayer<T>
         public T[] Hidden = [];
         public T[] Cell = [];
         public T[] StepCache = [];
-        public T[] DOutput = [];
     }
 }

@@ -27,25 +27,20 @@ public sealed class Rnn<T> : RecurrentLayer<T>
     /// <param name="numLayers">L. PyTorch: <c>num_layers</c>.</param>
     /// <param name="nonlinearity">tanh or relu. PyTorch: <c>nonlinearity</c>.</param>
     /// <param name="bias">Whether to use b_ih and b_hh. PyTorch: <c>bias</c>.</param>
-    /// <param name="random">The initialisation source; seed 0 when null.</param>
+    /// <param name="random">The initialisation (and dropout) source; seed 0 when null.</param>
     /// <param name="parameters">A block to add the parameters to (to share one block with other layers); a new one when null.</param>
+    /// <param name="bidirectional">Add a reverse direction to every layer. PyTorch: <c>bidirectional</c>.</param>
+    /// <param name="dropout">Dropout on the outputs of every layer but the last. PyTorch: <c>dropout</c>.</param>
+    /// <param name="learnInitialState">Learn h(0) as parameters <c>initial_hidden</c>.</param>
     public Rnn(int inputSize, int hiddenSize, int numLayers = 1, RnnNonlinearity nonlinearity = RnnNonlinearity.Tanh,
-        bool bias = true, SeededRandom? random = null, ParameterBlock<T>? parameters = null)
+        bool bias = true, SeededRandom? random = null, ParameterBlock<T>? parameters = null, bool bidirectional = false,
+        double dropout = 0, bool learnInitialState = false)
         : base(parameters, inputSize, hiddenSize, numLayers,
-            (block, _, cellInput, suffix) => new ElmanCell<T>(block, cellInput, hiddenSize, nonlinearity, bias, suffix))
+            (block, _, cellInput, suffix) => new ElmanCell<T>(block, cellInput, hiddenSize, nonlinearity, bias, suffix),
+            bidirectional, dropout, learnInitialState, random)
     {
         Nonlinearity = nonlinearity;
-        random ??= new SeededRandom(0);
-        foreach (var cell in Cells)
-        {
-            Initializers.PyTorchRecurrentDefault(cell.WeightIH, hiddenSize, random);
-            Initializers.PyTorchRecurrentDefault(cell.WeightHH, hiddenSize, random);
-            if (cell.BiasIH is not null)
-            {
-                Initializers.PyTorchRecurrentDefault(cell.BiasIH, hiddenSize, random);
-                Initializers.PyTorchRecurrentDefault(cell.BiasHH!, hiddenSize, random);
-            }
-        }
+        InitializeUniform(random ?? new SeededRandom(0));
     }
 
     /// <summary>tanh or relu.</summary>

@@ -1,0 +1,117 @@
+using System.Numerics;
+using RecurrentNets.Cells;
+
+namespace RecurrentNets.Interop;
+
+/// <summary>
+/// Maps the weights of one direction of an ONNX <c>LSTM</c> operator onto an <see cref="LstmCell{T}"/> and back.
+/// </summary>
+/// <remarks>
+/// <para>
+/// ONNX stacks the gates in the order i, o, f, c (<c>W [4H, I]</c>, <c>R [4H, H]</c>, <c>B [8H] = [Wb, Rb]</c>,
+/// <c>P [3H] = [P_i, P_o, P_f]</c>); RecurrentNets uses PyTorch's i, f, g, o, with g = ONNX's c.
+/// </para>
+/// <para>
+/// Coupled gates: ONNX's <c>input_forget = 1</c> keeps the input gate and sets f = 1 - i, while the course's CIFG (and
+/// <see cref="LstmCell{T}"/> with coupling) keeps the forget gate and sets i = 1 - f. Since 1 - σ(a) = σ(-a), the two
+/// are the same model: our f-block weights, bias and peephole are ONNX's i-block ones negated, and ONNX's f-block
+/// (unused there) has no counterpart.
+/// </para>
+/// </remarks>
+public static class OnnxLstm
+{
+    private const int OnnxI = 0, OnnxO = 1, OnnxF = 2, OnnxC = 3;
+
+    /// <summary>Loads one direction of ONNX LSTM weights into <paramref name="cell"/>.</summary>
+    /// <param name="cell">The cell to fill: its coupling must equal <paramref name="inputForget"/>, and it has peepholes
+    /// exactly when <paramref name="p"/> is given.</param>
+    /// <param name="w">ONNX <c>W</c> of this direction, [4H, I].</param>
+    /// <param name="r">ONNX <c>R</c> of this direction, [4H, H].</param>
+    /// <param name="b">ONNX <c>B</c> of this direction, [8H] (Wb then Rb); empty for zero biases.</param>
+    /// <param name="p">ONNX <c>P</c> of this direction, [3H] (P_i, P_o, P_f); empty without peepholes.</param>
+    /// <param name="inputForget">ONNX's <c>input_forget</c> attribute.</param>
+    /// <exception cref="ArgumentException">A length or the variant disagrees with the cell.</exception>
+    public static void Import<T>(LstmCell<T> cell, ReadOnlySpan<float> w, ReadOnlySpan<float> r, ReadOnlySpan<float> b,
+        ReadOnlySpan<float> p, bool inputForget)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(cell);
+        int h = cell.HiddenSize, i = cell.InputSize;
+        Check(w.Length, 4 * h * i, nameof(w), "[4·hiddenSize, inputSize]");
+        Check(r.Length, 4 * h * h, nameof(r), "[4·hiddenSize, hiddenSize]");
+        if (!b.IsEmpty)
+        {
+            Check(b.Length, 8 * h, nameof(b), "[8·hiddenSize]");
+        }
+
+        if (inputForget != cell.CoupledInputForget)
+        {
+            throw new ArgumentException($"input_forget is {(inputForget ? 1 : 0)} but the cell {(cell.CoupledInputForget ? "couples" : "does not couple")} its input and forget gates.", nameof(inputForget));
+        }
+
+        if (p.IsEmpty == cell.Peephole)
+        {
+            throw new ArgumentException(cell.Peephole ? "The cell has peepholes but no P was given." : "P was given but the cell has no peepholes.", nameof(p));
+        }
+
+        if (!p.IsEmpty)
+        {
+            Check(p.Length, 3 * h, nameof(p), "[3·hiddenSize]");
+        }
+
+        if (b.IsEmpty != (cell.BiasIH is null))
+        {
+            throw new ArgumentException(cell.BiasIH is null ? "B was given but the cell has no biases." : "The cell has biases but no B was given.", nameof(b));
+        }
+
+        // Our blocks, in order, as (ONNX block, sign).
+        (int Block, float Sign)[] map = cell.CoupledInputForget
+            ? [(OnnxI, -1f), (OnnxC, 1f), (OnnxO, 1f)]
+            : [(OnnxI, 1f), (OnnxF, 1f), (OnnxC, 1f), (OnnxO, 1f)];
+        Span<T> wih = cell.WeightIH.Values, whh = cell.WeightHH.Values;
+        for (int k = 0; k < map.Length; k++)
+        {
+            (int block, float sign) = map[k];
+            CopyBlock(w.Slice(block * h * i, h * i), wih.Slice(k * h * i, h * i), sign);
+            CopyBlock(r.Slice(block * h * h, h * h), whh.Slice(k * h * h, h * h), sign);
+            if (!b.IsEmpty)
+            {
+                CopyBlock(b.Slice(block * h, h), cell.BiasIH!.Values.Slice(k * h, h), sign);
+                CopyBlock(b.Slice(4 * h + block * h, h), cell.BiasHH!.Values.Slice(k * h, h), sign);
+            }
+        }
+
+        if (!p.IsEmpty)
+        {
+            // P = [P_i, P_o, P_f]
+            if (cell.CoupledInputForget)
+            {
+                CopyBlock(p[..h], cell.PeepholeForget!.Values, -1f);
+            }
+            else
+            {
+                CopyBlock(p[..h], cell.PeepholeInput!.Values, 1f);
+                CopyBlock(p.Slice(2 * h, h), cell.PeepholeForget!.Values, 1f);
+            }
+
+            CopyBlock(p.Slice(h, h), cell.PeepholeOutput!.Values, 1f);
+        }
+    }
+
+    private static void CopyBlock<T>(ReadOnlySpan<float> source, Span<T> destination, float sign)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int k = 0; k < source.Length; k++)
+        {
+            destination[k] = T.CreateTruncating(sign * source[k]);
+        }
+    }
+
+    private static void Check(int length, int expected, string name, string meaning)
+    {
+        if (length != expected)
+        {
+            throw new ArgumentException($"{name} has {length} elements but {meaning} needs {expected}.", name);
+        }
+    }
+}

@@ -1,0 +1,157 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using TP = System.Numerics.Tensors.TensorPrimitives;
+
+namespace RecurrentNets.Kernels;
+
+/// <summary>
+/// The pointwise part of one GRU step (Cho et al. 2014), forward and backward. Gate blocks r, z, n (PyTorch's order).
+/// Naive twin: <see cref="Reference.ReferenceGru"/>.
+/// </summary>
+/// <remarks>
+/// Legend: B = batchSize, H = hiddenSize; gates [B, 3H]. With <c>rn</c> the reset-gated recurrent term of n:
+/// PyTorch's form has rn = r ⊙ (W_hn h + b_hn); Cho's original has rn = W_hn (r ⊙ h) + b_hn, computed by the caller.
+/// </remarks>
+internal static class GruKernels
+{
+    /// <summary>
+    /// r, z = σ(gates[r, z] + recurrent[r, z]) in place (recurrent holds h·W_hhᵀ + b_hh for those blocks).
+    /// </summary>
+    public static void ResetUpdate<T>(Span<T> gates, ReadOnlySpan<T> recurrent, int recurrentStride, int batchSize, int hiddenSize)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int h = hiddenSize;
+        for (int b = 0; b < batchSize; b++)
+        {
+            Span<T> rz = gates.Slice(b * 3 * h, 2 * h);
+            TP.Add(rz, recurrent.Slice(b * recurrentStride, 2 * h), rz);
+            TP.Sigmoid<T>(rz, rz);
+        }
+    }
+
+    /// <summary>
+    /// n = tanh(gates[n] + resetTerm) with resetTerm = r ⊙ recurrentN when <paramref name="multiplyByReset"/> (PyTorch's
+    /// form) or resetTerm = recurrentN (Cho's form); then h(t) = n + z ⊙ (h(t-1) - n).
+    /// </summary>
+    public static void Candidate<T>(Span<T> gates, ReadOnlySpan<T> recurrentN, int recurrentStride, bool multiplyByReset,
+        ReadOnlySpan<T> hiddenPrev, Span<T> hidden, int batchSize, int hiddenSize)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int h = hiddenSize;
+        for (int b = 0; b < batchSize; b++)
+        {
+            Span<T> row = gates.Slice(b * 3 * h, 3 * h);
+            Span<T> r = row[..h], z = row.Slice(h, h), n = row.Slice(2 * h, h);
+            ReadOnlySpan<T> rec = recurrentN.Slice(b * recurrentStride, h);
+            if (multiplyByReset)
+            {
+                TP.MultiplyAdd(r, rec, n, n);
+            }
+            else
+            {
+                TP.Add(n, rec, n);
+            }
+
+            TP.Tanh<T>(n, n);
+            Span<T> hv = hidden.Slice(b * h, h);
+            TP.Subtract(hiddenPrev.Slice(b * h, h), n, hv);
+            TP.MultiplyAdd(z, hv, n, hv);
+        }
+    }
+
+    /// <summary>
+    /// Backward of the pointwise step. From the activations r, z, n in <paramref name="gates"/> and dL/dh(t): writes the
+    /// input-side pre-activation gradients [da_r, da_z, da_n] over the activations, the recurrent-side ones into
+    /// <paramref name="recurrentGradient"/> ([da_r, da_z, da_n ⊙ r] in PyTorch's form; Cho's form writes only da_r and
+    /// da_z there, after its own GEMM), and dL/dh(t-1) through z into <paramref name="dHiddenPrev"/>.
+    /// </summary>
+    /// <param name="gates">[B, 3H] activations in, gradients out.</param>
+    /// <param name="recurrentGradient">[B, 3H] out (PyTorch's form), or empty for Cho's form.</param>
+    /// <param name="recurrentN">PyTorch's form: W_hn h + b_hn, [B, H]. Cho's form: dL/d(r ⊙ h), [B, H].</param>
+    /// <param name="hiddenPrev">h(t-1), [B, H].</param>
+    /// <param name="dHidden">dL/dh(t), [B, H].</param>
+    /// <param name="dHiddenPrev">Receives dh ⊙ z (plus, in Cho's form, dL/d(r ⊙ h) ⊙ r), [B, H].</param>
+    /// <param name="batchSize">B.</param>
+    /// <param name="hiddenSize">H.</param>
+    /// <param name="resetAfter">PyTorch's form (ONNX <c>linear_before_reset = 1</c>).</param>
+    public static void Backward<T>(Span<T> gates, Span<T> recurrentGradient, ReadOnlySpan<T> recurrentN, ReadOnlySpan<T> hiddenPrev,
+        ReadOnlySpan<T> dHidden, Span<T> dHiddenPrev, int batchSize, int hiddenSize, bool resetAfter)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int h = hiddenSize;
+        for (int b = 0; b < batchSize; b++)
+        {
+            ref T row = ref MemoryMarshal.GetReference(gates.Slice(b * 3 * h, 3 * h));
+            ref T rRef = ref row;
+            ref T zRef = ref Unsafe.Add(ref row, h);
+            ref T nRef = ref Unsafe.Add(ref row, 2 * h);
+            ref T rec = ref Unsafe.AsRef(in MemoryMarshal.GetReference(recurrentN.Slice(b * h, h)));
+            ref T hp = ref Unsafe.AsRef(in MemoryMarshal.GetReference(hiddenPrev.Slice(b * h, h)));
+            ref T dh = ref Unsafe.AsRef(in MemoryMarshal.GetReference(dHidden.Slice(b * h, h)));
+            ref T dhp = ref MemoryMarshal.GetReference(dHiddenPrev.Slice(b * h, h));
+            ref T rg = ref resetAfter ? ref MemoryMarshal.GetReference(recurrentGradient.Slice(b * 3 * h, 3 * h)) : ref Unsafe.NullRef<T>();
+            int j = 0;
+            if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+            {
+                var one = Vector<T>.One;
+                for (; j <= h - Vector<T>.Count; j += Vector<T>.Count)
+                {
+                    nuint u = (nuint)j;
+                    var r = Vector.LoadUnsafe(ref rRef, u);
+                    var z = Vector.LoadUnsafe(ref zRef, u);
+                    var n = Vector.LoadUnsafe(ref nRef, u);
+                    var d = Vector.LoadUnsafe(ref dh, u);
+                    var hPrev = Vector.LoadUnsafe(ref hp, u);
+                    var recN = Vector.LoadUnsafe(ref rec, u);
+                    var dan = d * (one - z) * (one - n * n);
+                    var daz = d * (hPrev - n) * z * (one - z);
+                    Vector<T> dar, dhPrev = d * z;
+                    if (resetAfter)
+                    {
+                        dar = dan * recN * r * (one - r);
+                        dar.StoreUnsafe(ref rg, u);
+                        daz.StoreUnsafe(ref rg, u + (nuint)h);
+                        (dan * r).StoreUnsafe(ref rg, u + (nuint)(2 * h));
+                    }
+                    else
+                    {
+                        dar = recN * hPrev * r * (one - r);
+                        dhPrev += recN * r;
+                    }
+
+                    dar.StoreUnsafe(ref rRef, u);
+                    daz.StoreUnsafe(ref zRef, u);
+                    dan.StoreUnsafe(ref nRef, u);
+                    dhPrev.StoreUnsafe(ref dhp, u);
+                }
+            }
+
+            for (; j < h; j++)
+            {
+                T r = Unsafe.Add(ref rRef, j), z = Unsafe.Add(ref zRef, j), n = Unsafe.Add(ref nRef, j);
+                T d = Unsafe.Add(ref dh, j), hPrev = Unsafe.Add(ref hp, j), recN = Unsafe.Add(ref rec, j);
+                T dan = d * (T.One - z) * (T.One - n * n);
+                T daz = d * (hPrev - n) * z * (T.One - z);
+                T dar, dhPrev = d * z;
+                if (resetAfter)
+                {
+                    dar = dan * recN * r * (T.One - r);
+                    Unsafe.Add(ref rg, j) = dar;
+                    Unsafe.Add(ref rg, h + j) = daz;
+                    Unsafe.Add(ref rg, 2 * h + j) = dan * r;
+                }
+                else
+                {
+                    dar = recN * hPrev * r * (T.One - r);
+                    dhPrev += recN * r;
+                }
+
+                Unsafe.Add(ref rRef, j) = dar;
+                Unsafe.Add(ref zRef, j) = daz;
+                Unsafe.Add(ref nRef, j) = dan;
+                Unsafe.Add(ref dhp, j) = dhPrev;
+            }
+        }
+    }
+}

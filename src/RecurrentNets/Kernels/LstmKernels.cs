@@ -1,0 +1,219 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using TP = System.Numerics.Tensors.TensorPrimitives;
+
+namespace RecurrentNets.Kernels;
+
+/// <summary>
+/// The fused pointwise part of one LSTM step, forward and backward, for the standard cell (gate blocks i, f, g, o)
+/// and the coupled input-forget cell (f, g, o with i = 1 - f), with or without peepholes. The variant is chosen by
+/// struct type arguments, so each combination compiles to its own branch-free loop.
+/// Naive twin: <see cref="Reference.ReferenceLstm"/>.
+/// </summary>
+/// <remarks>
+/// Legend: B = batchSize, H = hiddenSize, G = 4 (standard) or 3 (coupled); gates are [B, G·H] row-major.
+/// Peepholes (Gers and Schmidhuber 2000) are per-unit weights: i and f see C(t-1), o sees C(t).
+/// </remarks>
+internal static class LstmKernels
+{
+    /// <summary>
+    /// From pre-activations in <paramref name="gates"/>: activations (kept in <paramref name="gates"/>),
+    /// C(t), tanh(C(t)) and h(t).
+    /// </summary>
+    public static void Forward<T, TPeephole, TCoupled>(Span<T> gates, ReadOnlySpan<T> cellPrev, Span<T> cell, Span<T> tanhCell,
+        Span<T> hidden, ReadOnlySpan<T> peepholeI, ReadOnlySpan<T> peepholeF, ReadOnlySpan<T> peepholeO, int batchSize, int hiddenSize)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TPeephole : struct, IFlag
+        where TCoupled : struct, IFlag
+    {
+        int h = hiddenSize, gw = (TCoupled.Enabled ? 3 : 4) * h;
+        int fOff = TCoupled.Enabled ? 0 : h, gOff = fOff + h, oOff = gOff + h;
+        for (int b = 0; b < batchSize; b++)
+        {
+            Span<T> row = gates.Slice(b * gw, gw);
+            ReadOnlySpan<T> cPrev = cellPrev.Slice(b * h, h);
+            Span<T> c = cell.Slice(b * h, h), tc = tanhCell.Slice(b * h, h), hv = hidden.Slice(b * h, h);
+            Span<T> f = row.Slice(fOff, h), g = row.Slice(gOff, h), o = row.Slice(oOff, h);
+            if (TPeephole.Enabled)
+            {
+                if (!TCoupled.Enabled)
+                {
+                    TP.MultiplyAdd(peepholeI, cPrev, row[..h], row[..h]);
+                }
+
+                TP.MultiplyAdd(peepholeF, cPrev, f, f);
+            }
+
+            // σ over i and f together (adjacent blocks), tanh over g.
+            TP.Sigmoid<T>(row[..(TCoupled.Enabled ? h : 2 * h)], row[..(TCoupled.Enabled ? h : 2 * h)]);
+            TP.Tanh<T>(g, g);
+
+            if (TCoupled.Enabled)
+            {
+                // C = f·C(t-1) + (1 - f)·g = g + f·(C(t-1) - g)
+                TP.Subtract(cPrev, g, c);
+                TP.MultiplyAdd(f, c, g, c);
+            }
+            else
+            {
+                // C = f·C(t-1) + i·g
+                TP.Multiply(f, cPrev, c);
+                TP.MultiplyAdd(row[..h], g, c, c);
+            }
+
+            if (TPeephole.Enabled)
+            {
+                TP.MultiplyAdd(peepholeO, c, o, o);
+            }
+
+            TP.Sigmoid<T>(o, o);
+            TP.Tanh<T>(c, tc);
+            TP.Multiply(o, tc, hv);
+        }
+    }
+
+    /// <summary>
+    /// From the activations in <paramref name="gates"/>, dL/dh(t) and dL/dC(t): the pre-activation gradients (written
+    /// over the activations), dL/dC(t-1), and the peephole gradients (accumulated).
+    /// </summary>
+    public static void Backward<T, TPeephole, TCoupled>(Span<T> gates, ReadOnlySpan<T> cellPrev, ReadOnlySpan<T> cell,
+        ReadOnlySpan<T> tanhCell, ReadOnlySpan<T> dHidden, ReadOnlySpan<T> dCell, Span<T> dCellPrev,
+        ReadOnlySpan<T> peepholeI, ReadOnlySpan<T> peepholeF, ReadOnlySpan<T> peepholeO,
+        Span<T> dPeepholeI, Span<T> dPeepholeF, Span<T> dPeepholeO, int batchSize, int hiddenSize)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TPeephole : struct, IFlag
+        where TCoupled : struct, IFlag
+    {
+        int h = hiddenSize, gw = (TCoupled.Enabled ? 3 : 4) * h;
+        int fOff = TCoupled.Enabled ? 0 : h, gOff = fOff + h, oOff = gOff + h;
+        for (int b = 0; b < batchSize; b++)
+        {
+            ref T row = ref MemoryMarshal.GetReference(gates.Slice(b * gw, gw));
+            ref T cp = ref Unsafe.AsRef(in MemoryMarshal.GetReference(cellPrev.Slice(b * h, h)));
+            ref T cc = ref Unsafe.AsRef(in MemoryMarshal.GetReference(cell.Slice(b * h, h)));
+            ref T tc = ref Unsafe.AsRef(in MemoryMarshal.GetReference(tanhCell.Slice(b * h, h)));
+            ref T dh = ref Unsafe.AsRef(in MemoryMarshal.GetReference(dHidden.Slice(b * h, h)));
+            ref T dc = ref Unsafe.AsRef(in MemoryMarshal.GetReference(dCell.Slice(b * h, h)));
+            ref T dcp = ref MemoryMarshal.GetReference(dCellPrev.Slice(b * h, h));
+            ref T pI = ref Unsafe.AsRef(in MemoryMarshal.GetReference(peepholeI));
+            ref T pF = ref Unsafe.AsRef(in MemoryMarshal.GetReference(peepholeF));
+            ref T pO = ref Unsafe.AsRef(in MemoryMarshal.GetReference(peepholeO));
+            ref T dpI = ref MemoryMarshal.GetReference(dPeepholeI);
+            ref T dpF = ref MemoryMarshal.GetReference(dPeepholeF);
+            ref T dpO = ref MemoryMarshal.GetReference(dPeepholeO);
+            ref T iRef = ref row;
+            ref T fRef = ref Unsafe.Add(ref row, fOff);
+            ref T gRef = ref Unsafe.Add(ref row, gOff);
+            ref T oRef = ref Unsafe.Add(ref row, oOff);
+
+            int j = 0;
+            if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+            {
+                var one = Vector<T>.One;
+                for (; j <= h - Vector<T>.Count; j += Vector<T>.Count)
+                {
+                    nuint u = (nuint)j;
+                    var f = Vector.LoadUnsafe(ref fRef, u);
+                    var g = Vector.LoadUnsafe(ref gRef, u);
+                    var o = Vector.LoadUnsafe(ref oRef, u);
+                    var t = Vector.LoadUnsafe(ref tc, u);
+                    var dhv = Vector.LoadUnsafe(ref dh, u);
+                    var cPrev = Vector.LoadUnsafe(ref cp, u);
+                    var dao = dhv * t * o * (one - o);
+                    var dct = Vector.LoadUnsafe(ref dc, u) + dhv * o * (one - t * t);
+                    if (TPeephole.Enabled)
+                    {
+                        dct += dao * Vector.LoadUnsafe(ref pO, u);
+                    }
+
+                    Vector<T> i, daf, dai = default;
+                    if (TCoupled.Enabled)
+                    {
+                        i = one - f;
+                        daf = dct * (cPrev - g) * f * (one - f);
+                    }
+                    else
+                    {
+                        i = Vector.LoadUnsafe(ref iRef, u);
+                        dai = dct * g * i * (one - i);
+                        daf = dct * cPrev * f * (one - f);
+                    }
+
+                    var dag = dct * i * (one - g * g);
+                    var dcPrev = dct * f;
+                    if (TPeephole.Enabled)
+                    {
+                        dcPrev += daf * Vector.LoadUnsafe(ref pF, u);
+                        (Vector.LoadUnsafe(ref dpF, u) + daf * cPrev).StoreUnsafe(ref dpF, u);
+                        (Vector.LoadUnsafe(ref dpO, u) + dao * Vector.LoadUnsafe(ref cc, u)).StoreUnsafe(ref dpO, u);
+                        if (!TCoupled.Enabled)
+                        {
+                            dcPrev += dai * Vector.LoadUnsafe(ref pI, u);
+                            (Vector.LoadUnsafe(ref dpI, u) + dai * cPrev).StoreUnsafe(ref dpI, u);
+                        }
+                    }
+
+                    dcPrev.StoreUnsafe(ref dcp, u);
+                    if (!TCoupled.Enabled)
+                    {
+                        dai.StoreUnsafe(ref iRef, u);
+                    }
+
+                    daf.StoreUnsafe(ref fRef, u);
+                    dag.StoreUnsafe(ref gRef, u);
+                    dao.StoreUnsafe(ref oRef, u);
+                }
+            }
+
+            for (; j < h; j++)
+            {
+                T f = Unsafe.Add(ref fRef, j), g = Unsafe.Add(ref gRef, j), o = Unsafe.Add(ref oRef, j);
+                T t = Unsafe.Add(ref tc, j), dhv = Unsafe.Add(ref dh, j), cPrev = Unsafe.Add(ref cp, j);
+                T dao = dhv * t * o * (T.One - o);
+                T dct = Unsafe.Add(ref dc, j) + dhv * o * (T.One - t * t);
+                if (TPeephole.Enabled)
+                {
+                    dct += dao * Unsafe.Add(ref pO, j);
+                }
+
+                T i, daf, dai = T.Zero;
+                if (TCoupled.Enabled)
+                {
+                    i = T.One - f;
+                    daf = dct * (cPrev - g) * f * (T.One - f);
+                }
+                else
+                {
+                    i = Unsafe.Add(ref iRef, j);
+                    dai = dct * g * i * (T.One - i);
+                    daf = dct * cPrev * f * (T.One - f);
+                }
+
+                T dag = dct * i * (T.One - g * g);
+                T dcPrev = dct * f;
+                if (TPeephole.Enabled)
+                {
+                    dcPrev += daf * Unsafe.Add(ref pF, j);
+                    Unsafe.Add(ref dpF, j) += daf * cPrev;
+                    Unsafe.Add(ref dpO, j) += dao * Unsafe.Add(ref cc, j);
+                    if (!TCoupled.Enabled)
+                    {
+                        dcPrev += dai * Unsafe.Add(ref pI, j);
+                        Unsafe.Add(ref dpI, j) += dai * cPrev;
+                    }
+                }
+
+                Unsafe.Add(ref dcp, j) = dcPrev;
+                if (!TCoupled.Enabled)
+                {
+                    Unsafe.Add(ref iRef, j) = dai;
+                }
+
+                Unsafe.Add(ref fRef, j) = daf;
+                Unsafe.Add(ref gRef, j) = dag;
+                Unsafe.Add(ref oRef, j) = dao;
+            }
+        }
+    }
+}

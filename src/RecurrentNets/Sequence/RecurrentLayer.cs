@@ -46,7 +46,7 @@ public class RecurrentLayer<T>
     private readonly RecurrentCell<T>[] cells;
     private readonly LayerCache[] caches;
     private readonly T[][] outputs, dOutputs, masks;
-    private readonly SeededRandom dropoutRandom;
+    private SeededRandom dropoutRandom;
     private T[] inputCopy = [];
     private T[] dHiddenA = [], dHiddenB = [], dCellA = [], dCellB = [], scratch = [], biasSum = [];
     private int cachedSteps, cachedBatch, currentBatch;
@@ -144,6 +144,9 @@ public class RecurrentLayer<T>
 
     /// <summary>Whether dropout is active (PyTorch's <c>train()</c> / <c>eval()</c>). Default true.</summary>
     public bool Training { get; set; } = true;
+
+    /// <summary>Restarts the dropout masks from <paramref name="seed"/> (to repeat a forward pass exactly, e.g. in a gradient check).</summary>
+    public void ReseedDropout(ulong seed) => dropoutRandom = new SeededRandom(seed);
 
     /// <summary>The learned initial h [L·D, H], or null.</summary>
     public ParameterView<T>? InitialHidden { get; }

@@ -1,0 +1,286 @@
+using RecurrentNets.Cells;
+using RecurrentNets.Diagnostics;
+using RecurrentNets.Init;
+using RecurrentNets.Layers;
+using RecurrentNets.Losses;
+using RecurrentNets.Parameters;
+using RecurrentNets.Sequence;
+using RecurrentNets.Tensors;
+
+namespace RecurrentNets.Tests.Sequence;
+
+/// <summary>
+/// Finite-difference gradient checks in double of every cell and variant, 1 and 2 layers, uni- and bidirectional,
+/// with losses on every step, on the last step only, MSE, and on the final state (h and C): every parameter, the input
+/// and the initial state.
+/// </summary>
+public class CellGradientTests
+{
+    public enum CellKind
+    {
+        RnnTanh,
+        RnnRelu,
+        Lstm,
+        LstmPeephole,
+        LstmCoupled,
+        LstmCoupledPeephole,
+        Gru,
+        GruCho,
+    }
+
+    public enum LossKind
+    {
+        EveryStepCrossEntropy,
+        LastStepCrossEntropy,
+        EveryStepMse,
+        FinalState,
+    }
+
+    public static TheoryData<CellKind, int, bool, LossKind> Cases()
+    {
+        var data = new TheoryData<CellKind, int, bool, LossKind>();
+        foreach (var cell in Enum.GetValues<CellKind>())
+        {
+            foreach (int layers in new[] { 1, 2 })
+            {
+                foreach (bool bidirectional in new[] { false, true })
+                {
+                    foreach (var loss in Enum.GetValues<LossKind>())
+                    {
+                        data.Add(cell, layers, bidirectional, loss);
+                    }
+                }
+            }
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void GradientsMatchFiniteDifferences(CellKind cell, int numLayers, bool bidirectional, LossKind loss)
+    {
+        var harness = new Harness(cell, numLayers, bidirectional, loss, seed: 11);
+        harness.AssertAllGradients();
+    }
+
+    [Theory]
+    [InlineData(CellKind.Lstm, false)]
+    [InlineData(CellKind.Gru, true)]
+    [InlineData(CellKind.RnnTanh, true)]
+    public void DropoutBetweenLayersAndLearnedInitialStateHaveExactGradients(CellKind cell, bool bidirectional)
+    {
+        var harness = new Harness(cell, 3, bidirectional, LossKind.EveryStepCrossEntropy, seed: 5, dropout: 0.4, learnInitialState: true);
+        harness.AssertAllGradients();
+        Assert.True(harness.Parameters.Contains("initial_hidden"));
+        Assert.NotEqual(0, harness.Parameters["initial_hidden"].Gradients[0]);
+    }
+
+    [Fact]
+    public void DropoutZeroesAboutPOfTheLowerLayersOutputsAndNothingInEvaluation()
+    {
+        var lstm = new Lstm<double>(4, 50, numLayers: 2, dropout: 0.3, random: new SeededRandom(1));
+        var x = EngineTests.Random(new SeededRandom(2), 20, 8, 4);
+        var train = new Tensor<double>(20, 8, 50);
+        var eval = new Tensor<double>(20, 8, 50);
+        var evalAgain = new Tensor<double>(20, 8, 50);
+        lstm.Forward(x, train);
+        lstm.Training = false;
+        lstm.Forward(x, eval);
+        lstm.Forward(x, evalAgain);
+        Assert.NotEqual(eval.Data, train.Data);
+        Assert.Equal(eval.Data, evalAgain.Data);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Lstm<double>(4, 5, dropout: 1.0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Gru<double>(4, 5, dropout: -0.1));
+    }
+
+    [Fact]
+    public void GradientCheckDetectsAWrongGradient()
+    {
+        var harness = new Harness(CellKind.Lstm, 1, false, LossKind.EveryStepCrossEntropy, seed: 3);
+        harness.LossAndBackward();
+        double[] wrong = (double[])harness.DInput.Data.Clone();
+        wrong[4] *= 1.01;
+        var result = GradientCheck.Compare("x", harness.Input.Data, wrong, harness.LossAndBackward);
+        Assert.True(result.MaxRelativeError > 1e-3, result.ToString());
+        Assert.Equal(4, result.WorstIndex);
+    }
+
+    internal static RecurrentLayer<double> Build(CellKind kind, int numLayers, bool bidirectional, SeededRandom random,
+        ParameterBlock<double> block, double dropout = 0, bool learnInitialState = false, int inputSize = 3, int hidden = 4)
+        => kind switch
+        {
+            CellKind.RnnTanh => new Rnn<double>(inputSize, hidden, numLayers, RnnNonlinearity.Tanh, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState),
+            CellKind.RnnRelu => new Rnn<double>(inputSize, hidden, numLayers, RnnNonlinearity.Relu, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState),
+            CellKind.Lstm => new Lstm<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState),
+            CellKind.LstmPeephole => new Lstm<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, peephole: true, learnInitialState: learnInitialState),
+            CellKind.LstmCoupled => new Lstm<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, coupledInputForget: true, learnInitialState: learnInitialState),
+            CellKind.LstmCoupledPeephole => new Lstm<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, peephole: true, coupledInputForget: true, learnInitialState: learnInitialState),
+            CellKind.Gru => new Gru<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState),
+            _ => new Gru<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, resetAfterRecurrence: false, learnInitialState: learnInitialState),
+        };
+
+    /// <summary>A recurrent stack, a linear head and a loss over a small random batch.</summary>
+    internal sealed class Harness
+    {
+        private const int Steps = 5, Batch = 2, InputSize = 3, Hidden = 4, Classes = 3;
+        private readonly RecurrentLayer<double> layer;
+        private readonly Linear<double> head;
+        private readonly LossKind lossKind;
+        private readonly bool learnInitialState;
+        private readonly Tensor<double> output, dOutput, logits, dLogits, target;
+        private readonly RecurrentState<double> final, dFinal, stateWeights;
+        private readonly int[] targets;
+
+        public Harness(CellKind kind, int numLayers, bool bidirectional, LossKind lossKind, int seed, double dropout = 0, bool learnInitialState = false)
+        {
+            var random = new SeededRandom((ulong)seed);
+            Parameters = new ParameterBlock<double>();
+            layer = Build(kind, numLayers, bidirectional, random, Parameters, dropout, learnInitialState, InputSize, Hidden);
+            int width = layer.OutputSize;
+            head = new Linear<double>(width, Classes, random: random, parameters: Parameters, name: "head");
+            foreach (ref double w in Parameters.Values.AsSpan())
+            {
+                w *= 2; // larger weights make the recurrence matter
+            }
+
+            if (learnInitialState)
+            {
+                Initializers.Uniform(layer.InitialHidden!.Values, -0.5, 0.5, random);
+                if (layer.InitialCell is not null)
+                {
+                    Initializers.Uniform(layer.InitialCell.Values, -0.5, 0.5, random);
+                }
+            }
+
+            this.lossKind = lossKind;
+            this.learnInitialState = learnInitialState;
+            Input = EngineTests.Random(random, Steps, Batch, InputSize);
+            Initial = layer.CreateState(Batch);
+            Fill(Initial.Hidden.Data, random, 0.5);
+            if (Initial.Cell is not null)
+            {
+                Fill(Initial.Cell.Data, random, 0.5);
+            }
+
+            if (kind == CellKind.RnnRelu)
+            {
+                foreach (ref double v in Initial.Hidden.Data.AsSpan())
+                {
+                    v = Math.Abs(v); // away from the kink, so finite differences are valid
+                }
+            }
+
+            output = new Tensor<double>(Steps, Batch, width);
+            dOutput = new Tensor<double>(Steps, Batch, width);
+            logits = new Tensor<double>(Steps, Batch, Classes);
+            dLogits = new Tensor<double>(Steps, Batch, Classes);
+            target = EngineTests.Random(random, Steps, Batch, Classes);
+            DInput = new Tensor<double>(Steps, Batch, InputSize);
+            final = layer.CreateState(Batch);
+            dFinal = layer.CreateState(Batch);
+            DInitial = layer.CreateState(Batch);
+            stateWeights = layer.CreateState(Batch);
+            Fill(stateWeights.Hidden.Data, random, 1);
+            if (stateWeights.Cell is not null)
+            {
+                Fill(stateWeights.Cell.Data, random, 1);
+            }
+
+            targets = new int[Steps * Batch];
+            for (int i = 0; i < targets.Length; i++)
+            {
+                bool counted = lossKind != LossKind.LastStepCrossEntropy || i >= (Steps - 1) * Batch;
+                targets[i] = counted ? random.NextInt(Classes) : -1;
+            }
+        }
+
+        public ParameterBlock<double> Parameters { get; }
+
+        public Tensor<double> Input { get; }
+
+        public RecurrentState<double> Initial { get; }
+
+        public Tensor<double> DInput { get; }
+
+        public RecurrentState<double> DInitial { get; }
+
+        public void AssertAllGradients()
+        {
+            foreach (var result in GradientCheck.CheckParameters(Parameters, LossAndBackward))
+            {
+                Assert.True(result.MaxRelativeError < 1e-6, result.ToString());
+            }
+
+            LossAndBackward();
+            double[] dx = (double[])DInput.Data.Clone();
+            var input = GradientCheck.Compare("x", Input.Data, dx, LossAndBackward);
+            Assert.True(input.MaxRelativeError < 1e-6, input.ToString());
+            if (learnInitialState)
+            {
+                return; // the initial state is a parameter, checked above
+            }
+
+            LossAndBackward(); // gradients at the unperturbed point: the last finite-difference call ran at x - h
+            double[] dh0 = (double[])DInitial.Hidden.Data.Clone();
+            double[]? dc0 = (double[]?)DInitial.Cell?.Data.Clone();
+            var h0 = GradientCheck.Compare("h0", Initial.Hidden.Data, dh0, LossAndBackward);
+            Assert.True(h0.MaxRelativeError < 1e-6, h0.ToString());
+            if (dc0 is not null)
+            {
+                var c0 = GradientCheck.Compare("c0", Initial.Cell!.Data, dc0, LossAndBackward);
+                Assert.True(c0.MaxRelativeError < 1e-6, c0.ToString());
+            }
+        }
+
+        public double LossAndBackward()
+        {
+            layer.ReseedDropout(99); // the same masks on every evaluation
+            var initial = learnInitialState ? null : Initial;
+            layer.Forward(Input, output, initial, final);
+            double loss;
+            if (lossKind == LossKind.FinalState)
+            {
+                // L = Σ w ⊙ h_n + Σ v ⊙ C_n, read from the final state only.
+                loss = Dot(final.Hidden.Data, stateWeights.Hidden.Data);
+                if (final.Cell is not null)
+                {
+                    loss += Dot(final.Cell.Data, stateWeights.Cell!.Data);
+                }
+
+                dOutput.Clear();
+                layer.Backward(dOutput, stateWeights, DInput, DInitial);
+                return loss;
+            }
+
+            head.Forward(output, logits);
+            int rows = Steps * Batch;
+            loss = lossKind == LossKind.EveryStepMse
+                ? MseLoss.Compute<double>(logits.Data, target.Data, dLogits.Data)
+                : CrossEntropyLoss.Compute<double>(logits.Data, targets, Classes, dLogits.Data);
+            head.Backward(output.Data, dLogits.Data, rows, dOutput.Data);
+            dFinal.Clear();
+            layer.Backward(dOutput, dFinal, DInput, DInitial);
+            return loss;
+        }
+
+        private static double Dot(double[] a, double[] b)
+        {
+            double sum = 0;
+            for (int i = 0; i < a.Length; i++)
+            {
+                sum += a[i] * b[i];
+            }
+
+            return sum;
+        }
+
+        private static void Fill(double[] data, SeededRandom random, double scale)
+        {
+            for (int i = 0; i < data.Length; i++)
+            {
+                data[i] = scale * random.NextNormal();
+            }
+        }
+    }
+}

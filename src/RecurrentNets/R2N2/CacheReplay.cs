@@ -9,15 +9,17 @@ namespace RecurrentNets.R2N2;
 /// Stores an episode of task vectors in a <see cref="HopfieldSequenceCache"/> and replays it forward and in reverse
 /// (Cheng and Brown 2025). Task vectors map to cache patterns through a random ±1 key per time step (pattern separation,
 /// so repeated items such as "a a a" stay distinct), and back through a one-shot linear read-out R = X·K⁺ (MathNet
-/// pseudo-inverse), applied to whatever the cache holds: x̂ = R·sgn(u).
+/// pseudo-inverse). By default the cache state is first cleaned up by a winner-take-all layer whose one-shot weights are
+/// the keys (x̂ = R·k_w, w = argmax_t k_t·sgn(u)), so a few flipped units do not perturb the replayed vectors and the
+/// reverse sweep sees exactly the inputs of the forward replay; <see cref="CleanUp"/> = false applies R to sgn(u) directly.
 /// </summary>
 /// <remarks>N = cache units, L = items, n_x = features. Storing allocates (keys, read-out); replaying does not.</remarks>
 public sealed class CacheReplay : IReplaySource
 {
     private readonly SeededRandom random;
     private readonly double keyDensity;
-    private double[] keys = [], readout = [];
-    private bool started;
+    private double[] keys = [], readout = [], overlaps = [];
+    private bool started, reverse;
 
     /// <summary>Creates an empty replay on <paramref name="cache"/>.</summary>
     /// <param name="cache">The cache (N units).</param>
@@ -48,6 +50,15 @@ public sealed class CacheReplay : IReplaySource
 
     /// <inheritdoc/>
     public int ItemSize { get; }
+
+    /// <summary>Whether the cache state is cleaned up to the nearest stored key before the read-out (default true).</summary>
+    public bool CleanUp { get; set; } = true;
+
+    /// <summary>The fraction of units that agreed with the best-matching key at the last read (1 = perfect recall).</summary>
+    public double LastOverlap { get; private set; }
+
+    /// <summary>The time step of the best-matching key at the last read.</summary>
+    public int LastIndex { get; private set; }
 
     /// <summary>The keys of the stored episode, [L, N] (±1).</summary>
     public ReadOnlySpan<double> Keys => keys;
@@ -92,6 +103,7 @@ public sealed class CacheReplay : IReplaySource
             }
         }
 
+        overlaps = new double[length];
         Length = length;
     }
 
@@ -100,6 +112,7 @@ public sealed class CacheReplay : IReplaySource
     {
         Cache.Start(ReplayDirection.Forward);
         started = false;
+        reverse = false;
     }
 
     /// <inheritdoc/>
@@ -110,13 +123,23 @@ public sealed class CacheReplay : IReplaySource
     {
         Cache.Start(ReplayDirection.Reverse);
         started = false;
+        reverse = true;
     }
 
     /// <inheritdoc/>
     public void NextReverse(Span<double> item) => Next(item);
 
     /// <summary>Decodes the cache's current state into a task vector x̂ = R·sgn(u) [n_x].</summary>
-    public void Decode(Span<double> item) => R2N2Kernels.MatVec(readout, Cache.State, 1, item, accumulate: false);
+    public void Decode(Span<double> item)
+    {
+        int n = Cache.Size;
+        R2N2Kernels.MatVec(keys, Cache.State, 1, overlaps, accumulate: false);
+        int best = System.Numerics.Tensors.TensorPrimitives.IndexOfMax<double>(overlaps);
+        LastIndex = best;
+        LastOverlap = (overlaps[best] + n) / (2.0 * n);
+        ReadOnlySpan<double> source = CleanUp ? keys.AsSpan(best * n, n) : Cache.State;
+        R2N2Kernels.MatVec(readout, source, 1, item, accumulate: false);
+    }
 
     private void Next(Span<double> item)
     {
@@ -127,5 +150,31 @@ public sealed class CacheReplay : IReplaySource
 
         started = true;
         Decode(item);
+        int expected = reverse ? Length - 1 - Cache.Position : Cache.Position;
+        if (LastIndex != expected)
+        {
+            throw new CacheRecallException($"The cache replayed item {LastIndex} (overlap {LastOverlap:F3}) where item {expected} of {Length} was due: recall failed. A larger cache (N ≳ 500 for 10-item episodes) makes this rarer.");
+        }
+    }
+}
+
+/// <summary>The cache replayed an item out of order (a recall failure): never passed on silently.</summary>
+public sealed class CacheRecallException : InvalidOperationException
+{
+    /// <summary>Creates the exception.</summary>
+    public CacheRecallException()
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public CacheRecallException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public CacheRecallException(string message, Exception innerException)
+        : base(message, innerException)
+    {
     }
 }

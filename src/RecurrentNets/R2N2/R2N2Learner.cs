@@ -48,23 +48,38 @@ public sealed class R2N2Learner : ISequenceLearner
     /// <returns>The result of the first replay (its predictions were made before any update from this episode).</returns>
     public EpisodeResult TrainSequence(Tensor<double> sequence) => TrainSequence(sequence, ReplaysPerEpisode);
 
+    /// <summary>Cache recall failures met so far; each time the episode was stored again with fresh keys.</summary>
+    public int CacheRecallFailures { get; private set; }
+
     /// <summary>Stores <paramref name="sequence"/> [L, n_x] and replays it <paramref name="replays"/> times.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="replays"/> is below 1.</exception>
+    /// <exception cref="CacheRecallException">The cache failed three storages in a row.</exception>
     public EpisodeResult TrainSequence(Tensor<double> sequence, int replays)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(replays, 1);
-        IReplaySource source;
-        if (cached is not null)
-        {
-            cached.Store(sequence);
-            source = cached;
-        }
-        else
+        if (cached is null)
         {
             direct.Reset(sequence);
-            source = direct;
+            return Replay(direct, replays);
         }
 
+        for (int attempt = 1; ; attempt++)
+        {
+            cached.Store(sequence);
+            try
+            {
+                // A failed recall throws before any weight changes: store again with fresh keys.
+                return Replay(cached, replays);
+            }
+            catch (CacheRecallException) when (attempt < 3)
+            {
+                CacheRecallFailures++;
+            }
+        }
+    }
+
+    private EpisodeResult Replay(IReplaySource source, int replays)
+    {
         var first = Consolidator.TrainEpisode(source);
         for (int r = 1; r < replays; r++)
         {

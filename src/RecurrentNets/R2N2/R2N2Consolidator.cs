@@ -285,14 +285,15 @@ public sealed class R2N2Consolidator
     /// </summary>
     /// <param name="replay">Supplies x_0 … x_{L−1} forward and then in reverse (L ≥ 2); n_x must equal n_y here.</param>
     /// <returns>The loss, the argmax-correct predictions and the reconstruction error of s_0.</returns>
-    /// <exception cref="ReversalPrecisionException">The reverse sweep missed s_0 by more than the tolerance and the policy is
-    /// <see cref="ReversalPolicy.Throw"/>; no weight was changed.</exception>
+    /// <exception cref="ReversalPrecisionException">The reverse sweep missed s_0 by more than
+    /// <see cref="R2N2Options.ReconstructionLimit"/>, or by more than the tolerance under <see cref="ReversalPolicy.Throw"/>;
+    /// no weight was changed.</exception>
     public EpisodeResult TrainEpisode(IReplaySource replay)
     {
         RandomizeState();
         Parameters.ZeroGradients();
         var result = AccumulateEpisode(replay);
-        if (result.ReconstructionError > Options.ReconstructionTolerance)
+        if (!(result.ReconstructionError <= Options.ReconstructionTolerance))
         {
             ReportReversal(result.ReconstructionError, replay.Length - 1);
         }
@@ -400,7 +401,7 @@ public sealed class R2N2Consolidator
     {
         string message = $"The reverse sweep of {steps} steps reconstructed s_0 with max error {measured:G3}, above the tolerance {Options.ReconstructionTolerance:G3}: "
             + $"reversal amplifies rounding error ≈ 1.2–1.3× per step at τ = 10, so keep episodes within ≈ 10·τ = {10 * Options.Tau:G4} steps, use exact reverse weights (V = −W) and double precision.";
-        if (Options.ReversalPolicy == ReversalPolicy.Throw)
+        if (Options.ReversalPolicy == ReversalPolicy.Throw || !(measured <= Options.ReconstructionLimit))
         {
             throw new ReversalPrecisionException(message, measured, steps);
         }

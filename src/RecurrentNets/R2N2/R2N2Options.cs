@@ -50,7 +50,7 @@ public enum ReversalPolicy
     /// <summary>Throw <see cref="ReversalPrecisionException"/> before any weight is changed.</summary>
     Throw,
 
-    /// <summary>Apply the update, count the episode in <see cref="R2N2Consolidator.ReversalWarnings"/> and raise
+    /// <summary>Apply the update (an error above R2N2Options.ReconstructionLimit still throws), count the episode in <see cref="R2N2Consolidator.ReversalWarnings"/> and raise
     /// <see cref="R2N2Consolidator.ReversalWarning"/>.</summary>
     Warn,
 }
@@ -110,11 +110,16 @@ public sealed record R2N2Options
     /// <summary>Each initial-state unit is clip(N(0, 3²), ±m): almost always ±m with a random sign. Default 0.2.</summary>
     public double InitialStateMagnitude { get; init; } = 0.2;
 
-    /// <summary>The largest accepted |ŝ₀ − s₀| after a reverse sweep (default 1e-6).</summary>
+    /// <summary>The |ŝ₀ − s₀| after a reverse sweep beyond which <see cref="ReversalPolicy"/> applies (default 1e-6, reached
+    /// after ≈ 10·τ steps in double).</summary>
     public double ReconstructionTolerance { get; init; } = 1e-6;
 
-    /// <summary>What happens beyond the tolerance (default: throw).</summary>
-    public ReversalPolicy ReversalPolicy { get; init; } = ReversalPolicy.Throw;
+    /// <summary>What happens beyond the tolerance (default: warn).</summary>
+    public ReversalPolicy ReversalPolicy { get; init; } = ReversalPolicy.Warn;
+
+    /// <summary>The |ŝ₀ − s₀| beyond which an episode is always refused, whatever the policy (default 1e-3: the reconstructed
+    /// activity, and with it the weight changes, are then wrong).</summary>
+    public double ReconstructionLimit { get; init; } = 1e-3;
 
     /// <summary>The seed of the weights, the feedback matrices and the initial states.</summary>
     public ulong Seed { get; init; } = 1;

@@ -1,0 +1,112 @@
+using RecurrentNets.Init;
+using RecurrentNets.R2N2;
+using RecurrentNets.R2N2.Baselines;
+using RecurrentNets.R2N2.Tasks;
+using RecurrentNets.Tensors;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace RecurrentNets.Tests.R2N2;
+
+/// <summary>The whole loop, the engine baseline's equivalence, and allocation-free episodes.</summary>
+public class LoopTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void EngineBpttGradientsEqualR2N2ExactMode()
+    {
+        var options = new R2N2Options
+        {
+            GroupSize = 8, InputSize = 4, OutputSize = 4, Feedback = FeedbackMode.Transposed, Seed = 11, InputOutputScale = 1.0,
+        };
+        var r2n2 = new R2N2Consolidator(options);
+        var bptt = new TwoGroupBptt(options);
+        var sequence = ConsolidatorTests.RandomOneHot(16, 4, new SeededRandom(12));
+        r2n2.RandomizeState();
+        bptt.SetState(r2n2.StateA, r2n2.StateB);
+        r2n2.Parameters.ZeroGradients();
+        bptt.Parameters.ZeroGradients();
+        var a = r2n2.AccumulateEpisode(new SequenceReplay(sequence));
+        var b = bptt.AccumulateSequence(sequence);
+        Assert.Equal(a.Loss, b.Loss, 1e-12);
+
+        int n = 8, h = 16;
+        var hh = bptt.Layer.Cells[0].WeightHH.Gradients;
+        var ih = bptt.Layer.Cells[0].WeightIH.Gradients;
+        double max = 0;
+        for (int i = 0; i < n; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                max = Math.Max(max, Math.Abs(r2n2.WeightBA.Gradients[i * n + j] - hh[i * h + n + j]));
+                max = Math.Max(max, Math.Abs(r2n2.WeightAB.Gradients[i * n + j] - hh[(n + i) * h + j]));
+                Assert.Equal(0, hh[i * h + j]);
+                Assert.Equal(0, ih[(n + i) * 4 + (j % 4)]);
+            }
+
+            for (int j = 0; j < 4; j++)
+            {
+                max = Math.Max(max, Math.Abs(r2n2.WeightIn.Gradients[i * 4 + j] - ih[i * 4 + j]));
+            }
+        }
+
+        for (int i = 0; i < r2n2.WeightOut.Length; i++)
+        {
+            max = Math.Max(max, Math.Abs(r2n2.WeightOut.Gradients[i] - bptt.WeightOut.Gradients[i]));
+        }
+
+        output.WriteLine($"max |R2N2 exact − engine BPTT| over all weight gradients: {max:E2}");
+        Assert.True(max < 1e-12);
+    }
+
+    [Fact]
+    public void ReplayThroughTheCacheTrainsLikeDirectReplay()
+    {
+        var options = new R2N2Options { GroupSize = 16, InputSize = 3, OutputSize = 3, BackwardGain = 1.4, Seed = 2 };
+        var direct = new R2N2Learner(options);
+        var cached = new R2N2Learner(options, cacheSize: 500);
+        var sequences = AnBnTask.Range(1);
+        for (int e = 0; e < 20; e++)
+        {
+            foreach (var s in sequences)
+            {
+                var a = direct.TrainSequence(s);
+                var b = cached.TrainSequence(s);
+                Assert.Equal(a.Loss, b.Loss, 1e-9);
+                Assert.True(b.ReconstructionError < 1e-12);
+            }
+        }
+
+        double max = 0;
+        for (int i = 0; i < direct.Consolidator.Parameters.Length; i++)
+        {
+            max = Math.Max(max, Math.Abs(direct.Consolidator.Parameters.Values[i] - cached.Consolidator.Parameters.Values[i]));
+        }
+
+        output.WriteLine($"80 episodes through a 500-unit cache: max weight difference to direct replay {max:E2}, recall failures {cached.CacheRecallFailures}");
+        Assert.True(max < 1e-9);
+    }
+
+    [Fact]
+    public void AnEpisodeAllocatesNothingAfterWarmUp()
+    {
+        var learner = new R2N2Learner(new R2N2Options { GroupSize = 64, InputSize = 8, OutputSize = 8, Seed = 4 });
+        var sequence = ConsolidatorTests.RandomOneHot(100, 8, new SeededRandom(5));
+        learner.TrainSequence(sequence);
+        learner.TrainSequence(sequence);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5; i++)
+        {
+            learner.TrainSequence(sequence);
+        }
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        output.WriteLine($"5 episodes of L = 100, n = 64: {allocated} bytes allocated");
+        Assert.Equal(0, allocated);
+
+        var rflo = new Rflo(8, 64, 8, 1);
+        rflo.TrainSequence(sequence);
+        before = GC.GetAllocatedBytesForCurrentThread();
+        rflo.TrainSequence(sequence);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+}

@@ -364,7 +364,8 @@ public sealed class R2N2Consolidator
             ComputeOutput(output);
             TP.Subtract(output, target, error);
             loss += 0.5 * TP.Dot(error, error);
-            if (TP.IndexOfMax<double>(output) == TP.IndexOfMax<double>(target))
+            int scored = Options.ScoredOutputs > 0 ? Math.Min(Options.ScoredOutputs, OutputSize) : OutputSize;
+            if (TP.IndexOfMax<double>(output.AsSpan(0, scored)) == TP.IndexOfMax<double>(target.AsSpan(0, scored)))
             {
                 correct++;
             }

@@ -121,6 +121,10 @@ public sealed record R2N2Options
     /// activity, and with it the weight changes, are then wrong).</summary>
     public double ReconstructionLimit { get; init; } = 1e-3;
 
+    /// <summary>A prediction counts as correct when argmax over the first K outputs matches the target's (0 = all outputs;
+    /// 4 for the T-maze, whose first four outputs are the predicted action).</summary>
+    public int ScoredOutputs { get; init; }
+
     /// <summary>The seed of the weights, the feedback matrices and the initial states.</summary>
     public ulong Seed { get; init; } = 1;
 }

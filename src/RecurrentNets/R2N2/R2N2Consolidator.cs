@@ -400,11 +400,14 @@ public sealed class R2N2Consolidator
 
     private void ReportReversal(double measured, int steps)
     {
-        string message = $"The reverse sweep of {steps} steps reconstructed s_0 with max error {measured:G3}, above the tolerance {Options.ReconstructionTolerance:G3}: "
-            + $"reversal amplifies rounding error ≈ 1.2–1.3× per step at τ = 10, so keep episodes within ≈ 10·τ = {10 * Options.Tau:G4} steps, use exact reverse weights (V = −W) and double precision.";
         if (Options.ReversalPolicy == ReversalPolicy.Throw || !(measured <= Options.ReconstructionLimit))
         {
-            throw new ReversalPrecisionException(message, measured, steps);
+            // The message is built only when thrown: the warning path stays allocation-free.
+            throw new ReversalPrecisionException(
+                $"The reverse sweep of {steps} steps reconstructed s_0 with max error {measured:G3}, above the tolerance {Options.ReconstructionTolerance:G3}"
+                + (measured <= Options.ReconstructionLimit ? string.Empty : $" and the limit {Options.ReconstructionLimit:G3}")
+                + $": reversal amplifies rounding error ≈ 1.2–1.3× per step at τ = 10, so keep episodes within ≈ 10·τ = {10 * Options.Tau:G4} steps, use exact reverse weights (V = −W) and double precision.",
+                measured, steps);
         }
 
         ReversalWarnings++;

@@ -89,8 +89,9 @@ public class LoopTests(ITestOutputHelper output)
     [Fact]
     public void AnEpisodeAllocatesNothingAfterWarmUp()
     {
+        // L = 120 also crosses the 1e-6 reconstruction tolerance: the warning path must not allocate either.
         var learner = new R2N2Learner(new R2N2Options { GroupSize = 64, InputSize = 8, OutputSize = 8, Seed = 4 });
-        var sequence = ConsolidatorTests.RandomOneHot(100, 8, new SeededRandom(5));
+        var sequence = ConsolidatorTests.RandomOneHot(120, 8, new SeededRandom(5));
         learner.TrainSequence(sequence);
         learner.TrainSequence(sequence);
         long before = GC.GetAllocatedBytesForCurrentThread();
@@ -100,7 +101,8 @@ public class LoopTests(ITestOutputHelper output)
         }
 
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        output.WriteLine($"5 episodes of L = 100, n = 64: {allocated} bytes allocated");
+        output.WriteLine($"5 episodes of L = 120, n = 64: {allocated} bytes allocated; reversal warnings {learner.Consolidator.ReversalWarnings}");
+        Assert.True(learner.Consolidator.ReversalWarnings > 0);
         Assert.Equal(0, allocated);
 
         var rflo = new Rflo(8, 64, 8, 1);

@@ -1,0 +1,255 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace RecurrentNets.Kernels;
+
+// Legend: MR x NR is the register tile of C; kc is the depth of one packed block; a is an MR-row micro-panel of A
+// (kc steps of MR values), b an NR-column micro-panel of B (kc steps of NR values, bStride apart).
+
+/// <summary>The instruction sets a GEMM call can run on. Auto picks the widest one the CPU accelerates.</summary>
+internal enum GemmPath
+{
+    /// <summary>The widest path the CPU accelerates.</summary>
+    Auto,
+
+    /// <summary>AVX-512: 6 x (2·Vector512) tile.</summary>
+    Vector512,
+
+    /// <summary>AVX2 + FMA: 6 x (2·Vector256) tile.</summary>
+    Vector256,
+
+    /// <summary>Vector128 (SSE or NEON), FMA only where the CPU has it: 6 x (2·Vector128) tile.</summary>
+    Portable,
+}
+
+/// <summary>A register-blocked micro-kernel: C[MR, NR] (+)= Σ_p a[p, 0..MR) ⊗ b[p, 0..NR).</summary>
+internal unsafe interface IGemmMicroKernel<T>
+    where T : unmanaged
+{
+    /// <summary>Rows of the register tile.</summary>
+    static abstract int MR { get; }
+
+    /// <summary>Columns of the register tile.</summary>
+    static abstract int NR { get; }
+
+    /// <summary>
+    /// For p = 0..kc-1 in order: acc[r, j] = fma(a[p·MR + r], b[p·bStride + j], acc[r, j]) from acc = 0; then
+    /// c[r·ldc + j] = add ? c[r·ldc + j] + acc[r, j] : acc[r, j]. Every element sees the same operation sequence.
+    /// </summary>
+    static abstract void Run(nint kc, T* a, T* b, nint bStride, T* c, nint ldc, bool add);
+}
+
+/// <summary>AVX-512 micro-kernel: 6 rows x 2 Vector512 (6x32 floats, 6x16 doubles), 12 accumulators.</summary>
+internal readonly unsafe struct GemmKernel512<T> : IGemmMicroKernel<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static int MR => 6;
+
+    public static int NR => 2 * Vector512<T>.Count;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(nint kc, T* a, T* b, nint bStride, T* c, nint ldc, bool add)
+    {
+        nint w = Vector512<T>.Count;
+        Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (nint p = 0; p < kc; p++)
+        {
+            Vector512<T> b0 = Vector512.Load(b);
+            Vector512<T> b1 = Vector512.Load(b + w);
+            Vector512<T> av = Vector512.Create(a[0]);
+            c00 = Fma(av, b0, c00);
+            c01 = Fma(av, b1, c01);
+            av = Vector512.Create(a[1]);
+            c10 = Fma(av, b0, c10);
+            c11 = Fma(av, b1, c11);
+            av = Vector512.Create(a[2]);
+            c20 = Fma(av, b0, c20);
+            c21 = Fma(av, b1, c21);
+            av = Vector512.Create(a[3]);
+            c30 = Fma(av, b0, c30);
+            c31 = Fma(av, b1, c31);
+            av = Vector512.Create(a[4]);
+            c40 = Fma(av, b0, c40);
+            c41 = Fma(av, b1, c41);
+            av = Vector512.Create(a[5]);
+            c50 = Fma(av, b0, c50);
+            c51 = Fma(av, b1, c51);
+            a += 6;
+            b += bStride;
+        }
+
+        Store(c, w, c00, c01, add);
+        Store(c + ldc, w, c10, c11, add);
+        Store(c + 2 * ldc, w, c20, c21, add);
+        Store(c + 3 * ldc, w, c30, c31, add);
+        Store(c + 4 * ldc, w, c40, c41, add);
+        Store(c + 5 * ldc, w, c50, c51, add);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(T* c, nint w, Vector512<T> x0, Vector512<T> x1, bool add)
+    {
+        if (add)
+        {
+            x0 = Vector512.Load(c) + x0;
+            x1 = Vector512.Load(c + w) + x1;
+        }
+
+        x0.Store(c);
+        x1.Store(c + w);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> Fma(Vector512<T> x, Vector512<T> y, Vector512<T> z)
+    {
+        if (typeof(T) == typeof(float))
+            return Vector512.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
+        return Vector512.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
+    }
+}
+
+/// <summary>AVX2 + FMA micro-kernel: 6 rows x 2 Vector256 (6x16 floats, 6x8 doubles), 12 of the 16 ymm registers.</summary>
+internal readonly unsafe struct GemmKernel256<T> : IGemmMicroKernel<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static int MR => 6;
+
+    public static int NR => 2 * Vector256<T>.Count;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(nint kc, T* a, T* b, nint bStride, T* c, nint ldc, bool add)
+    {
+        nint w = Vector256<T>.Count;
+        Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (nint p = 0; p < kc; p++)
+        {
+            Vector256<T> b0 = Vector256.Load(b);
+            Vector256<T> b1 = Vector256.Load(b + w);
+            Vector256<T> av = Vector256.Create(a[0]);
+            c00 = Fma(av, b0, c00);
+            c01 = Fma(av, b1, c01);
+            av = Vector256.Create(a[1]);
+            c10 = Fma(av, b0, c10);
+            c11 = Fma(av, b1, c11);
+            av = Vector256.Create(a[2]);
+            c20 = Fma(av, b0, c20);
+            c21 = Fma(av, b1, c21);
+            av = Vector256.Create(a[3]);
+            c30 = Fma(av, b0, c30);
+            c31 = Fma(av, b1, c31);
+            av = Vector256.Create(a[4]);
+            c40 = Fma(av, b0, c40);
+            c41 = Fma(av, b1, c41);
+            av = Vector256.Create(a[5]);
+            c50 = Fma(av, b0, c50);
+            c51 = Fma(av, b1, c51);
+            a += 6;
+            b += bStride;
+        }
+
+        Store(c, w, c00, c01, add);
+        Store(c + ldc, w, c10, c11, add);
+        Store(c + 2 * ldc, w, c20, c21, add);
+        Store(c + 3 * ldc, w, c30, c31, add);
+        Store(c + 4 * ldc, w, c40, c41, add);
+        Store(c + 5 * ldc, w, c50, c51, add);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(T* c, nint w, Vector256<T> x0, Vector256<T> x1, bool add)
+    {
+        if (add)
+        {
+            x0 = Vector256.Load(c) + x0;
+            x1 = Vector256.Load(c + w) + x1;
+        }
+
+        x0.Store(c);
+        x1.Store(c + w);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> Fma(Vector256<T> x, Vector256<T> y, Vector256<T> z)
+    {
+        if (typeof(T) == typeof(float))
+            return Vector256.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
+        return Vector256.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
+    }
+}
+
+/// <summary>
+/// Portable micro-kernel on Vector128 (SSE2 or NEON): 6 rows x 2 Vector128 (6x8 floats, 6x4 doubles). Uses a fused
+/// multiply-add where the CPU has one and a multiply then an add elsewhere (MultiplyAddEstimate), so it never falls
+/// back to a software FMA.
+/// </summary>
+internal readonly unsafe struct GemmKernel128<T> : IGemmMicroKernel<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static int MR => 6;
+
+    public static int NR => 2 * Vector128<T>.Count;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(nint kc, T* a, T* b, nint bStride, T* c, nint ldc, bool add)
+    {
+        nint w = Vector128<T>.Count;
+        Vector128<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector128<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (nint p = 0; p < kc; p++)
+        {
+            Vector128<T> b0 = Vector128.Load(b);
+            Vector128<T> b1 = Vector128.Load(b + w);
+            Vector128<T> av = Vector128.Create(a[0]);
+            c00 = Fma(av, b0, c00);
+            c01 = Fma(av, b1, c01);
+            av = Vector128.Create(a[1]);
+            c10 = Fma(av, b0, c10);
+            c11 = Fma(av, b1, c11);
+            av = Vector128.Create(a[2]);
+            c20 = Fma(av, b0, c20);
+            c21 = Fma(av, b1, c21);
+            av = Vector128.Create(a[3]);
+            c30 = Fma(av, b0, c30);
+            c31 = Fma(av, b1, c31);
+            av = Vector128.Create(a[4]);
+            c40 = Fma(av, b0, c40);
+            c41 = Fma(av, b1, c41);
+            av = Vector128.Create(a[5]);
+            c50 = Fma(av, b0, c50);
+            c51 = Fma(av, b1, c51);
+            a += 6;
+            b += bStride;
+        }
+
+        Store(c, w, c00, c01, add);
+        Store(c + ldc, w, c10, c11, add);
+        Store(c + 2 * ldc, w, c20, c21, add);
+        Store(c + 3 * ldc, w, c30, c31, add);
+        Store(c + 4 * ldc, w, c40, c41, add);
+        Store(c + 5 * ldc, w, c50, c51, add);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(T* c, nint w, Vector128<T> x0, Vector128<T> x1, bool add)
+    {
+        if (add)
+        {
+            x0 = Vector128.Load(c) + x0;
+            x1 = Vector128.Load(c + w) + x1;
+        }
+
+        x0.Store(c);
+        x1.Store(c + w);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<T> Fma(Vector128<T> x, Vector128<T> y, Vector128<T> z)
+    {
+        if (typeof(T) == typeof(float))
+            return Vector128.MultiplyAddEstimate(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
+        return Vector128.MultiplyAddEstimate(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
+    }
+}

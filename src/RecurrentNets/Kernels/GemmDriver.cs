@@ -25,6 +25,9 @@ internal unsafe struct GemmProblem
 
     /// <summary>Small M with plain B: the micro-kernel reads full B panels in place instead of packing them.</summary>
     public bool DirectB;
+
+    /// <summary>Small M with Bᵀ: dot products of rows of A and rows of B, no packing (<see cref="GemmDriver.DotMaxM"/>).</summary>
+    public bool Dot;
 }
 
 /// <summary>The blocked, packed GEMM: a generic driver over a micro-kernel struct, plus threading over tiles of C.</summary>
@@ -38,6 +41,12 @@ internal static unsafe class GemmDriver
 
     /// <summary>Columns of B packed at once (2 MB of floats at KC = 256: L3-resident, reused by every MC block).</summary>
     internal const int NC = 2048;
+
+    /// <summary>
+    /// Up to this many rows, A·Bᵀ runs as row-by-row dot products read in place: packing B would cost as much as the
+    /// product itself. Chosen by the shape only, so the summation order never depends on the thread count.
+    /// </summary>
+    internal const int DotMaxM = 16;
 
     /// <summary>Below this many flops (2·M·N·K) a call stays on the calling thread: waking a worker costs more.</summary>
     internal const double ThreadingThreshold = 4e6;
@@ -82,6 +91,7 @@ internal static unsafe class GemmDriver
     {
         int mr = TKernel.MR, nr = TKernel.NR;
         problem.DirectB = !problem.TransposeB && problem.M <= 2 * mr;
+        problem.Dot = problem.TransposeB && problem.M <= DotMaxM;
 
         // Threads split C into disjoint row or column bands aligned to the register tile; the sum over K of every
         // element runs in the same order whatever the split, so results are bit-identical for any thread count.
@@ -95,7 +105,7 @@ internal static unsafe class GemmDriver
             int rowTiles = (problem.M + mr - 1) / mr, colTiles = (problem.N + nr - 1) / nr;
 
             // Split the longer side: the other operand's packing is then duplicated on the smaller one.
-            bool splitRows = problem.M > problem.N ? rowTiles >= parts : colTiles < parts;
+            bool splitRows = !problem.Dot && (problem.M > problem.N ? rowTiles >= parts : colTiles < parts);
             int tiles = splitRows ? rowTiles : colTiles;
             parts = Math.Min(parts, tiles);
             if (parts > 1 && GemmWorkerPool.TryAcquire())
@@ -119,7 +129,7 @@ internal static unsafe class GemmDriver
             }
         }
 
-        Blocked<T, TKernel>(ref problem, 0, problem.M, 0, problem.N);
+        Part<T, TKernel>(ref problem, 0, problem.M, 0, problem.N);
     }
 
     private static void RunPart<T, TKernel>(GemmJob job, int part)
@@ -132,13 +142,83 @@ internal static unsafe class GemmDriver
         {
             int end = Math.Min(problem.M, start + job.Chunk);
             if (start < end)
-                Blocked<T, TKernel>(ref problem, start, end, 0, problem.N);
+                Part<T, TKernel>(ref problem, start, end, 0, problem.N);
         }
         else
         {
             int end = Math.Min(problem.N, start + job.Chunk);
             if (start < end)
-                Blocked<T, TKernel>(ref problem, 0, problem.M, start, end);
+                Part<T, TKernel>(ref problem, 0, problem.M, start, end);
+        }
+    }
+
+    private static void Part<T, TKernel>(ref GemmProblem problem, int i0, int i1, int j0, int j1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TKernel : struct, IGemmMicroKernel<T>
+    {
+        if (problem.Dot)
+            DotProducts<T, TKernel>(ref problem, i0, i1, j0, j1);
+        else
+            Blocked<T, TKernel>(ref problem, i0, i1, j0, j1);
+    }
+
+    /// <summary>
+    /// C[i0..i1, j0..j1) (+)= A·Bᵀ for small M as 2x4 blocks of dot products: B is read in place, once (its four rows
+    /// stay in L1 while every row of A, L2-resident, passes over them).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DotProducts<T, TKernel>(ref GemmProblem problem, int i0, int i1, int j0, int j1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TKernel : struct, IGemmMicroKernel<T>
+    {
+        int k = problem.K, rows = i1 - i0;
+        T* a = (T*)problem.A;
+        T* b = (T*)problem.B;
+        T* c = (T*)problem.C;
+        nint lda = problem.Lda, ldb = problem.Ldb, ldc = problem.Ldc;
+        if (problem.TransposeA)
+        {
+            // A is stored [K, M]: gather its rows i0..i1 into a contiguous [rows, K] buffer (M·K, small here).
+            T* rowsOfA = GemmBuffers<T>.A(rows * k);
+            for (int p = 0; p < k; p++)
+            {
+                T* src = a + p * lda + i0;
+                for (int i = 0; i < rows; i++)
+                    rowsOfA[(nint)i * k + p] = src[i];
+            }
+
+            a = rowsOfA;
+            lda = k;
+        }
+        else
+        {
+            a += i0 * lda;
+        }
+
+        T* r = stackalloc T[8];
+        bool add = problem.Accumulate;
+        for (int j = j0; j < j1; j += 4)
+        {
+            // Missing rows of an edge block repeat a valid row: same arithmetic per element, results discarded.
+            int cols = Math.Min(4, j1 - j);
+            T* b0 = b + j * ldb;
+            T* b1 = cols > 1 ? b0 + ldb : b0;
+            T* b2 = cols > 2 ? b0 + 2 * ldb : b0;
+            T* b3 = cols > 3 ? b0 + 3 * ldb : b0;
+            for (int i = 0; i < rows; i += 2)
+            {
+                T* a0 = a + i * lda;
+                T* a1 = i + 1 < rows ? a0 + lda : a0;
+                TKernel.Dot2x4(k, a0, a1, b0, b1, b2, b3, r);
+                int rowCount = Math.Min(2, rows - i);
+                for (int ii = 0; ii < rowCount; ii++)
+                {
+                    T* dst = c + (i0 + i + ii) * ldc + j;
+                    T* src = r + 4 * ii;
+                    for (int jj = 0; jj < cols; jj++)
+                        dst[jj] = add ? dst[jj] + src[jj] : src[jj];
+                }
+            }
         }
     }
 
@@ -289,8 +369,24 @@ internal static unsafe class GemmDriver
                 continue;
             if (problem.TransposeB)
             {
-                // B is stored [N, K]: read each stored row contiguously, write with stride NR.
-                for (int j = 0; j < cols; j++)
+                // B is stored [N, K]: four stored rows at a time, so each step writes four adjacent values while
+                // reading four sequential streams (one row at a time would write with a stride of NR).
+                int j = 0;
+                for (; j + 4 <= cols; j += 4)
+                {
+                    T* s0 = b + (jc + jr + j) * ldb + pc;
+                    T* s1 = s0 + ldb, s2 = s1 + ldb, s3 = s2 + ldb;
+                    T* d = dst + j;
+                    for (int p = 0; p < kc; p++, d += nr)
+                    {
+                        d[0] = s0[p];
+                        d[1] = s1[p];
+                        d[2] = s2[p];
+                        d[3] = s3[p];
+                    }
+                }
+
+                for (; j < cols; j++)
                 {
                     T* src = b + (jc + jr + j) * ldb + pc;
                     T* d = dst + j;
@@ -298,7 +394,7 @@ internal static unsafe class GemmDriver
                         d[p * nr] = src[p];
                 }
 
-                for (int j = cols; j < nr; j++)
+                for (; j < nr; j++)
                 {
                     for (int p = 0; p < kc; p++)
                         dst[p * nr + j] = T.Zero;

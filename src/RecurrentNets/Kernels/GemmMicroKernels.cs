@@ -38,6 +38,12 @@ internal unsafe interface IGemmMicroKernel<T>
     /// c[r·ldc + j] = add ? c[r·ldc + j] + acc[r, j] : acc[r, j]. Every element sees the same operation sequence.
     /// </summary>
     static abstract void Run(nint kc, T* a, T* b, nint bStride, T* c, nint ldc, bool add);
+
+    /// <summary>
+    /// The eight dot products r[4·i + j] = Σ_p ai[p]·bj[p] of two rows of A with four rows of B (all contiguous over
+    /// k): lane-wise fused multiply-adds over whole vectors, the fixed-tree vector sum, then a scalar tail.
+    /// </summary>
+    static abstract void Dot2x4(nint k, T* a0, T* a1, T* b0, T* b1, T* b2, T* b3, T* r);
 }
 
 /// <summary>AVX-512 micro-kernel: 6 rows x 2 Vector512 (6x32 floats, 6x16 doubles), 12 accumulators.</summary>
@@ -86,6 +92,55 @@ internal readonly unsafe struct GemmKernel512<T> : IGemmMicroKernel<T>
         Store(c + 3 * ldc, w, c30, c31, add);
         Store(c + 4 * ldc, w, c40, c41, add);
         Store(c + 5 * ldc, w, c50, c51, add);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dot2x4(nint k, T* a0, T* a1, T* b0, T* b1, T* b2, T* b3, T* r)
+    {
+        nint w = Vector512<T>.Count;
+        Vector512<T> s00 = default, s01 = default, s02 = default, s03 = default;
+        Vector512<T> s10 = default, s11 = default, s12 = default, s13 = default;
+        nint p = 0;
+        for (; p + w <= k; p += w)
+        {
+            Vector512<T> x0 = Vector512.Load(a0 + p), x1 = Vector512.Load(a1 + p);
+            Vector512<T> y = Vector512.Load(b0 + p);
+            s00 = Fma(x0, y, s00);
+            s10 = Fma(x1, y, s10);
+            y = Vector512.Load(b1 + p);
+            s01 = Fma(x0, y, s01);
+            s11 = Fma(x1, y, s11);
+            y = Vector512.Load(b2 + p);
+            s02 = Fma(x0, y, s02);
+            s12 = Fma(x1, y, s12);
+            y = Vector512.Load(b3 + p);
+            s03 = Fma(x0, y, s03);
+            s13 = Fma(x1, y, s13);
+        }
+
+        T r00 = Vector512.Sum(s00), r01 = Vector512.Sum(s01), r02 = Vector512.Sum(s02), r03 = Vector512.Sum(s03);
+        T r10 = Vector512.Sum(s10), r11 = Vector512.Sum(s11), r12 = Vector512.Sum(s12), r13 = Vector512.Sum(s13);
+        for (; p < k; p++)
+        {
+            T x0 = a0[p], x1 = a1[p];
+            r00 += x0 * b0[p];
+            r01 += x0 * b1[p];
+            r02 += x0 * b2[p];
+            r03 += x0 * b3[p];
+            r10 += x1 * b0[p];
+            r11 += x1 * b1[p];
+            r12 += x1 * b2[p];
+            r13 += x1 * b3[p];
+        }
+
+        r[0] = r00;
+        r[1] = r01;
+        r[2] = r02;
+        r[3] = r03;
+        r[4] = r10;
+        r[5] = r11;
+        r[6] = r12;
+        r[7] = r13;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -156,6 +211,55 @@ internal readonly unsafe struct GemmKernel256<T> : IGemmMicroKernel<T>
         Store(c + 3 * ldc, w, c30, c31, add);
         Store(c + 4 * ldc, w, c40, c41, add);
         Store(c + 5 * ldc, w, c50, c51, add);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dot2x4(nint k, T* a0, T* a1, T* b0, T* b1, T* b2, T* b3, T* r)
+    {
+        nint w = Vector256<T>.Count;
+        Vector256<T> s00 = default, s01 = default, s02 = default, s03 = default;
+        Vector256<T> s10 = default, s11 = default, s12 = default, s13 = default;
+        nint p = 0;
+        for (; p + w <= k; p += w)
+        {
+            Vector256<T> x0 = Vector256.Load(a0 + p), x1 = Vector256.Load(a1 + p);
+            Vector256<T> y = Vector256.Load(b0 + p);
+            s00 = Fma(x0, y, s00);
+            s10 = Fma(x1, y, s10);
+            y = Vector256.Load(b1 + p);
+            s01 = Fma(x0, y, s01);
+            s11 = Fma(x1, y, s11);
+            y = Vector256.Load(b2 + p);
+            s02 = Fma(x0, y, s02);
+            s12 = Fma(x1, y, s12);
+            y = Vector256.Load(b3 + p);
+            s03 = Fma(x0, y, s03);
+            s13 = Fma(x1, y, s13);
+        }
+
+        T r00 = Vector256.Sum(s00), r01 = Vector256.Sum(s01), r02 = Vector256.Sum(s02), r03 = Vector256.Sum(s03);
+        T r10 = Vector256.Sum(s10), r11 = Vector256.Sum(s11), r12 = Vector256.Sum(s12), r13 = Vector256.Sum(s13);
+        for (; p < k; p++)
+        {
+            T x0 = a0[p], x1 = a1[p];
+            r00 += x0 * b0[p];
+            r01 += x0 * b1[p];
+            r02 += x0 * b2[p];
+            r03 += x0 * b3[p];
+            r10 += x1 * b0[p];
+            r11 += x1 * b1[p];
+            r12 += x1 * b2[p];
+            r13 += x1 * b3[p];
+        }
+
+        r[0] = r00;
+        r[1] = r01;
+        r[2] = r02;
+        r[3] = r03;
+        r[4] = r10;
+        r[5] = r11;
+        r[6] = r12;
+        r[7] = r13;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -230,6 +334,55 @@ internal readonly unsafe struct GemmKernel128<T> : IGemmMicroKernel<T>
         Store(c + 3 * ldc, w, c30, c31, add);
         Store(c + 4 * ldc, w, c40, c41, add);
         Store(c + 5 * ldc, w, c50, c51, add);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dot2x4(nint k, T* a0, T* a1, T* b0, T* b1, T* b2, T* b3, T* r)
+    {
+        nint w = Vector128<T>.Count;
+        Vector128<T> s00 = default, s01 = default, s02 = default, s03 = default;
+        Vector128<T> s10 = default, s11 = default, s12 = default, s13 = default;
+        nint p = 0;
+        for (; p + w <= k; p += w)
+        {
+            Vector128<T> x0 = Vector128.Load(a0 + p), x1 = Vector128.Load(a1 + p);
+            Vector128<T> y = Vector128.Load(b0 + p);
+            s00 = Fma(x0, y, s00);
+            s10 = Fma(x1, y, s10);
+            y = Vector128.Load(b1 + p);
+            s01 = Fma(x0, y, s01);
+            s11 = Fma(x1, y, s11);
+            y = Vector128.Load(b2 + p);
+            s02 = Fma(x0, y, s02);
+            s12 = Fma(x1, y, s12);
+            y = Vector128.Load(b3 + p);
+            s03 = Fma(x0, y, s03);
+            s13 = Fma(x1, y, s13);
+        }
+
+        T r00 = Vector128.Sum(s00), r01 = Vector128.Sum(s01), r02 = Vector128.Sum(s02), r03 = Vector128.Sum(s03);
+        T r10 = Vector128.Sum(s10), r11 = Vector128.Sum(s11), r12 = Vector128.Sum(s12), r13 = Vector128.Sum(s13);
+        for (; p < k; p++)
+        {
+            T x0 = a0[p], x1 = a1[p];
+            r00 += x0 * b0[p];
+            r01 += x0 * b1[p];
+            r02 += x0 * b2[p];
+            r03 += x0 * b3[p];
+            r10 += x1 * b0[p];
+            r11 += x1 * b1[p];
+            r12 += x1 * b2[p];
+            r13 += x1 * b3[p];
+        }
+
+        r[0] = r00;
+        r[1] = r01;
+        r[2] = r02;
+        r[3] = r03;
+        r[4] = r10;
+        r[5] = r11;
+        r[6] = r12;
+        r[7] = r13;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

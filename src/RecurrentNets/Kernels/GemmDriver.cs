@@ -43,10 +43,21 @@ internal static unsafe class GemmDriver
     internal const int NC = 2048;
 
     /// <summary>
-    /// Up to this many rows, A·Bᵀ runs as row-by-row dot products read in place: packing B would cost as much as the
-    /// product itself. Chosen by the shape only, so the summation order never depends on the thread count.
+    /// A·Bᵀ with few rows runs as dot products of rows read in place: packing B would cost as much as the product.
+    /// Up to <see cref="DotMaxM"/> rows always; up to <see cref="DotMaxMLongK"/> when K is long enough to amortise the
+    /// horizontal sums and A fits in <see cref="DotMaxABytes"/> of L2. Chosen by the shape only, so the summation order
+    /// never depends on the thread count.
     /// </summary>
     internal const int DotMaxM = 16;
+
+    /// <inheritdoc cref="DotMaxM"/>
+    internal const int DotMaxMLongK = 64;
+
+    /// <inheritdoc cref="DotMaxM"/>
+    internal const int DotMinLongK = 256;
+
+    /// <inheritdoc cref="DotMaxM"/>
+    internal const int DotMaxABytes = 128 * 1024;
 
     /// <summary>Below this many flops (2·M·N·K) a call stays on the calling thread: waking a worker costs more.</summary>
     internal const double ThreadingThreshold = 4e6;
@@ -91,7 +102,8 @@ internal static unsafe class GemmDriver
     {
         int mr = TKernel.MR, nr = TKernel.NR;
         problem.DirectB = !problem.TransposeB && problem.M <= 2 * mr;
-        problem.Dot = problem.TransposeB && problem.M <= DotMaxM;
+        problem.Dot = problem.TransposeB && (problem.M <= DotMaxM
+            || (problem.M <= DotMaxMLongK && problem.K >= DotMinLongK && (long)problem.M * problem.K * sizeof(T) <= DotMaxABytes));
 
         // Threads split C into disjoint row or column bands aligned to the register tile; the sum over K of every
         // element runs in the same order whatever the split, so results are bit-identical for any thread count.
@@ -163,7 +175,7 @@ internal static unsafe class GemmDriver
     }
 
     /// <summary>
-    /// C[i0..i1, j0..j1) (+)= A·Bᵀ for small M as 2x4 blocks of dot products: B is read in place, once (its four rows
+    /// C[i0..i1, j0..j1) (+)= A·Bᵀ for small M as 4x4 (or 2x4) tiles of dot products: B is read in place, once (its four rows
     /// stay in L1 while every row of A, L2-resident, passes over them).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -195,22 +207,25 @@ internal static unsafe class GemmDriver
             a += i0 * lda;
         }
 
-        T* r = stackalloc T[8];
+        int tileRows = TKernel.DotRows;
+        T* r = stackalloc T[16];
         bool add = problem.Accumulate;
         for (int j = j0; j < j1; j += 4)
         {
-            // Missing rows of an edge block repeat a valid row: same arithmetic per element, results discarded.
+            // Missing rows of an edge tile repeat a valid row: same arithmetic per element, results discarded.
             int cols = Math.Min(4, j1 - j);
             T* b0 = b + j * ldb;
             T* b1 = cols > 1 ? b0 + ldb : b0;
             T* b2 = cols > 2 ? b0 + 2 * ldb : b0;
             T* b3 = cols > 3 ? b0 + 3 * ldb : b0;
-            for (int i = 0; i < rows; i += 2)
+            for (int i = 0; i < rows; i += tileRows)
             {
+                int rowCount = Math.Min(tileRows, rows - i);
                 T* a0 = a + i * lda;
-                T* a1 = i + 1 < rows ? a0 + lda : a0;
-                TKernel.Dot2x4(k, a0, a1, b0, b1, b2, b3, r);
-                int rowCount = Math.Min(2, rows - i);
+                T* a1 = rowCount > 1 ? a0 + lda : a0;
+                T* a2 = rowCount > 2 ? a0 + 2 * lda : a0;
+                T* a3 = rowCount > 3 ? a0 + 3 * lda : a0;
+                TKernel.DotTile(k, a0, a1, a2, a3, b0, b1, b2, b3, r);
                 for (int ii = 0; ii < rowCount; ii++)
                 {
                     T* dst = c + (i0 + i + ii) * ldc + j;

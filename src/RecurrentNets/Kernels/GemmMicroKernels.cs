@@ -39,11 +39,15 @@ internal unsafe interface IGemmMicroKernel<T>
     /// </summary>
     static abstract void Run(nint kc, T* a, T* b, nint bStride, T* c, nint ldc, bool add);
 
+    /// <summary>Rows of A per dot-product tile (<see cref="DotTile"/>): 4 where 32 vector registers allow it, else 2.</summary>
+    static abstract int DotRows { get; }
+
     /// <summary>
-    /// The eight dot products r[4·i + j] = Σ_p ai[p]·bj[p] of two rows of A with four rows of B (all contiguous over
-    /// k): lane-wise fused multiply-adds over whole vectors, the fixed-tree vector sum, then a scalar tail.
+    /// The dot products r[4·i + j] = Σ_p ai[p]·bj[p] of <see cref="DotRows"/> rows of A (a2, a3 unused when it is 2)
+    /// with four rows of B, all contiguous over k: lane-wise fused multiply-adds over whole vectors, the fixed-tree
+    /// vector sum, then a scalar tail.
     /// </summary>
-    static abstract void Dot2x4(nint k, T* a0, T* a1, T* b0, T* b1, T* b2, T* b3, T* r);
+    static abstract void DotTile(nint k, T* a0, T* a1, T* a2, T* a3, T* b0, T* b1, T* b2, T* b3, T* r);
 }
 
 /// <summary>AVX-512 micro-kernel: 6 rows x 2 Vector512 (6x32 floats, 6x16 doubles), 12 accumulators.</summary>
@@ -53,6 +57,8 @@ internal readonly unsafe struct GemmKernel512<T> : IGemmMicroKernel<T>
     public static int MR => 6;
 
     public static int NR => 2 * Vector512<T>.Count;
+
+    public static int DotRows => 4;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(nint kc, T* a, T* b, nint bStride, T* c, nint ldc, bool add)
@@ -95,52 +101,66 @@ internal readonly unsafe struct GemmKernel512<T> : IGemmMicroKernel<T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Dot2x4(nint k, T* a0, T* a1, T* b0, T* b1, T* b2, T* b3, T* r)
+    public static void DotTile(nint k, T* a0, T* a1, T* a2, T* a3, T* b0, T* b1, T* b2, T* b3, T* r)
     {
+        // 4x4 tile: 16 accumulators + 4 rows of A + 1 of B in the 32 zmm registers; 8 loads per 16 FMAs.
         nint w = Vector512<T>.Count;
         Vector512<T> s00 = default, s01 = default, s02 = default, s03 = default;
         Vector512<T> s10 = default, s11 = default, s12 = default, s13 = default;
+        Vector512<T> s20 = default, s21 = default, s22 = default, s23 = default;
+        Vector512<T> s30 = default, s31 = default, s32 = default, s33 = default;
         nint p = 0;
         for (; p + w <= k; p += w)
         {
             Vector512<T> x0 = Vector512.Load(a0 + p), x1 = Vector512.Load(a1 + p);
+            Vector512<T> x2 = Vector512.Load(a2 + p), x3 = Vector512.Load(a3 + p);
             Vector512<T> y = Vector512.Load(b0 + p);
             s00 = Fma(x0, y, s00);
             s10 = Fma(x1, y, s10);
+            s20 = Fma(x2, y, s20);
+            s30 = Fma(x3, y, s30);
             y = Vector512.Load(b1 + p);
             s01 = Fma(x0, y, s01);
             s11 = Fma(x1, y, s11);
+            s21 = Fma(x2, y, s21);
+            s31 = Fma(x3, y, s31);
             y = Vector512.Load(b2 + p);
             s02 = Fma(x0, y, s02);
             s12 = Fma(x1, y, s12);
+            s22 = Fma(x2, y, s22);
+            s32 = Fma(x3, y, s32);
             y = Vector512.Load(b3 + p);
             s03 = Fma(x0, y, s03);
             s13 = Fma(x1, y, s13);
+            s23 = Fma(x2, y, s23);
+            s33 = Fma(x3, y, s33);
         }
 
-        T r00 = Vector512.Sum(s00), r01 = Vector512.Sum(s01), r02 = Vector512.Sum(s02), r03 = Vector512.Sum(s03);
-        T r10 = Vector512.Sum(s10), r11 = Vector512.Sum(s11), r12 = Vector512.Sum(s12), r13 = Vector512.Sum(s13);
+        Finish(k, p, a0, b0, b1, b2, b3, s00, s01, s02, s03, r);
+        Finish(k, p, a1, b0, b1, b2, b3, s10, s11, s12, s13, r + 4);
+        Finish(k, p, a2, b0, b1, b2, b3, s20, s21, s22, s23, r + 8);
+        Finish(k, p, a3, b0, b1, b2, b3, s30, s31, s32, s33, r + 12);
+    }
+
+    /// <summary>One row of a dot tile: reduce the four vector sums, then add the scalar tail p..k.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Finish(nint k, nint p, T* a, T* b0, T* b1, T* b2, T* b3,
+        Vector512<T> s0, Vector512<T> s1, Vector512<T> s2, Vector512<T> s3, T* r)
+    {
+        T r0 = Vector512.Sum(s0), r1 = Vector512.Sum(s1), r2 = Vector512.Sum(s2), r3 = Vector512.Sum(s3);
         for (; p < k; p++)
         {
-            T x0 = a0[p], x1 = a1[p];
-            r00 += x0 * b0[p];
-            r01 += x0 * b1[p];
-            r02 += x0 * b2[p];
-            r03 += x0 * b3[p];
-            r10 += x1 * b0[p];
-            r11 += x1 * b1[p];
-            r12 += x1 * b2[p];
-            r13 += x1 * b3[p];
+            T x = a[p];
+            r0 += x * b0[p];
+            r1 += x * b1[p];
+            r2 += x * b2[p];
+            r3 += x * b3[p];
         }
 
-        r[0] = r00;
-        r[1] = r01;
-        r[2] = r02;
-        r[3] = r03;
-        r[4] = r10;
-        r[5] = r11;
-        r[6] = r12;
-        r[7] = r13;
+        r[0] = r0;
+        r[1] = r1;
+        r[2] = r2;
+        r[3] = r3;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -172,6 +192,8 @@ internal readonly unsafe struct GemmKernel256<T> : IGemmMicroKernel<T>
     public static int MR => 6;
 
     public static int NR => 2 * Vector256<T>.Count;
+
+    public static int DotRows => 2;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(nint kc, T* a, T* b, nint bStride, T* c, nint ldc, bool add)
@@ -214,7 +236,7 @@ internal readonly unsafe struct GemmKernel256<T> : IGemmMicroKernel<T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Dot2x4(nint k, T* a0, T* a1, T* b0, T* b1, T* b2, T* b3, T* r)
+    public static void DotTile(nint k, T* a0, T* a1, T* a2, T* a3, T* b0, T* b1, T* b2, T* b3, T* r)
     {
         nint w = Vector256<T>.Count;
         Vector256<T> s00 = default, s01 = default, s02 = default, s03 = default;
@@ -296,6 +318,8 @@ internal readonly unsafe struct GemmKernel128<T> : IGemmMicroKernel<T>
 
     public static int NR => 2 * Vector128<T>.Count;
 
+    public static int DotRows => 2;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(nint kc, T* a, T* b, nint bStride, T* c, nint ldc, bool add)
     {
@@ -337,7 +361,7 @@ internal readonly unsafe struct GemmKernel128<T> : IGemmMicroKernel<T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Dot2x4(nint k, T* a0, T* a1, T* b0, T* b1, T* b2, T* b3, T* r)
+    public static void DotTile(nint k, T* a0, T* a1, T* a2, T* a3, T* b0, T* b1, T* b2, T* b3, T* r)
     {
         nint w = Vector128<T>.Count;
         Vector128<T> s00 = default, s01 = default, s02 = default, s03 = default;

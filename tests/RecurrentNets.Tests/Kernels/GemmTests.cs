@@ -92,8 +92,8 @@ public sealed class GemmTests : IDisposable
     [MemberData(nameof(Transposes))]
     public void LargeOddShapes(bool transposeA, bool transposeB)
     {
-        // Several KC, MC and NC blocks, a GEMV-like column, and a wide row block (N > NC).
-        int[][] shapes = [[257, 131, 515], [1023, 1, 77], [13, 2101, 300], [1, 2049, 260]];
+        // Several KC, MC and NC blocks, a GEMV-like column, a wide row block (N > NC), and the long-K dot-product case.
+        int[][] shapes = [[257, 131, 515], [1023, 1, 77], [13, 2101, 300], [1, 2049, 260], [41, 37, 300], [63, 9, 257]];
         foreach (int[] s in shapes)
         {
             CheckShape<float>(transposeA, transposeB, s[0], s[1], s[2], 1e-5, AvailablePaths());
@@ -105,8 +105,8 @@ public sealed class GemmTests : IDisposable
     [MemberData(nameof(Transposes))]
     public void ThreadedIsBitIdenticalToSingleThreaded(bool transposeA, bool transposeB)
     {
-        // Row split, column split, and the direct-B small-M case, all above the threading threshold.
-        int[][] shapes = [[300, 100, 200], [100, 300, 200], [12, 2000, 300], [97, 97, 401]];
+        // Row split, column split, the small-M cases (direct B, dot products), all above the threading threshold.
+        int[][] shapes = [[300, 100, 200], [100, 300, 200], [12, 2000, 300], [97, 97, 401], [47, 401, 300]];
         foreach (GemmPath path in AvailablePaths())
         {
             GemmDriver.ForcedPath = path;

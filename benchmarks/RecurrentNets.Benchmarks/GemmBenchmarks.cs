@@ -130,7 +130,7 @@ public class GemmBenchmarks
     public void Cleanup() => KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
 
     [Benchmark]
-    public void RecurrentNets() =>
+    public void RecurrentNetsGemm() =>
         Gemm.Compute<float>(false, Shape.TransposeB, Shape.M, Shape.N, Shape.K, a, Shape.K, b, Shape.TransposeB ? Shape.K : Shape.N,
             c, Shape.N, accumulate: false);
 
@@ -182,7 +182,7 @@ public class Gemm512Comparison
 
     [Benchmark]
     [Flops(Flops)]
-    public void RecurrentNets() => Gemm.Multiply<float>(a, b, c, Size, Size, Size);
+    public void RecurrentNetsGemm() => Gemm.Multiply<float>(a, b, c, Size, Size, Size);
 
     [Benchmark(Baseline = true)]
     [Flops(Flops)]

@@ -107,10 +107,11 @@ internal static unsafe class GemmDriver
 
         // Threads split C into disjoint row or column bands aligned to the register tile; the sum over K of every
         // element runs in the same order whatever the split, so results are bit-identical for any thread count.
+        // The pool (and its threads) is only touched when a call may use it.
         int parts = 1;
-        double flops = 2.0 * problem.M * problem.N * problem.K;
-        if (flops >= ThreadingThreshold)
-            parts = Math.Min(KernelOptions.MaxDegreeOfParallelism, 1 + GemmWorkerPool.WorkerCount);
+        int maxThreads = KernelOptions.MaxDegreeOfParallelism;
+        if (maxThreads > 1 && 2.0 * problem.M * problem.N * problem.K >= ThreadingThreshold)
+            parts = Math.Min(maxThreads, 1 + GemmWorkerPool.WorkerCount);
 
         if (parts > 1)
         {

@@ -226,7 +226,10 @@ internal static unsafe class GemmDriver
                 T* a1 = rowCount > 1 ? a0 + lda : a0;
                 T* a2 = rowCount > 2 ? a0 + 2 * lda : a0;
                 T* a3 = rowCount > 3 ? a0 + 3 * lda : a0;
-                TKernel.DotTile(k, a0, a1, a2, a3, b0, b1, b2, b3, r);
+                if (rowCount == 1)
+                    TKernel.DotRow(k, a0, b0, b1, b2, b3, r);
+                else
+                    TKernel.DotTile(k, a0, a1, a2, a3, b0, b1, b2, b3, r);
                 for (int ii = 0; ii < rowCount; ii++)
                 {
                     T* dst = c + (i0 + i + ii) * ldc + j;

@@ -48,6 +48,12 @@ internal unsafe interface IGemmMicroKernel<T>
     /// vector sum, then a scalar tail.
     /// </summary>
     static abstract void DotTile(nint k, T* a0, T* a1, T* a2, T* a3, T* b0, T* b1, T* b2, T* b3, T* r);
+
+    /// <summary>
+    /// One row of <see cref="DotTile"/>: r[j] = Σ_p a0[p]·bj[p], with the same operations per element (so the same
+    /// bits), for a single remaining row of A without computing repeated rows.
+    /// </summary>
+    static abstract void DotRow(nint k, T* a0, T* b0, T* b1, T* b2, T* b3, T* r);
 }
 
 /// <summary>AVX-512 micro-kernel: 6 rows x 2 Vector512 (6x32 floats, 6x16 doubles), 12 accumulators.</summary>
@@ -151,6 +157,37 @@ internal readonly unsafe struct GemmKernel512<T> : IGemmMicroKernel<T>
         for (; p < k; p++)
         {
             T x = a[p];
+            r0 += x * b0[p];
+            r1 += x * b1[p];
+            r2 += x * b2[p];
+            r3 += x * b3[p];
+        }
+
+        r[0] = r0;
+        r[1] = r1;
+        r[2] = r2;
+        r[3] = r3;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void DotRow(nint k, T* a0, T* b0, T* b1, T* b2, T* b3, T* r)
+    {
+        nint w = Vector512<T>.Count;
+        Vector512<T> s0 = default, s1 = default, s2 = default, s3 = default;
+        nint p = 0;
+        for (; p + w <= k; p += w)
+        {
+            Vector512<T> x = Vector512.Load(a0 + p);
+            s0 = Fma(x, Vector512.Load(b0 + p), s0);
+            s1 = Fma(x, Vector512.Load(b1 + p), s1);
+            s2 = Fma(x, Vector512.Load(b2 + p), s2);
+            s3 = Fma(x, Vector512.Load(b3 + p), s3);
+        }
+
+        T r0 = Vector512.Sum(s0), r1 = Vector512.Sum(s1), r2 = Vector512.Sum(s2), r3 = Vector512.Sum(s3);
+        for (; p < k; p++)
+        {
+            T x = a0[p];
             r0 += x * b0[p];
             r1 += x * b1[p];
             r2 += x * b2[p];
@@ -284,6 +321,37 @@ internal readonly unsafe struct GemmKernel256<T> : IGemmMicroKernel<T>
         r[7] = r13;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void DotRow(nint k, T* a0, T* b0, T* b1, T* b2, T* b3, T* r)
+    {
+        nint w = Vector256<T>.Count;
+        Vector256<T> s0 = default, s1 = default, s2 = default, s3 = default;
+        nint p = 0;
+        for (; p + w <= k; p += w)
+        {
+            Vector256<T> x = Vector256.Load(a0 + p);
+            s0 = Fma(x, Vector256.Load(b0 + p), s0);
+            s1 = Fma(x, Vector256.Load(b1 + p), s1);
+            s2 = Fma(x, Vector256.Load(b2 + p), s2);
+            s3 = Fma(x, Vector256.Load(b3 + p), s3);
+        }
+
+        T r0 = Vector256.Sum(s0), r1 = Vector256.Sum(s1), r2 = Vector256.Sum(s2), r3 = Vector256.Sum(s3);
+        for (; p < k; p++)
+        {
+            T x = a0[p];
+            r0 += x * b0[p];
+            r1 += x * b1[p];
+            r2 += x * b2[p];
+            r3 += x * b3[p];
+        }
+
+        r[0] = r0;
+        r[1] = r1;
+        r[2] = r2;
+        r[3] = r3;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store(T* c, nint w, Vector256<T> x0, Vector256<T> x1, bool add)
     {
@@ -407,6 +475,37 @@ internal readonly unsafe struct GemmKernel128<T> : IGemmMicroKernel<T>
         r[5] = r11;
         r[6] = r12;
         r[7] = r13;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void DotRow(nint k, T* a0, T* b0, T* b1, T* b2, T* b3, T* r)
+    {
+        nint w = Vector128<T>.Count;
+        Vector128<T> s0 = default, s1 = default, s2 = default, s3 = default;
+        nint p = 0;
+        for (; p + w <= k; p += w)
+        {
+            Vector128<T> x = Vector128.Load(a0 + p);
+            s0 = Fma(x, Vector128.Load(b0 + p), s0);
+            s1 = Fma(x, Vector128.Load(b1 + p), s1);
+            s2 = Fma(x, Vector128.Load(b2 + p), s2);
+            s3 = Fma(x, Vector128.Load(b3 + p), s3);
+        }
+
+        T r0 = Vector128.Sum(s0), r1 = Vector128.Sum(s1), r2 = Vector128.Sum(s2), r3 = Vector128.Sum(s3);
+        for (; p < k; p++)
+        {
+            T x = a0[p];
+            r0 += x * b0[p];
+            r1 += x * b1[p];
+            r2 += x * b2[p];
+            r3 += x * b3[p];
+        }
+
+        r[0] = r0;
+        r[1] = r1;
+        r[2] = r2;
+        r[3] = r3;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

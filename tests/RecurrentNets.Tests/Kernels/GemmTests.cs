@@ -313,6 +313,10 @@ public sealed class GemmTests : IDisposable
             {
                 foreach (int y in FixedSizes)
                 {
+                    // The two costliest pairs, (33, 70) and (70, 70), add no tail case that (70, 33) lacks; skip them.
+                    if (y == 70 && x >= 33)
+                        continue;
+
                     (int m, int n, int k) = dimension switch
                     {
                         0 => (size, x, y),

@@ -116,6 +116,40 @@ public sealed class OnnxExportTests(ITestOutputHelper log)
         }
     }
 
+    [Fact]
+    public void DoubleModelIsExportedAsFloat()
+    {
+        var layer = new Lstm<double>(I, H, 2, random: new SeededRandom(1234), bidirectional: true, peephole: true);
+        var head = new Linear<double>(layer.OutputSize, 2, random: new SeededRandom(5));
+        var x = new RecurrentNets.Tensors.Tensor<double>(T, B, I);
+        var random = new SeededRandom(7);
+        var xf = new float[x.Data.Length];
+        for (int k = 0; k < xf.Length; k++)
+        {
+            xf[k] = (float)random.NextUniform(-1, 1);
+            x.Data[k] = xf[k];
+        }
+
+        var y = new RecurrentNets.Tensors.Tensor<double>(T, B, layer.OutputSize);
+        var o = new RecurrentNets.Tensors.Tensor<double>(T, B, 2);
+        layer.Training = false;
+        layer.Forward(x, y, sequenceLengths: Lengths);
+        head.Forward(y, o);
+
+        using var stream = new MemoryStream();
+        OnnxExporter.Export(layer, head, stream, new OnnxExportOptions { SequenceLengths = true, FinalState = false });
+        using var session = new InferenceSession(stream.ToArray());
+        using var input = OrtValue.CreateTensorValueFromMemory(xf, [T, B, I]);
+        using var lengths = OrtValue.CreateTensorValueFromMemory((int[])Lengths.Clone(), [B]);
+        using var runOptions = new RunOptions();
+        using var results = session.Run(runOptions,
+            new Dictionary<string, OrtValue> { [OnnxExporter.InputName] = input, [OnnxExporter.SequenceLengthsName] = lengths },
+            [OnnxExporter.OutputName]);
+        double output = MaxDifference(Array.ConvertAll(o.Data, v => (float)v), results[0], [T, B, 2]);
+        log.WriteLine($"lstm<double> 2 layers bidirectional peephole +head +sequence_lens: max |ours - ORT| output {output:E2}");
+        Assert.True(output <= Tolerance, $"output differs by {output}");
+    }
+
     private void Check(string name, RecurrentLayer<float> layer, Linear<float>? head, OnnxExportOptions options)
     {
         layer.Training = false;

@@ -13,7 +13,7 @@ internal static class OnnxProto
     public const int Float = 1, Int32 = 6, Int64 = 7;
 
     // AttributeProto.AttributeType
-    private const int AttributeFloat = 1, AttributeInt = 2, AttributeString = 3, AttributeFloats = 6, AttributeInts = 7, AttributeStrings = 8;
+    private const int AttributeInt = 2, AttributeString = 3, AttributeInts = 7, AttributeStrings = 8;
 
     /// <summary>A message under construction: fields are appended in order, nested messages are length-prefixed.</summary>
     public sealed class Message
@@ -34,13 +34,6 @@ internal static class OnnxProto
         {
             stream.WriteTag(field, WireFormat.WireType.Varint);
             stream.WriteInt32(value);
-            return this;
-        }
-
-        public Message Float(int field, float value)
-        {
-            stream.WriteTag(field, WireFormat.WireType.Fixed32);
-            stream.WriteFloat(value);
             return this;
         }
 
@@ -149,10 +142,8 @@ internal static class OnnxProto
         return node;
     }
 
-    // AttributeProto: name = 1, f = 2, i = 3, s = 4, floats = 7, ints = 8, strings = 9, type = 20.
+    // AttributeProto: name = 1, i = 3, s = 4, ints = 8, strings = 9, type = 20.
     public static Message Attribute(string name, long value) => new Message().String(1, name).Int64(3, value).Int32(20, AttributeInt);
-
-    public static Message Attribute(string name, float value) => new Message().String(1, name).Float(2, value).Int32(20, AttributeFloat);
 
     public static Message Attribute(string name, string value) =>
         new Message().String(1, name).Bytes(4, System.Text.Encoding.UTF8.GetBytes(value)).Int32(20, AttributeString);
@@ -166,17 +157,6 @@ internal static class OnnxProto
         }
 
         return attribute.Int32(20, AttributeInts);
-    }
-
-    public static Message Attribute(string name, float[] values)
-    {
-        var attribute = new Message().String(1, name);
-        foreach (float value in values)
-        {
-            attribute.Float(7, value);
-        }
-
-        return attribute.Int32(20, AttributeFloats);
     }
 
     public static Message Attribute(string name, string[] values)

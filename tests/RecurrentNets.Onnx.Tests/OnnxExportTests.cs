@@ -109,6 +109,13 @@ public sealed class OnnxExportTests(ITestOutputHelper log)
             using var session = new InferenceSession(path);
             Assert.Equal([OnnxExporter.OutputName], session.OutputMetadata.Keys);
             Assert.Equal([OnnxExporter.InputName], session.InputMetadata.Keys);
+
+            // T and B are symbolic (dim_param), I is fixed.
+            var input = session.InputMetadata[OnnxExporter.InputName];
+            Assert.Equal([-1, -1, I], input.Dimensions);
+            Assert.Equal(["time_steps", "batch_size", ""], input.SymbolicDimensions);
+            Assert.Equal("RecurrentNets.Onnx", session.ModelMetadata.ProducerName);
+            Assert.Equal("recurrentnets", session.ModelMetadata.GraphName);
         }
         finally
         {

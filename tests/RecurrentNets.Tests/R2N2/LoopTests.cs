@@ -87,6 +87,29 @@ public class LoopTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TheConsolidatorMemorisesOneSequenceAndReplaysItFromTheCache()
+    {
+        // exp1's task, shortened (12 items of 6 symbols): replayed by indexing, which trains exactly like replay through
+        // the cache (ReplayThroughTheCacheTrainsLikeDirectReplay), then checked through a cache replay.
+        var random = new SeededRandom(31);
+        var sequence = SequenceMemorizationTask.Create(12, 6, random);
+        var options = new R2N2Options { GroupSize = 64, InputSize = 6, OutputSize = 6, LearningRate = 5e-3, Seed = 3 };
+        var learner = new R2N2Learner(options);
+        var first = learner.TrainSequence(sequence, replays: 1);
+        learner.TrainSequence(sequence, replays: 6000);
+        var cache = new CacheReplay(new HopfieldSequenceCache(300), 6, new SeededRandom(4));
+        cache.Store(sequence);
+        learner.Consolidator.RandomizeState();
+        learner.Consolidator.Parameters.ZeroGradients();
+        var last = learner.Consolidator.AccumulateEpisode(cache);
+        output.WriteLine($"12 items of 6 symbols: loss per prediction {first.MeanLoss:F3} -> {last.MeanLoss:F4} (through a 300-unit cache), "
+            + $"correct {first.Correct}/{first.Predictions} -> {last.Correct}/{last.Predictions}, reconstruction {last.ReconstructionError:E1}");
+        Assert.Equal(last.Predictions, last.Correct);
+        Assert.True(last.MeanLoss < 0.05);
+        Assert.True(last.ReconstructionError < 1e-12);
+    }
+
+    [Fact]
     public void AnEpisodeAllocatesNothingAfterWarmUp()
     {
         // L = 120 also crosses the 1e-6 reconstruction tolerance: the warning path must not allocate either.

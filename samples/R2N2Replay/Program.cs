@@ -65,6 +65,7 @@ root.SetAction(result =>
     }
 
     int forwardSteps = cache.StepsRun;
+    double[] finalA = net.StateA.ToArray(), finalB = net.StateB.ToArray();
 
     // Reverse: the cache plays x_{T−1} … x_0 and the consolidator undoes one step per item (V = −W).
     var backward = new double[length + 1, 2 * n];
@@ -111,13 +112,7 @@ root.SetAction(result =>
         vError = Math.Max(vError, Math.Max(Math.Abs(fitted.ReverseWeightAB[i] + fitted.WeightAB.Values[i]), Math.Abs(fitted.ReverseWeightBA[i] + fitted.WeightBA.Values[i])));
     }
 
-    var start = new double[2 * n];
-    for (int j = 0; j < 2 * n; j++)
-    {
-        start[j] = Math.Atanh(forward[length, j]);
-    }
-
-    fitted.SetState(start.AsSpan(0, n), start.AsSpan(n));
+    fitted.SetState(finalA, finalB);
     var lsError = new double[length];
     for (int t = length - 1; t >= 0; t--)
     {

@@ -108,6 +108,49 @@ public sealed class ParameterBlock<T>
     /// <summary>Sets every gradient to zero (PyTorch's <c>zero_grad</c>).</summary>
     public void ZeroGradients() => Array.Clear(Gradients);
 
+    /// <summary>
+    /// Loads named tensors (a PyTorch <c>state_dict</c>) into the block: every name must exist with the same shape, and
+    /// every parameter of the block must be given. All checks run before anything is written, so a mismatch leaves
+    /// the block as it was.
+    /// </summary>
+    /// <param name="tensors">Name to (shape, row-major values).</param>
+    /// <exception cref="ArgumentException">An unknown or missing name, or a shape or length that differs; the message
+    /// names the parameter and both shapes.</exception>
+    public void Load(IReadOnlyDictionary<string, (int[] Shape, T[] Values)> tensors)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        foreach (var (name, (shape, values)) in tensors)
+        {
+            if (!byName.TryGetValue(name, out var view))
+            {
+                throw new ArgumentException($"'{name}' is not a parameter of this model. It has: {string.Join(", ", byName.Keys)}.", nameof(tensors));
+            }
+
+            if (!view.Shape.SequenceEqual(shape))
+            {
+                throw new ArgumentException($"'{name}' has shape {Tensor<T>.FormatShape(shape)} in the source but {Tensor<T>.FormatShape(view.Shape)} in this model.", nameof(tensors));
+            }
+
+            if (values.Length != view.Length)
+            {
+                throw new ArgumentException($"'{name}' has shape {Tensor<T>.FormatShape(shape)} but {values.Length} values.", nameof(tensors));
+            }
+        }
+
+        foreach (var view in views)
+        {
+            if (!tensors.ContainsKey(view.Name))
+            {
+                throw new ArgumentException($"The source has no '{view.Name}' {Tensor<T>.FormatShape(view.Shape)}.", nameof(tensors));
+            }
+        }
+
+        foreach (var (name, (_, values)) in tensors)
+        {
+            values.CopyTo(byName[name].Values);
+        }
+    }
+
     /// <summary>Copies all values and gradients from a block with the same layout.</summary>
     /// <exception cref="ArgumentException">The layouts differ.</exception>
     public void CopyFrom(ParameterBlock<T> other)

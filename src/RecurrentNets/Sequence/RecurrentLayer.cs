@@ -48,7 +48,9 @@ public class RecurrentLayer<T>
     private readonly T[][] outputs, dOutputs, masks;
     private SeededRandom dropoutRandom;
     private T[] inputCopy = [];
-    private T[] dHiddenA = [], dHiddenB = [], dCellA = [], dCellB = [], scratch = [], biasSum = [];
+    private T[] dHiddenA = [], dHiddenB = [], dCellA = [], dCellB = [], savedDHidden = [], savedDCell = [], scratch = [], biasSum = [];
+    private int[] lengths = [];
+    private bool hasLengths;
     private int cachedSteps, cachedBatch, currentBatch;
     private bool backwardReady, usedLearnedState, droppedOut;
 
@@ -190,9 +192,16 @@ public class RecurrentLayer<T>
     /// the learned initial state if there is one, else zeros.</param>
     /// <param name="finalState">Receives h(T) (and C(T)) of every layer and direction, when given (for the reverse
     /// direction, its state after reading step 0). It may be the same object as <paramref name="initialState"/>.</param>
+    /// <param name="sequenceLengths">For a batch of sequences of different lengths, padded to timeSteps: the length of
+    /// each, [batchSize], each in [1, timeSteps], in any order (PyTorch's packed sequences, ONNX's
+    /// <c>sequence_lens</c>). Outputs past a sequence's end are zero, its final state is the state after its last step
+    /// (the reverse direction starts at its last step), and its gradients are those of running it alone. Empty for
+    /// sequences that all have timeSteps steps.</param>
     /// <exception cref="ArgumentException">A shape disagrees; the message names the argument and both shapes.
     /// Nothing is written before all checks pass.</exception>
-    public void Forward(Tensor<T> input, Tensor<T> output, RecurrentState<T>? initialState = null, RecurrentState<T>? finalState = null)
+    /// <exception cref="ArgumentOutOfRangeException">A sequence length is outside [1, timeSteps].</exception>
+    public void Forward(Tensor<T> input, Tensor<T> output, RecurrentState<T>? initialState = null, RecurrentState<T>? finalState = null,
+        ReadOnlySpan<int> sequenceLengths = default)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(output);
@@ -214,9 +223,17 @@ public class RecurrentLayer<T>
 
         CheckState(initialState, batch, nameof(initialState));
         CheckState(finalState, batch, nameof(finalState));
+        CheckLengths(sequenceLengths, steps, batch);
 
         Parameters.Freeze();
         EnsureCapacity(steps, batch);
+        hasLengths = false;
+        foreach (int length in sequenceLengths)
+        {
+            hasLengths |= length < steps;
+        }
+
+        sequenceLengths.CopyTo(lengths);
         int rows = steps * batch, stateSize = batch * HiddenSize;
         input.AsSpan().CopyTo(inputCopy);
         usedLearnedState = initialState is null && InitialHidden is not null;
@@ -242,6 +259,10 @@ public class RecurrentLayer<T>
                 {
                     int t = d == 0 ? s : steps - 1 - s;
                     cell.Forward(StepView(cell, cache, t, batch, d, backward: false));
+                    if (hasLengths)
+                    {
+                        CarryPaddedState(cell, cache, t, batch, d);
+                    }
                 }
 
                 if (finalState is not null)
@@ -267,6 +288,11 @@ public class RecurrentLayer<T>
         }
 
         LayerOutput(NumLayers - 1, rows).CopyTo(output.AsSpan());
+        if (hasLengths)
+        {
+            ZeroPaddedRows(output.AsSpan(), steps, batch, OutputSize);
+        }
+
         cachedSteps = steps;
         cachedBatch = batch;
         backwardReady = true;
@@ -340,8 +366,24 @@ public class RecurrentLayer<T>
                 for (int s = steps - 1; s >= 0; s--)
                 {
                     int t = d == 0 ? s : steps - 1 - s;
-                    AddOutputGradient(dOut, t, batch, d, dh);
+                    if (hasLengths)
+                    {
+                        // A padded step is the identity on the state and its output is a constant zero: hold the
+                        // carried gradient, feed the cell zeros (so its gate gradients are zero), pass it on after.
+                        HoldPaddedGradients(t, batch, dh, dc);
+                        AddOutputGradient(dOut, t, batch, d, dh);
+                        HoldPaddedGradients(t, batch, dh, default, save: false);
+                    }
+                    else
+                    {
+                        AddOutputGradient(dOut, t, batch, d, dh);
+                    }
+
                     cell.Backward(StepView(cell, cache, t, batch, d, backward: true, dh, dhNext, dc, dcNext));
+                    if (hasLengths)
+                    {
+                        ReleasePaddedGradients(t, batch, dhNext, dcNext);
+                    }
                     var swap = dh;
                     dh = dhNext;
                     dhNext = swap;
@@ -375,6 +417,104 @@ public class RecurrentLayer<T>
             if (l > 0 && droppedOut)
             {
                 TP.Multiply<T>(dX, masks[l - 1].AsSpan(0, rows * width), dX);
+            }
+        }
+    }
+
+    private void CheckLengths(ReadOnlySpan<int> sequenceLengths, int steps, int batch)
+    {
+        if (sequenceLengths.IsEmpty)
+        {
+            return;
+        }
+
+        if (sequenceLengths.Length != batch)
+        {
+            throw new ArgumentException($"sequenceLengths has {sequenceLengths.Length} entries but the batch has {batch} sequences.", nameof(sequenceLengths));
+        }
+
+        for (int b = 0; b < batch; b++)
+        {
+            if (sequenceLengths[b] < 1 || sequenceLengths[b] > steps)
+            {
+                throw new ArgumentOutOfRangeException(nameof(sequenceLengths), sequenceLengths[b],
+                    $"Sequence {b} has length {sequenceLengths[b]}, outside [1, {steps}] (timeSteps).");
+            }
+        }
+    }
+
+    // Rows past their sequence's end keep the previous state: h(t) = h(t-1), C(t) = C(t-1).
+    private void CarryPaddedState(RecurrentCell<T> cell, LayerCache cache, int t, int batch, int direction)
+    {
+        int h = HiddenSize, stateSize = batch * h;
+        int prevSlot = direction == 0 ? t : t + 1, slot = direction == 0 ? t + 1 : t;
+        for (int b = 0; b < batch; b++)
+        {
+            if (t < lengths[b])
+            {
+                continue;
+            }
+
+            cache.Hidden.AsSpan(prevSlot * stateSize + b * h, h).CopyTo(cache.Hidden.AsSpan(slot * stateSize + b * h, h));
+            if (cell.HasCellState)
+            {
+                cache.Cell.AsSpan(prevSlot * stateSize + b * h, h).CopyTo(cache.Cell.AsSpan(slot * stateSize + b * h, h));
+            }
+        }
+    }
+
+    private void ZeroPaddedRows(Span<T> sequence, int steps, int batch, int width)
+    {
+        for (int t = 0; t < steps; t++)
+        {
+            for (int b = 0; b < batch; b++)
+            {
+                if (t >= lengths[b])
+                {
+                    sequence.Slice((t * batch + b) * width, width).Clear();
+                }
+            }
+        }
+    }
+
+    private void HoldPaddedGradients(int t, int batch, Span<T> dh, Span<T> dc, bool save = true)
+    {
+        int h = HiddenSize;
+        for (int b = 0; b < batch; b++)
+        {
+            if (t < lengths[b])
+            {
+                continue;
+            }
+
+            if (save)
+            {
+                dh.Slice(b * h, h).CopyTo(savedDHidden.AsSpan(b * h, h));
+            }
+
+            dh.Slice(b * h, h).Clear();
+            if (!dc.IsEmpty)
+            {
+                dc.Slice(b * h, h).CopyTo(savedDCell.AsSpan(b * h, h));
+                dc.Slice(b * h, h).Clear();
+            }
+        }
+    }
+
+    private void ReleasePaddedGradients(int t, int batch, Span<T> dhPrev, Span<T> dcPrev)
+    {
+        int h = HiddenSize;
+        for (int b = 0; b < batch; b++)
+        {
+            if (t < lengths[b])
+            {
+                continue;
+            }
+
+            savedDHidden.AsSpan(b * h, h).CopyTo(dhPrev.Slice(b * h, h));
+            if (!dcPrev.IsEmpty)
+            {
+                savedDCell.AsSpan(b * h, h).CopyTo(dcPrev.Slice(b * h, h));
             }
         }
     }
@@ -633,10 +773,17 @@ public class RecurrentLayer<T>
 
         Grow(ref dHiddenA, stateSize);
         Grow(ref dHiddenB, stateSize);
+        Grow(ref savedDHidden, stateSize);
+        if (lengths.Length < batch)
+        {
+            lengths = new int[batch];
+        }
+
         if (HasCellState)
         {
             Grow(ref dCellA, stateSize);
             Grow(ref dCellB, stateSize);
+            Grow(ref savedDCell, stateSize);
         }
 
         Grow(ref scratch, batch * (maxGate + h));

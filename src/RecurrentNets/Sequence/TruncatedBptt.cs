@@ -10,7 +10,7 @@ public interface IWindowObjective<T>
 {
     /// <summary>Computes the loss of one window and dL/d output.</summary>
     /// <param name="windowStart">The stream index of the window's first step.</param>
-    /// <param name="output">The recurrent layer's output for the window, [windowSteps, batchSize, hiddenSize].</param>
+    /// <param name="output">The recurrent layer's output for the window, [windowSteps, batchSize, directions·hiddenSize].</param>
     /// <param name="dOutput">Receives dL/d output (overwrite every element), the same shape.</param>
     /// <returns>The window's loss.</returns>
     double LossAndGradient(int windowStart, Tensor<T> output, Tensor<T> dOutput);
@@ -57,15 +57,24 @@ public sealed class TruncatedBptt<T>
     /// <summary>B.</summary>
     public int BatchSize { get; }
 
-    /// <summary>The state carried from one window (and one <see cref="Run"/> call) to the next. Clear it to start afresh.</summary>
+    /// <summary>The state carried from one window (and one <see cref="Run(Tensor{T}, IWindowObjective{T})"/> call) to the next. Clear it to start afresh.</summary>
     public RecurrentState<T> State => carried;
 
     /// <summary>Runs every window of <paramref name="stream"/> in order, carrying the state.</summary>
     /// <param name="stream">x, [streamSteps, batchSize, inputSize]; the last window may be shorter than k.</param>
     /// <param name="objective">Supplies each window's loss and output gradient and takes the optimiser step.</param>
-    /// <returns>The sum of the window losses.</returns>
+    /// <returns>The sum of the window losses as the objective returns them.</returns>
     /// <exception cref="ArgumentException">The stream's shape disagrees with the layer or the batch size.</exception>
-    public double Run(Tensor<T> stream, IWindowObjective<T> objective)
+    public double Run(Tensor<T> stream, IWindowObjective<T> objective) => Run(stream, objective, 0, stream?.Size(0) ?? 0);
+
+    /// <summary>
+    /// Runs the windows of steps [<paramref name="startStep"/>, <paramref name="startStep"/> + <paramref name="stepCount"/>)
+    /// of <paramref name="stream"/>, carrying the state: a long stream can be fed in pieces, or one tensor reused for
+    /// chunks. The window starts given to <paramref name="objective"/> are indices into <paramref name="stream"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The stream's shape disagrees with the layer or the batch size.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The step range lies outside the stream or is empty.</exception>
+    public double Run(Tensor<T> stream, IWindowObjective<T> objective, int startStep, int stepCount)
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(objective);
@@ -76,11 +85,17 @@ public sealed class TruncatedBptt<T>
                 nameof(stream));
         }
 
-        int steps = stream.Size(0), stepSize = BatchSize * layer.InputSize;
-        double total = 0;
-        for (int start = 0; start < steps; start += WindowLength)
+        int steps = stream.Size(0);
+        if (startStep < 0 || stepCount < 1 || startStep > steps - stepCount)
         {
-            int length = Math.Min(WindowLength, steps - start);
+            throw new ArgumentOutOfRangeException(nameof(stepCount), $"Steps [{startStep}, {(long)startStep + stepCount}) are not a non-empty range inside the stream's {steps} steps.");
+        }
+
+        int stepSize = BatchSize * layer.InputSize, end = startStep + stepCount;
+        double total = 0;
+        for (int start = startStep; start < end; start += WindowLength)
+        {
+            int length = Math.Min(WindowLength, end - start);
             var buffers = Buffers(length);
             stream.AsSpan().Slice(start * stepSize, length * stepSize).CopyTo(buffers.Input.AsSpan());
             layer.Forward(buffers.Input, buffers.Output, carried, carried);
@@ -96,12 +111,12 @@ public sealed class TruncatedBptt<T>
     {
         if (length == WindowLength)
         {
-            return full ??= new WindowBuffers(length, BatchSize, layer.InputSize, layer.HiddenSize);
+            return full ??= new WindowBuffers(length, BatchSize, layer.InputSize, layer.OutputSize);
         }
 
         if (tail is null || tail.Input.Size(0) != length)
         {
-            tail = new WindowBuffers(length, BatchSize, layer.InputSize, layer.HiddenSize);
+            tail = new WindowBuffers(length, BatchSize, layer.InputSize, layer.OutputSize);
         }
 
         return tail;

@@ -52,7 +52,7 @@ public class RecurrentLayer<T>
     private int[] lengths = [];
     private bool hasLengths;
     private int cachedSteps, cachedBatch, currentBatch;
-    private bool backwardReady, usedLearnedState, droppedOut;
+    private bool backwardReady, usedLearnedState, droppedOut, recurrentDropped;
 
     /// <summary>Builds a stack of <paramref name="numLayers"/> layers of cells made by <paramref name="cellFactory"/>.</summary>
     /// <param name="parameters">The block the cells add their parameters to (a new one when null).</param>
@@ -66,10 +66,14 @@ public class RecurrentLayer<T>
     /// <param name="learnInitialState">Add parameters <c>initial_hidden</c> (and <c>initial_cell</c>) [L·D, H], used, broadcast
     /// over the batch, when no initial state is passed.</param>
     /// <param name="random">The source of dropout masks; seed 0 when null.</param>
-    /// <exception cref="ArgumentOutOfRangeException">A size is below 1 or the dropout is outside [0, 1).</exception>
+    /// <param name="recurrentDropout">Variational dropout on the recurrent connections (Gal and Ghahramani 2016): W_hh
+    /// sees h(t-1) ⊙ m with one mask m per sequence and unit, drawn per forward pass and kept across time steps, while
+    /// <see cref="Training"/>. Keras: <c>recurrent_dropout</c>.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is below 1 or a dropout is outside [0, 1).</exception>
     /// <exception cref="ArgumentException">A cell's sizes disagree with the layer's.</exception>
     public RecurrentLayer(ParameterBlock<T>? parameters, int inputSize, int hiddenSize, int numLayers, CellFactory<T> cellFactory,
-        bool bidirectional = false, double dropout = 0, bool learnInitialState = false, SeededRandom? random = null)
+        bool bidirectional = false, double dropout = 0, bool learnInitialState = false, SeededRandom? random = null,
+        double recurrentDropout = 0)
     {
         ArgumentNullException.ThrowIfNull(cellFactory);
         ArgumentOutOfRangeException.ThrowIfLessThan(inputSize, 1);
@@ -80,6 +84,12 @@ public class RecurrentLayer<T>
             throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "dropout must be in [0, 1).");
         }
 
+        if (!(recurrentDropout >= 0 && recurrentDropout < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(recurrentDropout), recurrentDropout, "recurrentDropout must be in [0, 1).");
+        }
+
+        RecurrentDropout = recurrentDropout;
         Parameters = parameters ?? new ParameterBlock<T>();
         InputSize = inputSize;
         HiddenSize = hiddenSize;
@@ -143,6 +153,9 @@ public class RecurrentLayer<T>
 
     /// <summary>The dropout probability between layers.</summary>
     public double Dropout { get; }
+
+    /// <summary>The recurrent (variational) dropout probability.</summary>
+    public double RecurrentDropout { get; }
 
     /// <summary>Whether dropout is active (PyTorch's <c>train()</c> / <c>eval()</c>). Default true.</summary>
     public bool Training { get; set; } = true;
@@ -238,6 +251,7 @@ public class RecurrentLayer<T>
         input.AsSpan().CopyTo(inputCopy);
         usedLearnedState = initialState is null && InitialHidden is not null;
         droppedOut = Training && Dropout > 0;
+        recurrentDropped = Training && RecurrentDropout > 0;
 
         for (int l = 0; l < NumLayers; l++)
         {
@@ -254,10 +268,22 @@ public class RecurrentLayer<T>
                 Span<T> h0 = cache.Hidden.AsSpan(first * stateSize, stateSize);
                 Span<T> c0 = cell.HasCellState ? cache.Cell.AsSpan(first * stateSize, stateSize) : default;
                 LoadInitialState(initialState, index, batch, h0, c0);
+                if (recurrentDropped)
+                {
+                    DrawMask(cache.RecurrentMask.AsSpan(0, stateSize), RecurrentDropout);
+                }
 
                 for (int s = 0; s < steps; s++)
                 {
                     int t = d == 0 ? s : steps - 1 - s;
+                    if (recurrentDropped)
+                    {
+                        // W_hh sees h(t-1) ⊙ m; keep it for the backward pass and the weight gradient.
+                        int prevSlot = d == 0 ? t : t + 1;
+                        TP.Multiply<T>(cache.Hidden.AsSpan(prevSlot * stateSize, stateSize), cache.RecurrentMask.AsSpan(0, stateSize),
+                            cache.RecurrentInputs.AsSpan(t * stateSize, stateSize));
+                    }
+
                     cell.Forward(StepView(cell, cache, t, batch, d, backward: false));
                     if (hasLengths)
                     {
@@ -404,7 +430,8 @@ public class RecurrentLayer<T>
 
                 ReadOnlySpan<T> dRecurrent = cell.HasSeparateRecurrentGradient ? cache.RecurrentGradient.AsSpan(0, rows * gw) : dGates;
                 int hiddenPrevSlot = d == 0 ? 0 : 1;
-                cell.AccumulateRecurrentGradients(dRecurrent, cache.Hidden.AsSpan(hiddenPrevSlot * stateSize, rows * h),
+                cell.AccumulateRecurrentGradients(dRecurrent,
+                    recurrentDropped ? cache.RecurrentInputs.AsSpan(0, rows * h) : cache.Hidden.AsSpan(hiddenPrevSlot * stateSize, rows * h),
                     cache.StepCache.AsSpan(0, rows * cell.StepCacheWidth), rows);
 
                 // dX = Σ_d dGates_d·W_ih_d: the output gradient of the layer below, or the caller's dInput.
@@ -655,16 +682,22 @@ public class RecurrentLayer<T>
         }
     }
 
-    // Inverted dropout on the output of layer l: keep with probability 1 - p and scale by 1 / (1 - p).
+    // Inverted dropout: keep with probability 1 - p and scale by 1 / (1 - p).
+    private void DrawMask(Span<T> mask, double probability)
+    {
+        T keep = T.CreateTruncating(1 / (1 - probability));
+        for (int i = 0; i < mask.Length; i++)
+        {
+            mask[i] = dropoutRandom.NextDouble() < probability ? T.Zero : keep;
+        }
+    }
+
+    // Dropout on the output of layer l.
     private void ApplyDropout(int layer, int rows)
     {
         int count = rows * OutputSize;
         Span<T> mask = masks[layer].AsSpan(0, count);
-        T keep = T.CreateTruncating(1 / (1 - Dropout));
-        for (int i = 0; i < count; i++)
-        {
-            mask[i] = dropoutRandom.NextDouble() < Dropout ? T.Zero : keep;
-        }
+        DrawMask(mask, Dropout);
 
         Span<T> output = outputs[layer].AsSpan(0, count);
         if (Directions == 1)
@@ -691,10 +724,17 @@ public class RecurrentLayer<T>
             c = cache.Cell.AsSpan(slot * stateSize, stateSize);
         }
 
+        ReadOnlySpan<T> recurrentInput = default, mask = default;
+        if (recurrentDropped)
+        {
+            recurrentInput = cache.RecurrentInputs.AsSpan(t * stateSize, stateSize);
+            mask = cache.RecurrentMask.AsSpan(0, stateSize);
+        }
+
         return new CellStep<T>(batch, gates, recurrent,
             cache.Hidden.AsSpan(prevSlot * stateSize, stateSize), cache.Hidden.AsSpan(slot * stateSize, stateSize),
             cPrev, c, cache.StepCache.AsSpan(t * batch * e, batch * e),
-            dh, dhPrev, dc, dcPrev, scratch.AsSpan(0, batch * (gw + HiddenSize)));
+            dh, dhPrev, dc, dcPrev, scratch.AsSpan(0, batch * (gw + HiddenSize)), recurrentInput, mask);
     }
 
     private void CheckState(RecurrentState<T>? state, int batch, string name)
@@ -751,6 +791,11 @@ public class RecurrentLayer<T>
             }
 
             Grow(ref cache.StepCache, rows * cell.StepCacheWidth);
+            if (RecurrentDropout > 0)
+            {
+                Grow(ref cache.RecurrentMask, stateSize);
+                Grow(ref cache.RecurrentInputs, rows * h);
+            }
         }
 
         for (int l = 0; l < NumLayers; l++)
@@ -805,5 +850,7 @@ public class RecurrentLayer<T>
         public T[] Hidden = [];
         public T[] Cell = [];
         public T[] StepCache = [];
+        public T[] RecurrentMask = [];
+        public T[] RecurrentInputs = [];
     }
 }

@@ -62,4 +62,69 @@ public static class Checkpoint
         parameters.Load(tensors);
         return file.Metadata;
     }
+
+    /// <summary>
+    /// Saves an optimiser's state (its buffers, step count, learning rate and type) beside a model checkpoint, so that
+    /// training resumed with <see cref="LoadOptimizer"/> continues bit for bit.
+    /// </summary>
+    public static void SaveOptimizer<T>(string path, Optimizers.Optimizer<T> optimizer)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        var metadata = new Dictionary<string, string>
+        {
+            ["optimizer"] = optimizer.GetType().Name,
+            ["step"] = optimizer.StepCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["lr"] = optimizer.LearningRate.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+            ["parameters"] = optimizer.Parameters.Length.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        SafeTensorsFile.Write(path, optimizer.StateBuffers.Select(s => (s.Name, new[] { s.Buffer.Length }, (Array)s.Buffer.Clone())), metadata);
+    }
+
+    /// <summary>Restores an optimiser's state saved by <see cref="SaveOptimizer"/>; checks everything before writing.</summary>
+    /// <exception cref="InvalidDataException">The file is corrupt or lacks the optimiser's metadata.</exception>
+    /// <exception cref="ArgumentException">The file is for another optimiser type or another parameter count.</exception>
+    public static void LoadOptimizer<T>(string path, Optimizers.Optimizer<T> optimizer)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        var file = SafeTensorsFile.Read(path);
+        string type = file.Metadata.GetValueOrDefault("optimizer") ?? throw new InvalidDataException($"{path} has no 'optimizer' metadata.");
+        if (type != optimizer.GetType().Name)
+        {
+            throw new ArgumentException($"{path} holds the state of {type}, not of {optimizer.GetType().Name}.", nameof(optimizer));
+        }
+
+        if (!long.TryParse(file.Metadata.GetValueOrDefault("step"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long step)
+            || !double.TryParse(file.Metadata.GetValueOrDefault("lr"), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double lr))
+        {
+            throw new InvalidDataException($"{path} has no valid 'step' and 'lr' metadata.");
+        }
+
+        var buffers = optimizer.StateBuffers;
+        var loaded = new List<T[]>();
+        foreach (var (name, buffer) in buffers)
+        {
+            var entry = file.Find(name) ?? throw new InvalidDataException($"{path} has no '{name}'.");
+            if (entry.ElementCount != buffer.Length || entry.DType != SafeTensorsFile.DTypeOf<T>())
+            {
+                throw new ArgumentException($"{path}: '{name}' has {entry.ElementCount} {entry.DType} values but the optimiser's has {buffer.Length} {SafeTensorsFile.DTypeOf<T>()}.", nameof(optimizer));
+            }
+
+            loaded.Add(file.GetData<T>(name));
+        }
+
+        if (file.Entries.Count != buffers.Count)
+        {
+            throw new ArgumentException($"{path} has {file.Entries.Count} buffers but {optimizer.GetType().Name} has {buffers.Count}.", nameof(optimizer));
+        }
+
+        for (int i = 0; i < buffers.Count; i++)
+        {
+            loaded[i].CopyTo(buffers[i].Buffer, 0);
+        }
+
+        optimizer.RestoreStepCount(step);
+        optimizer.LearningRate = lr;
+    }
 }

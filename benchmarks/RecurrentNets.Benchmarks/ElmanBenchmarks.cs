@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
 using RecurrentNets.Init;
 using RecurrentNets.Kernels;
 using RecurrentNets.Sequence;
@@ -11,18 +12,22 @@ namespace RecurrentNets.Benchmarks;
 /// gradients and the input gradient). FLOPs: forward T·B·2·H·(I + H); backward twice that.
 /// </summary>
 [MemoryDiagnoser]
+[Config(typeof(GflopsConfig))]
 public class ElmanBenchmarks
 {
     private Rnn<float> rnn = null!;
     private Tensor<float> x = null!, y = null!, dy = null!, dx = null!;
 
-    [Params(1, 2)]
-    public int Threads { get; set; }
+    public static IEnumerable<RnnPoint> Points() => [new(CellKind.Rnn, Batch, 256, 1), new(CellKind.Rnn, Batch, 256, 2)];
 
-    [Params(256)]
-    public int Hidden { get; set; }
+    [ParamsSource(nameof(Points))]
+    public RnnPoint Point { get; set; } = null!;
 
-    public const int Steps = 100, Batch = 32;
+    public const int Steps = RnnPoint.Steps, Batch = 32;
+
+    private int Threads => Point.Threads;
+
+    private int Hidden => Point.Hidden;
 
     [GlobalSetup]
     public void Setup()
@@ -45,13 +50,12 @@ public class ElmanBenchmarks
     [GlobalCleanup]
     public void Cleanup() => KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
 
-    /// <summary>FLOPs of the forward pass.</summary>
-    public double ForwardFlops => 2.0 * Steps * Batch * Hidden * (Hidden + Hidden);
-
     [Benchmark]
+    [FlopsFactor(1)]
     public void Forward() => rnn.Forward(x, y);
 
     [Benchmark]
+    [FlopsFactor(3)]
     public void ForwardBackward()
     {
         rnn.Parameters.ZeroGradients();

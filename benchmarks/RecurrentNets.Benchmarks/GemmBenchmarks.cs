@@ -28,7 +28,8 @@ public sealed class FlopsAttribute(double flops) : Attribute
     public double Flops { get; } = flops;
 }
 
-/// <summary>GFLOP/s = the case's FLOP count (its <see cref="GemmShape"/> or <see cref="FlopsAttribute"/>) / mean time.</summary>
+/// <summary>GFLOP/s = the case's FLOP count (its <see cref="GemmShape"/>, its <see cref="IFlopCount"/> parameter times the method's
+/// <see cref="FlopsFactorAttribute"/>, or its <see cref="FlopsAttribute"/>) / mean time.</summary>
 public sealed class GflopsColumn : IColumn
 {
     public static readonly GflopsColumn Default = new();
@@ -66,10 +67,13 @@ public sealed class GflopsColumn : IColumn
 
     private static double FlopsOf(BenchmarkCase benchmarkCase)
     {
+        double factor = benchmarkCase.Descriptor.WorkloadMethod.GetCustomAttribute<FlopsFactorAttribute>()?.Factor ?? 1;
         foreach (var parameter in benchmarkCase.Parameters.Items)
         {
             if (parameter.Value is GemmShape shape)
                 return shape.Flops;
+            if (parameter.Value is IFlopCount count)
+                return factor * count.ForwardFlops;
         }
 
         return benchmarkCase.Descriptor.WorkloadMethod.GetCustomAttribute<FlopsAttribute>()?.Flops ?? 0;

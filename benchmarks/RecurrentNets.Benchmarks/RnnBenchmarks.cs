@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
 using RecurrentNets.Init;
 using RecurrentNets.Kernels;
 using RecurrentNets.Sequence;
@@ -32,6 +33,7 @@ public sealed record RnnPoint(CellKind Cell, int Batch, int Hidden, int Threads)
 /// the Elman RNN at T = 100, I = H, on the grid the peers (libtorch through TorchSharp, ONNX Runtime) were timed on.
 /// </summary>
 [MemoryDiagnoser]
+[Config(typeof(GflopsConfig))]
 public class RnnBenchmarks
 {
     private RecurrentLayer<float> layer = null!;

@@ -34,10 +34,10 @@ internal static class AddingApp
                 var run = Train(kind, timeSteps, settings);
                 runs.Add(run);
                 string outcome = run.SolvedAtStep is int s
-                    ? $"[green]solved[/] at step {s:N0} ({s * settings.Batch:N0} sequences)"
-                    : $"[red]not solved[/] in {settings.Steps:N0} steps";
+                    ? $"[green]solved[/] at step {s,6:N0}"
+                    : $"[red]not solved[/] in {settings.Steps:N0}";
                 AnsiConsole.MarkupLine(
-                    $"{Markup.Escape(kind.Name()),-14} T = {timeSteps,4}   test MSE [bold]{run.FinalMse:F4}[/]   {outcome}   {run.Elapsed.TotalSeconds,6:F1} s");
+                    $"{Markup.Escape(kind.Name()),-13} T={timeSteps,-4} MSE [bold]{run.FinalMse:F4}[/]  {outcome}  {run.Elapsed.TotalSeconds,6:F1} s");
             }
         }
 
@@ -130,10 +130,10 @@ internal static class AddingApp
         var table = new Table().Border(TableBorder.Rounded).AddColumn("Cell");
         foreach (int t in settings.Lengths)
         {
-            table.AddColumn(new TableColumn($"T = {t}: MSE / steps to solve").RightAligned());
+            table.AddColumn(new TableColumn($"T = {t}").RightAligned());
         }
 
-        table.AddColumn(new TableColumn("Largest T solved").RightAligned());
+        table.AddColumn(new TableColumn("Largest T").RightAligned());
         foreach (var kind in settings.Cells)
         {
             var cells = new List<string> { Markup.Escape(kind.Name()) };
@@ -142,8 +142,8 @@ internal static class AddingApp
             {
                 var run = runs.Single(r => r.Kind == kind && r.TimeSteps == t);
                 cells.Add(run.SolvedAtStep is int s
-                    ? $"[green]{run.FinalMse:F4}[/] / {s:N0}"
-                    : $"[red]{run.FinalMse:F4}[/] / —");
+                    ? $"[green]{run.FinalMse:F4}[/] @ {s:N0}"
+                    : $"[red]{run.FinalMse:F4}[/] ✗");
                 if (run.SolvedAtStep is not null)
                 {
                     largest = Math.Max(largest ?? 0, t);
@@ -154,7 +154,7 @@ internal static class AddingApp
             table.AddRow(cells.ToArray());
         }
 
-        AnsiConsole.MarkupLine($"[bold]Final held-out MSE / steps to reach MSE < {SolvedMse}[/] (batch {settings.Batch}; baseline {AddingProblem.ConstantBaselineMse:F3})");
+        AnsiConsole.MarkupLine($"[bold]Final held-out MSE @ steps to reach MSE < {SolvedMse}[/] (✗: not solved in {settings.Steps:N0} steps of {settings.Batch}; baseline {AddingProblem.ConstantBaselineMse:F3})");
         AnsiConsole.Write(table);
     }
 }

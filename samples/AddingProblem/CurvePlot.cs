@@ -44,13 +44,13 @@ internal static class CurvePlot
         plot.Title("Adding problem: held-out MSE vs training step");
         plot.XLabel("training step");
         plot.YLabel("test MSE (log scale)");
-        plot.ShowLegend(Alignment.LowerLeft);
+        plot.ShowLegend(Edge.Right);
         string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(directory))
         {
             Directory.CreateDirectory(directory);
         }
 
-        plot.SavePng(path, 1200, 750);
+        plot.SavePng(path, 1400, 750);
     }
 }

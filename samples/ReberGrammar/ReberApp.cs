@@ -31,10 +31,10 @@ internal static class ReberApp
                 var result = Train(kind, settings.Seed + (ulong)trial, settings);
                 trials.Add(result);
                 string outcome = result.SolvedAtStep is int s
-                    ? $"[green]solved[/] after {s * settings.Batch:N0} sequences ({s:N0} steps)"
-                    : $"[red]not solved[/]: {result.FailingStrings} of {TrainStrings + TestStrings} strings still mispredicted";
+                    ? $"[green]solved[/] after {s * settings.Batch,7:N0} sequences"
+                    : $"[red]not solved[/]: {result.FailingStrings}/{TrainStrings + TestStrings} strings wrong";
                 AnsiConsole.MarkupLine(
-                    $"{Markup.Escape(kind.Name()),-14} trial {trial + 1}   loss {result.Loss:F3} nats/symbol   {outcome}   {result.Elapsed.TotalSeconds,5:F1} s");
+                    $"{Markup.Escape(kind.Name()),-13} trial {trial + 1,-2} loss {result.Loss:F3}  {outcome}  {result.Elapsed.TotalSeconds,5:F1} s");
             }
 
             results.Add((kind, trials));
@@ -121,10 +121,10 @@ internal static class ReberApp
     {
         var table = new Table().Border(TableBorder.Rounded)
             .AddColumn("Cell")
-            .AddColumn(new TableColumn("Successful trials").RightAligned())
-            .AddColumn(new TableColumn("Sequences to solve (mean)").RightAligned())
+            .AddColumn(new TableColumn("Solved").RightAligned())
+            .AddColumn(new TableColumn("Sequences (mean)").RightAligned())
             .AddColumn(new TableColumn("Range").RightAligned())
-            .AddColumn(new TableColumn("Time per trial").RightAligned());
+            .AddColumn(new TableColumn("s/trial").RightAligned());
         foreach (var (kind, trials) in results)
         {
             var solved = trials.Where(t => t.SolvedAtStep is not null).Select(t => t.SolvedAtStep!.Value * settings.Batch).ToList();
@@ -132,11 +132,12 @@ internal static class ReberApp
                 Markup.Escape(kind.Name()),
                 $"{(solved.Count == trials.Count ? "[green]" : "[red]")}{solved.Count} of {trials.Count}[/]",
                 solved.Count > 0 ? $"{solved.Average():N0}" : "—",
-                solved.Count > 0 ? $"{solved.Min():N0} – {solved.Max():N0}" : "—",
-                $"{trials.Average(t => t.Elapsed.TotalSeconds):F1} s");
+                solved.Count > 0 ? $"{solved.Min():N0}-{solved.Max():N0}" : "—",
+                $"{trials.Average(t => t.Elapsed.TotalSeconds):F1}");
         }
 
-        AnsiConsole.MarkupLine("[bold]Per-cell success[/] (1997 paper, LSTM with 3-4 memory blocks: 97-100 % of trials, 8,440 to 39,740 sequences; Elman nets 0 %)");
+        AnsiConsole.MarkupLine("[bold]Trials solved and training sequences needed[/]");
+        AnsiConsole.MarkupLine("(1997 paper, online LSTM with 3-4 blocks: 97-100 % of trials, 8,440-39,740 sequences; Elman nets 0 %)");
         AnsiConsole.Write(table);
         AnsiConsole.WriteLine();
     }
@@ -157,7 +158,7 @@ internal static class ReberApp
         var predictions = new List<float[]>();
         foreach (var (kind, trials) in results)
         {
-            table.AddColumn($"{Markup.Escape(kind.Name())}: p ≥ 0.05");
+            table.AddColumn(Markup.Escape(kind.Name()));
             trials[^1].Model.Predict(batch, batch.Probabilities);
             predictions.Add((float[])batch.Probabilities.Clone());
         }
@@ -183,8 +184,8 @@ internal static class ReberApp
             table.AddRow(row.ToArray());
         }
 
-        AnsiConsole.MarkupLine($"[bold]Predictions on a fresh string[/] {example} (red: a legal symbol is not above every illegal one; "
-            + $"t = {example.Length - 3} is the long-lag step: only the second symbol, {EmbeddedReberGrammar.Alphabet[example.Symbols[1]]}, may follow)");
+        AnsiConsole.MarkupLine($"[bold]Predictions on a fresh string[/] {example}: next symbols with p ≥ 0.05 (red: a legal symbol is "
+            + $"not above every illegal one). At t = {example.Length - 3} only the second symbol, {EmbeddedReberGrammar.Alphabet[example.Symbols[1]]}, may follow.");
         AnsiConsole.Write(table);
         AnsiConsole.WriteLine();
     }

@@ -21,7 +21,7 @@ var fullOption = new Option<bool>("--full")
 };
 var hiddenOption = new Option<int?>("--hidden") { Description = "Hidden units (default 64; 128 with --full)." };
 var batchOption = new Option<int>("--batch") { Description = "Sequences per step.", DefaultValueFactory = _ => 32 };
-var stepsOption = new Option<int?>("--steps") { Description = "Maximum Adam steps per (cell, T) (default 2,000; 20,000 with --full)." };
+var stepsOption = new Option<int?>("--steps") { Description = "Maximum Adam steps per (cell, T) (default 3,000; 20,000 with --full)." };
 var learningRateOption = new Option<double>("--learning-rate")
 {
     Description = "Adam's learning rate for the gated cells.",
@@ -110,7 +110,7 @@ root.SetAction(parseResult =>
         cells,
         parseResult.GetValue(hiddenOption) ?? (full ? 128 : 64),
         parseResult.GetValue(batchOption),
-        parseResult.GetValue(stepsOption) ?? (full ? 20_000 : 2_000),
+        parseResult.GetValue(stepsOption) ?? (full ? 20_000 : 3_000),
         parseResult.GetValue(learningRateOption),
         parseResult.GetValue(rnnLearningRateOption),
         parseResult.GetValue(forgetBiasOption),

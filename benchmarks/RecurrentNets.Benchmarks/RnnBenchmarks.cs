@@ -29,32 +29,15 @@ public sealed record RnnPoint(CellKind Cell, int Batch, int Hidden, int Threads)
 }
 
 /// <summary>
-/// Training step (forward + full BPTT: every weight gradient and the input gradient) and inference of LSTM, GRU and
-/// the Elman RNN at T = 100, I = H, on the grid the peers (libtorch through TorchSharp, ONNX Runtime) were timed on.
+/// A training step (forward + full BPTT: every weight gradient and the input gradient) and inference of one recurrent
+/// layer at T = 100, I = H, for the <see cref="RnnPoint"/> a derived class supplies.
 /// </summary>
-[MemoryDiagnoser]
-[Config(typeof(GflopsConfig))]
-public class RnnBenchmarks
+public abstract class RecurrentBenchmark
 {
     private RecurrentLayer<float> layer = null!;
     private Tensor<float> x = null!, y = null!, dy = null!, dx = null!;
 
-    public static IEnumerable<RnnPoint> Points()
-    {
-        foreach (var cell in new[] { CellKind.Lstm, CellKind.Gru, CellKind.Rnn })
-        {
-            foreach (int threads in new[] { 1, 2 })
-            {
-                foreach (var (b, h) in new[] { (1, 128), (1, 512), (32, 128), (32, 512), (64, 1024) })
-                {
-                    yield return new RnnPoint(cell, b, h, threads);
-                }
-            }
-        }
-    }
-
-    [ParamsSource(nameof(Points))]
-    public RnnPoint Point { get; set; } = null!;
+    public abstract RnnPoint Point { get; set; }
 
     [GlobalSetup]
     public void Setup()
@@ -99,4 +82,30 @@ public class RnnBenchmarks
         layer.Forward(x, y);
         layer.Backward(dy, null, dx);
     }
+}
+
+/// <summary>
+/// LSTM, GRU and the Elman RNN on the grid the peers (libtorch through TorchSharp, ONNX Runtime) were timed on:
+/// T = 100, I = H, (B, H) in (1, 128), (1, 512), (32, 128), (32, 512), (64, 1024), on 1 and 2 threads.
+/// </summary>
+[MemoryDiagnoser]
+[Config(typeof(GflopsConfig))]
+public class RnnBenchmarks : RecurrentBenchmark
+{
+    public static IEnumerable<RnnPoint> Points()
+    {
+        foreach (var cell in new[] { CellKind.Lstm, CellKind.Gru, CellKind.Rnn })
+        {
+            foreach (int threads in new[] { 1, 2 })
+            {
+                foreach (var (b, h) in new[] { (1, 128), (1, 512), (32, 128), (32, 512), (64, 1024) })
+                {
+                    yield return new RnnPoint(cell, b, h, threads);
+                }
+            }
+        }
+    }
+
+    [ParamsSource(nameof(Points))]
+    public override RnnPoint Point { get; set; } = null!;
 }

@@ -78,11 +78,16 @@ internal static class GemmWorkerPool
 
     private sealed class Worker
     {
-        private readonly ManualResetEventSlim go = new(false);
-        private readonly ManualResetEventSlim done = new(false);
+        // How long a worker (or a caller waiting for one) spins before it blocks: the time loop of a recurrent layer
+        // calls a GEMM every few microseconds, and a blocked thread takes tens of microseconds to wake on a VM.
+        private static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 5000; // 200 µs
+
+        private readonly ManualResetEventSlim go = new(false, spinCount: 1);
+        private readonly ManualResetEventSlim done = new(false, spinCount: 1);
         private GemmJob? job;
         private int part;
         private ExceptionDispatchInfo? failure;
+        private int posted, completed, workerSleeping, callerSleeping;
 
         public Worker(int index)
         {
@@ -95,13 +100,17 @@ internal static class GemmWorkerPool
             job = work;
             part = index;
             failure = null;
-            go.Set();
+            Volatile.Write(ref completed, 0);
+            Interlocked.Exchange(ref posted, 1); // full fence: the worker sees the job before the flag
+            if (Volatile.Read(ref workerSleeping) == 1)
+            {
+                go.Set();
+            }
         }
 
         public ExceptionDispatchInfo? Join()
         {
-            done.Wait();
-            done.Reset();
+            AwaitFlag(ref completed, ref callerSleeping, done);
             return failure;
         }
 
@@ -109,8 +118,8 @@ internal static class GemmWorkerPool
         {
             while (true)
             {
-                go.Wait();
-                go.Reset();
+                AwaitFlag(ref posted, ref workerSleeping, go);
+                Volatile.Write(ref posted, 0);
                 try
                 {
                     GemmJob work = job!;
@@ -121,7 +130,36 @@ internal static class GemmWorkerPool
                     failure = ExceptionDispatchInfo.Capture(ex);
                 }
 
-                done.Set();
+                Interlocked.Exchange(ref completed, 1);
+                if (Volatile.Read(ref callerSleeping) == 1)
+                {
+                    done.Set();
+                }
+            }
+        }
+
+        // Spins until flag = 1, then blocks on the event. The waiter announces its sleep with a full fence before its
+        // last look at the flag, and the setter writes the flag with a full fence before its look at the announcement,
+        // so at least one of them sees the other: no wake-up is lost. A stale Set only causes one more look.
+        private static void AwaitFlag(ref int flag, ref int sleeping, ManualResetEventSlim wake)
+        {
+            long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
+            while (Volatile.Read(ref flag) == 0)
+            {
+                if (System.Diagnostics.Stopwatch.GetTimestamp() < deadline)
+                {
+                    Thread.SpinWait(30);
+                    continue;
+                }
+
+                Interlocked.Exchange(ref sleeping, 1);
+                if (Volatile.Read(ref flag) == 0)
+                {
+                    wake.Wait();
+                }
+
+                wake.Reset();
+                Volatile.Write(ref sleeping, 0);
             }
         }
     }

@@ -27,6 +27,11 @@ public static class Checkpoint
             metadata);
     }
 
+    /// <summary>The metadata of a checkpoint (e.g. the model configuration, to build the model before loading it).</summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidDataException">The file is truncated or corrupt.</exception>
+    public static IReadOnlyDictionary<string, string> ReadMetadata(string path) => SafeTensorsFile.Read(path).Metadata;
+
     /// <summary>
     /// Loads every parameter of the block from a file. The file must hold exactly the block's names (after
     /// <paramref name="prefix"/>) with the same shapes and the block's dtype; everything is checked before anything

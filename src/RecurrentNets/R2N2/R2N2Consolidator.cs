@@ -381,6 +381,92 @@ public sealed class R2N2Consolidator
         return new EpisodeResult(loss, length - 1, correct, reconstruction);
     }
 
+    /// <summary>
+    /// One decision-making episode (spec §3.3–3.4, the sequential-MNIST form): from the state with every unit at +m, all
+    /// L items are fed forward (s_1 … s_L); softmax cross-entropy on y_L only; L reverse steps back to s_0 with the error
+    /// injected at the last step; then one optimiser step with ΔW / L.
+    /// </summary>
+    /// <param name="replay">Supplies x_0 … x_{L−1} (n_x features each).</param>
+    /// <param name="label">The class, in [0, n_y).</param>
+    /// <returns>Loss −log softmax(y_L)[label], one prediction, whether argmax y_L = label, the reconstruction error.</returns>
+    /// <exception cref="ReversalPrecisionException">As for <see cref="TrainEpisode"/>.</exception>
+    public EpisodeResult TrainClassificationEpisode(IReplaySource replay, int label)
+    {
+        Array.Fill(a, Options.InitialStateMagnitude);
+        Array.Fill(b, Options.InitialStateMagnitude);
+        TP.Tanh<double>(a, tanhA);
+        TP.Tanh<double>(b, tanhB);
+        Parameters.ZeroGradients();
+        var result = AccumulateClassificationEpisode(replay, label);
+        if (!(result.ReconstructionError <= Options.ReconstructionTolerance))
+        {
+            ReportReversal(result.ReconstructionError, replay.Length);
+        }
+
+        TP.Multiply(Parameters.Gradients, 1.0 / replay.Length, Parameters.Gradients);
+        optimizer.Step();
+        return result;
+    }
+
+    /// <summary>
+    /// The decision-making episode from the current state without the update: adds ΔW (the gradient of the cross-entropy
+    /// in transposed/exact mode) to <see cref="Parameters"/>' gradients.
+    /// </summary>
+    /// <exception cref="ArgumentException">The item size differs from n_x, or the label is out of range.</exception>
+    public EpisodeResult AccumulateClassificationEpisode(IReplaySource replay, int label)
+    {
+        ArgumentNullException.ThrowIfNull(replay);
+        if (replay.ItemSize != InputSize)
+        {
+            throw new ArgumentException($"The replay's items have {replay.ItemSize} features but the network expects {InputSize} (inputSize).", nameof(replay));
+        }
+
+        if ((uint)label >= (uint)OutputSize)
+        {
+            throw new ArgumentException($"label {label} is outside [0, {OutputSize}) (outputSize).", nameof(label));
+        }
+
+        int length = replay.Length;
+        a.CopyTo(initialA, 0);
+        b.CopyTo(initialB, 0);
+        replay.StartForward();
+        for (int k = 1; k <= length; k++)
+        {
+            replay.NextForward(input);
+            Forward(input);
+        }
+
+        if (Options.ReverseWeights == ReverseWeightMode.NegatedForward)
+        {
+            ResetReverseWeights();
+        }
+
+        // e = softmax(y_L) − onehot(label), at the last step only.
+        ComputeOutput(output);
+        double max = TP.Max<double>(output);
+        TP.Subtract(output, max, error);
+        TP.Exp<double>(error, error);
+        double sum = TP.Sum<double>(error);
+        TP.Divide(error, sum, error);
+        double loss = -Math.Log(Math.Max(error[label], double.Epsilon));
+        bool correct = TP.IndexOfMax<double>(output) == label;
+        error[label] -= 1;
+
+        ErrorNetwork.Reset();
+        replay.StartReverse();
+        for (int k = length; k >= 1; k--)
+        {
+            ErrorNetwork.Begin(error, tanhA, tanhB, WeightOut.Values, WeightAB.Values, WeightOut.Gradients, WeightAB.Gradients);
+            replay.NextReverse(input);
+            Reverse(input);
+            ErrorNetwork.End(tanhB, input, WeightBA.Values, WeightBA.Gradients, WeightIn.Gradients);
+            Array.Clear(error);
+        }
+
+        double reconstruction = Math.Max(MaxAbsDifference(a, initialA), MaxAbsDifference(b, initialB));
+        return new EpisodeResult(loss, 1, correct ? 1 : 0, reconstruction);
+    }
+
     /// <summary>Runs the network forward over <paramref name="inputs"/> [T, n_x] from the current state, writing y [T, n_y].</summary>
     /// <exception cref="ArgumentException">The spans do not hold whole steps of the same count.</exception>
     public void Run(ReadOnlySpan<double> inputs, Span<double> outputs)

@@ -90,6 +90,41 @@ public class ConsolidatorTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void DecisionModeGradientsEqualFiniteDifferences()
+    {
+        // Softmax cross-entropy on the last step only, all L items fed, L reverse steps back to s_0 (spec §3.3–3.4).
+        var (net, sequence, a0, b0) = GradientSetup(ErrorCarry.Exact);
+        const int label = 2;
+        double Loss()
+        {
+            net.SetState(a0, b0);
+            for (int t = 0; t < sequence.Size(0); t++)
+            {
+                net.Forward(sequence.Data.AsSpan(t * 4, 4));
+            }
+
+            var y = new double[4];
+            net.ComputeOutput(y);
+            double max = y.Max();
+            return -(y[label] - max - Math.Log(y.Sum(v => Math.Exp(v - max))));
+        }
+
+        net.SetState(a0, b0);
+        net.Parameters.ZeroGradients();
+        var result = net.AccumulateClassificationEpisode(new SequenceReplay(sequence), label);
+        Assert.True(result.ReconstructionError < 1e-12);
+        Assert.Equal(Loss(), result.Loss, 1e-12);
+        double[] analytic = (double[])net.Parameters.Gradients.Clone();
+        foreach (var view in net.Parameters.Views)
+        {
+            var check = GradientCheck.Compare(view.Name, net.Parameters.Values, view.Offset, view.Length,
+                analytic.AsSpan(view.Offset, view.Length), Loss);
+            output.WriteLine(check.ToString());
+            Assert.True(check.MaxRelativeError < 1e-6, check.ToString());
+        }
+    }
+
+    [Fact]
     public void ReferenceCodeCarryDiffersFromTheGradientAsTheSpecMeasured()
     {
         var (exact, sequence, a0, b0) = GradientSetup(ErrorCarry.Exact);

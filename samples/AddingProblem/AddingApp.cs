@@ -1,3 +1,4 @@
+using RecurrentNets.Samples;
 using System.Diagnostics;
 using RecurrentNets.Data;
 using RecurrentNets.Init;

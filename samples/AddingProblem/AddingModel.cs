@@ -1,3 +1,4 @@
+using RecurrentNets.Samples;
 using RecurrentNets.Data;
 using RecurrentNets.Init;
 using RecurrentNets.Layers;

@@ -1,3 +1,4 @@
+using RecurrentNets.Samples;
 using System.CommandLine;
 using ReberSample;
 

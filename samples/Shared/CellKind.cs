@@ -2,7 +2,7 @@ using RecurrentNets.Init;
 using RecurrentNets.Parameters;
 using RecurrentNets.Sequence;
 
-namespace ReberSample;
+namespace RecurrentNets.Samples;
 
 /// <summary>The recurrent cells compared.</summary>
 internal enum CellKind

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -67,21 +68,44 @@ public static class GramKernels
             {
                 int kc = Math.Min(BlockRows, rows - r0);
                 Pack(xp + (long)r0 * columns, kc, columns, panels, pp);
-                int threads = Math.Min(KernelOptions.MaxDegreeOfParallelism, strips / 16);
+                int threads = Math.Min(WorkerPool.Shared.MaxParts, strips / 16);
                 if (threads <= 1)
                 {
                     Strips(pp, gp, kc, columns, panels, strips, 0, 1);
                 }
                 else
                 {
-                    nint pk = (nint)pp, gk = (nint)gp;
-                    Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads },
-                        t => Strips((double*)pk, (double*)gk, kc, columns, panels, strips, t, threads));
+                    var job = cachedJob ??= new StripJob();
+                    job.Set(pp, gp, kc, columns, panels, strips);
+                    WorkerPool.Shared.Run(job, threads);
                 }
             }
         }
     }
 
+    [ThreadStatic]
+    private static StripJob? cachedJob;
+
+    private sealed unsafe class StripJob : IParallelJob
+    {
+        private double* pack;
+        private double* gram;
+        private int kc, columns, panels, strips;
+
+        public void Set(double* p, double* g, int k, int c, int pn, int s)
+        {
+            pack = p;
+            gram = g;
+            kc = k;
+            columns = c;
+            panels = pn;
+            strips = s;
+        }
+
+        public void Run(int part, int parts) => Strips(pack, gram, kc, columns, panels, strips, part, parts);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Pack(double* x, int kc, int columns, int panels, double* pack)
     {
         for (int p = 0; p < panels; p++)
@@ -107,6 +131,7 @@ public static class GramKernels
     }
 
     // Strips s = first, first + stride, ...: columns [4s, 4s + 4) of G against panels from the diagonal on.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Strips(double* pack, double* gram, int kc, int columns, int panels, int strips, int first, int stride)
     {
         for (int s = first; s < strips; s += stride)

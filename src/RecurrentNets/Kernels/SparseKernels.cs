@@ -62,6 +62,7 @@ public static class SparseKernels
             nextState, 0, rowPointers.Length - 1);
 
     /// <summary>The rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) of <see cref="LeakyStep{T}"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void LeakyStepRows<T>(ReadOnlySpan<int> rowPointers, ReadOnlySpan<int> columnIndices, ReadOnlySpan<T> values,
         ReadOnlySpan<T> state, ReadOnlySpan<T> driveWeights, ReadOnlySpan<T> drive, ReadOnlySpan<T> bias,
         T decay, T gain, ReservoirActivation activation, Span<T> nextState, int rowStart, int rowEnd)
@@ -106,6 +107,7 @@ public static class SparseKernels
     /// <param name="activation">f.</param>
     /// <param name="batchSize">B.</param>
     /// <param name="nextStates">x(t+1) [B, N]; must not overlap <paramref name="states"/>.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LeakyStepBatch<T>(ReadOnlySpan<int> rowPointers, ReadOnlySpan<int> columnIndices, ReadOnlySpan<T> values,
         ReadOnlySpan<T> states, ReadOnlySpan<T> driveWeights, ReadOnlySpan<T> drives, ReadOnlySpan<T> bias,
         T decay, T gain, ReservoirActivation activation, int batchSize, Span<T> nextStates)

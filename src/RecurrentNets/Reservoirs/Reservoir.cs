@@ -238,8 +238,56 @@ public sealed class Reservoir<T> : IReservoir<T>
             throw new ArgumentException($"drive has {drive.Length} elements but the reservoir expects {Inputs} inputs + {FeedbackSize} fed-back outputs", nameof(drive));
         }
 
-        SparseKernels.LeakyStep<T>(Weights.RowPointers, Weights.ColumnIndices, Weights.Values, state, DriveWeights, drive, Bias,
-            decay, gain, Activation, nextState);
+        if (Weights.NonZeros < ParallelMinNonZeros || WorkerPool.Shared.MaxParts < 2)
+        {
+            SparseKernels.LeakyStep<T>(Weights.RowPointers, Weights.ColumnIndices, Weights.Values, state, DriveWeights, drive, Bias,
+                decay, gain, Activation, nextState);
+            return;
+        }
+
+        // Large reservoirs: rows split over the persistent workers (no allocation; same result for any split).
+        unsafe
+        {
+            fixed (T* xp = state)
+            fixed (T* dp = drive)
+            fixed (T* np = nextState)
+            {
+                stepJob ??= new StepJob(this);
+                stepJob.Set(xp, dp, drive.Length, np);
+                WorkerPool.Shared.Run(stepJob, WorkerPool.Shared.MaxParts);
+            }
+        }
+    }
+
+    /// <summary>Reservoirs with at least this many nonzeros split each step over the kernel threads (see
+    /// <see cref="KernelOptions.MaxDegreeOfParallelism"/>); results are identical either way.</summary>
+    public int ParallelMinNonZeros { get; set; } = 200_000;
+
+    private StepJob? stepJob;
+
+    private sealed unsafe class StepJob(Reservoir<T> owner) : IParallelJob
+    {
+        private T* state;
+        private T* drive;
+        private int driveLength;
+        private T* next;
+
+        public void Set(T* x, T* d, int dl, T* nx)
+        {
+            state = x;
+            drive = d;
+            driveLength = dl;
+            next = nx;
+        }
+
+        public void Run(int part, int parts)
+        {
+            var w = owner.Weights;
+            int n = w.Rows;
+            int start = (int)((long)n * part / parts), end = (int)((long)n * (part + 1) / parts);
+            SparseKernels.LeakyStepRows<T>(w.RowPointers, w.ColumnIndices, w.Values, new ReadOnlySpan<T>(state, n), owner.DriveWeights,
+                new ReadOnlySpan<T>(drive, driveLength), owner.Bias, owner.decay, owner.gain, owner.Activation, new Span<T>(next, n), start, end);
+        }
     }
 
     /// <inheritdoc/>

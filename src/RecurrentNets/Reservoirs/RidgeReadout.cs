@@ -1,4 +1,6 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using MathNet.Numerics.LinearAlgebra;
 using RecurrentNets.Kernels;
 using TP = System.Numerics.Tensors.TensorPrimitives;
@@ -7,13 +9,13 @@ namespace RecurrentNets.Reservoirs;
 
 /// <summary>
 /// Ridge (Tikhonov) regression readout: the normal equations accumulated in double over any number of steps, then
-/// (ZᵀZ + λI)·Wᵀ = ZᵀD solved by Cholesky (MathNet), with a symmetric eigen-decomposition pseudo-inverse as the
-/// fallback when the system is not numerically positive definite.
+/// (ZᵀZ + λI)·Wᵀ = ZᵀD solved by Cholesky (<see cref="CholeskyKernels"/>, checked against MathNet's), with MathNet's LU
+/// (then a symmetric eigen-decomposition pseudo-inverse) as the fallback when the system is not numerically positive definite.
 /// </summary>
 /// <remarks>
 /// With an intercept the data are centred at solve time from the accumulated sums, so the intercept is not
 /// penalised (as ReservoirPy's Ridge): C = ZᵀZ - n·μμᵀ, W = (C + λI)⁻¹(ZᵀD - n·μ·d̄ᵀ), b = d̄ - W·μ. States are never
-/// stored: rows are buffered in blocks of <see cref="GramKernels.BlockRows"/> and folded into ZᵀZ by the blocked
+/// stored: rows (shifted by the mean of the first block, for accuracy) are buffered in blocks of <see cref="GramKernels.BlockRows"/> and folded into ZᵀZ by the blocked
 /// SYRK kernel <see cref="GramKernels.AccumulateUpper"/>. With k folds, rows go to folds in contiguous blocks of
 /// <see cref="FoldBlockRows"/> (round robin), one Gram per fold, so cross-validation needs no second pass.
 /// </remarks>
@@ -31,6 +33,7 @@ public sealed class RidgeReadout<T> : LinearReadout<T>, IOfflineReadout<T>
     private int buffered;
     private int bufferedFold;
     private long rowsSeen;
+    private double[]? shift;               // c: subtracted from every row when an intercept is fitted
 
     /// <summary>Creates a ridge readout.</summary>
     /// <param name="features">F.</param>
@@ -74,7 +77,7 @@ public sealed class RidgeReadout<T> : LinearReadout<T>, IOfflineReadout<T>
     /// <summary>Rows accumulated so far.</summary>
     public long Count => rowsSeen;
 
-    /// <summary>Whether the last solve fell back from Cholesky to the eigen pseudo-inverse.</summary>
+    /// <summary>Whether the last solve fell back from Cholesky (to LU, or to the eigen pseudo-inverse if LU failed too).</summary>
     public bool UsedFallback { get; private set; }
 
     /// <summary>Mean squared validation error per λ of the last <see cref="FitCrossValidated"/>.</summary>
@@ -84,6 +87,7 @@ public sealed class RidgeReadout<T> : LinearReadout<T>, IOfflineReadout<T>
     protected override string Name => "ridge";
 
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Accumulate(ReadOnlySpan<T> features, ReadOnlySpan<T> targets)
     {
         CheckFeatures(features);
@@ -96,9 +100,20 @@ public sealed class RidgeReadout<T> : LinearReadout<T>, IOfflineReadout<T>
 
         bufferedFold = fold;
         var row = buffer.AsSpan(buffered * width, width);
-        for (int j = 0; j < features.Length; j++)
+        if (typeof(T) == typeof(double))
         {
-            row[j] = double.CreateTruncating(features[j]);
+            MemoryMarshal.Cast<T, double>(features).CopyTo(row);
+        }
+        else if (typeof(T) == typeof(float))
+        {
+            TP.ConvertTruncating<float, double>(MemoryMarshal.Cast<T, float>(features), row[..Features]);
+        }
+        else
+        {
+            for (int j = 0; j < features.Length; j++)
+            {
+                row[j] = double.CreateTruncating(features[j]);
+            }
         }
 
         if (FitIntercept)
@@ -159,6 +174,7 @@ public sealed class RidgeReadout<T> : LinearReadout<T>, IOfflineReadout<T>
 
         buffered = 0;
         rowsSeen = 0;
+        shift = null;
     }
 
     /// <inheritdoc/>
@@ -185,6 +201,14 @@ public sealed class RidgeReadout<T> : LinearReadout<T>, IOfflineReadout<T>
         }
 
         Solve(g, c, ridge, Weights, Intercept);
+        if (shift is not null)
+        {
+            // The solve's intercept is for z - c: b = b' - W·c.
+            for (int k = 0; k < Outputs; k++)
+            {
+                Intercept[k] -= TP.Dot<double>(Weights.AsSpan(k * Features, Features), shift);
+            }
+        }
         Ridge = ridge;
         IsTrained = true;
     }
@@ -281,6 +305,7 @@ public sealed class RidgeReadout<T> : LinearReadout<T>, IOfflineReadout<T>
         return ridges[best];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Flush()
     {
         if (buffered == 0)
@@ -289,6 +314,28 @@ public sealed class RidgeReadout<T> : LinearReadout<T>, IOfflineReadout<T>
         }
 
         int fa = width, o = Outputs;
+        if (FitIntercept)
+        {
+            // Shifted data: Gram of z - c with c the mean of the first block, so the centring at solve time
+            // (C = G - s·sᵀ/n) subtracts small numbers and keeps its digits; W is shift-invariant, b is corrected.
+            if (shift is null)
+            {
+                shift = new double[Features];
+                for (int r = 0; r < buffered; r++)
+                {
+                    TP.Add(shift, buffer.AsSpan(r * fa, Features), shift);
+                }
+
+                TP.Divide(shift, buffered, shift);
+            }
+
+            for (int r = 0; r < buffered; r++)
+            {
+                var z = buffer.AsSpan(r * fa, Features);
+                TP.Subtract(z, shift, z);
+            }
+        }
+
         GramKernels.AccumulateUpper(buffer, buffered, fa, grams[bufferedFold], pack);
         var c = cross[bufferedFold];
         var yy = targetSquares[bufferedFold];
@@ -306,78 +353,63 @@ public sealed class RidgeReadout<T> : LinearReadout<T>, IOfflineReadout<T>
         buffered = 0;
     }
 
-    // gram: [Fa, Fa] upper valid (destroyed); cross: [O, Fa]. Writes w [O, F] and b [O].
+    // gram: [Fa, Fa] upper valid; cross: [O, Fa]. Writes w [O, F] and b [O].
     private void Solve(double[] gram, double[] crossSum, double ridge, double[] w, double[] b)
     {
         int f = Features, fa = width, o = Outputs;
         Symmetrize(gram, fa);
-        var a = Matrix<double>.Build.Dense(f, f);
-        var rhs = Matrix<double>.Build.Dense(f, o);
-        double n = FitIntercept ? gram[(long)fa * fa - 1] : 0;
-        var data = ((MathNet.Numerics.LinearAlgebra.Storage.DenseColumnMajorMatrixStorage<double>)a.Storage).Data;
-        for (int j = 0; j < f; j++)
+        var a = new double[(long)f * f];
+        var x = new double[(long)o * f];
+        BuildSystem(gram, crossSum, ridge, a, x);
+        UsedFallback = !CholeskyKernels.Factor(a, f);
+        if (!UsedFallback)
         {
-            double sj = FitIntercept ? gram[(long)j * fa + f] : 0;
-            for (int i = 0; i < f; i++)
+            CholeskyKernels.Solve(a, f, x, o);
+            UsedFallback = !AllFinite(x);
+        }
+
+        if (UsedFallback)
+        {
+            // Not numerically positive definite (tiny λ on nearly collinear states): LU with partial pivoting, which
+            // like LAPACK's symmetric-indefinite solve behind scipy.linalg.solve(assume_a="sym") accepts the tiny
+            // negative pivots rounding creates; a pseudo-inverse only if even that fails.
+            BuildSystem(gram, crossSum, ridge, a, x);
+            var am = Matrix<double>.Build.DenseOfRowMajor(f, f, a);
+            var rhs = Matrix<double>.Build.DenseOfRowMajor(o, f, x).Transpose();
+            var sol = am.LU().Solve(rhs);
+            if (!AllFinite(sol.AsColumnMajorArray() ?? sol.ToColumnMajorArray()))
             {
-                double v = gram[(long)i * fa + j];
-                if (FitIntercept)
+                var evd = am.Evd(Symmetricity.Symmetric);
+                var values = evd.EigenValues;
+                double max = 0;
+                foreach (var e in values)
                 {
-                    v -= gram[(long)i * fa + f] * sj / n;
+                    max = Math.Max(max, Math.Abs(e.Real));
                 }
 
-                data[(long)j * f + i] = v;
+                double cut = max * f * 1e-15;
+                var q = evd.EigenVectors;
+                var qtb = q.TransposeThisAndMultiply(rhs);
+                for (int i = 0; i < f; i++)
+                {
+                    double e = values[i].Real;
+                    double inv = Math.Abs(e) > cut ? 1 / e : 0;
+                    for (int k = 0; k < o; k++)
+                    {
+                        qtb[i, k] *= inv;
+                    }
+                }
+
+                sol = q * qtb;
             }
 
-            data[(long)j * f + j] += ridge;
             for (int k = 0; k < o; k++)
             {
-                double v = crossSum[(long)k * fa + j];
-                if (FitIntercept)
+                for (int j = 0; j < f; j++)
                 {
-                    v -= sj * crossSum[(long)k * fa + f] / n;
-                }
-
-                rhs[j, k] = v;
-            }
-        }
-
-        Matrix<double> x;
-        UsedFallback = false;
-        try
-        {
-            x = a.Cholesky().Solve(rhs);
-            if (!AllFinite(x))
-            {
-                throw new ArgumentException("non-finite Cholesky solution");
-            }
-        }
-        catch (ArgumentException)
-        {
-            // Not numerically positive definite: pseudo-inverse through the symmetric eigen-decomposition.
-            UsedFallback = true;
-            var evd = a.Evd(Symmetricity.Symmetric);
-            var values = evd.EigenValues;
-            double max = 0;
-            foreach (var e in values)
-            {
-                max = Math.Max(max, Math.Abs(e.Real));
-            }
-
-            double cut = max * f * 1e-15;
-            var q = evd.EigenVectors;
-            var qtb = q.TransposeThisAndMultiply(rhs);
-            for (int i = 0; i < f; i++)
-            {
-                double e = values[i].Real;
-                double inv = Math.Abs(e) > cut ? 1 / e : 0;
-                for (int k = 0; k < o; k++)
-                {
-                    qtb[i, k] *= inv;
+                    x[(long)k * f + j] = sol[j, k];
                 }
             }
-
-            x = q * qtb;
         }
 
         for (int k = 0; k < o; k++)
@@ -385,7 +417,7 @@ public sealed class RidgeReadout<T> : LinearReadout<T>, IOfflineReadout<T>
             double bias = 0;
             for (int j = 0; j < f; j++)
             {
-                double v = x[j, k];
+                double v = x[(long)k * f + j];
                 w[(long)k * f + j] = v;
                 if (FitIntercept)
                 {
@@ -393,15 +425,51 @@ public sealed class RidgeReadout<T> : LinearReadout<T>, IOfflineReadout<T>
                 }
             }
 
-            b[k] = FitIntercept ? (crossSum[(long)k * fa + f] - bias) / n : 0;
+            b[k] = FitIntercept ? (crossSum[(long)k * fa + f] - bias) / gram[(long)fa * fa - 1] : 0;
         }
     }
 
-    private static bool AllFinite(Matrix<double> m)
+    // a = centred ZᵀZ + λI [F, F] row-major; rhs = centred ZᵀD as [O, F].
+    private void BuildSystem(double[] gram, double[] crossSum, double ridge, double[] a, double[] rhs)
     {
-        foreach (var v in m.Enumerate())
+        int f = Features, fa = width, o = Outputs;
+        double n = FitIntercept ? gram[(long)fa * fa - 1] : 0;
+        for (int i = 0; i < f; i++)
         {
-            if (!double.IsFinite(v))
+            double si = FitIntercept ? gram[(long)i * fa + f] / n : 0;
+            var src = gram.AsSpan(i * fa, f);
+            var dst = a.AsSpan(i * f, f);
+            if (FitIntercept)
+            {
+                // row i of ZᵀZ - s·sᵀ/n: the column of sums is the last column of the augmented Gram.
+                for (int j = 0; j < f; j++)
+                {
+                    dst[j] = src[j] - si * gram[(long)j * fa + f];
+                }
+            }
+            else
+            {
+                src.CopyTo(dst);
+            }
+
+            dst[i] += ridge;
+        }
+
+        for (int k = 0; k < o; k++)
+        {
+            double dbar = FitIntercept ? crossSum[(long)k * fa + f] / n : 0;
+            for (int j = 0; j < f; j++)
+            {
+                rhs[(long)k * f + j] = crossSum[(long)k * fa + j] - (FitIntercept ? gram[(long)j * fa + f] * dbar : 0);
+            }
+        }
+    }
+
+    private static bool AllFinite(double[] v)
+    {
+        foreach (var e in v)
+        {
+            if (!double.IsFinite(e))
             {
                 return false;
             }

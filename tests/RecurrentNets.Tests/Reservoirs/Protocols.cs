@@ -18,22 +18,28 @@ internal static class Protocols
     /// steps with a free run of <paramref name="horizon"/> steps from the end of training and every 100 steps.
     /// Returns one result per ridge (the Gram is accumulated once).
     /// </summary>
-    public static MgRun[] MackeyGlassRun(int offset, ulong seed, double[] ridges, int forks, int horizon, int units = 1000)
+    public sealed record MgParams(double LeakRate = 0.5, double SpectralRadius = 1.0, double InputScaling = 0.5, double Bias = 0.0);
+
+    public static MgRun[] MackeyGlassRun(int offset, ulong seed, double[] ridges, int forks, int horizon, int units = 1000,
+        MgParams? p = null, int every = 100)
     {
+        p ??= new MgParams();
         var s = MgSeries;
         var reservoir = Reservoir<double>.Create(new ReservoirOptions
         {
             Units = units,
-            LeakRate = 0.5,
-            SpectralRadius = 1.0,
-            InputScaling = 0.5,
+            LeakRate = p.LeakRate,
+            SpectralRadius = p.SpectralRadius,
+            InputScaling = p.InputScaling,
+            BiasScaling = p.Bias,
             InputConnectivity = 1.0,
             Connectivity = 0.01,
             Seed = seed,
         });
         var readout = new RidgeReadout<double>(units, 1, ridges[0]);
         var esn = new EchoStateNetwork<double>(reservoir, readout);
-        const int washout = 1000, nTf = 4000, test = 1000, every = 100;
+        const int washout = 1000, nTf = 4000;
+        int test = Math.Max(1000, forks * every);
         var state = esn.CreateState();
         esn.Train(state, s.AsSpan(offset, nTf), s.AsSpan(offset + 1, nTf), washout, fit: false);
         var results = new MgRun[ridges.Length];
@@ -57,7 +63,7 @@ internal static class Protocols
 
                 if (f + 1 < forks)
                 {
-                    esn.Force(st, s.AsSpan(pos, every), s.AsSpan(pos, every), oneStep.AsSpan(f * every, every));
+                    esn.Force(st, s.AsSpan(pos, every), s.AsSpan(pos, every), default);
                 }
             }
 

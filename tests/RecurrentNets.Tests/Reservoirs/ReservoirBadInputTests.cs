@@ -71,7 +71,7 @@ public class ReservoirBadInputTests
         var ex2 = Assert.Throws<InvalidOperationException>(() => ridge.Fit());
         Assert.Contains("no data", ex2.Message);
 
-        var reservoir = Reservoir<double>.Create(new ReservoirOptions { Units = 3, Seed = 1 });
+        var reservoir = Reservoir<double>.Create(new ReservoirOptions { Units = 3, Connectivity = 1, Seed = 1 });
         var esn = new EchoStateNetwork<double>(reservoir, ridge);
         Assert.Throws<InvalidOperationException>(() => esn.Generate(esn.CreateState(), new double[5]));
         Assert.Throws<InvalidOperationException>(() => esn.Run(esn.CreateState(), new double[5], new double[5]));

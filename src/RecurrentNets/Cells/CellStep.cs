@@ -13,8 +13,10 @@ public readonly ref struct CellStep<T>
     /// <summary>Creates the view of one step.</summary>
     public CellStep(int batchSize, Span<T> gates, Span<T> recurrentGradient, ReadOnlySpan<T> hiddenPrev, Span<T> hidden,
         ReadOnlySpan<T> cellPrev, Span<T> cell, Span<T> stepCache, Span<T> dHidden, Span<T> dHiddenPrev,
-        Span<T> dCell, Span<T> dCellPrev, Span<T> scratch)
+        Span<T> dCell, Span<T> dCellPrev, Span<T> scratch, ReadOnlySpan<T> recurrentInput = default, ReadOnlySpan<T> recurrentMask = default)
     {
+        RecurrentInput = recurrentInput.IsEmpty ? hiddenPrev : recurrentInput;
+        RecurrentMask = recurrentMask;
         BatchSize = batchSize;
         Gates = gates;
         RecurrentGradient = recurrentGradient;
@@ -47,6 +49,18 @@ public readonly ref struct CellStep<T>
 
     /// <summary>[B, H]: h(t-1).</summary>
     public ReadOnlySpan<T> HiddenPrev { get; }
+
+    /// <summary>
+    /// [B, H]: what W_hh multiplies, h(t-1) ⊙ m under recurrent (variational) dropout with the per-sequence mask m, else
+    /// h(t-1) itself. Cells use it for the recurrent product and h(t-1) for everything else.
+    /// </summary>
+    public ReadOnlySpan<T> RecurrentInput { get; }
+
+    /// <summary>
+    /// [B, H]: the recurrent-dropout mask m (0 or 1/(1-p), fixed across time), or empty. The gradient that reaches
+    /// <see cref="RecurrentInput"/> is multiplied by it on its way to dL/dh(t-1).
+    /// </summary>
+    public ReadOnlySpan<T> RecurrentMask { get; }
 
     /// <summary>[B, H]: h(t), written by the forward step.</summary>
     public Span<T> Hidden { get; }

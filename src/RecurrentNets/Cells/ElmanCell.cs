@@ -54,7 +54,7 @@ public sealed class ElmanCell<T> : RecurrentCell<T>
         int b = step.BatchSize, h = HiddenSize;
 
         // a = (x·Uᵀ + b) + h(t-1)·Wᵀ, accumulated onto the precomputed input projection.
-        Gemm.MultiplyTransposeB(step.HiddenPrev, WeightHH.Values, step.Gates, b, h, h, accumulate: true);
+        Gemm.MultiplyTransposeB(step.RecurrentInput, WeightHH.Values, step.Gates, b, h, h, accumulate: true);
         if (Nonlinearity == RnnNonlinearity.Tanh)
         {
             TP.Tanh<T>(step.Gates, step.Hidden);
@@ -80,7 +80,8 @@ public sealed class ElmanCell<T> : RecurrentCell<T>
             Elementwise.ReluBackward<T>(step.Hidden, step.DHidden, step.Gates);
         }
 
-        // dh(t-1) = da·W.
+        // dh(t-1) = (da·W) ⊙ m.
         Gemm.Multiply<T>(step.Gates, WeightHH.Values, step.DHiddenPrev, b, h, h);
+        ApplyRecurrentMask(step, step.DHiddenPrev);
     }
 }

@@ -58,7 +58,7 @@ public sealed class GruCell<T> : RecurrentCell<T>
         {
             // hp = h(t-1)·W_hhᵀ + b_hh for all three blocks, in scratch [B, 3H].
             Span<T> hp = step.Scratch[..(b * gw)];
-            RecurrentProduct(step.HiddenPrev, w, 0, gw, hp, gw, b);
+            RecurrentProduct(step.RecurrentInput, w, 0, gw, hp, gw, b);
             GruKernels.ResetUpdate<T>(step.Gates, hp, gw, b, h);
 
             // Keep W_hn h + b_hn for backward.
@@ -73,12 +73,12 @@ public sealed class GruCell<T> : RecurrentCell<T>
         {
             // r, z from h(t-1); then n from r ⊙ h(t-1).
             Span<T> hp = step.Scratch[..(b * 2 * h)];
-            RecurrentProduct(step.HiddenPrev, w, 0, 2 * h, hp, 2 * h, b);
+            RecurrentProduct(step.RecurrentInput, w, 0, 2 * h, hp, 2 * h, b);
             GruKernels.ResetUpdate<T>(step.Gates, hp, 2 * h, b, h);
             Span<T> rh = step.StepCache;
             for (int r = 0; r < b; r++)
             {
-                System.Numerics.Tensors.TensorPrimitives.Multiply(step.Gates.Slice(r * gw, h), step.HiddenPrev.Slice(r * h, h), rh.Slice(r * h, h));
+                System.Numerics.Tensors.TensorPrimitives.Multiply(step.Gates.Slice(r * gw, h), step.RecurrentInput.Slice(r * h, h), rh.Slice(r * h, h));
             }
 
             Span<T> recN = step.Scratch[..(b * h)];
@@ -94,8 +94,8 @@ public sealed class GruCell<T> : RecurrentCell<T>
         ReadOnlySpan<T> w = WeightHH.Values;
         if (ResetAfterRecurrence)
         {
-            GruKernels.Backward<T>(step.Gates, step.RecurrentGradient, step.StepCache, step.HiddenPrev, step.DHidden, step.DHiddenPrev, b, h, resetAfter: true);
-            Gemm.Multiply<T>(step.RecurrentGradient, w, step.DHiddenPrev, b, gw, h, accumulate: true);
+            GruKernels.Backward<T>(step.Gates, step.RecurrentGradient, step.StepCache, step.HiddenPrev, default, default, step.DHidden, step.DHiddenPrev, b, h, resetAfter: true);
+            AddThroughRecurrentMask(step, false, false, gw, step.RecurrentGradient, gw, w, h, step.Scratch);
         }
         else
         {
@@ -115,10 +115,10 @@ public sealed class GruCell<T> : RecurrentCell<T>
             }
 
             Gemm.Compute(false, false, b, h, h, dan, h, w[(2 * h * h)..], h, dRh, h, accumulate: false);
-            GruKernels.Backward<T>(step.Gates, default, dRh, step.HiddenPrev, step.DHidden, step.DHiddenPrev, b, h, resetAfter: false);
+            GruKernels.Backward<T>(step.Gates, default, dRh, step.HiddenPrev, step.RecurrentInput, step.RecurrentMask, step.DHidden, step.DHiddenPrev, b, h, resetAfter: false);
 
-            // dh(t-1) += [da_r, da_z]·W_hh[r, z].
-            Gemm.Compute(false, false, b, h, 2 * h, step.Gates, gw, w, h, step.DHiddenPrev, h, accumulate: true);
+            // dh(t-1) += ([da_r, da_z]·W_hh[r, z]) ⊙ m.
+            AddThroughRecurrentMask(step, false, false, 2 * h, step.Gates, gw, w, h, step.Scratch);
         }
     }
 

@@ -79,7 +79,7 @@ public sealed class LstmCell<T> : RecurrentCell<T>
     public override void Forward(in CellStep<T> step)
     {
         int b = step.BatchSize, h = HiddenSize;
-        Gemm.MultiplyTransposeB(step.HiddenPrev, WeightHH.Values, step.Gates, b, h, GateWidth, accumulate: true);
+        Gemm.MultiplyTransposeB(step.RecurrentInput, WeightHH.Values, step.Gates, b, h, GateWidth, accumulate: true);
         ReadOnlySpan<T> pI = PeepholeInput is null ? default : PeepholeInput.Values;
         ReadOnlySpan<T> pF = PeepholeForget is null ? default : PeepholeForget.Values;
         ReadOnlySpan<T> pO = PeepholeOutput is null ? default : PeepholeOutput.Values;
@@ -126,7 +126,8 @@ public sealed class LstmCell<T> : RecurrentCell<T>
                 break;
         }
 
-        // dh(t-1) = dGates·W_hh.
+        // dh(t-1) = (dGates·W_hh) ⊙ m.
         Gemm.Multiply<T>(step.Gates, WeightHH.Values, step.DHiddenPrev, b, GateWidth, h);
+        ApplyRecurrentMask(step, step.DHiddenPrev);
     }
 }

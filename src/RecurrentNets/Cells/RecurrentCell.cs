@@ -93,6 +93,34 @@ public abstract class RecurrentCell<T>
     /// <summary>E, the elements per batch row the cell keeps from forward to backward besides gates and states.</summary>
     public virtual int StepCacheWidth => 0;
 
+    /// <summary>gradient ⊙ m when recurrent dropout is on (a gradient with respect to the recurrent input becomes one with respect to h(t-1)).</summary>
+    protected static void ApplyRecurrentMask(in CellStep<T> step, Span<T> gradient)
+    {
+        if (!step.RecurrentMask.IsEmpty)
+        {
+            System.Numerics.Tensors.TensorPrimitives.Multiply(gradient, step.RecurrentMask, gradient);
+        }
+    }
+
+    /// <summary>
+    /// dL/dh(t-1) += (a·b) ⊙ m: the recurrent path of a gradient, through the recurrent-dropout mask when there is one.
+    /// <paramref name="scratch"/> needs [B, H] when a mask is present.
+    /// </summary>
+    protected static void AddThroughRecurrentMask(in CellStep<T> step, bool transposeA, bool transposeB, int k,
+        ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, Span<T> scratch)
+    {
+        int rows = step.BatchSize, h = step.DHiddenPrev.Length / Math.Max(1, rows);
+        if (step.RecurrentMask.IsEmpty)
+        {
+            Gemm.Compute(transposeA, transposeB, rows, h, k, a, lda, b, ldb, step.DHiddenPrev, h, accumulate: true);
+            return;
+        }
+
+        Span<T> product = scratch[..(rows * h)];
+        Gemm.Compute(transposeA, transposeB, rows, h, k, a, lda, b, ldb, product, h, accumulate: false);
+        System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(product, step.RecurrentMask, step.DHiddenPrev, step.DHiddenPrev);
+    }
+
     /// <summary>Adds a parameter of the cell to <paramref name="block"/> and to <see cref="Parameters"/>.</summary>
     protected ParameterView<T> AddParameter(ParameterBlock<T> block, string name, params int[] shape)
     {

@@ -70,13 +70,15 @@ internal static class GruKernels
     /// <param name="recurrentGradient">[B, 3H] out (PyTorch's form), or empty for Cho's form.</param>
     /// <param name="recurrentN">PyTorch's form: W_hn h + b_hn, [B, H]. Cho's form: dL/d(r ⊙ h), [B, H].</param>
     /// <param name="hiddenPrev">h(t-1), [B, H].</param>
+    /// <param name="recurrentInput">Cho's form: what W_hn's reset term multiplies, h(t-1) ⊙ m ([B, H]); unused otherwise.</param>
+    /// <param name="mask">Cho's form: the recurrent-dropout mask m [B, H], or empty; unused otherwise.</param>
     /// <param name="dHidden">dL/dh(t), [B, H].</param>
     /// <param name="dHiddenPrev">Receives dh ⊙ z (plus, in Cho's form, dL/d(r ⊙ h) ⊙ r), [B, H].</param>
     /// <param name="batchSize">B.</param>
     /// <param name="hiddenSize">H.</param>
     /// <param name="resetAfter">PyTorch's form (ONNX <c>linear_before_reset = 1</c>).</param>
     public static void Backward<T>(Span<T> gates, Span<T> recurrentGradient, ReadOnlySpan<T> recurrentN, ReadOnlySpan<T> hiddenPrev,
-        ReadOnlySpan<T> dHidden, Span<T> dHiddenPrev, int batchSize, int hiddenSize, bool resetAfter)
+        ReadOnlySpan<T> recurrentInput, ReadOnlySpan<T> mask, ReadOnlySpan<T> dHidden, Span<T> dHiddenPrev, int batchSize, int hiddenSize, bool resetAfter)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int h = hiddenSize;
@@ -91,6 +93,9 @@ internal static class GruKernels
             ref T dh = ref Unsafe.AsRef(in MemoryMarshal.GetReference(dHidden.Slice(b * h, h)));
             ref T dhp = ref MemoryMarshal.GetReference(dHiddenPrev.Slice(b * h, h));
             ref T rg = ref resetAfter ? ref MemoryMarshal.GetReference(recurrentGradient.Slice(b * 3 * h, 3 * h)) : ref Unsafe.NullRef<T>();
+            ref T ri = ref resetAfter ? ref Unsafe.NullRef<T>() : ref Unsafe.AsRef(in MemoryMarshal.GetReference(recurrentInput.Slice(b * h, h)));
+            bool masked = !resetAfter && !mask.IsEmpty;
+            ref T m = ref masked ? ref Unsafe.AsRef(in MemoryMarshal.GetReference(mask.Slice(b * h, h))) : ref Unsafe.NullRef<T>();
             int j = 0;
             if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
             {
@@ -116,8 +121,9 @@ internal static class GruKernels
                     }
                     else
                     {
-                        dar = recN * hPrev * r * (one - r);
-                        dhPrev += recN * r;
+                        // Cho's form: rh = r ⊙ (h ⊙ m), so dr = d(rh) ⊙ (h ⊙ m) and dh gets d(rh) ⊙ r ⊙ m.
+                        dar = recN * Vector.LoadUnsafe(ref ri, u) * r * (one - r);
+                        dhPrev += masked ? recN * r * Vector.LoadUnsafe(ref m, u) : recN * r;
                     }
 
                     dar.StoreUnsafe(ref rRef, u);
@@ -143,8 +149,8 @@ internal static class GruKernels
                 }
                 else
                 {
-                    dar = recN * hPrev * r * (T.One - r);
-                    dhPrev += recN * r;
+                    dar = recN * Unsafe.Add(ref ri, j) * r * (T.One - r);
+                    dhPrev += masked ? recN * r * Unsafe.Add(ref m, j) : recN * r;
                 }
 
                 Unsafe.Add(ref rRef, j) = dar;

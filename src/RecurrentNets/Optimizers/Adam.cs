@@ -71,6 +71,9 @@ public sealed class Adam<T> : Optimizer<T>
     /// <summary>Whether the weight decay is AdamW's.</summary>
     public bool DecoupledWeightDecay { get; }
 
+    /// <inheritdoc/>
+    public override IReadOnlyList<(string Name, T[] Buffer)> StateBuffers => [("exp_avg", m), ("exp_avg_sq", v)];
+
     /// <summary>The first-moment estimate m, for checkpoints.</summary>
     public Span<T> FirstMoment => m;
 

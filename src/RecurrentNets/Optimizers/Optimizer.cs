@@ -45,6 +45,20 @@ public abstract class Optimizer<T>
     /// <summary>The number of <see cref="Step"/> calls so far.</summary>
     public long StepCount { get; protected set; }
 
+    /// <summary>
+    /// The optimiser's state buffers by name (e.g. Adam's <c>exp_avg</c> and <c>exp_avg_sq</c>, PyTorch's names), each as
+    /// long as the parameter block; saved and restored by <see cref="Serialization.Checkpoint"/> so training resumes exactly.
+    /// </summary>
+    public abstract IReadOnlyList<(string Name, T[] Buffer)> StateBuffers { get; }
+
+    /// <summary>Restores the step count of a checkpoint (the buffers are restored through <see cref="StateBuffers"/>).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The count is negative.</exception>
+    public void RestoreStepCount(long stepCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(stepCount);
+        StepCount = stepCount;
+    }
+
     /// <summary>Applies one update from the current gradients. Does not zero them.</summary>
     public abstract void Step();
 

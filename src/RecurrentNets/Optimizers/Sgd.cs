@@ -55,6 +55,9 @@ public sealed class Sgd<T> : Optimizer<T>
     /// <summary>Whether the momentum is Nesterov's.</summary>
     public bool Nesterov { get; }
 
+    /// <inheritdoc/>
+    public override IReadOnlyList<(string Name, T[] Buffer)> StateBuffers => velocity.Length == 0 ? [] : [("momentum_buffer", velocity)];
+
     /// <summary>The momentum buffer (empty without momentum), for checkpoints.</summary>
     public Span<T> Velocity => velocity;
 

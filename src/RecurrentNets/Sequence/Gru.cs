@@ -23,13 +23,15 @@ public sealed class Gru<T> : RecurrentLayer<T>
     /// <param name="dropout">Dropout on the outputs of every layer but the last. PyTorch: <c>dropout</c>.</param>
     /// <param name="resetAfterRecurrence">PyTorch's form n = tanh(x_n + r ⊙ (W_hn h + b_hn)) (default; ONNX
     /// <c>linear_before_reset = 1</c>); false for Cho et al. 2014's n = tanh(x_n + W_hn (r ⊙ h) + b_hn).</param>
+    /// <param name="recurrentDropout">Variational dropout on h(t-1) as seen by W_hh, one mask per sequence kept across
+    /// time (Gal and Ghahramani 2016). Keras: <c>recurrent_dropout</c>.</param>
     /// <param name="learnInitialState">Learn h(0) as parameters <c>initial_hidden</c>.</param>
     public Gru(int inputSize, int hiddenSize, int numLayers = 1, bool bias = true, SeededRandom? random = null,
         ParameterBlock<T>? parameters = null, bool bidirectional = false, double dropout = 0, bool resetAfterRecurrence = true,
-        bool learnInitialState = false)
+        bool learnInitialState = false, double recurrentDropout = 0)
         : base(parameters, inputSize, hiddenSize, numLayers,
             (block, _, cellInput, suffix) => new GruCell<T>(block, cellInput, hiddenSize, resetAfterRecurrence, bias, suffix),
-            bidirectional, dropout, learnInitialState, random)
+            bidirectional, dropout, learnInitialState, random, recurrentDropout)
     {
         ResetAfterRecurrence = resetAfterRecurrence;
         InitializeUniform(random ?? new SeededRandom(0));

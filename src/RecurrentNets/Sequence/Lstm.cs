@@ -26,13 +26,15 @@ public sealed class Lstm<T> : RecurrentLayer<T>
     /// <param name="coupledInputForget">No input gate: C = f ⊙ C(t-1) + (1 - f) ⊙ g (CIFG).</param>
     /// <param name="forgetBias">When set, the forget gate's b_ih block is filled with this value and its b_hh block with 0, so
     /// the gate starts open (Keras <c>unit_forget_bias</c> uses 1; Gers et al. 2000).</param>
+    /// <param name="recurrentDropout">Variational dropout on h(t-1) as seen by W_hh, one mask per sequence kept across
+    /// time (Gal and Ghahramani 2016). Keras: <c>recurrent_dropout</c>.</param>
     /// <param name="learnInitialState">Learn h(0) and C(0) as parameters <c>initial_hidden</c>, <c>initial_cell</c>.</param>
     public Lstm(int inputSize, int hiddenSize, int numLayers = 1, bool bias = true, SeededRandom? random = null,
         ParameterBlock<T>? parameters = null, bool bidirectional = false, double dropout = 0, bool peephole = false,
-        bool coupledInputForget = false, double? forgetBias = null, bool learnInitialState = false)
+        bool coupledInputForget = false, double? forgetBias = null, bool learnInitialState = false, double recurrentDropout = 0)
         : base(parameters, inputSize, hiddenSize, numLayers,
             (block, _, cellInput, suffix) => new LstmCell<T>(block, cellInput, hiddenSize, peephole, coupledInputForget, bias, suffix),
-            bidirectional, dropout, learnInitialState, random)
+            bidirectional, dropout, learnInitialState, random, recurrentDropout)
     {
         Peephole = peephole;
         CoupledInputForget = coupledInputForget;

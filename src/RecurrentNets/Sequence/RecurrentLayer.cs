@@ -48,9 +48,11 @@ public class RecurrentLayer<T>
     private readonly T[][] outputs, dOutputs, masks;
     private SeededRandom dropoutRandom;
     private T[] inputCopy = [];
-    private T[] dHiddenA = [], dHiddenB = [], dCellA = [], dCellB = [], scratch = [], biasSum = [];
+    private T[] dHiddenA = [], dHiddenB = [], dCellA = [], dCellB = [], savedDHidden = [], savedDCell = [], scratch = [], biasSum = [];
+    private int[] lengths = [];
+    private bool hasLengths;
     private int cachedSteps, cachedBatch, currentBatch;
-    private bool backwardReady, usedLearnedState, droppedOut;
+    private bool backwardReady, usedLearnedState, droppedOut, recurrentDropped;
 
     /// <summary>Builds a stack of <paramref name="numLayers"/> layers of cells made by <paramref name="cellFactory"/>.</summary>
     /// <param name="parameters">The block the cells add their parameters to (a new one when null).</param>
@@ -64,10 +66,14 @@ public class RecurrentLayer<T>
     /// <param name="learnInitialState">Add parameters <c>initial_hidden</c> (and <c>initial_cell</c>) [L·D, H], used, broadcast
     /// over the batch, when no initial state is passed.</param>
     /// <param name="random">The source of dropout masks; seed 0 when null.</param>
-    /// <exception cref="ArgumentOutOfRangeException">A size is below 1 or the dropout is outside [0, 1).</exception>
+    /// <param name="recurrentDropout">Variational dropout on the recurrent connections (Gal and Ghahramani 2016): W_hh
+    /// sees h(t-1) ⊙ m with one mask m per sequence and unit, drawn per forward pass and kept across time steps, while
+    /// <see cref="Training"/>. Keras: <c>recurrent_dropout</c>.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is below 1 or a dropout is outside [0, 1).</exception>
     /// <exception cref="ArgumentException">A cell's sizes disagree with the layer's.</exception>
     public RecurrentLayer(ParameterBlock<T>? parameters, int inputSize, int hiddenSize, int numLayers, CellFactory<T> cellFactory,
-        bool bidirectional = false, double dropout = 0, bool learnInitialState = false, SeededRandom? random = null)
+        bool bidirectional = false, double dropout = 0, bool learnInitialState = false, SeededRandom? random = null,
+        double recurrentDropout = 0)
     {
         ArgumentNullException.ThrowIfNull(cellFactory);
         ArgumentOutOfRangeException.ThrowIfLessThan(inputSize, 1);
@@ -78,6 +84,12 @@ public class RecurrentLayer<T>
             throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "dropout must be in [0, 1).");
         }
 
+        if (!(recurrentDropout >= 0 && recurrentDropout < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(recurrentDropout), recurrentDropout, "recurrentDropout must be in [0, 1).");
+        }
+
+        RecurrentDropout = recurrentDropout;
         Parameters = parameters ?? new ParameterBlock<T>();
         InputSize = inputSize;
         HiddenSize = hiddenSize;
@@ -142,6 +154,9 @@ public class RecurrentLayer<T>
     /// <summary>The dropout probability between layers.</summary>
     public double Dropout { get; }
 
+    /// <summary>The recurrent (variational) dropout probability.</summary>
+    public double RecurrentDropout { get; }
+
     /// <summary>Whether dropout is active (PyTorch's <c>train()</c> / <c>eval()</c>). Default true.</summary>
     public bool Training { get; set; } = true;
 
@@ -190,9 +205,16 @@ public class RecurrentLayer<T>
     /// the learned initial state if there is one, else zeros.</param>
     /// <param name="finalState">Receives h(T) (and C(T)) of every layer and direction, when given (for the reverse
     /// direction, its state after reading step 0). It may be the same object as <paramref name="initialState"/>.</param>
+    /// <param name="sequenceLengths">For a batch of sequences of different lengths, padded to timeSteps: the length of
+    /// each, [batchSize], each in [1, timeSteps], in any order (PyTorch's packed sequences, ONNX's
+    /// <c>sequence_lens</c>). Outputs past a sequence's end are zero, its final state is the state after its last step
+    /// (the reverse direction starts at its last step), and its gradients are those of running it alone. Empty for
+    /// sequences that all have timeSteps steps.</param>
     /// <exception cref="ArgumentException">A shape disagrees; the message names the argument and both shapes.
     /// Nothing is written before all checks pass.</exception>
-    public void Forward(Tensor<T> input, Tensor<T> output, RecurrentState<T>? initialState = null, RecurrentState<T>? finalState = null)
+    /// <exception cref="ArgumentOutOfRangeException">A sequence length is outside [1, timeSteps].</exception>
+    public void Forward(Tensor<T> input, Tensor<T> output, RecurrentState<T>? initialState = null, RecurrentState<T>? finalState = null,
+        ReadOnlySpan<int> sequenceLengths = default)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(output);
@@ -214,13 +236,22 @@ public class RecurrentLayer<T>
 
         CheckState(initialState, batch, nameof(initialState));
         CheckState(finalState, batch, nameof(finalState));
+        CheckLengths(sequenceLengths, steps, batch);
 
         Parameters.Freeze();
         EnsureCapacity(steps, batch);
+        hasLengths = false;
+        foreach (int length in sequenceLengths)
+        {
+            hasLengths |= length < steps;
+        }
+
+        sequenceLengths.CopyTo(lengths);
         int rows = steps * batch, stateSize = batch * HiddenSize;
         input.AsSpan().CopyTo(inputCopy);
         usedLearnedState = initialState is null && InitialHidden is not null;
         droppedOut = Training && Dropout > 0;
+        recurrentDropped = Training && RecurrentDropout > 0;
 
         for (int l = 0; l < NumLayers; l++)
         {
@@ -237,11 +268,27 @@ public class RecurrentLayer<T>
                 Span<T> h0 = cache.Hidden.AsSpan(first * stateSize, stateSize);
                 Span<T> c0 = cell.HasCellState ? cache.Cell.AsSpan(first * stateSize, stateSize) : default;
                 LoadInitialState(initialState, index, batch, h0, c0);
+                if (recurrentDropped)
+                {
+                    DrawMask(cache.RecurrentMask.AsSpan(0, stateSize), RecurrentDropout);
+                }
 
                 for (int s = 0; s < steps; s++)
                 {
                     int t = d == 0 ? s : steps - 1 - s;
+                    if (recurrentDropped)
+                    {
+                        // W_hh sees h(t-1) ⊙ m; keep it for the backward pass and the weight gradient.
+                        int prevSlot = d == 0 ? t : t + 1;
+                        TP.Multiply<T>(cache.Hidden.AsSpan(prevSlot * stateSize, stateSize), cache.RecurrentMask.AsSpan(0, stateSize),
+                            cache.RecurrentInputs.AsSpan(t * stateSize, stateSize));
+                    }
+
                     cell.Forward(StepView(cell, cache, t, batch, d, backward: false));
+                    if (hasLengths)
+                    {
+                        CarryPaddedState(cell, cache, t, batch, d);
+                    }
                 }
 
                 if (finalState is not null)
@@ -267,6 +314,11 @@ public class RecurrentLayer<T>
         }
 
         LayerOutput(NumLayers - 1, rows).CopyTo(output.AsSpan());
+        if (hasLengths)
+        {
+            ZeroPaddedRows(output.AsSpan(), steps, batch, OutputSize);
+        }
+
         cachedSteps = steps;
         cachedBatch = batch;
         backwardReady = true;
@@ -340,8 +392,24 @@ public class RecurrentLayer<T>
                 for (int s = steps - 1; s >= 0; s--)
                 {
                     int t = d == 0 ? s : steps - 1 - s;
-                    AddOutputGradient(dOut, t, batch, d, dh);
+                    if (hasLengths)
+                    {
+                        // A padded step is the identity on the state and its output is a constant zero: hold the
+                        // carried gradient, feed the cell zeros (so its gate gradients are zero), pass it on after.
+                        HoldPaddedGradients(t, batch, dh, dc);
+                        AddOutputGradient(dOut, t, batch, d, dh);
+                        HoldPaddedGradients(t, batch, dh, default, save: false);
+                    }
+                    else
+                    {
+                        AddOutputGradient(dOut, t, batch, d, dh);
+                    }
+
                     cell.Backward(StepView(cell, cache, t, batch, d, backward: true, dh, dhNext, dc, dcNext));
+                    if (hasLengths)
+                    {
+                        ReleasePaddedGradients(t, batch, dhNext, dcNext);
+                    }
                     var swap = dh;
                     dh = dhNext;
                     dhNext = swap;
@@ -362,7 +430,8 @@ public class RecurrentLayer<T>
 
                 ReadOnlySpan<T> dRecurrent = cell.HasSeparateRecurrentGradient ? cache.RecurrentGradient.AsSpan(0, rows * gw) : dGates;
                 int hiddenPrevSlot = d == 0 ? 0 : 1;
-                cell.AccumulateRecurrentGradients(dRecurrent, cache.Hidden.AsSpan(hiddenPrevSlot * stateSize, rows * h),
+                cell.AccumulateRecurrentGradients(dRecurrent,
+                    recurrentDropped ? cache.RecurrentInputs.AsSpan(0, rows * h) : cache.Hidden.AsSpan(hiddenPrevSlot * stateSize, rows * h),
                     cache.StepCache.AsSpan(0, rows * cell.StepCacheWidth), rows);
 
                 // dX = Σ_d dGates_d·W_ih_d: the output gradient of the layer below, or the caller's dInput.
@@ -375,6 +444,104 @@ public class RecurrentLayer<T>
             if (l > 0 && droppedOut)
             {
                 TP.Multiply<T>(dX, masks[l - 1].AsSpan(0, rows * width), dX);
+            }
+        }
+    }
+
+    private void CheckLengths(ReadOnlySpan<int> sequenceLengths, int steps, int batch)
+    {
+        if (sequenceLengths.IsEmpty)
+        {
+            return;
+        }
+
+        if (sequenceLengths.Length != batch)
+        {
+            throw new ArgumentException($"sequenceLengths has {sequenceLengths.Length} entries but the batch has {batch} sequences.", nameof(sequenceLengths));
+        }
+
+        for (int b = 0; b < batch; b++)
+        {
+            if (sequenceLengths[b] < 1 || sequenceLengths[b] > steps)
+            {
+                throw new ArgumentOutOfRangeException(nameof(sequenceLengths), sequenceLengths[b],
+                    $"Sequence {b} has length {sequenceLengths[b]}, outside [1, {steps}] (timeSteps).");
+            }
+        }
+    }
+
+    // Rows past their sequence's end keep the previous state: h(t) = h(t-1), C(t) = C(t-1).
+    private void CarryPaddedState(RecurrentCell<T> cell, LayerCache cache, int t, int batch, int direction)
+    {
+        int h = HiddenSize, stateSize = batch * h;
+        int prevSlot = direction == 0 ? t : t + 1, slot = direction == 0 ? t + 1 : t;
+        for (int b = 0; b < batch; b++)
+        {
+            if (t < lengths[b])
+            {
+                continue;
+            }
+
+            cache.Hidden.AsSpan(prevSlot * stateSize + b * h, h).CopyTo(cache.Hidden.AsSpan(slot * stateSize + b * h, h));
+            if (cell.HasCellState)
+            {
+                cache.Cell.AsSpan(prevSlot * stateSize + b * h, h).CopyTo(cache.Cell.AsSpan(slot * stateSize + b * h, h));
+            }
+        }
+    }
+
+    private void ZeroPaddedRows(Span<T> sequence, int steps, int batch, int width)
+    {
+        for (int t = 0; t < steps; t++)
+        {
+            for (int b = 0; b < batch; b++)
+            {
+                if (t >= lengths[b])
+                {
+                    sequence.Slice((t * batch + b) * width, width).Clear();
+                }
+            }
+        }
+    }
+
+    private void HoldPaddedGradients(int t, int batch, Span<T> dh, Span<T> dc, bool save = true)
+    {
+        int h = HiddenSize;
+        for (int b = 0; b < batch; b++)
+        {
+            if (t < lengths[b])
+            {
+                continue;
+            }
+
+            if (save)
+            {
+                dh.Slice(b * h, h).CopyTo(savedDHidden.AsSpan(b * h, h));
+            }
+
+            dh.Slice(b * h, h).Clear();
+            if (!dc.IsEmpty)
+            {
+                dc.Slice(b * h, h).CopyTo(savedDCell.AsSpan(b * h, h));
+                dc.Slice(b * h, h).Clear();
+            }
+        }
+    }
+
+    private void ReleasePaddedGradients(int t, int batch, Span<T> dhPrev, Span<T> dcPrev)
+    {
+        int h = HiddenSize;
+        for (int b = 0; b < batch; b++)
+        {
+            if (t < lengths[b])
+            {
+                continue;
+            }
+
+            savedDHidden.AsSpan(b * h, h).CopyTo(dhPrev.Slice(b * h, h));
+            if (!dcPrev.IsEmpty)
+            {
+                savedDCell.AsSpan(b * h, h).CopyTo(dcPrev.Slice(b * h, h));
             }
         }
     }
@@ -515,16 +682,22 @@ public class RecurrentLayer<T>
         }
     }
 
-    // Inverted dropout on the output of layer l: keep with probability 1 - p and scale by 1 / (1 - p).
+    // Inverted dropout: keep with probability 1 - p and scale by 1 / (1 - p).
+    private void DrawMask(Span<T> mask, double probability)
+    {
+        T keep = T.CreateTruncating(1 / (1 - probability));
+        for (int i = 0; i < mask.Length; i++)
+        {
+            mask[i] = dropoutRandom.NextDouble() < probability ? T.Zero : keep;
+        }
+    }
+
+    // Dropout on the output of layer l.
     private void ApplyDropout(int layer, int rows)
     {
         int count = rows * OutputSize;
         Span<T> mask = masks[layer].AsSpan(0, count);
-        T keep = T.CreateTruncating(1 / (1 - Dropout));
-        for (int i = 0; i < count; i++)
-        {
-            mask[i] = dropoutRandom.NextDouble() < Dropout ? T.Zero : keep;
-        }
+        DrawMask(mask, Dropout);
 
         Span<T> output = outputs[layer].AsSpan(0, count);
         if (Directions == 1)
@@ -551,10 +724,17 @@ public class RecurrentLayer<T>
             c = cache.Cell.AsSpan(slot * stateSize, stateSize);
         }
 
+        ReadOnlySpan<T> recurrentInput = default, mask = default;
+        if (recurrentDropped)
+        {
+            recurrentInput = cache.RecurrentInputs.AsSpan(t * stateSize, stateSize);
+            mask = cache.RecurrentMask.AsSpan(0, stateSize);
+        }
+
         return new CellStep<T>(batch, gates, recurrent,
             cache.Hidden.AsSpan(prevSlot * stateSize, stateSize), cache.Hidden.AsSpan(slot * stateSize, stateSize),
             cPrev, c, cache.StepCache.AsSpan(t * batch * e, batch * e),
-            dh, dhPrev, dc, dcPrev, scratch.AsSpan(0, batch * (gw + HiddenSize)));
+            dh, dhPrev, dc, dcPrev, scratch.AsSpan(0, batch * (gw + HiddenSize)), recurrentInput, mask);
     }
 
     private void CheckState(RecurrentState<T>? state, int batch, string name)
@@ -611,6 +791,11 @@ public class RecurrentLayer<T>
             }
 
             Grow(ref cache.StepCache, rows * cell.StepCacheWidth);
+            if (RecurrentDropout > 0)
+            {
+                Grow(ref cache.RecurrentMask, stateSize);
+                Grow(ref cache.RecurrentInputs, rows * h);
+            }
         }
 
         for (int l = 0; l < NumLayers; l++)
@@ -633,10 +818,17 @@ public class RecurrentLayer<T>
 
         Grow(ref dHiddenA, stateSize);
         Grow(ref dHiddenB, stateSize);
+        Grow(ref savedDHidden, stateSize);
+        if (lengths.Length < batch)
+        {
+            lengths = new int[batch];
+        }
+
         if (HasCellState)
         {
             Grow(ref dCellA, stateSize);
             Grow(ref dCellB, stateSize);
+            Grow(ref savedDCell, stateSize);
         }
 
         Grow(ref scratch, batch * (maxGate + h));
@@ -658,5 +850,7 @@ public class RecurrentLayer<T>
         public T[] Hidden = [];
         public T[] Cell = [];
         public T[] StepCache = [];
+        public T[] RecurrentMask = [];
+        public T[] RecurrentInputs = [];
     }
 }

@@ -31,13 +31,15 @@ public sealed class Rnn<T> : RecurrentLayer<T>
     /// <param name="parameters">A block to add the parameters to (to share one block with other layers); a new one when null.</param>
     /// <param name="bidirectional">Add a reverse direction to every layer. PyTorch: <c>bidirectional</c>.</param>
     /// <param name="dropout">Dropout on the outputs of every layer but the last. PyTorch: <c>dropout</c>.</param>
+    /// <param name="recurrentDropout">Variational dropout on h(t-1) as seen by W_hh, one mask per sequence kept across
+    /// time (Gal and Ghahramani 2016). Keras: <c>recurrent_dropout</c>.</param>
     /// <param name="learnInitialState">Learn h(0) as parameters <c>initial_hidden</c>.</param>
     public Rnn(int inputSize, int hiddenSize, int numLayers = 1, RnnNonlinearity nonlinearity = RnnNonlinearity.Tanh,
         bool bias = true, SeededRandom? random = null, ParameterBlock<T>? parameters = null, bool bidirectional = false,
-        double dropout = 0, bool learnInitialState = false)
+        double dropout = 0, bool learnInitialState = false, double recurrentDropout = 0)
         : base(parameters, inputSize, hiddenSize, numLayers,
             (block, _, cellInput, suffix) => new ElmanCell<T>(block, cellInput, hiddenSize, nonlinearity, bias, suffix),
-            bidirectional, dropout, learnInitialState, random)
+            bidirectional, dropout, learnInitialState, random, recurrentDropout)
     {
         Nonlinearity = nonlinearity;
         InitializeUniform(random ?? new SeededRandom(0));

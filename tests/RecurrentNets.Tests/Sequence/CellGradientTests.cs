@@ -76,6 +76,80 @@ public class CellGradientTests
         Assert.NotEqual(0, harness.Parameters["initial_hidden"].Gradients[0]);
     }
 
+    public static TheoryData<CellKind, bool> RecurrentDropoutCases()
+    {
+        var data = new TheoryData<CellKind, bool>();
+        foreach (var kind in Enum.GetValues<CellKind>())
+        {
+            data.Add(kind, false);
+            data.Add(kind, true);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(RecurrentDropoutCases))]
+    public void RecurrentVariationalDropoutHasExactGradients(CellKind cell, bool bidirectional)
+    {
+        var harness = new Harness(cell, 2, bidirectional, LossKind.EveryStepCrossEntropy, seed: 6, recurrentDropout: 0.4);
+        harness.AssertAllGradients();
+    }
+
+    [Fact]
+    public void RecurrentDropoutKeepsOneMaskAcrossTime()
+    {
+        // With W_ih = 0 and no biases, h(t) = tanh(W_hh (h(t-1) ⊙ m)): a unit dropped at t = 0 stays dropped, so
+        // the columns of W_hh it feeds never act. Compare against the same network with those columns zeroed.
+        var rnn = new Rnn<double>(2, 6, bias: false, random: new SeededRandom(4), recurrentDropout: 0.5);
+        rnn.Cells[0].WeightIH.Values.Clear();
+        var x = new Tensor<double>(8, 1, 2);
+        var initial = rnn.CreateState(1);
+        initial.Hidden.AsSpan().Fill(0.5);
+        var y = new Tensor<double>(8, 1, 6);
+        rnn.ReseedDropout(3);
+        rnn.Forward(x, y, initial);
+
+        // Recover the mask of the first step from h(1) = tanh(W_hh (h0 ⊙ m)), then check every later step uses it.
+        var w = rnn.Cells[0].WeightHH.Values.ToArray();
+        double Predict(double[] hPrev, double[] mask, int i)
+        {
+            double a = 0;
+            for (int j = 0; j < 6; j++)
+            {
+                a += w[i * 6 + j] * hPrev[j] * mask[j];
+            }
+
+            return Math.Tanh(a);
+        }
+
+        double[] best = [];
+        double bestError = double.MaxValue;
+        for (int bits = 0; bits < 64; bits++)
+        {
+            double[] mask = Enumerable.Range(0, 6).Select(j => (bits >> j & 1) == 1 ? 2.0 : 0.0).ToArray();
+            double error = 0;
+            for (int t = 0; t < 8; t++)
+            {
+                double[] hPrev = t == 0 ? Enumerable.Repeat(0.5, 6).ToArray() : y.Row(t - 1, 0).ToArray();
+                for (int i = 0; i < 6; i++)
+                {
+                    error = Math.Max(error, Math.Abs(Predict(hPrev, mask, i) - y.Row(t, 0)[i]));
+                }
+            }
+
+            if (error < bestError)
+            {
+                bestError = error;
+                best = mask;
+            }
+        }
+
+        Assert.True(bestError < 1e-12, $"no single mask explains all 8 steps (best error {bestError})");
+        Assert.Contains(0.0, best);
+        Assert.Contains(2.0, best);
+    }
+
     [Fact]
     public void DropoutZeroesAboutPOfTheLowerLayersOutputsAndNothingInEvaluation()
     {
@@ -107,17 +181,18 @@ public class CellGradientTests
     }
 
     internal static RecurrentLayer<double> Build(CellKind kind, int numLayers, bool bidirectional, SeededRandom random,
-        ParameterBlock<double> block, double dropout = 0, bool learnInitialState = false, int inputSize = 3, int hidden = 4)
+        ParameterBlock<double> block, double dropout = 0, bool learnInitialState = false, int inputSize = 3, int hidden = 4,
+        double recurrentDropout = 0)
         => kind switch
         {
-            CellKind.RnnTanh => new Rnn<double>(inputSize, hidden, numLayers, RnnNonlinearity.Tanh, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState),
-            CellKind.RnnRelu => new Rnn<double>(inputSize, hidden, numLayers, RnnNonlinearity.Relu, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState),
-            CellKind.Lstm => new Lstm<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState),
-            CellKind.LstmPeephole => new Lstm<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, peephole: true, learnInitialState: learnInitialState),
-            CellKind.LstmCoupled => new Lstm<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, coupledInputForget: true, learnInitialState: learnInitialState),
-            CellKind.LstmCoupledPeephole => new Lstm<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, peephole: true, coupledInputForget: true, learnInitialState: learnInitialState),
-            CellKind.Gru => new Gru<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState),
-            _ => new Gru<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, resetAfterRecurrence: false, learnInitialState: learnInitialState),
+            CellKind.RnnTanh => new Rnn<double>(inputSize, hidden, numLayers, RnnNonlinearity.Tanh, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),
+            CellKind.RnnRelu => new Rnn<double>(inputSize, hidden, numLayers, RnnNonlinearity.Relu, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),
+            CellKind.Lstm => new Lstm<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),
+            CellKind.LstmPeephole => new Lstm<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, peephole: true, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),
+            CellKind.LstmCoupled => new Lstm<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, coupledInputForget: true, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),
+            CellKind.LstmCoupledPeephole => new Lstm<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, peephole: true, coupledInputForget: true, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),
+            CellKind.Gru => new Gru<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),
+            _ => new Gru<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, resetAfterRecurrence: false, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),
         };
 
     /// <summary>A recurrent stack, a linear head and a loss over a small random batch.</summary>
@@ -132,11 +207,12 @@ public class CellGradientTests
         private readonly RecurrentState<double> final, dFinal, stateWeights;
         private readonly int[] targets;
 
-        public Harness(CellKind kind, int numLayers, bool bidirectional, LossKind lossKind, int seed, double dropout = 0, bool learnInitialState = false)
+        public Harness(CellKind kind, int numLayers, bool bidirectional, LossKind lossKind, int seed, double dropout = 0, bool learnInitialState = false,
+            double recurrentDropout = 0)
         {
             var random = new SeededRandom((ulong)seed);
             Parameters = new ParameterBlock<double>();
-            layer = Build(kind, numLayers, bidirectional, random, Parameters, dropout, learnInitialState, InputSize, Hidden);
+            layer = Build(kind, numLayers, bidirectional, random, Parameters, dropout, learnInitialState, InputSize, Hidden, recurrentDropout);
             int width = layer.OutputSize;
             head = new Linear<double>(width, Classes, random: random, parameters: Parameters, name: "head");
             foreach (ref double w in Parameters.Values.AsSpan())

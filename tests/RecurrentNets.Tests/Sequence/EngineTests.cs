@@ -24,8 +24,9 @@ public class EngineTests
         var recorder = new Recorder(23, 2, 6);
         var tbptt = new TruncatedBptt<double>(rnn, windowLength: 5, batchSize: 2);
         tbptt.Run(x, recorder);
-        Assert.Equal(full.Data, recorder.Outputs.Data);
-        Assert.Equal(fullFinal.Hidden.Data, tbptt.State.Hidden.Data);
+        // Equal up to rounding: the GEMM may pick another summation order for a 5-step window than for 23 steps.
+        Assert.Equal(full.Data, recorder.Outputs.Data, (a, b) => Math.Abs(a - b) <= 1e-13);
+        Assert.Equal(fullFinal.Hidden.Data, tbptt.State.Hidden.Data, (a, b) => Math.Abs(a - b) <= 1e-13);
         Assert.Equal([0, 5, 10, 15, 20], recorder.Starts);
     }
 

@@ -1,0 +1,447 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace RecurrentNets.Kernels;
+
+// Legend: C[M, N] (+)= op(A)[M, K]·op(B)[K, N]; MR x NR register tile; KC, MC, NC the cache blocks (GotoBLAS / BLIS).
+
+/// <summary>A validated GEMM call on pinned memory.</summary>
+internal unsafe struct GemmProblem
+{
+    public void* A;
+    public void* B;
+    public void* C;
+    public nint Lda;
+    public nint Ldb;
+    public nint Ldc;
+    public int M;
+    public int N;
+    public int K;
+    public bool TransposeA;
+    public bool TransposeB;
+    public bool Accumulate;
+
+    /// <summary>Small M with plain B: the micro-kernel reads full B panels in place instead of packing them.</summary>
+    public bool DirectB;
+
+    /// <summary>Small M with Bᵀ: dot products of rows of A and rows of B, no packing (<see cref="GemmDriver.DotMaxM"/>).</summary>
+    public bool Dot;
+}
+
+/// <summary>The blocked, packed GEMM: a generic driver over a micro-kernel struct, plus threading over tiles of C.</summary>
+internal static unsafe class GemmDriver
+{
+    /// <summary>Depth of a packed block: a 6x256 float A micro-panel (6 KB) and a 256x32 B micro-panel (32 KB) per kernel call.</summary>
+    internal const int KC = 256;
+
+    /// <summary>Rows of A packed at once (24 micro-panels, 144 KB of floats at KC = 256: stays in the 1 MB L2).</summary>
+    internal const int MC = 144;
+
+    /// <summary>Columns of B packed at once (2 MB of floats at KC = 256: L3-resident, reused by every MC block).</summary>
+    internal const int NC = 2048;
+
+    /// <summary>
+    /// A·Bᵀ with few rows runs as dot products of rows read in place: packing B would cost as much as the product.
+    /// Up to <see cref="DotMaxM"/> rows always; up to <see cref="DotMaxMLongK"/> when K is long enough to amortise the
+    /// horizontal sums and A fits in <see cref="DotMaxABytes"/> of L2. Chosen by the shape only, so the summation order
+    /// never depends on the thread count.
+    /// </summary>
+    internal const int DotMaxM = 16;
+
+    /// <inheritdoc cref="DotMaxM"/>
+    internal const int DotMaxMLongK = 64;
+
+    /// <inheritdoc cref="DotMaxM"/>
+    internal const int DotMinLongK = 256;
+
+    /// <inheritdoc cref="DotMaxM"/>
+    internal const int DotMaxABytes = 128 * 1024;
+
+    /// <summary>Below this many flops (2·M·N·K) a call stays on the calling thread: waking a worker costs more.</summary>
+    internal const double ThreadingThreshold = 4e6;
+
+    /// <summary>Set by tests to force one instruction-set path; Auto picks the widest accelerated one.</summary>
+    internal static GemmPath ForcedPath { get; set; } = GemmPath.Auto;
+
+    /// <summary>The path a call with the current <see cref="ForcedPath"/> takes.</summary>
+    internal static GemmPath ResolvePath()
+    {
+        GemmPath forced = ForcedPath;
+        if (forced != GemmPath.Auto)
+            return forced;
+        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
+            return GemmPath.Vector512;
+        if (Vector256.IsHardwareAccelerated && Fma.IsSupported)
+            return GemmPath.Vector256;
+        return GemmPath.Portable;
+    }
+
+    /// <summary>Computes a validated problem with M, N, K all positive.</summary>
+    public static void Run<T>(ref GemmProblem problem)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        switch (ResolvePath())
+        {
+            case GemmPath.Vector512:
+                Run<T, GemmKernel512<T>>(ref problem);
+                break;
+            case GemmPath.Vector256:
+                Run<T, GemmKernel256<T>>(ref problem);
+                break;
+            default:
+                Run<T, GemmKernel128<T>>(ref problem);
+                break;
+        }
+    }
+
+    private static void Run<T, TKernel>(ref GemmProblem problem)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TKernel : struct, IGemmMicroKernel<T>
+    {
+        int mr = TKernel.MR, nr = TKernel.NR;
+        problem.DirectB = !problem.TransposeB && problem.M <= 2 * mr;
+        problem.Dot = problem.TransposeB && (problem.M <= DotMaxM
+            || (problem.M <= DotMaxMLongK && problem.K >= DotMinLongK && (long)problem.M * problem.K * sizeof(T) <= DotMaxABytes));
+
+        // Threads split C into disjoint row or column bands aligned to the register tile; the sum over K of every
+        // element runs in the same order whatever the split, so results are bit-identical for any thread count.
+        // The pool (and its threads) is only touched when a call may use it.
+        int parts = 1;
+        int maxThreads = KernelOptions.MaxDegreeOfParallelism;
+        if (maxThreads > 1 && 2.0 * problem.M * problem.N * problem.K >= ThreadingThreshold)
+            parts = Math.Min(maxThreads, 1 + GemmWorkerPool.WorkerCount);
+
+        if (parts > 1)
+        {
+            int rowTiles = (problem.M + mr - 1) / mr, colTiles = (problem.N + nr - 1) / nr;
+
+            // Split the longer side: the other operand's packing is then duplicated on the smaller one.
+            bool splitRows = !problem.Dot && (problem.M > problem.N ? rowTiles >= parts : colTiles < parts);
+            int tiles = splitRows ? rowTiles : colTiles;
+            parts = Math.Min(parts, tiles);
+            if (parts > 1 && GemmWorkerPool.TryAcquire())
+            {
+                try
+                {
+                    GemmJob job = GemmWorkerPool.Job;
+                    job.Problem = problem;
+                    job.Parts = parts;
+                    job.SplitRows = splitRows;
+                    job.Chunk = (tiles + parts - 1) / parts * (splitRows ? mr : nr);
+                    job.Body = &RunPart<T, TKernel>;
+                    GemmWorkerPool.Run();
+                }
+                finally
+                {
+                    GemmWorkerPool.Release();
+                }
+
+                return;
+            }
+        }
+
+        Part<T, TKernel>(ref problem, 0, problem.M, 0, problem.N);
+    }
+
+    private static void RunPart<T, TKernel>(GemmJob job, int part)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TKernel : struct, IGemmMicroKernel<T>
+    {
+        ref GemmProblem problem = ref job.Problem;
+        int start = part * job.Chunk;
+        if (job.SplitRows)
+        {
+            int end = Math.Min(problem.M, start + job.Chunk);
+            if (start < end)
+                Part<T, TKernel>(ref problem, start, end, 0, problem.N);
+        }
+        else
+        {
+            int end = Math.Min(problem.N, start + job.Chunk);
+            if (start < end)
+                Part<T, TKernel>(ref problem, 0, problem.M, start, end);
+        }
+    }
+
+    private static void Part<T, TKernel>(ref GemmProblem problem, int i0, int i1, int j0, int j1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TKernel : struct, IGemmMicroKernel<T>
+    {
+        if (problem.Dot)
+            DotProducts<T, TKernel>(ref problem, i0, i1, j0, j1);
+        else
+            Blocked<T, TKernel>(ref problem, i0, i1, j0, j1);
+    }
+
+    /// <summary>
+    /// C[i0..i1, j0..j1) (+)= A·Bᵀ for small M as 4x4 (or 2x4) tiles of dot products: B is read in place, once (its four rows
+    /// stay in L1 while every row of A, L2-resident, passes over them).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DotProducts<T, TKernel>(ref GemmProblem problem, int i0, int i1, int j0, int j1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TKernel : struct, IGemmMicroKernel<T>
+    {
+        int k = problem.K, rows = i1 - i0;
+        T* a = (T*)problem.A;
+        T* b = (T*)problem.B;
+        T* c = (T*)problem.C;
+        nint lda = problem.Lda, ldb = problem.Ldb, ldc = problem.Ldc;
+        if (problem.TransposeA)
+        {
+            // A is stored [K, M]: gather its rows i0..i1 into a contiguous [rows, K] buffer (M·K, small here).
+            T* rowsOfA = GemmBuffers<T>.A(rows * k);
+            for (int p = 0; p < k; p++)
+            {
+                T* src = a + p * lda + i0;
+                for (int i = 0; i < rows; i++)
+                    rowsOfA[(nint)i * k + p] = src[i];
+            }
+
+            a = rowsOfA;
+            lda = k;
+        }
+        else
+        {
+            a += i0 * lda;
+        }
+
+        int tileRows = TKernel.DotRows;
+        T* r = stackalloc T[16];
+        bool add = problem.Accumulate;
+        for (int j = j0; j < j1; j += 4)
+        {
+            // Missing rows of an edge tile repeat a valid row: same arithmetic per element, results discarded.
+            int cols = Math.Min(4, j1 - j);
+            T* b0 = b + j * ldb;
+            T* b1 = cols > 1 ? b0 + ldb : b0;
+            T* b2 = cols > 2 ? b0 + 2 * ldb : b0;
+            T* b3 = cols > 3 ? b0 + 3 * ldb : b0;
+            for (int i = 0; i < rows; i += tileRows)
+            {
+                int rowCount = Math.Min(tileRows, rows - i);
+                T* a0 = a + i * lda;
+                T* a1 = rowCount > 1 ? a0 + lda : a0;
+                T* a2 = rowCount > 2 ? a0 + 2 * lda : a0;
+                T* a3 = rowCount > 3 ? a0 + 3 * lda : a0;
+                if (rowCount == 1)
+                    TKernel.DotRow(k, a0, b0, b1, b2, b3, r);
+                else
+                    TKernel.DotTile(k, a0, a1, a2, a3, b0, b1, b2, b3, r);
+                for (int ii = 0; ii < rowCount; ii++)
+                {
+                    T* dst = c + (i0 + i + ii) * ldc + j;
+                    T* src = r + 4 * ii;
+                    for (int jj = 0; jj < cols; jj++)
+                        dst[jj] = add ? dst[jj] + src[jj] : src[jj];
+                }
+            }
+        }
+    }
+
+    /// <summary>C[i0..i1, j0..j1) (+)= op(A)·op(B) on the calling thread: the five GotoBLAS loops around the micro-kernel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Blocked<T, TKernel>(ref GemmProblem problem, int i0, int i1, int j0, int j1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TKernel : struct, IGemmMicroKernel<T>
+    {
+        int mr = TKernel.MR, nr = TKernel.NR;
+        T* c = (T*)problem.C;
+        nint ldc = problem.Ldc;
+        int k = problem.K;
+        int mSpan = i1 - i0, nSpan = j1 - j0;
+        int kcMax = Math.Min(KC, k);
+        int mcMax = Math.Min(MC, RoundUp(mSpan, mr));
+        int ncMax = Math.Min(NC, RoundUp(nSpan, nr));
+        T* packedA = GemmBuffers<T>.A(mcMax * kcMax);
+        T* packedB = GemmBuffers<T>.B(ncMax * kcMax);
+
+        // Edge tiles are computed in full into this scratch tile, then only their valid part is written to C.
+        T* tile = stackalloc T[mr * nr];
+
+        for (int jc = j0; jc < j1; jc += NC)
+        {
+            int nc = Math.Min(NC, j1 - jc);
+            for (int pc = 0; pc < k; pc += KC)
+            {
+                int kc = Math.Min(KC, k - pc);
+
+                // The first K block overwrites C unless the caller accumulates; later blocks add to it.
+                bool add = problem.Accumulate || pc > 0;
+                PackB(ref problem, packedB, pc, kc, jc, nc, nr);
+                for (int ic = i0; ic < i1; ic += MC)
+                {
+                    int mc = Math.Min(MC, i1 - ic);
+                    PackA(ref problem, packedA, ic, mc, pc, kc, mr);
+                    for (int jr = 0; jr < nc; jr += nr)
+                    {
+                        int cols = Math.Min(nr, nc - jr);
+                        T* bPanel = packedB + (nint)jr * kc;
+                        nint bStride = nr;
+                        if (problem.DirectB && cols == nr)
+                        {
+                            bPanel = (T*)problem.B + pc * problem.Ldb + jc + jr;
+                            bStride = problem.Ldb;
+                        }
+
+                        for (int ir = 0; ir < mc; ir += mr)
+                        {
+                            int rows = Math.Min(mr, mc - ir);
+                            T* aPanel = packedA + (nint)ir * kc;
+                            T* cTile = c + (ic + ir) * ldc + jc + jr;
+                            if (rows == mr && cols == nr)
+                            {
+                                TKernel.Run(kc, aPanel, bPanel, bStride, cTile, ldc, add);
+                            }
+                            else
+                            {
+                                TKernel.Run(kc, aPanel, bPanel, bStride, tile, nr, false);
+                                WriteEdge(tile, nr, cTile, ldc, rows, cols, add);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static void WriteEdge<T>(T* tile, int nr, T* c, nint ldc, int rows, int cols, bool add)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            T* src = tile + r * nr;
+            T* dst = c + r * ldc;
+            if (add)
+            {
+                for (int j = 0; j < cols; j++)
+                    dst[j] += src[j];
+            }
+            else
+            {
+                for (int j = 0; j < cols; j++)
+                    dst[j] = src[j];
+            }
+        }
+    }
+
+    /// <summary>Packs op(A)[ic..ic+mc, pc..pc+kc) as MR-row micro-panels (kc steps of MR values), zero-padding the last.</summary>
+    private static void PackA<T>(ref GemmProblem problem, T* dst, int ic, int mc, int pc, int kc, int mr)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T* a = (T*)problem.A;
+        nint lda = problem.Lda;
+        for (int ir = 0; ir < mc; ir += mr)
+        {
+            int rows = Math.Min(mr, mc - ir);
+            if (problem.TransposeA)
+            {
+                // A is stored [K, M]: each step p reads MR contiguous values.
+                T* src = a + (nint)pc * lda + ic + ir;
+                for (int p = 0; p < kc; p++, src += lda)
+                {
+                    T* d = dst + p * mr;
+                    int r = 0;
+                    for (; r < rows; r++)
+                        d[r] = src[r];
+                    for (; r < mr; r++)
+                        d[r] = T.Zero;
+                }
+            }
+            else
+            {
+                // A is stored [M, K]: read each row contiguously, write with stride MR.
+                for (int r = 0; r < rows; r++)
+                {
+                    T* src = a + (ic + ir + r) * lda + pc;
+                    T* d = dst + r;
+                    for (int p = 0; p < kc; p++)
+                        d[p * mr] = src[p];
+                }
+
+                for (int r = rows; r < mr; r++)
+                {
+                    for (int p = 0; p < kc; p++)
+                        dst[p * mr + r] = T.Zero;
+                }
+            }
+
+            dst += mr * kc;
+        }
+    }
+
+    /// <summary>
+    /// Packs op(B)[pc..pc+kc, jc..jc+nc) as NR-column micro-panels (kc steps of NR values), zero-padding the last.
+    /// With <see cref="GemmProblem.DirectB"/> only a partial last panel is packed (full ones are read in place).
+    /// </summary>
+    private static void PackB<T>(ref GemmProblem problem, T* dst, int pc, int kc, int jc, int nc, int nr)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T* b = (T*)problem.B;
+        nint ldb = problem.Ldb;
+        for (int jr = 0; jr < nc; jr += nr, dst += nr * kc)
+        {
+            int cols = Math.Min(nr, nc - jr);
+            if (problem.DirectB && cols == nr)
+                continue;
+            if (problem.TransposeB)
+            {
+                // B is stored [N, K]: four stored rows at a time, so each step writes four adjacent values while
+                // reading four sequential streams (one row at a time would write with a stride of NR).
+                int j = 0;
+                for (; j + 4 <= cols; j += 4)
+                {
+                    T* s0 = b + (jc + jr + j) * ldb + pc;
+                    T* s1 = s0 + ldb, s2 = s1 + ldb, s3 = s2 + ldb;
+                    T* d = dst + j;
+                    for (int p = 0; p < kc; p++, d += nr)
+                    {
+                        d[0] = s0[p];
+                        d[1] = s1[p];
+                        d[2] = s2[p];
+                        d[3] = s3[p];
+                    }
+                }
+
+                for (; j < cols; j++)
+                {
+                    T* src = b + (jc + jr + j) * ldb + pc;
+                    T* d = dst + j;
+                    for (int p = 0; p < kc; p++)
+                        d[p * nr] = src[p];
+                }
+
+                for (; j < nr; j++)
+                {
+                    for (int p = 0; p < kc; p++)
+                        dst[p * nr + j] = T.Zero;
+                }
+            }
+            else
+            {
+                // B is stored [K, N]: each step p copies NR contiguous values.
+                T* src = b + (nint)pc * ldb + jc + jr;
+                for (int p = 0; p < kc; p++, src += ldb)
+                {
+                    T* d = dst + p * nr;
+                    if (cols == nr)
+                    {
+                        Unsafe.CopyBlockUnaligned(d, src, (uint)(nr * sizeof(T)));
+                    }
+                    else
+                    {
+                        int j = 0;
+                        for (; j < cols; j++)
+                            d[j] = src[j];
+                        for (; j < nr; j++)
+                            d[j] = T.Zero;
+                    }
+                }
+            }
+        }
+    }
+
+    private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+}

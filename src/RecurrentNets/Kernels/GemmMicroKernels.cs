@@ -1,0 +1,531 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace RecurrentNets.Kernels;
+
+// Legend: MR x NR is the register tile of C; kc is the depth of one packed block; a is an MR-row micro-panel of A
+// (kc steps of MR values), b an NR-column micro-panel of B (kc steps of NR values, bStride apart).
+
+/// <summary>The instruction sets a GEMM call can run on. Auto picks the widest one the CPU accelerates.</summary>
+internal enum GemmPath
+{
+    /// <summary>The widest path the CPU accelerates.</summary>
+    Auto,
+
+    /// <summary>AVX-512: 6 x (2·Vector512) tile.</summary>
+    Vector512,
+
+    /// <summary>AVX2 + FMA: 6 x (2·Vector256) tile.</summary>
+    Vector256,
+
+    /// <summary>Vector128 (SSE or NEON), FMA only where the CPU has it: 6 x (2·Vector128) tile.</summary>
+    Portable,
+}
+
+/// <summary>A register-blocked micro-kernel: C[MR, NR] (+)= Σ_p a[p, 0..MR) ⊗ b[p, 0..NR).</summary>
+internal unsafe interface IGemmMicroKernel<T>
+    where T : unmanaged
+{
+    /// <summary>Rows of the register tile.</summary>
+    static abstract int MR { get; }
+
+    /// <summary>Columns of the register tile.</summary>
+    static abstract int NR { get; }
+
+    /// <summary>
+    /// For p = 0..kc-1 in order: acc[r, j] = fma(a[p·MR + r], b[p·bStride + j], acc[r, j]) from acc = 0; then
+    /// c[r·ldc + j] = add ? c[r·ldc + j] + acc[r, j] : acc[r, j]. Every element sees the same operation sequence.
+    /// </summary>
+    static abstract void Run(nint kc, T* a, T* b, nint bStride, T* c, nint ldc, bool add);
+
+    /// <summary>Rows of A per dot-product tile (<see cref="DotTile"/>): 4 where 32 vector registers allow it, else 2.</summary>
+    static abstract int DotRows { get; }
+
+    /// <summary>
+    /// The dot products r[4·i + j] = Σ_p ai[p]·bj[p] of <see cref="DotRows"/> rows of A (a2, a3 unused when it is 2)
+    /// with four rows of B, all contiguous over k: lane-wise fused multiply-adds over whole vectors, the fixed-tree
+    /// vector sum, then a scalar tail.
+    /// </summary>
+    static abstract void DotTile(nint k, T* a0, T* a1, T* a2, T* a3, T* b0, T* b1, T* b2, T* b3, T* r);
+
+    /// <summary>
+    /// One row of <see cref="DotTile"/>: r[j] = Σ_p a0[p]·bj[p], with the same operations per element (so the same
+    /// bits), for a single remaining row of A without computing repeated rows.
+    /// </summary>
+    static abstract void DotRow(nint k, T* a0, T* b0, T* b1, T* b2, T* b3, T* r);
+}
+
+/// <summary>AVX-512 micro-kernel: 6 rows x 2 Vector512 (6x32 floats, 6x16 doubles), 12 accumulators.</summary>
+internal readonly unsafe struct GemmKernel512<T> : IGemmMicroKernel<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static int MR => 6;
+
+    public static int NR => 2 * Vector512<T>.Count;
+
+    public static int DotRows => 4;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(nint kc, T* a, T* b, nint bStride, T* c, nint ldc, bool add)
+    {
+        nint w = Vector512<T>.Count;
+        Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (nint p = 0; p < kc; p++)
+        {
+            Vector512<T> b0 = Vector512.Load(b);
+            Vector512<T> b1 = Vector512.Load(b + w);
+            Vector512<T> av = Vector512.Create(a[0]);
+            c00 = Fma(av, b0, c00);
+            c01 = Fma(av, b1, c01);
+            av = Vector512.Create(a[1]);
+            c10 = Fma(av, b0, c10);
+            c11 = Fma(av, b1, c11);
+            av = Vector512.Create(a[2]);
+            c20 = Fma(av, b0, c20);
+            c21 = Fma(av, b1, c21);
+            av = Vector512.Create(a[3]);
+            c30 = Fma(av, b0, c30);
+            c31 = Fma(av, b1, c31);
+            av = Vector512.Create(a[4]);
+            c40 = Fma(av, b0, c40);
+            c41 = Fma(av, b1, c41);
+            av = Vector512.Create(a[5]);
+            c50 = Fma(av, b0, c50);
+            c51 = Fma(av, b1, c51);
+            a += 6;
+            b += bStride;
+        }
+
+        Store(c, w, c00, c01, add);
+        Store(c + ldc, w, c10, c11, add);
+        Store(c + 2 * ldc, w, c20, c21, add);
+        Store(c + 3 * ldc, w, c30, c31, add);
+        Store(c + 4 * ldc, w, c40, c41, add);
+        Store(c + 5 * ldc, w, c50, c51, add);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void DotTile(nint k, T* a0, T* a1, T* a2, T* a3, T* b0, T* b1, T* b2, T* b3, T* r)
+    {
+        // 4x4 tile: 16 accumulators + 4 rows of A + 1 of B in the 32 zmm registers; 8 loads per 16 FMAs.
+        nint w = Vector512<T>.Count;
+        Vector512<T> s00 = default, s01 = default, s02 = default, s03 = default;
+        Vector512<T> s10 = default, s11 = default, s12 = default, s13 = default;
+        Vector512<T> s20 = default, s21 = default, s22 = default, s23 = default;
+        Vector512<T> s30 = default, s31 = default, s32 = default, s33 = default;
+        nint p = 0;
+        for (; p + w <= k; p += w)
+        {
+            Vector512<T> x0 = Vector512.Load(a0 + p), x1 = Vector512.Load(a1 + p);
+            Vector512<T> x2 = Vector512.Load(a2 + p), x3 = Vector512.Load(a3 + p);
+            Vector512<T> y = Vector512.Load(b0 + p);
+            s00 = Fma(x0, y, s00);
+            s10 = Fma(x1, y, s10);
+            s20 = Fma(x2, y, s20);
+            s30 = Fma(x3, y, s30);
+            y = Vector512.Load(b1 + p);
+            s01 = Fma(x0, y, s01);
+            s11 = Fma(x1, y, s11);
+            s21 = Fma(x2, y, s21);
+            s31 = Fma(x3, y, s31);
+            y = Vector512.Load(b2 + p);
+            s02 = Fma(x0, y, s02);
+            s12 = Fma(x1, y, s12);
+            s22 = Fma(x2, y, s22);
+            s32 = Fma(x3, y, s32);
+            y = Vector512.Load(b3 + p);
+            s03 = Fma(x0, y, s03);
+            s13 = Fma(x1, y, s13);
+            s23 = Fma(x2, y, s23);
+            s33 = Fma(x3, y, s33);
+        }
+
+        Finish(k, p, a0, b0, b1, b2, b3, s00, s01, s02, s03, r);
+        Finish(k, p, a1, b0, b1, b2, b3, s10, s11, s12, s13, r + 4);
+        Finish(k, p, a2, b0, b1, b2, b3, s20, s21, s22, s23, r + 8);
+        Finish(k, p, a3, b0, b1, b2, b3, s30, s31, s32, s33, r + 12);
+    }
+
+    /// <summary>One row of a dot tile: reduce the four vector sums, then add the scalar tail p..k.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Finish(nint k, nint p, T* a, T* b0, T* b1, T* b2, T* b3,
+        Vector512<T> s0, Vector512<T> s1, Vector512<T> s2, Vector512<T> s3, T* r)
+    {
+        T r0 = Vector512.Sum(s0), r1 = Vector512.Sum(s1), r2 = Vector512.Sum(s2), r3 = Vector512.Sum(s3);
+        for (; p < k; p++)
+        {
+            T x = a[p];
+            r0 += x * b0[p];
+            r1 += x * b1[p];
+            r2 += x * b2[p];
+            r3 += x * b3[p];
+        }
+
+        r[0] = r0;
+        r[1] = r1;
+        r[2] = r2;
+        r[3] = r3;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void DotRow(nint k, T* a0, T* b0, T* b1, T* b2, T* b3, T* r)
+    {
+        nint w = Vector512<T>.Count;
+        Vector512<T> s0 = default, s1 = default, s2 = default, s3 = default;
+        nint p = 0;
+        for (; p + w <= k; p += w)
+        {
+            Vector512<T> x = Vector512.Load(a0 + p);
+            s0 = Fma(x, Vector512.Load(b0 + p), s0);
+            s1 = Fma(x, Vector512.Load(b1 + p), s1);
+            s2 = Fma(x, Vector512.Load(b2 + p), s2);
+            s3 = Fma(x, Vector512.Load(b3 + p), s3);
+        }
+
+        T r0 = Vector512.Sum(s0), r1 = Vector512.Sum(s1), r2 = Vector512.Sum(s2), r3 = Vector512.Sum(s3);
+        for (; p < k; p++)
+        {
+            T x = a0[p];
+            r0 += x * b0[p];
+            r1 += x * b1[p];
+            r2 += x * b2[p];
+            r3 += x * b3[p];
+        }
+
+        r[0] = r0;
+        r[1] = r1;
+        r[2] = r2;
+        r[3] = r3;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(T* c, nint w, Vector512<T> x0, Vector512<T> x1, bool add)
+    {
+        if (add)
+        {
+            x0 = Vector512.Load(c) + x0;
+            x1 = Vector512.Load(c + w) + x1;
+        }
+
+        x0.Store(c);
+        x1.Store(c + w);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> Fma(Vector512<T> x, Vector512<T> y, Vector512<T> z)
+    {
+        if (typeof(T) == typeof(float))
+            return Vector512.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
+        return Vector512.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
+    }
+}
+
+/// <summary>AVX2 + FMA micro-kernel: 6 rows x 2 Vector256 (6x16 floats, 6x8 doubles), 12 of the 16 ymm registers.</summary>
+internal readonly unsafe struct GemmKernel256<T> : IGemmMicroKernel<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static int MR => 6;
+
+    public static int NR => 2 * Vector256<T>.Count;
+
+    public static int DotRows => 2;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(nint kc, T* a, T* b, nint bStride, T* c, nint ldc, bool add)
+    {
+        nint w = Vector256<T>.Count;
+        Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (nint p = 0; p < kc; p++)
+        {
+            Vector256<T> b0 = Vector256.Load(b);
+            Vector256<T> b1 = Vector256.Load(b + w);
+            Vector256<T> av = Vector256.Create(a[0]);
+            c00 = Fma(av, b0, c00);
+            c01 = Fma(av, b1, c01);
+            av = Vector256.Create(a[1]);
+            c10 = Fma(av, b0, c10);
+            c11 = Fma(av, b1, c11);
+            av = Vector256.Create(a[2]);
+            c20 = Fma(av, b0, c20);
+            c21 = Fma(av, b1, c21);
+            av = Vector256.Create(a[3]);
+            c30 = Fma(av, b0, c30);
+            c31 = Fma(av, b1, c31);
+            av = Vector256.Create(a[4]);
+            c40 = Fma(av, b0, c40);
+            c41 = Fma(av, b1, c41);
+            av = Vector256.Create(a[5]);
+            c50 = Fma(av, b0, c50);
+            c51 = Fma(av, b1, c51);
+            a += 6;
+            b += bStride;
+        }
+
+        Store(c, w, c00, c01, add);
+        Store(c + ldc, w, c10, c11, add);
+        Store(c + 2 * ldc, w, c20, c21, add);
+        Store(c + 3 * ldc, w, c30, c31, add);
+        Store(c + 4 * ldc, w, c40, c41, add);
+        Store(c + 5 * ldc, w, c50, c51, add);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void DotTile(nint k, T* a0, T* a1, T* a2, T* a3, T* b0, T* b1, T* b2, T* b3, T* r)
+    {
+        nint w = Vector256<T>.Count;
+        Vector256<T> s00 = default, s01 = default, s02 = default, s03 = default;
+        Vector256<T> s10 = default, s11 = default, s12 = default, s13 = default;
+        nint p = 0;
+        for (; p + w <= k; p += w)
+        {
+            Vector256<T> x0 = Vector256.Load(a0 + p), x1 = Vector256.Load(a1 + p);
+            Vector256<T> y = Vector256.Load(b0 + p);
+            s00 = Fma(x0, y, s00);
+            s10 = Fma(x1, y, s10);
+            y = Vector256.Load(b1 + p);
+            s01 = Fma(x0, y, s01);
+            s11 = Fma(x1, y, s11);
+            y = Vector256.Load(b2 + p);
+            s02 = Fma(x0, y, s02);
+            s12 = Fma(x1, y, s12);
+            y = Vector256.Load(b3 + p);
+            s03 = Fma(x0, y, s03);
+            s13 = Fma(x1, y, s13);
+        }
+
+        T r00 = Vector256.Sum(s00), r01 = Vector256.Sum(s01), r02 = Vector256.Sum(s02), r03 = Vector256.Sum(s03);
+        T r10 = Vector256.Sum(s10), r11 = Vector256.Sum(s11), r12 = Vector256.Sum(s12), r13 = Vector256.Sum(s13);
+        for (; p < k; p++)
+        {
+            T x0 = a0[p], x1 = a1[p];
+            r00 += x0 * b0[p];
+            r01 += x0 * b1[p];
+            r02 += x0 * b2[p];
+            r03 += x0 * b3[p];
+            r10 += x1 * b0[p];
+            r11 += x1 * b1[p];
+            r12 += x1 * b2[p];
+            r13 += x1 * b3[p];
+        }
+
+        r[0] = r00;
+        r[1] = r01;
+        r[2] = r02;
+        r[3] = r03;
+        r[4] = r10;
+        r[5] = r11;
+        r[6] = r12;
+        r[7] = r13;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void DotRow(nint k, T* a0, T* b0, T* b1, T* b2, T* b3, T* r)
+    {
+        nint w = Vector256<T>.Count;
+        Vector256<T> s0 = default, s1 = default, s2 = default, s3 = default;
+        nint p = 0;
+        for (; p + w <= k; p += w)
+        {
+            Vector256<T> x = Vector256.Load(a0 + p);
+            s0 = Fma(x, Vector256.Load(b0 + p), s0);
+            s1 = Fma(x, Vector256.Load(b1 + p), s1);
+            s2 = Fma(x, Vector256.Load(b2 + p), s2);
+            s3 = Fma(x, Vector256.Load(b3 + p), s3);
+        }
+
+        T r0 = Vector256.Sum(s0), r1 = Vector256.Sum(s1), r2 = Vector256.Sum(s2), r3 = Vector256.Sum(s3);
+        for (; p < k; p++)
+        {
+            T x = a0[p];
+            r0 += x * b0[p];
+            r1 += x * b1[p];
+            r2 += x * b2[p];
+            r3 += x * b3[p];
+        }
+
+        r[0] = r0;
+        r[1] = r1;
+        r[2] = r2;
+        r[3] = r3;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(T* c, nint w, Vector256<T> x0, Vector256<T> x1, bool add)
+    {
+        if (add)
+        {
+            x0 = Vector256.Load(c) + x0;
+            x1 = Vector256.Load(c + w) + x1;
+        }
+
+        x0.Store(c);
+        x1.Store(c + w);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> Fma(Vector256<T> x, Vector256<T> y, Vector256<T> z)
+    {
+        if (typeof(T) == typeof(float))
+            return Vector256.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
+        return Vector256.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
+    }
+}
+
+/// <summary>
+/// Portable micro-kernel on Vector128 (SSE2 or NEON): 6 rows x 2 Vector128 (6x8 floats, 6x4 doubles). Uses a fused
+/// multiply-add where the CPU has one and a multiply then an add elsewhere (MultiplyAddEstimate), so it never falls
+/// back to a software FMA.
+/// </summary>
+internal readonly unsafe struct GemmKernel128<T> : IGemmMicroKernel<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static int MR => 6;
+
+    public static int NR => 2 * Vector128<T>.Count;
+
+    public static int DotRows => 2;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(nint kc, T* a, T* b, nint bStride, T* c, nint ldc, bool add)
+    {
+        nint w = Vector128<T>.Count;
+        Vector128<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector128<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (nint p = 0; p < kc; p++)
+        {
+            Vector128<T> b0 = Vector128.Load(b);
+            Vector128<T> b1 = Vector128.Load(b + w);
+            Vector128<T> av = Vector128.Create(a[0]);
+            c00 = Fma(av, b0, c00);
+            c01 = Fma(av, b1, c01);
+            av = Vector128.Create(a[1]);
+            c10 = Fma(av, b0, c10);
+            c11 = Fma(av, b1, c11);
+            av = Vector128.Create(a[2]);
+            c20 = Fma(av, b0, c20);
+            c21 = Fma(av, b1, c21);
+            av = Vector128.Create(a[3]);
+            c30 = Fma(av, b0, c30);
+            c31 = Fma(av, b1, c31);
+            av = Vector128.Create(a[4]);
+            c40 = Fma(av, b0, c40);
+            c41 = Fma(av, b1, c41);
+            av = Vector128.Create(a[5]);
+            c50 = Fma(av, b0, c50);
+            c51 = Fma(av, b1, c51);
+            a += 6;
+            b += bStride;
+        }
+
+        Store(c, w, c00, c01, add);
+        Store(c + ldc, w, c10, c11, add);
+        Store(c + 2 * ldc, w, c20, c21, add);
+        Store(c + 3 * ldc, w, c30, c31, add);
+        Store(c + 4 * ldc, w, c40, c41, add);
+        Store(c + 5 * ldc, w, c50, c51, add);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void DotTile(nint k, T* a0, T* a1, T* a2, T* a3, T* b0, T* b1, T* b2, T* b3, T* r)
+    {
+        nint w = Vector128<T>.Count;
+        Vector128<T> s00 = default, s01 = default, s02 = default, s03 = default;
+        Vector128<T> s10 = default, s11 = default, s12 = default, s13 = default;
+        nint p = 0;
+        for (; p + w <= k; p += w)
+        {
+            Vector128<T> x0 = Vector128.Load(a0 + p), x1 = Vector128.Load(a1 + p);
+            Vector128<T> y = Vector128.Load(b0 + p);
+            s00 = Fma(x0, y, s00);
+            s10 = Fma(x1, y, s10);
+            y = Vector128.Load(b1 + p);
+            s01 = Fma(x0, y, s01);
+            s11 = Fma(x1, y, s11);
+            y = Vector128.Load(b2 + p);
+            s02 = Fma(x0, y, s02);
+            s12 = Fma(x1, y, s12);
+            y = Vector128.Load(b3 + p);
+            s03 = Fma(x0, y, s03);
+            s13 = Fma(x1, y, s13);
+        }
+
+        T r00 = Vector128.Sum(s00), r01 = Vector128.Sum(s01), r02 = Vector128.Sum(s02), r03 = Vector128.Sum(s03);
+        T r10 = Vector128.Sum(s10), r11 = Vector128.Sum(s11), r12 = Vector128.Sum(s12), r13 = Vector128.Sum(s13);
+        for (; p < k; p++)
+        {
+            T x0 = a0[p], x1 = a1[p];
+            r00 += x0 * b0[p];
+            r01 += x0 * b1[p];
+            r02 += x0 * b2[p];
+            r03 += x0 * b3[p];
+            r10 += x1 * b0[p];
+            r11 += x1 * b1[p];
+            r12 += x1 * b2[p];
+            r13 += x1 * b3[p];
+        }
+
+        r[0] = r00;
+        r[1] = r01;
+        r[2] = r02;
+        r[3] = r03;
+        r[4] = r10;
+        r[5] = r11;
+        r[6] = r12;
+        r[7] = r13;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void DotRow(nint k, T* a0, T* b0, T* b1, T* b2, T* b3, T* r)
+    {
+        nint w = Vector128<T>.Count;
+        Vector128<T> s0 = default, s1 = default, s2 = default, s3 = default;
+        nint p = 0;
+        for (; p + w <= k; p += w)
+        {
+            Vector128<T> x = Vector128.Load(a0 + p);
+            s0 = Fma(x, Vector128.Load(b0 + p), s0);
+            s1 = Fma(x, Vector128.Load(b1 + p), s1);
+            s2 = Fma(x, Vector128.Load(b2 + p), s2);
+            s3 = Fma(x, Vector128.Load(b3 + p), s3);
+        }
+
+        T r0 = Vector128.Sum(s0), r1 = Vector128.Sum(s1), r2 = Vector128.Sum(s2), r3 = Vector128.Sum(s3);
+        for (; p < k; p++)
+        {
+            T x = a0[p];
+            r0 += x * b0[p];
+            r1 += x * b1[p];
+            r2 += x * b2[p];
+            r3 += x * b3[p];
+        }
+
+        r[0] = r0;
+        r[1] = r1;
+        r[2] = r2;
+        r[3] = r3;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(T* c, nint w, Vector128<T> x0, Vector128<T> x1, bool add)
+    {
+        if (add)
+        {
+            x0 = Vector128.Load(c) + x0;
+            x1 = Vector128.Load(c + w) + x1;
+        }
+
+        x0.Store(c);
+        x1.Store(c + w);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<T> Fma(Vector128<T> x, Vector128<T> y, Vector128<T> z)
+    {
+        if (typeof(T) == typeof(float))
+            return Vector128.MultiplyAddEstimate(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
+        return Vector128.MultiplyAddEstimate(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
+    }
+}

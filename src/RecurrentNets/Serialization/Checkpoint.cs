@@ -1,0 +1,130 @@
+using System.Numerics;
+using RecurrentNets.Parameters;
+using RecurrentNets.Tensors;
+
+namespace RecurrentNets.Serialization;
+
+/// <summary>
+/// Saves and loads a model's parameters as a safetensors file with PyTorch's tensor names (<c>weight_ih_l0</c>,
+/// <c>weight_hh_l0_reverse</c>, ...), so that in Python
+/// <c>torch.nn.LSTM(...).load_state_dict(safetensors.torch.load_file(path))</c> works unchanged, and a PyTorch-trained
+/// model saved with <c>safetensors.torch.save_file(model.state_dict(), path)</c> loads here.
+/// </summary>
+public static class Checkpoint
+{
+    /// <summary>Writes every parameter of the block (values, not gradients) and the metadata, atomically.</summary>
+    /// <param name="path">The file to write (replaced only when the new one is complete).</param>
+    /// <param name="parameters">The block.</param>
+    /// <param name="metadata">Strings stored in the header, e.g. the model configuration.</param>
+    /// <param name="prefix">Prepended to every name (e.g. <c>"rnn."</c> for a submodule).</param>
+    public static void Save<T>(string path, ParameterBlock<T> parameters, IReadOnlyDictionary<string, string>? metadata = null, string prefix = "")
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(prefix);
+        SafeTensorsFile.Write(path,
+            parameters.Views.Select(v => (prefix + v.Name, v.Shape.ToArray(), (Array)v.Values.ToArray())),
+            metadata);
+    }
+
+    /// <summary>
+    /// Loads every parameter of the block from a file. The file must hold exactly the block's names (after
+    /// <paramref name="prefix"/>) with the same shapes and the block's dtype; everything is checked before anything
+    /// is written, so a failed load leaves the block unchanged.
+    /// </summary>
+    /// <returns>The file's metadata.</returns>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidDataException">The file is truncated or corrupt, or a tensor has another dtype.</exception>
+    /// <exception cref="ArgumentException">A name is unknown or missing, or a shape differs; the message names both shapes.</exception>
+    public static IReadOnlyDictionary<string, string> Load<T>(string path, ParameterBlock<T> parameters, string prefix = "")
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(prefix);
+        var file = SafeTensorsFile.Read(path);
+        var dtype = SafeTensorsFile.DTypeOf<T>();
+        var tensors = new Dictionary<string, (int[], T[])>(StringComparer.Ordinal);
+        foreach (var entry in file.Entries)
+        {
+            if (!entry.Name.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"{path} has '{entry.Name}', which does not start with '{prefix}'.", nameof(path));
+            }
+
+            if (entry.DType != dtype)
+            {
+                throw new InvalidDataException($"{path}: '{entry.Name}' {Tensor<T>.FormatShape(entry.Shape)} is stored as {entry.DType} but the model computes in {dtype}.");
+            }
+
+            tensors[entry.Name[prefix.Length..]] = (entry.Shape, file.GetData<T>(entry.Name));
+        }
+
+        parameters.Load(tensors);
+        return file.Metadata;
+    }
+
+    /// <summary>
+    /// Saves an optimiser's state (its buffers, step count, learning rate and type) beside a model checkpoint, so that
+    /// training resumed with <see cref="LoadOptimizer"/> continues bit for bit.
+    /// </summary>
+    public static void SaveOptimizer<T>(string path, Optimizers.Optimizer<T> optimizer)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        var metadata = new Dictionary<string, string>
+        {
+            ["optimizer"] = optimizer.GetType().Name,
+            ["step"] = optimizer.StepCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["lr"] = optimizer.LearningRate.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+            ["parameters"] = optimizer.Parameters.Length.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        SafeTensorsFile.Write(path, optimizer.StateBuffers.Select(s => (s.Name, new[] { s.Buffer.Length }, (Array)s.Buffer.Clone())), metadata);
+    }
+
+    /// <summary>Restores an optimiser's state saved by <see cref="SaveOptimizer"/>; checks everything before writing.</summary>
+    /// <exception cref="InvalidDataException">The file is corrupt or lacks the optimiser's metadata.</exception>
+    /// <exception cref="ArgumentException">The file is for another optimiser type or another parameter count.</exception>
+    public static void LoadOptimizer<T>(string path, Optimizers.Optimizer<T> optimizer)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        var file = SafeTensorsFile.Read(path);
+        string type = file.Metadata.GetValueOrDefault("optimizer") ?? throw new InvalidDataException($"{path} has no 'optimizer' metadata.");
+        if (type != optimizer.GetType().Name)
+        {
+            throw new ArgumentException($"{path} holds the state of {type}, not of {optimizer.GetType().Name}.", nameof(optimizer));
+        }
+
+        if (!long.TryParse(file.Metadata.GetValueOrDefault("step"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long step)
+            || !double.TryParse(file.Metadata.GetValueOrDefault("lr"), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double lr))
+        {
+            throw new InvalidDataException($"{path} has no valid 'step' and 'lr' metadata.");
+        }
+
+        var buffers = optimizer.StateBuffers;
+        var loaded = new List<T[]>();
+        foreach (var (name, buffer) in buffers)
+        {
+            var entry = file.Find(name) ?? throw new InvalidDataException($"{path} has no '{name}'.");
+            if (entry.ElementCount != buffer.Length || entry.DType != SafeTensorsFile.DTypeOf<T>())
+            {
+                throw new ArgumentException($"{path}: '{name}' has {entry.ElementCount} {entry.DType} values but the optimiser's has {buffer.Length} {SafeTensorsFile.DTypeOf<T>()}.", nameof(optimizer));
+            }
+
+            loaded.Add(file.GetData<T>(name));
+        }
+
+        if (file.Entries.Count != buffers.Count)
+        {
+            throw new ArgumentException($"{path} has {file.Entries.Count} buffers but {optimizer.GetType().Name} has {buffers.Count}.", nameof(optimizer));
+        }
+
+        for (int i = 0; i < buffers.Count; i++)
+        {
+            loaded[i].CopyTo(buffers[i].Buffer, 0);
+        }
+
+        optimizer.RestoreStepCount(step);
+        optimizer.LearningRate = lr;
+    }
+}

@@ -1,0 +1,167 @@
+using System.Diagnostics;
+using System.Numerics;
+using RecurrentNets.Optimizers;
+
+namespace RecurrentNets.Training;
+
+/// <summary>What a <see cref="Trainer{T}"/> runs: one training step at a time, and an optional validation.</summary>
+public interface ITrainingTask
+{
+    /// <summary>The steps (batches) in one epoch.</summary>
+    int StepsPerEpoch { get; }
+
+    /// <summary>
+    /// Runs forward and backward for one batch, adding the gradients to the parameter block (the trainer zeroes them
+    /// before and clips and steps after), and returns the batch's loss.
+    /// </summary>
+    double TrainStep(int epoch, int step);
+
+    /// <summary>A validation metric after an epoch (lower is better), or null when there is none.</summary>
+    double? Validate(int epoch);
+}
+
+/// <summary>A progress report, sent after every step.</summary>
+/// <param name="Epoch">The 0-based epoch.</param>
+/// <param name="Step">The 1-based step within the epoch.</param>
+/// <param name="StepsPerEpoch">Steps in an epoch.</param>
+/// <param name="Loss">The step's loss.</param>
+/// <param name="AverageLoss">The mean loss of the epoch so far.</param>
+/// <param name="StepsPerSecond">Throughput since the run started.</param>
+/// <param name="Remaining">The estimated time to the last epoch's end.</param>
+/// <param name="LearningRate">The rate in force.</param>
+/// <param name="Validation">The last validation metric, or null.</param>
+public readonly record struct TrainingProgress(int Epoch, int Step, int StepsPerEpoch, double Loss, double AverageLoss,
+    double StepsPerSecond, TimeSpan Remaining, double LearningRate, double? Validation);
+
+/// <summary>The outcome of <see cref="Trainer{T}.Fit"/>.</summary>
+/// <param name="Epochs">Epochs completed.</param>
+/// <param name="Steps">Steps taken.</param>
+/// <param name="EpochLosses">The mean training loss of each epoch.</param>
+/// <param name="Validations">The validation metric of each epoch (empty without validation).</param>
+/// <param name="StoppedEarly">Whether early stopping ended the run.</param>
+/// <param name="BestValidation">The best validation metric, or null.</param>
+public sealed record TrainingResult(int Epochs, long Steps, IReadOnlyList<double> EpochLosses, IReadOnlyList<double> Validations,
+    bool StoppedEarly, double? BestValidation);
+
+/// <summary>Options of a <see cref="Trainer{T}"/>.</summary>
+public sealed record TrainerOptions
+{
+    /// <summary>Epochs to run (at most).</summary>
+    public int Epochs { get; init; } = 1;
+
+    /// <summary>The learning rate per epoch from the optimiser's rate at the start.</summary>
+    public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Constant;
+
+    /// <summary>Global gradient-norm clipping threshold, or null for none.</summary>
+    public double? ClipNorm { get; init; }
+
+    /// <summary>Stop when the validation metric has not improved for this many epochs (Keras <c>EarlyStopping(patience)</c>), or null.</summary>
+    public int? EarlyStoppingPatience { get; init; }
+
+    /// <summary>Call <see cref="Checkpoint"/> every this many steps, or null.</summary>
+    public int? CheckpointEvery { get; init; }
+
+    /// <summary>Called with the global step count every <see cref="CheckpointEvery"/> steps (e.g. to save a checkpoint).</summary>
+    public Action<long>? Checkpoint { get; init; }
+}
+
+/// <summary>
+/// A small training loop that users can use or ignore: epochs over an <see cref="ITrainingTask"/>, gradient clipping,
+/// learning-rate schedules, early stopping on a validation metric, periodic checkpoints, progress reports and
+/// cancellation.
+/// </summary>
+/// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+public sealed class Trainer<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly Optimizer<T> optimizer;
+    private readonly TrainerOptions options;
+
+    /// <summary>Creates a trainer around an optimiser.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
+    public Trainer(Optimizer<T> optimizer, TrainerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        this.optimizer = optimizer;
+        this.options = options ?? new TrainerOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThan(this.options.Epochs, 1, "options.Epochs");
+        if (this.options.ClipNorm is double clip && !(clip > 0))
+        {
+            throw new ArgumentOutOfRangeException("options.ClipNorm", clip, "ClipNorm must be positive.");
+        }
+
+        if (this.options.EarlyStoppingPatience is < 1)
+        {
+            throw new ArgumentOutOfRangeException("options.EarlyStoppingPatience", this.options.EarlyStoppingPatience, "Patience must be at least 1.");
+        }
+
+        if (this.options.CheckpointEvery is < 1)
+        {
+            throw new ArgumentOutOfRangeException("options.CheckpointEvery", this.options.CheckpointEvery, "CheckpointEvery must be at least 1.");
+        }
+    }
+
+    /// <summary>Runs the epochs.</summary>
+    /// <param name="task">The steps and the validation.</param>
+    /// <param name="progress">Receives a report after every step, or null.</param>
+    /// <param name="cancellationToken">Checked before every step.</param>
+    /// <exception cref="OperationCanceledException">Cancelled; the weights are those after the last completed step.</exception>
+    public TrainingResult Fit(ITrainingTask task, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        ArgumentOutOfRangeException.ThrowIfLessThan(task.StepsPerEpoch, 1, "task.StepsPerEpoch");
+        double baseRate = optimizer.LearningRate;
+        var losses = new List<double>();
+        var validations = new List<double>();
+        double? best = null, last = null;
+        int sinceBest = 0, epoch = 0;
+        long steps = 0, totalSteps = (long)options.Epochs * task.StepsPerEpoch;
+        bool stopped = false;
+        var clock = Stopwatch.StartNew();
+        for (; epoch < options.Epochs && !stopped; epoch++)
+        {
+            optimizer.LearningRate = options.Schedule.RateAt(epoch, baseRate);
+            double sum = 0;
+            for (int step = 0; step < task.StepsPerEpoch; step++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                optimizer.ZeroGradients();
+                double loss = task.TrainStep(epoch, step);
+                if (options.ClipNorm is double clip)
+                {
+                    GradientClipping.ClipGradientNorm(optimizer.Parameters, clip);
+                }
+
+                optimizer.Step();
+                steps++;
+                sum += loss;
+                if (options.CheckpointEvery is int every && steps % every == 0)
+                {
+                    options.Checkpoint?.Invoke(steps);
+                }
+
+                double rate = steps / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
+                progress?.Report(new TrainingProgress(epoch, step + 1, task.StepsPerEpoch, loss, sum / (step + 1), rate,
+                    TimeSpan.FromSeconds((totalSteps - steps) / rate), optimizer.LearningRate, last));
+            }
+
+            losses.Add(sum / task.StepsPerEpoch);
+            if (task.Validate(epoch) is double metric)
+            {
+                validations.Add(metric);
+                last = metric;
+                if (best is null || metric < best)
+                {
+                    best = metric;
+                    sinceBest = 0;
+                }
+                else if (options.EarlyStoppingPatience is int patience && ++sinceBest >= patience)
+                {
+                    stopped = true;
+                }
+            }
+        }
+
+        return new TrainingResult(epoch, steps, losses, validations, stopped, best);
+    }
+}

@@ -1,0 +1,464 @@
+using System.Numerics;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using RecurrentNets.Kernels;
+using RecurrentNets.Reference;
+
+namespace RecurrentNets.Tests.Kernels;
+
+/// <summary>The GEMM tests force global kernel settings, so they run alone.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class GemmCollection
+{
+    public const string Name = "Gemm (global kernel settings)";
+}
+
+/// <summary>Fast GEMM against <see cref="ReferenceGemm"/> on every forced path, every transpose, every small size.</summary>
+[Collection(GemmCollection.Name)]
+public sealed class GemmTests : IDisposable
+{
+    private static readonly int[] FixedSizes = [1, 7, 33, 70];
+
+    public GemmTests()
+    {
+        GemmDriver.ForcedPath = GemmPath.Auto;
+        KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
+    }
+
+    public void Dispose()
+    {
+        GemmDriver.ForcedPath = GemmPath.Auto;
+        KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
+    }
+
+    /// <summary>The paths this CPU can run; forcing one it cannot accelerate would only test a software emulation.</summary>
+    private static GemmPath[] AvailablePaths()
+    {
+        var paths = new List<GemmPath>(3);
+        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
+            paths.Add(GemmPath.Vector512);
+        if (Vector256.IsHardwareAccelerated && Fma.IsSupported)
+            paths.Add(GemmPath.Vector256);
+        paths.Add(GemmPath.Portable);
+        return [.. paths];
+    }
+
+    public static TheoryData<bool, bool, int> TransposesAndDimensions()
+    {
+        var data = new TheoryData<bool, bool, int>();
+        foreach (bool ta in new[] { false, true })
+        {
+            foreach (bool tb in new[] { false, true })
+            {
+                for (int dim = 0; dim < 3; dim++)
+                    data.Add(ta, tb, dim);
+            }
+        }
+
+        return data;
+    }
+
+    public static TheoryData<bool, bool> Transposes() => new() { { false, false }, { false, true }, { true, false }, { true, true } };
+
+    [Fact]
+    public void ThisMachineRunsEveryPath()
+    {
+        // Not a requirement of the library, but on the Zen 4 development machine all three paths must be exercised.
+        GemmPath[] paths = AvailablePaths();
+        Assert.Contains(GemmPath.Portable, paths);
+        if (Avx512F.IsSupported && Vector512.IsHardwareAccelerated)
+            Assert.Equal(3, paths.Length);
+    }
+
+    [Theory]
+    [MemberData(nameof(TransposesAndDimensions))]
+    public void SweepEachDimensionFloat(bool transposeA, bool transposeB, int dimension) =>
+        Sweep<float>(transposeA, transposeB, dimension, 1e-5);
+
+    [Theory]
+    [MemberData(nameof(TransposesAndDimensions))]
+    public void SweepEachDimensionDouble(bool transposeA, bool transposeB, int dimension) =>
+        Sweep<double>(transposeA, transposeB, dimension, 1e-13);
+
+    [Theory]
+    [MemberData(nameof(Transposes))]
+    public void RandomShapesFloat(bool transposeA, bool transposeB) => RandomShapes<float>(transposeA, transposeB, 1e-5);
+
+    [Theory]
+    [MemberData(nameof(Transposes))]
+    public void RandomShapesDouble(bool transposeA, bool transposeB) => RandomShapes<double>(transposeA, transposeB, 1e-13);
+
+    [Theory]
+    [MemberData(nameof(Transposes))]
+    public void LargeOddShapes(bool transposeA, bool transposeB)
+    {
+        // Several KC, MC and NC blocks, a GEMV-like column, a wide row block (N > NC), and the long-K dot-product case.
+        int[][] shapes = [[257, 131, 515], [1023, 1, 77], [13, 2101, 300], [1, 2049, 260], [41, 37, 300], [63, 9, 257]];
+        foreach (int[] s in shapes)
+        {
+            CheckShape<float>(transposeA, transposeB, s[0], s[1], s[2], 1e-5, AvailablePaths());
+            CheckShape<double>(transposeA, transposeB, s[0], s[1], s[2], 1e-13, AvailablePaths());
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Transposes))]
+    public void ThreadedIsBitIdenticalToSingleThreaded(bool transposeA, bool transposeB)
+    {
+        // Row split, column split, the small-M cases (direct B, dot products), all above the threading threshold.
+        int[][] shapes = [[300, 100, 200], [100, 300, 200], [12, 2000, 300], [97, 97, 401], [47, 401, 300]];
+        foreach (GemmPath path in AvailablePaths())
+        {
+            GemmDriver.ForcedPath = path;
+            foreach (int[] s in shapes)
+            {
+                CompareThreadCounts<float>(transposeA, transposeB, s[0], s[1], s[2]);
+                CompareThreadCounts<double>(transposeA, transposeB, s[0], s[1], s[2]);
+            }
+        }
+    }
+
+    [Fact]
+    public void ConvenienceWrappersMatchTheReference()
+    {
+        var rng = new Random(11);
+        int m = 9, k = 13, n = 21;
+        float[] a = RandomArray<float>(rng, 13 * 21);
+        float[] b = RandomArray<float>(rng, 13 * 21);
+        float[] expected = new float[m * n], actual = new float[m * n];
+
+        ReferenceGemm.Compute<float>(false, false, m, n, k, a, k, b, n, expected, n, false);
+        Gemm.Multiply<float>(a, b, actual, m, k, n);
+        AssertClose(expected, actual, 1e-5f);
+
+        ReferenceGemm.Compute<float>(false, true, m, n, k, a, k, b, k, expected, n, false);
+        Gemm.MultiplyTransposeB<float>(a, b, actual, m, k, n);
+        AssertClose(expected, actual, 1e-5f);
+
+        ReferenceGemm.Compute<float>(true, false, m, n, k, a, m, b, n, expected, n, false);
+        Gemm.MultiplyTransposeA<float>(a, b, actual, m, k, n);
+        AssertClose(expected, actual, 1e-5f);
+
+        ReferenceGemm.Compute<float>(true, false, m, n, k, a, m, b, n, expected, n, true);
+        Gemm.MultiplyTransposeA<float>(a, b, actual, m, k, n, accumulate: true);
+        AssertClose(expected, actual, 1e-5f);
+    }
+
+    [Fact]
+    public void SteadyStateCallDoesNotAllocateOnTheCallingThread()
+    {
+        var a = new float[64 * 512];
+        var b = new float[2048 * 512];
+        var c = new float[64 * 2048];
+        KernelOptions.MaxDegreeOfParallelism = 1;
+        foreach (int m in new[] { 1, 5, 32 })
+        {
+            // Warm-up grows this thread's packing buffers once. The runtime's own tier-up work can allocate once on
+            // the calling thread as well, so the property is that some steady-state window allocates nothing.
+            long best = long.MaxValue;
+            for (int attempt = 0; attempt < 4 && best != 0; attempt++)
+            {
+                Gemm.MultiplyTransposeB<float>(a, b, c, m, 512, 2048);
+                Gemm.Multiply<float>(a, b, c, m, 512, 2048, accumulate: true);
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                Gemm.MultiplyTransposeB<float>(a, b, c, m, 512, 2048);
+                Gemm.Multiply<float>(a, b, c, m, 512, 2048, accumulate: true);
+                best = Math.Min(best, GC.GetAllocatedBytesForCurrentThread() - before);
+            }
+
+            Assert.Equal(0, best);
+        }
+    }
+
+    [Fact]
+    public void ThreadedCallDoesNotAllocateOnAnyThread()
+    {
+        var a = new float[256 * 256];
+        var b = new float[256 * 256];
+        var c = new float[256 * 256];
+        for (int i = 0; i < 5; i++)
+            Gemm.Multiply<float>(a, b, c, 256, 256, 256);
+
+        // GetTotalAllocatedBytes counts every thread of the process, so the test runner's own threads can add noise:
+        // the property holds if any one of a few windows of ten calls allocates nothing.
+        long best = long.MaxValue;
+        for (int attempt = 0; attempt < 5 && best != 0; attempt++)
+        {
+            long before = GC.GetTotalAllocatedBytes(true);
+            for (int i = 0; i < 10; i++)
+                Gemm.Multiply<float>(a, b, c, 256, 256, 256);
+            long after = GC.GetTotalAllocatedBytes(true);
+            best = Math.Min(best, after - before);
+        }
+
+        Assert.Equal(0, best);
+    }
+
+    [Fact]
+    public void ConcurrentCallersGetCorrectResults()
+    {
+        // Two user threads share the worker pool: whoever finds it busy runs single-threaded, same bits either way.
+        var rng = new Random(5);
+        int m = 150, n = 160, k = 170;
+        float[] a = RandomArray<float>(rng, m * k), b = RandomArray<float>(rng, k * n);
+        var expected = new float[m * n];
+        KernelOptions.MaxDegreeOfParallelism = 1;
+        Gemm.Multiply<float>(a, b, expected, m, k, n);
+        KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
+
+        var results = new float[4][];
+        var threads = new Thread[4];
+        for (int t = 0; t < threads.Length; t++)
+        {
+            int index = t;
+            results[index] = new float[m * n];
+            threads[t] = new Thread(() =>
+            {
+                for (int rep = 0; rep < 20; rep++)
+                    Gemm.Multiply<float>(a, b, results[index], m, k, n);
+            });
+            threads[t].Start();
+        }
+
+        foreach (Thread thread in threads)
+            thread.Join();
+        foreach (float[] result in results)
+            Assert.Equal(expected, result);
+    }
+
+    [Fact]
+    public void NegativeSizesThrowNamingTheArgument()
+    {
+        var buffer = new float[16];
+        Assert.Equal("m", Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Compute<float>(false, false, -1, 2, 2, buffer, 2, buffer, 2, buffer, 2, false)).ParamName);
+        Assert.Equal("n", Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Compute<float>(false, false, 2, -1, 2, buffer, 2, buffer, 2, buffer, 2, false)).ParamName);
+        Assert.Equal("k", Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Compute<float>(false, false, 2, 2, -3, buffer, 2, buffer, 2, buffer, 2, false)).ParamName);
+    }
+
+    [Fact]
+    public void SmallLeadingDimensionsThrowNamingTheArgumentAndValues()
+    {
+        var buffer = new double[64];
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Compute<double>(false, false, 3, 4, 5, buffer, 4, buffer, 4, buffer, 4, false));
+        Assert.Equal("lda", ex.ParamName);
+        Assert.Contains("4", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("5", ex.Message, StringComparison.Ordinal);
+
+        // Transposed A is stored [K, M]: its rows have M elements.
+        Gemm.Compute<double>(true, false, 3, 4, 5, buffer, 3, buffer, 4, buffer, 4, false);
+        Assert.Equal("lda", Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Compute<double>(true, false, 3, 4, 5, buffer, 2, buffer, 4, buffer, 4, false)).ParamName);
+        Assert.Equal("ldb", Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Compute<double>(false, false, 3, 4, 5, buffer, 5, buffer, 3, buffer, 4, false)).ParamName);
+        Assert.Equal("ldb", Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Compute<double>(false, true, 3, 4, 5, buffer, 5, buffer, 4, buffer, 4, false)).ParamName);
+        Assert.Equal("ldc", Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Compute<double>(false, false, 3, 4, 5, buffer, 5, buffer, 4, buffer, 3, false)).ParamName);
+    }
+
+    [Fact]
+    public void ShortSpansThrowNamingTheSpanAndLengthsWithoutWriting()
+    {
+        var a = new float[3 * 5];
+        var b = new float[5 * 4];
+        var c = new float[3 * 4];
+        Array.Fill(c, 42f);
+
+        var ex = Assert.Throws<ArgumentException>(() => Gemm.Compute<float>(false, false, 3, 4, 5, a.AsSpan(1), 5, b, 4, c, 4, false));
+        Assert.Equal("a", ex.ParamName);
+        Assert.Contains("14", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("15", ex.Message, StringComparison.Ordinal);
+
+        ex = Assert.Throws<ArgumentException>(() => Gemm.Compute<float>(false, false, 3, 4, 5, a, 5, b.AsSpan(0, 19), 4, c, 4, false));
+        Assert.Equal("b", ex.ParamName);
+        Assert.Contains("19", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("20", ex.Message, StringComparison.Ordinal);
+
+        ex = Assert.Throws<ArgumentException>(() => Gemm.Compute<float>(false, false, 3, 4, 5, a, 5, b, 4, c.AsSpan(0, 11), 4, false));
+        Assert.Equal("c", ex.ParamName);
+        Assert.All(c, x => Assert.Equal(42f, x));
+
+        // A padded leading dimension needs (rows - 1)·ld + cols elements, not rows·ld.
+        var padded = new float[2 * 7 + 5];
+        Gemm.Compute<float>(false, false, 3, 4, 5, padded, 7, b, 4, c, 4, false);
+        Assert.Throws<ArgumentException>(() => Gemm.Compute<float>(false, false, 3, 4, 5, padded.AsSpan(1), 7, b, 4, c, 4, false));
+    }
+
+    [Fact]
+    public void ZeroSizes()
+    {
+        float[] empty = [];
+        var c = new float[6];
+        Array.Fill(c, float.NaN);
+
+        // m = 0 or n = 0: nothing to do, C untouched.
+        Gemm.Compute<float>(false, false, 0, 3, 2, empty, 2, new float[6], 3, empty, 3, false);
+        Gemm.Compute<float>(false, false, 2, 0, 2, new float[4], 2, empty, 0, c, 0, false);
+        Assert.All(c, x => Assert.True(float.IsNaN(x)));
+
+        // k = 0 accumulating: C unchanged.
+        Array.Fill(c, 3f);
+        Gemm.Compute<float>(false, false, 2, 3, 0, empty, 0, empty, 3, c, 3, true);
+        Assert.All(c, x => Assert.Equal(3f, x));
+
+        // k = 0 overwriting: C = 0, even over NaN garbage; the padding of C is left alone.
+        Array.Fill(c, float.NaN);
+        Gemm.Compute<float>(false, false, 2, 2, 0, empty, 0, empty, 2, c, 3, false);
+        Assert.Equal([0f, 0f, float.NaN, 0f, 0f, float.NaN], c);
+    }
+
+    private static void Sweep<T>(bool transposeA, bool transposeB, int dimension, double tolerance)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        GemmPath[] paths = AvailablePaths();
+        for (int size = 1; size <= 70; size++)
+        {
+            foreach (int x in FixedSizes)
+            {
+                foreach (int y in FixedSizes)
+                {
+                    // The two costliest pairs, (33, 70) and (70, 70), add no tail case that (70, 33) lacks; skip them.
+                    if (y == 70 && x >= 33)
+                        continue;
+
+                    (int m, int n, int k) = dimension switch
+                    {
+                        0 => (size, x, y),
+                        1 => (x, size, y),
+                        _ => (x, y, size),
+                    };
+                    CheckShape<T>(transposeA, transposeB, m, n, k, tolerance, paths);
+                }
+            }
+        }
+    }
+
+    private static void RandomShapes<T>(bool transposeA, bool transposeB, double tolerance)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        const int Seed = 20260101;
+        var rng = new Random(Seed + (transposeA ? 2 : 0) + (transposeB ? 1 : 0));
+        GemmPath[] paths = AvailablePaths();
+        for (int i = 0; i < 60; i++)
+        {
+            int m = rng.Next(1, 131), n = rng.Next(1, 131), k = rng.Next(1, 131);
+            CheckShape<T>(transposeA, transposeB, m, n, k, tolerance, paths);
+        }
+    }
+
+    /// <summary>
+    /// Checks one shape on every path in overwrite and accumulate mode, with padded leading dimensions whose padding is
+    /// NaN (so reading it would show) and a C that starts as NaN garbage when overwriting.
+    /// </summary>
+    private static void CheckShape<T>(bool transposeA, bool transposeB, int m, int n, int k, double tolerance, GemmPath[] paths)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Random(m * 1_000_003 + n * 1009 + k);
+        int aRows = transposeA ? k : m, aCols = transposeA ? m : k;
+        int bRows = transposeB ? n : k, bCols = transposeB ? k : n;
+        int lda = aCols + 3, ldb = bCols + 2, ldc = n + 1;
+        T[] a = Padded<T>(rng, aRows, aCols, lda);
+        T[] b = Padded<T>(rng, bRows, bCols, ldb);
+        var expected = new T[(m - 1) * ldc + n];
+        var bound = new T[expected.Length];
+        ReferenceGemm.Compute<T>(transposeA, transposeB, m, n, k, a, lda, b, ldb, expected, ldc, false);
+        ReferenceGemm.Compute<T>(transposeA, transposeB, m, n, k, Abs(a), lda, Abs(b), ldb, bound, ldc, false);
+        T[] start = Padded<T>(rng, m, n, ldc);
+        var c = new T[expected.Length];
+        double eps = typeof(T) == typeof(float) ? 1.2e-7 : 2.3e-16;
+
+        foreach (GemmPath path in paths)
+        {
+            GemmDriver.ForcedPath = path;
+            foreach (bool accumulate in new[] { false, true })
+            {
+                if (accumulate)
+                    start.CopyTo(c, 0);
+                else
+                    Array.Fill(c, T.NaN);
+                Gemm.Compute<T>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+                for (int i = 0; i < m; i++)
+                {
+                    for (int j = 0; j < n; j++)
+                    {
+                        int at = i * ldc + j;
+                        double want = double.CreateTruncating(expected[at]);
+                        double allowed = tolerance * double.CreateTruncating(bound[at]) + 1e-30;
+                        if (accumulate)
+                        {
+                            double c0 = double.CreateTruncating(start[at]);
+                            want += c0;
+                            allowed += 2 * eps * (Math.Abs(c0) + Math.Abs(want));
+                        }
+
+                        double got = double.CreateTruncating(c[at]);
+                        if (!(Math.Abs(got - want) <= allowed))
+                        {
+                            Assert.Fail($"{typeof(T).Name} {path} transA={transposeA} transB={transposeB} accumulate={accumulate} " +
+                                $"m={m} n={n} k={k}: C[{i},{j}] = {got} but the reference gives {want} (allowed error {allowed})");
+                        }
+                    }
+
+                    // The padding of C is never written.
+                    if (i < m - 1)
+                        Assert.True(T.IsNaN(c[i * ldc + n]), $"{path} m={m} n={n} k={k}: padding of C written");
+                }
+            }
+        }
+
+        GemmDriver.ForcedPath = GemmPath.Auto;
+    }
+
+    private static void CompareThreadCounts<T>(bool transposeA, bool transposeB, int m, int n, int k)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Random(m + n + k);
+        int aRows = transposeA ? k : m, aCols = transposeA ? m : k;
+        int bRows = transposeB ? n : k, bCols = transposeB ? k : n;
+        T[] a = RandomArray<T>(rng, aRows * aCols), b = RandomArray<T>(rng, bRows * bCols);
+        T[] start = RandomArray<T>(rng, m * n);
+        foreach (bool accumulate in new[] { false, true })
+        {
+            T[] single = (T[])start.Clone(), threaded = (T[])start.Clone();
+            KernelOptions.MaxDegreeOfParallelism = 1;
+            Gemm.Compute<T>(transposeA, transposeB, m, n, k, a, aCols, b, bCols, single, n, accumulate);
+            KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
+            Gemm.Compute<T>(transposeA, transposeB, m, n, k, a, aCols, b, bCols, threaded, n, accumulate);
+            Assert.Equal(single, threaded);
+        }
+    }
+
+    private static T[] Padded<T>(Random rng, int rows, int cols, int ld)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var array = new T[(rows - 1) * ld + cols];
+        Array.Fill(array, T.NaN);
+        for (int r = 0; r < rows; r++)
+        {
+            for (int j = 0; j < cols; j++)
+                array[r * ld + j] = T.CreateTruncating(rng.NextDouble() * 2 - 1);
+        }
+
+        return array;
+    }
+
+    private static T[] RandomArray<T>(Random rng, int length)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var array = new T[length];
+        for (int i = 0; i < length; i++)
+            array[i] = T.CreateTruncating(rng.NextDouble() * 2 - 1);
+        return array;
+    }
+
+    private static T[] Abs<T>(T[] values)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var result = new T[values.Length];
+        for (int i = 0; i < values.Length; i++)
+            result[i] = T.Abs(values[i]);
+        return result;
+    }
+
+    private static void AssertClose(float[] expected, float[] actual, float tolerance)
+    {
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= tolerance * (1 + Math.Abs(expected[i])), $"element {i}: {actual[i]} vs {expected[i]}");
+    }
+}

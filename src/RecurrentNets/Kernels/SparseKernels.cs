@@ -25,6 +25,9 @@ public static class SparseKernels
     // Streams per pass in the batched kernel: one row's indices and values are reused from L1 by all of them.
     private const int BatchGroup = 4;
 
+    /// <summary>Use AVX2 gathers in the row products (false: the scalar two-accumulator loop). For measurements.</summary>
+    internal static bool UseGather { get; set; } = true;
+
     /// <summary>y[i] = Σ_k W[i, k]·x[k] (no fusion): the product used by power iteration and Arnoldi.</summary>
     /// <param name="rowPointers">CSR row pointers [N + 1].</param>
     /// <param name="columnIndices">CSR column indices [nnz].</param>
@@ -212,7 +215,7 @@ public static class SparseKernels
         {
             int p = start;
             float s = 0f;
-            if (Avx2.IsSupported && end - start >= 8)
+            if (UseGather && Avx2.IsSupported && end - start >= 8)
             {
                 Vector256<float> acc = Vector256<float>.Zero;
                 for (; p <= end - 8; p += 8)
@@ -250,7 +253,7 @@ public static class SparseKernels
         {
             int p = start;
             double s = 0;
-            if (Avx2.IsSupported && end - start >= 4)
+            if (UseGather && Avx2.IsSupported && end - start >= 4)
             {
                 Vector256<double> acc = Vector256<double>.Zero;
                 for (; p <= end - 4; p += 4)

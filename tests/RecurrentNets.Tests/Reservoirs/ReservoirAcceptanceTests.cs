@@ -73,6 +73,37 @@ public class ReservoirAcceptanceTests(ITestOutputHelper output)
         MackeyGlass(4, 1, 84, [1e-11], [5.9e-5], [1.5e-5]);
     }
 
+    [Fact]
+    public void MackeyGlassFreeRunInFloat()
+    {
+        // The whole network in float32 (state, weights, readout input); ridge 1e-11 as in ReservoirPy's float32 rows
+        // (whose arithmetic was float64 on float32 weights). 4 runs, end-of-training fork.
+        var s = Protocols.MgSeries;
+        double sigma = Protocols.Sigma(s);
+        var sf = s.Select(v => (float)v).ToArray();
+        var e84 = new List<double>();
+        var pred = new float[500];
+        for (int j = 0; j < 4; j++)
+        {
+            int o = 10000 + 500 * j;
+            var reservoir = Reservoir<float>.Create(new ReservoirOptions
+            {
+                Units = 1000, LeakRate = 0.5, SpectralRadius = 1.0, InputScaling = 0.5, BiasScaling = 0.2, Connectivity = 0.01, Seed = 1000 + (ulong)j,
+            });
+            var esn = new EchoStateNetwork<float>(reservoir, new RidgeReadout<float>(1000, 1, 1e-11));
+            var state = esn.CreateState();
+            esn.Train(state, sf.AsSpan(o, 4000), sf.AsSpan(o + 1, 4000), 1000);
+            esn.Generate(state, pred);
+            var report = ReservoirMetrics.FreeRun(pred.Select(v => (double)v).ToArray(), s.AsSpan(o + 4000, 500), sigma);
+            Assert.False(report.Diverged, report.ToString());
+            e84.Add(report.At(84));
+        }
+
+        double nrmse84 = Math.Sqrt(e84.Average(v => v * v));
+        output.WriteLine($"MG float32, ridge 1e-11, 4 runs: NRMSE@84 end fork {nrmse84:E3} ({string.Join(" ", e84.Select(v => v.ToString("E1")))})");
+        Assert.True(nrmse84 <= 2e-4, $"float NRMSE@84 {nrmse84:E3}");
+    }
+
     private void Jaeger(int seeds, int blocks, double maxMedian)
     {
         var v = new List<double>();

@@ -13,6 +13,8 @@ namespace RecurrentNets.Benchmarks;
 /// ns per nonzero = Mean / nnz(W) (nnz = 10·N here).
 /// </summary>
 [MemoryDiagnoser]
+[MinColumn]
+[MedianColumn]
 public class ReservoirStepBenchmarks
 {
     private const int StepsPerInvoke = 10;
@@ -106,6 +108,8 @@ public class ReservoirStepBenchmarks
 /// (2 threads): 0.331 s (XᵀX alone 0.181 s).
 /// </summary>
 [MemoryDiagnoser]
+[MinColumn]
+[MedianColumn]
 public class RidgeFitBenchmarks
 {
     private const int Steps = 10_000, Units = 1_000;

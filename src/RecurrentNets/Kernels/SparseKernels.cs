@@ -72,6 +72,9 @@ public static class SparseKernels
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int d = drive.Length;
+        // Past L2, x[idx] are cache misses in random order: prefetch the entries of a row a few rows ahead, so
+        // several misses are in flight instead of one gather waiting at a time.
+        bool prefetch = UsePrefetch && Sse.IsSupported && (long)state.Length * Unsafe.SizeOf<T>() > PrefetchAboveBytes;
         Span<T> pre = stackalloc T[BlockRows];
         for (int r0 = rowStart; r0 < rowEnd; r0 += BlockRows)
         {
@@ -81,6 +84,11 @@ public static class SparseKernels
             for (int i = 0; i < len; i++)
             {
                 int row = r0 + i;
+                if (prefetch && row + PrefetchRows < rowEnd)
+                {
+                    Prefetch(rowPointers[row + PrefetchRows], rowPointers[row + PrefetchRows + 1], columnIndices, state);
+                }
+
                 T s = bias.IsEmpty ? T.Zero : bias[row];
                 for (int j = 0; j < d; j++)
                 {
@@ -153,6 +161,29 @@ public static class SparseKernels
                     TP.Multiply(p, gain, p);
                     TP.MultiplyAdd(states.Slice(b * n + r0, len), decay, p, nextStates.Slice(b * n + r0, len));
                 }
+            }
+        }
+    }
+
+    /// <summary>Prefetch x[idx] for rows this far ahead.</summary>
+    internal const int PrefetchRows = 8;
+
+    /// <summary>Prefetch when x is larger than this (about an L2).</summary>
+    internal const long PrefetchAboveBytes = 256 * 1024;
+
+    /// <summary>Software prefetch of x[idx] for large reservoirs (false to measure without).</summary>
+    internal static bool UsePrefetch { get; set; } = true;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Prefetch<T>(int start, int end, ReadOnlySpan<int> columnIndices, ReadOnlySpan<T> x)
+        where T : unmanaged
+    {
+        fixed (int* idx = columnIndices)
+        fixed (T* xp = x)
+        {
+            for (int p = start; p < end; p++)
+            {
+                Sse.Prefetch0(xp + idx[p]);
             }
         }
     }

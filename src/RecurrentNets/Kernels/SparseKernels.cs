@@ -9,8 +9,8 @@ using TP = System.Numerics.Tensors.TensorPrimitives;
 namespace RecurrentNets.Kernels;
 
 /// <summary>
-/// The echo-state update as one pass over a CSR reservoir matrix: sparse mat-vec, dense drive, activation and
-/// leak fused per block of rows (Jaeger 2001; Jaeger et al. 2007). The naive twin is
+/// The echo-state update as one pass over a CSR reservoir matrix: sparse mat-vec (four independent accumulator
+/// chains, software prefetch past L2), dense drive, SIMD activation and leak fused per block of rows (Jaeger 2001; Jaeger et al. 2007). The naive twin is
 /// <see cref="Reference.ReferenceSparse"/>.
 /// </summary>
 /// <remarks>
@@ -25,8 +25,12 @@ public static class SparseKernels
     // Streams per pass in the batched kernel: one row's indices and values are reused from L1 by all of them.
     private const int BatchGroup = 4;
 
-    /// <summary>Use AVX2 gathers in the row products (false: the scalar two-accumulator loop). For measurements.</summary>
-    internal static bool UseGather { get; set; } = true;
+    /// <summary>
+    /// Use AVX2 gathers in the row products. Off by default: on the reference machine (AMD Zen 3, where gathers are
+    /// microcoded) four scalar accumulator chains were 20-40 % faster at 10,000-100,000 units (thread CPU time,
+    /// interleaved runs). Kept for other CPUs and for measurements.
+    /// </summary>
+    internal static bool UseGather { get; set; }
 
     /// <summary>y[i] = Σ_k W[i, k]·x[k] (no fusion): the product used by power iteration and Arnoldi.</summary>
     /// <param name="rowPointers">CSR row pointers [N + 1].</param>
@@ -66,43 +70,91 @@ public static class SparseKernels
 
     /// <summary>The rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) of <see cref="LeakyStep{T}"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void LeakyStepRows<T>(ReadOnlySpan<int> rowPointers, ReadOnlySpan<int> columnIndices, ReadOnlySpan<T> values,
+    internal static unsafe void LeakyStepRows<T>(ReadOnlySpan<int> rowPointers, ReadOnlySpan<int> columnIndices, ReadOnlySpan<T> values,
         ReadOnlySpan<T> state, ReadOnlySpan<T> driveWeights, ReadOnlySpan<T> drive, ReadOnlySpan<T> bias,
         T decay, T gain, ReservoirActivation activation, Span<T> nextState, int rowStart, int rowEnd)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int d = drive.Length;
         // Past L2, x[idx] are cache misses in random order: prefetch the entries of a row a few rows ahead, so
-        // several misses are in flight instead of one gather waiting at a time.
+        // several misses are in flight instead of one load waiting at a time.
         bool prefetch = UsePrefetch && Sse.IsSupported && (long)state.Length * Unsafe.SizeOf<T>() > PrefetchAboveBytes;
         Span<T> pre = stackalloc T[BlockRows];
-        for (int r0 = rowStart; r0 < rowEnd; r0 += BlockRows)
+        fixed (int* ptr = rowPointers)
+        fixed (int* idx = columnIndices)
+        fixed (T* val = values)
+        fixed (T* x = state)
+        fixed (T* wd = driveWeights)
+        fixed (T* dr = drive)
+        fixed (T* b = bias)
+        fixed (T* pp = pre)
         {
-            int len = Math.Min(BlockRows, rowEnd - r0);
-            Span<T> p = pre[..len];
-            // Pre-activation: bias, dense drive, then the sparse row.
-            for (int i = 0; i < len; i++)
+            for (int r0 = rowStart; r0 < rowEnd; r0 += BlockRows)
             {
-                int row = r0 + i;
-                if (prefetch && row + PrefetchRows < rowEnd)
+                int len = Math.Min(BlockRows, rowEnd - r0);
+                // Pre-activation: bias, dense drive, then the sparse row.
+                for (int i = 0; i < len; i++)
                 {
-                    Prefetch(rowPointers[row + PrefetchRows], rowPointers[row + PrefetchRows + 1], columnIndices, state);
+                    int row = r0 + i;
+                    if (prefetch && row + PrefetchRows < rowEnd)
+                    {
+                        Prefetch(ptr[row + PrefetchRows], ptr[row + PrefetchRows + 1], idx, x);
+                    }
+
+                    pp[i] = UseGather
+                        ? Drive(row, b, wd, dr, d) + RowDot(ptr[row], ptr[row + 1], columnIndices, values, state)
+                        : RowSum(ptr[row], ptr[row + 1], idx, val, x, Drive(row, b, wd, dr, d));
                 }
 
-                T s = bias.IsEmpty ? T.Zero : bias[row];
-                for (int j = 0; j < d; j++)
-                {
-                    s += driveWeights[row * d + j] * drive[j];
-                }
-
-                p[i] = s + RowDot(rowPointers[row], rowPointers[row + 1], columnIndices, values, state);
+                Span<T> p = pre[..len];
+                Activate(p, activation);
+                // next = decay·x + gain·f(pre)
+                TP.Multiply(p, gain, p);
+                TP.MultiplyAdd(state.Slice(r0, len), decay, p, nextState.Slice(r0, len));
             }
-
-            Activate(p, activation);
-            // next = decay·x + gain·f(pre)
-            TP.Multiply(p, gain, p);
-            TP.MultiplyAdd(state.Slice(r0, len), decay, p, nextState.Slice(r0, len));
         }
+    }
+
+    /// <summary>b[row] + Σ_j Wd[row, j]·d[j] (b may be null).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe T Drive<T>(int row, T* bias, T* driveWeights, T* drive, int d)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T s = bias == null ? T.Zero : bias[row];
+        T* w = driveWeights + (long)row * d;
+        for (int j = 0; j < d; j++)
+        {
+            s += w[j] * drive[j];
+        }
+
+        return s;
+    }
+
+    /// <summary>
+    /// init + Σ_{p in [start, end)} values[p]·x[idx[p]] with four independent accumulators (the loads of x are in
+    /// random order; four chains keep four of them in flight). The single and batched steps both use it, so they give
+    /// the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe T RowSum<T>(int start, int end, int* idx, T* values, T* x, T init)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T s0 = init, s1 = T.Zero, s2 = T.Zero, s3 = T.Zero;
+        int p = start;
+        for (; p + 3 < end; p += 4)
+        {
+            s0 += values[p] * x[idx[p]];
+            s1 += values[p + 1] * x[idx[p + 1]];
+            s2 += values[p + 2] * x[idx[p + 2]];
+            s3 += values[p + 3] * x[idx[p + 3]];
+        }
+
+        for (; p < end; p++)
+        {
+            s0 += values[p] * x[idx[p]];
+        }
+
+        return (s0 + s1) + (s2 + s3);
     }
 
     /// <summary>One leaky echo-state step for a batch of independent streams sharing the reservoir.</summary>
@@ -119,7 +171,7 @@ public static class SparseKernels
     /// <param name="batchSize">B.</param>
     /// <param name="nextStates">x(t+1) [B, N]; must not overlap <paramref name="states"/>.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void LeakyStepBatch<T>(ReadOnlySpan<int> rowPointers, ReadOnlySpan<int> columnIndices, ReadOnlySpan<T> values,
+    public static unsafe void LeakyStepBatch<T>(ReadOnlySpan<int> rowPointers, ReadOnlySpan<int> columnIndices, ReadOnlySpan<T> values,
         ReadOnlySpan<T> states, ReadOnlySpan<T> driveWeights, ReadOnlySpan<T> drives, ReadOnlySpan<T> bias,
         T decay, T gain, ReservoirActivation activation, int batchSize, Span<T> nextStates)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -128,38 +180,40 @@ public static class SparseKernels
         int d = batchSize == 0 ? 0 : drives.Length / batchSize;
         const int block = BlockRows / BatchGroup;
         Span<T> pre = stackalloc T[BatchGroup * block];
-        for (int b0 = 0; b0 < batchSize; b0 += BatchGroup)
+        fixed (int* ptr = rowPointers)
+        fixed (int* idx = columnIndices)
+        fixed (T* val = values)
+        fixed (T* xs = states)
+        fixed (T* wd = driveWeights)
+        fixed (T* dr = drives)
+        fixed (T* bp = bias)
+        fixed (T* pp = pre)
         {
-            int group = Math.Min(BatchGroup, batchSize - b0);
-            for (int r0 = 0; r0 < n; r0 += block)
+            for (int b0 = 0; b0 < batchSize; b0 += BatchGroup)
             {
-                int len = Math.Min(block, n - r0);
-                for (int i = 0; i < len; i++)
+                int group = Math.Min(BatchGroup, batchSize - b0);
+                for (int r0 = 0; r0 < n; r0 += block)
                 {
-                    int row = r0 + i;
-                    int start = rowPointers[row], end = rowPointers[row + 1];
-                    T bi = bias.IsEmpty ? T.Zero : bias[row];
-                    // The row's indices and values are read once from memory and reused from L1 by the group.
+                    int len = Math.Min(block, n - r0);
+                    for (int i = 0; i < len; i++)
+                    {
+                        int row = r0 + i;
+                        // The row's indices and values are read once from memory and reused from L1 by the group.
+                        for (int g = 0; g < group; g++)
+                        {
+                            int b = b0 + g;
+                            pp[g * block + i] = RowSum(ptr[row], ptr[row + 1], idx, val, xs + (long)b * n, Drive(row, bp, wd, dr + (long)b * d, d));
+                        }
+                    }
+
                     for (int g = 0; g < group; g++)
                     {
                         int b = b0 + g;
-                        T s = bi;
-                        for (int j = 0; j < d; j++)
-                        {
-                            s += driveWeights[row * d + j] * drives[b * d + j];
-                        }
-
-                        pre[g * block + i] = s + RowDot(start, end, columnIndices, values, states.Slice(b * n, n));
+                        Span<T> p = pre.Slice(g * block, len);
+                        Activate(p, activation);
+                        TP.Multiply(p, gain, p);
+                        TP.MultiplyAdd(states.Slice(b * n + r0, len), decay, p, nextStates.Slice(b * n + r0, len));
                     }
-                }
-
-                for (int g = 0; g < group; g++)
-                {
-                    int b = b0 + g;
-                    Span<T> p = pre.Slice(g * block, len);
-                    Activate(p, activation);
-                    TP.Multiply(p, gain, p);
-                    TP.MultiplyAdd(states.Slice(b * n + r0, len), decay, p, nextStates.Slice(b * n + r0, len));
                 }
             }
         }
@@ -175,16 +229,12 @@ public static class SparseKernels
     internal static bool UsePrefetch { get; set; } = true;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Prefetch<T>(int start, int end, ReadOnlySpan<int> columnIndices, ReadOnlySpan<T> x)
+    private static unsafe void Prefetch<T>(int start, int end, int* idx, T* x)
         where T : unmanaged
     {
-        fixed (int* idx = columnIndices)
-        fixed (T* xp = x)
+        for (int p = start; p < end; p++)
         {
-            for (int p = start; p < end; p++)
-            {
-                Sse.Prefetch0(xp + idx[p]);
-            }
+            Sse.Prefetch0(x + idx[p]);
         }
     }
 

@@ -45,6 +45,8 @@ public interface IReservoir<T>
 /// <code>
 /// for i in 0..N: s = b[i] + Σ_j Wd[i,j]·d[j] + Σ_k W[i,k]·x[k]; next[i] = (1 - a)·x[i] + g·f(s)
 /// </code>
+/// The weights are read-only after construction; one instance may step several streams, but not from several threads
+/// at once once it has at least <see cref="ParallelMinNonZeros"/> nonzeros (its row split reuses one job object).
 /// </remarks>
 /// <typeparam name="T">float or double.</typeparam>
 public sealed class Reservoir<T> : IReservoir<T>

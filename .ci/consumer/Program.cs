@@ -58,6 +58,8 @@ for (int iteration = 0; iteration < 300; iteration++)
 }
 
 Console.WriteLine($"loss {first:F3} -> {loss:F3}");
+byte[] onnx = RecurrentNets.Onnx.OnnxExporter.ToBytes(rnn, head);
+Console.WriteLine($"ONNX export: {onnx.Length} bytes");
 if (!(loss < 0.1 * first))
 {
     Console.Error.WriteLine("The packaged library did not learn the task.");

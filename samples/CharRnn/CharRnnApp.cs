@@ -1,4 +1,5 @@
 using RecurrentNets.Init;
+using RecurrentNets.Serialization;
 using Spectre.Console;
 
 namespace CharRnn;
@@ -6,13 +7,18 @@ namespace CharRnn;
 /// <summary>The command-line settings.</summary>
 internal sealed record Settings(
     FileInfo? File, int Hidden, int Layers, int Window, int Batch, int Steps, int? Epochs,
-    double LearningRate, double Temperature, int Length, ulong Seed, string[] Prompts);
+    double LearningRate, double Temperature, int Length, ulong Seed, string[] Prompts,
+    CellKind Cell = CellKind.Rnn, int Embedding = 0, double Dropout = 0, double RecurrentDropout = 0, double Holdout = 0.1,
+    FileInfo? Save = null, FileInfo? Load = null);
 
 /// <summary>Loads the text, trains, reports and generates.</summary>
 internal static class CharRnnApp
 {
     private const double MaxGradientNorm = 5.0;
     private const int ReportLines = 8;
+
+    // Held-out text is read as this many characters per stream at least (up to B streams).
+    private const int HeldOutCharactersPerStream = 2000;
 
     public static int Run(Settings settings)
     {
@@ -34,26 +40,85 @@ internal static class CharRnnApp
             source = settings.File.Name;
         }
 
-        var vocabulary = new Vocabulary(text);
-        int[] encoded = vocabulary.Encode(text);
+        // The model: new, or the architecture and vocabulary of a checkpoint with its weights.
+        var random = new SeededRandom(settings.Seed);
+        var config = new ModelConfig(settings.Cell, settings.Hidden, settings.Layers, settings.Embedding, settings.Dropout,
+            settings.RecurrentDropout);
+        Vocabulary vocabulary;
+        IReadOnlyDictionary<string, string>? loadedMetadata = null;
+        if (settings.Load is not null)
+        {
+            if (!settings.Load.Exists)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]No checkpoint at {settings.Load.FullName}.[/]");
+                return 1;
+            }
+
+            loadedMetadata = SafeTensorsFile.Read(settings.Load.FullName).Metadata;
+            (config, vocabulary) = ModelConfig.FromMetadata(loadedMetadata, settings.Load.Name);
+            char[] unknown = text.Where(c => !vocabulary.Contains(c)).Distinct().Order().ToArray();
+            if (unknown.Length > 0)
+            {
+                AnsiConsole.MarkupLineInterpolated(
+                    $"[red]The text has {unknown.Length} characters the checkpoint's vocabulary lacks: {string.Concat(unknown.Take(20).Select(Vocabulary.Display))}[/]");
+                return 1;
+            }
+        }
+        else
+        {
+            vocabulary = new Vocabulary(text);
+        }
+
+        var (trainText, heldOutText, heldOutNote) = Split(text, settings.File is null, settings.Holdout);
+        int[] encoded = vocabulary.Encode(trainText);
+        int[] heldOut = vocabulary.Encode(heldOutText);
         if (encoded.Length < settings.Batch + 1)
         {
             AnsiConsole.MarkupLineInterpolated(
-                $"[red]The text has {encoded.Length} characters: too few for {settings.Batch} parallel streams. Lower --batch.[/]");
+                $"[red]The training text has {encoded.Length} characters: too few for {settings.Batch} parallel streams. Lower --batch (or --holdout).[/]");
             return 1;
         }
 
-        var random = new SeededRandom(settings.Seed);
-        var model = new CharModel(vocabulary, settings.Hidden, settings.Layers, random.Fork());
+        var model = new CharModel(vocabulary, config, random.Fork());
+        if (settings.Load is not null)
+        {
+            Checkpoint.Load(settings.Load.FullName, model.Parameters);
+        }
+
         var trainer = new CharTrainer(model, encoded, settings.Batch, settings.Window, settings.LearningRate, MaxGradientNorm,
             shuffleLines: settings.File is null ? random.Fork() : null);
         int totalSteps = settings.Epochs is int epochs ? epochs * trainer.WindowsPerEpoch : settings.Steps;
-        double unigramBits = Corpus.UnigramEntropyBits(encoded, vocabulary.Size);
+        double unigramBits = Corpus.UnigramEntropyBits(vocabulary.Encode(text), vocabulary.Size);
+        int heldOutStreams = Math.Clamp(heldOut.Length / HeldOutCharactersPerStream, 1, settings.Batch);
 
-        PrintSetup(settings, source, text.Length, vocabulary, model, trainer, totalSteps, unigramBits);
+        PrintSetup(settings, config, source, text.Length, vocabulary, model, trainer, totalSteps, unigramBits,
+            encoded.Length, heldOut.Length, heldOutNote, heldOutStreams);
         var (smoothedBits, elapsed) = Train(trainer, totalSteps);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         double finalBits = trainer.EvaluateBits();
-        PrintResult(unigramBits, finalBits, smoothedBits, totalSteps, elapsed, settings);
+        double heldOutBits = heldOut.Length > 1 ? CharTrainer.Evaluate(model, heldOut, heldOutStreams, settings.Window) : double.NaN;
+        var evaluation = clock.Elapsed;
+        PrintResult(unigramBits, finalBits, heldOutBits, smoothedBits, totalSteps, elapsed, evaluation, settings);
+
+        if (settings.Save is not null)
+        {
+            var metadata = config.ToMetadata(vocabulary);
+            long previous = loadedMetadata is not null && long.TryParse(loadedMetadata.GetValueOrDefault("trained_steps"),
+                System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long p) ? p : 0;
+            metadata["trained_steps"] = (previous + totalSteps).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            metadata["text"] = source;
+            metadata["batch"] = settings.Batch.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            metadata["window"] = settings.Window.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (!double.IsNaN(heldOutBits))
+            {
+                metadata["heldout_bits_per_char"] = heldOutBits.ToString("F4", System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            Checkpoint.Save(settings.Save.FullName, model.Parameters, metadata);
+            AnsiConsole.MarkupLineInterpolated(
+                $"Saved {model.Parameters.Views.Count} tensors ({model.Parameters.Length:N0} parameters) and the configuration to {settings.Save.FullName}.");
+            AnsiConsole.WriteLine();
+        }
 
         string prime = vocabulary.Contains('\n') ? "\n" : text[..1];
         PrintPredictions(model, prime, Prompts(settings, text));
@@ -61,17 +126,63 @@ internal static class CharRnnApp
         return 0;
     }
 
-    private static void PrintSetup(Settings settings, string source, int characters, Vocabulary vocabulary, CharModel model,
-        CharTrainer trainer, int totalSteps, double unigramBits)
+    /// <summary>
+    /// Splits off held-out text: for a file, its last <paramref name="fraction"/> (from a line start when one is near);
+    /// for the built-in corpus, every (1/fraction)-th sentence, so that whole sentences are held out.
+    /// </summary>
+    private static (string Train, string HeldOut, string Note) Split(string text, bool builtIn, double fraction)
     {
-        AnsiConsole.Write(new Rule("[bold]Character-level Elman RNN[/]").LeftJustified());
+        if (fraction <= 0)
+        {
+            return (text, "", "none (--holdout 0)");
+        }
+
+        if (builtIn)
+        {
+            string[] lines = text.TrimEnd('\n').Split('\n');
+            int every = Math.Max(2, (int)Math.Round(1 / fraction));
+            var train = new System.Text.StringBuilder();
+            var held = new System.Text.StringBuilder();
+            int heldLines = 0;
+            for (int i = 0; i < lines.Length; i++)
+            {
+                bool hold = i % every == every - 1;
+                (hold ? held : train).Append(lines[i]).Append('\n');
+                heldLines += hold ? 1 : 0;
+            }
+
+            return (train.ToString(), held.ToString(), $"every {every}th sentence ({heldLines} of {lines.Length})");
+        }
+
+        int cut = (int)Math.Round(text.Length * (1 - fraction));
+        int lineStart = text.LastIndexOf('\n', Math.Max(0, cut - 1)) + 1;
+        if (lineStart > 0 && cut - lineStart < 1000)
+        {
+            cut = lineStart;
+        }
+
+        return (text[..cut], text[cut..], $"the last {fraction:P0} of the file");
+    }
+
+    private static void PrintSetup(Settings settings, ModelConfig config, string source, int characters, Vocabulary vocabulary,
+        CharModel model, CharTrainer trainer, int totalSteps, double unigramBits, int trainCharacters, int heldOutCharacters,
+        string heldOutNote, int heldOutStreams)
+    {
+        AnsiConsole.Write(new Rule($"[bold]Character-level {config.CellName}[/]").LeftJustified());
         var grid = new Grid().AddColumn(new GridColumn().PadRight(3)).AddColumn();
         grid.AddRow("Text", Markup.Escape($"{source}, {characters:N0} characters, {vocabulary.Size} distinct"));
         grid.AddRow("Unigram entropy", $"{unigramBits:F3} bits/char (a model that ignores context)");
-        grid.AddRow("Model", Markup.Escape(
-            $"one-hot {vocabulary.Size} -> {settings.Layers} x Elman tanh {settings.Hidden} -> linear {vocabulary.Size} -> softmax"));
+        grid.AddRow("Held out", Markup.Escape(heldOutCharacters > 1
+            ? $"{heldOutNote}: {heldOutCharacters:N0} characters, read as {heldOutStreams} stream(s) with the state carried"
+            : heldOutNote));
+        grid.AddRow("Model", Markup.Escape(Describe(config, vocabulary.Size)));
         grid.AddRow("Parameters", $"{model.Parameters.Length:N0}");
-        grid.AddRow("Streams", $"{settings.Batch} x {trainer.StreamLength:N0} characters, windows of {settings.Window} steps");
+        if (settings.Load is not null)
+        {
+            grid.AddRow("Loaded", Markup.Escape(settings.Load.FullName));
+        }
+
+        grid.AddRow("Streams", $"{settings.Batch} x {trainer.StreamLength:N0} of {trainCharacters:N0} training characters, windows of {settings.Window} steps, state carried");
         if (settings.File is null)
         {
             grid.AddRow("Line order", "shuffled every epoch");
@@ -84,8 +195,28 @@ internal static class CharRnnApp
         AnsiConsole.WriteLine();
     }
 
+    private static string Describe(ModelConfig config, int v)
+    {
+        string input = config.Embedding > 0 ? $"embedding {v} x {config.Embedding}" : $"one-hot {v}";
+        string cell = config.Cell switch
+        {
+            CellKind.Lstm => "LSTM",
+            CellKind.Gru => "GRU",
+            _ => "Elman tanh",
+        };
+        string between = config.Layers > 1 && config.Dropout > 0 ? $" (dropout {config.Dropout:G3} between layers)" : "";
+        string recurrent = config.RecurrentDropout > 0 ? $", recurrent dropout {config.RecurrentDropout:G3}" : "";
+        string output = config.Dropout > 0 ? $" -> dropout {config.Dropout:G3}" : "";
+        return $"{input} -> {config.Layers} x {cell} {config.Hidden}{between}{recurrent}{output} -> linear {v} -> softmax";
+    }
+
     private static (double SmoothedBits, TimeSpan Elapsed) Train(CharTrainer trainer, int totalSteps)
     {
+        if (totalSteps == 0)
+        {
+            return (double.NaN, TimeSpan.Zero);
+        }
+
         int reportEvery = Math.Max(1, totalSteps / ReportLines);
         var elapsed = TimeSpan.Zero;
 
@@ -128,22 +259,29 @@ internal static class CharRnnApp
         return (smoothed, elapsed);
     }
 
-    private static void PrintResult(double unigramBits, double finalBits, double smoothedBits, int totalSteps, TimeSpan elapsed,
-        Settings settings)
+    private static void PrintResult(double unigramBits, double finalBits, double heldOutBits, double smoothedBits, int totalSteps,
+        TimeSpan elapsed, TimeSpan evaluation, Settings settings)
     {
         AnsiConsole.WriteLine();
         var table = new Table().Border(TableBorder.Rounded).AddColumn("").AddColumn(new TableColumn("bits/char").RightAligned());
         table.AddRow("Unigram entropy (no context)", $"{unigramBits:F3}");
-        table.AddRow("Training loss, moving average", $"{smoothedBits:F3}");
-        table.AddRow("[bold]Final loss over the whole text[/]", $"[bold]{finalBits:F3}[/]");
+        table.AddRow("Training loss, moving average", double.IsNaN(smoothedBits) ? "-" : $"{smoothedBits:F3}");
+        table.AddRow("Final loss over the training text", $"{finalBits:F3}");
+        if (!double.IsNaN(heldOutBits))
+        {
+            table.AddRow("[bold]Held-out text (evaluation mode)[/]", $"[bold]{heldOutBits:F3}[/]");
+        }
+
         AnsiConsole.Write(table);
         long characters = (long)totalSteps * settings.Batch * settings.Window;
+        double reference = double.IsNaN(heldOutBits) ? finalBits : heldOutBits;
+        string on = double.IsNaN(heldOutBits) ? "" : " on held-out text";
         AnsiConsole.MarkupLine(
-            $"Trained {totalSteps:N0} steps (about {characters:N0} characters) in {elapsed.TotalSeconds:F1} s."
+            $"Trained {totalSteps:N0} steps (about {characters:N0} characters) in {elapsed.TotalSeconds:F1} s; evaluated in {evaluation.TotalSeconds:F1} s."
             + Environment.NewLine
-            + (finalBits < unigramBits
-                ? $"The model needs {unigramBits - finalBits:F2} bits/char less than the unigram model."
-                : "[yellow]The model is not yet better than the unigram model: train longer (--steps).[/]"));
+            + (reference < unigramBits
+                ? $"The model needs {unigramBits - reference:F2} bits/char less than the unigram model{on}."
+                : $"[yellow]The model is not yet better than the unigram model{on}: train longer (--steps).[/]"));
         AnsiConsole.WriteLine();
     }
 

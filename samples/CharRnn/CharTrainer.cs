@@ -20,23 +20,23 @@ internal readonly record struct TrainingProgress(
 /// <summary>
 /// Trains a <see cref="CharModel"/> to predict the next character, the min-char-rnn way: the text is cut into B
 /// contiguous segments read side by side as B parallel streams, in windows of k steps; each window runs forward and
-/// backward (truncated BPTT) and takes one Adam step; the hidden state at a window's end starts the next window.
+/// backward (truncated BPTT) and takes one Adam step; the state at a window's end starts the next window (stateful
+/// training). Windows are gathered straight from the character indices, so nothing the size of the text is ever
+/// expanded (no one-hot copy of the text): a file of any length streams through in B·k-character windows.
 /// </summary>
 internal sealed class CharTrainer
 {
-    // Caps the one-hot chunk handed to TruncatedBptt.Run at about 16 MB, so long files are streamed.
-    private const int MaxChunkElements = 4 << 20;
-
     private readonly CharModel model;
     private readonly int[] text, originalText;
     private readonly int[][]? lines;
     private readonly int shuffledLines;
     private readonly SeededRandom? shuffleRandom;
     private readonly int batchSize, windowLength, streamLength, vocabularySize;
-    private readonly TruncatedBptt<float> bptt;
+    private readonly RecurrentState<float> state;
     private readonly Adam<float> optimizer;
-    private readonly Objective objective;
-    private readonly Dictionary<int, Chunk> chunks = [];
+    private readonly double maxGradientNorm;
+    private readonly int[] characters, targets;
+    private readonly float[] dLogits;
 
     /// <param name="model">The network to train.</param>
     /// <param name="text">The training text as vocabulary indices.</param>
@@ -64,6 +64,7 @@ internal sealed class CharTrainer
 
         this.batchSize = batchSize;
         this.windowLength = windowLength;
+        this.maxGradientNorm = maxGradientNorm;
         vocabularySize = model.Vocabulary.Size;
 
         // Stream b reads text[b·S .. b·S + S) and predicts text[b·S + 1 .. b·S + S]: S = (N - 1) / B.
@@ -75,9 +76,11 @@ internal sealed class CharTrainer
                 nameof(text));
         }
 
-        bptt = new TruncatedBptt<float>(model.Rnn, windowLength, batchSize);
+        state = model.Recurrent.CreateState(batchSize);
         optimizer = new Adam<float>(model.Parameters, learningRate);
-        objective = new Objective(this, maxGradientNorm);
+        characters = new int[windowLength * batchSize];
+        targets = new int[windowLength * batchSize];
+        dLogits = new float[windowLength * batchSize * vocabularySize];
     }
 
     /// <summary>S, the steps of each stream: one epoch.</summary>
@@ -86,57 +89,95 @@ internal sealed class CharTrainer
     /// <summary>Optimiser steps per epoch (windows per stream, the last one possibly shorter).</summary>
     public int WindowsPerEpoch => (streamLength + windowLength - 1) / windowLength;
 
+    /// <summary>The Adam optimiser (its step count is the number of windows trained).</summary>
+    public Adam<float> Optimizer => optimizer;
+
     /// <summary>Runs <paramref name="totalSteps"/> windows, each one Adam step, and reports after every step.</summary>
-    /// <returns>The smoothed training loss at the end, in bits per character.</returns>
+    /// <returns>The smoothed training loss at the end, in bits per character (NaN when no step ran).</returns>
     public double Train(int totalSteps, Action<TrainingProgress>? report)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(totalSteps);
-        objective.Begin(totalSteps, report);
-        int maxChunkWindows = Math.Max(1, MaxChunkElements / (windowLength * batchSize * vocabularySize));
-        for (int epoch = 1; objective.Steps < totalSteps; epoch++)
+        const double SmoothingFactor = 0.05;
+        double smoothed = double.NaN;
+        var clock = Stopwatch.StartNew();
+        model.Training = true;
+        optimizer.ZeroGradients();
+        int done = 0;
+        for (int epoch = 1; done < totalSteps; epoch++)
         {
-            // Each epoch starts every stream from a zero state (min-char-rnn resets hprev at the start of the data).
-            bptt.State.Clear();
-            objective.Epoch = epoch;
+            // Each epoch starts every stream from a zero state (min-char-rnn resets hprev at the start of the data);
+            // within it the state is carried from window to window.
+            state.Clear();
             Shuffle();
-            for (int windowStart = 0; windowStart < streamLength && objective.Steps < totalSteps;)
+            for (int windowStart = 0; windowStart < streamLength && done < totalSteps; windowStart += windowLength)
             {
-                // A chunk of whole windows, never past the end of the epoch nor the step budget.
-                int windows = Math.Min(maxChunkWindows, totalSteps - objective.Steps);
-                int steps = Math.Min(windows * windowLength, streamLength - windowStart);
-                var chunk = Fill(windowStart, steps);
-                objective.Targets = chunk.Targets;
-                bptt.Run(chunk.Input, objective);
-                windowStart += steps;
+                int steps = Math.Min(windowLength, streamLength - windowStart), rows = steps * batchSize;
+                Gather(text, streamLength, batchSize, windowStart, steps, characters, targets);
+                var logits = model.Forward(characters.AsSpan(0, rows), steps, batchSize, state);
+                Span<float> dO = dLogits.AsSpan(0, rows * vocabularySize);
+                double loss = CrossEntropyLoss.Compute<float>(logits, targets.AsSpan(0, rows), vocabularySize, dO);
+                model.Backward(dO);
+                GradientClipping.ClipGradientNorm(model.Parameters, maxGradientNorm);
+                optimizer.Step();
+                optimizer.ZeroGradients();
+
+                done++;
+                double bits = loss / Math.Log(2);
+                smoothed = double.IsNaN(smoothed) ? bits : (1 - SmoothingFactor) * smoothed + SmoothingFactor * bits;
+                report?.Invoke(new TrainingProgress(done, totalSteps, epoch, bits, smoothed, clock.Elapsed));
             }
         }
 
-        return objective.SmoothedLossBits;
+        model.Training = false;
+        return smoothed;
     }
 
-    /// <summary>The mean loss over the whole text (in its original line order) read as the training streams, without
-    /// training, in bits per character. Every stream starts from a zero state, as in training.</summary>
-    public double EvaluateBits()
+    /// <summary>The mean loss over the training text (in its original line order) read as the training streams, in
+    /// evaluation mode, in bits per character. Every stream starts from a zero state, as in training.</summary>
+    public double EvaluateBits() => Evaluate(model, originalText, batchSize, windowLength);
+
+    /// <summary>
+    /// The mean loss of <paramref name="model"/> on <paramref name="text"/> in bits per character, in evaluation mode
+    /// (dropouts off): the text is cut into <paramref name="streams"/> contiguous streams read side by side in windows
+    /// of <paramref name="windowLength"/> steps, the state carried from window to window across each whole stream.
+    /// </summary>
+    public static double Evaluate(CharModel model, int[] text, int streams, int windowLength)
     {
-        originalText.CopyTo(text, 0);
-        var state = model.Rnn.CreateState(batchSize);
-        var output = new Tensor<float>(windowLength, batchSize, model.Rnn.HiddenSize);
-        Tensor<float>? tailOutput = null;
-        var logits = new float[windowLength * batchSize * vocabularySize];
+        int streamLength = (text.Length - 1) / streams, v = model.Vocabulary.Size;
+        if (streamLength < 1)
+        {
+            return double.NaN;
+        }
+
+        bool training = model.Training;
+        model.Training = false;
+        var state = model.Recurrent.CreateState(streams);
+        var characters = new int[windowLength * streams];
+        var targets = new int[windowLength * streams];
         double lossSum = 0;
         for (int windowStart = 0; windowStart < streamLength; windowStart += windowLength)
         {
-            int steps = Math.Min(windowLength, streamLength - windowStart);
-            var chunk = Fill(windowStart, steps);
-            var y = steps == windowLength ? output : tailOutput ??= new Tensor<float>(steps, batchSize, model.Rnn.HiddenSize);
-            int rows = steps * batchSize;
-            model.Rnn.Forward(chunk.Input, y, state, state);
-            model.Head.Forward(y.Data, rows, logits.AsSpan(0, rows * vocabularySize));
-            lossSum += CrossEntropyLoss.Compute<float>(logits.AsSpan(0, rows * vocabularySize), chunk.Targets, vocabularySize,
-                default, LossReduction.Sum);
+            int steps = Math.Min(windowLength, streamLength - windowStart), rows = steps * streams;
+            Gather(text, streamLength, streams, windowStart, steps, characters, targets);
+            var logits = model.Forward(characters.AsSpan(0, rows), steps, streams, state);
+            lossSum += CrossEntropyLoss.Compute<float>(logits[..(rows * v)], targets.AsSpan(0, rows), v, default, LossReduction.Sum);
         }
 
-        return lossSum / (streamLength * batchSize) / Math.Log(2);
+        model.Training = training;
+        return lossSum / ((double)streamLength * streams) / Math.Log(2);
+    }
+
+    // Inputs text[b·S + start + t] at row t·B + b and targets text[b·S + start + t + 1], for `steps` steps.
+    private static void Gather(int[] text, int streamLength, int streams, int start, int steps, int[] characters, int[] targets)
+    {
+        for (int t = 0; t < steps; t++)
+        {
+            for (int b = 0; b < streams; b++)
+            {
+                int position = b * streamLength + start + t;
+                characters[t * streams + b] = text[position];
+                targets[t * streams + b] = text[position + 1];
+            }
+        }
     }
 
     // Rewrites the text as its lines in a random order (Fisher-Yates); the length does not change.
@@ -186,88 +227,5 @@ internal sealed class CharTrainer
         }
 
         return [.. result];
-    }
-
-    // One-hot inputs x[t, b] = text[b·S + start + t] and targets text[b·S + start + t + 1] for `steps` steps.
-    private Chunk Fill(int start, int steps)
-    {
-        if (!chunks.TryGetValue(steps, out var chunk))
-        {
-            chunk = new Chunk(new Tensor<float>(steps, batchSize, vocabularySize), new int[steps * batchSize]);
-            chunks.Add(steps, chunk);
-        }
-
-        chunk.Input.Clear();
-        for (int t = 0; t < steps; t++)
-        {
-            for (int b = 0; b < batchSize; b++)
-            {
-                int position = b * streamLength + start + t;
-                chunk.Input.Row(t, b)[text[position]] = 1f;
-                chunk.Targets[t * batchSize + b] = text[position + 1];
-            }
-        }
-
-        return chunk;
-    }
-
-    private sealed record Chunk(Tensor<float> Input, int[] Targets);
-
-    /// <summary>Per window: o = c + V h for every step, softmax cross-entropy against the next characters, and
-    /// dL/dh back through the head; after the RNN's backward pass, clip, take an Adam step and zero the gradients.</summary>
-    private sealed class Objective(CharTrainer trainer, double maxGradientNorm) : IWindowObjective<float>
-    {
-        private const double SmoothingFactor = 0.05;
-        private readonly float[] logits = new float[trainer.windowLength * trainer.batchSize * trainer.vocabularySize];
-        private readonly float[] dLogits = new float[trainer.windowLength * trainer.batchSize * trainer.vocabularySize];
-        private readonly Stopwatch clock = new();
-        private Action<TrainingProgress>? report;
-        private double windowLossBits;
-        private int totalSteps;
-
-        public int[] Targets { get; set; } = [];
-
-        public int Epoch { get; set; }
-
-        public int Steps { get; private set; }
-
-        public double SmoothedLossBits { get; private set; } = double.NaN;
-
-        public void Begin(int totalSteps, Action<TrainingProgress>? report)
-        {
-            this.totalSteps = totalSteps;
-            this.report = report;
-            Steps = 0;
-            SmoothedLossBits = double.NaN;
-            trainer.optimizer.ZeroGradients();
-            clock.Restart();
-        }
-
-        public double LossAndGradient(int windowStart, Tensor<float> output, Tensor<float> dOutput)
-        {
-            int steps = output.Size(0), rows = steps * trainer.batchSize, v = trainer.vocabularySize;
-            Span<float> o = logits.AsSpan(0, rows * v), dO = dLogits.AsSpan(0, rows * v);
-            ReadOnlySpan<int> targets = Targets.AsSpan(windowStart * trainer.batchSize, rows);
-
-            trainer.model.Head.Forward(output.Data, rows, o);
-            double loss = CrossEntropyLoss.Compute<float>(o, targets, v, dO);
-            trainer.model.Head.Backward(output.Data, dO, rows, dOutput.Data);
-
-            windowLossBits = loss / Math.Log(2);
-            return loss;
-        }
-
-        public void AfterBackward(int windowStart)
-        {
-            GradientClipping.ClipGradientNorm(trainer.model.Parameters, maxGradientNorm);
-            trainer.optimizer.Step();
-            trainer.optimizer.ZeroGradients();
-
-            Steps++;
-            SmoothedLossBits = double.IsNaN(SmoothedLossBits)
-                ? windowLossBits
-                : (1 - SmoothingFactor) * SmoothedLossBits + SmoothingFactor * windowLossBits;
-            report?.Invoke(new TrainingProgress(Steps, totalSteps, Epoch, windowLossBits, SmoothedLossBits, clock.Elapsed));
-        }
     }
 }

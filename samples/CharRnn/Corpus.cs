@@ -101,6 +101,9 @@ internal sealed class Vocabulary
         }
     }
 
+    /// <summary>Every character, in index order (what a checkpoint stores).</summary>
+    public string Characters => new(characters);
+
     /// <summary>V, the one-hot width.</summary>
     public int Size => characters.Length;
 

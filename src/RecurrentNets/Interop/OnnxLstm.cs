@@ -98,6 +98,75 @@ public static class OnnxLstm
         }
     }
 
+    /// <summary>Writes one direction of <paramref name="cell"/>'s weights in ONNX's <c>LSTM</c> layout: the inverse of
+    /// <see cref="Import{T}"/>.</summary>
+    /// <param name="cell">The cell to read.</param>
+    /// <param name="w">Receives ONNX <c>W</c> of this direction, [4H, I] (gates i, o, f, c).</param>
+    /// <param name="r">Receives ONNX <c>R</c> of this direction, [4H, H].</param>
+    /// <param name="b">Receives ONNX <c>B</c> of this direction, [8H] (Wb then Rb); empty when the cell has no biases.</param>
+    /// <param name="p">Receives ONNX <c>P</c> of this direction, [3H] (P_i, P_o, P_f); empty when the cell has no peepholes.</param>
+    /// <returns>ONNX's <c>input_forget</c> attribute: true for a coupled cell. Its i block is then our f block negated
+    /// (1 - σ(a) = σ(-a)) and its unused f block is written as zeros.</returns>
+    /// <exception cref="ArgumentException">A length disagrees with the cell.</exception>
+    public static bool Export<T>(LstmCell<T> cell, Span<float> w, Span<float> r, Span<float> b, Span<float> p)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(cell);
+        int h = cell.HiddenSize, i = cell.InputSize;
+        Check(w.Length, 4 * h * i, nameof(w), "[4·hiddenSize, inputSize]");
+        Check(r.Length, 4 * h * h, nameof(r), "[4·hiddenSize, hiddenSize]");
+        Check(b.Length, cell.BiasIH is null ? 0 : 8 * h, nameof(b), cell.BiasIH is null ? "a cell without biases" : "[8·hiddenSize]");
+        Check(p.Length, cell.Peephole ? 3 * h : 0, nameof(p), cell.Peephole ? "[3·hiddenSize]" : "a cell without peepholes");
+
+        // ONNX's f block is ignored under input_forget: leave it zero.
+        w.Clear();
+        r.Clear();
+        b.Clear();
+        p.Clear();
+        (int Block, float Sign)[] map = cell.CoupledInputForget
+            ? [(OnnxI, -1f), (OnnxC, 1f), (OnnxO, 1f)]
+            : [(OnnxI, 1f), (OnnxF, 1f), (OnnxC, 1f), (OnnxO, 1f)];
+        ReadOnlySpan<T> wih = cell.WeightIH.Values, whh = cell.WeightHH.Values;
+        for (int k = 0; k < map.Length; k++)
+        {
+            (int block, float sign) = map[k];
+            ExportBlock(wih.Slice(k * h * i, h * i), w.Slice(block * h * i, h * i), sign);
+            ExportBlock(whh.Slice(k * h * h, h * h), r.Slice(block * h * h, h * h), sign);
+            if (!b.IsEmpty)
+            {
+                ExportBlock(cell.BiasIH!.Values.Slice(k * h, h), b.Slice(block * h, h), sign);
+                ExportBlock(cell.BiasHH!.Values.Slice(k * h, h), b.Slice(4 * h + block * h, h), sign);
+            }
+        }
+
+        if (!p.IsEmpty)
+        {
+            // P = [P_i, P_o, P_f]
+            if (cell.CoupledInputForget)
+            {
+                ExportBlock(cell.PeepholeForget!.Values, p[..h], -1f);
+            }
+            else
+            {
+                ExportBlock(cell.PeepholeInput!.Values, p[..h], 1f);
+                ExportBlock(cell.PeepholeForget!.Values, p.Slice(2 * h, h), 1f);
+            }
+
+            ExportBlock(cell.PeepholeOutput!.Values, p.Slice(h, h), 1f);
+        }
+
+        return cell.CoupledInputForget;
+    }
+
+    private static void ExportBlock<T>(ReadOnlySpan<T> source, Span<float> destination, float sign)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int k = 0; k < source.Length; k++)
+        {
+            destination[k] = sign * float.CreateTruncating(source[k]);
+        }
+    }
+
     private static void CopyBlock<T>(ReadOnlySpan<float> source, Span<T> destination, float sign)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

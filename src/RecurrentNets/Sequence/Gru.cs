@@ -39,4 +39,15 @@ public sealed class Gru<T> : RecurrentLayer<T>
 
     /// <summary>Whether the reset gate applies after the recurrent product (PyTorch's form).</summary>
     public bool ResetAfterRecurrence { get; }
+
+    /// <inheritdoc/>
+    public override IReadOnlyDictionary<string, string> Configuration
+    {
+        get
+        {
+            var configuration = BaseConfiguration("GRU");
+            configuration["reset_after_recurrence"] = ResetAfterRecurrence ? "true" : "false";
+            return configuration;
+        }
+    }
 }

@@ -55,4 +55,16 @@ public sealed class Lstm<T> : RecurrentLayer<T>
 
     /// <summary>Whether the cells couple the input and forget gates.</summary>
     public bool CoupledInputForget { get; }
+
+    /// <inheritdoc/>
+    public override IReadOnlyDictionary<string, string> Configuration
+    {
+        get
+        {
+            var configuration = BaseConfiguration("LSTM");
+            configuration["peephole"] = Peephole ? "true" : "false";
+            configuration["coupled_input_forget"] = CoupledInputForget ? "true" : "false";
+            return configuration;
+        }
+    }
 }

@@ -157,6 +157,32 @@ public class RecurrentLayer<T>
     /// <summary>The recurrent (variational) dropout probability.</summary>
     public double RecurrentDropout { get; }
 
+    /// <summary>
+    /// The layer's configuration as strings in PyTorch's argument names (<c>input_size</c>, <c>hidden_size</c>,
+    /// <c>num_layers</c>, <c>bidirectional</c>, <c>dropout</c>, <c>bias</c>, ...), with <c>model</c> naming the layer
+    /// type; <see cref="Serialization.Checkpoint"/> stores it in a checkpoint's metadata and rebuilds the layer from it.
+    /// </summary>
+    public virtual IReadOnlyDictionary<string, string> Configuration => BaseConfiguration("custom");
+
+    /// <summary>The configuration entries every layer has, with <c>model</c> = <paramref name="model"/>.</summary>
+    protected Dictionary<string, string> BaseConfiguration(string model)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        return new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["model"] = model,
+            ["dtype"] = typeof(T) == typeof(float) ? "float32" : "float64",
+            ["input_size"] = InputSize.ToString(inv),
+            ["hidden_size"] = HiddenSize.ToString(inv),
+            ["num_layers"] = NumLayers.ToString(inv),
+            ["bias"] = cells[0].BiasIH is null ? "false" : "true",
+            ["bidirectional"] = Directions == 2 ? "true" : "false",
+            ["dropout"] = Dropout.ToString("R", inv),
+            ["recurrent_dropout"] = RecurrentDropout.ToString("R", inv),
+            ["learn_initial_state"] = InitialHidden is null ? "false" : "true",
+        };
+    }
+
     /// <summary>Whether dropout is active (PyTorch's <c>train()</c> / <c>eval()</c>). Default true.</summary>
     public bool Training { get; set; } = true;
 

@@ -47,4 +47,15 @@ public sealed class Rnn<T> : RecurrentLayer<T>
 
     /// <summary>tanh or relu.</summary>
     public RnnNonlinearity Nonlinearity { get; }
+
+    /// <inheritdoc/>
+    public override IReadOnlyDictionary<string, string> Configuration
+    {
+        get
+        {
+            var configuration = BaseConfiguration("RNN");
+            configuration["nonlinearity"] = Nonlinearity == RnnNonlinearity.Tanh ? "tanh" : "relu";
+            return configuration;
+        }
+    }
 }

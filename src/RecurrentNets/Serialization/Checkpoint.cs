@@ -28,6 +28,66 @@ public static class Checkpoint
     }
 
     /// <summary>
+    /// Saves a recurrent layer: its parameters under PyTorch's names and its <see cref="Sequence.RecurrentLayer{T}.Configuration"/>
+    /// (plus <paramref name="metadata"/>) in the header, so <see cref="LoadLayer{T}"/> can rebuild it.
+    /// </summary>
+    public static void Save<T>(string path, Sequence.RecurrentLayer<T> layer, IReadOnlyDictionary<string, string>? metadata = null)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        var all = new Dictionary<string, string>(layer.Configuration, StringComparer.Ordinal);
+        foreach (var (key, value) in metadata ?? new Dictionary<string, string>())
+        {
+            all[key] = value;
+        }
+
+        Save(path, layer.Parameters, all);
+    }
+
+    /// <summary>
+    /// Rebuilds an <see cref="Sequence.Rnn{T}"/>, <see cref="Sequence.Lstm{T}"/> or <see cref="Sequence.Gru{T}"/> from a checkpoint
+    /// written by <see cref="Save{T}(string, Sequence.RecurrentLayer{T}, IReadOnlyDictionary{string, string}?)"/> and loads its parameters.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The metadata lacks the configuration, or holds a value that does not parse.</exception>
+    /// <exception cref="ArgumentException">The parameters disagree with the configuration.</exception>
+    public static Sequence.RecurrentLayer<T> LoadLayer<T>(string path)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var metadata = ReadMetadata(path);
+        string Get(string key) => metadata.GetValueOrDefault(key) ?? throw new InvalidDataException($"{path} has no '{key}' in its metadata: it was not saved from a recurrent layer.");
+        int Int(string key) => int.TryParse(Get(key), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int v) && v > 0
+            ? v : throw new InvalidDataException($"{path}: '{key}' is '{Get(key)}', not a positive integer.");
+        bool Bool(string key, bool fallback = false) => metadata.TryGetValue(key, out string? v)
+            ? v switch { "true" => true, "false" => false, _ => throw new InvalidDataException($"{path}: '{key}' is '{v}', not true or false.") }
+            : fallback;
+        double Real(string key) => metadata.TryGetValue(key, out string? v)
+            ? double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double d) ? d : throw new InvalidDataException($"{path}: '{key}' is '{v}', not a number.")
+            : 0;
+
+        string model = Get("model");
+        int input = Int("input_size"), hidden = Int("hidden_size"), layers = Int("num_layers");
+        bool bias = Bool("bias", true), bidirectional = Bool("bidirectional"), learn = Bool("learn_initial_state");
+        double dropout = Real("dropout"), recurrentDropout = Real("recurrent_dropout");
+        Sequence.RecurrentLayer<T> layer = model switch
+        {
+            "RNN" => new Sequence.Rnn<T>(input, hidden, layers, Get("nonlinearity") == "relu" ? Cells.RnnNonlinearity.Relu : Cells.RnnNonlinearity.Tanh,
+                bias, null, null, bidirectional, dropout, learn, recurrentDropout),
+            "LSTM" => new Sequence.Lstm<T>(input, hidden, layers, bias, null, null, bidirectional, dropout, Bool("peephole"),
+                Bool("coupled_input_forget"), null, learn, recurrentDropout),
+            "GRU" => new Sequence.Gru<T>(input, hidden, layers, bias, null, null, bidirectional, dropout, Bool("reset_after_recurrence", true),
+                learn, recurrentDropout),
+            string other => throw new InvalidDataException($"{path}: model '{other}' is not RNN, LSTM or GRU."),
+        };
+        Load(path, layer.Parameters);
+        return layer;
+    }
+
+    /// <summary>The metadata of a checkpoint (e.g. the model configuration, to build the model before loading it).</summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidDataException">The file is truncated or corrupt.</exception>
+    public static IReadOnlyDictionary<string, string> ReadMetadata(string path) => SafeTensorsFile.Read(path).Metadata;
+
+    /// <summary>
     /// Loads every parameter of the block from a file. The file must hold exactly the block's names (after
     /// <paramref name="prefix"/>) with the same shapes and the block's dtype; everything is checked before anything
     /// is written, so a failed load leaves the block unchanged.

@@ -107,7 +107,7 @@ public sealed class SafeTensorsFile
             while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
             {
                 Expect(reader.TokenType == JsonTokenType.PropertyName, source, "the header has a value where a name belongs");
-                string name = reader.GetString()!;
+                string name = GetString(ref reader, source);
                 Expect(names.Add(name), source, $"the name '{name}' appears twice");
                 Expect(reader.Read() && reader.TokenType == JsonTokenType.StartObject, source, $"'{name}' is not a JSON object");
                 if (name == "__metadata__")
@@ -290,9 +290,9 @@ public sealed class SafeTensorsFile
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
         {
             Expect(reader.TokenType == JsonTokenType.PropertyName, source, "__metadata__ is malformed");
-            string key = reader.GetString()!;
+            string key = GetString(ref reader, source);
             Expect(reader.Read() && reader.TokenType == JsonTokenType.String, source, $"__metadata__['{key}'] is not a string");
-            Expect(metadata.TryAdd(key, reader.GetString()!), source, $"__metadata__ repeats '{key}'");
+            Expect(metadata.TryAdd(key, GetString(ref reader, source)), source, $"__metadata__ repeats '{key}'");
         }
     }
 
@@ -304,13 +304,13 @@ public sealed class SafeTensorsFile
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
         {
             Expect(reader.TokenType == JsonTokenType.PropertyName, source, $"'{name}' is malformed");
-            string key = reader.GetString()!;
+            string key = GetString(ref reader, source);
             Expect(reader.Read(), source, $"'{name}' ends early");
             switch (key)
             {
                 case "dtype":
                     Expect(reader.TokenType == JsonTokenType.String, source, $"the dtype of '{name}' is not a string");
-                    string text = reader.GetString()!;
+                    string text = GetString(ref reader, source);
                     dtype = text switch
                     {
                         "F32" => SafeTensorDType.F32,
@@ -368,6 +368,22 @@ public sealed class SafeTensorsFile
         }
 
         return new SafeTensorEntry(name, dtype.Value, shape, begin, end);
+    }
+
+    /// <summary>
+    /// The current JSON string. The header is valid UTF-8, but an escape may still name an unpaired UTF-16 surrogate
+    /// (<c>"\ud800"</c>), for which the reader throws <see cref="InvalidOperationException"/> (found by fuzzing).
+    /// </summary>
+    private static string GetString(ref Utf8JsonReader reader, string source)
+    {
+        try
+        {
+            return reader.GetString()!;
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new InvalidDataException($"{source} is not a valid safetensors file: a string in its header escapes an unpaired UTF-16 surrogate.", e);
+        }
     }
 
     private static void Expect(bool condition, string source, string reason)

@@ -33,20 +33,61 @@ public sealed class CheckpointTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0UL, BinaryPrimitives.ReadUInt64LittleEndian(bytes) % 8); // header padded to 8 bytes
     }
 
-    [Fact]
-    public void APyTorchStateDictRoundTripsAndGivesTheSameOutputs()
+    [Theory]
+    [InlineData("torch-rnn.json")]
+    [InlineData("torch-lstm.json")]
+    [InlineData("torch-gru.json")]
+    public void APyTorchStateDictLoadsAndGivesPyTorchsOutputs(string goldenFile)
     {
-        var golden = Golden.GoldenFile.Load("torch-gru.json");
-        var gru = new Gru<double>(3, 5);
+        // The golden weights written as safetensors the way safetensors.torch.save_file(module.state_dict()) does.
+        var golden = Golden.GoldenFile.Load(goldenFile);
+        RecurrentLayer<double> layer = goldenFile switch
+        {
+            "torch-rnn.json" => new Rnn<double>(3, 5),
+            "torch-lstm.json" => new Lstm<double>(3, 5),
+            _ => new Gru<double>(3, 5),
+        };
         string[] names = ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"];
-        SafeTensorsFile.Write(Path.Combine(directory, "torch.safetensors"), names.Select(n => (n, golden.Shape(n), (Array)golden.Data(n))));
-        Checkpoint.Load(Path.Combine(directory, "torch.safetensors"), gru.Parameters);
+        string path = Path.Combine(directory, "torch.safetensors");
+        SafeTensorsFile.Write(path, names.Select(n => (n, golden.Shape(n), (Array)golden.Data(n))));
+        Checkpoint.Load(path, layer.Parameters);
         var x = Tensor<double>.FromArray(golden.Data("x"), 7, 2, 3);
-        var h0 = gru.CreateState(2);
+        var h0 = layer.CreateState(2);
         golden.Data("h0").CopyTo(h0.Hidden.Data, 0);
+        if (h0.Cell is not null)
+        {
+            golden.Data("c0").CopyTo(h0.Cell.Data, 0);
+        }
+
         var y = new Tensor<double>(7, 2, 5);
-        gru.Forward(x, y, h0);
+        layer.Forward(x, y, h0);
         RecurrentNets.Tests.Sequence.TorchGoldenTests.AssertClose(golden.Data("output"), y.Data, 1e-12, "output");
+    }
+
+    [Fact]
+    public void ALayerRoundTripsWithItsConfiguration()
+    {
+        RecurrentLayer<float>[] layers =
+        [
+            new Rnn<float>(3, 4, 2, RecurrentNets.Cells.RnnNonlinearity.Relu, bidirectional: true, random: new SeededRandom(1)),
+            new Lstm<float>(3, 4, 2, peephole: true, coupledInputForget: true, dropout: 0.25, recurrentDropout: 0.1, random: new SeededRandom(2)),
+            new Gru<float>(3, 4, bias: false, resetAfterRecurrence: false, learnInitialState: true, random: new SeededRandom(3)),
+        ];
+        foreach (var layer in layers)
+        {
+            string path = Path.Combine(directory, "layer.safetensors");
+            Checkpoint.Save(path, layer, new Dictionary<string, string> { ["note"] = "kept" });
+            var loaded = Checkpoint.LoadLayer<float>(path);
+            Assert.Equal(layer.GetType(), loaded.GetType());
+            Assert.Equal(layer.Configuration, loaded.Configuration);
+            Assert.Equal(layer.Parameters.Values, loaded.Parameters.Values);
+            Assert.Equal("kept", Checkpoint.ReadMetadata(path)["note"]);
+        }
+
+        string plain = Path.Combine(directory, "plain.safetensors");
+        Checkpoint.Save(plain, new Rnn<float>(2, 3).Parameters);
+        var ex = Assert.Throws<InvalidDataException>(() => Checkpoint.LoadLayer<float>(plain));
+        Assert.Contains("'model'", ex.Message);
     }
 
     [Fact]

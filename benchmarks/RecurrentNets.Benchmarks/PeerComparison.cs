@@ -1,0 +1,185 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using RecurrentNets.Init;
+using RecurrentNets.Kernels;
+using RecurrentNets.Sequence;
+using RecurrentNets.Tensors;
+
+namespace RecurrentNets.Benchmarks;
+
+/// <summary>
+/// Times RecurrentNets and its peers (libtorch through TorchSharp for training, ONNX Runtime for inference, both
+/// built by ../shared/peers/run_baselines.sh) on the same grid point one right after the other, with the peers' own
+/// method (after a longer warm-up, for the JIT's tiers): timed calls until at least 1 s and 10 calls (at most 200), median reported. The
+/// share of the machine used by other processes during our timing is reported beside it, as the peers do.
+/// </summary>
+/// <remarks>Usage: <c>dotnet run -c Release --project benchmarks/RecurrentNets.Benchmarks -- compare [--cells lstm,gru,rnn]
+/// [--threads 1,2] [--out results.md]</c>.</remarks>
+internal static class PeerComparison
+{
+    private static readonly string PeerRoot = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "recurrentnets-peers", "bin");
+    private static readonly string Torch = Path.Combine(PeerRoot, "TorchSharpRnnBench", "release_linux-x64", "TorchSharpRnnBench.dll");
+    private static readonly string Ort = Path.Combine(PeerRoot, "OrtLstmProbe", "release_linux-x64", "OrtLstmProbe.dll");
+
+    public static int Run(string[] args)
+    {
+        string[] cells = Option(args, "--cells", "lstm,gru,rnn").Split(',');
+        int[] threads = Option(args, "--threads", "1,2").Split(',').Select(int.Parse).ToArray();
+        (int B, int H)[] points = Option(args, "--points", "1x128,1x512,32x128,32x512,64x1024").Split(',')
+            .Select(p => p.Split('x')).Select(p => (int.Parse(p[0], CultureInfo.InvariantCulture), int.Parse(p[1], CultureInfo.InvariantCulture))).ToArray();
+        string? output = Option(args, "--out", "");
+        if (!File.Exists(Torch) || !File.Exists(Ort))
+        {
+            Console.Error.WriteLine($"Peers not built: run ../shared/peers/run_baselines.sh build (looked for {Torch} and {Ort}).");
+            return 2;
+        }
+
+        var table = new StringBuilder();
+        table.AppendLine("| cell | B | H | threads | ours train ms | libtorch train ms | speed-up | ours infer ms | ORT infer ms | speed-up | ours GFLOP/s (train) | other CPU % (ours / torch / ORT) |");
+        table.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine(table.ToString().TrimEnd());
+        foreach (string cell in cells)
+        {
+            foreach (int t in threads)
+            {
+                foreach (var (b, h) in points)
+                {
+                    var (ourTrain, ourInfer, ourOther) = MeasureOurs(cell, b, h, t);
+                    var torch = Peer(Torch, $"--cell {cell} --batch {b} --hidden {h} --seq 100 --threads {t} --mode train");
+                    var ort = Peer(Ort, $"--cell {cell} --batch {b} --hidden {h} --seq 100 --threads {t}");
+                    int gates = cell == "lstm" ? 4 : cell == "gru" ? 3 : 1;
+                    double flops = 3 * 2.0 * 100 * b * gates * h * 2 * h;
+                    string row = string.Create(CultureInfo.InvariantCulture,
+                        $"| {cell.ToUpperInvariant()} | {b} | {h} | {t} | {ourTrain:F3} | {torch.Median:F3} | {torch.Median / ourTrain:F2}x | {ourInfer:F3} | {ort.Median:F3} | {ort.Median / ourInfer:F2}x | {flops / ourTrain / 1e6:F1} | {ourOther:F0} / {torch.Other:F0} / {ort.Other:F0} |");
+                    table.AppendLine(row);
+                    Console.WriteLine(row);
+                }
+            }
+        }
+
+        if (!string.IsNullOrEmpty(output))
+        {
+            File.WriteAllText(output, table.ToString());
+        }
+
+        return 0;
+    }
+
+    private static (double Train, double Infer, double OtherCpu) MeasureOurs(string cell, int batch, int hidden, int threads)
+    {
+        KernelOptions.MaxDegreeOfParallelism = threads;
+        var random = new SeededRandom(1);
+        RecurrentLayer<float> layer = cell switch
+        {
+            "lstm" => new Lstm<float>(hidden, hidden, random: random),
+            "gru" => new Gru<float>(hidden, hidden, random: random),
+            _ => new Rnn<float>(hidden, hidden, random: random),
+        };
+        var x = new Tensor<float>(100, batch, hidden);
+        for (int i = 0; i < x.Length; i++)
+        {
+            x.Data[i] = (float)random.NextNormal();
+        }
+
+        var y = new Tensor<float>(100, batch, hidden);
+        var dy = new Tensor<float>(100, batch, hidden);
+        dy.AsSpan().Fill(0.01f);
+        var dx = new Tensor<float>(100, batch, hidden);
+        var load = CpuLoad.Start();
+        double infer = Median(() => layer.Forward(x, y));
+        double train = Median(() =>
+        {
+            layer.Parameters.ZeroGradients();
+            layer.Forward(x, y);
+            layer.Backward(dy, null, dx);
+        });
+        return (train, infer, load.OtherPercent());
+    }
+
+    private static double Median(Action call)
+    {
+        // Warm up until the JIT's tiered compilation has replaced the quick first-tier code (the peers run native code):
+        // at least 100 calls and 2 s.
+        var warm = Stopwatch.StartNew();
+        for (int i = 0; i < 100 || warm.Elapsed.TotalSeconds < 2; i++)
+        {
+            call();
+        }
+
+        var times = new List<double>();
+        var total = Stopwatch.StartNew();
+        while (times.Count < 200 && (times.Count < 10 || total.Elapsed.TotalSeconds < 1))
+        {
+            long start = Stopwatch.GetTimestamp();
+            call();
+            times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        }
+
+        times.Sort();
+        return times[times.Count / 2];
+    }
+
+    private static (double Median, double Other) Peer(string dll, string arguments)
+    {
+        var start = new ProcessStartInfo("dotnet", $"\"{dll}\" {arguments}") { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = Process.Start(start)!;
+        string text = process.StandardOutput.ReadToEnd();
+        process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        string line = text.Split('\n').LastOrDefault(l => l.Contains("median_ms=", StringComparison.Ordinal)) ?? "";
+        return (Field(line, "median_ms"), Field(line, "other_cpu_pct"));
+    }
+
+    private static double Field(string line, string name)
+    {
+        foreach (string part in line.Split(' '))
+        {
+            if (part.StartsWith(name + "=", StringComparison.Ordinal))
+            {
+                return double.Parse(part.AsSpan(name.Length + 1), CultureInfo.InvariantCulture);
+            }
+        }
+
+        return double.NaN;
+    }
+
+    private static string Option(string[] args, string name, string fallback)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+    }
+
+    /// <summary>CPU used by other processes, from /proc/stat minus this process's own CPU time.</summary>
+    private sealed class CpuLoad
+    {
+        private long busy0, total0;
+        private TimeSpan own0;
+
+        public static CpuLoad Start()
+        {
+            var load = new CpuLoad();
+            (load.busy0, load.total0) = Read();
+            load.own0 = Process.GetCurrentProcess().TotalProcessorTime;
+            return load;
+        }
+
+        public double OtherPercent()
+        {
+            var (busy1, total1) = Read();
+            double ticksPerSecond = 100; // USER_HZ
+            double own = (Process.GetCurrentProcess().TotalProcessorTime - own0).TotalSeconds * ticksPerSecond;
+            double total = total1 - total0;
+            return total <= 0 ? double.NaN : Math.Max(0, 100 * (busy1 - busy0 - own) / total);
+        }
+
+        private static (long Busy, long Total) Read()
+        {
+            string[] f = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            long[] v = f.Skip(1).Select(long.Parse).ToArray();
+            long idle = v[3] + v[4];
+            long total = v.Take(8).Sum();
+            return (total - idle, total);
+        }
+    }
+}

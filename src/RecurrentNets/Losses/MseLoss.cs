@@ -47,4 +47,53 @@ public static class MseLoss
 
         return sum * scale;
     }
+
+    /// <summary>
+    /// The masked loss: only elements whose <paramref name="mask"/> is true count (padding past a sequence's end, say);
+    /// Mean divides by the number counted, and masked elements get a zero gradient.
+    /// </summary>
+    /// <param name="prediction">ŷ.</param>
+    /// <param name="target">y, the same length.</param>
+    /// <param name="mask">Which elements count, the same length.</param>
+    /// <param name="dPrediction">Receives (overwritten) dL/dŷ; pass an empty span for the loss alone.</param>
+    /// <param name="reduction">Mean over the counted elements, or sum.</param>
+    /// <returns>The loss (0 when nothing counts).</returns>
+    /// <exception cref="ArgumentException">Lengths disagree.</exception>
+    public static double Compute<T>(ReadOnlySpan<T> prediction, ReadOnlySpan<T> target, ReadOnlySpan<bool> mask, Span<T> dPrediction,
+        LossReduction reduction = LossReduction.Mean)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (target.Length != prediction.Length || mask.Length != prediction.Length)
+        {
+            throw new ArgumentException($"prediction, target and mask must have one length; they have {prediction.Length}, {target.Length} and {mask.Length}.", nameof(mask));
+        }
+
+        bool wantGradient = !dPrediction.IsEmpty;
+        if (wantGradient && dPrediction.Length != prediction.Length)
+        {
+            throw new ArgumentException($"dPrediction has {dPrediction.Length} elements but prediction has {prediction.Length}.", nameof(dPrediction));
+        }
+
+        int counted = 0;
+        foreach (bool m in mask)
+        {
+            counted += m ? 1 : 0;
+        }
+
+        double scale = reduction == LossReduction.Mean && counted > 0 ? 1.0 / counted : 1.0;
+        T gradScale = T.CreateTruncating(2 * scale);
+        double sum = 0;
+        for (int i = 0; i < prediction.Length; i++)
+        {
+            T diff = mask[i] ? prediction[i] - target[i] : T.Zero;
+            double d = double.CreateTruncating(diff);
+            sum += d * d;
+            if (wantGradient)
+            {
+                dPrediction[i] = gradScale * diff;
+            }
+        }
+
+        return sum * scale;
+    }
 }

@@ -87,5 +87,14 @@ public class ElementwiseTests
         Assert.True(result.MaxRelativeError < 1e-8, result.ToString());
         Assert.Equal(4.0 / 2, MseLoss.Compute<double>([1, 3], [1, 1], [], LossReduction.Mean));
         Assert.Throws<ArgumentException>(() => MseLoss.Compute<double>([1, 2], [1], []));
+
+        // Masked: only the counted elements, mean over them, zero gradient elsewhere.
+        bool[] mask = prediction.Select((_, i) => i % 3 != 0).ToArray();
+        var dm = new double[13];
+        MseLoss.Compute<double>(prediction, target, mask, dm);
+        var masked = GradientCheck.Compare("masked", prediction, dm, () => MseLoss.Compute<double>(prediction, target, mask, []));
+        Assert.True(masked.MaxRelativeError < 1e-8, masked.ToString());
+        Assert.All(dm.Where((_, i) => i % 3 == 0), g => Assert.Equal(0, g));
+        Assert.Equal(2.0, MseLoss.Compute<double>([1, 3, 100], [1, 1, 0], [true, true, false], []));
     }
 }

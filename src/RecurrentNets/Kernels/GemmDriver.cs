@@ -28,6 +28,12 @@ internal unsafe struct GemmProblem
 
     /// <summary>Small M with Bᵀ: dot products of rows of A and rows of B, no packing (<see cref="GemmDriver.DotMaxM"/>).</summary>
     public bool Dot;
+
+    /// <summary>B prepacked by <see cref="GemmDriver.Pack{T}"/> (laid out as <see cref="PackedMatrix{T}"/>), or null.</summary>
+    public void* Packed;
+
+    /// <summary>Prepacked B with few rows: one row of A at a time over whole micro-panels (<see cref="GemmDriver.RowMaxM"/>).</summary>
+    public bool Rows;
 }
 
 /// <summary>The blocked, packed GEMM: a generic driver over a micro-kernel struct, plus threading over tiles of C.</summary>
@@ -58,6 +64,12 @@ internal static unsafe class GemmDriver
 
     /// <inheritdoc cref="DotMaxM"/>
     internal const int DotMaxABytes = 128 * 1024;
+
+    /// <summary>
+    /// With prepacked B, up to this many rows run one row at a time over four micro-panels (one load per FMA) instead
+    /// of through the MR-row tile, which would compute MR rows for each. Same per-element operations either way.
+    /// </summary>
+    internal const int RowMaxM = 4;
 
     /// <summary>Below this many flops (2·M·N·K) a call stays on the calling thread: waking a worker costs more.</summary>
     internal const double ThreadingThreshold = 4e6;
@@ -96,14 +108,69 @@ internal static unsafe class GemmDriver
         }
     }
 
+    /// <summary>Packs op(B)[K, N] into <paramref name="packed"/> on the current path (K, N positive, arguments validated).</summary>
+    public static void Pack<T>(bool transposeB, int k, int n, T* b, nint ldb, PackedMatrix<T> packed)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        GemmPath path = ResolvePath();
+        int nr = path switch
+        {
+            GemmPath.Vector512 => GemmKernel512<T>.NR,
+            GemmPath.Vector256 => GemmKernel256<T>.NR,
+            _ => GemmKernel128<T>.NR,
+        };
+        packed.Reset(k, n, path, nr);
+        var problem = new GemmProblem { B = b, Ldb = ldb, K = k, N = n, TransposeB = transposeB };
+        T* data = packed.Data;
+        for (int jc = 0; jc < n; jc += NC)
+        {
+            int nc = Math.Min(NC, n - jc), ncPad = RoundUp(nc, nr);
+            for (int pc = 0; pc < k; pc += KC)
+            {
+                int kc = Math.Min(KC, k - pc);
+                PackB(ref problem, data + (nint)jc * k + (nint)ncPad * pc, pc, kc, jc, nc, nr);
+            }
+        }
+    }
+
+    /// <summary>Computes a validated problem with M, N, K positive and <see cref="GemmProblem.Packed"/> set, on <paramref name="path"/>.</summary>
+    public static void RunPacked<T>(ref GemmProblem problem, GemmPath path)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        switch (path)
+        {
+            case GemmPath.Vector512:
+                Run<T, GemmKernel512<T>>(ref problem);
+                break;
+            case GemmPath.Vector256:
+                Run<T, GemmKernel256<T>>(ref problem);
+                break;
+            default:
+                Run<T, GemmKernel128<T>>(ref problem);
+                break;
+        }
+    }
+
+    /// <summary>The NR-column micro-panel of prepacked B at column <paramref name="j"/> (a multiple of NR) in K block pc.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static T* PackedPanel<T>(ref GemmProblem problem, int j, int pc, int kc, int nr)
+        where T : unmanaged
+    {
+        int block = j / NC * NC;
+        int ncPad = RoundUp(Math.Min(NC, problem.N - block), nr);
+        return (T*)problem.Packed + (nint)block * problem.K + (nint)ncPad * pc + (nint)(j - block) * kc;
+    }
+
     private static void Run<T, TKernel>(ref GemmProblem problem)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TKernel : struct, IGemmMicroKernel<T>
     {
         int mr = TKernel.MR, nr = TKernel.NR;
-        problem.DirectB = !problem.TransposeB && problem.M <= 2 * mr;
-        problem.Dot = problem.TransposeB && (problem.M <= DotMaxM
+        bool packed = problem.Packed != null;
+        problem.DirectB = !packed && !problem.TransposeB && problem.M <= 2 * mr;
+        problem.Dot = !packed && problem.TransposeB && (problem.M <= DotMaxM
             || (problem.M <= DotMaxMLongK && problem.K >= DotMinLongK && (long)problem.M * problem.K * sizeof(T) <= DotMaxABytes));
+        problem.Rows = packed && problem.M <= RowMaxM;
 
         // Threads split C into disjoint row or column bands aligned to the register tile; the sum over K of every
         // element runs in the same order whatever the split, so results are bit-identical for any thread count.
@@ -118,7 +185,7 @@ internal static unsafe class GemmDriver
             int rowTiles = (problem.M + mr - 1) / mr, colTiles = (problem.N + nr - 1) / nr;
 
             // Split the longer side: the other operand's packing is then duplicated on the smaller one.
-            bool splitRows = !problem.Dot && (problem.M > problem.N ? rowTiles >= parts : colTiles < parts);
+            bool splitRows = !problem.Dot && !problem.Rows && (problem.M > problem.N ? rowTiles >= parts : colTiles < parts);
             int tiles = splitRows ? rowTiles : colTiles;
             parts = Math.Min(parts, tiles);
             if (parts > 1 && GemmWorkerPool.TryAcquire())
@@ -171,6 +238,8 @@ internal static unsafe class GemmDriver
     {
         if (problem.Dot)
             DotProducts<T, TKernel>(ref problem, i0, i1, j0, j1);
+        else if (problem.Rows)
+            PackedRows<T, TKernel>(ref problem, i0, i1, j0, j1);
         else
             Blocked<T, TKernel>(ref problem, i0, i1, j0, j1);
     }
@@ -256,7 +325,8 @@ internal static unsafe class GemmDriver
         int mcMax = Math.Min(MC, RoundUp(mSpan, mr));
         int ncMax = Math.Min(NC, RoundUp(nSpan, nr));
         T* packedA = GemmBuffers<T>.A(mcMax * kcMax);
-        T* packedB = GemmBuffers<T>.B(ncMax * kcMax);
+        bool prepacked = problem.Packed != null;
+        T* packedB = prepacked ? null : GemmBuffers<T>.B(ncMax * kcMax);
 
         // Edge tiles are computed in full into this scratch tile, then only their valid part is written to C.
         T* tile = stackalloc T[mr * nr];
@@ -270,7 +340,8 @@ internal static unsafe class GemmDriver
 
                 // The first K block overwrites C unless the caller accumulates; later blocks add to it.
                 bool add = problem.Accumulate || pc > 0;
-                PackB(ref problem, packedB, pc, kc, jc, nc, nr);
+                if (!prepacked)
+                    PackB(ref problem, packedB, pc, kc, jc, nc, nr);
                 for (int ic = i0; ic < i1; ic += MC)
                 {
                     int mc = Math.Min(MC, i1 - ic);
@@ -278,7 +349,7 @@ internal static unsafe class GemmDriver
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int cols = Math.Min(nr, nc - jr);
-                        T* bPanel = packedB + (nint)jr * kc;
+                        T* bPanel = prepacked ? PackedPanel<T>(ref problem, jc + jr, pc, kc, nr) : packedB + (nint)jr * kc;
                         nint bStride = nr;
                         if (problem.DirectB && cols == nr)
                         {
@@ -304,6 +375,53 @@ internal static unsafe class GemmDriver
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// C[i0..i1, j0..j1) (+)= op(A)·B for few rows and prepacked B: each row of A against four micro-panels at a time,
+    /// with the same per-element operations (and bits) as <see cref="Blocked{T, TKernel}"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackedRows<T, TKernel>(ref GemmProblem problem, int i0, int i1, int j0, int j1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TKernel : struct, IGemmMicroKernel<T>
+    {
+        int nr = TKernel.NR, k = problem.K;
+        T* a = (T*)problem.A;
+        T* c = (T*)problem.C;
+        nint lda = problem.Lda, ldc = problem.Ldc;
+        nint aStride = problem.TransposeA ? lda : 1;
+        T* tile = stackalloc T[nr];
+        for (int jc = j0; jc < j1;)
+        {
+            // Panels are contiguous within one global NC block of the packed layout.
+            int end = Math.Min(j1, (jc / NC + 1) * NC);
+            for (int pc = 0; pc < k; pc += KC)
+            {
+                int kc = Math.Min(KC, k - pc);
+                bool add = problem.Accumulate || pc > 0;
+                T* first = PackedPanel<T>(ref problem, jc, pc, kc, nr);
+                nint panelStride = (nint)nr * kc;
+                for (int i = i0; i < i1; i++)
+                {
+                    T* aRow = problem.TransposeA ? a + pc * lda + i : a + i * lda + pc;
+                    T* cRow = c + i * ldc;
+                    T* panel = first;
+                    int j = jc;
+                    for (; j + 4 * nr <= end; j += 4 * nr, panel += 4 * panelStride)
+                        TKernel.RowPanels4(kc, aRow, aStride, panel, panelStride, cRow + j, add);
+                    for (; j + nr <= end; j += nr, panel += panelStride)
+                        TKernel.RowPanel(kc, aRow, aStride, panel, cRow + j, add);
+                    if (j < end)
+                    {
+                        TKernel.RowPanel(kc, aRow, aStride, panel, tile, false);
+                        WriteEdge(tile, nr, cRow + j, ldc, 1, end - j, add);
+                    }
+                }
+            }
+
+            jc = end;
         }
     }
 

@@ -71,8 +71,12 @@ internal static unsafe class GemmDriver
     /// </summary>
     internal const int RowMaxM = 4;
 
-    /// <summary>Below this many flops (2·M·N·K) a call stays on the calling thread: waking a worker costs more.</summary>
-    internal const double ThreadingThreshold = 4e6;
+    /// <summary>
+    /// Below this many flops (2·M·N·K) a call stays on the calling thread: waking a worker costs more. 1 MFLOP lets the
+    /// per-step recurrent products of B = 1, H = 512 (2 MFLOP) split over two threads: LSTM inference at that point went
+    /// from about 8.5 to 5.2 ms (100 steps) and training from 18 to 14 ms with two threads.
+    /// </summary>
+    internal const double ThreadingThreshold = 1e6;
 
     /// <summary>Set by tests to force one instruction-set path; Auto picks the widest accelerated one.</summary>
     internal static GemmPath ForcedPath { get; set; } = GemmPath.Auto;

@@ -510,9 +510,15 @@ internal static unsafe class GemmDriver
                 continue;
             if (problem.TransposeB)
             {
-                // B is stored [N, K]: four stored rows at a time, so each step writes four adjacent values while
-                // reading four sequential streams (one row at a time would write with a stride of NR).
+                // B is stored [N, K]: float panels go through 8x8 AVX transposes; otherwise four stored rows at a
+                // time, so each step writes four adjacent values while reading four sequential streams.
                 int j = 0;
+                if (typeof(T) == typeof(float) && Avx.IsSupported && kc >= 8)
+                {
+                    for (; j + 8 <= cols; j += 8)
+                        Transpose8Rows((float*)(b + (jc + jr + j) * ldb + pc), ldb, (float*)(dst + j), nr, kc);
+                }
+
                 for (; j + 4 <= cols; j += 4)
                 {
                     T* s0 = b + (jc + jr + j) * ldb + pc;
@@ -562,6 +568,47 @@ internal static unsafe class GemmDriver
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// dst[p·nr + i] = src[i·ldb + p] for i &lt; 8, p &lt; kc: eight stored rows of B into eight adjacent columns of a
+    /// panel, through 8x8 AVX transposes, the last kc mod 8 steps one by one.
+    /// </summary>
+    private static void Transpose8Rows(float* src, nint ldb, float* dst, nint nr, int kc)
+    {
+        int p = 0;
+        for (; p + 8 <= kc; p += 8)
+        {
+            float* s = src + p;
+            Vector256<float> r0 = Avx.LoadVector256(s), r1 = Avx.LoadVector256(s + ldb);
+            Vector256<float> r2 = Avx.LoadVector256(s + 2 * ldb), r3 = Avx.LoadVector256(s + 3 * ldb);
+            Vector256<float> r4 = Avx.LoadVector256(s + 4 * ldb), r5 = Avx.LoadVector256(s + 5 * ldb);
+            Vector256<float> r6 = Avx.LoadVector256(s + 6 * ldb), r7 = Avx.LoadVector256(s + 7 * ldb);
+            Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
+            Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+            Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5);
+            Vector256<float> t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+            Vector256<float> s0 = Avx.Shuffle(t0, t2, 0x44), s1 = Avx.Shuffle(t0, t2, 0xEE);
+            Vector256<float> s2 = Avx.Shuffle(t1, t3, 0x44), s3 = Avx.Shuffle(t1, t3, 0xEE);
+            Vector256<float> s4 = Avx.Shuffle(t4, t6, 0x44), s5 = Avx.Shuffle(t4, t6, 0xEE);
+            Vector256<float> s6 = Avx.Shuffle(t5, t7, 0x44), s7 = Avx.Shuffle(t5, t7, 0xEE);
+            float* d = dst + p * nr;
+            Avx.Store(d, Avx.Permute2x128(s0, s4, 0x20));
+            Avx.Store(d + nr, Avx.Permute2x128(s1, s5, 0x20));
+            Avx.Store(d + 2 * nr, Avx.Permute2x128(s2, s6, 0x20));
+            Avx.Store(d + 3 * nr, Avx.Permute2x128(s3, s7, 0x20));
+            Avx.Store(d + 4 * nr, Avx.Permute2x128(s0, s4, 0x31));
+            Avx.Store(d + 5 * nr, Avx.Permute2x128(s1, s5, 0x31));
+            Avx.Store(d + 6 * nr, Avx.Permute2x128(s2, s6, 0x31));
+            Avx.Store(d + 7 * nr, Avx.Permute2x128(s3, s7, 0x31));
+        }
+
+        for (; p < kc; p++)
+        {
+            float* d = dst + p * nr;
+            for (int i = 0; i < 8; i++)
+                d[i] = src[i * ldb + p];
         }
     }
 

@@ -15,7 +15,7 @@ namespace RecurrentNets.Benchmarks;
 /// share of the machine used by other processes during our timing is reported beside it, as the peers do.
 /// </summary>
 /// <remarks>Usage: <c>dotnet run -c Release --project benchmarks/RecurrentNets.Benchmarks -- compare [--cells lstm,gru,rnn]
-/// [--threads 1,2] [--out results.md]</c>.</remarks>
+/// [--threads 1,2] [--points 1x128,32x512] [--out results.md] [--ours-only]</c>; <c>--ours-only</c> skips the peers.</remarks>
 internal static class PeerComparison
 {
     private static readonly string PeerRoot = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "recurrentnets-peers", "bin");
@@ -29,6 +29,25 @@ internal static class PeerComparison
         (int B, int H)[] points = Option(args, "--points", "1x128,1x512,32x128,32x512,64x1024").Split(',')
             .Select(p => p.Split('x')).Select(p => (int.Parse(p[0], CultureInfo.InvariantCulture), int.Parse(p[1], CultureInfo.InvariantCulture))).ToArray();
         string? output = Option(args, "--out", "");
+        bool oursOnly = args.Contains("--ours-only");
+        if (oursOnly)
+        {
+            // Quick A/B of our own builds: our medians only, no peers.
+            foreach (string cell in cells)
+            {
+                foreach (int t in threads)
+                {
+                    foreach (var (b, h) in points)
+                    {
+                        var (train, infer, other) = MeasureOurs(cell, b, h, t);
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{cell} B={b} H={h} threads={t} train_ms={train:F3} infer_ms={infer:F3} other_cpu_pct={other:F0}"));
+                    }
+                }
+            }
+
+            return 0;
+        }
+
         if (!File.Exists(Torch) || !File.Exists(Ort))
         {
             Console.Error.WriteLine($"Peers not built: run ../shared/peers/run_baselines.sh build (looked for {Torch} and {Ort}).");

@@ -13,5 +13,11 @@ if (args is ["reservoir-cputime", ..])
     return 0;
 }
 
+// `probe` times the parts of one recurrent step separately (see StepProbe).
+if (args.Length > 0 && args[0] == "probe")
+{
+    return RecurrentNets.Benchmarks.StepProbe.Run(args[1..]);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;

@@ -49,12 +49,15 @@ public sealed class ElmanCell<T> : RecurrentCell<T>
     public RnnNonlinearity Nonlinearity { get; }
 
     /// <inheritdoc/>
+    public override void PrepareWeights(bool backward) => PackRecurrentWeights(backward);
+
+    /// <inheritdoc/>
     public override void Forward(in CellStep<T> step)
     {
         int b = step.BatchSize, h = HiddenSize;
 
         // a = (x·Uᵀ + b) + h(t-1)·Wᵀ, accumulated onto the precomputed input projection.
-        Gemm.MultiplyTransposeB(step.RecurrentInput, WeightHH.Values, step.Gates, b, h, h, accumulate: true);
+        MultiplyByRecurrentWeightsTransposed(step.RecurrentInput, step.Gates, b, accumulate: true);
         if (Nonlinearity == RnnNonlinearity.Tanh)
         {
             TP.Tanh<T>(step.Gates, step.Hidden);
@@ -81,7 +84,7 @@ public sealed class ElmanCell<T> : RecurrentCell<T>
         }
 
         // dh(t-1) = (da·W) ⊙ m.
-        Gemm.Multiply<T>(step.Gates, WeightHH.Values, step.DHiddenPrev, b, h, h);
+        MultiplyByRecurrentWeights(step.Gates, step.DHiddenPrev, b, accumulate: false);
         ApplyRecurrentMask(step, step.DHiddenPrev);
     }
 }

@@ -76,10 +76,13 @@ public sealed class LstmCell<T> : RecurrentCell<T>
     public override int StepCacheWidth => HiddenSize;
 
     /// <inheritdoc/>
+    public override void PrepareWeights(bool backward) => PackRecurrentWeights(backward);
+
+    /// <inheritdoc/>
     public override void Forward(in CellStep<T> step)
     {
         int b = step.BatchSize, h = HiddenSize;
-        Gemm.MultiplyTransposeB(step.RecurrentInput, WeightHH.Values, step.Gates, b, h, GateWidth, accumulate: true);
+        MultiplyByRecurrentWeightsTransposed(step.RecurrentInput, step.Gates, b, accumulate: true);
         ReadOnlySpan<T> pI = PeepholeInput is null ? default : PeepholeInput.Values;
         ReadOnlySpan<T> pF = PeepholeForget is null ? default : PeepholeForget.Values;
         ReadOnlySpan<T> pO = PeepholeOutput is null ? default : PeepholeOutput.Values;
@@ -127,7 +130,7 @@ public sealed class LstmCell<T> : RecurrentCell<T>
         }
 
         // dh(t-1) = (dGates·W_hh) ⊙ m.
-        Gemm.Multiply<T>(step.Gates, WeightHH.Values, step.DHiddenPrev, b, GateWidth, h);
+        MultiplyByRecurrentWeights(step.Gates, step.DHiddenPrev, b, accumulate: false);
         ApplyRecurrentMask(step, step.DHiddenPrev);
     }
 }

@@ -21,6 +21,7 @@ public abstract class RecurrentCell<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly List<ParameterView<T>> parameters = [];
+    private readonly PackedMatrix<T> packedForward = new(), packedBackward = new();
 
     /// <summary>Adds the cell's parameters to <paramref name="block"/>.</summary>
     /// <param name="block">The block that stores the parameters.</param>
@@ -92,6 +93,56 @@ public abstract class RecurrentCell<T>
 
     /// <summary>E, the elements per batch row the cell keeps from forward to backward besides gates and states.</summary>
     public virtual int StepCacheWidth => 0;
+
+    /// <summary>
+    /// Called by the engine once before each forward time loop (<paramref name="backward"/> false) and once before each
+    /// backward time loop (true). The weights do not change during a loop, so a cell may prepare them here for all its
+    /// steps (the built-in cells pack W_hh once instead of at every step). The default does nothing.
+    /// </summary>
+    /// <param name="backward">Whether the coming loop is the backward one.</param>
+    public virtual void PrepareWeights(bool backward)
+    {
+    }
+
+    /// <summary>
+    /// Called by the engine after each time loop: what <see cref="PrepareWeights"/> prepared may go stale from here on
+    /// (an optimizer step changes the weights), so steps called outside the engine's loops read the weights directly.
+    /// Overrides call the base.
+    /// </summary>
+    public virtual void ReleaseWeights()
+    {
+        packedForward.Invalidate();
+        packedBackward.Invalidate();
+    }
+
+    /// <summary>Packs W_hh for the forward product h·W_hhᵀ, or for the backward product dGates·W_hh.</summary>
+    private protected void PackRecurrentWeights(bool backward)
+    {
+        if (backward)
+            Gemm.Pack(false, GateWidth, HiddenSize, WeightHH.Values, HiddenSize, packedBackward);
+        else
+            Gemm.Pack(true, HiddenSize, GateWidth, WeightHH.Values, HiddenSize, packedForward);
+    }
+
+    /// <summary>output[B, G·H] (+)= input[B, H]·W_hhᵀ, on the packed W_hh while one is prepared.</summary>
+    private protected void MultiplyByRecurrentWeightsTransposed(ReadOnlySpan<T> input, Span<T> output, int batch, bool accumulate)
+    {
+        int h = HiddenSize, gw = GateWidth;
+        if (packedForward.IsPacked)
+            Gemm.Compute(false, batch, gw, h, input, h, packedForward, output, gw, accumulate);
+        else
+            Gemm.Compute(false, true, batch, gw, h, input, h, WeightHH.Values, h, output, gw, accumulate);
+    }
+
+    /// <summary>output[B, H] (+)= gradient[B, G·H]·W_hh, on the packed W_hh while one is prepared.</summary>
+    private protected void MultiplyByRecurrentWeights(ReadOnlySpan<T> gradient, Span<T> output, int batch, bool accumulate)
+    {
+        int h = HiddenSize, gw = GateWidth;
+        if (packedBackward.IsPacked)
+            Gemm.Compute(false, batch, h, gw, gradient, gw, packedBackward, output, h, accumulate);
+        else
+            Gemm.Compute(false, false, batch, h, gw, gradient, gw, WeightHH.Values, h, output, h, accumulate);
+    }
 
     /// <summary>gradient ⊙ m when recurrent dropout is on (a gradient with respect to the recurrent input becomes one with respect to h(t-1)).</summary>
     protected static void ApplyRecurrentMask(in CellStep<T> step, Span<T> gradient)

@@ -76,6 +76,58 @@ public static class Gemm
         }
     }
 
+    /// <summary>
+    /// Packs op(B)[K, N] once into <paramref name="packed"/> for many products with
+    /// <see cref="Compute{T}(bool, int, int, int, ReadOnlySpan{T}, int, PackedMatrix{T}, Span{T}, int, bool)"/>, on the
+    /// current kernel path. Allocates only when the matrix grows.
+    /// </summary>
+    internal static unsafe void Pack<T>(bool transposeB, int k, int n, ReadOnlySpan<T> b, int ldb, PackedMatrix<T> packed)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(packed);
+        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
+        int bRows = transposeB ? n : k, bCols = transposeB ? k : n;
+        CheckLeadingDimension(ldb, bCols, transposeB ? "k (B is stored [N, K])" : "n (B is stored [K, N])", nameof(ldb));
+        CheckLength(b.Length, bRows, bCols, ldb, "B", nameof(b));
+        fixed (T* pb = b)
+        {
+            GemmDriver.Pack(transposeB, k, n, pb, ldb, packed);
+        }
+    }
+
+    /// <summary>
+    /// C = op(A)·B, or C += op(A)·B when <paramref name="accumulate"/> is set, with B packed by <see cref="Pack{T}"/>.
+    /// Runs on the path B was packed for; the same bits as the unpacked blocked product on that path.
+    /// </summary>
+    internal static unsafe void Compute<T>(bool transposeA, int m, int n, int k, ReadOnlySpan<T> a, int lda,
+        PackedMatrix<T> packed, Span<T> c, int ldc, bool accumulate)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(packed);
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        if (!packed.IsPacked || packed.K != k || packed.N != n)
+            throw new ArgumentException($"The packed matrix is [{packed.K}, {packed.N}] but the product needs [{k}, {n}].", nameof(packed));
+        int aRows = transposeA ? k : m, aCols = transposeA ? m : k;
+        CheckLeadingDimension(lda, aCols, transposeA ? "m (A is stored [K, M])" : "k (A is stored [M, K])", nameof(lda));
+        CheckLeadingDimension(ldc, n, "n (C is [M, N])", nameof(ldc));
+        CheckLength(a.Length, aRows, aCols, lda, "A", nameof(a));
+        CheckLength(c.Length, m, n, ldc, "C", nameof(c));
+        if (m == 0)
+            return;
+
+        fixed (T* pa = a)
+        fixed (T* pc = c)
+        {
+            var problem = new GemmProblem
+            {
+                A = pa, B = null, C = pc, Lda = lda, Ldb = 0, Ldc = ldc, M = m, N = n, K = k,
+                TransposeA = transposeA, TransposeB = false, Accumulate = accumulate, Packed = packed.Data,
+            };
+            GemmDriver.RunPacked<T>(ref problem, packed.Path);
+        }
+    }
+
     private static void CheckLeadingDimension(int leadingDimension, int rowLength, string rowLengthName, string paramName)
     {
         if (leadingDimension < rowLength)

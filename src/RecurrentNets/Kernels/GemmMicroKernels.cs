@@ -54,6 +54,16 @@ internal unsafe interface IGemmMicroKernel<T>
     /// bits), for a single remaining row of A without computing repeated rows.
     /// </summary>
     static abstract void DotRow(nint k, T* a0, T* b0, T* b1, T* b2, T* b3, T* r);
+
+    /// <summary>
+    /// One row of <see cref="Run"/> over four micro-panels panelStride apart: for q = 0..3, acc_q[j] =
+    /// fma(a[p·aStride], b[q·panelStride + p·NR + j], acc_q[j]) over p = 0..kc-1 from acc = 0; then
+    /// c[q·NR + j] = add ? c[q·NR + j] + acc_q[j] : acc_q[j]. The same operations per element as <see cref="Run"/>.
+    /// </summary>
+    static abstract void RowPanels4(nint kc, T* a, nint aStride, T* b, nint panelStride, T* c, bool add);
+
+    /// <summary><see cref="RowPanels4"/> for a single micro-panel.</summary>
+    static abstract void RowPanel(nint kc, T* a, nint aStride, T* b, T* c, bool add);
 }
 
 /// <summary>AVX-512 micro-kernel: 6 rows x 2 Vector512 (6x32 floats, 6x16 doubles), 12 accumulators.</summary>
@@ -198,6 +208,50 @@ internal readonly unsafe struct GemmKernel512<T> : IGemmMicroKernel<T>
         r[1] = r1;
         r[2] = r2;
         r[3] = r3;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RowPanels4(nint kc, T* a, nint aStride, T* b, nint panelStride, T* c, bool add)
+    {
+        nint w = Vector512<T>.Count, nr = 2 * w;
+        T* q1 = b + panelStride, q2 = q1 + panelStride, q3 = q2 + panelStride;
+        Vector512<T> s00 = default, s01 = default, s10 = default, s11 = default;
+        Vector512<T> s20 = default, s21 = default, s30 = default, s31 = default;
+        for (nint p = 0; p < kc; p++)
+        {
+            Vector512<T> av = Vector512.Create(*a);
+            nint o = p * nr;
+            s00 = Fma(av, Vector512.Load(b + o), s00);
+            s01 = Fma(av, Vector512.Load(b + o + w), s01);
+            s10 = Fma(av, Vector512.Load(q1 + o), s10);
+            s11 = Fma(av, Vector512.Load(q1 + o + w), s11);
+            s20 = Fma(av, Vector512.Load(q2 + o), s20);
+            s21 = Fma(av, Vector512.Load(q2 + o + w), s21);
+            s30 = Fma(av, Vector512.Load(q3 + o), s30);
+            s31 = Fma(av, Vector512.Load(q3 + o + w), s31);
+            a += aStride;
+        }
+
+        Store(c, w, s00, s01, add);
+        Store(c + nr, w, s10, s11, add);
+        Store(c + 2 * nr, w, s20, s21, add);
+        Store(c + 3 * nr, w, s30, s31, add);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RowPanel(nint kc, T* a, nint aStride, T* b, T* c, bool add)
+    {
+        nint w = Vector512<T>.Count, nr = 2 * w;
+        Vector512<T> s0 = default, s1 = default;
+        for (nint p = 0; p < kc; p++)
+        {
+            Vector512<T> av = Vector512.Create(*a);
+            s0 = Fma(av, Vector512.Load(b + p * nr), s0);
+            s1 = Fma(av, Vector512.Load(b + p * nr + w), s1);
+            a += aStride;
+        }
+
+        Store(c, w, s0, s1, add);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -350,6 +404,50 @@ internal readonly unsafe struct GemmKernel256<T> : IGemmMicroKernel<T>
         r[1] = r1;
         r[2] = r2;
         r[3] = r3;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RowPanels4(nint kc, T* a, nint aStride, T* b, nint panelStride, T* c, bool add)
+    {
+        nint w = Vector256<T>.Count, nr = 2 * w;
+        T* q1 = b + panelStride, q2 = q1 + panelStride, q3 = q2 + panelStride;
+        Vector256<T> s00 = default, s01 = default, s10 = default, s11 = default;
+        Vector256<T> s20 = default, s21 = default, s30 = default, s31 = default;
+        for (nint p = 0; p < kc; p++)
+        {
+            Vector256<T> av = Vector256.Create(*a);
+            nint o = p * nr;
+            s00 = Fma(av, Vector256.Load(b + o), s00);
+            s01 = Fma(av, Vector256.Load(b + o + w), s01);
+            s10 = Fma(av, Vector256.Load(q1 + o), s10);
+            s11 = Fma(av, Vector256.Load(q1 + o + w), s11);
+            s20 = Fma(av, Vector256.Load(q2 + o), s20);
+            s21 = Fma(av, Vector256.Load(q2 + o + w), s21);
+            s30 = Fma(av, Vector256.Load(q3 + o), s30);
+            s31 = Fma(av, Vector256.Load(q3 + o + w), s31);
+            a += aStride;
+        }
+
+        Store(c, w, s00, s01, add);
+        Store(c + nr, w, s10, s11, add);
+        Store(c + 2 * nr, w, s20, s21, add);
+        Store(c + 3 * nr, w, s30, s31, add);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RowPanel(nint kc, T* a, nint aStride, T* b, T* c, bool add)
+    {
+        nint w = Vector256<T>.Count, nr = 2 * w;
+        Vector256<T> s0 = default, s1 = default;
+        for (nint p = 0; p < kc; p++)
+        {
+            Vector256<T> av = Vector256.Create(*a);
+            s0 = Fma(av, Vector256.Load(b + p * nr), s0);
+            s1 = Fma(av, Vector256.Load(b + p * nr + w), s1);
+            a += aStride;
+        }
+
+        Store(c, w, s0, s1, add);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -506,6 +604,50 @@ internal readonly unsafe struct GemmKernel128<T> : IGemmMicroKernel<T>
         r[1] = r1;
         r[2] = r2;
         r[3] = r3;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RowPanels4(nint kc, T* a, nint aStride, T* b, nint panelStride, T* c, bool add)
+    {
+        nint w = Vector128<T>.Count, nr = 2 * w;
+        T* q1 = b + panelStride, q2 = q1 + panelStride, q3 = q2 + panelStride;
+        Vector128<T> s00 = default, s01 = default, s10 = default, s11 = default;
+        Vector128<T> s20 = default, s21 = default, s30 = default, s31 = default;
+        for (nint p = 0; p < kc; p++)
+        {
+            Vector128<T> av = Vector128.Create(*a);
+            nint o = p * nr;
+            s00 = Fma(av, Vector128.Load(b + o), s00);
+            s01 = Fma(av, Vector128.Load(b + o + w), s01);
+            s10 = Fma(av, Vector128.Load(q1 + o), s10);
+            s11 = Fma(av, Vector128.Load(q1 + o + w), s11);
+            s20 = Fma(av, Vector128.Load(q2 + o), s20);
+            s21 = Fma(av, Vector128.Load(q2 + o + w), s21);
+            s30 = Fma(av, Vector128.Load(q3 + o), s30);
+            s31 = Fma(av, Vector128.Load(q3 + o + w), s31);
+            a += aStride;
+        }
+
+        Store(c, w, s00, s01, add);
+        Store(c + nr, w, s10, s11, add);
+        Store(c + 2 * nr, w, s20, s21, add);
+        Store(c + 3 * nr, w, s30, s31, add);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RowPanel(nint kc, T* a, nint aStride, T* b, T* c, bool add)
+    {
+        nint w = Vector128<T>.Count, nr = 2 * w;
+        Vector128<T> s0 = default, s1 = default;
+        for (nint p = 0; p < kc; p++)
+        {
+            Vector128<T> av = Vector128.Create(*a);
+            s0 = Fma(av, Vector128.Load(b + p * nr), s0);
+            s1 = Fma(av, Vector128.Load(b + p * nr + w), s1);
+            a += aStride;
+        }
+
+        Store(c, w, s0, s1, add);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

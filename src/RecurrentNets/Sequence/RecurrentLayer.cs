@@ -299,22 +299,30 @@ public class RecurrentLayer<T>
                     DrawMask(cache.RecurrentMask.AsSpan(0, stateSize), RecurrentDropout);
                 }
 
-                for (int s = 0; s < steps; s++)
+                cell.PrepareWeights(backward: false);
+                try
                 {
-                    int t = d == 0 ? s : steps - 1 - s;
-                    if (recurrentDropped)
+                    for (int s = 0; s < steps; s++)
                     {
-                        // W_hh sees h(t-1) ⊙ m; keep it for the backward pass and the weight gradient.
-                        int prevSlot = d == 0 ? t : t + 1;
-                        TP.Multiply<T>(cache.Hidden.AsSpan(prevSlot * stateSize, stateSize), cache.RecurrentMask.AsSpan(0, stateSize),
-                            cache.RecurrentInputs.AsSpan(t * stateSize, stateSize));
-                    }
+                        int t = d == 0 ? s : steps - 1 - s;
+                        if (recurrentDropped)
+                        {
+                            // W_hh sees h(t-1) ⊙ m; keep it for the backward pass and the weight gradient.
+                            int prevSlot = d == 0 ? t : t + 1;
+                            TP.Multiply<T>(cache.Hidden.AsSpan(prevSlot * stateSize, stateSize), cache.RecurrentMask.AsSpan(0, stateSize),
+                                cache.RecurrentInputs.AsSpan(t * stateSize, stateSize));
+                        }
 
-                    cell.Forward(StepView(cell, cache, t, batch, d, backward: false));
-                    if (hasLengths)
-                    {
-                        CarryPaddedState(cell, cache, t, batch, d);
+                        cell.Forward(StepView(cell, cache, t, batch, d, backward: false));
+                        if (hasLengths)
+                        {
+                            CarryPaddedState(cell, cache, t, batch, d);
+                        }
                     }
+                }
+                finally
+                {
+                    cell.ReleaseWeights();
                 }
 
                 if (finalState is not null)
@@ -415,33 +423,41 @@ public class RecurrentLayer<T>
                 }
 
                 // Walk the direction's steps in reverse, carrying dh (and dC); each step turns its cache slot into dGates.
-                for (int s = steps - 1; s >= 0; s--)
+                cell.PrepareWeights(backward: true);
+                try
                 {
-                    int t = d == 0 ? s : steps - 1 - s;
-                    if (hasLengths)
+                    for (int s = steps - 1; s >= 0; s--)
                     {
-                        // A padded step is the identity on the state and its output is a constant zero: hold the
-                        // carried gradient, feed the cell zeros (so its gate gradients are zero), pass it on after.
-                        HoldPaddedGradients(t, batch, dh, dc);
-                        AddOutputGradient(dOut, t, batch, d, dh);
-                        HoldPaddedGradients(t, batch, dh, default, save: false);
-                    }
-                    else
-                    {
-                        AddOutputGradient(dOut, t, batch, d, dh);
-                    }
+                        int t = d == 0 ? s : steps - 1 - s;
+                        if (hasLengths)
+                        {
+                            // A padded step is the identity on the state and its output is a constant zero: hold the
+                            // carried gradient, feed the cell zeros (so its gate gradients are zero), pass it on after.
+                            HoldPaddedGradients(t, batch, dh, dc);
+                            AddOutputGradient(dOut, t, batch, d, dh);
+                            HoldPaddedGradients(t, batch, dh, default, save: false);
+                        }
+                        else
+                        {
+                            AddOutputGradient(dOut, t, batch, d, dh);
+                        }
 
-                    cell.Backward(StepView(cell, cache, t, batch, d, backward: true, dh, dhNext, dc, dcNext));
-                    if (hasLengths)
-                    {
-                        ReleasePaddedGradients(t, batch, dhNext, dcNext);
+                        cell.Backward(StepView(cell, cache, t, batch, d, backward: true, dh, dhNext, dc, dcNext));
+                        if (hasLengths)
+                        {
+                            ReleasePaddedGradients(t, batch, dhNext, dcNext);
+                        }
+                        var swap = dh;
+                        dh = dhNext;
+                        dhNext = swap;
+                        swap = dc;
+                        dc = dcNext;
+                        dcNext = swap;
                     }
-                    var swap = dh;
-                    dh = dhNext;
-                    dhNext = swap;
-                    swap = dc;
-                    dc = dcNext;
-                    dcNext = swap;
+                }
+                finally
+                {
+                    cell.ReleaseWeights();
                 }
 
                 StoreInitialStateGradient(dInitialState, index, batch, dh, dc);

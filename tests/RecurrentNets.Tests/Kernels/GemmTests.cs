@@ -118,6 +118,106 @@ public sealed class GemmTests : IDisposable
         }
     }
 
+    [Theory]
+    [MemberData(nameof(TransposesAndDimensions))]
+    public void PackedSweepEachDimensionFloat(bool transposeA, bool transposeB, int dimension) =>
+        PackedSweep<float>(transposeA, transposeB, dimension, 1e-5);
+
+    [Theory]
+    [MemberData(nameof(TransposesAndDimensions))]
+    public void PackedSweepEachDimensionDouble(bool transposeA, bool transposeB, int dimension) =>
+        PackedSweep<double>(transposeA, transposeB, dimension, 1e-13);
+
+    [Theory]
+    [MemberData(nameof(Transposes))]
+    public void PackedLargeOddShapes(bool transposeA, bool transposeB)
+    {
+        // Several KC and NC blocks (N > NC with a partial last panel), GEMV-like rows, the row-kernel limit and above.
+        int[][] shapes = [[257, 131, 515], [1, 2101, 300], [4, 2049, 260], [5, 2080, 513], [13, 2101, 300], [1, 512, 128], [2, 4100, 257]];
+        foreach (int[] s in shapes)
+        {
+            CheckPackedShape<float>(transposeA, transposeB, s[0], s[1], s[2], 1e-5, AvailablePaths());
+            CheckPackedShape<double>(transposeA, transposeB, s[0], s[1], s[2], 1e-13, AvailablePaths());
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Transposes))]
+    public void PackedThreadedIsBitIdenticalToSingleThreaded(bool transposeA, bool transposeB)
+    {
+        int[][] shapes = [[300, 100, 200], [100, 300, 200], [1, 4100, 600], [3, 2100, 700], [12, 2000, 300], [47, 401, 300]];
+        foreach (GemmPath path in AvailablePaths())
+        {
+            GemmDriver.ForcedPath = path;
+            foreach (int[] s in shapes)
+            {
+                ComparePackedThreadCounts<float>(transposeA, transposeB, s[0], s[1], s[2]);
+                ComparePackedThreadCounts<double>(transposeA, transposeB, s[0], s[1], s[2]);
+            }
+        }
+    }
+
+    [Fact]
+    public void PackedPlainBMatchesTheUnpackedBlockedProductBitForBit()
+    {
+        // Plain B with M > 2·MR is the blocked path unpacked; M <= 2·MR reads B in place; both sum each element alike.
+        var rng = new Random(3);
+        foreach (GemmPath path in AvailablePaths())
+        {
+            GemmDriver.ForcedPath = path;
+            foreach (int m in new[] { 1, 3, 4, 5, 13, 40 })
+            {
+                int n = 300, k = 600;
+                float[] a = RandomArray<float>(rng, m * k), b = RandomArray<float>(rng, k * n);
+                float[] plain = RandomArray<float>(rng, m * n);
+                float[] packedResult = (float[])plain.Clone();
+                Gemm.Compute<float>(false, false, m, n, k, a, k, b, n, plain, n, true);
+                var packed = new PackedMatrix<float>();
+                Gemm.Pack<float>(false, k, n, b, n, packed);
+                Gemm.Compute<float>(false, m, n, k, a, k, packed, packedResult, n, true);
+                Assert.Equal(plain, packedResult);
+            }
+        }
+    }
+
+    [Fact]
+    public void PackedSteadyStateDoesNotAllocate()
+    {
+        var a = new float[64 * 512];
+        var b = new float[2048 * 512];
+        var c = new float[64 * 2048];
+        var forward = new PackedMatrix<float>();
+        var backward = new PackedMatrix<float>();
+        int[] rows = [1, 5, 32];
+        KernelOptions.MaxDegreeOfParallelism = 1;
+        long best = long.MaxValue;
+        for (int attempt = 0; attempt < 4 && best != 0; attempt++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            Gemm.Pack<float>(true, 512, 2048, b, 512, forward);
+            Gemm.Pack<float>(false, 2048, 512, b, 512, backward);
+            foreach (int m in rows)
+            {
+                Gemm.Compute<float>(false, m, 2048, 512, a, 512, forward, c, 2048, true);
+                Gemm.Compute<float>(false, m, 512, 2048, c, 2048, backward, a, 512, false);
+            }
+
+            best = Math.Min(best, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+
+        Assert.Equal(0, best);
+    }
+
+    [Fact]
+    public void PackedShapeMismatchThrows()
+    {
+        var packed = new PackedMatrix<float>();
+        var buffer = new float[64];
+        Assert.Throws<ArgumentException>(() => Gemm.Compute<float>(false, 2, 4, 4, buffer, 4, packed, buffer, 4, false));
+        Gemm.Pack<float>(false, 4, 4, buffer, 4, packed);
+        Assert.Throws<ArgumentException>(() => Gemm.Compute<float>(false, 2, 4, 5, buffer, 5, packed, buffer, 4, false));
+    }
+
     [Fact]
     public void ConvenienceWrappersMatchTheReference()
     {
@@ -420,6 +520,120 @@ public sealed class GemmTests : IDisposable
             Gemm.Compute<T>(transposeA, transposeB, m, n, k, a, aCols, b, bCols, single, n, accumulate);
             KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
             Gemm.Compute<T>(transposeA, transposeB, m, n, k, a, aCols, b, bCols, threaded, n, accumulate);
+            Assert.Equal(single, threaded);
+        }
+    }
+
+    private static void PackedSweep<T>(bool transposeA, bool transposeB, int dimension, double tolerance)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        GemmPath[] paths = AvailablePaths();
+        for (int size = 1; size <= 70; size++)
+        {
+            foreach (int x in FixedSizes)
+            {
+                foreach (int y in FixedSizes)
+                {
+                    if (y == 70 && x >= 33)
+                        continue;
+
+                    (int m, int n, int k) = dimension switch
+                    {
+                        0 => (size, x, y),
+                        1 => (x, size, y),
+                        _ => (x, y, size),
+                    };
+                    CheckPackedShape<T>(transposeA, transposeB, m, n, k, tolerance, paths);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="CheckShape{T}"/> for B packed once (<see cref="Gemm.Pack{T}"/>) and reused: overwrite then accumulate
+    /// with the same packed matrix, padded leading dimensions with NaN padding.
+    /// </summary>
+    private static void CheckPackedShape<T>(bool transposeA, bool transposeB, int m, int n, int k, double tolerance, GemmPath[] paths)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Random(m * 1_000_003 + n * 1009 + k);
+        int aRows = transposeA ? k : m, aCols = transposeA ? m : k;
+        int bRows = transposeB ? n : k, bCols = transposeB ? k : n;
+        int lda = aCols + 3, ldb = bCols + 2, ldc = n + 1;
+        T[] a = Padded<T>(rng, aRows, aCols, lda);
+        T[] b = Padded<T>(rng, bRows, bCols, ldb);
+        var expected = new T[(m - 1) * ldc + n];
+        var bound = new T[expected.Length];
+        ReferenceGemm.Compute<T>(transposeA, transposeB, m, n, k, a, lda, b, ldb, expected, ldc, false);
+        ReferenceGemm.Compute<T>(transposeA, transposeB, m, n, k, Abs(a), lda, Abs(b), ldb, bound, ldc, false);
+        T[] start = Padded<T>(rng, m, n, ldc);
+        var c = new T[expected.Length];
+        double eps = typeof(T) == typeof(float) ? 1.2e-7 : 2.3e-16;
+        var packed = new PackedMatrix<T>();
+
+        foreach (GemmPath path in paths)
+        {
+            GemmDriver.ForcedPath = path;
+            Gemm.Pack<T>(transposeB, k, n, b, ldb, packed);
+            Assert.Equal(path, packed.Path);
+
+            // The product runs on the path B was packed for, whatever is forced when it is called.
+            GemmDriver.ForcedPath = GemmPath.Portable;
+            foreach (bool accumulate in new[] { false, true })
+            {
+                if (accumulate)
+                    start.CopyTo(c, 0);
+                else
+                    Array.Fill(c, T.NaN);
+                Gemm.Compute<T>(transposeA, m, n, k, a, lda, packed, c, ldc, accumulate);
+                for (int i = 0; i < m; i++)
+                {
+                    for (int j = 0; j < n; j++)
+                    {
+                        int at = i * ldc + j;
+                        double want = double.CreateTruncating(expected[at]);
+                        double allowed = tolerance * double.CreateTruncating(bound[at]) + 1e-30;
+                        if (accumulate)
+                        {
+                            double c0 = double.CreateTruncating(start[at]);
+                            want += c0;
+                            allowed += 2 * eps * (Math.Abs(c0) + Math.Abs(want));
+                        }
+
+                        double got = double.CreateTruncating(c[at]);
+                        if (!(Math.Abs(got - want) <= allowed))
+                        {
+                            Assert.Fail($"packed {typeof(T).Name} {path} transA={transposeA} transB={transposeB} accumulate={accumulate} " +
+                                $"m={m} n={n} k={k}: C[{i},{j}] = {got} but the reference gives {want} (allowed error {allowed})");
+                        }
+                    }
+
+                    if (i < m - 1)
+                        Assert.True(T.IsNaN(c[i * ldc + n]), $"packed {path} m={m} n={n} k={k}: padding of C written");
+                }
+            }
+        }
+
+        GemmDriver.ForcedPath = GemmPath.Auto;
+    }
+
+    private static void ComparePackedThreadCounts<T>(bool transposeA, bool transposeB, int m, int n, int k)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Random(m + n + k);
+        int aRows = transposeA ? k : m, aCols = transposeA ? m : k;
+        int bRows = transposeB ? n : k, bCols = transposeB ? k : n;
+        T[] a = RandomArray<T>(rng, aRows * aCols), b = RandomArray<T>(rng, bRows * bCols);
+        T[] start = RandomArray<T>(rng, m * n);
+        var packed = new PackedMatrix<T>();
+        Gemm.Pack<T>(transposeB, k, n, b, bCols, packed);
+        foreach (bool accumulate in new[] { false, true })
+        {
+            T[] single = (T[])start.Clone(), threaded = (T[])start.Clone();
+            KernelOptions.MaxDegreeOfParallelism = 1;
+            Gemm.Compute<T>(transposeA, m, n, k, a, aCols, packed, single, n, accumulate);
+            KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
+            Gemm.Compute<T>(transposeA, m, n, k, a, aCols, packed, threaded, n, accumulate);
             Assert.Equal(single, threaded);
         }
     }

@@ -119,9 +119,9 @@ internal static class PeerComparison
     private static double Median(Action call)
     {
         // Warm up until the JIT's tiered compilation has replaced the quick first-tier code (the peers run native code):
-        // at least 100 calls and 2 s.
+        // at least 2 s and 3 calls (100 calls for short ones).
         var warm = Stopwatch.StartNew();
-        for (int i = 0; i < 100 || warm.Elapsed.TotalSeconds < 2; i++)
+        for (int i = 0; i < 3 || warm.Elapsed.TotalSeconds < 2 || (i < 100 && warm.Elapsed.TotalSeconds < 10); i++)
         {
             call();
         }

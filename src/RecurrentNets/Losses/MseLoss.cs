@@ -25,27 +25,7 @@ public static class MseLoss
             throw new ArgumentException($"target has {target.Length} elements but prediction has {prediction.Length}.", nameof(target));
         }
 
-        bool wantGradient = !dPrediction.IsEmpty;
-        if (wantGradient && dPrediction.Length != prediction.Length)
-        {
-            throw new ArgumentException($"dPrediction has {dPrediction.Length} elements but prediction has {prediction.Length}.", nameof(dPrediction));
-        }
-
-        double scale = reduction == LossReduction.Mean ? 1.0 / prediction.Length : 1.0;
-        T gradScale = T.CreateTruncating(2 * scale);
-        double sum = 0;
-        for (int i = 0; i < prediction.Length; i++)
-        {
-            T diff = prediction[i] - target[i];
-            double d = double.CreateTruncating(diff);
-            sum += d * d;
-            if (wantGradient)
-            {
-                dPrediction[i] = gradScale * diff;
-            }
-        }
-
-        return sum * scale;
+        return Core(prediction, target, default, prediction.Length, dPrediction, reduction);
     }
 
     /// <summary>
@@ -68,16 +48,24 @@ public static class MseLoss
             throw new ArgumentException($"prediction, target and mask must have one length; they have {prediction.Length}, {target.Length} and {mask.Length}.", nameof(mask));
         }
 
-        bool wantGradient = !dPrediction.IsEmpty;
-        if (wantGradient && dPrediction.Length != prediction.Length)
-        {
-            throw new ArgumentException($"dPrediction has {dPrediction.Length} elements but prediction has {prediction.Length}.", nameof(dPrediction));
-        }
-
         int counted = 0;
         foreach (bool m in mask)
         {
             counted += m ? 1 : 0;
+        }
+
+        return Core(prediction, target, mask, counted, dPrediction, reduction);
+    }
+
+    // Σ over the counted elements (all when the mask is empty) of (ŷ - y)², and its gradient.
+    private static double Core<T>(ReadOnlySpan<T> prediction, ReadOnlySpan<T> target, ReadOnlySpan<bool> mask, int counted,
+        Span<T> dPrediction, LossReduction reduction)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        bool wantGradient = !dPrediction.IsEmpty;
+        if (wantGradient && dPrediction.Length != prediction.Length)
+        {
+            throw new ArgumentException($"dPrediction has {dPrediction.Length} elements but prediction has {prediction.Length}.", nameof(dPrediction));
         }
 
         double scale = reduction == LossReduction.Mean && counted > 0 ? 1.0 / counted : 1.0;
@@ -85,7 +73,7 @@ public static class MseLoss
         double sum = 0;
         for (int i = 0; i < prediction.Length; i++)
         {
-            T diff = mask[i] ? prediction[i] - target[i] : T.Zero;
+            T diff = mask.IsEmpty || mask[i] ? prediction[i] - target[i] : T.Zero;
             double d = double.CreateTruncating(diff);
             sum += d * d;
             if (wantGradient)

@@ -87,6 +87,84 @@ public static class CrossEntropyLoss
         return loss * scale;
     }
 
+    /// <summary>
+    /// The loss and its gradient against target distributions (soft targets): L = -Σ_c p[c]·log softmax(o)[c] per row.
+    /// PyTorch: <c>torch.nn.CrossEntropyLoss</c> with class probabilities as the target.
+    /// </summary>
+    /// <param name="logits">o, [N, C].</param>
+    /// <param name="targetProbabilities">p, [N, C]: one distribution per row (non-negative; rows normally sum to one).</param>
+    /// <param name="classes">C.</param>
+    /// <param name="dLogits">Receives (overwritten) dL/do, [N, C]; pass an empty span for the loss alone.</param>
+    /// <param name="reduction">Mean over the N rows, or sum.</param>
+    /// <returns>The loss.</returns>
+    /// <remarks>dL/do = softmax(o)·Σ_c p[c] - p, which is softmax(o) - p for a distribution; divided by N for
+    /// <see cref="LossReduction.Mean"/>. The minimum over o is the entropy of p, reached at softmax(o) = p.</remarks>
+    /// <exception cref="ArgumentException">The lengths disagree, are not a whole number of rows, or a target is negative
+    /// or not finite.</exception>
+    public static double ComputeSoft<T>(ReadOnlySpan<T> logits, ReadOnlySpan<T> targetProbabilities, int classes, Span<T> dLogits,
+        LossReduction reduction = LossReduction.Mean)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
+        if (targetProbabilities.Length != logits.Length)
+        {
+            throw new ArgumentException($"targetProbabilities has {targetProbabilities.Length} elements but logits has {logits.Length}.", nameof(targetProbabilities));
+        }
+
+        if (logits.Length % classes != 0)
+        {
+            throw new ArgumentException($"logits has {logits.Length} elements: not a whole number of rows of {classes} classes.", nameof(logits));
+        }
+
+        bool wantGradient = !dLogits.IsEmpty;
+        if (wantGradient && dLogits.Length != logits.Length)
+        {
+            throw new ArgumentException($"dLogits has {dLogits.Length} elements but logits has {logits.Length}.", nameof(dLogits));
+        }
+
+        foreach (T p in targetProbabilities)
+        {
+            if (!(p >= T.Zero) || !T.IsFinite(p))
+            {
+                throw new ArgumentException($"A target probability is {p}: targets must be finite and non-negative.", nameof(targetProbabilities));
+            }
+        }
+
+        int rows = logits.Length / classes;
+        double scale = reduction == LossReduction.Mean && rows > 0 ? 1.0 / rows : 1.0;
+        double loss = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            ReadOnlySpan<T> row = logits.Slice(r * classes, classes);
+            ReadOnlySpan<T> p = targetProbabilities.Slice(r * classes, classes);
+
+            // -Σ p·log softmax(o) = Σ p·(logsumexp(o) - o)
+            double logSumExp = LogSumExp(row), mass = 0;
+            for (int c = 0; c < classes; c++)
+            {
+                double pc = double.CreateTruncating(p[c]);
+                mass += pc;
+                if (pc != 0)
+                {
+                    loss += pc * (logSumExp - double.CreateTruncating(row[c]));
+                }
+            }
+
+            if (wantGradient)
+            {
+                Span<T> d = dLogits.Slice(r * classes, classes);
+                Softmax.Row(row, d);
+                T m = T.CreateTruncating(mass * scale), s = T.CreateTruncating(scale);
+                for (int c = 0; c < classes; c++)
+                {
+                    d[c] = d[c] * m - p[c] * s;
+                }
+            }
+        }
+
+        return loss * scale;
+    }
+
     private static double LogSumExp<T>(ReadOnlySpan<T> row)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

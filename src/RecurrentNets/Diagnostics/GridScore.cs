@@ -1,0 +1,338 @@
+using System.Numerics;
+
+namespace RecurrentNets.Diagnostics;
+
+/// <summary>The gridness of one rate map: the score and the rotational correlations it is made of.</summary>
+/// <param name="Score">min(r60, r120) - max(r30, r90, r150); above about 0.3 reads as grid-like.</param>
+/// <param name="R30">The correlation of the autocorrelogram with itself rotated by 30°, inside the annulus.</param>
+/// <param name="R60">… by 60°.</param>
+/// <param name="R90">… by 90°.</param>
+/// <param name="R120">… by 120°.</param>
+/// <param name="R150">… by 150°.</param>
+/// <param name="InnerRadius">The annulus's inner radius, as a fraction of the map's side in bins.</param>
+/// <param name="OuterRadius">The annulus's outer radius, as a fraction of the map's side in bins.</param>
+public readonly record struct GridScoreResult(double Score, double R30, double R60, double R90, double R120, double R150,
+    double InnerRadius, double OuterRadius);
+
+/// <summary>
+/// The gridness score of a spatial rate map (Sargolini et al. 2006, Science 312; Langston et al. 2010, Science 328;
+/// Banino et al. 2018): the spatial autocorrelogram of the map is correlated with rotated copies of itself inside an
+/// annulus around the centre; a hexagonal pattern correlates at 60° and 120° and not at 30°, 90° and 150°.
+/// </summary>
+/// <remarks>
+/// <para>Legend: n = the side of the rate map in bins; the autocorrelogram is (2n - 1) × (2n - 1), its centre at (n - 1, n - 1).</para>
+/// <para>Autocorrelogram: for every lag (dx, dy), the Pearson correlation of the map with itself shifted by the lag, over
+/// the bins where both are defined (NaN marks an unvisited bin); 0 where it is undefined.
+/// Score: r_θ = Pearson(A, rot_θ(A)) over the bins with inner·n &lt; distance to the centre ≤ outer·n (rotation about
+/// the centre, bilinear interpolation, 0 outside), and gridness = min(r60, r120) - max(r30, r90, r150).
+/// <see cref="Compute(ReadOnlySpan{double}, int)"/> takes the best score over the annuli of Banino et al.'s code
+/// (inner 0.2, outer 0.4 to 1.0 in ten steps), which spares choosing the annulus for an unknown grid scale.</para>
+/// </remarks>
+public static class GridScore
+{
+    private static readonly double[] Angles = [30, 60, 90, 120, 150];
+
+    /// <summary>The spatial autocorrelogram of a rate map.</summary>
+    /// <param name="rateMap">The map, [n, n] row-major (row = y bin); NaN for unvisited bins.</param>
+    /// <param name="size">n ≥ 2.</param>
+    /// <param name="autocorrelogram">Receives the autocorrelogram, [2n - 1, 2n - 1]; entry (n - 1 + dy, n - 1 + dx) is the
+    /// correlation at lag (dx, dy).</param>
+    /// <exception cref="ArgumentException">A length disagrees with n.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">n is below 2.</exception>
+    public static void Autocorrelogram(ReadOnlySpan<double> rateMap, int size, Span<double> autocorrelogram)
+    {
+        CheckMap(rateMap, size);
+        int side = 2 * size - 1;
+        if (autocorrelogram.Length != side * side)
+        {
+            throw new ArgumentException($"autocorrelogram has {autocorrelogram.Length} elements but a {size}-bin map needs [{side}, {side}] = {side * side}.", nameof(autocorrelogram));
+        }
+
+        for (int dy = -(size - 1); dy < size; dy++)
+        {
+            for (int dx = -(size - 1); dx < size; dx++)
+            {
+                double count = 0, sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+                int y0 = Math.Max(0, -dy), y1 = Math.Min(size, size - dy);
+                int x0 = Math.Max(0, -dx), x1 = Math.Min(size, size - dx);
+                for (int y = y0; y < y1; y++)
+                {
+                    for (int x = x0; x < x1; x++)
+                    {
+                        double a = rateMap[y * size + x], b = rateMap[(y + dy) * size + x + dx];
+                        if (double.IsNaN(a) || double.IsNaN(b))
+                        {
+                            continue;
+                        }
+
+                        count++;
+                        sa += a;
+                        sb += b;
+                        saa += a * a;
+                        sbb += b * b;
+                        sab += a * b;
+                    }
+                }
+
+                double r = 0;
+                if (count > 1)
+                {
+                    double cov = sab / count - sa * sb / (count * count);
+                    double va = saa / count - sa * sa / (count * count), vb = sbb / count - sb * sb / (count * count);
+                    double denominator = Math.Sqrt(va * vb);
+                    r = denominator > 1e-12 ? Math.Clamp(cov / denominator, -1, 1) : 0;
+                }
+
+                autocorrelogram[(size - 1 + dy) * side + size - 1 + dx] = r;
+            }
+        }
+    }
+
+    /// <summary>The best gridness over Banino et al.'s ten annuli (inner radius 0.2·n, outer 0.4·n to 1.0·n).</summary>
+    /// <param name="rateMap">The map, [n, n] row-major; NaN for unvisited bins.</param>
+    /// <param name="size">n ≥ 2.</param>
+    /// <returns>The result of the annulus with the highest score.</returns>
+    /// <exception cref="ArgumentException">The map's length is not n².</exception>
+    /// <exception cref="ArgumentOutOfRangeException">n is below 2.</exception>
+    public static GridScoreResult Compute(ReadOnlySpan<double> rateMap, int size)
+    {
+        CheckMap(rateMap, size);
+        int side = 2 * size - 1;
+        double[] sac = new double[side * side];
+        Autocorrelogram(rateMap, size, sac);
+        double[][] rotated = Rotations(sac, side);
+        GridScoreResult best = default;
+        for (int k = 0; k < 10; k++)
+        {
+            double outer = 0.4 + k * (0.6 / 9);
+            var result = ScoreInAnnulus(sac, rotated, side, size, 0.2, outer);
+            if (k == 0 || result.Score > best.Score)
+            {
+                best = result;
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>The gridness in one annulus.</summary>
+    /// <param name="rateMap">The map, [n, n] row-major; NaN for unvisited bins.</param>
+    /// <param name="size">n ≥ 2.</param>
+    /// <param name="innerRadius">The inner radius as a fraction of n, ≥ 0 (excludes the central peak).</param>
+    /// <param name="outerRadius">The outer radius as a fraction of n, in (innerRadius, √2].</param>
+    /// <returns>The score and its correlations.</returns>
+    /// <exception cref="ArgumentException">The map's length is not n².</exception>
+    /// <exception cref="ArgumentOutOfRangeException">n is below 2 or the radii are out of range.</exception>
+    public static GridScoreResult Compute(ReadOnlySpan<double> rateMap, int size, double innerRadius, double outerRadius)
+    {
+        CheckMap(rateMap, size);
+        if (!(innerRadius >= 0) || !double.IsFinite(innerRadius))
+        {
+            throw new ArgumentOutOfRangeException(nameof(innerRadius), innerRadius, "innerRadius must be finite and non-negative.");
+        }
+
+        if (!(outerRadius > innerRadius && outerRadius <= Math.Sqrt(2)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(outerRadius), outerRadius, $"outerRadius must be in ({innerRadius} (innerRadius), √2].");
+        }
+
+        int side = 2 * size - 1;
+        double[] sac = new double[side * side];
+        Autocorrelogram(rateMap, size, sac);
+        return ScoreInAnnulus(sac, Rotations(sac, side), side, size, innerRadius, outerRadius);
+    }
+
+    private static double[][] Rotations(double[] sac, int side)
+    {
+        var rotated = new double[Angles.Length][];
+        for (int k = 0; k < Angles.Length; k++)
+        {
+            rotated[k] = new double[sac.Length];
+            Rotate(sac, side, Angles[k] * Math.PI / 180, rotated[k]);
+        }
+
+        return rotated;
+    }
+
+    // rotated(p) = source(R(-angle)·(p - c) + c): bilinear interpolation, 0 outside the source.
+    private static void Rotate(double[] source, int side, double angle, double[] rotated)
+    {
+        double c = (side - 1) / 2.0, cos = Math.Cos(angle), sin = Math.Sin(angle);
+        for (int y = 0; y < side; y++)
+        {
+            for (int x = 0; x < side; x++)
+            {
+                double u = x - c, v = y - c;
+                double sx = cos * u + sin * v + c, sy = -sin * u + cos * v + c;
+                int ix = (int)Math.Floor(sx), iy = (int)Math.Floor(sy);
+                double fx = sx - ix, fy = sy - iy;
+                double value = 0;
+                for (int j = 0; j < 2; j++)
+                {
+                    for (int i = 0; i < 2; i++)
+                    {
+                        int px = ix + i, py = iy + j;
+                        if (px >= 0 && px < side && py >= 0 && py < side)
+                        {
+                            value += (i == 0 ? 1 - fx : fx) * (j == 0 ? 1 - fy : fy) * source[py * side + px];
+                        }
+                    }
+                }
+
+                rotated[y * side + x] = value;
+            }
+        }
+    }
+
+    private static GridScoreResult ScoreInAnnulus(double[] sac, double[][] rotated, int side, int size, double inner, double outer)
+    {
+        double c = (side - 1) / 2.0, rIn = inner * size, rOut = outer * size;
+        Span<double> r = stackalloc double[Angles.Length];
+        for (int k = 0; k < Angles.Length; k++)
+        {
+            double count = 0, sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+            for (int y = 0; y < side; y++)
+            {
+                for (int x = 0; x < side; x++)
+                {
+                    double d = Math.Sqrt((x - c) * (x - c) + (y - c) * (y - c));
+                    if (d <= rIn || d > rOut)
+                    {
+                        continue;
+                    }
+
+                    double a = sac[y * side + x], b = rotated[k][y * side + x];
+                    count++;
+                    sa += a;
+                    sb += b;
+                    saa += a * a;
+                    sbb += b * b;
+                    sab += a * b;
+                }
+            }
+
+            double cov = sab / count - sa * sb / (count * count);
+            double va = saa / count - sa * sa / (count * count), vb = sbb / count - sb * sb / (count * count);
+            double denominator = Math.Sqrt(Math.Max(va, 0) * Math.Max(vb, 0));
+            r[k] = count > 1 && denominator > 1e-12 ? Math.Clamp(cov / denominator, -1, 1) : 0;
+        }
+
+        double score = Math.Min(r[1], r[3]) - Math.Max(r[0], Math.Max(r[2], r[4]));
+        return new GridScoreResult(score, r[0], r[1], r[2], r[3], r[4], inner, outer);
+    }
+
+    private static void CheckMap(ReadOnlySpan<double> rateMap, int size)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(size, 2);
+        if (rateMap.Length != size * size)
+        {
+            throw new ArgumentException($"rateMap has {rateMap.Length} elements but a {size} × {size} map (size) needs {size * size}.", nameof(rateMap));
+        }
+    }
+}
+
+/// <summary>
+/// Spatial rate maps of many units: the mean activity of each unit in each bin of an n × n grid over a square arena,
+/// accumulated over visited positions.
+/// </summary>
+/// <remarks>Legend: U = units, n = bins per side. Bin (i, j) covers x in [-L/2 + i·L/n, -L/2 + (i+1)·L/n) and likewise y
+/// (row j); positions on the upper walls fall in the last bin. Map(u)[j, i] = Σ activity_u / visits over the samples in
+/// the bin; NaN for a bin never visited.</remarks>
+public sealed class RateMaps
+{
+    private readonly double[] sums;
+    private readonly long[] visits;
+
+    /// <summary>Allocates the accumulators.</summary>
+    /// <param name="units">U ≥ 1.</param>
+    /// <param name="bins">n ≥ 2.</param>
+    /// <param name="arenaSize">L, the side of the arena centred on the origin (m).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is out of range or L is not positive.</exception>
+    public RateMaps(int units, int bins, double arenaSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(units, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(bins, 2);
+        if (!(arenaSize > 0) || !double.IsFinite(arenaSize))
+        {
+            throw new ArgumentOutOfRangeException(nameof(arenaSize), arenaSize, "arenaSize must be positive and finite.");
+        }
+
+        Units = units;
+        Bins = bins;
+        ArenaSize = arenaSize;
+        sums = new double[bins * bins * units];
+        visits = new long[bins * bins];
+    }
+
+    /// <summary>U.</summary>
+    public int Units { get; }
+
+    /// <summary>n.</summary>
+    public int Bins { get; }
+
+    /// <summary>L.</summary>
+    public double ArenaSize { get; }
+
+    /// <summary>The number of samples in each bin, [n, n].</summary>
+    public ReadOnlySpan<long> Visits => visits;
+
+    /// <summary>Adds samples: the activity of every unit at each position.</summary>
+    /// <param name="positions">(x, y) pairs, [rows, 2]; positions outside the arena go to the nearest edge bin.</param>
+    /// <param name="activity">The units' activity, [rows, U].</param>
+    /// <exception cref="ArgumentException">The lengths disagree.</exception>
+    public void Add<T>(ReadOnlySpan<double> positions, ReadOnlySpan<T> activity)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (positions.Length % 2 != 0)
+        {
+            throw new ArgumentException($"positions has {positions.Length} elements: not (x, y) pairs.", nameof(positions));
+        }
+
+        int rows = positions.Length / 2;
+        if (activity.Length != (long)rows * Units)
+        {
+            throw new ArgumentException($"activity has {activity.Length} elements but {rows} positions of {Units} units need {(long)rows * Units}.", nameof(activity));
+        }
+
+        for (int r = 0; r < rows; r++)
+        {
+            int bin = BinOf(positions[2 * r + 1]) * Bins + BinOf(positions[2 * r]);
+            visits[bin]++;
+            Span<double> sum = sums.AsSpan(bin * Units, Units);
+            ReadOnlySpan<T> a = activity.Slice(r * Units, Units);
+            for (int u = 0; u < Units; u++)
+            {
+                sum[u] += double.CreateTruncating(a[u]);
+            }
+        }
+    }
+
+    /// <summary>The rate map of one unit.</summary>
+    /// <param name="unit">The unit, in [0, U).</param>
+    /// <param name="map">Receives the mean activity per bin, [n, n] row-major (row = y bin); NaN where unvisited.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The unit is out of range.</exception>
+    /// <exception cref="ArgumentException">The map's length is not n².</exception>
+    public void GetMap(int unit, Span<double> map)
+    {
+        if (unit < 0 || unit >= Units)
+        {
+            throw new ArgumentOutOfRangeException(nameof(unit), unit, $"unit must be in [0, {Units}) (units).");
+        }
+
+        if (map.Length != Bins * Bins)
+        {
+            throw new ArgumentException($"map has {map.Length} elements but [{Bins}, {Bins}] (bins) needs {Bins * Bins}.", nameof(map));
+        }
+
+        for (int bin = 0; bin < map.Length; bin++)
+        {
+            map[bin] = visits[bin] == 0 ? double.NaN : sums[bin * Units + unit] / visits[bin];
+        }
+    }
+
+    private int BinOf(double coordinate)
+    {
+        double scaled = (coordinate + ArenaSize / 2) / ArenaSize * Bins;
+        return double.IsNaN(scaled) ? 0 : (int)Math.Clamp(Math.Floor(scaled), 0, Bins - 1);
+    }
+}

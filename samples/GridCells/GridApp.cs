@@ -60,7 +60,7 @@ internal static class GridApp
         grid.AddRow("Arena", Markup.Escape($"{s.Motion.ArenaSize} m square; rat-like paths (Rayleigh speed b = {s.Motion.SpeedScale:G3} m/s, "
             + $"turn sd {s.Motion.TurnStandardDeviation:G4} rad/s, wall avoidance), {s.TimeSteps} steps of {s.Motion.TimeStep} s"));
         grid.AddRow("Cells", Markup.Escape($"{s.PlaceCells} place cells (σ² = {s.PlaceVariance} m²), {s.HeadDirectionCells} head-direction cells (κ = {s.Kappa})"));
-        grid.AddRow("Model", Markup.Escape($"[v, sin ω, cos ω] -> LSTM {s.Hidden} (h0, C0 linear in the true cells at t = 0) -> linear {s.Bottleneck} "
+        grid.AddRow("Model", Markup.Escape($"[v, sin ω, cos ω] -> LSTM {s.Hidden} (forget bias 1; h0, C0 linear in the true cells at t = 0) -> linear {s.Bottleneck} "
             + $"+ dropout -> softmax heads {s.PlaceCells} and {s.HeadDirectionCells}"));
         grid.AddRow("Training", Markup.Escape($"{s.Steps:N0} Adam steps of {s.Batch} trajectories, lr {s.LearningRate:G3}, clip norm {s.ClipNorm:G}, "
             + $"weight decay {s.WeightDecay:G}; conditions: dropout {s.Dropout:G} and 0, same seed and data"));

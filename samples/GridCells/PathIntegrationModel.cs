@@ -33,14 +33,14 @@ internal sealed class PathIntegrationModel
     private int steps, batch;
 
     public PathIntegrationModel(int placeCells, int headDirectionCells, int hiddenSize, int bottleneckSize, double dropoutRate,
-        double learningRate, double clipNorm, double weightDecay, SeededRandom random)
+        double learningRate, double clipNorm, double weightDecay, SeededRandom random, double forgetBias = 1.0)
     {
         this.placeCells = placeCells;
         this.headDirectionCells = headDirectionCells;
         this.clipNorm = clipNorm;
         Parameters = new ParameterBlock<float>();
         int cells = placeCells + headDirectionCells;
-        lstm = new Lstm<float>(3, hiddenSize, random: random, parameters: Parameters);
+        lstm = new Lstm<float>(3, hiddenSize, random: random, parameters: Parameters, forgetBias: forgetBias);
         initHidden = new Linear<float>(cells, hiddenSize, random: random, parameters: Parameters, name: "init_hidden");
         initCell = new Linear<float>(cells, hiddenSize, random: random, parameters: Parameters, name: "init_cell");
         bottleneck = new Linear<float>(hiddenSize, bottleneckSize, random: random, parameters: Parameters, name: "bottleneck");

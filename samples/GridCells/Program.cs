@@ -7,7 +7,7 @@ var fullOption = new Option<bool>("--full")
     Description = "The length of Banino et al.'s released training run: 1,000,000 steps of 10 trajectories (days on two cores). "
         + "Explicit options override it.",
 };
-var stepsOption = new Option<int?>("--steps") { Description = "Adam steps per condition (default 1,500; 1,000,000 with --full)." };
+var stepsOption = new Option<int?>("--steps") { Description = "Adam steps per condition (default 1,000; 1,000,000 with --full)." };
 var batchOption = new Option<int>("--batch") { Description = "Trajectories per step (Banino et al.: 10).", DefaultValueFactory = _ => 10 };
 var timeStepsOption = new Option<int>("--time-steps") { Description = "Steps per trajectory (100 of 0.02 s).", DefaultValueFactory = _ => 100 };
 var hiddenOption = new Option<int>("--hidden") { Description = "LSTM units.", DefaultValueFactory = _ => 128 };
@@ -17,7 +17,7 @@ var dropoutOption = new Option<double>("--dropout")
     Description = "Dropout on g in the dropout condition (Banino et al.: 0.5; the course slide says 20%). The other condition uses 0.",
     DefaultValueFactory = _ => 0.5,
 };
-var learningRateOption = new Option<double>("--learning-rate") { Description = "Adam's learning rate.", DefaultValueFactory = _ => 1e-3 };
+var learningRateOption = new Option<double>("--learning-rate") { Description = "Adam's learning rate.", DefaultValueFactory = _ => 3e-3 };
 var clipOption = new Option<double>("--clip") { Description = "Gradient-norm clipping threshold.", DefaultValueFactory = _ => 1.0 };
 var weightDecayOption = new Option<double>("--weight-decay") { Description = "L2 weight decay on all parameters (Adam).", DefaultValueFactory = _ => 0.0 };
 var placeCellsOption = new Option<int>("--place-cells") { Description = "Place cells.", DefaultValueFactory = _ => 256 };
@@ -118,7 +118,7 @@ root.SetAction(parseResult =>
 {
     bool full = parseResult.GetValue(fullOption);
     var settings = new Settings(
-        parseResult.GetValue(stepsOption) ?? (full ? 1_000_000 : 1_500),
+        parseResult.GetValue(stepsOption) ?? (full ? 1_000_000 : 1_000),
         parseResult.GetValue(batchOption),
         parseResult.GetValue(timeStepsOption),
         parseResult.GetValue(hiddenOption),

@@ -245,7 +245,16 @@ public static class SparseKernels
         switch (activation)
         {
             case ReservoirActivation.Tanh:
-                TP.Tanh(values, values);
+                if (typeof(T) == typeof(double))
+                {
+                    // TensorPrimitives' double tanh is about 6x slower than ours here (see VectorMath).
+                    VectorMath.Tanh(MemoryMarshal.Cast<T, double>(values));
+                }
+                else
+                {
+                    TP.Tanh(values, values);
+                }
+
                 break;
             case ReservoirActivation.Identity:
                 break;

@@ -188,7 +188,7 @@ internal static class TimeDelayApp
                 inside ? "yes" : "no",
                 Accuracy(tdnn), Steps(tdnn), $"{tdnn.MillisecondsPerStep:F2}",
                 Accuracy(lstm), Steps(lstm), $"{lstm.MillisecondsPerStep:F2}",
-                Markup.Escape(Winner(tdnn, lstm)?.Model ?? "neither"));
+                WinnerName(tdnn, lstm));
         }
 
         AnsiConsole.MarkupLine($"[bold]TDNN receptive field {settings.ReceptiveField} frames: held-out accuracy after {settings.Steps:N0} steps, steps to reach {SolvedAccuracy:P0} (-: never), training time per step[/]");
@@ -199,14 +199,21 @@ internal static class TimeDelayApp
         static string Steps(ModelRun run) => run.SolvedAtStep is int s ? $"{s:N0}" : "-";
     }
 
-    /// <summary>The model that reached the criterion in less training time, or null when neither did.</summary>
-    private static ModelRun? Winner(ModelRun tdnn, ModelRun lstm) => (tdnn.SecondsToSolve, lstm.SecondsToSolve) switch
+    /// <summary>
+    /// The model that reached the criterion in fewer steps, or null when neither did or both took the same number (a
+    /// tie). Steps, not seconds, decide: they are deterministic, while the time per step depends on the machine's load.
+    /// </summary>
+    private static ModelRun? Winner(ModelRun tdnn, ModelRun lstm) => (tdnn.SolvedAtStep, lstm.SolvedAtStep) switch
     {
         (null, null) => null,
         (not null, null) => tdnn,
         (null, not null) => lstm,
-        var (a, b) => a <= b ? tdnn : lstm,
+        var (a, b) when a == b => null,
+        var (a, b) => a < b ? tdnn : lstm,
     };
+
+    private static string WinnerName(ModelRun tdnn, ModelRun lstm) =>
+        Winner(tdnn, lstm)?.Model ?? (tdnn.SolvedAtStep is not null ? "tie" : "neither");
 
     private static void PrintVerdicts(List<(ModelRun Tdnn, ModelRun Lstm)> runs, Settings settings)
     {
@@ -233,6 +240,14 @@ internal static class TimeDelayApp
                     + $"stays at chance ({tdnn.FinalAccuracy:P1}); the LSTM is not bounded by a window and learned to keep the cue through "
                     + $"{lag - 1} distractor frames ({SolvedAccuracy:P0} at step {lstm.SolvedAtStep:N0}).";
             }
+            else if (winner is null && tdnn.SolvedAtStep is int both)
+            {
+                why = $"both reached {SolvedAccuracy:P0} at step {both:N0} (TDNN {tdnn.MillisecondsPerStep:F2} ms per step, LSTM "
+                    + $"{lstm.MillisecondsPerStep:F2} ms)."
+                    + (lag + 1 == field
+                        ? $" x(t-{lag}) is the oldest frame of the TDNN's window, reached by one path only (the oldest tap of every layer), so it learns it more slowly than a short lag."
+                        : "");
+            }
             else if (winner is null)
             {
                 why = inside
@@ -242,11 +257,11 @@ internal static class TimeDelayApp
             }
             else
             {
-                why = $"both solved it; the {winner.Model} was faster to {SolvedAccuracy:P0}: TDNN {tdnn.SolvedAtStep:N0} steps × "
+                why = $"both solved it; the {winner!.Model} needed fewer steps to {SolvedAccuracy:P0}: TDNN {tdnn.SolvedAtStep:N0} steps × "
                     + $"{tdnn.MillisecondsPerStep:F2} ms, LSTM {lstm.SolvedAtStep:N0} steps × {lstm.MillisecondsPerStep:F2} ms.";
             }
 
-            AnsiConsole.MarkupLine($"[bold]L = {lag}: {Markup.Escape(winner?.Model ?? "neither")}[/]. {Markup.Escape(why)}");
+            AnsiConsole.MarkupLine($"[bold]L = {lag}: {WinnerName(tdnn, lstm)}[/]. {Markup.Escape(why)}");
         }
 
         AnsiConsole.WriteLine();

@@ -111,3 +111,39 @@ public class TimeDelayLearningTests(ITestOutputHelper output)
         return (accuracy, step);
     }
 }
+
+public class LaggedMatchTests
+{
+    [Fact]
+    public void TargetsAreTheMatchOfTheProbeAndTheCueLFramesEarlier()
+    {
+        const int steps = 60, batch = 7, lag = 9;
+        var x = new Tensor<double>(steps, batch, LaggedMatch.InputSize);
+        var targets = new int[steps * batch];
+        int probes = LaggedMatch.Generate(new SeededRandom(4), x, targets, lag, maxGap: 3);
+        int matches = 0, counted = 0;
+        for (int t = 0; t < steps; t++)
+        {
+            for (int b = 0; b < batch; b++)
+            {
+                bool probe = x[t, b, 1] == 1;
+                Assert.Equal(probe, targets[t * batch + b] >= 0);
+                Assert.True(Math.Abs(x[t, b, 2]) == 1, "the bit channel is ±1 at every frame");
+                if (probe)
+                {
+                    Assert.True(t >= lag && x[t - lag, b, 0] == 1, $"probe at t = {t} without a cue {lag} frames earlier");
+                    Assert.Equal(x[t, b, 2] == x[t - lag, b, 2] ? 1 : 0, targets[t * batch + b]);
+                    matches += targets[t * batch + b];
+                    counted++;
+                }
+            }
+        }
+
+        Assert.Equal(probes, counted);
+        Assert.True(counted >= batch * 4, $"only {counted} probes"); // 60 frames hold at least 4 episodes of 10 + gap ≤ 3 after a first gap ≤ 3
+        Assert.InRange(matches / (double)counted, 0.3, 0.7);
+        Assert.Throws<ArgumentException>(() => LaggedMatch.Generate(new SeededRandom(1), new Tensor<double>(10, 2, 3), new int[20], lag: 9, maxGap: 1));
+        Assert.Throws<ArgumentException>(() => LaggedMatch.Generate(new SeededRandom(1), new Tensor<double>(10, 2, 2), new int[20], lag: 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => LaggedMatch.Generate(new SeededRandom(1), new Tensor<double>(10, 2, 3), new int[20], lag: 0));
+    }
+}

@@ -49,6 +49,57 @@ public class EncoderDecoderTests(ITestOutputHelper output)
     [Theory]
     [InlineData(EncoderDecoderCell.Lstm)]
     [InlineData(EncoderDecoderCell.Gru)]
+    public void APaddedBatchEqualsEachPairAlone(EncoderDecoderCell cell)
+    {
+        var model = new EncoderDecoder<double>(cell, SourceVocabulary, TargetVocabulary, Begin, End, embeddingSize: 3, hiddenSize: 4,
+            numLayers: 2, random: new SeededRandom(8));
+        var (source, target) = TinyBatch();
+        var decoded = new TokenBatch(4, 3);
+        model.Decode(source, decoded);
+        model.Parameters.ZeroGradients();
+        int counted = 0;
+        for (int b = 0; b < 3; b++)
+        {
+            counted += target.Lengths[b] + 1;
+        }
+
+        // The batch loss is the mean over its counted tokens: scale back to a sum to compare with the pairs alone.
+        double batchSum = model.Forward(source, target) * counted;
+        model.Backward();
+        double[] batchGradients = model.Parameters.Gradients.Select(g => g * counted).ToArray();
+
+        double aloneSum = 0;
+        var aloneGradients = new double[batchGradients.Length];
+        for (int b = 0; b < 3; b++)
+        {
+            var one = new TokenBatch(3, 1);
+            var oneTarget = new TokenBatch(3, 1);
+            var oneDecoded = new TokenBatch(4, 1);
+            one.Set(0, source.GetSequence(b));
+            oneTarget.Set(0, target.GetSequence(b));
+            model.Parameters.ZeroGradients();
+            aloneSum += model.Forward(one, oneTarget) * (target.Lengths[b] + 1);
+            model.Backward();
+            for (int i = 0; i < aloneGradients.Length; i++)
+            {
+                aloneGradients[i] += model.Parameters.Gradients[i] * (target.Lengths[b] + 1);
+            }
+
+            model.Decode(one, oneDecoded);
+            Assert.Equal(oneDecoded.GetSequence(0), decoded.GetSequence(b));
+        }
+
+        Assert.Equal(aloneSum, batchSum, 1e-12);
+        for (int i = 0; i < aloneGradients.Length; i++)
+        {
+            Assert.True(Math.Abs(aloneGradients[i] - batchGradients[i]) <= 1e-12 * Math.Max(1, Math.Abs(aloneGradients[i])),
+                $"gradient {i}: pairs alone {aloneGradients[i]:R}, batch {batchGradients[i]:R}");
+        }
+    }
+
+    [Theory]
+    [InlineData(EncoderDecoderCell.Lstm)]
+    [InlineData(EncoderDecoderCell.Gru)]
     public void GreedyDecodingIsTheArgMaxOfTheTeacherForcedLogitsOnItsOwnOutput(EncoderDecoderCell cell)
     {
         const int capacity = 6;

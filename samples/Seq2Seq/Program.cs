@@ -70,6 +70,12 @@ var root = new RootCommand(
 
 root.SetAction(parseResult =>
 {
+    // Redirected output (a log file, the README) gets wide tables instead of the 80-column fallback.
+    if (Console.IsOutputRedirected)
+    {
+        Spectre.Console.AnsiConsole.Profile.Width = 120;
+    }
+
     string[] names = SplitCells(parseResult.GetValue(cellsOption));
     EncoderDecoderCell[] cells = names.Length == 0
         ? [EncoderDecoderCell.Lstm, EncoderDecoderCell.Gru]

@@ -17,7 +17,8 @@ internal readonly record struct Score(double ExactMatch, double TokenAccuracy, i
 
 /// <summary>One cell's learning curve and final score.</summary>
 internal sealed record CellRun(EncoderDecoderCell Cell, List<(int Step, double Loss, double ExactMatch)> Curve, Score Final,
-    List<(string Words, string Target, string Output)> Examples, TimeSpan Elapsed, int Parameters);
+    List<(string Words, string Target, string Output)> Examples, List<(string Words, string Target, string Output)> Errors,
+    TimeSpan Elapsed, int Parameters);
 
 /// <summary>Trains one encoder-decoder per cell on number words to digits, prints the table and writes the curves.</summary>
 internal static class Seq2SeqApp
@@ -120,15 +121,16 @@ internal static class Seq2SeqApp
             Loop(null);
         }
 
-        var final = finalSet.Evaluate(model);
+        var errors = new List<(string, string, string)>();
+        var final = finalSet.Evaluate(model, errors);
         var examples = finalSet.Examples(model, settings.Examples);
-        return new CellRun(cell, curve, final, examples, clock.Elapsed, model.Parameters.Length);
+        return new CellRun(cell, curve, final, examples, errors, clock.Elapsed, model.Parameters.Length);
     }
 
     private static void PrintTable(List<CellRun> runs, Settings settings)
     {
         var table = new Table().Border(TableBorder.Rounded).AddColumn("Cell").AddColumn(new TableColumn("Parameters").RightAligned())
-            .AddColumn(new TableColumn("Final training loss").RightAligned())
+            .AddColumn(new TableColumn("Train loss").RightAligned())
             .AddColumn(new TableColumn("Exact match").RightAligned()).AddColumn(new TableColumn("Token accuracy").RightAligned())
             .AddColumn(new TableColumn($"> {Bar:P0}").Centered()).AddColumn(new TableColumn("Time").RightAligned());
         foreach (var run in runs)
@@ -168,6 +170,22 @@ internal static class Seq2SeqApp
         }
 
         AnsiConsole.Write(table);
+        foreach (var run in runs)
+        {
+            if (run.Errors.Count == 0)
+            {
+                continue;
+            }
+
+            var errors = new Table().Border(TableBorder.Rounded).AddColumn($"{run.Cell}: wrong (first {Math.Min(5, run.Errors.Count)} of {run.Errors.Count})")
+                .AddColumn("Target").AddColumn("Output");
+            foreach (var (words, target, output) in run.Errors.Take(5))
+            {
+                errors.AddRow(Markup.Escape(words), target, $"[red]{Markup.Escape(output)}[/]");
+            }
+
+            AnsiConsole.Write(errors);
+        }
     }
 }
 
@@ -192,7 +210,7 @@ internal sealed class TestSet
         return set;
     }
 
-    public Score Evaluate(EncoderDecoder<float> model)
+    public Score Evaluate(EncoderDecoder<float> model, List<(string, string, string)>? errors = null)
     {
         int exact = 0, sequences = 0, tokens = 0, correct = 0;
         foreach (var (source, target, output) in batches)
@@ -210,7 +228,14 @@ internal sealed class TestSet
                     }
                 }
 
-                exact += right == length && produced == length ? 1 : 0;
+                bool same = right == length && produced == length;
+                exact += same ? 1 : 0;
+                if (!same && errors is not null)
+                {
+                    errors.Add((NumberWords.FormatSource(source.GetSequence(b)), NumberWords.FormatTarget(target.GetSequence(b)),
+                        NumberWords.FormatTarget(output.GetSequence(b))));
+                }
+
                 correct += right;
                 tokens += length;
                 sequences++;

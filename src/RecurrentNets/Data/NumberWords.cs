@@ -80,6 +80,7 @@ public sealed class NumberWords
     public int MaxTargetLength => MaxDigits;
 
     /// <summary>Whether <paramref name="number"/> belongs to the held-out split.</summary>
+    /// <param name="number">In [0, <see cref="MaxNumber"/>].</param>
     /// <exception cref="ArgumentOutOfRangeException">The number is outside [0, <see cref="MaxNumber"/>].</exception>
     public bool IsHeldOut(int number)
     {
@@ -93,6 +94,8 @@ public sealed class NumberWords
 
     /// <summary>Draws a number of the chosen split: digits uniform in [1, maxDigits] ([3, maxDigits] held out), then a
     /// number with that many digits, by rejection.</summary>
+    /// <param name="random">The source of the draw.</param>
+    /// <param name="heldOut">Draw from the held-out split rather than the training split.</param>
     /// <exception cref="InvalidOperationException">A held-out number is asked for but maxDigits is below 3.</exception>
     public int SampleNumber(SeededRandom random, bool heldOut)
     {
@@ -150,6 +153,9 @@ public sealed class NumberWords
     }
 
     /// <summary>Writes the given numbers as sequence b = 0, 1, … of a batch.</summary>
+    /// <param name="numbers">[batchSize], each in [0, <see cref="MaxNumber"/>].</param>
+    /// <param name="source">Receives the words; capacity at least <see cref="MaxSourceLength"/>.</param>
+    /// <param name="target">Receives the digits; capacity at least <see cref="MaxTargetLength"/>.</param>
     /// <exception cref="ArgumentException">A capacity is too small, the batch sizes differ from the count of numbers, or a
     /// number is out of range.</exception>
     public void Fill(ReadOnlySpan<int> numbers, TokenBatch source, TokenBatch target)
@@ -199,6 +205,8 @@ public sealed class NumberWords
     }
 
     /// <summary>Writes the digit tokens of <paramref name="number"/> (no leading zeros) and returns how many there are.</summary>
+    /// <param name="number">Non-negative.</param>
+    /// <param name="tokens">At least as long as the number has digits (10 for any int).</param>
     /// <exception cref="ArgumentOutOfRangeException">The number is negative.</exception>
     public static int ToDigits(int number, Span<int> tokens)
     {
@@ -219,6 +227,7 @@ public sealed class NumberWords
     }
 
     /// <summary>The words of a source sequence joined by spaces.</summary>
+    /// <param name="tokens">Source tokens; one outside the vocabulary shows as &lt;n&gt;.</param>
     public static string FormatSource(ReadOnlySpan<int> tokens)
     {
         var parts = new string[tokens.Length];
@@ -231,6 +240,7 @@ public sealed class NumberWords
     }
 
     /// <summary>The digits of a target sequence (&lt;bos&gt; and &lt;eos&gt; shown as such).</summary>
+    /// <param name="tokens">Target tokens.</param>
     public static string FormatTarget(ReadOnlySpan<int> tokens)
     {
         var text = new System.Text.StringBuilder(tokens.Length);

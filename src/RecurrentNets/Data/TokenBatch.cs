@@ -56,6 +56,9 @@ public sealed class TokenBatch
     }
 
     /// <summary>Token <paramref name="step"/> of sequence <paramref name="sequence"/>.</summary>
+    /// <param name="step">t, in [0, capacity).</param>
+    /// <param name="sequence">b, in [0, batchSize).</param>
+    /// <exception cref="ArgumentOutOfRangeException">An index is outside its range.</exception>
     public ref int this[int step, int sequence]
     {
         get
@@ -100,6 +103,8 @@ public sealed class TokenBatch
     }
 
     /// <summary>Copies sequence <paramref name="index"/> into <paramref name="destination"/> and returns its length.</summary>
+    /// <param name="index">b, in [0, batchSize).</param>
+    /// <param name="destination">At least as long as the sequence.</param>
     /// <exception cref="ArgumentOutOfRangeException">The index is outside the batch.</exception>
     /// <exception cref="ArgumentException">The destination is shorter than the sequence.</exception>
     public int CopySequence(int index, Span<int> destination)
@@ -124,6 +129,8 @@ public sealed class TokenBatch
     }
 
     /// <summary>Sequence <paramref name="index"/> as a new array.</summary>
+    /// <param name="index">b, in [0, batchSize).</param>
+    /// <exception cref="ArgumentOutOfRangeException">The index is outside the batch.</exception>
     public int[] GetSequence(int index)
     {
         if ((uint)index >= (uint)BatchSize)

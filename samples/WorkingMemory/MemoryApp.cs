@@ -25,7 +25,7 @@ internal static class MemoryApp
     /// <summary>The validation accuracy that counts as learned.</summary>
     public const double SolvedAccuracy = 0.95;
 
-    private const int EvaluateEvery = 100, ValidationTrials = 256;
+    private const int EvaluateEvery = 100, ValidationTrials = 256, TestChunk = 250;
 
     public static int Run(Settings settings)
     {
@@ -142,8 +142,16 @@ internal static class MemoryApp
         foreach (int delay in settings.TestDelays)
         {
             var test = new DelayedResponseTask(settings.Locations, delay, delay, inputNoise: settings.Noise, fixation: settings.Fixation);
-            var trials = new TrialSet(test, settings.TestTrials).Draw(new SeededRandom(settings.Seed * 7_919 + (ulong)delay));
-            accuracy.Add((delay, model.Accuracy(trials)));
+            // In chunks, so that the activation cache of a long delay stays small.
+            var random = new SeededRandom(settings.Seed * 7_919 + (ulong)delay);
+            double correct = 0;
+            for (int done = 0; done < settings.TestTrials; done += TestChunk)
+            {
+                int count = Math.Min(TestChunk, settings.TestTrials - done);
+                correct += count * model.Accuracy(new TrialSet(test, count).Draw(random));
+            }
+
+            accuracy.Add((delay, correct / settings.TestTrials));
         }
 
         DelayAnalysis? analysis = settings.UnitCells.Contains(kind)
@@ -155,14 +163,14 @@ internal static class MemoryApp
 
     private static void PrintAccuracyTable(List<CellResult> results, Settings settings)
     {
-        var table = new Table().Border(TableBorder.Rounded).AddColumn("Cell");
+        var table = new Table().Border(TableBorder.Rounded).AddColumn("Cell \\ d");
         foreach (int delay in settings.TestDelays)
         {
             bool inside = delay >= settings.MinimumDelay && delay <= settings.MaximumDelay;
-            table.AddColumn(new TableColumn(inside ? $"d = {delay}" : $"d = {delay}*").RightAligned());
+            table.AddColumn(new TableColumn(inside ? $"{delay}" : $"{delay}*").RightAligned());
         }
 
-        table.AddColumn(new TableColumn($"steps to {100 * SolvedAccuracy:F0} %").RightAligned());
+        table.AddColumn(new TableColumn($"to {100 * SolvedAccuracy:F0} %").RightAligned());
 
         foreach (var result in results)
         {
@@ -188,16 +196,16 @@ internal static class MemoryApp
     {
         var table = new Table().Border(TableBorder.Rounded)
             .AddColumn("Cell")
-            .AddColumn(new TableColumn($"η² ≥ {SelectiveThreshold}: whole delay").RightAligned())
+            .AddColumn(new TableColumn($"η² ≥ {SelectiveThreshold}, delay").RightAligned())
             .AddColumn(new TableColumn("last quarter").RightAligned())
-            .AddColumn($"top {settings.Units} units by F: unit F (η²)");
+            .AddColumn($"top {settings.Units} units by F: #unit F");
         foreach (var analysis in analyses)
         {
             table.AddRow(
                 Markup.Escape(analysis.Kind.Name()),
                 $"{analysis.CountSelective(SelectiveThreshold)} of {analysis.Selectivity.Length}",
                 $"{analysis.CountLateSelective(SelectiveThreshold)} of {analysis.Selectivity.Length}",
-                Markup.Escape(string.Join(", ", analysis.Top.Select(u => $"#{u.Unit} {u.Separation:G3} ({u.Selectivity:F3})"))));
+                Markup.Escape(string.Join(", ", analysis.Top.Select(u => $"#{u.Unit} {u.Separation:0.0E+0}"))));
         }
 
         AnsiConsole.MarkupLine(

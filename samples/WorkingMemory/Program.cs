@@ -7,7 +7,7 @@ var minDelayOption = new Option<int>("--min-delay") { Description = "Shortest tr
 var maxDelayOption = new Option<int>("--max-delay") { Description = "Longest training delay (steps).", DefaultValueFactory = _ => 20 };
 var testDelaysOption = new Option<int[]>("--test-delays")
 {
-    Description = "Delays to test at (repeatable or comma-separated). Default 2, 10, 20, 40, 80, 200.",
+    Description = "Delays to test at (repeatable or comma-separated). Default 2, 10, 20, 40, 100, 200, 500.",
     AllowMultipleArgumentsPerToken = true,
     CustomParser = result => result.Tokens
         .SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
@@ -134,7 +134,7 @@ root.SetAction(parseResult =>
         parseResult.GetValue(locationsOption),
         minDelay,
         maxDelay,
-        testDelays is { Length: > 0 } ? testDelays : [2, 10, 20, 40, 80, 200],
+        testDelays is { Length: > 0 } ? testDelays : [2, 10, 20, 40, 100, 200, 500],
         cells,
         unitCells,
         parseResult.GetValue(hiddenOption),

@@ -41,10 +41,10 @@ public class WorkingMemoryTests(ITestOutputHelper output)
     public void EveryCellRemembersTheCueOverItsLongerProtocol(CellKind kind, int minimumDelay, int maximumDelay, double forgetBias, double learningRate)
     {
         var task = new DelayedResponseTask(locations: 8, minimumDelay, maximumDelay, inputNoise: 0.1);
-        var run = Train(kind, task, hiddenSize: 32, maxSteps: 6000, seed: 2, learningRate, forgetBias, beyondDelay: 3 * maximumDelay);
+        var run = Train(kind, task, hiddenSize: 32, maxSteps: 6000, seed: 2, learningRate, forgetBias, beyondDelay: 2 * maximumDelay);
         Assert.True(run.TestAccuracy > 0.95 && run.BeyondAccuracy > 0.95,
             $"{kind} answers {run.TestAccuracy:P1} of held-out trials at delays {minimumDelay}-{maximumDelay} and {run.BeyondAccuracy:P1} "
-            + $"at delay {3 * maximumDelay} correctly after {run.Steps} steps (criterion > 95 %).");
+            + $"at delay {2 * maximumDelay} correctly after {run.Steps} steps (criterion > 95 %).");
     }
 
     private MemoryRun Train(CellKind kind, DelayedResponseTask task, int hiddenSize, int maxSteps, ulong seed, double learningRate,

@@ -104,10 +104,20 @@ public sealed class DelayedResponseTask
     }
 
     /// <summary>The step of the GO signal in a trial with delay <paramref name="delay"/> (d + 1).</summary>
-    public static int GoStep(int delay) => delay + 1;
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="delay"/> is negative.</exception>
+    public static int GoStep(int delay)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(delay);
+        return delay + 1;
+    }
 
     /// <summary>The first response step in a trial with delay <paramref name="delay"/> (d + 2).</summary>
-    public static int FirstResponseStep(int delay) => delay + 2;
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="delay"/> is negative.</exception>
+    public static int FirstResponseStep(int delay)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(delay);
+        return delay + 2;
+    }
 
     /// <summary>Fills a batch of trials.</summary>
     /// <param name="random">The source of locations, delays and noise.</param>

@@ -142,6 +142,8 @@ public class DelayedResponseTaskTests
         Assert.Throws<ArgumentException>("lengths", () => task.Generate(random, input, targets, cues, delays, []));
         Assert.Throws<ArgumentNullException>("random", () => task.Generate(null!, input, targets, cues, delays, lengths));
         Assert.Throws<ArgumentOutOfRangeException>("delay", () => task.TrialLength(-1));
+        Assert.Throws<ArgumentOutOfRangeException>("delay", () => DelayedResponseTask.GoStep(-1));
+        Assert.Throws<ArgumentOutOfRangeException>("delay", () => DelayedResponseTask.FirstResponseStep(-1));
 
         // A refused call writes nothing.
         input.AsSpan().Fill(3);

@@ -60,7 +60,7 @@ public sealed class ElmanCell<T> : RecurrentCell<T>
         MultiplyByRecurrentWeightsTransposed(step.RecurrentInput, step.Gates, b, accumulate: true);
         if (Nonlinearity == RnnNonlinearity.Tanh)
         {
-            TP.Tanh<T>(step.Gates, step.Hidden);
+            VectorMath.Tanh<T>(step.Gates, step.Hidden);
         }
         else
         {

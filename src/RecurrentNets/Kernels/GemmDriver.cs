@@ -39,7 +39,7 @@ internal unsafe struct GemmProblem
 /// <summary>The blocked, packed GEMM: a generic driver over a micro-kernel struct, plus threading over tiles of C.</summary>
 internal static unsafe class GemmDriver
 {
-    /// <summary>Depth of a packed block: a 6x256 float A micro-panel (6 KB) and a 256x32 B micro-panel (32 KB) per kernel call.</summary>
+    /// <summary>Depth of a packed block: an 8x256 float A micro-panel (8 KB on Vector512) and a 256x32 B micro-panel (32 KB) per kernel call.</summary>
     internal const int KC = 256;
 
     /// <summary>Rows of A packed at once (24 micro-panels, 144 KB of floats at KC = 256: stays in the 1 MB L2).</summary>
@@ -471,6 +471,11 @@ internal static unsafe class GemmDriver
                     for (; r < mr; r++)
                         d[r] = T.Zero;
                 }
+            }
+            else if (typeof(T) == typeof(float) && Avx.IsSupported && mr == 8 && rows == 8 && kc >= 8)
+            {
+                // A is stored [M, K], eight full rows: 8x8 AVX transposes write whole steps of MR values.
+                Transpose8Rows((float*)(a + (ic + ir) * lda + pc), lda, (float*)dst, mr, kc);
             }
             else
             {

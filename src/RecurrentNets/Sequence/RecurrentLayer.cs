@@ -304,28 +304,30 @@ public class RecurrentLayer<T>
                 cell.PrepareWeights(backward: false);
                 try
                 {
-                    for (int s = 0; s < steps; s++)
+                    for (int s0 = 0; s0 < steps; s0 += chunk)
                     {
-                        int t = d == 0 ? s : steps - 1 - s;
-                        if (s % chunk == 0)
+                        // The next chunk of steps in reading order, projected just before use (still in L2).
+                        int count = Math.Min(chunk, steps - s0);
+                        ProjectInputs(cell, x, gates, (d == 0 ? s0 : steps - s0 - count) * batch, count * batch);
+                        if (!RunStepsSplit(cell, cache, s0, count, steps, batch, d))
                         {
-                            // The next chunk of steps in reading order, projected just before use (still in L2).
-                            int count = Math.Min(chunk, steps - s);
-                            ProjectInputs(cell, x, gates, (d == 0 ? s : steps - s - count) * batch, count * batch);
-                        }
+                            for (int s = s0; s < s0 + count; s++)
+                            {
+                                int t = d == 0 ? s : steps - 1 - s;
+                                if (recurrentDropped)
+                                {
+                                    // W_hh sees h(t-1) ⊙ m; keep it for the backward pass and the weight gradient.
+                                    int prevSlot = d == 0 ? t : t + 1;
+                                    TP.Multiply<T>(cache.Hidden.AsSpan(prevSlot * stateSize, stateSize), cache.RecurrentMask.AsSpan(0, stateSize),
+                                        cache.RecurrentInputs.AsSpan(t * stateSize, stateSize));
+                                }
 
-                        if (recurrentDropped)
-                        {
-                            // W_hh sees h(t-1) ⊙ m; keep it for the backward pass and the weight gradient.
-                            int prevSlot = d == 0 ? t : t + 1;
-                            TP.Multiply<T>(cache.Hidden.AsSpan(prevSlot * stateSize, stateSize), cache.RecurrentMask.AsSpan(0, stateSize),
-                                cache.RecurrentInputs.AsSpan(t * stateSize, stateSize));
-                        }
-
-                        cell.Forward(StepView(cell, cache, t, batch, d, backward: false));
-                        if (hasLengths)
-                        {
-                            CarryPaddedState(cell, cache, t, batch, d);
+                                cell.Forward(StepView(cell, cache, t, batch, d, backward: false));
+                                if (hasLengths)
+                                {
+                                    CarryPaddedState(cell, cache, t, batch, d);
+                                }
+                            }
                         }
                     }
                 }
@@ -645,8 +647,85 @@ public class RecurrentLayer<T>
         }
 
         Gemm.Pack(true, cell.InputSize, gw, cell.WeightIH.Values, cell.InputSize, packedInputWeights);
+        // Gates that fit in L2 whole (B = 1: 800 KB at H = 512) are projected at once: chunks would only stream W_ih again.
         long stepBytes = (long)batch * gw * sizeof(T);
+        if (stepBytes * steps <= 2 * ProjectionChunkBytes)
+        {
+            return Math.Max(1, steps);
+        }
+
         return (int)Math.Clamp(ProjectionChunkBytes / stepBytes, 1, Math.Max(1, steps));
+    }
+
+    /// <summary>Fewest batch rows a thread takes when the time loop is split over the batch (one AVX-512 register tile).</summary>
+    private const int MinSplitRows = 8;
+
+    // The split loop's arguments, read by every part (set before the parts start, so no allocation per chunk).
+    private RecurrentCell<T>? splitCell;
+    private LayerCache? splitCache;
+    private int splitFirst, splitCount, splitSteps, splitBatch, splitDirection, splitRows;
+
+    /// <summary>
+    /// Runs steps [first, first + count) of the time loop with the batch split over the GEMM worker pool, each thread
+    /// taking its own rows through every step: the B sequences are independent, so the threads meet once per chunk
+    /// instead of twice per step, and the pointwise work is split too. The products and the pointwise kernels give
+    /// every row the same bits as the whole-batch loop. Returns false (nothing done) when the split does not apply:
+    /// one thread, too few rows, recurrent dropout or sequence lengths (both handled on the whole batch), or a busy pool.
+    /// </summary>
+    private unsafe bool RunStepsSplit(RecurrentCell<T> cell, LayerCache cache, int first, int count, int steps, int batch, int direction)
+    {
+        int parts = Math.Min(Math.Min(KernelOptions.MaxDegreeOfParallelism, 1 + GemmWorkerPool.WorkerCount), batch / MinSplitRows);
+        if (parts < 2 || recurrentDropped || hasLengths || !GemmWorkerPool.TryAcquire())
+        {
+            return false;
+        }
+
+        try
+        {
+            splitCell = cell;
+            splitCache = cache;
+            (splitFirst, splitCount, splitSteps, splitBatch, splitDirection) = (first, count, steps, batch, direction);
+            splitRows = ((batch + parts - 1) / parts + MinSplitRows - 1) / MinSplitRows * MinSplitRows;
+            GemmJob job = GemmWorkerPool.Job;
+            job.Parts = parts;
+            job.State = this;
+            job.Body = &RunStepsPart;
+            GemmWorkerPool.Run();
+        }
+        finally
+        {
+            GemmWorkerPool.Job.State = null;
+            splitCell = null;
+            splitCache = null;
+            GemmWorkerPool.Release();
+        }
+
+        return true;
+    }
+
+    private static void RunStepsPart(GemmJob job, int part) => ((RecurrentLayer<T>)job.State!).RunStepsPart(part);
+
+    // Rows [part·splitRows, ..) of the batch through the chunk's steps; GEMMs inside find the pool busy and stay on this thread.
+    private void RunStepsPart(int part)
+    {
+        var cell = splitCell!;
+        int b0 = part * splitRows, rows = Math.Min(splitRows, splitBatch - b0);
+        if (rows <= 0)
+        {
+            return;
+        }
+
+        int gw = cell.GateWidth, h = HiddenSize, e = cell.StepCacheWidth;
+        Span<T> partScratch = scratch.AsSpan(b0 * (gw + h), rows * (gw + h));
+        for (int s = splitFirst; s < splitFirst + splitCount; s++)
+        {
+            int t = splitDirection == 0 ? s : splitSteps - 1 - s;
+            var whole = StepView(cell, splitCache!, t, splitBatch, splitDirection, backward: false);
+            Span<T> gates = whole.Gates.Slice(b0 * gw, rows * gw);
+            cell.Forward(new CellStep<T>(rows, gates, gates, whole.HiddenPrev.Slice(b0 * h, rows * h), whole.Hidden.Slice(b0 * h, rows * h),
+                cell.HasCellState ? whole.CellPrev.Slice(b0 * h, rows * h) : default, cell.HasCellState ? whole.Cell.Slice(b0 * h, rows * h) : default,
+                whole.StepCache.Slice(b0 * e, rows * e), default, default, default, default, partScratch));
+        }
     }
 
     // gates[rows first .. first + count) = b + X·W_ihᵀ on those rows.

@@ -1,7 +1,6 @@
 using System.Numerics;
 using RecurrentNets.Kernels;
 using RecurrentNets.Parameters;
-using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace RecurrentNets.Cells;
 
@@ -50,6 +49,9 @@ public sealed class ElmanCell<T> : RecurrentCell<T>
 
     /// <inheritdoc/>
     public override void PrepareWeights(bool backward) => PackRecurrentWeights(backward);
+
+    /// <inheritdoc/>
+    internal override bool ForwardRowsConcurrently => true;
 
     /// <inheritdoc/>
     public override void Forward(in CellStep<T> step)

@@ -61,6 +61,9 @@ public sealed class GruCell<T> : RecurrentCell<T>
     }
 
     /// <inheritdoc/>
+    internal override bool ForwardRowsConcurrently => true;
+
+    /// <inheritdoc/>
     public override void Forward(in CellStep<T> step)
     {
         int b = step.BatchSize, h = HiddenSize, gw = GateWidth;

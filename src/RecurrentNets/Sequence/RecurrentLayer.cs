@@ -670,12 +670,13 @@ public class RecurrentLayer<T>
     /// taking its own rows through every step: the B sequences are independent, so the threads meet once per chunk
     /// instead of twice per step, and the pointwise work is split too. The products and the pointwise kernels give
     /// every row the same bits as the whole-batch loop. Returns false (nothing done) when the split does not apply:
-    /// one thread, too few rows, recurrent dropout or sequence lengths (both handled on the whole batch), or a busy pool.
+    /// one thread, too few rows, recurrent dropout or sequence lengths (both handled on the whole batch), a cell that
+    /// does not allow it (<see cref="RecurrentCell{T}.ForwardRowsConcurrently"/>), or a busy pool.
     /// </summary>
     private unsafe bool RunStepsSplit(RecurrentCell<T> cell, LayerCache cache, int first, int count, int steps, int batch, int direction)
     {
         int parts = Math.Min(Math.Min(KernelOptions.MaxDegreeOfParallelism, 1 + GemmWorkerPool.WorkerCount), batch / MinSplitRows);
-        if (parts < 2 || recurrentDropped || hasLengths || !GemmWorkerPool.TryAcquire())
+        if (parts < 2 || recurrentDropped || hasLengths || !cell.ForwardRowsConcurrently || !GemmWorkerPool.TryAcquire())
         {
             return false;
         }

@@ -651,6 +651,7 @@ public class RecurrentLayer<T>
         }
 
         Gemm.Pack(true, cell.InputSize, gw, cell.WeightIH.Values, cell.InputSize, packedInputWeights);
+
         // Gates that fit in L2 whole are projected at once: chunks would only stream W_ih again.
         long stepBytes = (long)batch * gw * sizeof(T);
         if (stepBytes * steps <= WholeProjectionBytes)

@@ -1,18 +1,38 @@
 using System.Diagnostics;
 using System.Globalization;
+using RecurrentNets.Init;
 using RecurrentNets.Kernels;
+using RecurrentNets.Sequence;
+using RecurrentNets.Tensors;
+using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace RecurrentNets.Benchmarks;
 
 /// <summary>
 /// Times the pieces of one recurrent step in isolation (best of many calls, in µs): the recurrent products on W_hh
-/// read in place and prepacked, and the LSTM pointwise kernel. Usage: <c>probe [--points 1x128,1x512]</c>.
+/// read in place and prepacked, the input projection of all T = 100 steps (per step), the LSTM and GRU pointwise
+/// kernels, the activations alone, and the whole layer's forward pass (per step). Usage: <c>probe [--points 1x128,1x512]</c>.
 /// </summary>
 internal static class StepProbe
 {
     public static int Run(string[] args)
     {
         KernelOptions.MaxDegreeOfParallelism = 1;
+        if (args is ["--loop", string loopCell, string loopPoint, string seconds, ..])
+        {
+            // For a sampling profiler (perf with DOTNET_PerfMapEnabled=1): the layer's forward pass, over and over.
+            string[] lp = loopPoint.Split('x');
+            int lb = int.Parse(lp[0], CultureInfo.InvariantCulture), lh = int.Parse(lp[1], CultureInfo.InvariantCulture);
+            RecurrentLayer<float> loopLayer = loopCell == "lstm" ? new Lstm<float>(lh, lh, random: new SeededRandom(1)) : new Gru<float>(lh, lh, random: new SeededRandom(1));
+            var loopInput = new Tensor<float>(100, lb, lh);
+            loopInput.AsSpan().Fill(0.1f);
+            var loopOutput = new Tensor<float>(100, lb, lh);
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed.TotalSeconds < double.Parse(seconds, CultureInfo.InvariantCulture))
+                loopLayer.Forward(loopInput, loopOutput);
+            return 0;
+        }
+
         string points = args.Length > 1 && args[0] == "--points" ? args[1] : "1x128,1x512,32x128,32x512";
         foreach (string point in points.Split(','))
         {
@@ -37,26 +57,72 @@ internal static class StepProbe
                 LstmKernels.Forward<float, Off, Off>(gates, c, c2, tc, hv, default, default, default, b, h);
             });
             Report(point, "fill only", () => Array.Fill(gates, 0.1f));
+            Report(point, "sigmoid 4BH (TP)", () => TP.Sigmoid<float>(gates, gates));
+            Report(point, "tanh 4BH (TP)", () => TP.Tanh<float>(gates, gates));
+            Report(point, "sigmoid 4BH (ours)", () => VectorMath.Sigmoid(gates, gates));
+            Report(point, "tanh 4BH (ours)", () => VectorMath.Tanh(gates, gates));
+            float[] gruGates = new float[b * 3 * h], rec = new float[b * 3 * h], recN = new float[b * h];
+            Report(point, "gru pointwise", () =>
+            {
+                Array.Fill(gruGates, 0.1f);
+                GruKernels.ForwardResetAfter(gruGates, rec, hPrev, recN, hv, b, h);
+            });
+
+            // The input projection of 100 steps at once, per step: X[100·B, H]·W_ihᵀ.
+            const int steps = 100;
+            float[] x = Enumerable.Range(0, steps * b * h).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+            float[] projected = new float[steps * b * gw];
+            Report(point, "lstm projection / step", () => Gemm.MultiplyTransposeB<float>(x, w, projected, steps * b, h, gw), steps);
+            float[] bias = new float[gw];
+            if (steps * b <= 128)
+            {
+                Report(point, "projection in 50-row calls / step", () =>
+                {
+                    for (int r0 = 0; r0 < steps * b; r0 += 50)
+                        Gemm.Compute<float>(false, true, Math.Min(50, steps * b - r0), gw, h, x.AsSpan(r0 * h), h, w, h, projected.AsSpan(r0 * gw), gw, false);
+                }, steps);
+            }
+
+            Report(point, "lstm bias + projection / step", () =>
+            {
+                Elementwise.BroadcastRows<float>(bias, steps * b, projected);
+                Gemm.MultiplyTransposeB<float>(x, w, projected, steps * b, h, gw, accumulate: true);
+            }, steps);
+            Report(point, "fwd packed, all steps' gates / step", () =>
+            {
+                for (int t = 0; t < steps; t++)
+                    Gemm.Compute<float>(false, b, gw, h, hPrev, h, fwd, projected.AsSpan(t * b * gw, b * gw), gw, true);
+            }, steps);
+            foreach (string cell in new[] { "lstm", "gru" })
+            {
+                var random = new SeededRandom(1);
+                RecurrentLayer<float> layer = cell == "lstm" ? new Lstm<float>(h, h, random: random) : new Gru<float>(h, h, random: random);
+                var input = new Tensor<float>(steps, b, h);
+                x.AsSpan(0, input.Length).CopyTo(input.AsSpan());
+                var output = new Tensor<float>(steps, b, h);
+                Report(point, $"{cell} layer forward / step", () => layer.Forward(input, output), steps);
+            }
         }
 
         return 0;
     }
 
-    private static void Report(string point, string name, Action call)
+    private static void Report(string point, string name, Action call, int perCall = 1)
     {
         // Warm up for 0.5 s so the JIT's tier-1 code has replaced the first tier.
         var warm = Stopwatch.StartNew();
         while (warm.Elapsed.TotalSeconds < 0.5)
             call();
         double best = double.MaxValue;
-        for (int rep = 0; rep < 50; rep++)
+        for (int rep = 0; rep < (perCall > 1 ? 10 : 50); rep++)
         {
             long start = Stopwatch.GetTimestamp();
-            for (int i = 0; i < 20; i++)
+            int calls = perCall > 1 ? 2 : 20;
+            for (int i = 0; i < calls; i++)
                 call();
-            best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalMicroseconds / 20);
+            best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalMicroseconds / calls);
         }
 
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{point} {name}: {best:F2} us"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{point} {name}: {best / perCall:F2} us"));
     }
 }

@@ -1,7 +1,6 @@
 using System.Numerics;
 using RecurrentNets.Kernels;
 using RecurrentNets.Parameters;
-using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace RecurrentNets.Cells;
 
@@ -52,6 +51,9 @@ public sealed class ElmanCell<T> : RecurrentCell<T>
     public override void PrepareWeights(bool backward) => PackRecurrentWeights(backward);
 
     /// <inheritdoc/>
+    internal override bool ForwardRowsConcurrently => true;
+
+    /// <inheritdoc/>
     public override void Forward(in CellStep<T> step)
     {
         int b = step.BatchSize, h = HiddenSize;
@@ -60,7 +62,7 @@ public sealed class ElmanCell<T> : RecurrentCell<T>
         MultiplyByRecurrentWeightsTransposed(step.RecurrentInput, step.Gates, b, accumulate: true);
         if (Nonlinearity == RnnNonlinearity.Tanh)
         {
-            TP.Tanh<T>(step.Gates, step.Hidden);
+            VectorMath.Tanh<T>(step.Gates, step.Hidden);
         }
         else
         {

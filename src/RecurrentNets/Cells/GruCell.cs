@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 using RecurrentNets.Kernels;
 using RecurrentNets.Parameters;
 
@@ -50,6 +51,19 @@ public sealed class GruCell<T> : RecurrentCell<T>
     public override int StepCacheWidth => HiddenSize;
 
     /// <inheritdoc/>
+    /// <remarks>PyTorch's form packs W_hh as LSTM does; Cho's form reads it in place (its two products use row blocks).</remarks>
+    public override void PrepareWeights(bool backward)
+    {
+        if (ResetAfterRecurrence)
+        {
+            PackRecurrentWeights(backward);
+        }
+    }
+
+    /// <inheritdoc/>
+    internal override bool ForwardRowsConcurrently => true;
+
+    /// <inheritdoc/>
     public override void Forward(in CellStep<T> step)
     {
         int b = step.BatchSize, h = HiddenSize, gw = GateWidth;
@@ -58,7 +72,22 @@ public sealed class GruCell<T> : RecurrentCell<T>
         {
             // hp = h(t-1)·W_hhᵀ + b_hh for all three blocks, in scratch [B, 3H].
             Span<T> hp = step.Scratch[..(b * gw)];
-            RecurrentProduct(step.RecurrentInput, w, 0, gw, hp, gw, b);
+            if (BiasHH is not null)
+            {
+                for (int r = 0; r < b; r++)
+                {
+                    BiasHH.Values.CopyTo(hp.Slice(r * gw, gw));
+                }
+            }
+
+            MultiplyByRecurrentWeightsTransposed(step.RecurrentInput, hp, b, accumulate: BiasHH is not null);
+            if (typeof(T) == typeof(float))
+            {
+                // One pass: σ, tanh, the new state, and W_hn h + b_hn kept for backward.
+                GruKernels.ForwardResetAfter(Cast(step.Gates), Cast(hp), Cast(step.HiddenPrev), Cast(step.StepCache), Cast(step.Hidden), b, h);
+                return;
+            }
+
             GruKernels.ResetUpdate<T>(step.Gates, hp, gw, b, h);
 
             // Keep W_hn h + b_hn for backward.
@@ -95,7 +124,18 @@ public sealed class GruCell<T> : RecurrentCell<T>
         if (ResetAfterRecurrence)
         {
             GruKernels.Backward<T>(step.Gates, step.RecurrentGradient, step.StepCache, step.HiddenPrev, default, default, step.DHidden, step.DHiddenPrev, b, h, resetAfter: true);
-            AddThroughRecurrentMask(step, false, false, gw, step.RecurrentGradient, gw, w, h, step.Scratch);
+
+            // dh(t-1) += (dRecurrent·W_hh) ⊙ m, on the packed W_hh.
+            if (step.RecurrentMask.IsEmpty)
+            {
+                MultiplyByRecurrentWeights(step.RecurrentGradient, step.DHiddenPrev, b, accumulate: true);
+            }
+            else
+            {
+                Span<T> product = step.Scratch[..(b * h)];
+                MultiplyByRecurrentWeights(step.RecurrentGradient, product, b, accumulate: false);
+                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd<T>(product, step.RecurrentMask, step.DHiddenPrev, step.DHiddenPrev);
+            }
         }
         else
         {
@@ -143,6 +183,10 @@ public sealed class GruCell<T> : RecurrentCell<T>
             Elementwise.AddColumnSums(recurrentGradient, rows, gw, BiasHH.Gradients);
         }
     }
+
+    private static Span<float> Cast(Span<T> values) => MemoryMarshal.Cast<T, float>(values);
+
+    private static ReadOnlySpan<float> Cast(ReadOnlySpan<T> values) => MemoryMarshal.Cast<T, float>(values);
 
     // c[B, n] = b_hh[offset .. offset + n] + a[B, H]·W_hh[offset .. offset + n, :]ᵀ
     private void RecurrentProduct(ReadOnlySpan<T> a, ReadOnlySpan<T> w, int rowOffset, int n, Span<T> c, int ldc, int batch)

@@ -79,6 +79,9 @@ public sealed class LstmCell<T> : RecurrentCell<T>
     public override void PrepareWeights(bool backward) => PackRecurrentWeights(backward);
 
     /// <inheritdoc/>
+    internal override bool ForwardRowsConcurrently => true;
+
+    /// <inheritdoc/>
     public override void Forward(in CellStep<T> step)
     {
         int b = step.BatchSize, h = HiddenSize;

@@ -91,6 +91,13 @@ public abstract class RecurrentCell<T>
     /// </summary>
     public virtual bool HasSeparateRecurrentGradient => false;
 
+    /// <summary>
+    /// Whether concurrent <see cref="Forward"/> calls on disjoint batch rows of one step are safe, so the engine may
+    /// split its time loop over threads. True for the built-in cells, whose steps touch only the step's buffers; a
+    /// derived cell outside this library is run on one thread (it may keep buffers of its own).
+    /// </summary>
+    internal virtual bool ForwardRowsConcurrently => false;
+
     /// <summary>E, the elements per batch row the cell keeps from forward to backward besides gates and states.</summary>
     public virtual int StepCacheWidth => 0;
 

@@ -10,8 +10,8 @@ namespace RecurrentNets.Kernels;
 /// Legend: M, N, K are the sizes of C[M, N] = op(A)[M, K] · op(B)[K, N]; all matrices are row-major.
 /// Results do not depend on the number of threads: threads split the output into tiles, and every element of C
 /// is summed over K in the same order whatever the split.
-/// Implementation (GotoBLAS / BLIS): op(A) and op(B) are packed into KC x MC and KC x NC blocks and multiplied by a
-/// 6 x (2 vectors) FMA register tile on Vector512, Vector256 or Vector128; A·Bᵀ with few rows (the RNN step
+/// Implementation (GotoBLAS / BLIS): op(A) and op(B) are packed into KC x MC and KC x NC blocks and multiplied by an
+/// 8 x (2 vectors) FMA register tile on Vector512 (6 x 2 on Vector256 or Vector128); A·Bᵀ with few rows (the RNN step
 /// h·W_hhᵀ) runs as dot products read in place instead, and calls above a few MFLOP split C over a persistent
 /// worker pool. Nothing is allocated per call once the per-thread packing buffers have grown.
 /// </remarks>

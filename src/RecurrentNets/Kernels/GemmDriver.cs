@@ -39,7 +39,7 @@ internal unsafe struct GemmProblem
 /// <summary>The blocked, packed GEMM: a generic driver over a micro-kernel struct, plus threading over tiles of C.</summary>
 internal static unsafe class GemmDriver
 {
-    /// <summary>Depth of a packed block: a 6x256 float A micro-panel (6 KB) and a 256x32 B micro-panel (32 KB) per kernel call.</summary>
+    /// <summary>Depth of a packed block: an 8x256 float A micro-panel (8 KB on Vector512) and a 256x32 B micro-panel (32 KB) per kernel call.</summary>
     internal const int KC = 256;
 
     /// <summary>Rows of A packed at once (24 micro-panels, 144 KB of floats at KC = 256: stays in the 1 MB L2).</summary>
@@ -124,15 +124,69 @@ internal static unsafe class GemmDriver
             _ => GemmKernel128<T>.NR,
         };
         packed.Reset(k, n, path, nr);
-        var problem = new GemmProblem { B = b, Ldb = ldb, K = k, N = n, TransposeB = transposeB };
-        T* data = packed.Data;
+        var problem = new GemmProblem { B = b, Ldb = ldb, K = k, N = n, TransposeB = transposeB, Packed = packed.Data };
+
+        // Large matrices split their micro-panels over the pool: the packing reads the weights from memory once per
+        // pass, and a thread alone leaves half the bandwidth unused (B = 1, H = 512: two 4 MB packs a pass).
+        int panels = (n + nr - 1) / nr;
+        int parts = 1;
+        if (KernelOptions.MaxDegreeOfParallelism > 1 && (long)k * n >= PackThreadingElements)
+            parts = Math.Min(Math.Min(KernelOptions.MaxDegreeOfParallelism, 1 + GemmWorkerPool.WorkerCount), panels);
+        if (parts > 1 && GemmWorkerPool.TryAcquire())
+        {
+            try
+            {
+                GemmJob job = GemmWorkerPool.Job;
+                job.Problem = problem;
+                job.Parts = parts;
+                job.Chunk = (panels + parts - 1) / parts * nr;
+                job.SplitRows = false;
+                job.PanelWidth = nr;
+                job.Body = &PackPart<T>;
+                GemmWorkerPool.Run();
+            }
+            finally
+            {
+                GemmWorkerPool.Release();
+            }
+
+            return;
+        }
+
+        PackColumns<T>(ref problem, 0, n, nr);
+    }
+
+    /// <summary>Matrices of at least this many elements are packed by all threads (1 M: the H = 512 weights).</summary>
+    internal const long PackThreadingElements = 1 << 20;
+
+    private static void PackPart<T>(GemmJob job, int part)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ref GemmProblem problem = ref job.Problem;
+        int start = part * job.Chunk, end = Math.Min(problem.N, start + job.Chunk);
+        if (start < end)
+        {
+            PackColumns<T>(ref problem, start, end, job.PanelWidth);
+        }
+    }
+
+    // The micro-panels of columns [j0, j1) (j0 a multiple of NR) of every (jc, pc) block, into the layout of PackedMatrix.
+    private static void PackColumns<T>(ref GemmProblem problem, int j0, int j1, int nr)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T* data = (T*)problem.Packed;
+        int k = problem.K, n = problem.N;
         for (int jc = 0; jc < n; jc += NC)
         {
             int nc = Math.Min(NC, n - jc), ncPad = RoundUp(nc, nr);
+            int from = Math.Max(j0, jc), to = Math.Min(j1, jc + nc);
+            if (from >= to)
+                continue;
             for (int pc = 0; pc < k; pc += KC)
             {
                 int kc = Math.Min(KC, k - pc);
-                PackB(ref problem, data + (nint)jc * k + (nint)ncPad * pc, pc, kc, jc, nc, nr);
+                T* block = data + (nint)jc * k + (nint)ncPad * pc;
+                PackB(ref problem, block + (nint)(from - jc) * kc, pc, kc, from, to - from, nr);
             }
         }
     }
@@ -471,6 +525,11 @@ internal static unsafe class GemmDriver
                     for (; r < mr; r++)
                         d[r] = T.Zero;
                 }
+            }
+            else if (typeof(T) == typeof(float) && Avx.IsSupported && mr == 8 && rows == 8 && kc >= 8)
+            {
+                // A is stored [M, K], eight full rows: 8x8 AVX transposes write whole steps of MR values.
+                Transpose8Rows((float*)(a + (ic + ir) * lda + pc), lda, (float*)dst, mr, kc);
             }
             else
             {

@@ -21,6 +21,12 @@ internal sealed unsafe class GemmJob
 
     /// <summary>Rows or columns per part (a multiple of the register tile).</summary>
     public int Chunk;
+
+    /// <summary>For a packing job: NR, the width of a micro-panel.</summary>
+    public int PanelWidth;
+
+    /// <summary>For jobs other than a GEMM (the recurrent layer's batch-split time loop): the object the parts work on.</summary>
+    public object? State;
 }
 
 /// <summary>

@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace RecurrentNets.Kernels;
@@ -26,7 +27,7 @@ internal static class GruKernels
         {
             Span<T> rz = gates.Slice(b * 3 * h, 2 * h);
             TP.Add(rz, recurrent.Slice(b * recurrentStride, 2 * h), rz);
-            TP.Sigmoid<T>(rz, rz);
+            VectorMath.Sigmoid<T>(rz);
         }
     }
 
@@ -53,11 +54,90 @@ internal static class GruKernels
                 TP.Add(n, rec, n);
             }
 
-            TP.Tanh<T>(n, n);
+            VectorMath.Tanh<T>(n, n);
             Span<T> hv = hidden.Slice(b * h, h);
             TP.Subtract(hiddenPrev.Slice(b * h, h), n, hv);
             TP.MultiplyAdd(z, hv, n, hv);
         }
+    }
+
+    /// <summary>
+    /// PyTorch's form in one pass over each row, float only: r, z = σ(gates[r, z] + recurrent[r, z]),
+    /// n = tanh(gates[n] + r ⊙ recurrent[n]), h(t) = n + z ⊙ (h(t-1) - n); the activations are kept in
+    /// <paramref name="gates"/> and recurrent[n] (W_hn h + b_hn, needed by backward) in <paramref name="recurrentN"/>.
+    /// </summary>
+    /// <param name="gates">[B, 3H]: the input projections in, the activations r, z, n out.</param>
+    /// <param name="recurrent">[B, 3H]: h(t-1)·W_hhᵀ + b_hh.</param>
+    /// <param name="hiddenPrev">h(t-1), [B, H].</param>
+    /// <param name="recurrentN">[B, H] out: W_hn h(t-1) + b_hn.</param>
+    /// <param name="hidden">[B, H] out: h(t).</param>
+    /// <param name="batchSize">B.</param>
+    /// <param name="hiddenSize">H.</param>
+    public static void ForwardResetAfter(Span<float> gates, ReadOnlySpan<float> recurrent, ReadOnlySpan<float> hiddenPrev,
+        Span<float> recurrentN, Span<float> hidden, int batchSize, int hiddenSize)
+    {
+        int h = hiddenSize, gw = 3 * h;
+        if (gates.Length < batchSize * gw || recurrent.Length < batchSize * gw || hiddenPrev.Length < batchSize * h
+            || recurrentN.Length < batchSize * h || hidden.Length < batchSize * h)
+        {
+            throw new ArgumentException("A buffer is shorter than [batchSize, 3·hiddenSize] or [batchSize, hiddenSize].");
+        }
+
+        var row = new Row();
+        for (int b = 0; b < batchSize; b++)
+        {
+            row.Gates = ref MemoryMarshal.GetReference(gates.Slice(b * gw, gw));
+            row.Recurrent = ref Unsafe.AsRef(in MemoryMarshal.GetReference(recurrent.Slice(b * gw, gw)));
+            row.HiddenPrev = ref Unsafe.AsRef(in MemoryMarshal.GetReference(hiddenPrev.Slice(b * h, h)));
+            row.RecurrentN = ref MemoryMarshal.GetReference(recurrentN.Slice(b * h, h));
+            row.Hidden = ref MemoryMarshal.GetReference(hidden.Slice(b * h, h));
+            row.H = (nuint)h;
+            int j = 0;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (; j <= h - Vector512<float>.Count; j += Vector512<float>.Count)
+                    Unit<Vector512<float>, Lanes512>(ref row, (nuint)j);
+            }
+            else if (Vector.IsHardwareAccelerated)
+            {
+                for (; j <= h - Vector<float>.Count; j += Vector<float>.Count)
+                    Unit<Vector<float>, LanesVector>(ref row, (nuint)j);
+            }
+
+            for (; j < h; j++)
+                Unit<float, Lanes1>(ref row, (nuint)j);
+        }
+    }
+
+    // Units j .. j + lanes of one row: the same operations at every width, so the same bits in body and tail.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Unit<TV, TL>(ref Row row, nuint j)
+        where TV : struct
+        where TL : struct, IFloatLanes<TV>
+    {
+        nuint h = row.H;
+        var r = VectorMath.Sigmoid<TV, TL>(TL.Add(TL.Load(ref row.Gates, j), TL.Load(ref row.Recurrent, j)));
+        var z = VectorMath.Sigmoid<TV, TL>(TL.Add(TL.Load(ref row.Gates, h + j), TL.Load(ref row.Recurrent, h + j)));
+        var recN = TL.Load(ref row.Recurrent, 2 * h + j);
+        var n = VectorMath.Tanh<TV, TL>(TL.FusedMultiplyAdd(r, recN, TL.Load(ref row.Gates, 2 * h + j)));
+
+        // h = (1 - z)·n + z·h(t-1) = n + z·(h(t-1) - n)
+        TL.Store(TL.FusedMultiplyAdd(z, TL.Subtract(TL.Load(ref row.HiddenPrev, j), n), n), ref row.Hidden, j);
+        TL.Store(r, ref row.Gates, j);
+        TL.Store(z, ref row.Gates, h + j);
+        TL.Store(n, ref row.Gates, 2 * h + j);
+        TL.Store(recN, ref row.RecurrentN, j);
+    }
+
+    // The buffers of one batch row.
+    private ref struct Row
+    {
+        public ref float Gates;
+        public ref float Recurrent;
+        public ref float HiddenPrev;
+        public ref float RecurrentN;
+        public ref float Hidden;
+        public nuint H;
     }
 
     /// <summary>

@@ -49,6 +49,7 @@ public class RecurrentLayer<T>
     private SeededRandom dropoutRandom;
     private T[] inputCopy = [];
     private T[] dHiddenA = [], dHiddenB = [], dCellA = [], dCellB = [], savedDHidden = [], savedDCell = [], scratch = [], biasSum = [];
+    private readonly PackedMatrix<T> packedInputWeights = new();
     private int[] lengths = [];
     private bool hasLengths;
     private int cachedSteps, cachedBatch, currentBatch;
@@ -287,7 +288,8 @@ public class RecurrentLayer<T>
                 int index = l * Directions + d;
                 var cell = cells[index];
                 var cache = caches[index];
-                ProjectInputs(cell, x, cache.Gates.AsSpan(0, rows * cell.GateWidth), rows);
+                Span<T> gates = cache.Gates.AsSpan(0, rows * cell.GateWidth);
+                int chunk = PrepareProjection(cell, batch, steps);
 
                 // Initial state: the caller's, the learned one, or zeros; in slot 0 (forward) or slot T (reverse).
                 int first = d == 0 ? 0 : steps;
@@ -302,21 +304,30 @@ public class RecurrentLayer<T>
                 cell.PrepareWeights(backward: false);
                 try
                 {
-                    for (int s = 0; s < steps; s++)
+                    for (int s0 = 0; s0 < steps; s0 += chunk)
                     {
-                        int t = d == 0 ? s : steps - 1 - s;
-                        if (recurrentDropped)
+                        // The next chunk of steps in reading order, projected just before use (still in L2).
+                        int count = Math.Min(chunk, steps - s0);
+                        ProjectInputs(cell, x, gates, (d == 0 ? s0 : steps - s0 - count) * batch, count * batch);
+                        if (!RunStepsSplit(cell, cache, s0, count, steps, batch, d))
                         {
-                            // W_hh sees h(t-1) ⊙ m; keep it for the backward pass and the weight gradient.
-                            int prevSlot = d == 0 ? t : t + 1;
-                            TP.Multiply<T>(cache.Hidden.AsSpan(prevSlot * stateSize, stateSize), cache.RecurrentMask.AsSpan(0, stateSize),
-                                cache.RecurrentInputs.AsSpan(t * stateSize, stateSize));
-                        }
+                            for (int s = s0; s < s0 + count; s++)
+                            {
+                                int t = d == 0 ? s : steps - 1 - s;
+                                if (recurrentDropped)
+                                {
+                                    // W_hh sees h(t-1) ⊙ m; keep it for the backward pass and the weight gradient.
+                                    int prevSlot = d == 0 ? t : t + 1;
+                                    TP.Multiply<T>(cache.Hidden.AsSpan(prevSlot * stateSize, stateSize), cache.RecurrentMask.AsSpan(0, stateSize),
+                                        cache.RecurrentInputs.AsSpan(t * stateSize, stateSize));
+                                }
 
-                        cell.Forward(StepView(cell, cache, t, batch, d, backward: false));
-                        if (hasLengths)
-                        {
-                            CarryPaddedState(cell, cache, t, batch, d);
+                                cell.Forward(StepView(cell, cache, t, batch, d, backward: false));
+                                if (hasLengths)
+                                {
+                                    CarryPaddedState(cell, cache, t, batch, d);
+                                }
+                            }
                         }
                     }
                 }
@@ -613,11 +624,22 @@ public class RecurrentLayer<T>
     // B·H of the current forward pass: the offset of slot 1 in the hidden caches.
     private int CurrentStateSize => currentBatch * HiddenSize;
 
-    private void ProjectInputs(RecurrentCell<T> cell, ReadOnlySpan<T> x, Span<T> gates, int rows)
+    /// <summary>
+    /// Gates of at most this many bytes are projected at once: x·W_ihᵀ for all T·B rows at (B, H) = (32, 128) fills a
+    /// 6.5 MB cache that the time loop then reads back from memory (12 µs a step for the bias broadcast and the
+    /// projection's read of it, 10 µs for the recurrent product's); a chunk of steps projected just before use stays in the 1 MB L2
+    /// (256 KB chunks measured a little faster than 512 KB and 1 MB ones at (32, 128) and (32, 512)).
+    /// </summary>
+    private const int ProjectionChunkBytes = 256 * 1024;
+
+    /// <summary>Gates of at most this many bytes in all (B = 1: 800 KB at H = 512) are projected at once.</summary>
+    private const int WholeProjectionBytes = 1024 * 1024;
+
+    // Before a cell's time loop: b = b_ih (+ b_hh when the cell folds it) and W_ih packed once for all the chunked
+    // projections (a prepacked product gives the same bits whatever the chunk's rows). Returns the steps per chunk.
+    private unsafe int PrepareProjection(RecurrentCell<T> cell, int batch, int steps)
     {
         int gw = cell.GateWidth;
-
-        // gates = b + X·W_ihᵀ for all steps at once (b = b_ih, plus b_hh when the cell folds it).
         if (cell.BiasIH is not null)
         {
             Span<T> bias = biasSum.AsSpan(0, gw);
@@ -626,14 +648,105 @@ public class RecurrentLayer<T>
             {
                 TP.Add(bias, cell.BiasHH!.Values, bias);
             }
+        }
 
-            Elementwise.BroadcastRows<T>(bias, rows, gates);
-            Gemm.MultiplyTransposeB(x, cell.WeightIH.Values, gates, rows, cell.InputSize, gw, accumulate: true);
-        }
-        else
+        Gemm.Pack(true, cell.InputSize, gw, cell.WeightIH.Values, cell.InputSize, packedInputWeights);
+
+        // Gates that fit in L2 whole are projected at once: chunks would only stream W_ih again.
+        long stepBytes = (long)batch * gw * sizeof(T);
+        if (stepBytes * steps <= WholeProjectionBytes)
         {
-            Gemm.MultiplyTransposeB(x, cell.WeightIH.Values, gates, rows, cell.InputSize, gw);
+            return Math.Max(1, steps);
         }
+
+        return (int)Math.Clamp(ProjectionChunkBytes / stepBytes, 1, Math.Max(1, steps));
+    }
+
+    /// <summary>Fewest batch rows a thread takes when the time loop is split over the batch (one AVX-512 register tile).</summary>
+    private const int MinSplitRows = 8;
+
+    // The split loop's arguments, read by every part (set before the parts start, so no allocation per chunk).
+    private RecurrentCell<T>? splitCell;
+    private LayerCache? splitCache;
+    private int splitFirst, splitCount, splitSteps, splitBatch, splitDirection, splitRows;
+
+    /// <summary>
+    /// Runs steps [first, first + count) of the time loop with the batch split over the GEMM worker pool, each thread
+    /// taking its own rows through every step: the B sequences are independent, so the threads meet once per chunk
+    /// instead of twice per step, and the pointwise work is split too. The products and the pointwise kernels give
+    /// every row the same bits as the whole-batch loop. Returns false (nothing done) when the split does not apply:
+    /// one thread, too few rows, recurrent dropout or sequence lengths (both handled on the whole batch), a cell that
+    /// does not allow it (<see cref="RecurrentCell{T}.ForwardRowsConcurrently"/>), or a busy pool.
+    /// </summary>
+    private unsafe bool RunStepsSplit(RecurrentCell<T> cell, LayerCache cache, int first, int count, int steps, int batch, int direction)
+    {
+        int parts = Math.Min(Math.Min(KernelOptions.MaxDegreeOfParallelism, 1 + GemmWorkerPool.WorkerCount), batch / MinSplitRows);
+        if (parts < 2 || recurrentDropped || hasLengths || !cell.ForwardRowsConcurrently || !GemmWorkerPool.TryAcquire())
+        {
+            return false;
+        }
+
+        try
+        {
+            splitCell = cell;
+            splitCache = cache;
+            (splitFirst, splitCount, splitSteps, splitBatch, splitDirection) = (first, count, steps, batch, direction);
+            splitRows = ((batch + parts - 1) / parts + MinSplitRows - 1) / MinSplitRows * MinSplitRows;
+            GemmJob job = GemmWorkerPool.Job;
+            job.Parts = parts;
+            job.State = this;
+            job.Body = &RunStepsPart;
+            GemmWorkerPool.Run();
+        }
+        finally
+        {
+            GemmWorkerPool.Job.State = null;
+            splitCell = null;
+            splitCache = null;
+            GemmWorkerPool.Release();
+        }
+
+        return true;
+    }
+
+    private static void RunStepsPart(GemmJob job, int part) => ((RecurrentLayer<T>)job.State!).RunStepsPart(part);
+
+    // Rows [part·splitRows, ..) of the batch through the chunk's steps; GEMMs inside find the pool busy and stay on this thread.
+    private void RunStepsPart(int part)
+    {
+        var cell = splitCell!;
+        int b0 = part * splitRows, rows = Math.Min(splitRows, splitBatch - b0);
+        if (rows <= 0)
+        {
+            return;
+        }
+
+        int gw = cell.GateWidth, h = HiddenSize, e = cell.StepCacheWidth;
+        Span<T> partScratch = scratch.AsSpan(b0 * (gw + h), rows * (gw + h));
+        for (int s = splitFirst; s < splitFirst + splitCount; s++)
+        {
+            int t = splitDirection == 0 ? s : splitSteps - 1 - s;
+            var whole = StepView(cell, splitCache!, t, splitBatch, splitDirection, backward: false);
+            Span<T> gates = whole.Gates.Slice(b0 * gw, rows * gw);
+            cell.Forward(new CellStep<T>(rows, gates, gates, whole.HiddenPrev.Slice(b0 * h, rows * h), whole.Hidden.Slice(b0 * h, rows * h),
+                cell.HasCellState ? whole.CellPrev.Slice(b0 * h, rows * h) : default, cell.HasCellState ? whole.Cell.Slice(b0 * h, rows * h) : default,
+                whole.StepCache.Slice(b0 * e, rows * e), default, default, default, default, partScratch));
+        }
+    }
+
+    // gates[rows first .. first + count) = b + X·W_ihᵀ on those rows.
+    private void ProjectInputs(RecurrentCell<T> cell, ReadOnlySpan<T> x, Span<T> gates, int first, int count)
+    {
+        int gw = cell.GateWidth, inputSize = cell.InputSize;
+        ReadOnlySpan<T> xs = x.Slice(first * inputSize, count * inputSize);
+        Span<T> g = gates.Slice(first * gw, count * gw);
+        bool bias = cell.BiasIH is not null;
+        if (bias)
+        {
+            Elementwise.BroadcastRows<T>(biasSum.AsSpan(0, gw), count, g);
+        }
+
+        Gemm.Compute(false, count, gw, inputSize, xs, inputSize, packedInputWeights, g, gw, accumulate: bias);
     }
 
     private void LoadInitialState(RecurrentState<T>? initialState, int index, int batch, Span<T> h0, Span<T> c0)

@@ -76,16 +76,51 @@ public class GateKernelTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Sizes))]
+    public void GruFloatStepMatchesReferenceInBothForms(int hidden)
+    {
+        // Float runs the fused one-pass kernel in PyTorch's form, with W_hh packed as in the engine's loop and read in place.
+        foreach (bool resetAfter in new[] { true, false })
+        {
+            foreach (bool packed in new[] { false, true })
+            {
+                int batch = 1 + hidden % 3, gw = 3 * hidden;
+                var random = new SeededRandom((ulong)hidden * 2 + (resetAfter ? 1UL : 0UL));
+                var block = new ParameterBlock<float>();
+                var cell = new GruCell<float>(block, 2, hidden, resetAfter);
+                float[] init = Normal(random, block.Values.Length, 0.5);
+                init.CopyTo(block.Values.AsSpan());
+                float[] projection = Normal(random, batch * gw, 1);
+                float[] hPrev = Normal(random, batch * hidden, 1);
+                float[] gates = (float[])projection.Clone();
+                var hNew = new float[batch * hidden];
+                var stepCache = new float[batch * hidden];
+                var scratch = new float[batch * (gw + hidden)];
+                if (packed)
+                {
+                    cell.PrepareWeights(backward: false);
+                }
+
+                cell.Forward(new CellStep<float>(batch, gates, gates, hPrev, hNew, default, default, stepCache, default, default, default, default, scratch));
+                cell.ReleaseWeights();
+                var expected = new double[batch * hidden];
+                ReferenceGru.Forward(D(projection), D(hPrev), D(cell.WeightHH.Values.ToArray()), D(cell.BiasHH!.Values.ToArray()), resetAfter, batch, hidden, expected);
+                AssertClose(expected, hNew, $"h H={hidden} resetAfter={resetAfter} packed={packed}", 2e-6 * Math.Sqrt(hidden));
+            }
+        }
+    }
+
     private static float[] Normal(SeededRandom random, int n, double scale) =>
         Enumerable.Range(0, n).Select(_ => (float)(scale * random.NextNormal())).ToArray();
 
     private static double[] D(float[] values) => values.Select(v => (double)v).ToArray();
 
-    private static void AssertClose(double[] expected, float[] actual, string what)
+    private static void AssertClose(double[] expected, float[] actual, string what, double tolerance = 2e-6)
     {
         for (int i = 0; i < expected.Length; i++)
         {
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= 2e-6 * Math.Max(1, Math.Abs(expected[i])), $"{what}[{i}]: {expected[i]} vs {actual[i]}");
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= tolerance * Math.Max(1, Math.Abs(expected[i])), $"{what}[{i}]: {expected[i]} vs {actual[i]}");
         }
     }
 }

@@ -142,6 +142,43 @@ public sealed class GemmTests : IDisposable
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ThreadedPackingGivesTheSameProductsAsSingleThreadedPacking(bool transposeB)
+    {
+        // Matrices of a million elements and more are packed by all threads, each taking a range of micro-panels.
+        int saved = KernelOptions.MaxDegreeOfParallelism;
+        try
+        {
+            foreach (GemmPath path in AvailablePaths())
+            {
+                GemmDriver.ForcedPath = path;
+                foreach (var (k, n) in new[] { (700, 2100), (513, 2049) })
+                {
+                    var rng = new Random(k + n);
+                    float[] b = RandomArray<float>(rng, k * n), a = RandomArray<float>(rng, 3 * k);
+                    var single = new PackedMatrix<float>();
+                    var threaded = new PackedMatrix<float>();
+                    KernelOptions.MaxDegreeOfParallelism = 1;
+                    Gemm.Pack<float>(transposeB, k, n, b, transposeB ? k : n, single);
+                    KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
+                    Gemm.Pack<float>(transposeB, k, n, b, transposeB ? k : n, threaded);
+                    KernelOptions.MaxDegreeOfParallelism = 1;
+                    float[] c1 = new float[3 * n], c2 = new float[3 * n];
+                    Gemm.Compute<float>(false, 3, n, k, a, k, single, c1, n, false);
+                    Gemm.Compute<float>(false, 3, n, k, a, k, threaded, c2, n, false);
+                    Assert.Equal(c1, c2);
+                }
+            }
+        }
+        finally
+        {
+            GemmDriver.ForcedPath = GemmPath.Auto;
+            KernelOptions.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    [Theory]
     [MemberData(nameof(Transposes))]
     public void PackedThreadedIsBitIdenticalToSingleThreaded(bool transposeA, bool transposeB)
     {

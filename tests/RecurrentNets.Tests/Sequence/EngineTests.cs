@@ -110,17 +110,21 @@ public class EngineTests
         Assert.True(allocated == 0, $"{allocated} bytes allocated over 5 steady-state training steps");
     }
 
-    [Fact]
-    public void SameSeedGivesBitIdenticalTrainingWithOneOrTwoThreads()
+    [Theory]
+    [InlineData("rnn")]
+    [InlineData("lstm")]
+    [InlineData("gru")]
+    public void SameSeedGivesBitIdenticalTrainingWithOneOrTwoThreads(string cell)
     {
-        float[] one = TrainAndReturnWeights(1);
-        float[] two = TrainAndReturnWeights(2);
-        float[] again = TrainAndReturnWeights(2);
+        // Two threads split the GEMMs and, at batch 32, the forward time loop over batch rows.
+        float[] one = TrainAndReturnWeights(1, cell);
+        float[] two = TrainAndReturnWeights(2, cell);
+        float[] again = TrainAndReturnWeights(2, cell);
         Assert.Equal(one, two);
         Assert.Equal(two, again);
     }
 
-    private static float[] TrainAndReturnWeights(int threads)
+    private static float[] TrainAndReturnWeights(int threads, string cell)
     {
         int saved = KernelOptions.MaxDegreeOfParallelism;
         KernelOptions.MaxDegreeOfParallelism = threads;
@@ -130,7 +134,12 @@ public class EngineTests
             const int steps = 40, batch = 32, inputSize = 64, hidden = 128, classes = 8;
             var random = new SeededRandom(77);
             var block = new ParameterBlock<float>();
-            var rnn = new Rnn<float>(inputSize, hidden, random: random, parameters: block);
+            RecurrentLayer<float> rnn = cell switch
+            {
+                "lstm" => new Lstm<float>(inputSize, hidden, random: random, parameters: block),
+                "gru" => new Gru<float>(inputSize, hidden, random: random, parameters: block),
+                _ => new Rnn<float>(inputSize, hidden, random: random, parameters: block),
+            };
             var head = new Linear<float>(hidden, classes, random: random, parameters: block);
             var sgd = new Sgd<float>(block, 0.05, momentum: 0.9);
             var x = new Tensor<float>(steps, batch, inputSize);

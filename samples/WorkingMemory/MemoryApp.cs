@@ -9,7 +9,7 @@ namespace WorkingMemorySample;
 /// <summary>The command-line settings.</summary>
 internal sealed record Settings(
     int Locations, int MinimumDelay, int MaximumDelay, int[] TestDelays, CellKind[] Cells, CellKind[] UnitCells, int Hidden,
-    int Batch, int Steps, double LearningRate, double RnnLearningRate, double ForgetBias, double ClipNorm, double Noise,
+    int Batch, int Steps, int RnnSteps, double LearningRate, double RnnLearningRate, double ForgetBias, double ClipNorm, double Noise,
     bool Fixation, int TestTrials, int Units, int AnalysisDelay, int AnalysisTrials, ulong Seed, FileInfo Output, FileInfo UnitsOutput);
 
 /// <summary>One trained cell: its accuracy at every test delay and, when analysed, its delay units.</summary>
@@ -72,7 +72,7 @@ internal static class MemoryApp
             + (settings.Fixation ? "; fixation channel on until GO" : "")
             + (settings.Noise > 0 ? $"; input noise σ = {settings.Noise:G}" : "")));
         grid.AddRow("Training", Markup.Escape(
-            $"delays drawn from {settings.MinimumDelay}-{settings.MaximumDelay}; {settings.Steps:N0} Adam steps of {settings.Batch} fresh trials, "
+            $"delays drawn from {settings.MinimumDelay}-{settings.MaximumDelay}; {settings.Steps:N0} Adam steps (RNN {settings.RnnSteps:N0}) of {settings.Batch} fresh trials, "
             + $"lr {settings.LearningRate:G3} (RNN {settings.RnnLearningRate:G3}), clip {settings.ClipNorm:G}, LSTM forget bias {settings.ForgetBias:G}"));
         grid.AddRow("Model", Markup.Escape(
             $"{settings.Locations + 1 + (settings.Fixation ? 1 : 0)} inputs -> cell {settings.Hidden} -> linear {settings.Locations}, "
@@ -94,6 +94,7 @@ internal static class MemoryApp
         // Every cell sees the same training stream and the same test trials; the weights start from the same seed.
         var data = new SeededRandom(settings.Seed * 1_000_003 + 17);
         double learningRate = kind == CellKind.Rnn ? settings.RnnLearningRate : settings.LearningRate;
+        int steps = kind == CellKind.Rnn ? settings.RnnSteps : settings.Steps;
         var model = new MemoryModel(kind, task.InputSize, settings.Hidden, settings.Locations, new SeededRandom(settings.Seed),
             learningRate, settings.ClipNorm, settings.ForgetBias);
         var batch = new TrialSet(task, settings.Batch);
@@ -104,11 +105,11 @@ internal static class MemoryApp
 
         void Loop(ProgressTask? progress)
         {
-            for (int step = 1; step <= settings.Steps; step++)
+            for (int step = 1; step <= steps; step++)
             {
                 double loss = model.TrainStep(batch.Draw(data).Input, batch.Targets);
                 smoothed = double.IsNaN(smoothed) ? loss : 0.98 * smoothed + 0.02 * loss;
-                if (step % EvaluateEvery == 0 || step == settings.Steps)
+                if (step % EvaluateEvery == 0 || step == steps)
                 {
                     double accuracy = model.Accuracy(validation);
                     curve.Add((step, accuracy));
@@ -131,7 +132,7 @@ internal static class MemoryApp
             AnsiConsole.Progress()
                 .AutoClear(true)
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-                .Start(context => Loop(context.AddTask(kind.Name(), maxValue: settings.Steps)));
+                .Start(context => Loop(context.AddTask(kind.Name(), maxValue: steps)));
         }
         else
         {

@@ -44,7 +44,7 @@ internal static class Plots
         chance.LinePattern = LinePattern.Dashed;
         chance.LegendText = $"chance (1/{settings.Locations})";
         plot.Axes.SetLimitsY(0, 105);
-        plot.Title($"Held-out accuracy vs delay ({settings.Locations} locations, {settings.Hidden} units, {settings.Steps:N0} steps)", size: 15);
+        plot.Title($"Held-out accuracy vs delay ({settings.Locations} locations, {settings.Hidden} units, {settings.Steps:N0} steps, RNN {settings.RnnSteps:N0})", size: 15);
         plot.XLabel("delay d (steps between the cue and GO)");
         plot.YLabel("trials answered correctly (%)");
         plot.ShowLegend(Edge.Bottom);

@@ -161,16 +161,7 @@ public sealed class PlaceCellEnsemble
     public void Encode<T>(ReadOnlySpan<double> positions, Span<T> activity)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (positions.Length % 2 != 0)
-        {
-            throw new ArgumentException($"positions has {positions.Length} elements: not (x, y) pairs.", nameof(positions));
-        }
-
-        int rows = positions.Length / 2;
-        if (activity.Length != (long)rows * CellCount)
-        {
-            throw new ArgumentException($"activity has {activity.Length} elements but {rows} positions of {CellCount} cells need {(long)rows * CellCount}.", nameof(activity));
-        }
+        int rows = ShapeCheck.PositionRows(positions, activity.Length, CellCount, nameof(activity), "cells");
 
         for (int r = 0; r < rows; r++)
         {

@@ -1,4 +1,5 @@
 using System.Numerics;
+using RecurrentNets.Tensors;
 
 namespace RecurrentNets.Diagnostics;
 
@@ -54,16 +55,7 @@ public sealed class RateMaps
     public void Add<T>(ReadOnlySpan<double> positions, ReadOnlySpan<T> activity)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (positions.Length % 2 != 0)
-        {
-            throw new ArgumentException($"positions has {positions.Length} elements: not (x, y) pairs.", nameof(positions));
-        }
-
-        int rows = positions.Length / 2;
-        if (activity.Length != (long)rows * Units)
-        {
-            throw new ArgumentException($"activity has {activity.Length} elements but {rows} positions of {Units} units need {(long)rows * Units}.", nameof(activity));
-        }
+        int rows = ShapeCheck.PositionRows(positions, activity.Length, Units, nameof(activity), "units");
 
         for (int r = 0; r < rows; r++)
         {

@@ -35,4 +35,25 @@ public static class ShapeCheck
             throw new ArgumentException($"{paramName} has {span.Length} elements but {expected}{suffix} are expected.", paramName);
         }
     }
+
+    /// <summary>
+    /// The number of (x, y) pairs in <paramref name="positions"/>, after checking that it holds whole pairs and that
+    /// <paramref name="rowsLength"/> is one row of <paramref name="width"/> values per position.
+    /// </summary>
+    /// <exception cref="ArgumentException">Half a pair, or a row count that disagrees; the message names both.</exception>
+    internal static int PositionRows(ReadOnlySpan<double> positions, long rowsLength, int width, string rowsName, string widthMeaning)
+    {
+        if (positions.Length % 2 != 0)
+        {
+            throw new ArgumentException($"positions has {positions.Length} elements: not (x, y) pairs.", nameof(positions));
+        }
+
+        int rows = positions.Length / 2;
+        if (rowsLength != (long)rows * width)
+        {
+            throw new ArgumentException($"{rowsName} has {rowsLength} elements but {rows} positions of {width} {widthMeaning} need {(long)rows * width}.", rowsName);
+        }
+
+        return rows;
+    }
 }

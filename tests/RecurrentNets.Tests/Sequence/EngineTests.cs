@@ -65,49 +65,87 @@ public class EngineTests
         Assert.Equal(d.Parameters.Gradients, c.Parameters.Gradients);
     }
 
-    [Fact]
-    public void TrainingStepAllocatesNothingAfterWarmUp()
+    [Theory]
+    [InlineData("rnn", 1, 4, 16)]
+    [InlineData("lstm", 1, 4, 16)]
+    [InlineData("gru", 1, 4, 16)]
+    [InlineData("rnn", 2, 32, 128)]
+    [InlineData("lstm", 2, 32, 128)]
+    [InlineData("gru", 2, 32, 128)]
+    public void TrainingAndInferenceStepsAllocateNothingAfterWarmUp(string cell, int threads, int batch, int hidden)
     {
-        const int steps = 20, batch = 4, inputSize = 5, hidden = 16, classes = 5;
-        var random = new SeededRandom(9);
-        var block = new ParameterBlock<float>();
-        var rnn = new Rnn<float>(inputSize, hidden, numLayers: 2, random: random, parameters: block);
-        var head = new Linear<float>(hidden, classes, random: random, parameters: block);
-        var optimizer = new Adam<float>(block, 1e-3);
-        var x = new Tensor<float>(steps, batch, inputSize);
-        var y = new Tensor<float>(steps, batch, hidden);
-        var dy = new Tensor<float>(steps, batch, hidden);
-        var logits = new float[steps * batch * classes];
-        var dLogits = new float[logits.Length];
-        var targets = new int[steps * batch];
-        var state = rnn.CreateState(batch);
-        var dx = new Tensor<float>(steps, batch, inputSize);
-
-        void TrainStep()
+        // The larger case runs the threaded GEMMs, the chunked input projection and the batch-split time loop.
+        int saved = KernelOptions.MaxDegreeOfParallelism;
+        KernelOptions.MaxDegreeOfParallelism = threads;
+        try
         {
-            optimizer.ZeroGradients();
-            rnn.Forward(x, y, state, state);
-            head.Forward(y.Data, steps * batch, logits);
-            CrossEntropyLoss.Compute<float>(logits, targets, classes, dLogits);
-            head.Backward(y.Data, dLogits, steps * batch, dy.Data);
-            rnn.Backward(dy, null, dx);
-            GradientClipping.ClipGradientNorm(block, 1.0);
-            optimizer.Step();
-        }
+            const int steps = 20, inputSize = 5, classes = 5;
+            var random = new SeededRandom(9);
+            var block = new ParameterBlock<float>();
+            RecurrentLayer<float> rnn = cell switch
+            {
+                "lstm" => new Lstm<float>(inputSize, hidden, numLayers: 2, random: random, parameters: block),
+                "gru" => new Gru<float>(inputSize, hidden, numLayers: 2, random: random, parameters: block),
+                _ => new Rnn<float>(inputSize, hidden, numLayers: 2, random: random, parameters: block),
+            };
+            var head = new Linear<float>(hidden, classes, random: random, parameters: block);
+            var optimizer = new Adam<float>(block, 1e-3);
+            var x = new Tensor<float>(steps, batch, inputSize);
+            var y = new Tensor<float>(steps, batch, hidden);
+            var dy = new Tensor<float>(steps, batch, hidden);
+            var logits = new float[steps * batch * classes];
+            var dLogits = new float[logits.Length];
+            var targets = new int[steps * batch];
+            var state = rnn.CreateState(batch);
+            var dx = new Tensor<float>(steps, batch, inputSize);
 
-        for (int i = 0; i < 3; i++)
+            void TrainStep()
+            {
+                rnn.Training = true;
+                optimizer.ZeroGradients();
+                rnn.Forward(x, y, state, state);
+                head.Forward(y.Data, steps * batch, logits);
+                CrossEntropyLoss.Compute<float>(logits, targets, classes, dLogits);
+                head.Backward(y.Data, dLogits, steps * batch, dy.Data);
+                rnn.Backward(dy, null, dx);
+                GradientClipping.ClipGradientNorm(block, 1.0);
+                optimizer.Step();
+            }
+
+            void InferenceStep()
+            {
+                rnn.Training = false;
+                rnn.Forward(x, y, state, state);
+                head.Forward(y.Data, steps * batch, logits);
+            }
+
+            for (int i = 0; i < 3; i++)
+            {
+                TrainStep();
+                InferenceStep();
+            }
+
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 5; i++)
+            {
+                TrainStep();
+            }
+
+            long training = GC.GetAllocatedBytesForCurrentThread() - before;
+            before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 5; i++)
+            {
+                InferenceStep();
+            }
+
+            long inference = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.True(training == 0, $"{training} bytes allocated over 5 steady-state training steps");
+            Assert.True(inference == 0, $"{inference} bytes allocated over 5 steady-state inference calls");
+        }
+        finally
         {
-            TrainStep();
+            KernelOptions.MaxDegreeOfParallelism = saved;
         }
-
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 5; i++)
-        {
-            TrainStep();
-        }
-
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.True(allocated == 0, $"{allocated} bytes allocated over 5 steady-state training steps");
     }
 
     [Theory]

@@ -141,18 +141,8 @@ public sealed class TimeDelayLayer<T>
     /// is written before all checks pass.</exception>
     public void Forward(Tensor<T> input, Tensor<T> output)
     {
-        ArgumentNullException.ThrowIfNull(input);
+        (int steps, int batch) = ShapeCheck.RequireSequence(input, InputSize, "layer");
         ArgumentNullException.ThrowIfNull(output);
-        if (input.Rank != 3)
-        {
-            throw new ArgumentException($"input has shape {Tensor<T>.FormatShape(input.Shape)} but a sequence [timeSteps, batchSize, inputSize] is expected.", nameof(input));
-        }
-
-        int steps = input.Size(0), batch = input.Size(1);
-        if (input.Size(2) != InputSize)
-        {
-            throw new ArgumentException($"input has {input.Size(2)} features (shape {Tensor<T>.FormatShape(input.Shape)}) but the layer expects {InputSize} (inputSize).", nameof(input));
-        }
 
         if (!output.HasShape(steps, batch, OutputSize))
         {

@@ -243,18 +243,8 @@ public class RecurrentLayer<T>
     public void Forward(Tensor<T> input, Tensor<T> output, RecurrentState<T>? initialState = null, RecurrentState<T>? finalState = null,
         ReadOnlySpan<int> sequenceLengths = default)
     {
-        ArgumentNullException.ThrowIfNull(input);
+        (int steps, int batch) = ShapeCheck.RequireSequence(input, InputSize, "layer");
         ArgumentNullException.ThrowIfNull(output);
-        if (input.Rank != 3)
-        {
-            throw new ArgumentException($"input has shape {Tensor<T>.FormatShape(input.Shape)} but a sequence [timeSteps, batchSize, inputSize] is expected.", nameof(input));
-        }
-
-        int steps = input.Size(0), batch = input.Size(1);
-        if (input.Size(2) != InputSize)
-        {
-            throw new ArgumentException($"input has {input.Size(2)} features (shape {Tensor<T>.FormatShape(input.Shape)}) but the layer expects {InputSize} (inputSize).", nameof(input));
-        }
 
         if (!output.HasShape(steps, batch, OutputSize))
         {

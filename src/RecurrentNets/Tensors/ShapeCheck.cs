@@ -56,4 +56,27 @@ public static class ShapeCheck
 
         return rows;
     }
+
+    /// <summary>
+    /// Checks a time-major sequence [timeSteps, batchSize, inputSize] against the expected input size and returns its
+    /// number of steps and batch size.
+    /// </summary>
+    /// <exception cref="ArgumentNullException">The input is null.</exception>
+    /// <exception cref="ArgumentException">The input is not rank 3 or has the wrong number of features.</exception>
+    internal static (int Steps, int Batch) RequireSequence<T>(Tensor<T> input, int inputSize, string owner, string paramName = "input")
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(input, paramName);
+        if (input.Rank != 3)
+        {
+            throw new ArgumentException($"{paramName} has shape {Tensor<T>.FormatShape(input.Shape)} but a sequence [timeSteps, batchSize, inputSize] is expected.", paramName);
+        }
+
+        if (input.Size(2) != inputSize)
+        {
+            throw new ArgumentException($"{paramName} has {input.Size(2)} features (shape {Tensor<T>.FormatShape(input.Shape)}) but the {owner} expects {inputSize} (inputSize).", paramName);
+        }
+
+        return (input.Size(0), input.Size(1));
+    }
 }

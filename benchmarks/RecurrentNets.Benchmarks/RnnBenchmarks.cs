@@ -34,7 +34,7 @@ public sealed record RnnPoint(CellKind Cell, int Batch, int Hidden, int Threads)
 /// </summary>
 public abstract class RecurrentBenchmark
 {
-    private RecurrentLayer<float> layer = null!;
+    private RecurrentLayer<float> layer = null!, frozen = null!;
     private Tensor<float> x = null!, y = null!, dy = null!, dx = null!;
 
     public abstract RnnPoint Point { get; set; }
@@ -51,6 +51,13 @@ public abstract class RecurrentBenchmark
             CellKind.Gru => new Gru<float>(h, h, random: random),
             _ => new Rnn<float>(h, h, random: random),
         };
+        frozen = Point.Cell switch
+        {
+            CellKind.Lstm => new Lstm<float>(h, h, random: new SeededRandom(1)),
+            CellKind.Gru => new Gru<float>(h, h, random: new SeededRandom(1)),
+            _ => new Rnn<float>(h, h, random: new SeededRandom(1)),
+        };
+        frozen.FreezeWeights();
         x = new Tensor<float>(RnnPoint.Steps, Point.Batch, h);
         for (int i = 0; i < x.Length; i++)
         {
@@ -73,6 +80,11 @@ public abstract class RecurrentBenchmark
     [Benchmark]
     [FlopsFactor(1)]
     public void Inference() => layer.Forward(x, y);
+
+    /// <summary>Inference on weights packed once (<see cref="RecurrentLayer{T}.FreezeWeights"/>), as ONNX Runtime's session packs them.</summary>
+    [Benchmark]
+    [FlopsFactor(1)]
+    public void InferenceFrozen() => frozen.Forward(x, y);
 
     [Benchmark]
     [FlopsFactor(3)]

@@ -71,6 +71,52 @@ public sealed class ElmanCell<T> : RecurrentCell<T>
     }
 
     /// <inheritdoc/>
+    internal override bool SplitsUnits => typeof(T) == typeof(float);
+
+    /// <inheritdoc/>
+    internal override void ForwardUnits(in CellStep<T> step, int first, int end)
+    {
+        int b = step.BatchSize, h = HiddenSize, count = end - first;
+        MultiplyUnitsByRecurrentWeightsTransposed(step.RecurrentInput, step.Gates, b, first, end, accumulate: true);
+        for (int r = 0; r < b; r++)
+        {
+            ReadOnlySpan<T> a = step.Gates.Slice(r * h + first, count);
+            Span<T> hidden = step.Hidden.Slice(r * h + first, count);
+            if (Nonlinearity == RnnNonlinearity.Tanh)
+            {
+                VectorMath.Tanh<T>(a, hidden);
+            }
+            else
+            {
+                Elementwise.Relu<T>(a, hidden);
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    internal override void BackwardUnitsPointwise(in CellStep<T> step, int first, int end)
+    {
+        int b = step.BatchSize, h = HiddenSize, count = end - first;
+        for (int r = 0; r < b; r++)
+        {
+            ReadOnlySpan<T> hidden = step.Hidden.Slice(r * h + first, count), dh = step.DHidden.Slice(r * h + first, count);
+            Span<T> da = step.Gates.Slice(r * h + first, count);
+            if (Nonlinearity == RnnNonlinearity.Tanh)
+            {
+                Elementwise.TanhBackward<T>(hidden, dh, da);
+            }
+            else
+            {
+                Elementwise.ReluBackward<T>(hidden, dh, da);
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    internal override void BackwardUnitsProduct(in CellStep<T> step, int first, int end)
+        => MultiplyUnitsByRecurrentWeights(step.Gates, step.DHiddenPrev, step.BatchSize, first, end, accumulate: false);
+
+    /// <inheritdoc/>
     public override void Backward(in CellStep<T> step)
     {
         int b = step.BatchSize, h = HiddenSize;

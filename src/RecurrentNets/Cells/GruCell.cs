@@ -117,6 +117,40 @@ public sealed class GruCell<T> : RecurrentCell<T>
     }
 
     /// <inheritdoc/>
+    internal override bool SplitsUnits => typeof(T) == typeof(float) && ResetAfterRecurrence;
+
+    /// <inheritdoc/>
+    internal override void ForwardUnits(in CellStep<T> step, int first, int end)
+    {
+        int b = step.BatchSize, h = HiddenSize, gw = GateWidth, count = end - first;
+
+        // The columns of units [first, end) of hp = h(t-1)·W_hhᵀ + b_hh, in the whole step's scratch [B, 3H].
+        Span<T> hp = step.Scratch[..(b * gw)];
+        if (BiasHH is not null)
+        {
+            for (int r = 0; r < b; r++)
+            {
+                for (int g = 0; g < 3; g++)
+                {
+                    BiasHH.Values.Slice(g * h + first, count).CopyTo(hp.Slice(r * gw + g * h + first, count));
+                }
+            }
+        }
+
+        MultiplyUnitsByRecurrentWeightsTransposed(step.RecurrentInput, hp, b, first, end, accumulate: BiasHH is not null);
+        GruKernels.ForwardResetAfter(Cast(step.Gates), Cast(hp), Cast(step.HiddenPrev), Cast(step.StepCache), Cast(step.Hidden), b, h, first, count);
+    }
+
+    /// <inheritdoc/>
+    internal override void BackwardUnitsPointwise(in CellStep<T> step, int first, int end)
+        => GruKernels.Backward<T>(step.Gates, step.RecurrentGradient, step.StepCache, step.HiddenPrev, default, default, step.DHidden, step.DHiddenPrev,
+            step.BatchSize, HiddenSize, resetAfter: true, first, end - first);
+
+    /// <inheritdoc/>
+    internal override void BackwardUnitsProduct(in CellStep<T> step, int first, int end)
+        => MultiplyUnitsByRecurrentWeights(step.RecurrentGradient, step.DHiddenPrev, step.BatchSize, first, end, accumulate: true);
+
+    /// <inheritdoc/>
     public override void Backward(in CellStep<T> step)
     {
         int b = step.BatchSize, h = HiddenSize, gw = GateWidth;

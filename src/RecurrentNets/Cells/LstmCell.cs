@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 using RecurrentNets.Kernels;
 using RecurrentNets.Parameters;
 
@@ -84,11 +85,62 @@ public sealed class LstmCell<T> : RecurrentCell<T>
     /// <inheritdoc/>
     public override void Forward(in CellStep<T> step)
     {
+        MultiplyByRecurrentWeightsTransposed(step.RecurrentInput, step.Gates, step.BatchSize, accumulate: true);
+        ForwardPointwise(step, 0, HiddenSize);
+    }
+
+    /// <inheritdoc/>
+    internal override bool SplitsUnits => typeof(T) == typeof(float);
+
+    /// <inheritdoc/>
+    internal override void ForwardUnits(in CellStep<T> step, int first, int end)
+    {
+        MultiplyUnitsByRecurrentWeightsTransposed(step.RecurrentInput, step.Gates, step.BatchSize, first, end, accumulate: true);
+        ForwardPointwise(step, first, end);
+    }
+
+    /// <inheritdoc/>
+    internal override void BackwardUnitsPointwise(in CellStep<T> step, int first, int end) => BackwardPointwise(step, first, end);
+
+    /// <inheritdoc/>
+    internal override void BackwardUnitsProduct(in CellStep<T> step, int first, int end)
+        => MultiplyUnitsByRecurrentWeights(step.Gates, step.DHiddenPrev, step.BatchSize, first, end, accumulate: false);
+
+    // The gates' activations, C(t) and h(t) of units [first, end) (a window only in float; double takes all units).
+    private void ForwardPointwise(in CellStep<T> step, int first, int end)
+    {
         int b = step.BatchSize, h = HiddenSize;
-        MultiplyByRecurrentWeightsTransposed(step.RecurrentInput, step.Gates, b, accumulate: true);
         ReadOnlySpan<T> pI = PeepholeInput is null ? default : PeepholeInput.Values;
         ReadOnlySpan<T> pF = PeepholeForget is null ? default : PeepholeForget.Values;
         ReadOnlySpan<T> pO = PeepholeOutput is null ? default : PeepholeOutput.Values;
+        if (typeof(T) == typeof(float))
+        {
+            Span<float> gates = Cast(step.Gates), cell = Cast(step.Cell), tanhCell = Cast(step.StepCache), hidden = Cast(step.Hidden);
+            ReadOnlySpan<float> cellPrev = Cast(step.CellPrev), fI = Cast(pI), fF = Cast(pF), fO = Cast(pO);
+            switch ((Peephole, CoupledInputForget))
+            {
+                case (false, false):
+                    LstmKernels.ForwardFloat<Off, Off>(gates, cellPrev, cell, tanhCell, hidden, fI, fF, fO, b, h, first, end - first);
+                    break;
+                case (true, false):
+                    LstmKernels.ForwardFloat<On, Off>(gates, cellPrev, cell, tanhCell, hidden, fI, fF, fO, b, h, first, end - first);
+                    break;
+                case (false, true):
+                    LstmKernels.ForwardFloat<Off, On>(gates, cellPrev, cell, tanhCell, hidden, fI, fF, fO, b, h, first, end - first);
+                    break;
+                default:
+                    LstmKernels.ForwardFloat<On, On>(gates, cellPrev, cell, tanhCell, hidden, fI, fF, fO, b, h, first, end - first);
+                    break;
+            }
+
+            return;
+        }
+
+        if (first != 0 || end != h)
+        {
+            throw new NotSupportedException("Only float steps are split over units.");
+        }
+
         switch ((Peephole, CoupledInputForget))
         {
             case (false, false):
@@ -106,10 +158,24 @@ public sealed class LstmCell<T> : RecurrentCell<T>
         }
     }
 
+    private static Span<float> Cast(Span<T> values) => MemoryMarshal.Cast<T, float>(values);
+
+    private static ReadOnlySpan<float> Cast(ReadOnlySpan<T> values) => MemoryMarshal.Cast<T, float>(values);
+
     /// <inheritdoc/>
     public override void Backward(in CellStep<T> step)
     {
-        int b = step.BatchSize, h = HiddenSize;
+        BackwardPointwise(step, 0, HiddenSize);
+
+        // dh(t-1) = (dGates·W_hh) ⊙ m.
+        MultiplyByRecurrentWeights(step.Gates, step.DHiddenPrev, step.BatchSize, accumulate: false);
+        ApplyRecurrentMask(step, step.DHiddenPrev);
+    }
+
+    // The gate pre-activation gradients, dC(t-1) and the peephole gradients of units [first, end).
+    private void BackwardPointwise(in CellStep<T> step, int first, int end)
+    {
+        int b = step.BatchSize, h = HiddenSize, count = end - first;
         ReadOnlySpan<T> pI = PeepholeInput is null ? default : PeepholeInput.Values;
         ReadOnlySpan<T> pF = PeepholeForget is null ? default : PeepholeForget.Values;
         ReadOnlySpan<T> pO = PeepholeOutput is null ? default : PeepholeOutput.Values;
@@ -119,21 +185,17 @@ public sealed class LstmCell<T> : RecurrentCell<T>
         switch ((Peephole, CoupledInputForget))
         {
             case (false, false):
-                LstmKernels.Backward<T, Off, Off>(step.Gates, step.CellPrev, step.Cell, step.StepCache, step.DHidden, step.DCell, step.DCellPrev, pI, pF, pO, dpI, dpF, dpO, b, h);
+                LstmKernels.Backward<T, Off, Off>(step.Gates, step.CellPrev, step.Cell, step.StepCache, step.DHidden, step.DCell, step.DCellPrev, pI, pF, pO, dpI, dpF, dpO, b, h, first, count);
                 break;
             case (true, false):
-                LstmKernels.Backward<T, On, Off>(step.Gates, step.CellPrev, step.Cell, step.StepCache, step.DHidden, step.DCell, step.DCellPrev, pI, pF, pO, dpI, dpF, dpO, b, h);
+                LstmKernels.Backward<T, On, Off>(step.Gates, step.CellPrev, step.Cell, step.StepCache, step.DHidden, step.DCell, step.DCellPrev, pI, pF, pO, dpI, dpF, dpO, b, h, first, count);
                 break;
             case (false, true):
-                LstmKernels.Backward<T, Off, On>(step.Gates, step.CellPrev, step.Cell, step.StepCache, step.DHidden, step.DCell, step.DCellPrev, pI, pF, pO, dpI, dpF, dpO, b, h);
+                LstmKernels.Backward<T, Off, On>(step.Gates, step.CellPrev, step.Cell, step.StepCache, step.DHidden, step.DCell, step.DCellPrev, pI, pF, pO, dpI, dpF, dpO, b, h, first, count);
                 break;
             default:
-                LstmKernels.Backward<T, On, On>(step.Gates, step.CellPrev, step.Cell, step.StepCache, step.DHidden, step.DCell, step.DCellPrev, pI, pF, pO, dpI, dpF, dpO, b, h);
+                LstmKernels.Backward<T, On, On>(step.Gates, step.CellPrev, step.Cell, step.StepCache, step.DHidden, step.DCell, step.DCellPrev, pI, pF, pO, dpI, dpF, dpO, b, h, first, count);
                 break;
         }
-
-        // dh(t-1) = (dGates·W_hh) ⊙ m.
-        MultiplyByRecurrentWeights(step.Gates, step.DHiddenPrev, b, accumulate: false);
-        ApplyRecurrentMask(step, step.DHiddenPrev);
     }
 }

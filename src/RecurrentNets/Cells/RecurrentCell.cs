@@ -21,7 +21,8 @@ public abstract class RecurrentCell<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly List<ParameterView<T>> parameters = [];
-    private readonly PackedMatrix<T> packedForward = new(), packedBackward = new();
+    private readonly PackedMatrix<T> packedForward = new(), packedBackward = new(), packedInput = new();
+    private bool weightsFrozen;
 
     /// <summary>Adds the cell's parameters to <paramref name="block"/>.</summary>
     /// <param name="block">The block that stores the parameters.</param>
@@ -118,16 +119,51 @@ public abstract class RecurrentCell<T>
     /// </summary>
     public virtual void ReleaseWeights()
     {
-        packedForward.Invalidate();
+        if (!weightsFrozen)
+        {
+            packedForward.Invalidate();
+        }
+
         packedBackward.Invalidate();
     }
 
-    /// <summary>Packs W_hh for the forward product h·W_hhᵀ, or for the backward product dGates·W_hh.</summary>
+    /// <summary>W_ihᵀ packed for the engine's input projection x·W_ihᵀ (by <see cref="PackInputWeights"/>).</summary>
+    internal PackedMatrix<T> PackedInputWeights => packedInput;
+
+    /// <summary>Packs W_ih for the input projection, unless the weights are frozen and packed already.</summary>
+    internal void PackInputWeights()
+    {
+        if (!weightsFrozen || !packedInput.IsPacked)
+        {
+            Gemm.Pack(true, InputSize, GateWidth, WeightIH.Values, InputSize, packedInput);
+        }
+    }
+
+    /// <summary>
+    /// Freezes (or thaws) the weights for inference: frozen, W_ih and W_hh are packed once, here, and every later forward
+    /// loop reuses those packed copies instead of packing again (later writes to the parameters are not seen until the
+    /// weights are thawed). The engine calls it; see <see cref="Sequence.RecurrentLayer{T}.FreezeWeights"/>.
+    /// </summary>
+    internal void FreezeWeights(bool frozen)
+    {
+        weightsFrozen = false;
+        packedForward.Invalidate();
+        packedBackward.Invalidate();
+        packedInput.Invalidate();
+        if (frozen)
+        {
+            PackInputWeights();
+            PrepareWeights(backward: false);
+            weightsFrozen = true;
+        }
+    }
+
+    /// <summary>Packs W_hh for the forward product h·W_hhᵀ (kept while the weights are frozen), or for the backward product dGates·W_hh.</summary>
     private protected void PackRecurrentWeights(bool backward)
     {
         if (backward)
             Gemm.Pack(false, GateWidth, HiddenSize, WeightHH.Values, HiddenSize, packedBackward);
-        else
+        else if (!weightsFrozen || !packedForward.IsPacked)
             Gemm.Pack(true, HiddenSize, GateWidth, WeightHH.Values, HiddenSize, packedForward);
     }
 
@@ -150,6 +186,48 @@ public abstract class RecurrentCell<T>
         else
             Gemm.Compute(false, false, batch, h, gw, gradient, gw, WeightHH.Values, h, output, h, accumulate);
     }
+
+    /// <summary>
+    /// Whether the engine may split this cell's steps over ranges of hidden units, one thread per range (the built-in
+    /// cells in float, when each range's products and pointwise work give the bits of the whole step). A cell that
+    /// returns true implements <see cref="ForwardUnits"/>, <see cref="BackwardUnitsPointwise"/> and
+    /// <see cref="BackwardUnitsProduct"/>.
+    /// </summary>
+    internal virtual bool SplitsUnits => false;
+
+    /// <summary>
+    /// <see cref="Forward"/> on units [<paramref name="first"/>, <paramref name="end"/>) of every batch row: their gates'
+    /// recurrent products (which read all of h(t-1)) and their pointwise step. Ranges start at multiples of
+    /// <see cref="Gemm.ColumnAlignment"/>; concurrent calls on disjoint ranges of one step are safe.
+    /// </summary>
+    internal virtual void ForwardUnits(in CellStep<T> step, int first, int end) => throw new NotSupportedException();
+
+    /// <summary>
+    /// The pointwise part of <see cref="Backward"/> on units [<paramref name="first"/>, <paramref name="end"/>): the
+    /// gate gradients of those units (and their part of dL/dh(t-1), dL/dC(t-1)), from their dL/dh(t) and dL/dC(t).
+    /// </summary>
+    internal virtual void BackwardUnitsPointwise(in CellStep<T> step, int first, int end) => throw new NotSupportedException();
+
+    /// <summary>
+    /// The recurrent product of <see cref="Backward"/> on units [<paramref name="first"/>, <paramref name="end"/>) of
+    /// dL/dh(t-1): it reads the gate gradients of every unit, so it runs after every range's
+    /// <see cref="BackwardUnitsPointwise"/> of the step.
+    /// </summary>
+    internal virtual void BackwardUnitsProduct(in CellStep<T> step, int first, int end) => throw new NotSupportedException();
+
+    /// <summary>The gate columns of units [first, end) of output[B, G·H] (+)= input[B, H]·W_hhᵀ, on the packed W_hh.</summary>
+    private protected void MultiplyUnitsByRecurrentWeightsTransposed(ReadOnlySpan<T> input, Span<T> output, int batch, int first, int end, bool accumulate)
+    {
+        int h = HiddenSize, gw = GateWidth;
+        for (int g = 0; g < GateCount; g++)
+        {
+            Gemm.ComputeColumns(batch, gw, h, input, h, packedForward, output, gw, accumulate, g * h + first, g * h + end);
+        }
+    }
+
+    /// <summary>Columns [first, end) of output[B, H] (+)= gradient[B, G·H]·W_hh, on the packed W_hh.</summary>
+    private protected void MultiplyUnitsByRecurrentWeights(ReadOnlySpan<T> gradient, Span<T> output, int batch, int first, int end, bool accumulate)
+        => Gemm.ComputeColumns(batch, HiddenSize, GateWidth, gradient, GateWidth, packedBackward, output, HiddenSize, accumulate, first, end);
 
     /// <summary>gradient ⊙ m when recurrent dropout is on (a gradient with respect to the recurrent input becomes one with respect to h(t-1)).</summary>
     protected static void ApplyRecurrentMask(in CellStep<T> step, Span<T> gradient)

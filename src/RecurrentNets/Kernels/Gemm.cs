@@ -128,6 +128,47 @@ public static class Gemm
         }
     }
 
+    /// <summary>
+    /// Columns [<paramref name="columnStart"/>, <paramref name="columnEnd"/>) of C = A·B (or C += A·B), B packed by
+    /// <see cref="Pack{T}"/>, on the calling thread only: the same bits as those columns of the whole product, so threads
+    /// may each take a range of columns. columnStart must be a multiple of 32 (of every path's panel width).
+    /// </summary>
+    internal static unsafe void ComputeColumns<T>(int m, int n, int k, ReadOnlySpan<T> a, int lda, PackedMatrix<T> packed,
+        Span<T> c, int ldc, bool accumulate, int columnStart, int columnEnd)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(packed);
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        if (!packed.IsPacked || packed.K != k || packed.N != n)
+            throw new ArgumentException($"The packed matrix is [{packed.K}, {packed.N}] but the product needs [{k}, {n}].", nameof(packed));
+        if (columnStart < 0 || columnStart > columnEnd || columnEnd > n || columnStart % ColumnAlignment != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(columnStart),
+                $"Columns [{columnStart}, {columnEnd}) must lie within [0, {n}) and start at a multiple of {ColumnAlignment}.");
+        }
+
+        CheckLeadingDimension(lda, k, "k (A is stored [M, K])", nameof(lda));
+        CheckLeadingDimension(ldc, n, "n (C is [M, N])", nameof(ldc));
+        CheckLength(a.Length, m, k, lda, "A", nameof(a));
+        CheckLength(c.Length, m, n, ldc, "C", nameof(c));
+        if (m == 0 || columnStart == columnEnd)
+            return;
+
+        fixed (T* pa = a)
+        fixed (T* pc = c)
+        {
+            var problem = new GemmProblem
+            {
+                A = pa, B = null, C = pc, Lda = lda, Ldb = 0, Ldc = ldc, M = m, N = n, K = k,
+                TransposeA = false, TransposeB = false, Accumulate = accumulate, Packed = packed.Data,
+            };
+            GemmDriver.RunPackedColumns<T>(ref problem, packed.Path, columnStart, columnEnd);
+        }
+    }
+
+    /// <summary>Column ranges of <see cref="ComputeColumns{T}"/> start at a multiple of this (every kernel's NR divides it).</summary>
+    internal const int ColumnAlignment = 32;
+
     private static void CheckLeadingDimension(int leadingDimension, int rowLength, string rowLengthName, string paramName)
     {
         if (leadingDimension < rowLength)

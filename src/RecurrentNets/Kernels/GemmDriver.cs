@@ -209,6 +209,38 @@ internal static unsafe class GemmDriver
         }
     }
 
+    /// <summary>Columns [j0, j1) of a prepacked product on the calling thread (j0 a multiple of the path's NR).</summary>
+    public static void RunPackedColumns<T>(ref GemmProblem problem, GemmPath path, int j0, int j1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        switch (path)
+        {
+            case GemmPath.Vector512:
+                Columns<T, GemmKernel512<T>>(ref problem, j0, j1);
+                break;
+            case GemmPath.Vector256:
+                Columns<T, GemmKernel256<T>>(ref problem, j0, j1);
+                break;
+            default:
+                Columns<T, GemmKernel128<T>>(ref problem, j0, j1);
+                break;
+        }
+    }
+
+    private static void Columns<T, TKernel>(ref GemmProblem problem, int j0, int j1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TKernel : struct, IGemmMicroKernel<T>
+    {
+        if (j0 % TKernel.NR != 0)
+            throw new ArgumentOutOfRangeException(nameof(j0), $"Column {j0} is not at a panel boundary (a multiple of {TKernel.NR}).");
+
+        // The same choice of loop as Run makes for a prepacked B, so the columns get the bits of the whole product.
+        problem.DirectB = false;
+        problem.Dot = false;
+        problem.Rows = problem.M <= RowMaxM;
+        Part<T, TKernel>(ref problem, 0, problem.M, j0, j1);
+    }
+
     /// <summary>The NR-column micro-panel of prepacked B at column <paramref name="j"/> (a multiple of NR) in K block pc.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static T* PackedPanel<T>(ref GemmProblem problem, int j, int pc, int kc, int nr)

@@ -73,10 +73,15 @@ internal static class GruKernels
     /// <param name="hidden">[B, H] out: h(t).</param>
     /// <param name="batchSize">B.</param>
     /// <param name="hiddenSize">H.</param>
+    /// <param name="first">The first unit of every row to compute (0 for all).</param>
+    /// <param name="count">How many units from <paramref name="first"/> (-1 for all): a window gives the same bits as the
+    /// whole row on its units, so threads may each take a range of units.</param>
     public static void ForwardResetAfter(Span<float> gates, ReadOnlySpan<float> recurrent, ReadOnlySpan<float> hiddenPrev,
-        Span<float> recurrentN, Span<float> hidden, int batchSize, int hiddenSize)
+        Span<float> recurrentN, Span<float> hidden, int batchSize, int hiddenSize, int first = 0, int count = -1)
     {
         int h = hiddenSize, gw = 3 * h;
+        count = count < 0 ? h : count;
+        UnitWindow.Check(first, count, h);
         if (gates.Length < batchSize * gw || recurrent.Length < batchSize * gw || hiddenPrev.Length < batchSize * h
             || recurrentN.Length < batchSize * h || hidden.Length < batchSize * h)
         {
@@ -92,19 +97,19 @@ internal static class GruKernels
             row.RecurrentN = ref MemoryMarshal.GetReference(recurrentN.Slice(b * h, h));
             row.Hidden = ref MemoryMarshal.GetReference(hidden.Slice(b * h, h));
             row.H = (nuint)h;
-            int j = 0;
+            int j = first, end = first + count;
             if (Vector512.IsHardwareAccelerated)
             {
-                for (; j <= h - Vector512<float>.Count; j += Vector512<float>.Count)
+                for (; j <= end - Vector512<float>.Count; j += Vector512<float>.Count)
                     Unit<Vector512<float>, Lanes512>(ref row, (nuint)j);
             }
             else if (Vector.IsHardwareAccelerated)
             {
-                for (; j <= h - Vector<float>.Count; j += Vector<float>.Count)
+                for (; j <= end - Vector<float>.Count; j += Vector<float>.Count)
                     Unit<Vector<float>, LanesVector>(ref row, (nuint)j);
             }
 
-            for (; j < h; j++)
+            for (; j < end; j++)
                 Unit<float, Lanes1>(ref row, (nuint)j);
         }
     }
@@ -157,11 +162,17 @@ internal static class GruKernels
     /// <param name="batchSize">B.</param>
     /// <param name="hiddenSize">H.</param>
     /// <param name="resetAfter">PyTorch's form (ONNX <c>linear_before_reset = 1</c>).</param>
+    /// <param name="first">The first unit of every row to compute (0 for all).</param>
+    /// <param name="count">How many units from <paramref name="first"/> (-1 for all); plain arithmetic, so a window
+    /// gives the same bits as the whole row on its units.</param>
     public static void Backward<T>(Span<T> gates, Span<T> recurrentGradient, ReadOnlySpan<T> recurrentN, ReadOnlySpan<T> hiddenPrev,
-        ReadOnlySpan<T> recurrentInput, ReadOnlySpan<T> mask, ReadOnlySpan<T> dHidden, Span<T> dHiddenPrev, int batchSize, int hiddenSize, bool resetAfter)
+        ReadOnlySpan<T> recurrentInput, ReadOnlySpan<T> mask, ReadOnlySpan<T> dHidden, Span<T> dHiddenPrev, int batchSize, int hiddenSize, bool resetAfter,
+        int first = 0, int count = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int h = hiddenSize;
+        count = count < 0 ? h : count;
+        UnitWindow.Check(first, count, h);
         for (int b = 0; b < batchSize; b++)
         {
             ref T row = ref MemoryMarshal.GetReference(gates.Slice(b * 3 * h, 3 * h));
@@ -176,11 +187,11 @@ internal static class GruKernels
             ref T ri = ref resetAfter ? ref Unsafe.NullRef<T>() : ref Unsafe.AsRef(in MemoryMarshal.GetReference(recurrentInput.Slice(b * h, h)));
             bool masked = !resetAfter && !mask.IsEmpty;
             ref T m = ref masked ? ref Unsafe.AsRef(in MemoryMarshal.GetReference(mask.Slice(b * h, h))) : ref Unsafe.NullRef<T>();
-            int j = 0;
+            int j = first, end = first + count;
             if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
             {
                 var one = Vector<T>.One;
-                for (; j <= h - Vector<T>.Count; j += Vector<T>.Count)
+                for (; j <= end - Vector<T>.Count; j += Vector<T>.Count)
                 {
                     nuint u = (nuint)j;
                     var r = Vector.LoadUnsafe(ref rRef, u);
@@ -213,7 +224,7 @@ internal static class GruKernels
                 }
             }
 
-            for (; j < h; j++)
+            for (; j < end; j++)
             {
                 T r = Unsafe.Add(ref rRef, j), z = Unsafe.Add(ref zRef, j), n = Unsafe.Add(ref nRef, j);
                 T d = Unsafe.Add(ref dh, j), hPrev = Unsafe.Add(ref hp, j), recN = Unsafe.Add(ref rec, j);

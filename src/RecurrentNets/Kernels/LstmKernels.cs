@@ -33,7 +33,7 @@ internal static class LstmKernels
             ForwardFloat<TPeephole, TCoupled>(MemoryMarshal.Cast<T, float>(gates), MemoryMarshal.Cast<T, float>(cellPrev),
                 MemoryMarshal.Cast<T, float>(cell), MemoryMarshal.Cast<T, float>(tanhCell), MemoryMarshal.Cast<T, float>(hidden),
                 MemoryMarshal.Cast<T, float>(peepholeI), MemoryMarshal.Cast<T, float>(peepholeF), MemoryMarshal.Cast<T, float>(peepholeO),
-                batchSize, hiddenSize);
+                batchSize, hiddenSize, 0, hiddenSize);
             return;
         }
 
@@ -83,15 +83,21 @@ internal static class LstmKernels
         }
     }
 
-    // Float: the whole pointwise step in one pass over each row (VectorMath's σ and tanh), instead of eight passes
-    // through TensorPrimitives: at (B, H) = (32, 128) the step's pointwise part went from 17-31 µs to a few.
-    private static void ForwardFloat<TPeephole, TCoupled>(Span<float> gates, ReadOnlySpan<float> cellPrev, Span<float> cell,
+    /// <summary>
+    /// <see cref="Forward{T, TPeephole, TCoupled}"/> in float on units [<paramref name="first"/>, first + count) of every
+    /// row only (buffers keep their full [B, G·H] and [B, H] layout): the same bits as the whole step on those units,
+    /// so threads may each take a range of units.
+    /// </summary>
+    public static void ForwardFloat<TPeephole, TCoupled>(Span<float> gates, ReadOnlySpan<float> cellPrev, Span<float> cell,
         Span<float> tanhCell, Span<float> hidden, ReadOnlySpan<float> peepholeI, ReadOnlySpan<float> peepholeF,
-        ReadOnlySpan<float> peepholeO, int batchSize, int hiddenSize)
+        ReadOnlySpan<float> peepholeO, int batchSize, int hiddenSize, int first, int count)
         where TPeephole : struct, IFlag
         where TCoupled : struct, IFlag
     {
+        // Float: the whole pointwise step in one pass over each row (VectorMath's σ and tanh), instead of eight passes
+        // through TensorPrimitives: at (B, H) = (32, 128) the step's pointwise part went from 17-31 µs to a few.
         int h = hiddenSize, gw = (TCoupled.Enabled ? 3 : 4) * h;
+        UnitWindow.Check(first, count, h);
         if (gates.Length < batchSize * gw || cellPrev.Length < batchSize * h || cell.Length < batchSize * h
             || tanhCell.Length < batchSize * h || hidden.Length < batchSize * h)
         {
@@ -120,19 +126,19 @@ internal static class LstmKernels
             refs.Cell = ref MemoryMarshal.GetReference(cell.Slice(b * h, h));
             refs.TanhCell = ref MemoryMarshal.GetReference(tanhCell.Slice(b * h, h));
             refs.Hidden = ref MemoryMarshal.GetReference(hidden.Slice(b * h, h));
-            int j = 0;
+            int j = first, end = first + count;
             if (Vector512.IsHardwareAccelerated)
             {
-                for (; j <= h - Vector512<float>.Count; j += Vector512<float>.Count)
+                for (; j <= end - Vector512<float>.Count; j += Vector512<float>.Count)
                     Unit<Vector512<float>, Lanes512, TPeephole, TCoupled>(ref refs, (nuint)j);
             }
             else if (Vector.IsHardwareAccelerated)
             {
-                for (; j <= h - Vector<float>.Count; j += Vector<float>.Count)
+                for (; j <= end - Vector<float>.Count; j += Vector<float>.Count)
                     Unit<Vector<float>, LanesVector, TPeephole, TCoupled>(ref refs, (nuint)j);
             }
 
-            for (; j < h; j++)
+            for (; j < end; j++)
                 Unit<float, Lanes1, TPeephole, TCoupled>(ref refs, (nuint)j);
         }
     }
@@ -204,12 +210,16 @@ internal static class LstmKernels
     public static void Backward<T, TPeephole, TCoupled>(Span<T> gates, ReadOnlySpan<T> cellPrev, ReadOnlySpan<T> cell,
         ReadOnlySpan<T> tanhCell, ReadOnlySpan<T> dHidden, ReadOnlySpan<T> dCell, Span<T> dCellPrev,
         ReadOnlySpan<T> peepholeI, ReadOnlySpan<T> peepholeF, ReadOnlySpan<T> peepholeO,
-        Span<T> dPeepholeI, Span<T> dPeepholeF, Span<T> dPeepholeO, int batchSize, int hiddenSize)
+        Span<T> dPeepholeI, Span<T> dPeepholeF, Span<T> dPeepholeO, int batchSize, int hiddenSize, int first = 0, int count = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TPeephole : struct, IFlag
         where TCoupled : struct, IFlag
     {
+        // Units [first, first + count) of every row (all of them by default); plain arithmetic, so a window gives the
+        // same bits as the whole row on its units.
         int h = hiddenSize, gw = (TCoupled.Enabled ? 3 : 4) * h;
+        count = count < 0 ? h : count;
+        UnitWindow.Check(first, count, h);
         int fOff = TCoupled.Enabled ? 0 : h, gOff = fOff + h, oOff = gOff + h;
         for (int b = 0; b < batchSize; b++)
         {
@@ -231,11 +241,11 @@ internal static class LstmKernels
             ref T gRef = ref Unsafe.Add(ref row, gOff);
             ref T oRef = ref Unsafe.Add(ref row, oOff);
 
-            int j = 0;
+            int j = first, end = first + count;
             if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
             {
                 var one = Vector<T>.One;
-                for (; j <= h - Vector<T>.Count; j += Vector<T>.Count)
+                for (; j <= end - Vector<T>.Count; j += Vector<T>.Count)
                 {
                     nuint u = (nuint)j;
                     var f = Vector.LoadUnsafe(ref fRef, u);
@@ -290,7 +300,7 @@ internal static class LstmKernels
                 }
             }
 
-            for (; j < h; j++)
+            for (; j < end; j++)
             {
                 T f = Unsafe.Add(ref fRef, j), g = Unsafe.Add(ref gRef, j), o = Unsafe.Add(ref oRef, j);
                 T t = Unsafe.Add(ref tc, j), dhv = Unsafe.Add(ref dh, j), cPrev = Unsafe.Add(ref cp, j);

@@ -49,7 +49,6 @@ public class RecurrentLayer<T>
     private SeededRandom dropoutRandom;
     private T[] inputCopy = [];
     private T[] dHiddenA = [], dHiddenB = [], dCellA = [], dCellB = [], savedDHidden = [], savedDCell = [], scratch = [], biasSum = [];
-    private readonly PackedMatrix<T> packedInputWeights = new();
     private int[] lengths = [];
     private bool hasLengths;
     private int cachedSteps, cachedBatch, currentBatch;
@@ -187,6 +186,41 @@ public class RecurrentLayer<T>
     /// <summary>Whether dropout is active (PyTorch's <c>train()</c> / <c>eval()</c>). Default true.</summary>
     public bool Training { get; set; } = true;
 
+    /// <summary>Whether the weights are frozen for inference (<see cref="FreezeWeights"/>).</summary>
+    public bool WeightsFrozen { get; private set; }
+
+    /// <summary>
+    /// Freezes the weights for inference, as ONNX Runtime does when it builds a session: every cell's W_ih and W_hh are
+    /// packed for the kernels once, now, and each later <see cref="Forward"/> reuses the packed copies instead of packing
+    /// them again (at batch 1 packing is 5-12 % of a forward pass). Until <see cref="UnfreezeWeights"/>, the layer runs
+    /// W_ih and W_hh as they are at this call: later writes to them (an optimizer step, a load, a direct write) are not
+    /// seen, while biases, peepholes and learned initial states are still read at each call; <see cref="Backward"/>
+    /// throws. Freeze again after changing the weights. Costs memory for one packed copy of W_ih and W_hh per cell.
+    /// </summary>
+    public void FreezeWeights()
+    {
+        Parameters.Freeze();
+        foreach (var cell in cells)
+        {
+            cell.FreezeWeights(true);
+        }
+
+        WeightsFrozen = true;
+        backwardReady = false;
+    }
+
+    /// <summary>Ends <see cref="FreezeWeights"/>: each forward pass packs the current weights again; training is allowed.</summary>
+    public void UnfreezeWeights()
+    {
+        foreach (var cell in cells)
+        {
+            cell.FreezeWeights(false);
+        }
+
+        WeightsFrozen = false;
+        backwardReady = false;
+    }
+
     /// <summary>Restarts the dropout masks from <paramref name="seed"/> (to repeat a forward pass exactly, e.g. in a gradient check).</summary>
     public void ReseedDropout(ulong seed) => dropoutRandom = new SeededRandom(seed);
 
@@ -299,7 +333,7 @@ public class RecurrentLayer<T>
                         // The next chunk of steps in reading order, projected just before use (still in L2).
                         int count = Math.Min(chunk, steps - s0);
                         ProjectInputs(cell, x, gates, (d == 0 ? s0 : steps - s0 - count) * batch, count * batch);
-                        if (!RunStepsSplit(cell, cache, s0, count, steps, batch, d))
+                        if (!RunStepsSplit(cell, cache, s0, count, steps, batch, d) && !RunUnitsSplit(cell, cache, s0, count, steps, batch, d, backward: false))
                         {
                             for (int s = s0; s < s0 + count; s++)
                             {
@@ -368,11 +402,17 @@ public class RecurrentLayer<T>
     /// null for none.</param>
     /// <param name="dInput">Receives (overwritten) dL/dx, [timeSteps, batchSize, inputSize], when given.</param>
     /// <param name="dInitialState">Receives (overwritten) dL/d h(0) (and C(0)), when given.</param>
-    /// <exception cref="InvalidOperationException">No forward pass is waiting for its backward pass.</exception>
+    /// <exception cref="InvalidOperationException">No forward pass is waiting for its backward pass, or the weights are
+    /// frozen (<see cref="FreezeWeights"/>).</exception>
     /// <exception cref="ArgumentException">A shape disagrees with the forward pass.</exception>
     public void Backward(Tensor<T> dOutput, RecurrentState<T>? dFinalState = null, Tensor<T>? dInput = null, RecurrentState<T>? dInitialState = null)
     {
         ArgumentNullException.ThrowIfNull(dOutput);
+        if (WeightsFrozen)
+        {
+            throw new InvalidOperationException("The weights are frozen for inference (FreezeWeights); call UnfreezeWeights before training.");
+        }
+
         if (!backwardReady)
         {
             throw new InvalidOperationException("Backward needs a Forward call first; each Forward allows one Backward (its caches are overwritten).");
@@ -427,7 +467,20 @@ public class RecurrentLayer<T>
                 cell.PrepareWeights(backward: true);
                 try
                 {
-                    for (int s = steps - 1; s >= 0; s--)
+                    splitDOut = l == NumLayers - 1 ? dOutput.Data : dOutputs[l];
+                    bool split = RunUnitsSplit(cell, cache, 0, steps, steps, batch, d, backward: true);
+                    if (split && steps % 2 == 1)
+                    {
+                        // Every part swapped its buffers once per step: after an odd number of steps dh(0) is in B.
+                        var swap = dh;
+                        dh = dhNext;
+                        dhNext = swap;
+                        swap = dc;
+                        dc = dcNext;
+                        dcNext = swap;
+                    }
+
+                    for (int s = split ? -1 : steps - 1; s >= 0; s--)
                     {
                         int t = d == 0 ? s : steps - 1 - s;
                         if (hasLengths)
@@ -458,6 +511,7 @@ public class RecurrentLayer<T>
                 }
                 finally
                 {
+                    splitDOut = null;
                     cell.ReleaseWeights();
                 }
 
@@ -640,7 +694,7 @@ public class RecurrentLayer<T>
             }
         }
 
-        Gemm.Pack(true, cell.InputSize, gw, cell.WeightIH.Values, cell.InputSize, packedInputWeights);
+        cell.PackInputWeights();
 
         // Gates that fit in L2 whole are projected at once: chunks would only stream W_ih again.
         long stepBytes = (long)batch * gw * sizeof(T);
@@ -724,6 +778,158 @@ public class RecurrentLayer<T>
         }
     }
 
+    /// <summary>Fewest hidden units a thread takes when a step is split over units (so every range starts on a GEMM panel).</summary>
+    private const int MinSplitUnits = 32;
+
+    /// <summary>
+    /// Fewest multiply-adds B·G·H·H in a step's recurrent product for the unit split: below it the meeting per step costs
+    /// more than half the step saves (Elman at (B, H) = (1, 128), 16 K, ran slower on two threads than on one; the LSTM
+    /// at (1, 128), 64 K, gains a third).
+    /// </summary>
+    private const long MinSplitProduct = 64 * 1024;
+
+    // The unit split's state, read by every part: the barrier the parts meet at once per step, the units each takes,
+    // and dL/d output of the layer being backpropagated.
+    private readonly SpinBarrier unitBarrier = new();
+    private int splitUnits;
+    private T[]? splitDOut;
+
+    /// <summary>
+    /// Runs steps [first, first + count) of the forward time loop, or the whole backward loop, with each step split over
+    /// ranges of hidden units, one thread per range: a thread computes its units' gate columns of the recurrent product
+    /// (reading all of h(t-1)) and their pointwise step, and the threads meet once per step (backward: between the
+    /// pointwise step and the product dL/dh(t-1) = dGates·W_hh, whose columns are again split by unit). It serves small
+    /// batches, which the batch split cannot divide (batch 1 above all), and the backward loop at any batch. Each unit
+    /// gets the bits of the whole-step loop. Returns false (nothing done) when the split does not apply: one thread, a
+    /// cell that does not split (<see cref="RecurrentCell{T}.SplitsUnits"/>: double, GRU in Cho's form, custom cells), H
+    /// not a multiple of 32 or below 64, recurrent dropout or sequence lengths, or a busy pool.
+    /// </summary>
+    private unsafe bool RunUnitsSplit(RecurrentCell<T> cell, LayerCache cache, int first, int count, int steps, int batch, int direction, bool backward)
+    {
+        int h = HiddenSize;
+        if (!cell.SplitsUnits || recurrentDropped || hasLengths || h % Gemm.ColumnAlignment != 0 || (!backward && batch >= 2 * MinSplitRows)
+            || (long)batch * cell.GateWidth * h < MinSplitProduct)
+        {
+            return false;
+        }
+
+        int parts = Math.Min(Math.Min(KernelOptions.MaxDegreeOfParallelism, 1 + GemmWorkerPool.WorkerCount), h / MinSplitUnits);
+        if (parts < 2 || !GemmWorkerPool.TryAcquire())
+        {
+            return false;
+        }
+
+        try
+        {
+            splitCell = cell;
+            splitCache = cache;
+            (splitFirst, splitCount, splitSteps, splitBatch, splitDirection) = (first, count, steps, batch, direction);
+            splitUnits = ((h + parts - 1) / parts + Gemm.ColumnAlignment - 1) / Gemm.ColumnAlignment * Gemm.ColumnAlignment;
+            unitBarrier.Reset(parts);
+            GemmJob job = GemmWorkerPool.Job;
+            job.Parts = parts;
+            job.State = this;
+            job.Body = backward ? &RunBackwardUnitsPart : &RunForwardUnitsPart;
+            GemmWorkerPool.Run();
+        }
+        finally
+        {
+            GemmWorkerPool.Job.State = null;
+            splitCell = null;
+            splitCache = null;
+            GemmWorkerPool.Release();
+        }
+
+        return true;
+    }
+
+    private static void RunForwardUnitsPart(GemmJob job, int part) => ((RecurrentLayer<T>)job.State!).ForwardUnitsPart(part);
+
+    private static void RunBackwardUnitsPart(GemmJob job, int part) => ((RecurrentLayer<T>)job.State!).BackwardUnitsPart(part);
+
+    // Units [part·splitUnits, ..) through the chunk's forward steps; every part meets the others after each step, even
+    // one left without units, so the barrier counts all of them.
+    private void ForwardUnitsPart(int part)
+    {
+        var cell = splitCell!;
+        int u0 = Math.Min(part * splitUnits, HiddenSize), u1 = Math.Min(u0 + splitUnits, HiddenSize);
+        try
+        {
+            for (int s = splitFirst; s < splitFirst + splitCount; s++)
+            {
+                int t = splitDirection == 0 ? s : splitSteps - 1 - s;
+                if (u0 < u1)
+                {
+                    cell.ForwardUnits(StepView(cell, splitCache!, t, splitBatch, splitDirection, backward: false), u0, u1);
+                }
+
+                if (!unitBarrier.SignalAndWait())
+                {
+                    return;
+                }
+            }
+        }
+        catch
+        {
+            unitBarrier.Abort();
+            throw;
+        }
+    }
+
+    // Units [part·splitUnits, ..) through the whole backward loop: per step, dh(t) += dL/d output(t) and the pointwise
+    // step on this part's units, the meeting (every unit's gate gradients are then written), and this part's columns
+    // of dL/dh(t-1). Buffers swap as in the whole-batch loop.
+    private void BackwardUnitsPart(int part)
+    {
+        var cell = splitCell!;
+        int u0 = Math.Min(part * splitUnits, HiddenSize), u1 = Math.Min(u0 + splitUnits, HiddenSize);
+        int batch = splitBatch, h = HiddenSize, stateSize = batch * h, width = OutputSize;
+        Span<T> dh = dHiddenA.AsSpan(0, stateSize), dhNext = dHiddenB.AsSpan(0, stateSize);
+        Span<T> dc = cell.HasCellState ? dCellA.AsSpan(0, stateSize) : default;
+        Span<T> dcNext = cell.HasCellState ? dCellB.AsSpan(0, stateSize) : default;
+        ReadOnlySpan<T> dOut = splitDOut;
+        try
+        {
+            for (int s = splitSteps - 1; s >= 0; s--)
+            {
+                int t = splitDirection == 0 ? s : splitSteps - 1 - s;
+                var step = StepView(cell, splitCache!, t, batch, splitDirection, backward: true, dh, dhNext, dc, dcNext);
+                if (u0 < u1)
+                {
+                    for (int b = 0; b < batch; b++)
+                    {
+                        Span<T> row = dh.Slice(b * h + u0, u1 - u0);
+                        TP.Add<T>(row, dOut.Slice((t * batch + b) * width + splitDirection * h + u0, u1 - u0), row);
+                    }
+
+                    cell.BackwardUnitsPointwise(step, u0, u1);
+                }
+
+                if (!unitBarrier.SignalAndWait())
+                {
+                    return;
+                }
+
+                if (u0 < u1)
+                {
+                    cell.BackwardUnitsProduct(step, u0, u1);
+                }
+
+                var swap = dh;
+                dh = dhNext;
+                dhNext = swap;
+                swap = dc;
+                dc = dcNext;
+                dcNext = swap;
+            }
+        }
+        catch
+        {
+            unitBarrier.Abort();
+            throw;
+        }
+    }
+
     // gates[rows first .. first + count) = b + X·W_ihᵀ on those rows.
     private void ProjectInputs(RecurrentCell<T> cell, ReadOnlySpan<T> x, Span<T> gates, int first, int count)
     {
@@ -736,7 +942,7 @@ public class RecurrentLayer<T>
             Elementwise.BroadcastRows<T>(biasSum.AsSpan(0, gw), count, g);
         }
 
-        Gemm.Compute(false, count, gw, inputSize, xs, inputSize, packedInputWeights, g, gw, accumulate: bias);
+        Gemm.Compute(false, count, gw, inputSize, xs, inputSize, cell.PackedInputWeights, g, gw, accumulate: bias);
     }
 
     private void LoadInitialState(RecurrentState<T>? initialState, int index, int batch, Span<T> h0, Span<T> c0)

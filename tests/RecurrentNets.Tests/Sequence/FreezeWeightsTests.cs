@@ -1,0 +1,125 @@
+using RecurrentNets.Init;
+using RecurrentNets.Parameters;
+using RecurrentNets.Sequence;
+using RecurrentNets.Tensors;
+
+namespace RecurrentNets.Tests.Sequence;
+
+/// <summary><see cref="RecurrentLayer{T}.FreezeWeights"/>: weights packed once, the same outputs, stale by contract, no training.</summary>
+public class FreezeWeightsTests
+{
+    [Theory]
+    [InlineData("lstm")]
+    [InlineData("cifg-peephole")]
+    [InlineData("gru")]
+    [InlineData("gru-cho")]
+    [InlineData("rnn")]
+    public void FrozenForwardGivesTheBitsOfTheUnfrozenOne(string cell)
+    {
+        var (layer, x) = Make(cell);
+        var y = new Tensor<float>(6, 3, layer.OutputSize);
+        var frozen = new Tensor<float>(6, 3, layer.OutputSize);
+        var final = layer.CreateState(3);
+        var frozenFinal = layer.CreateState(3);
+        layer.Forward(x, y, null, final);
+        layer.FreezeWeights();
+        Assert.True(layer.WeightsFrozen);
+        layer.Forward(x, frozen, null, frozenFinal);
+        Assert.Equal(y.Data, frozen.Data);
+        Assert.Equal(final.Hidden.Data, frozenFinal.Hidden.Data);
+        layer.Forward(x, frozen);
+        Assert.Equal(y.Data, frozen.Data);
+    }
+
+    [Fact]
+    public void FrozenWeightsIgnoreLaterWritesUntilThawedOrFrozenAgain()
+    {
+        var (layer, x) = Make("lstm");
+        var before = new Tensor<float>(6, 3, layer.OutputSize);
+        var after = new Tensor<float>(6, 3, layer.OutputSize);
+        layer.FreezeWeights();
+        layer.Forward(x, before);
+
+        // Change W_ih and W_hh: the frozen layer still runs the matrices of its FreezeWeights call.
+        var changed = new Tensor<float>(6, 3, layer.OutputSize);
+        foreach (var view in layer.Parameters.Views)
+        {
+            if (view.Name.StartsWith("weight_", StringComparison.Ordinal))
+            {
+                view.Values[0] += 0.5f;
+            }
+        }
+
+        layer.Forward(x, after);
+        Assert.Equal(before.Data, after.Data);
+
+        // Biases are read at each call, frozen or not.
+        layer.Parameters["bias_ih_l0"].Values[0] += 0.5f;
+        layer.Forward(x, after);
+        Assert.NotEqual(before.Data, after.Data);
+        layer.Parameters["bias_ih_l0"].Values[0] -= 0.5f;
+
+        layer.UnfreezeWeights();
+        Assert.False(layer.WeightsFrozen);
+        layer.Forward(x, changed);
+        Assert.NotEqual(before.Data, changed.Data);
+
+        layer.FreezeWeights();
+        layer.Forward(x, after);
+        Assert.Equal(changed.Data, after.Data);
+    }
+
+    [Fact]
+    public void BackwardThrowsWhileTheWeightsAreFrozen()
+    {
+        var (layer, x) = Make("gru");
+        var y = new Tensor<float>(6, 3, layer.OutputSize);
+        layer.FreezeWeights();
+        layer.Forward(x, y);
+        var error = Assert.Throws<InvalidOperationException>(() => layer.Backward(y));
+        Assert.Contains("UnfreezeWeights", error.Message);
+
+        // Thawed, the layer trains again.
+        layer.UnfreezeWeights();
+        layer.Forward(x, y);
+        layer.Backward(y);
+    }
+
+    [Fact]
+    public void FrozenForwardAllocatesNothing()
+    {
+        var (layer, x) = Make("lstm");
+        var y = new Tensor<float>(6, 3, layer.OutputSize);
+        layer.FreezeWeights();
+        layer.Forward(x, y);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5; i++)
+        {
+            layer.Forward(x, y);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    private static (RecurrentLayer<float> Layer, Tensor<float> X) Make(string cell)
+    {
+        var random = new SeededRandom(3);
+        var block = new ParameterBlock<float>();
+        RecurrentLayer<float> layer = cell switch
+        {
+            "lstm" => new Lstm<float>(5, 64, 2, random: random, parameters: block, bidirectional: true),
+            "cifg-peephole" => new Lstm<float>(5, 40, random: random, parameters: block, peephole: true, coupledInputForget: true),
+            "gru" => new Gru<float>(5, 64, 2, random: random, parameters: block),
+            "gru-cho" => new Gru<float>(5, 48, random: random, parameters: block, resetAfterRecurrence: false),
+            _ => new Rnn<float>(5, 64, random: random, parameters: block, bidirectional: true),
+        };
+        layer.Training = false;
+        var x = new Tensor<float>(6, 3, 5);
+        for (int i = 0; i < x.Length; i++)
+        {
+            x.Data[i] = (float)random.NextNormal();
+        }
+
+        return (layer, x);
+    }
+}

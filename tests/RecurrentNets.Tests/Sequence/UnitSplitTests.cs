@@ -1,0 +1,132 @@
+using RecurrentNets.Cells;
+using RecurrentNets.Init;
+using RecurrentNets.Kernels;
+using RecurrentNets.Parameters;
+using RecurrentNets.Sequence;
+using RecurrentNets.Tensors;
+
+namespace RecurrentNets.Tests.Sequence;
+
+/// <summary>
+/// The time loop split over hidden units (two threads, one range of units each, meeting once per step) gives the bits
+/// of one thread: outputs, final states, every parameter gradient, dL/dx and dL/d initial state.
+/// </summary>
+public class UnitSplitTests
+{
+    [Theory]
+    [InlineData("lstm", 1, 128, 1, false)]
+    [InlineData("lstm", 3, 96, 2, false)]
+    [InlineData("lstm", 1, 64, 1, true)]
+    [InlineData("lstm", 32, 64, 1, false)]
+    [InlineData("peephole", 1, 128, 1, false)]
+    [InlineData("cifg", 2, 64, 1, false)]
+    [InlineData("cifg-peephole", 1, 96, 2, true)]
+    [InlineData("gru", 1, 128, 1, false)]
+    [InlineData("gru", 5, 64, 2, true)]
+    [InlineData("gru", 32, 64, 1, false)]
+    [InlineData("rnn", 1, 128, 1, false)]
+    [InlineData("rnn-relu", 2, 96, 2, true)]
+    [InlineData("rnn", 32, 64, 1, false)]
+    public void TwoThreadsGiveTheBitsOfOne(string cell, int batch, int hidden, int layers, bool bidirectional)
+    {
+        var one = Run(1, cell, batch, hidden, layers, bidirectional);
+        var two = Run(2, cell, batch, hidden, layers, bidirectional);
+        for (int i = 0; i < one.Length; i++)
+        {
+            Assert.Equal(one[i], two[i]);
+        }
+    }
+
+    [Fact]
+    public async Task AFailingPartReleasesTheOtherAtTheBarrier()
+    {
+        // A barrier whose partner aborted returns false at once instead of waiting for it.
+        var barrier = new SpinBarrier();
+        barrier.Reset(2);
+        var waiter = Task.Run(barrier.SignalAndWait);
+        barrier.Abort();
+        bool released = await waiter.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.False(released);
+    }
+
+    private static float[][] Run(int threads, string cell, int batch, int hidden, int layers, bool bidirectional)
+    {
+        int saved = KernelOptions.MaxDegreeOfParallelism;
+        KernelOptions.MaxDegreeOfParallelism = threads;
+        try
+        {
+            const int steps = 9, inputSize = 7;
+            var random = new SeededRandom(5);
+            var block = new ParameterBlock<float>();
+            RecurrentLayer<float> rnn = cell switch
+            {
+                "lstm" => new Lstm<float>(inputSize, hidden, layers, random: random, parameters: block, bidirectional: bidirectional),
+                "peephole" => new Lstm<float>(inputSize, hidden, layers, random: random, parameters: block, bidirectional: bidirectional, peephole: true),
+                "cifg" => new Lstm<float>(inputSize, hidden, layers, random: random, parameters: block, bidirectional: bidirectional, coupledInputForget: true),
+                "cifg-peephole" => new Lstm<float>(inputSize, hidden, layers, random: random, parameters: block, bidirectional: bidirectional,
+                    peephole: true, coupledInputForget: true),
+                "gru" => new Gru<float>(inputSize, hidden, layers, random: random, parameters: block, bidirectional: bidirectional),
+                "rnn-relu" => new Rnn<float>(inputSize, hidden, layers, RnnNonlinearity.Relu, random: random, parameters: block, bidirectional: bidirectional),
+                _ => new Rnn<float>(inputSize, hidden, layers, random: random, parameters: block, bidirectional: bidirectional),
+            };
+
+            // Peephole weights start at zero in some initialisations: give them values so their paths are exercised.
+            foreach (var view in block.Views)
+            {
+                if (view.Name.StartsWith("weight_c", StringComparison.Ordinal))
+                {
+                    for (int i = 0; i < view.Values.Length; i++)
+                    {
+                        view.Values[i] = (float)(0.3 * random.NextNormal());
+                    }
+                }
+            }
+
+            int width = rnn.OutputSize;
+            var x = Filled(random, steps, batch, inputSize);
+            var dy = Filled(random, steps, batch, width);
+            var h0 = rnn.CreateState(batch);
+            var dFinal = rnn.CreateState(batch);
+            Fill(random, h0);
+            Fill(random, dFinal);
+            var y = new Tensor<float>(steps, batch, width);
+            var final = rnn.CreateState(batch);
+            var dx = new Tensor<float>(steps, batch, inputSize);
+            var dInitial = rnn.CreateState(batch);
+            block.ZeroGradients();
+            rnn.Forward(x, y, h0, final);
+            rnn.Backward(dy, dFinal, dx, dInitial);
+            return
+            [
+                y.Data, final.Hidden.Data, final.Cell?.Data ?? [], (float[])block.Gradients.Clone(), dx.Data,
+                dInitial.Hidden.Data, dInitial.Cell?.Data ?? [],
+            ];
+        }
+        finally
+        {
+            KernelOptions.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    private static Tensor<float> Filled(SeededRandom random, params int[] shape)
+    {
+        var t = new Tensor<float>(shape);
+        for (int i = 0; i < t.Length; i++)
+        {
+            t.Data[i] = (float)random.NextNormal();
+        }
+
+        return t;
+    }
+
+    private static void Fill(SeededRandom random, RecurrentState<float> state)
+    {
+        foreach (var t in state.Cell is null ? new[] { state.Hidden } : [state.Hidden, state.Cell])
+        {
+            for (int i = 0; i < t.Length; i++)
+            {
+                t.Data[i] = (float)(0.5 * random.NextNormal());
+            }
+        }
+    }
+}

@@ -88,4 +88,10 @@ public readonly ref struct CellStep<T>
 
     /// <summary>Scratch space of at least [B, G·H] + [B, H] elements, not kept between calls.</summary>
     public Span<T> Scratch { get; }
+
+    /// <summary>
+    /// Set by the engine on every other step: products on W_hh may walk its columns in reverse, so a matrix larger than
+    /// the cache finds the part read last still there. It never changes a result.
+    /// </summary>
+    internal bool ReverseSweep { get; init; }
 }

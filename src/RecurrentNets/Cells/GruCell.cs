@@ -80,7 +80,7 @@ public sealed class GruCell<T> : RecurrentCell<T>
                 }
             }
 
-            MultiplyByRecurrentWeightsTransposed(step.RecurrentInput, hp, b, accumulate: BiasHH is not null);
+            MultiplyByRecurrentWeightsTransposed(step.RecurrentInput, hp, b, accumulate: BiasHH is not null, step.ReverseSweep);
             if (typeof(T) == typeof(float))
             {
                 // One pass: σ, tanh, the new state, and W_hn h + b_hn kept for backward.
@@ -137,7 +137,7 @@ public sealed class GruCell<T> : RecurrentCell<T>
             }
         }
 
-        MultiplyUnitsByRecurrentWeightsTransposed(step.RecurrentInput, hp, b, first, end, accumulate: BiasHH is not null);
+        MultiplyUnitsByRecurrentWeightsTransposed(step.RecurrentInput, hp, b, first, end, accumulate: BiasHH is not null, step.ReverseSweep);
         GruKernels.ForwardResetAfter(Cast(step.Gates), Cast(hp), Cast(step.HiddenPrev), Cast(step.StepCache), Cast(step.Hidden), b, h, first, count);
     }
 
@@ -148,7 +148,7 @@ public sealed class GruCell<T> : RecurrentCell<T>
 
     /// <inheritdoc/>
     internal override void BackwardUnitsProduct(in CellStep<T> step, int first, int end)
-        => MultiplyUnitsByRecurrentWeights(step.RecurrentGradient, step.DHiddenPrev, step.BatchSize, first, end, accumulate: true);
+        => MultiplyUnitsByRecurrentWeights(step.RecurrentGradient, step.DHiddenPrev, step.BatchSize, first, end, accumulate: true, step.ReverseSweep);
 
     /// <inheritdoc/>
     public override void Backward(in CellStep<T> step)
@@ -162,12 +162,12 @@ public sealed class GruCell<T> : RecurrentCell<T>
             // dh(t-1) += (dRecurrent·W_hh) ⊙ m, on the packed W_hh.
             if (step.RecurrentMask.IsEmpty)
             {
-                MultiplyByRecurrentWeights(step.RecurrentGradient, step.DHiddenPrev, b, accumulate: true);
+                MultiplyByRecurrentWeights(step.RecurrentGradient, step.DHiddenPrev, b, accumulate: true, step.ReverseSweep);
             }
             else
             {
                 Span<T> product = step.Scratch[..(b * h)];
-                MultiplyByRecurrentWeights(step.RecurrentGradient, product, b, accumulate: false);
+                MultiplyByRecurrentWeights(step.RecurrentGradient, product, b, accumulate: false, step.ReverseSweep);
                 System.Numerics.Tensors.TensorPrimitives.MultiplyAdd<T>(product, step.RecurrentMask, step.DHiddenPrev, step.DHiddenPrev);
             }
         }

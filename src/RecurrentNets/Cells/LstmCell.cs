@@ -85,7 +85,7 @@ public sealed class LstmCell<T> : RecurrentCell<T>
     /// <inheritdoc/>
     public override void Forward(in CellStep<T> step)
     {
-        MultiplyByRecurrentWeightsTransposed(step.RecurrentInput, step.Gates, step.BatchSize, accumulate: true);
+        MultiplyByRecurrentWeightsTransposed(step.RecurrentInput, step.Gates, step.BatchSize, accumulate: true, step.ReverseSweep);
         ForwardPointwise(step, 0, HiddenSize);
     }
 
@@ -95,7 +95,7 @@ public sealed class LstmCell<T> : RecurrentCell<T>
     /// <inheritdoc/>
     internal override void ForwardUnits(in CellStep<T> step, int first, int end)
     {
-        MultiplyUnitsByRecurrentWeightsTransposed(step.RecurrentInput, step.Gates, step.BatchSize, first, end, accumulate: true);
+        MultiplyUnitsByRecurrentWeightsTransposed(step.RecurrentInput, step.Gates, step.BatchSize, first, end, accumulate: true, step.ReverseSweep);
         ForwardPointwise(step, first, end);
     }
 
@@ -104,7 +104,7 @@ public sealed class LstmCell<T> : RecurrentCell<T>
 
     /// <inheritdoc/>
     internal override void BackwardUnitsProduct(in CellStep<T> step, int first, int end)
-        => MultiplyUnitsByRecurrentWeights(step.Gates, step.DHiddenPrev, step.BatchSize, first, end, accumulate: false);
+        => MultiplyUnitsByRecurrentWeights(step.Gates, step.DHiddenPrev, step.BatchSize, first, end, accumulate: false, step.ReverseSweep);
 
     // The gates' activations, C(t) and h(t) of units [first, end) (a window only in float; double takes all units).
     private void ForwardPointwise(in CellStep<T> step, int first, int end)
@@ -168,7 +168,7 @@ public sealed class LstmCell<T> : RecurrentCell<T>
         BackwardPointwise(step, 0, HiddenSize);
 
         // dh(t-1) = (dGates·W_hh) ⊙ m.
-        MultiplyByRecurrentWeights(step.Gates, step.DHiddenPrev, step.BatchSize, accumulate: false);
+        MultiplyByRecurrentWeights(step.Gates, step.DHiddenPrev, step.BatchSize, accumulate: false, step.ReverseSweep);
         ApplyRecurrentMask(step, step.DHiddenPrev);
     }
 

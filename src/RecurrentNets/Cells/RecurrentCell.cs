@@ -168,21 +168,21 @@ public abstract class RecurrentCell<T>
     }
 
     /// <summary>output[B, G·H] (+)= input[B, H]·W_hhᵀ, on the packed W_hh while one is prepared.</summary>
-    private protected void MultiplyByRecurrentWeightsTransposed(ReadOnlySpan<T> input, Span<T> output, int batch, bool accumulate)
+    private protected void MultiplyByRecurrentWeightsTransposed(ReadOnlySpan<T> input, Span<T> output, int batch, bool accumulate, bool reverse = false)
     {
         int h = HiddenSize, gw = GateWidth;
         if (packedForward.IsPacked)
-            Gemm.Compute(false, batch, gw, h, input, h, packedForward, output, gw, accumulate);
+            Gemm.Compute(false, batch, gw, h, input, h, packedForward, output, gw, accumulate, reverse);
         else
             Gemm.Compute(false, true, batch, gw, h, input, h, WeightHH.Values, h, output, gw, accumulate);
     }
 
     /// <summary>output[B, H] (+)= gradient[B, G·H]·W_hh, on the packed W_hh while one is prepared.</summary>
-    private protected void MultiplyByRecurrentWeights(ReadOnlySpan<T> gradient, Span<T> output, int batch, bool accumulate)
+    private protected void MultiplyByRecurrentWeights(ReadOnlySpan<T> gradient, Span<T> output, int batch, bool accumulate, bool reverse = false)
     {
         int h = HiddenSize, gw = GateWidth;
         if (packedBackward.IsPacked)
-            Gemm.Compute(false, batch, h, gw, gradient, gw, packedBackward, output, h, accumulate);
+            Gemm.Compute(false, batch, h, gw, gradient, gw, packedBackward, output, h, accumulate, reverse);
         else
             Gemm.Compute(false, false, batch, h, gw, gradient, gw, WeightHH.Values, h, output, h, accumulate);
     }
@@ -216,18 +216,21 @@ public abstract class RecurrentCell<T>
     internal virtual void BackwardUnitsProduct(in CellStep<T> step, int first, int end) => throw new NotSupportedException();
 
     /// <summary>The gate columns of units [first, end) of output[B, G·H] (+)= input[B, H]·W_hhᵀ, on the packed W_hh.</summary>
-    private protected void MultiplyUnitsByRecurrentWeightsTransposed(ReadOnlySpan<T> input, Span<T> output, int batch, int first, int end, bool accumulate)
+    private protected void MultiplyUnitsByRecurrentWeightsTransposed(ReadOnlySpan<T> input, Span<T> output, int batch, int first, int end,
+        bool accumulate, bool reverse = false)
     {
         int h = HiddenSize, gw = GateWidth;
-        for (int g = 0; g < GateCount; g++)
+        for (int i = 0; i < GateCount; i++)
         {
-            Gemm.ComputeColumns(batch, gw, h, input, h, packedForward, output, gw, accumulate, g * h + first, g * h + end);
+            int g = reverse ? GateCount - 1 - i : i;
+            Gemm.ComputeColumns(batch, gw, h, input, h, packedForward, output, gw, accumulate, g * h + first, g * h + end, reverse);
         }
     }
 
     /// <summary>Columns [first, end) of output[B, H] (+)= gradient[B, G·H]·W_hh, on the packed W_hh.</summary>
-    private protected void MultiplyUnitsByRecurrentWeights(ReadOnlySpan<T> gradient, Span<T> output, int batch, int first, int end, bool accumulate)
-        => Gemm.ComputeColumns(batch, HiddenSize, GateWidth, gradient, GateWidth, packedBackward, output, HiddenSize, accumulate, first, end);
+    private protected void MultiplyUnitsByRecurrentWeights(ReadOnlySpan<T> gradient, Span<T> output, int batch, int first, int end,
+        bool accumulate, bool reverse = false)
+        => Gemm.ComputeColumns(batch, HiddenSize, GateWidth, gradient, GateWidth, packedBackward, output, HiddenSize, accumulate, first, end, reverse);
 
     /// <summary>gradient ⊙ m when recurrent dropout is on (a gradient with respect to the recurrent input becomes one with respect to h(t-1)).</summary>
     protected static void ApplyRecurrentMask(in CellStep<T> step, Span<T> gradient)

@@ -78,7 +78,7 @@ public static class Gemm
 
     /// <summary>
     /// Packs op(B)[K, N] once into <paramref name="packed"/> for many products with
-    /// <see cref="Compute{T}(bool, int, int, int, ReadOnlySpan{T}, int, PackedMatrix{T}, Span{T}, int, bool)"/>, on the
+    /// <see cref="Compute{T}(bool, int, int, int, ReadOnlySpan{T}, int, PackedMatrix{T}, Span{T}, int, bool, bool)"/>, on the
     /// current kernel path. Allocates only when the matrix grows.
     /// </summary>
     internal static unsafe void Pack<T>(bool transposeB, int k, int n, ReadOnlySpan<T> b, int ldb, PackedMatrix<T> packed)
@@ -98,10 +98,12 @@ public static class Gemm
 
     /// <summary>
     /// C = op(A)·B, or C += op(A)·B when <paramref name="accumulate"/> is set, with B packed by <see cref="Pack{T}"/>.
-    /// Runs on the path B was packed for; the same bits as the unpacked blocked product on that path.
+    /// Runs on the path B was packed for; the same bits as the unpacked blocked product on that path. With few rows of A,
+    /// <paramref name="reverse"/> walks B's panels last to first (same bits): alternated from call to call, the panels
+    /// read last are still in cache.
     /// </summary>
     internal static unsafe void Compute<T>(bool transposeA, int m, int n, int k, ReadOnlySpan<T> a, int lda,
-        PackedMatrix<T> packed, Span<T> c, int ldc, bool accumulate)
+        PackedMatrix<T> packed, Span<T> c, int ldc, bool accumulate, bool reverse = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(packed);
@@ -122,7 +124,7 @@ public static class Gemm
             var problem = new GemmProblem
             {
                 A = pa, B = null, C = pc, Lda = lda, Ldb = 0, Ldc = ldc, M = m, N = n, K = k,
-                TransposeA = transposeA, TransposeB = false, Accumulate = accumulate, Packed = packed.Data,
+                TransposeA = transposeA, TransposeB = false, Accumulate = accumulate, Packed = packed.Data, Reverse = reverse,
             };
             GemmDriver.RunPacked<T>(ref problem, packed.Path);
         }
@@ -134,7 +136,7 @@ public static class Gemm
     /// may each take a range of columns. columnStart must be a multiple of 32 (of every path's panel width).
     /// </summary>
     internal static unsafe void ComputeColumns<T>(int m, int n, int k, ReadOnlySpan<T> a, int lda, PackedMatrix<T> packed,
-        Span<T> c, int ldc, bool accumulate, int columnStart, int columnEnd)
+        Span<T> c, int ldc, bool accumulate, int columnStart, int columnEnd, bool reverse = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(packed);
@@ -160,7 +162,7 @@ public static class Gemm
             var problem = new GemmProblem
             {
                 A = pa, B = null, C = pc, Lda = lda, Ldb = 0, Ldc = ldc, M = m, N = n, K = k,
-                TransposeA = false, TransposeB = false, Accumulate = accumulate, Packed = packed.Data,
+                TransposeA = false, TransposeB = false, Accumulate = accumulate, Packed = packed.Data, Reverse = reverse,
             };
             GemmDriver.RunPackedColumns<T>(ref problem, packed.Path, columnStart, columnEnd);
         }

@@ -34,6 +34,14 @@ internal unsafe struct GemmProblem
 
     /// <summary>Prepacked B with few rows: one row of A at a time over whole micro-panels (<see cref="GemmDriver.RowMaxM"/>).</summary>
     public bool Rows;
+
+    /// <summary>
+    /// With <see cref="Rows"/>: walk the column panels from last to first. Each column gets the same operations in the
+    /// same order either way; a caller that alternates the direction from one product to the next (the steps of a
+    /// recurrent loop) finds in cache the panels it read last, instead of streaming a matrix larger than the cache
+    /// through it in the same order every time.
+    /// </summary>
+    public bool Reverse;
 }
 
 /// <summary>The blocked, packed GEMM: a generic driver over a micro-kernel struct, plus threading over tiles of C.</summary>
@@ -477,41 +485,73 @@ internal static unsafe class GemmDriver
         where T : unmanaged, IFloatingPointIeee754<T>
         where TKernel : struct, IGemmMicroKernel<T>
     {
+        // Groups of four micro-panels (one kernel call), never across an NC block (panels are contiguous within one),
+        // each taken through all its K blocks before the next group: the order of groups is then free (forward or
+        // reversed) while every column still sums its K blocks in order.
+        int group = 4 * TKernel.NR;
+        if (!problem.Reverse)
+        {
+            for (int jc = j0; jc < j1;)
+            {
+                int end = GroupEnd(jc, j1, group);
+                RowGroup<T, TKernel>(ref problem, i0, i1, jc, end);
+                jc = end;
+            }
+
+            return;
+        }
+
+        // Reversed: the same groups, last first (a group ends at four panels, an NC block's end or the range's end).
+        for (int end = j1; end > j0;)
+        {
+            int blockStart = Math.Max(j0, (end - 1) / NC * NC);
+            int start = blockStart + (end - blockStart - 1) / group * group;
+            RowGroup<T, TKernel>(ref problem, i0, i1, start, end);
+            end = start;
+        }
+    }
+
+    // The end of the group of panels that starts at column jc: four panels, or fewer at the end of an NC block or of the range.
+    private static int GroupEnd(int jc, int j1, int group) => Math.Min(Math.Min(j1, jc + group), (jc / NC + 1) * NC);
+
+    /// <summary>C[i0..i1, j0..j1) (+)= op(A)·B over columns within one NC block, at most four panels, all K blocks.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowGroup<T, TKernel>(ref GemmProblem problem, int i0, int i1, int j0, int j1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TKernel : struct, IGemmMicroKernel<T>
+    {
         int nr = TKernel.NR, k = problem.K;
         T* a = (T*)problem.A;
         T* c = (T*)problem.C;
         nint lda = problem.Lda, ldc = problem.Ldc;
         nint aStride = problem.TransposeA ? lda : 1;
         T* tile = stackalloc T[nr];
-        for (int jc = j0; jc < j1;)
+        for (int pc = 0; pc < k; pc += KC)
         {
-            // Panels are contiguous within one global NC block of the packed layout.
-            int end = Math.Min(j1, (jc / NC + 1) * NC);
-            for (int pc = 0; pc < k; pc += KC)
+            int kc = Math.Min(KC, k - pc);
+            bool add = problem.Accumulate || pc > 0;
+            T* first = PackedPanel<T>(ref problem, j0, pc, kc, nr);
+            nint panelStride = (nint)nr * kc;
+            for (int i = i0; i < i1; i++)
             {
-                int kc = Math.Min(KC, k - pc);
-                bool add = problem.Accumulate || pc > 0;
-                T* first = PackedPanel<T>(ref problem, jc, pc, kc, nr);
-                nint panelStride = (nint)nr * kc;
-                for (int i = i0; i < i1; i++)
+                T* aRow = problem.TransposeA ? a + pc * lda + i : a + i * lda + pc;
+                T* cRow = c + i * ldc;
+                T* panel = first;
+                int j = j0;
+                if (j + 4 * nr <= j1)
                 {
-                    T* aRow = problem.TransposeA ? a + pc * lda + i : a + i * lda + pc;
-                    T* cRow = c + i * ldc;
-                    T* panel = first;
-                    int j = jc;
-                    for (; j + 4 * nr <= end; j += 4 * nr, panel += 4 * panelStride)
-                        TKernel.RowPanels4(kc, aRow, aStride, panel, panelStride, cRow + j, add);
-                    for (; j + nr <= end; j += nr, panel += panelStride)
-                        TKernel.RowPanel(kc, aRow, aStride, panel, cRow + j, add);
-                    if (j < end)
-                    {
-                        TKernel.RowPanel(kc, aRow, aStride, panel, tile, false);
-                        WriteEdge(tile, nr, cRow + j, ldc, 1, end - j, add);
-                    }
+                    TKernel.RowPanels4(kc, aRow, aStride, panel, panelStride, cRow + j, add);
+                    continue;
+                }
+
+                for (; j + nr <= j1; j += nr, panel += panelStride)
+                    TKernel.RowPanel(kc, aRow, aStride, panel, cRow + j, add);
+                if (j < j1)
+                {
+                    TKernel.RowPanel(kc, aRow, aStride, panel, tile, false);
+                    WriteEdge(tile, nr, cRow + j, ldc, 1, j1 - j, add);
                 }
             }
-
-            jc = end;
         }
     }
 

@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 namespace RecurrentNets.Kernels;
 
 /// <summary>
-/// A B operand packed once (<see cref="Gemm.Pack{T}"/>) for many products <see cref="Gemm.Compute{T}(bool, int, int, int, ReadOnlySpan{T}, int, PackedMatrix{T}, Span{T}, int, bool)"/>:
+/// A B operand packed once (<see cref="Gemm.Pack{T}"/>) for many products <see cref="Gemm.Compute{T}(bool, int, int, int, ReadOnlySpan{T}, int, PackedMatrix{T}, Span{T}, int, bool, bool)"/>:
 /// op(B)[K, N] laid out exactly as the blocked driver consumes packed B, per (jc, pc) block of NC x KC as NR-column
 /// micro-panels (kc steps of NR values, the last panel zero-padded). Block (jc, pc) starts at jc·K + RoundUp(nc, NR)·pc.
 /// </summary>

@@ -1085,7 +1085,10 @@ public class RecurrentLayer<T>
         return new CellStep<T>(batch, gates, recurrent,
             cache.Hidden.AsSpan(prevSlot * stateSize, stateSize), cache.Hidden.AsSpan(slot * stateSize, stateSize),
             cPrev, c, cache.StepCache.AsSpan(t * batch * e, batch * e),
-            dh, dhPrev, dc, dcPrev, scratch.AsSpan(0, batch * (gw + HiddenSize)), recurrentInput, mask);
+            dh, dhPrev, dc, dcPrev, scratch.AsSpan(0, batch * (gw + HiddenSize)), recurrentInput, mask)
+        {
+            ReverseSweep = (t & 1) == 1,
+        };
     }
 
     private void CheckState(RecurrentState<T>? state, int batch, string name)

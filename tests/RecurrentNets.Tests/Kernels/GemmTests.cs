@@ -281,6 +281,39 @@ public sealed class GemmTests : IDisposable
         AssertClose(expected, actual, 1e-5f);
     }
 
+    [Theory]
+    [InlineData(1, 2048, 512)]
+    [InlineData(3, 4200, 300)]
+    [InlineData(4, 96, 40)]
+    [InlineData(2, 2100, 70)]
+    public void ReversedPanelOrderAndColumnRangesGiveTheBitsOfTheWholeProduct(int m, int n, int k)
+    {
+        // Few rows against a prepacked B (the recurrent product): walking the panels last to first, or computing a range
+        // of columns (from a multiple of 32), changes no bit; n = 4200 crosses an NC block, 4 rows fill a row group.
+        var rng = new Random(m + n + k);
+        float[] a = RandomArray<float>(rng, m * k), b = RandomArray<float>(rng, n * k);
+        float[] start = RandomArray<float>(rng, m * n);
+        var packed = new PackedMatrix<float>();
+        KernelOptions.MaxDegreeOfParallelism = 1;
+        Gemm.Pack<float>(true, k, n, b, k, packed);
+        foreach (bool accumulate in new[] { false, true })
+        {
+            float[] expected = (float[])start.Clone(), reversed = (float[])start.Clone(), ranges = (float[])start.Clone();
+            Gemm.Compute<float>(false, m, n, k, a, k, packed, expected, n, accumulate);
+            Gemm.Compute<float>(false, m, n, k, a, k, packed, reversed, n, accumulate, reverse: true);
+            Assert.Equal(expected, reversed);
+            int split = n / 2 / Gemm.ColumnAlignment * Gemm.ColumnAlignment;
+            Gemm.ComputeColumns<float>(m, n, k, a, k, packed, ranges, n, accumulate, split, n, reverse: true);
+            Gemm.ComputeColumns<float>(m, n, k, a, k, packed, ranges, n, accumulate, 0, split);
+            Assert.Equal(expected, ranges);
+        }
+
+        var untouched = (float[])start.Clone();
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.ComputeColumns<float>(m, n, k, a, k, packed, untouched, n, false, 16, n));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.ComputeColumns<float>(m, n, k, a, k, packed, untouched, n, false, 0, n + 1));
+        Assert.Equal(start, untouched);
+    }
+
     [Fact]
     public void SteadyStateCallDoesNotAllocateOnTheCallingThread()
     {

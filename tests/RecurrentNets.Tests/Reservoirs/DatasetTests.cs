@@ -23,13 +23,22 @@ public class DatasetTests
     {
         var y = MackeyGlassSeries.Jaeger(5000);
         Assert.All(y, v => Assert.InRange(v, 0.2, 1.5));
-        // Jaeger 2001 quotes σ² ≈ 0.067 for the τ = 17 signal in original coordinates.
-        double sd = ReservoirMetrics.StandardDeviation(y);
-        Assert.InRange(sd * sd, 0.05, 0.085);
+        // Jaeger 2001 quotes σ² ≈ 0.067 for the τ = 17 signal in original coordinates; his integration gives 0.051 (so do
+        // a delay of 169 or 171 sub-steps, another history, a 10,000-sample transient and RK4: 0.0509 to 0.0512).
+        // 0.067 is near the variance of the squashed τ = 30 signal (0.068); the protocol keeps his σ² = 0.067.
+        double var17 = Variance(MackeyGlassSeries.Jaeger(100000));
+        Assert.InRange(var17, 0.0505, 0.0515);
+        Assert.InRange(Variance(MackeyGlassSeries.Squash(MackeyGlassSeries.Jaeger(100000, tau: 30))), 0.066, 0.070);
         var wild = MackeyGlassSeries.Jaeger(3000, tau: 30);
         Assert.All(wild, v => Assert.InRange(v, 0.1, 1.6));
         Assert.NotEqual(y[100], MackeyGlassSeries.ReservoirPy(5000)[100]);
         Assert.Equal(0.5, MackeyGlassSeries.Unsquash(MackeyGlassSeries.Squash([0.5])[0]), 1e-12);
+    }
+
+    private static double Variance(double[] values)
+    {
+        double sd = ReservoirMetrics.StandardDeviation(values);
+        return sd * sd;
     }
 
     [Fact]

@@ -172,35 +172,75 @@ public class ReservoirAcceptanceTests(ITestOutputHelper output)
         Assert.True(nrmse84 <= 2e-4, $"float NRMSE@84 {nrmse84:E3}");
     }
 
-    private void Jaeger(int seeds, int blocks, double maxMedian)
+    /// <summary>NRMSE84 of Jaeger's protocol for reservoir seeds 1..<paramref name="seeds"/> on one stretch of the series.</summary>
+    private static double[] Jaeger(int seeds, int blocks, int stretch = 0)
     {
-        var v = new List<double>();
-        for (ulong seed = 1; seed <= (ulong)seeds; seed++)
+        var v = new double[seeds];
+        for (int j = 0; j < seeds; j++)
         {
-            var (nrmse, worst, diverged) = Protocols.Jaeger(400, seed, 1e-12, blocks);
-            Assert.False(diverged);
-            v.Add(nrmse);
+            var (nrmse, _, diverged) = Protocols.Jaeger(400, (ulong)j + 1, 1e-12, blocks, stretch);
+            Assert.False(diverged, $"seed {j + 1}, stretch {stretch}: a test block left the attractor");
+            v[j] = nrmse;
         }
 
-        v.Sort();
-        double median = v[v.Count / 2];
-        output.WriteLine($"Jaeger 2001 protocol, 400 units, ridge 1e-12, {blocks} blocks: NRMSE84 per seed {string.Join(" ", v.Select(x => x.ToString("E2")))}; median {median:E2}, best {v[0]:E2} (Jaeger: 2.8e-4)");
-        Assert.True(median <= maxMedian, $"median NRMSE84 {median:E2} > {maxMedian:E2}");
+        return v;
     }
+
+    /// <summary>The upper median (element n/2 of the sorted values).</summary>
+    private static double Median(IEnumerable<double> values)
+    {
+        var v = values.Order().ToArray();
+        return v[v.Length / 2];
+    }
+
+    private const double JaegerNrmse84 = 2.8e-4; // GMD Report 148: one hand-picked 400-unit network, 3,000 training steps
 
     [Fact]
     [Trait("Category", "Slow")]
     public void MackeyGlassJaegerProtocol()
     {
-        // Jaeger's 2.8e-4 (one network) is NOT reached in the median over seeds: 8 seeds give 3.3e-4 to 6.8e-4 with the
-        // settings of his report (median 4.3e-4). This asserts what is reached, not his number: see docs/reservoirs.md.
-        Jaeger(8, 20, 6e-4);
+        // Jaeger's 2.8e-4 (one network) is NOT reached in the median over reservoir draws: seeds 1-20 give a median of
+        // 4.9e-4 and none at or below 2.8e-4. Every reading of the report checked in docs/reservoirs.md (series, network,
+        // readout, test, noise) leaves the median above it. This asserts what is reached, not his number.
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var v = Jaeger(20, 20);
+        double median = Median(v);
+        output.WriteLine($"Jaeger 2001 protocol, 400 units, ridge 1e-12, 20 blocks, seeds 1-20: NRMSE84 {string.Join(" ", v.Select(x => x.ToString("E2")))}; " +
+            $"median {median:E2}, range {v.Min():E2} .. {v.Max():E2}, at or below {JaegerNrmse84:E1}: {v.Count(x => x <= JaegerNrmse84)} of 20; {sw.Elapsed.TotalSeconds:F1} s");
+        Assert.True(median <= 5.5e-4, $"median NRMSE84 {median:E2} > 5.5e-4");
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void MackeyGlassJaegerProtocolOverTenStretchesOfTheAttractor()
+    {
+        // The same 20 reservoirs trained and tested on ten consecutive stretches of the series (3,000 + 20 × 1,084 samples
+        // each): the median moves by a factor of two with the data alone, and Jaeger's 2.8e-4 sits near the tenth
+        // percentile of the 200 runs (see docs/reservoirs.md).
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var all = new List<double>();
+        var medians = new double[10];
+        for (int k = 0; k < 10; k++)
+        {
+            var v = Jaeger(20, 20, k);
+            medians[k] = Median(v);
+            all.AddRange(v);
+            output.WriteLine($"stretch {k}: median {medians[k]:E2}, range {v.Min():E2} .. {v.Max():E2}, at or below {JaegerNrmse84:E1}: {v.Count(x => x <= JaegerNrmse84)} of 20");
+        }
+
+        double pooled = Median(all);
+        int hits = all.Count(x => x <= JaegerNrmse84);
+        output.WriteLine($"200 runs: median {pooled:E2}, at or below {JaegerNrmse84:E1}: {hits} ({100.0 * hits / all.Count:F1} %); {sw.Elapsed.TotalSeconds:F1} s");
+        Assert.True(pooled <= 5e-4, $"median NRMSE84 over 200 runs {pooled:E2} > 5e-4");
+        Assert.True(medians.Max() <= 7.5e-4, $"a stretch's median NRMSE84 {medians.Max():E2} > 7.5e-4");
     }
 
     [Fact]
     public void MackeyGlassJaegerProtocolFast()
     {
-        Jaeger(1, 5, 1e-3);
+        var v = Jaeger(1, 5);
+        output.WriteLine($"Jaeger 2001 protocol, seed 1, 5 blocks: NRMSE84 {v[0]:E2}");
+        Assert.True(v[0] <= 1e-3, $"NRMSE84 {v[0]:E2} > 1e-3");
     }
 
     private void Narma(int units, int runs, double maxMean)

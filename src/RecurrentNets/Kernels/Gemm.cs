@@ -102,8 +102,33 @@ public static class Gemm
     /// <paramref name="reverse"/> walks B's panels last to first (same bits): alternated from call to call, the panels
     /// read last are still in cache.
     /// </summary>
-    internal static unsafe void Compute<T>(bool transposeA, int m, int n, int k, ReadOnlySpan<T> a, int lda,
+    internal static void Compute<T>(bool transposeA, int m, int n, int k, ReadOnlySpan<T> a, int lda,
         PackedMatrix<T> packed, Span<T> c, int ldc, bool accumulate, bool reverse = false)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => PackedProduct(transposeA, m, n, k, a, lda, packed, c, ldc, accumulate, reverse, 0, n, wholeProduct: true);
+
+    /// <summary>
+    /// Columns [<paramref name="columnStart"/>, <paramref name="columnEnd"/>) of C = A·B (or C += A·B), B packed by
+    /// <see cref="Pack{T}"/>, on the calling thread only: the same bits as those columns of the whole product, so threads
+    /// may each take a range of columns. columnStart must be a multiple of 32 (of every path's panel width).
+    /// </summary>
+    internal static void ComputeColumns<T>(int m, int n, int k, ReadOnlySpan<T> a, int lda, PackedMatrix<T> packed,
+        Span<T> c, int ldc, bool accumulate, int columnStart, int columnEnd, bool reverse = false)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (columnStart < 0 || columnStart > columnEnd || columnEnd > n || columnStart % ColumnAlignment != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(columnStart),
+                $"Columns [{columnStart}, {columnEnd}) must lie within [0, {n}) and start at a multiple of {ColumnAlignment}.");
+        }
+
+        PackedProduct(false, m, n, k, a, lda, packed, c, ldc, accumulate, reverse, columnStart, columnEnd, wholeProduct: false);
+    }
+
+    // Validates, then computes columns [j0, j1) of op(A)·B on a packed B: the whole product (threads allowed) or a
+    // range on the calling thread.
+    private static unsafe void PackedProduct<T>(bool transposeA, int m, int n, int k, ReadOnlySpan<T> a, int lda, PackedMatrix<T> packed,
+        Span<T> c, int ldc, bool accumulate, bool reverse, int j0, int j1, bool wholeProduct)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(packed);
@@ -115,7 +140,7 @@ public static class Gemm
         CheckLeadingDimension(ldc, n, "n (C is [M, N])", nameof(ldc));
         CheckLength(a.Length, aRows, aCols, lda, "A", nameof(a));
         CheckLength(c.Length, m, n, ldc, "C", nameof(c));
-        if (m == 0)
+        if (m == 0 || j0 == j1)
             return;
 
         fixed (T* pa = a)
@@ -126,45 +151,10 @@ public static class Gemm
                 A = pa, B = null, C = pc, Lda = lda, Ldb = 0, Ldc = ldc, M = m, N = n, K = k,
                 TransposeA = transposeA, TransposeB = false, Accumulate = accumulate, Packed = packed.Data, Reverse = reverse,
             };
-            GemmDriver.RunPacked<T>(ref problem, packed.Path);
-        }
-    }
-
-    /// <summary>
-    /// Columns [<paramref name="columnStart"/>, <paramref name="columnEnd"/>) of C = A·B (or C += A·B), B packed by
-    /// <see cref="Pack{T}"/>, on the calling thread only: the same bits as those columns of the whole product, so threads
-    /// may each take a range of columns. columnStart must be a multiple of 32 (of every path's panel width).
-    /// </summary>
-    internal static unsafe void ComputeColumns<T>(int m, int n, int k, ReadOnlySpan<T> a, int lda, PackedMatrix<T> packed,
-        Span<T> c, int ldc, bool accumulate, int columnStart, int columnEnd, bool reverse = false)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        ArgumentNullException.ThrowIfNull(packed);
-        ArgumentOutOfRangeException.ThrowIfNegative(m);
-        if (!packed.IsPacked || packed.K != k || packed.N != n)
-            throw new ArgumentException($"The packed matrix is [{packed.K}, {packed.N}] but the product needs [{k}, {n}].", nameof(packed));
-        if (columnStart < 0 || columnStart > columnEnd || columnEnd > n || columnStart % ColumnAlignment != 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(columnStart),
-                $"Columns [{columnStart}, {columnEnd}) must lie within [0, {n}) and start at a multiple of {ColumnAlignment}.");
-        }
-
-        CheckLeadingDimension(lda, k, "k (A is stored [M, K])", nameof(lda));
-        CheckLeadingDimension(ldc, n, "n (C is [M, N])", nameof(ldc));
-        CheckLength(a.Length, m, k, lda, "A", nameof(a));
-        CheckLength(c.Length, m, n, ldc, "C", nameof(c));
-        if (m == 0 || columnStart == columnEnd)
-            return;
-
-        fixed (T* pa = a)
-        fixed (T* pc = c)
-        {
-            var problem = new GemmProblem
-            {
-                A = pa, B = null, C = pc, Lda = lda, Ldb = 0, Ldc = ldc, M = m, N = n, K = k,
-                TransposeA = false, TransposeB = false, Accumulate = accumulate, Packed = packed.Data, Reverse = reverse,
-            };
-            GemmDriver.RunPackedColumns<T>(ref problem, packed.Path, columnStart, columnEnd);
+            if (wholeProduct)
+                GemmDriver.RunPacked<T>(ref problem, packed.Path);
+            else
+                GemmDriver.RunPackedColumns<T>(ref problem, packed.Path, j0, j1);
         }
     }
 

@@ -472,12 +472,8 @@ public class RecurrentLayer<T>
                     if (split && steps % 2 == 1)
                     {
                         // Every part swapped its buffers once per step: after an odd number of steps dh(0) is in B.
-                        var swap = dh;
-                        dh = dhNext;
-                        dhNext = swap;
-                        swap = dc;
-                        dc = dcNext;
-                        dcNext = swap;
+                        Swap(ref dh, ref dhNext);
+                        Swap(ref dc, ref dcNext);
                     }
 
                     for (int s = split ? -1 : steps - 1; s >= 0; s--)
@@ -501,12 +497,8 @@ public class RecurrentLayer<T>
                         {
                             ReleasePaddedGradients(t, batch, dhNext, dcNext);
                         }
-                        var swap = dh;
-                        dh = dhNext;
-                        dhNext = swap;
-                        swap = dc;
-                        dc = dcNext;
-                        dcNext = swap;
+                        Swap(ref dh, ref dhNext);
+                        Swap(ref dc, ref dcNext);
                     }
                 }
                 finally
@@ -543,6 +535,14 @@ public class RecurrentLayer<T>
                 TP.Multiply<T>(dX, masks[l - 1].AsSpan(0, rows * width), dX);
             }
         }
+    }
+
+    // The gradient buffers of steps t and t-1 trade places after each backward step.
+    private static void Swap(ref Span<T> current, ref Span<T> next)
+    {
+        var swap = current;
+        current = next;
+        next = swap;
     }
 
     private void CheckLengths(ReadOnlySpan<int> sequenceLengths, int steps, int batch)
@@ -730,16 +730,25 @@ public class RecurrentLayer<T>
             return false;
         }
 
+        splitRows = ((batch + parts - 1) / parts + MinSplitRows - 1) / MinSplitRows * MinSplitRows;
+        RunOnPool(cell, cache, first, count, steps, batch, direction, parts, &RunStepsPart);
+        return true;
+    }
+
+    // Runs body on parts threads of the GEMM worker pool (acquired by the caller, released here), with the loop's
+    // arguments in the split fields every part reads.
+    private unsafe void RunOnPool(RecurrentCell<T> cell, LayerCache cache, int first, int count, int steps, int batch, int direction, int parts,
+        delegate*<GemmJob, int, void> body)
+    {
         try
         {
             splitCell = cell;
             splitCache = cache;
             (splitFirst, splitCount, splitSteps, splitBatch, splitDirection) = (first, count, steps, batch, direction);
-            splitRows = ((batch + parts - 1) / parts + MinSplitRows - 1) / MinSplitRows * MinSplitRows;
             GemmJob job = GemmWorkerPool.Job;
             job.Parts = parts;
             job.State = this;
-            job.Body = &RunStepsPart;
+            job.Body = body;
             GemmWorkerPool.Run();
         }
         finally
@@ -749,8 +758,6 @@ public class RecurrentLayer<T>
             splitCache = null;
             GemmWorkerPool.Release();
         }
-
-        return true;
     }
 
     private static void RunStepsPart(GemmJob job, int part) => ((RecurrentLayer<T>)job.State!).RunStepsPart(part);
@@ -819,27 +826,9 @@ public class RecurrentLayer<T>
             return false;
         }
 
-        try
-        {
-            splitCell = cell;
-            splitCache = cache;
-            (splitFirst, splitCount, splitSteps, splitBatch, splitDirection) = (first, count, steps, batch, direction);
-            splitUnits = ((h + parts - 1) / parts + Gemm.ColumnAlignment - 1) / Gemm.ColumnAlignment * Gemm.ColumnAlignment;
-            unitBarrier.Reset(parts);
-            GemmJob job = GemmWorkerPool.Job;
-            job.Parts = parts;
-            job.State = this;
-            job.Body = backward ? &RunBackwardUnitsPart : &RunForwardUnitsPart;
-            GemmWorkerPool.Run();
-        }
-        finally
-        {
-            GemmWorkerPool.Job.State = null;
-            splitCell = null;
-            splitCache = null;
-            GemmWorkerPool.Release();
-        }
-
+        splitUnits = ((h + parts - 1) / parts + Gemm.ColumnAlignment - 1) / Gemm.ColumnAlignment * Gemm.ColumnAlignment;
+        unitBarrier.Reset(parts);
+        RunOnPool(cell, cache, first, count, steps, batch, direction, parts, backward ? &RunBackwardUnitsPart : &RunForwardUnitsPart);
         return true;
     }
 
@@ -915,12 +904,8 @@ public class RecurrentLayer<T>
                     cell.BackwardUnitsProduct(step, u0, u1);
                 }
 
-                var swap = dh;
-                dh = dhNext;
-                dhNext = swap;
-                swap = dc;
-                dc = dcNext;
-                dcNext = swap;
+                Swap(ref dh, ref dhNext);
+                Swap(ref dc, ref dcNext);
             }
         }
         catch

@@ -304,7 +304,7 @@ public class ReservoirAcceptanceTests(ITestOutputHelper output)
     {
         // The selection above repeated on independent pools of 20 reservoirs (seeds 21-40, 41-60, 61-80, 81-100), so the
         // outcome is not one pool's luck. Prints, per pool and readout, the chosen seed and the medians over stretches 1-9;
-        // docs/reservoirs.md tabulates them with seeds 1-20 (about 5 minutes).
+        // docs/reservoirs.md tabulates them with seeds 1-20 (about 2 minutes).
         var sw = System.Diagnostics.Stopwatch.StartNew();
         var pinv = new List<Protocols.JaegerSelection>();
         var ridge = new List<Protocols.JaegerSelection>();
@@ -333,7 +333,7 @@ public class ReservoirAcceptanceTests(ITestOutputHelper output)
     public void MackeyGlassJaegerNetworkChosenOnValidationDataFast()
     {
         // The same selection with the pseudo-inverse, seeds 1-4, 10 blocks, test stretches 1-3, the chosen network frozen
-        // (about 5 s). Measured: seed 4 chosen (validation 3.0e-4, seed 1 3.1e-4), test median 2.7e-4. Unselected draws
+        // (5-8 s). Measured: seed 4 chosen (validation 3.0e-4, seed 1 3.1e-4), test median 2.7e-4. Unselected draws
         // are typically 2-4 times worse (seed 1, the runner-up here, has a median of 6.3e-4 on stretches 1-9 at 20 blocks).
         var sel = JaegerSelection("pseudo-inverse", JaegerPseudoInverse, 1, 4, 10, [1, 2, 3], retrain: false);
         Assert.False(sel.TestDiverged, "a test block of the chosen network left the attractor");

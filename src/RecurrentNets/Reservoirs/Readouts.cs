@@ -23,7 +23,7 @@ public interface IReadout<T>
     void Predict(ReadOnlySpan<T> features, Span<T> output);
 }
 
-/// <summary>A readout trained in one solve after seeing all the data (ridge regression).</summary>
+/// <summary>A readout trained in one solve after seeing all the data (ridge regression, pseudo-inverse).</summary>
 public interface IOfflineReadout<T> : IReadout<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {

@@ -133,15 +133,17 @@ internal static class Protocols
     /// first 3,000 samples train, the next 20 × 1,084 test). Returns NRMSE84, the worst block's |err84|/σ and whether any
     /// block diverged.
     /// </summary>
-    public static (double Nrmse84, double Worst, bool Diverged) Jaeger(int units, ulong seed, double ridge, int blocks, int stretch = 0)
-    {
-        if (blocks > 20 || stretch < 0 || stretch >= 10)
-        {
-            throw new ArgumentOutOfRangeException(nameof(stretch), $"a run uses one of 10 stretches with at most 20 blocks (stretch {stretch}, {blocks} blocks)");
-        }
+    public static (double Nrmse84, double Worst, bool Diverged) Jaeger(int units, ulong seed, double ridge, int blocks, int stretch = 0) =>
+        JaegerTest(JaegerNetwork(units, seed, new RidgeReadout<double>(units, 1, ridge), stretch), blocks, stretch);
 
+    /// <summary>
+    /// Jaeger's network (see <see cref="Jaeger"/>) with reservoir <paramref name="seed"/>, its readout trained on the
+    /// first 3,000 samples of stretch <paramref name="stretch"/> (1,000 washout + 2,000 training steps).
+    /// </summary>
+    public static EchoStateNetwork<double> JaegerNetwork(int units, ulong seed, IOfflineReadout<double> readout, int stretch)
+    {
+        CheckStretch(stretch, 20);
         var s = JaegerSeries.AsSpan(stretch * JaegerStretch, JaegerStretch);
-        double divergenceSigma = jaegerSigma ??= ReservoirMetrics.StandardDeviation(JaegerSeries);
         var reservoir = Reservoir<double>.Create(new ReservoirOptions
         {
             Units = units,
@@ -158,11 +160,22 @@ internal static class Protocols
             FeedbackDistribution = WeightDistribution.Uniform,
             Seed = seed,
         });
-        var readout = new RidgeReadout<double>(units, 1, ridge);
         var esn = new EchoStateNetwork<double>(reservoir, readout);
         var input = new double[3000];
         Array.Fill(input, 0.2);
         esn.Train(esn.CreateState(), input, s[..3000], 1000);
+        return esn;
+    }
+
+    /// <summary>
+    /// NRMSE84 of a trained network on the first <paramref name="blocks"/> test blocks of stretch
+    /// <paramref name="stretch"/> (samples 3,000 + b·1,084 of the stretch: 1,000 forced from a zero state, 84 free).
+    /// </summary>
+    public static (double Nrmse84, double Worst, bool Diverged) JaegerTest(EchoStateNetwork<double> esn, int blocks, int stretch)
+    {
+        CheckStretch(stretch, blocks);
+        var s = JaegerSeries.AsSpan(stretch * JaegerStretch, JaegerStretch);
+        double divergenceSigma = jaegerSigma ??= ReservoirMetrics.StandardDeviation(JaegerSeries);
         const double sigma = 0.2588; // sqrt(0.067)
         double ss = 0, worst = 0;
         bool diverged = false;
@@ -186,6 +199,85 @@ internal static class Protocols
         }
 
         return (Math.Sqrt(ss / blocks) / sigma, worst, diverged);
+    }
+
+    private static void CheckStretch(int stretch, int blocks)
+    {
+        if (blocks < 1 || blocks > 20 || stretch < 0 || stretch >= 10)
+        {
+            throw new ArgumentOutOfRangeException(nameof(stretch), $"a run uses one of 10 stretches with 1 to 20 blocks (stretch {stretch}, {blocks} blocks)");
+        }
+    }
+
+    /// <summary>One reservoir of a validation selection: its seed, its validation NRMSE84 and whether a validation block diverged.</summary>
+    public sealed record JaegerCandidate(ulong Seed, double Validation, bool Diverged);
+
+    /// <summary>
+    /// The outcome of <see cref="JaegerSelect"/>: every candidate, the chosen one, and NRMSE84 on each test stretch (same
+    /// order as the test stretches given) of the chosen network itself (<see cref="Frozen"/>: readout unchanged) and of the
+    /// chosen reservoir run through the whole protocol on the stretch (<see cref="Retrained"/>: readout trained on the
+    /// stretch's first 3,000 samples, as Jaeger's test blocks follow his training data).
+    /// </summary>
+    public sealed record JaegerSelection(JaegerCandidate[] Candidates, JaegerCandidate Chosen, double[] Frozen, double[] Retrained, bool TestDiverged);
+
+    /// <summary>Upper median (element n/2 of the sorted values).</summary>
+    public static double UpperMedian(IEnumerable<double> values)
+    {
+        var v = values.Order().ToArray();
+        return v[v.Length / 2];
+    }
+
+    /// <summary>
+    /// Model selection on validation data, as one would pick "one network": every seed's network is trained on the first
+    /// 3,000 samples of <paramref name="validationStretch"/> and scored on that stretch's <paramref name="blocks"/> test
+    /// blocks; the lowest NRMSE84 without a diverged block wins (ties: the first seed). The choice is then scored on each
+    /// of <paramref name="testStretches"/>, which it never saw, frozen and, with <paramref name="retrain"/>, retrained (see
+    /// <see cref="JaegerSelection"/>; without it <see cref="JaegerSelection.Retrained"/> is empty).
+    /// </summary>
+    public static JaegerSelection JaegerSelect(IReadOnlyList<ulong> seeds, Func<IOfflineReadout<double>> readout, int blocks,
+        int validationStretch, IReadOnlyList<int> testStretches, bool retrain = true, int units = 400)
+    {
+        if (testStretches.Contains(validationStretch))
+        {
+            throw new ArgumentException($"stretch {validationStretch} is both the validation and a test stretch", nameof(testStretches));
+        }
+
+        var candidates = new JaegerCandidate[seeds.Count];
+        EchoStateNetwork<double>? best = null;
+        JaegerCandidate? chosen = null;
+        for (int i = 0; i < seeds.Count; i++)
+        {
+            var esn = JaegerNetwork(units, seeds[i], readout(), validationStretch);
+            var (v, _, diverged) = JaegerTest(esn, blocks, validationStretch);
+            candidates[i] = new JaegerCandidate(seeds[i], v, diverged);
+            if (!diverged && double.IsFinite(v) && (chosen is null || v < chosen.Validation))
+            {
+                chosen = candidates[i];
+                best = esn;
+            }
+        }
+
+        if (chosen is null)
+        {
+            throw new InvalidOperationException("every candidate network diverged on the validation blocks");
+        }
+
+        var frozen = new double[testStretches.Count];
+        var retrained = new double[retrain ? testStretches.Count : 0];
+        bool testDiverged = false;
+        for (int k = 0; k < frozen.Length; k++)
+        {
+            var (t, _, d) = JaegerTest(best!, blocks, testStretches[k]);
+            frozen[k] = t;
+            testDiverged |= d;
+            if (retrain)
+            {
+                (retrained[k], _, bool dr) = JaegerTest(JaegerNetwork(units, chosen.Seed, readout(), testStretches[k]), blocks, testStretches[k]);
+                testDiverged |= dr;
+            }
+        }
+
+        return new JaegerSelection(candidates, chosen, frozen, retrained, testDiverged);
     }
 
     /// <summary>ReservoirPy's docstring settings: 100 tanh units, lr 1, sr 1, input scaling 1, input connectivity 0.1,

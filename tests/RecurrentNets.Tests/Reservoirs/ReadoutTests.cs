@@ -51,7 +51,7 @@ public class ReadoutTests
     }
 
     [Fact]
-    public void RidgeRlsLmsAndNlmsAgreeWithMathNetLeastSquares()
+    public void RidgePseudoInverseRlsLmsAndNlmsAgreeWithMathNetLeastSquares()
     {
         const int rows = 3000;
         var (z, d) = Problem(rows, 1);
@@ -73,6 +73,21 @@ public class ReadoutTests
         ridge.Fit();
         AssertSolution(ridge, 1e-9);
 
+        var pinv = new PseudoInverseReadout<double>(5, 2, fitIntercept: true);
+        pinv.AccumulateRows(z, d, rows);
+        pinv.Fit();
+        AssertSolution(pinv, 1e-12);
+        Assert.Equal(5, pinv.Rank);
+        for (int o = 0; o < 2; o++)
+        {
+            for (int j = 0; j < 5; j++)
+            {
+                Assert.Equal(ls[j, o], pinv.Weights[o * 5 + j], 1e-12);
+            }
+
+            Assert.Equal(ls[5, o], pinv.Intercept[o], 1e-12);
+        }
+
         var rls = new RlsReadout<double>(5, 2, alpha: 1e-8);
         var lms = new LmsReadout<double>(5, 2, learningRate: 0.05);
         var nlms = new LmsReadout<double>(5, 2, learningRate: 0.5, normalized: true);
@@ -93,7 +108,7 @@ public class ReadoutTests
 
         // All readouts predict the same on a fresh point.
         var (zt, dt) = Problem(1, 99);
-        foreach (var readout in new LinearReadout<double>[] { ridge, rls, lms, nlms })
+        foreach (var readout in new LinearReadout<double>[] { ridge, pinv, rls, lms, nlms })
         {
             readout.Predict(zt, p);
             Assert.Equal(dt[0], p[0], 1e-4);
@@ -186,5 +201,90 @@ public class ReadoutTests
         Assert.True(ridge.UsedFallback);
         Assert.Equal(1.0, ridge.Weights[0], 1e-8);
         Assert.Equal(1.0, ridge.Weights[1], 1e-8);
+    }
+
+    [Fact]
+    public void PseudoInverseGivesTheMinimumNormSolutionOfARankDeficientProblem()
+    {
+        // Columns 5 and 6 repeat columns 0 and 1, so Z has rank 5 and many weights fit exactly; the pseudo-inverse picks
+        // the one of least norm, which MathNet's PseudoInverse also gives (the weight of a repeated column is split in two).
+        const int rows = 200;
+        var (z5, d) = Problem(rows, 3);
+        var z = new double[rows * 7];
+        for (int r = 0; r < rows; r++)
+        {
+            z5.AsSpan(r * 5, 5).CopyTo(z.AsSpan(r * 7, 5));
+            z[r * 7 + 5] = z5[r * 5];
+            z[r * 7 + 6] = z5[r * 5 + 1];
+        }
+
+        var zm = Matrix<double>.Build.Dense(rows, 7, (r, j) => z[r * 7 + j]);
+        var dm = Matrix<double>.Build.Dense(rows, 2, (r, o) => d[r * 2 + o] - TrueB[o]);
+        var expected = zm.PseudoInverse() * dm;
+
+        var pinv = new PseudoInverseReadout<double>(7, 2);
+        var target = new double[2];
+        for (int r = 0; r < rows; r++)
+        {
+            target[0] = d[r * 2] - TrueB[0];
+            target[1] = d[r * 2 + 1] - TrueB[1];
+            pinv.Accumulate(z.AsSpan(r * 7, 7), target);
+        }
+
+        pinv.Fit();
+        Assert.Equal(5, pinv.Rank);
+        Assert.Equal(7, pinv.SingularValues.Count);
+        Assert.True(pinv.SingularValues[6] < 1e-12 * pinv.SingularValues[0], $"smallest singular value {pinv.SingularValues[6]:E2}");
+        for (int o = 0; o < 2; o++)
+        {
+            Assert.Equal(0.5 * TrueW[o, 0], pinv.Weights[o * 7], 1e-10);
+            Assert.Equal(0.5 * TrueW[o, 0], pinv.Weights[o * 7 + 5], 1e-10);
+            for (int j = 0; j < 7; j++)
+            {
+                Assert.Equal(expected[j, o], pinv.Weights[o * 7 + j], 1e-10);
+            }
+
+            Assert.Equal(0, pinv.Intercept[o]);
+        }
+
+        // With a tolerance of 0 nothing is dropped and the rounding-level singular values blow the weights up.
+        pinv.RelativeTolerance = 0;
+        pinv.Fit();
+        Assert.Equal(7, pinv.Rank);
+        Assert.True(Math.Abs(pinv.Weights[0] - 0.5 * TrueW[0, 0]) > 1e-6, $"weight {pinv.Weights[0]} with nothing dropped");
+    }
+
+    [Fact]
+    public void PseudoInverseInFloatAndWithFewerRowsThanFeatures()
+    {
+        // Fewer rows than features (3 × 5): the minimum-norm exact fit; in float the rows are stored in double.
+        var (z, d) = Problem(3, 4);
+        var pinv = new PseudoInverseReadout<float>(5, 2);
+        pinv.AccumulateRows(z.Select(v => (float)v).ToArray(), d.Select(v => (float)v).ToArray(), 3);
+        pinv.Fit();
+        Assert.Equal(3, pinv.Rank);
+        var zm = Matrix<double>.Build.Dense(3, 5, (r, j) => (float)z[r * 5 + j]);
+        var dm = Matrix<double>.Build.Dense(3, 2, (r, o) => (float)d[r * 2 + o]);
+        var expected = zm.PseudoInverse() * dm;
+        var p = new float[2];
+        for (int r = 0; r < 3; r++)
+        {
+            pinv.Predict(z.Skip(r * 5).Take(5).Select(v => (float)v).ToArray(), p);
+            Assert.Equal((float)d[r * 2], p[0], 1e-5f);
+            Assert.Equal((float)d[r * 2 + 1], p[1], 1e-5f);
+        }
+
+        for (int o = 0; o < 2; o++)
+        {
+            for (int j = 0; j < 5; j++)
+            {
+                Assert.Equal(expected[j, o], pinv.Weights[o * 5 + j], 1e-9);
+            }
+        }
+
+        // Reset forgets the rows; fitting again needs data.
+        pinv.Reset();
+        Assert.Equal(0, pinv.Count);
+        Assert.Throws<InvalidOperationException>(pinv.Fit);
     }
 }

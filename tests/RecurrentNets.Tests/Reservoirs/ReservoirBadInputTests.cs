@@ -70,6 +70,12 @@ public class ReservoirBadInputTests
         Assert.Contains("not been trained", ex.Message);
         var ex2 = Assert.Throws<InvalidOperationException>(() => ridge.Fit());
         Assert.Contains("no data", ex2.Message);
+        var pinv = new PseudoInverseReadout<double>(3, 1);
+        Assert.Contains("not been trained", Assert.Throws<InvalidOperationException>(() => pinv.Predict(new double[3], new double[1])).Message);
+        Assert.Contains("no data", Assert.Throws<InvalidOperationException>(pinv.Fit).Message);
+        pinv.Accumulate([1.0, 2.0, 3.0], [1.0]);
+        pinv.Fit();
+        Assert.Equal("output", Assert.Throws<ArgumentException>(() => pinv.Predict(new double[3], new double[2])).ParamName);
 
         var reservoir = Reservoir<double>.Create(new ReservoirOptions { Units = 3, Connectivity = 1, Seed = 1 });
         var esn = new EchoStateNetwork<double>(reservoir, ridge);
@@ -94,6 +100,17 @@ public class ReservoirBadInputTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new RidgeReadout<double>(4, 1, ridge: -1));
         Assert.Throws<ArgumentOutOfRangeException>(() => new RlsReadout<double>(4, 1, forgetting: 1.5));
         Assert.Throws<ArgumentOutOfRangeException>(() => new LmsReadout<double>(4, 1, learningRate: 0));
+        var pinv = new PseudoInverseReadout<double>(4, 2);
+        var ex4 = Assert.Throws<ArgumentException>(() => pinv.Accumulate(new double[5], new double[2]));
+        Assert.Equal("features", ex4.ParamName);
+        Assert.Contains("5", ex4.Message);
+        Assert.Contains("4", ex4.Message);
+        Assert.Equal("targets", Assert.Throws<ArgumentException>(() => pinv.Accumulate(new double[4], new double[1])).ParamName);
+        Assert.Equal("features", Assert.Throws<ArgumentException>(() => pinv.AccumulateRows(new double[7], new double[4], 2)).ParamName);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new PseudoInverseReadout<double>(4, 1, relativeTolerance: -1e-9));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new PseudoInverseReadout<double>(4, 1, relativeTolerance: double.NaN));
+        Assert.Throws<ArgumentOutOfRangeException>(() => pinv.RelativeTolerance = 1);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new PseudoInverseReadout<double>(0, 1));
         var csr = Assert.Throws<ArgumentException>(() => new CsrMatrix<double>(2, 2, [0, 1, 2], [0, 5], [1, 1]));
         Assert.Equal("columnIndices", csr.ParamName);
         Assert.Throws<ArgumentOutOfRangeException>(() => NarmaSeries.Generate(-1, 1));

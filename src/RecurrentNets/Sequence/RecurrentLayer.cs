@@ -328,12 +328,16 @@ public class RecurrentLayer<T>
                 cell.PrepareWeights(backward: false);
                 try
                 {
-                    for (int s0 = 0; s0 < steps; s0 += chunk)
+                    // Split over batch rows, each thread projects its own rows of each step just before the step, so
+                    // the whole loop is one meeting of the threads; otherwise chunks of steps are projected ahead.
+                    splitLayer = l;
+                    bool rowsSplit = RunStepsSplit(cell, cache, 0, steps, steps, batch, d);
+                    for (int s0 = 0; !rowsSplit && s0 < steps; s0 += chunk)
                     {
                         // The next chunk of steps in reading order, projected just before use (still in L2).
                         int count = Math.Min(chunk, steps - s0);
                         ProjectInputs(cell, x, gates, (d == 0 ? s0 : steps - s0 - count) * batch, count * batch);
-                        if (!RunStepsSplit(cell, cache, s0, count, steps, batch, d) && !RunUnitsSplit(cell, cache, s0, count, steps, batch, d, backward: false))
+                        if (!RunUnitsSplit(cell, cache, s0, count, steps, batch, d, backward: false))
                         {
                             for (int s = s0; s < s0 + count; s++)
                             {
@@ -712,7 +716,7 @@ public class RecurrentLayer<T>
     // The split loop's arguments, read by every part (set before the parts start, so no allocation per chunk).
     private RecurrentCell<T>? splitCell;
     private LayerCache? splitCache;
-    private int splitFirst, splitCount, splitSteps, splitBatch, splitDirection, splitRows;
+    private int splitFirst, splitCount, splitSteps, splitBatch, splitDirection, splitRows, splitLayer;
 
     /// <summary>
     /// Runs steps [first, first + count) of the time loop with the batch split over the GEMM worker pool, each thread
@@ -762,7 +766,8 @@ public class RecurrentLayer<T>
 
     private static void RunStepsPart(GemmJob job, int part) => ((RecurrentLayer<T>)job.State!).RunStepsPart(part);
 
-    // Rows [part·splitRows, ..) of the batch through the chunk's steps; GEMMs inside find the pool busy and stay on this thread.
+    // Rows [part·splitRows, ..) of the batch through the steps, each step's input projection of those rows first (the
+    // same bits as the whole-batch projection); GEMMs inside find the pool busy and stay on this thread.
     private void RunStepsPart(int part)
     {
         var cell = splitCell!;
@@ -774,9 +779,12 @@ public class RecurrentLayer<T>
 
         int gw = cell.GateWidth, h = HiddenSize, e = cell.StepCacheWidth;
         Span<T> partScratch = scratch.AsSpan(b0 * (gw + h), rows * (gw + h));
+        ReadOnlySpan<T> x = LayerInput(splitLayer, splitSteps * splitBatch);
+        Span<T> allGates = splitCache!.Gates.AsSpan(0, splitSteps * splitBatch * gw);
         for (int s = splitFirst; s < splitFirst + splitCount; s++)
         {
             int t = splitDirection == 0 ? s : splitSteps - 1 - s;
+            ProjectInputs(cell, x, allGates, t * splitBatch + b0, rows);
             var whole = StepView(cell, splitCache!, t, splitBatch, splitDirection, backward: false);
             Span<T> gates = whole.Gates.Slice(b0 * gw, rows * gw);
             cell.Forward(new CellStep<T>(rows, gates, gates, whole.HiddenPrev.Slice(b0 * h, rows * h), whole.Hidden.Slice(b0 * h, rows * h),

@@ -21,7 +21,7 @@ namespace RecurrentNets.Reservoirs;
 /// regression (see docs/reservoirs.md): some reservoirs generalise better than with any ridge tried, others much worse.</para>
 /// </remarks>
 /// <typeparam name="T">float or double (states are stored and solved in double).</typeparam>
-public sealed class PseudoInverseReadout<T> : LinearReadout<T>, IOfflineReadout<T>
+public sealed class PseudoInverseReadout<T> : OfflineLinearReadout<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     private double[] rows;     // [capacity, F]
@@ -77,7 +77,7 @@ public sealed class PseudoInverseReadout<T> : LinearReadout<T>, IOfflineReadout<
 
     /// <inheritdoc/>
     /// <exception cref="ArgumentException">z does not have F elements or d does not have O elements.</exception>
-    public void Accumulate(ReadOnlySpan<T> features, ReadOnlySpan<T> targets)
+    public override void Accumulate(ReadOnlySpan<T> features, ReadOnlySpan<T> targets)
     {
         CheckFeatures(features);
         CheckTargets(targets);
@@ -113,30 +113,6 @@ public sealed class PseudoInverseReadout<T> : LinearReadout<T>, IOfflineReadout<
         count++;
     }
 
-    /// <summary>Adds many rows at once.</summary>
-    /// <param name="features">Z [rows, F].</param>
-    /// <param name="targets">D [rows, O].</param>
-    /// <param name="rowCount">Number of rows.</param>
-    /// <exception cref="ArgumentException">A length does not match.</exception>
-    public void AccumulateRows(ReadOnlySpan<T> features, ReadOnlySpan<T> targets, int rowCount)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(rowCount);
-        if (features.Length != (long)rowCount * Features)
-        {
-            throw new ArgumentException($"features has {features.Length} elements but [{rowCount}, {Features}] (rows, features) needs {(long)rowCount * Features}", nameof(features));
-        }
-
-        if (targets.Length != (long)rowCount * Outputs)
-        {
-            throw new ArgumentException($"targets has {targets.Length} elements but [{rowCount}, {Outputs}] (rows, outputs) needs {(long)rowCount * Outputs}", nameof(targets));
-        }
-
-        for (int r = 0; r < rowCount; r++)
-        {
-            Accumulate(features.Slice(r * Features, Features), targets.Slice(r * Outputs, Outputs));
-        }
-    }
-
     /// <summary>Forgets all accumulated rows (the weights stay until the next fit).</summary>
     public void Reset() => count = 0;
 
@@ -145,7 +121,7 @@ public sealed class PseudoInverseReadout<T> : LinearReadout<T>, IOfflineReadout<
     /// can be added and the readout fitted again.
     /// </summary>
     /// <exception cref="InvalidOperationException">Nothing was accumulated.</exception>
-    public void Fit()
+    public override void Fit()
     {
         if (count == 0)
         {

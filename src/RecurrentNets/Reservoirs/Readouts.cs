@@ -34,6 +34,48 @@ public interface IOfflineReadout<T> : IReadout<T>
     void Fit();
 }
 
+/// <summary>A linear readout fitted offline from accumulated rows (ridge, pseudo-inverse).</summary>
+public abstract class OfflineLinearReadout<T> : LinearReadout<T>, IOfflineReadout<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Creates a readout of the given shape.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A size is less than 1.</exception>
+    protected OfflineLinearReadout(int features, int outputs, bool fitIntercept)
+        : base(features, outputs, fitIntercept)
+    {
+    }
+
+    /// <inheritdoc/>
+    public abstract void Accumulate(ReadOnlySpan<T> features, ReadOnlySpan<T> targets);
+
+    /// <inheritdoc/>
+    public abstract void Fit();
+
+    /// <summary>Adds many rows at once.</summary>
+    /// <param name="features">Z [rows, F].</param>
+    /// <param name="targets">D [rows, O].</param>
+    /// <param name="rows">Number of rows.</param>
+    /// <exception cref="ArgumentException">A length does not match.</exception>
+    public void AccumulateRows(ReadOnlySpan<T> features, ReadOnlySpan<T> targets, int rows)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        if (features.Length != (long)rows * Features)
+        {
+            throw new ArgumentException($"features has {features.Length} elements but [{rows}, {Features}] (rows, features) needs {(long)rows * Features}", nameof(features));
+        }
+
+        if (targets.Length != (long)rows * Outputs)
+        {
+            throw new ArgumentException($"targets has {targets.Length} elements but [{rows}, {Outputs}] (rows, outputs) needs {(long)rows * Outputs}", nameof(targets));
+        }
+
+        for (int r = 0; r < rows; r++)
+        {
+            Accumulate(features.Slice(r * Features, Features), targets.Slice(r * Outputs, Outputs));
+        }
+    }
+}
+
 /// <summary>A readout trained one step at a time (LMS, NLMS, RLS/FORCE).</summary>
 public interface IOnlineReadout<T> : IReadout<T>
     where T : unmanaged, IFloatingPointIeee754<T>

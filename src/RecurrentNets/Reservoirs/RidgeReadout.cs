@@ -19,7 +19,7 @@ namespace RecurrentNets.Reservoirs;
 /// SYRK kernel <see cref="GramKernels.AccumulateUpper"/>. With k folds, rows go to folds in contiguous blocks of
 /// <see cref="FoldBlockRows"/> (round robin), one Gram per fold, so cross-validation needs no second pass.
 /// </remarks>
-public sealed class RidgeReadout<T> : LinearReadout<T>, IOfflineReadout<T>
+public sealed class RidgeReadout<T> : OfflineLinearReadout<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     private const int BufferRows = 4 * GramKernels.BlockRows;
@@ -88,7 +88,7 @@ public sealed class RidgeReadout<T> : LinearReadout<T>, IOfflineReadout<T>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Accumulate(ReadOnlySpan<T> features, ReadOnlySpan<T> targets)
+    public override void Accumulate(ReadOnlySpan<T> features, ReadOnlySpan<T> targets)
     {
         CheckFeatures(features);
         CheckTargets(targets);
@@ -130,30 +130,6 @@ public sealed class RidgeReadout<T> : LinearReadout<T>, IOfflineReadout<T>
         rowsSeen++;
     }
 
-    /// <summary>Adds many rows at once.</summary>
-    /// <param name="features">Z [rows, F].</param>
-    /// <param name="targets">D [rows, O].</param>
-    /// <param name="rows">Number of rows.</param>
-    /// <exception cref="ArgumentException">A length does not match.</exception>
-    public void AccumulateRows(ReadOnlySpan<T> features, ReadOnlySpan<T> targets, int rows)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(rows);
-        if (features.Length != (long)rows * Features)
-        {
-            throw new ArgumentException($"features has {features.Length} elements but [{rows}, {Features}] (rows, features) needs {(long)rows * Features}", nameof(features));
-        }
-
-        if (targets.Length != (long)rows * Outputs)
-        {
-            throw new ArgumentException($"targets has {targets.Length} elements but [{rows}, {Outputs}] (rows, outputs) needs {(long)rows * Outputs}", nameof(targets));
-        }
-
-        for (int r = 0; r < rows; r++)
-        {
-            Accumulate(features.Slice(r * Features, Features), targets.Slice(r * Outputs, Outputs));
-        }
-    }
-
     /// <summary>Forgets all accumulated data (the weights stay until the next fit).</summary>
     public void Reset()
     {
@@ -178,7 +154,7 @@ public sealed class RidgeReadout<T> : LinearReadout<T>, IOfflineReadout<T>
     }
 
     /// <inheritdoc/>
-    public void Fit() => Fit(Ridge);
+    public override void Fit() => Fit(Ridge);
 
     /// <summary>Solves with ridge λ.</summary>
     /// <exception cref="ArgumentOutOfRangeException">λ is negative or not finite.</exception>

@@ -49,6 +49,38 @@ public class UnitSplitTests
         Assert.False(released);
     }
 
+    [Fact]
+    public async Task AWaiterThatBlockedIsWokenByTheLastArrival()
+    {
+        // The first part waits well past the 20 µs spin (it blocks); the second arrives 50 ms later and releases it,
+        // three rounds of the same barrier.
+        var barrier = new SpinBarrier();
+        barrier.Reset(2);
+        int rounds = 0;
+        var waiter = Task.Run(() =>
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                if (!barrier.SignalAndWait())
+                {
+                    return false;
+                }
+
+                Interlocked.Increment(ref rounds);
+            }
+
+            return true;
+        });
+        for (int i = 0; i < 3; i++)
+        {
+            await Task.Delay(50);
+            Assert.True(barrier.SignalAndWait());
+        }
+
+        Assert.True(await waiter.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(3, Volatile.Read(ref rounds));
+    }
+
     private static float[][] Run(int threads, string cell, int batch, int hidden, int layers, bool bidirectional)
     {
         int saved = KernelOptions.MaxDegreeOfParallelism;

@@ -192,7 +192,7 @@ public class RecurrentLayer<T>
     /// <summary>
     /// Freezes the weights for inference, as ONNX Runtime does when it builds a session: every cell's W_ih and W_hh are
     /// packed for the kernels once, now, and each later <see cref="Forward"/> reuses the packed copies instead of packing
-    /// them again (at batch 1 packing is 5-12 % of a forward pass). Until <see cref="UnfreezeWeights"/>, the layer runs
+    /// them again (at batch 1 packing is 4-20 % of a forward pass). Until <see cref="UnfreezeWeights"/>, the layer runs
     /// W_ih and W_hh as they are at this call: later writes to them (an optimizer step, a load, a direct write) are not
     /// seen, while biases, peepholes and learned initial states are still read at each call; <see cref="Backward"/>
     /// throws. Freeze again after changing the weights. Costs memory for one packed copy of W_ih and W_hh per cell.

@@ -50,7 +50,7 @@ public static class GridScore
         {
             for (int dx = -(size - 1); dx < size; dx++)
             {
-                double count = 0, sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+                var sums = new PearsonSums();
                 int y0 = Math.Max(0, -dy), y1 = Math.Min(size, size - dy);
                 int x0 = Math.Max(0, -dx), x1 = Math.Min(size, size - dx);
                 for (int y = y0; y < y1; y++)
@@ -63,25 +63,11 @@ public static class GridScore
                             continue;
                         }
 
-                        count++;
-                        sa += a;
-                        sb += b;
-                        saa += a * a;
-                        sbb += b * b;
-                        sab += a * b;
+                        sums.Add(a, b);
                     }
                 }
 
-                double r = 0;
-                if (count > 1)
-                {
-                    double cov = sab / count - sa * sb / (count * count);
-                    double va = saa / count - sa * sa / (count * count), vb = sbb / count - sb * sb / (count * count);
-                    double denominator = Math.Sqrt(va * vb);
-                    r = denominator > 1e-12 ? Math.Clamp(cov / denominator, -1, 1) : 0;
-                }
-
-                autocorrelogram[(size - 1 + dy) * side + size - 1 + dx] = r;
+                autocorrelogram[(size - 1 + dy) * side + size - 1 + dx] = sums.Correlation;
             }
         }
     }
@@ -188,7 +174,7 @@ public static class GridScore
         Span<double> r = stackalloc double[Angles.Length];
         for (int k = 0; k < Angles.Length; k++)
         {
-            double count = 0, sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+            var sums = new PearsonSums();
             for (int y = 0; y < side; y++)
             {
                 for (int x = 0; x < side; x++)
@@ -199,24 +185,49 @@ public static class GridScore
                         continue;
                     }
 
-                    double a = sac[y * side + x], b = rotated[k][y * side + x];
-                    count++;
-                    sa += a;
-                    sb += b;
-                    saa += a * a;
-                    sbb += b * b;
-                    sab += a * b;
+                    sums.Add(sac[y * side + x], rotated[k][y * side + x]);
                 }
             }
 
-            double cov = sab / count - sa * sb / (count * count);
-            double va = saa / count - sa * sa / (count * count), vb = sbb / count - sb * sb / (count * count);
-            double denominator = Math.Sqrt(Math.Max(va, 0) * Math.Max(vb, 0));
-            r[k] = count > 1 && denominator > 1e-12 ? Math.Clamp(cov / denominator, -1, 1) : 0;
+            r[k] = sums.Correlation;
         }
 
         double score = Math.Min(r[1], r[3]) - Math.Max(r[0], Math.Max(r[2], r[4]));
         return new GridScoreResult(score, r[0], r[1], r[2], r[3], r[4], inner, outer);
+    }
+
+    // Running sums of a Pearson correlation between paired samples a and b.
+    private struct PearsonSums
+    {
+        private double count, sa, sb, saa, sbb, sab;
+
+        public void Add(double a, double b)
+        {
+            count++;
+            sa += a;
+            sb += b;
+            saa += a * a;
+            sbb += b * b;
+            sab += a * b;
+        }
+
+        // r in [-1, 1]; 0 with fewer than two samples or a constant side.
+        public readonly double Correlation
+        {
+            get
+            {
+                if (count < 2)
+                {
+                    return 0;
+                }
+
+                double n2 = count * count;
+                double cov = sab / count - sa * sb / n2;
+                double va = saa / count - sa * sa / n2, vb = sbb / count - sb * sb / n2;
+                double denominator = Math.Sqrt(Math.Max(va, 0) * Math.Max(vb, 0));
+                return denominator > 1e-12 ? Math.Clamp(cov / denominator, -1, 1) : 0;
+            }
+        }
     }
 
     private static void CheckMap(ReadOnlySpan<double> rateMap, int size)

@@ -189,14 +189,7 @@ public sealed class EncoderDecoder<T>
     /// capacity, or a token is out of range; nothing is computed.</exception>
     public double Forward(TokenBatch source, TokenBatch target)
     {
-        ArgumentNullException.ThrowIfNull(source);
-        ArgumentNullException.ThrowIfNull(target);
-        if (target.BatchSize != source.BatchSize)
-        {
-            throw new ArgumentException($"target has {target.BatchSize} sequences but source has {source.BatchSize}; they must be the same batch.", nameof(target));
-        }
-
-        CheckSource(source);
+        CheckPair(source, target, nameof(target));
         CheckTarget(target);
         backwardReady = false;
         int batch = source.BatchSize, v = TargetVocabularySize;
@@ -281,14 +274,7 @@ public sealed class EncoderDecoder<T>
     /// range.</exception>
     public int Decode(TokenBatch source, TokenBatch result)
     {
-        ArgumentNullException.ThrowIfNull(source);
-        ArgumentNullException.ThrowIfNull(result);
-        if (result.BatchSize != source.BatchSize)
-        {
-            throw new ArgumentException($"result has {result.BatchSize} sequences but source has {source.BatchSize}; they must be the same batch.", nameof(result));
-        }
-
-        CheckSource(source);
+        CheckPair(source, result, nameof(result));
         backwardReady = false;
         int batch = source.BatchSize, v = TargetVocabularySize;
         var state = BatchState(batch);
@@ -352,6 +338,19 @@ public sealed class EncoderDecoder<T>
         sourceEmbedding.Forward(sourceIndices.AsSpan(0, rows), enc.Input.AsSpan());
         encoder.Forward(enc.Input, enc.Output, null, state.State, lengths);
         return enc;
+    }
+
+    // Both batches given, of the same batch size, and the source valid.
+    private void CheckPair(TokenBatch source, TokenBatch other, string otherName)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(other, otherName);
+        if (other.BatchSize != source.BatchSize)
+        {
+            throw new ArgumentException($"{otherName} has {other.BatchSize} sequences but source has {source.BatchSize}; they must be the same batch.", otherName);
+        }
+
+        CheckSource(source);
     }
 
     private void CheckSource(TokenBatch source)

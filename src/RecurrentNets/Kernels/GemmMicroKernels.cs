@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace RecurrentNets.Kernels;
 
@@ -71,6 +72,25 @@ internal unsafe interface IGemmMicroKernel<T>
 /// rows rather than AVX2's six: the recurrent products' batch of 32 fills four tiles exactly (six rows computed 36, an
 /// eleventh wasted), and A packs through 8x8 transposes.
 /// </summary>
+/// <summary>Software prefetch of a C tile's rows into L1 (x86 only; a no-op elsewhere).</summary>
+internal static unsafe class CTilePrefetch
+{
+    /// <summary>Prefetches the first and last byte of each of <paramref name="rows"/> rows of <paramref name="rowBytes"/> bytes, ldc elements apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Rows<T>(T* c, nint ldc, nint rows, nint rowBytes)
+        where T : unmanaged
+    {
+        if (!Sse.IsSupported)
+            return;
+        for (nint r = 0; r < rows; r++)
+        {
+            byte* row = (byte*)(c + r * ldc);
+            Sse.Prefetch0(row);
+            Sse.Prefetch0(row + rowBytes - 1);
+        }
+    }
+}
+
 internal readonly unsafe struct GemmKernel512<T> : IGemmMicroKernel<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -87,6 +107,10 @@ internal readonly unsafe struct GemmKernel512<T> : IGemmMicroKernel<T>
         Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         Vector512<T> c60 = default, c61 = default, c70 = default, c71 = default;
+        // C's tile is read (or written) after the loop: ask for its lines now, so a C larger than the cache
+        // (the weight gradients, the projections of all steps) does not stall every tile at its end.
+        CTilePrefetch.Rows(c, ldc, 8, 2 * w * sizeof(T));
+
         for (nint p = 0; p < kc; p++)
         {
             Vector512<T> b0 = Vector512.Load(b);
@@ -305,6 +329,9 @@ internal readonly unsafe struct GemmKernel256<T> : IGemmMicroKernel<T>
         nint w = Vector256<T>.Count;
         Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        // As the 512-bit kernel: ask for C's tile before the loop.
+        CTilePrefetch.Rows(c, ldc, 6, 2 * w * sizeof(T));
+
         for (nint p = 0; p < kc; p++)
         {
             Vector256<T> b0 = Vector256.Load(b);

@@ -302,13 +302,7 @@ public class TimeDelayTests
             TrainStep();
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 5; i++)
-        {
-            TrainStep();
-        }
-
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long allocated = SteadyState.AllocatedBytes(_ => TrainStep(), 5);
         Assert.True(allocated == 0, $"{allocated} bytes allocated over 5 steady-state training steps");
     }
 }

@@ -58,11 +58,12 @@ public class GridCellsLearningTests(ITestOutputHelper output)
             model.PositionError(task, batch);
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        task.Generate(data, batch);
-        model.TrainStep(batch);
-        model.PositionError(task, batch);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, SteadyState.AllocatedBytes(_ =>
+        {
+            task.Generate(data, batch);
+            model.TrainStep(batch);
+            model.PositionError(task, batch);
+        }, 1));
     }
 
     [Fact]

@@ -245,13 +245,7 @@ public class EncoderDecoderTests(ITestOutputHelper output)
             Step(i);
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 6; i++)
-        {
-            Step(i);
-        }
-
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long allocated = SteadyState.AllocatedBytes(Step, 6);
         Assert.True(allocated == 0, $"{allocated} bytes allocated over 6 steady-state training steps and decodes");
     }
 

@@ -117,21 +117,13 @@ public class LoopTests(ITestOutputHelper output)
         var sequence = ConsolidatorTests.RandomOneHot(120, 8, new SeededRandom(5));
         learner.TrainSequence(sequence);
         learner.TrainSequence(sequence);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 5; i++)
-        {
-            learner.TrainSequence(sequence);
-        }
-
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long allocated = SteadyState.AllocatedBytes(_ => learner.TrainSequence(sequence), 5);
         output.WriteLine($"5 episodes of L = 120, n = 64: {allocated} bytes allocated; reversal warnings {learner.Consolidator.ReversalWarnings}");
         Assert.True(learner.Consolidator.ReversalWarnings > 0);
         Assert.Equal(0, allocated);
 
         var rflo = new Rflo(8, 64, 8, 1);
         rflo.TrainSequence(sequence);
-        before = GC.GetAllocatedBytesForCurrentThread();
-        rflo.TrainSequence(sequence);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, SteadyState.AllocatedBytes(_ => rflo.TrainSequence(sequence), 1));
     }
 }

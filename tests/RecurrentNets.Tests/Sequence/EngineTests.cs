@@ -125,20 +125,8 @@ public class EngineTests
                 InferenceStep();
             }
 
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 5; i++)
-            {
-                TrainStep();
-            }
-
-            long training = GC.GetAllocatedBytesForCurrentThread() - before;
-            before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 5; i++)
-            {
-                InferenceStep();
-            }
-
-            long inference = GC.GetAllocatedBytesForCurrentThread() - before;
+            long training = SteadyState.AllocatedBytes(_ => TrainStep(), 5);
+            long inference = SteadyState.AllocatedBytes(_ => InferenceStep(), 5);
             Assert.True(training == 0, $"{training} bytes allocated over 5 steady-state training steps");
             Assert.True(inference == 0, $"{inference} bytes allocated over 5 steady-state inference calls");
         }

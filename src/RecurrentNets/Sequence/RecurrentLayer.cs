@@ -48,11 +48,21 @@ public class RecurrentLayer<T>
     private readonly T[][] outputs, dOutputs, masks;
     private SeededRandom dropoutRandom;
     private T[] inputCopy = [];
+
+    // The first layer's input for this forward pass: the copy kept for Backward, or the caller's tensor on frozen weights.
+    private T[] layerInput = [];
     private T[] dHiddenA = [], dHiddenB = [], dCellA = [], dCellB = [], savedDHidden = [], savedDCell = [], scratch = [], biasSum = [];
     private int[] lengths = [];
     private bool hasLengths;
     private int cachedSteps, cachedBatch, currentBatch;
     private bool backwardReady, usedLearnedState, droppedOut, recurrentDropped;
+
+    // Frozen forward passes keep nothing for Backward (it throws on frozen weights, and thawing discards the pass), so
+    // each step's gates and cache go to the start of their buffers (gatesBase: the first step of the current chunk of
+    // projected steps) and the cell state alternates between two slots: the buffers stay in cache instead of streaming
+    // T steps of them through memory (LSTM (32, 128), two threads: about 5 %).
+    private bool ringCaches;
+    private int gatesBase;
 
     /// <summary>Builds a stack of <paramref name="numLayers"/> layers of cells made by <paramref name="cellFactory"/>.</summary>
     /// <param name="parameters">The block the cells add their parameters to (a new one when null).</param>
@@ -299,7 +309,17 @@ public class RecurrentLayer<T>
 
         sequenceLengths.CopyTo(lengths);
         int rows = steps * batch, stateSize = batch * HiddenSize;
-        input.AsSpan().CopyTo(inputCopy);
+        ringCaches = WeightsFrozen && !hasLengths;
+        if (ringCaches)
+        {
+            layerInput = input.Data;
+        }
+        else
+        {
+            input.AsSpan().CopyTo(inputCopy);
+            layerInput = inputCopy;
+        }
+
         usedLearnedState = initialState is null && InitialHidden is not null;
         droppedOut = Training && Dropout > 0;
         recurrentDropped = Training && RecurrentDropout > 0;
@@ -318,7 +338,7 @@ public class RecurrentLayer<T>
                 // Initial state: the caller's, the learned one, or zeros; in slot 0 (forward) or slot T (reverse).
                 int first = d == 0 ? 0 : steps;
                 Span<T> h0 = cache.Hidden.AsSpan(first * stateSize, stateSize);
-                Span<T> c0 = cell.HasCellState ? cache.Cell.AsSpan(first * stateSize, stateSize) : default;
+                Span<T> c0 = cell.HasCellState ? cache.Cell.AsSpan(CellSlot(first) * stateSize, stateSize) : default;
                 LoadInitialState(initialState, index, batch, h0, c0);
                 if (recurrentDropped)
                 {
@@ -336,7 +356,9 @@ public class RecurrentLayer<T>
                     {
                         // The next chunk of steps in reading order, projected just before use (still in L2).
                         int count = Math.Min(chunk, steps - s0);
-                        ProjectInputs(cell, x, gates, (d == 0 ? s0 : steps - s0 - count) * batch, count * batch);
+                        int tFirst = d == 0 ? s0 : steps - s0 - count;
+                        gatesBase = ringCaches ? tFirst : 0;
+                        ProjectInputs(cell, x, gates, tFirst * batch, (tFirst - gatesBase) * batch, count * batch);
                         if (!RunUnitsSplit(cell, cache, s0, count, steps, batch, d, backward: false))
                         {
                             for (int s = s0; s < s0 + count; s++)
@@ -370,7 +392,7 @@ public class RecurrentLayer<T>
                     cache.Hidden.AsSpan(last * stateSize, stateSize).CopyTo(finalState.Hidden.Step(index));
                     if (cell.HasCellState)
                     {
-                        cache.Cell.AsSpan(last * stateSize, stateSize).CopyTo(finalState.Cell!.Step(index));
+                        cache.Cell.AsSpan(CellSlot(last) * stateSize, stateSize).CopyTo(finalState.Cell!.Step(index));
                     }
                 }
             }
@@ -394,7 +416,8 @@ public class RecurrentLayer<T>
 
         cachedSteps = steps;
         cachedBatch = batch;
-        backwardReady = true;
+        backwardReady = !ringCaches;
+        layerInput = inputCopy; // Backward reads the copy; the caller's tensor is not held past the call.
     }
 
     /// <summary>
@@ -651,7 +674,7 @@ public class RecurrentLayer<T>
     {
         if (layer == 0)
         {
-            return inputCopy.AsSpan(0, rows * InputSize);
+            return layerInput.AsSpan(0, rows * InputSize);
         }
 
         // Dropout writes its result in place over the lower layer's output buffer.
@@ -799,8 +822,10 @@ public class RecurrentLayer<T>
         for (int s = splitFirst; s < splitFirst + splitCount; s++)
         {
             int t = splitDirection == 0 ? s : splitSteps - 1 - s;
-            ProjectInputs(cell, x, allGates, t * splitBatch + b0, rows);
-            var whole = StepView(cell, splitCache!, t, splitBatch, splitDirection, backward: false);
+            // On frozen weights each thread's rows of every step use the first step's slot (see ringCaches).
+            int gateSlot = ringCaches ? 0 : t;
+            ProjectInputs(cell, x, allGates, t * splitBatch + b0, gateSlot * splitBatch + b0, rows);
+            var whole = StepView(cell, splitCache!, t, splitBatch, splitDirection, backward: false, gateSlot: gateSlot);
             Span<T> gates = whole.Gates.Slice(b0 * gw, rows * gw);
             cell.Forward(new CellStep<T>(rows, gates, gates, whole.HiddenPrev.Slice(b0 * h, rows * h), whole.Hidden.Slice(b0 * h, rows * h),
                 cell.HasCellState ? whole.CellPrev.Slice(b0 * h, rows * h) : default, cell.HasCellState ? whole.Cell.Slice(b0 * h, rows * h) : default,
@@ -945,11 +970,11 @@ public class RecurrentLayer<T>
     }
 
     // gates[rows first .. first + count) = b + X·W_ihᵀ on those rows.
-    private void ProjectInputs(RecurrentCell<T> cell, ReadOnlySpan<T> x, Span<T> gates, int first, int count)
+    private void ProjectInputs(RecurrentCell<T> cell, ReadOnlySpan<T> x, Span<T> gates, int first, int gateRow, int count)
     {
         int gw = cell.GateWidth, inputSize = cell.InputSize;
         ReadOnlySpan<T> xs = x.Slice(first * inputSize, count * inputSize);
-        Span<T> g = gates.Slice(first * gw, count * gw);
+        Span<T> g = gates.Slice(gateRow * gw, count * gw);
         bool bias = cell.BiasIH is not null;
         if (bias)
         {
@@ -1074,19 +1099,25 @@ public class RecurrentLayer<T>
     }
 
     private CellStep<T> StepView(RecurrentCell<T> cell, LayerCache cache, int t, int batch, int direction, bool backward,
-        Span<T> dh = default, Span<T> dhPrev = default, Span<T> dc = default, Span<T> dcPrev = default)
+        Span<T> dh = default, Span<T> dhPrev = default, Span<T> dc = default, Span<T> dcPrev = default, int gateSlot = -1)
     {
         int gw = cell.GateWidth, stateSize = batch * HiddenSize, e = cell.StepCacheWidth;
 
         // Hidden-state slots: the forward direction reads slot t and writes t + 1; the reverse one reads t + 1 and writes t.
+        // The gates' and step cache's slot is t, or t's place in the current chunk on frozen weights (ringCaches).
         int prevSlot = direction == 0 ? t : t + 1, slot = direction == 0 ? t + 1 : t;
-        Span<T> gates = cache.Gates.AsSpan(t * batch * gw, batch * gw);
+        if (gateSlot < 0)
+        {
+            gateSlot = !backward && ringCaches ? t - gatesBase : t;
+        }
+
+        Span<T> gates = cache.Gates.AsSpan(gateSlot * batch * gw, batch * gw);
         Span<T> recurrent = backward && cell.HasSeparateRecurrentGradient ? cache.RecurrentGradient.AsSpan(t * batch * gw, batch * gw) : gates;
         Span<T> cPrev = default, c = default;
         if (cell.HasCellState)
         {
-            cPrev = cache.Cell.AsSpan(prevSlot * stateSize, stateSize);
-            c = cache.Cell.AsSpan(slot * stateSize, stateSize);
+            cPrev = cache.Cell.AsSpan(CellSlot(prevSlot) * stateSize, stateSize);
+            c = cache.Cell.AsSpan(CellSlot(slot) * stateSize, stateSize);
         }
 
         ReadOnlySpan<T> recurrentInput = default, mask = default;
@@ -1098,12 +1129,15 @@ public class RecurrentLayer<T>
 
         return new CellStep<T>(batch, gates, recurrent,
             cache.Hidden.AsSpan(prevSlot * stateSize, stateSize), cache.Hidden.AsSpan(slot * stateSize, stateSize),
-            cPrev, c, cache.StepCache.AsSpan(t * batch * e, batch * e),
+            cPrev, c, cache.StepCache.AsSpan(gateSlot * batch * e, batch * e),
             dh, dhPrev, dc, dcPrev, scratch.AsSpan(0, batch * (gw + HiddenSize)), recurrentInput, mask)
         {
             ReverseSweep = (t & 1) == 1,
         };
     }
+
+    // The slot of C for hidden-state slot s: s, or s mod 2 on frozen weights (ringCaches).
+    private int CellSlot(int slot) => ringCaches ? slot & 1 : slot;
 
     private void CheckState(RecurrentState<T>? state, int batch, string name)
     {

@@ -1,4 +1,5 @@
 using RecurrentNets.Init;
+using RecurrentNets.Kernels;
 using RecurrentNets.Parameters;
 using RecurrentNets.Sequence;
 using RecurrentNets.Tensors;
@@ -9,26 +10,47 @@ namespace RecurrentNets.Tests.Sequence;
 public class FreezeWeightsTests
 {
     [Theory]
-    [InlineData("lstm")]
-    [InlineData("cifg-peephole")]
-    [InlineData("gru")]
-    [InlineData("gru-cho")]
-    [InlineData("rnn")]
-    public void FrozenForwardGivesTheBitsOfTheUnfrozenOne(string cell)
+    [InlineData("lstm", 6, 3, 64, 1)]
+    [InlineData("cifg-peephole", 6, 3, 40, 1)]
+    [InlineData("gru", 6, 3, 64, 1)]
+    [InlineData("gru-cho", 6, 3, 48, 1)]
+    [InlineData("rnn", 6, 3, 64, 1)]
+    [InlineData("lstm", 40, 32, 64, 1)] // 1.3 MB of gates: projected in chunks of 8 steps
+    [InlineData("lstm", 40, 32, 64, 2)] // the time loop split over batch rows
+    [InlineData("gru", 40, 32, 64, 2)]
+    [InlineData("gru-cho", 40, 32, 48, 1)]
+    [InlineData("lstm", 9, 1, 128, 2)] // split over units
+    [InlineData("cifg-peephole", 9, 2, 128, 2)]
+    public void FrozenForwardGivesTheBitsOfTheUnfrozenOne(string cell, int steps, int batch, int hidden, int threads)
     {
-        var (layer, x) = Make(cell);
-        var y = new Tensor<float>(6, 3, layer.OutputSize);
-        var frozen = new Tensor<float>(6, 3, layer.OutputSize);
-        var final = layer.CreateState(3);
-        var frozenFinal = layer.CreateState(3);
-        layer.Forward(x, y, null, final);
-        layer.FreezeWeights();
-        Assert.True(layer.WeightsFrozen);
-        layer.Forward(x, frozen, null, frozenFinal);
-        Assert.Equal(y.Data, frozen.Data);
-        Assert.Equal(final.Hidden.Data, frozenFinal.Hidden.Data);
-        layer.Forward(x, frozen);
-        Assert.Equal(y.Data, frozen.Data);
+        // Frozen passes keep no activations for Backward: gates, step caches and C reuse a few slots (see ringCaches).
+        int saved = KernelOptions.MaxDegreeOfParallelism;
+        KernelOptions.MaxDegreeOfParallelism = threads;
+        try
+        {
+            var (layer, x) = Make(cell, steps, batch, hidden);
+            var y = new Tensor<float>(steps, batch, layer.OutputSize);
+            var frozen = new Tensor<float>(steps, batch, layer.OutputSize);
+            var final = layer.CreateState(batch);
+            var frozenFinal = layer.CreateState(batch);
+            layer.Forward(x, y, null, final);
+            layer.FreezeWeights();
+            Assert.True(layer.WeightsFrozen);
+            layer.Forward(x, frozen, null, frozenFinal);
+            Assert.Equal(y.Data, frozen.Data);
+            Assert.Equal(final.Hidden.Data, frozenFinal.Hidden.Data);
+            Assert.Equal(final.Cell?.Data, frozenFinal.Cell?.Data);
+            layer.Forward(x, frozen);
+            Assert.Equal(y.Data, frozen.Data);
+
+            // A pass on frozen weights is not one Backward can follow, even after thawing.
+            layer.UnfreezeWeights();
+            Assert.Throws<InvalidOperationException>(() => layer.Backward(y));
+        }
+        finally
+        {
+            KernelOptions.MaxDegreeOfParallelism = saved;
+        }
     }
 
     [Fact]
@@ -95,20 +117,20 @@ public class FreezeWeightsTests
         Assert.Equal(0, SteadyState.AllocatedBytes(_ => layer.Forward(x, y), 5));
     }
 
-    private static (RecurrentLayer<float> Layer, Tensor<float> X) Make(string cell)
+    private static (RecurrentLayer<float> Layer, Tensor<float> X) Make(string cell, int steps = 6, int batch = 3, int hidden = 0)
     {
         var random = new SeededRandom(3);
         var block = new ParameterBlock<float>();
         RecurrentLayer<float> layer = cell switch
         {
-            "lstm" => new Lstm<float>(5, 64, 2, random: random, parameters: block, bidirectional: true),
-            "cifg-peephole" => new Lstm<float>(5, 40, random: random, parameters: block, peephole: true, coupledInputForget: true),
-            "gru" => new Gru<float>(5, 64, 2, random: random, parameters: block),
-            "gru-cho" => new Gru<float>(5, 48, random: random, parameters: block, resetAfterRecurrence: false),
-            _ => new Rnn<float>(5, 64, random: random, parameters: block, bidirectional: true),
+            "lstm" => new Lstm<float>(5, hidden > 0 ? hidden : 64, 2, random: random, parameters: block, bidirectional: true),
+            "cifg-peephole" => new Lstm<float>(5, hidden > 0 ? hidden : 40, random: random, parameters: block, peephole: true, coupledInputForget: true),
+            "gru" => new Gru<float>(5, hidden > 0 ? hidden : 64, 2, random: random, parameters: block),
+            "gru-cho" => new Gru<float>(5, hidden > 0 ? hidden : 48, random: random, parameters: block, resetAfterRecurrence: false),
+            _ => new Rnn<float>(5, hidden > 0 ? hidden : 64, random: random, parameters: block, bidirectional: true),
         };
         layer.Training = false;
-        var x = new Tensor<float>(6, 3, 5);
+        var x = new Tensor<float>(steps, batch, 5);
         for (int i = 0; i < x.Length; i++)
         {
             x.Data[i] = (float)random.NextNormal();

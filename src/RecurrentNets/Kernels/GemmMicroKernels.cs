@@ -67,15 +67,14 @@ internal unsafe interface IGemmMicroKernel<T>
     static abstract void RowPanel(nint kc, T* a, nint aStride, T* b, T* c, bool add);
 }
 
-/// <summary>
-/// AVX-512 micro-kernel: 8 rows x 2 Vector512 (8x32 floats, 8x16 doubles), 16 accumulators of the 32 registers. Eight
-/// rows rather than AVX2's six: the recurrent products' batch of 32 fills four tiles exactly (six rows computed 36, an
-/// eleventh wasted), and A packs through 8x8 transposes.
-/// </summary>
 /// <summary>Software prefetch of a C tile's rows into L1 (x86 only; a no-op elsewhere).</summary>
 internal static unsafe class CTilePrefetch
 {
-    /// <summary>Prefetches the first and last byte of each of <paramref name="rows"/> rows of <paramref name="rowBytes"/> bytes, ldc elements apart.</summary>
+    /// <summary>
+    /// Prefetches the lines holding the first and the last byte of each of <paramref name="rows"/> rows of
+    /// <paramref name="rowBytes"/> bytes, ldc elements apart: the whole row when it spans two lines (a 128-byte row of
+    /// the AVX-512 tile that starts on a line; asking for every line of rows that do not was measured no faster).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Rows<T>(T* c, nint ldc, nint rows, nint rowBytes)
         where T : unmanaged
@@ -91,6 +90,11 @@ internal static unsafe class CTilePrefetch
     }
 }
 
+/// <summary>
+/// AVX-512 micro-kernel: 8 rows x 2 Vector512 (8x32 floats, 8x16 doubles), 16 accumulators of the 32 registers. Eight
+/// rows rather than AVX2's six: the recurrent products' batch of 32 fills four tiles exactly (six rows computed 36, an
+/// eleventh wasted), and A packs through 8x8 transposes.
+/// </summary>
 internal readonly unsafe struct GemmKernel512<T> : IGemmMicroKernel<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {

@@ -205,7 +205,10 @@ public class RecurrentLayer<T>
     /// them again (at batch 1 packing is 4-20 % of a forward pass). Until <see cref="UnfreezeWeights"/>, the layer runs
     /// W_ih and W_hh as they are at this call: later writes to them (an optimizer step, a load, a direct write) are not
     /// seen, while biases, peepholes and learned initial states are still read at each call; <see cref="Backward"/>
-    /// throws. Freeze again after changing the weights. Costs memory for one packed copy of W_ih and W_hh per cell.
+    /// throws, and a forward pass on frozen weights keeps no activations for it (its gates, step caches and cell states
+    /// reuse a few slots that stay in cache, and the input is read in place, not copied), so training after
+    /// <see cref="UnfreezeWeights"/> starts with a new forward pass. Freeze again after changing the weights. Costs
+    /// memory for one packed copy of W_ih and W_hh per cell.
     /// </summary>
     public void FreezeWeights()
     {
@@ -270,7 +273,8 @@ public class RecurrentLayer<T>
     }
 
     /// <summary>Runs the stack over a sequence and keeps the activations for <see cref="Backward"/>.</summary>
-    /// <param name="input">x, [timeSteps, batchSize, inputSize]. It is copied: the caller may reuse it at once.</param>
+    /// <param name="input">x, [timeSteps, batchSize, inputSize]. It is copied for <see cref="Backward"/> (read in place
+    /// on frozen weights): the caller may reuse it once the call returns.</param>
     /// <param name="output">Receives the top layer's h(t) for every step, [timeSteps, batchSize, D·hiddenSize].</param>
     /// <param name="initialState">h(0) (and C(0)) of every layer and direction, [L·D, batchSize, hiddenSize]; when null,
     /// the learned initial state if there is one, else zeros.</param>
@@ -969,7 +973,7 @@ public class RecurrentLayer<T>
         }
     }
 
-    // gates[rows first .. first + count) = b + X·W_ihᵀ on those rows.
+    // gates[rows gateRow .. gateRow + count) = b + X·W_ihᵀ on rows [first, first + count) of X.
     private void ProjectInputs(RecurrentCell<T> cell, ReadOnlySpan<T> x, Span<T> gates, int first, int gateRow, int count)
     {
         int gw = cell.GateWidth, inputSize = cell.InputSize;

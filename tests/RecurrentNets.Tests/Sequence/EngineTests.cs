@@ -203,15 +203,32 @@ public class EngineTests
         }
     }
 
-    internal static Tensor<double> Random(SeededRandom random, params int[] shape)
+    internal static Tensor<double> Random(SeededRandom random, params int[] shape) => Random<double>(random, shape);
+
+    /// <summary>A tensor of standard normal draws, in element order.</summary>
+    internal static Tensor<T> Random<T>(SeededRandom random, params int[] shape)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
-        var t = new Tensor<double>(shape);
+        var t = new Tensor<T>(shape);
         for (int i = 0; i < t.Length; i++)
         {
-            t.Data[i] = random.NextNormal();
+            t.Data[i] = T.CreateTruncating(random.NextNormal());
         }
 
         return t;
+    }
+
+    /// <summary>Fills h (then C, when the state has one) with normal draws times <paramref name="scale"/>.</summary>
+    internal static void Fill<T>(RecurrentState<T> state, SeededRandom random, double scale = 1)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        foreach (var t in state.Cell is null ? [state.Hidden] : new[] { state.Hidden, state.Cell })
+        {
+            for (int i = 0; i < t.Length; i++)
+            {
+                t.Data[i] = T.CreateTruncating(scale * random.NextNormal());
+            }
+        }
     }
 
     private sealed class Recorder(int steps, int batch, int hidden, bool gradientOne = false) : IWindowObjective<double>

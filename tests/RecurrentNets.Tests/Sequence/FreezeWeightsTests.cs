@@ -130,11 +130,7 @@ public class FreezeWeightsTests
             _ => new Rnn<float>(5, hidden > 0 ? hidden : 64, random: random, parameters: block, bidirectional: true),
         };
         layer.Training = false;
-        var x = new Tensor<float>(steps, batch, 5);
-        for (int i = 0; i < x.Length; i++)
-        {
-            x.Data[i] = (float)random.NextNormal();
-        }
+        var x = EngineTests.Random<float>(random, steps, batch, 5);
 
         return (layer, x);
     }

@@ -117,12 +117,12 @@ public class UnitSplitTests
             }
 
             int width = rnn.OutputSize;
-            var x = Filled(random, steps, batch, inputSize);
-            var dy = Filled(random, steps, batch, width);
+            var x = EngineTests.Random<float>(random, steps, batch, inputSize);
+            var dy = EngineTests.Random<float>(random, steps, batch, width);
             var h0 = rnn.CreateState(batch);
             var dFinal = rnn.CreateState(batch);
-            Fill(random, h0);
-            Fill(random, dFinal);
+            EngineTests.Fill(h0, random, 0.5);
+            EngineTests.Fill(dFinal, random, 0.5);
             var y = new Tensor<float>(steps, batch, width);
             var final = rnn.CreateState(batch);
             var dx = new Tensor<float>(steps, batch, inputSize);
@@ -139,28 +139,6 @@ public class UnitSplitTests
         finally
         {
             KernelOptions.MaxDegreeOfParallelism = saved;
-        }
-    }
-
-    private static Tensor<float> Filled(SeededRandom random, params int[] shape)
-    {
-        var t = new Tensor<float>(shape);
-        for (int i = 0; i < t.Length; i++)
-        {
-            t.Data[i] = (float)random.NextNormal();
-        }
-
-        return t;
-    }
-
-    private static void Fill(SeededRandom random, RecurrentState<float> state)
-    {
-        foreach (var t in state.Cell is null ? new[] { state.Hidden } : [state.Hidden, state.Cell])
-        {
-            for (int i = 0; i < t.Length; i++)
-            {
-                t.Data[i] = (float)(0.5 * random.NextNormal());
-            }
         }
     }
 }

@@ -37,8 +37,8 @@ public class VariableLengthTests
         var dy = EngineTests.Random(random, steps, batch, width);            // so does the output gradient
         var initial = batched.CreateState(batch);
         var dFinal = batched.CreateState(batch);
-        Fill(initial, random);
-        Fill(dFinal, random);
+        EngineTests.Fill(initial, random);
+        EngineTests.Fill(dFinal, random);
 
         var y = new Tensor<double>(steps, batch, width);
         var final = batched.CreateState(batch);
@@ -109,22 +109,6 @@ public class VariableLengthTests
         Assert.Throws<ArgumentOutOfRangeException>(() => lstm.Forward(new Tensor<float>(5, 2, 3), y, null, null, [6, 3]));
         Assert.Throws<ArgumentOutOfRangeException>(() => lstm.Forward(new Tensor<float>(5, 2, 3), y, null, null, [0, 3]));
         Assert.All(y.Data, v => Assert.Equal(7f, v));
-    }
-
-    private static void Fill(RecurrentState<double> state, SeededRandom random)
-    {
-        for (int i = 0; i < state.Hidden.Length; i++)
-        {
-            state.Hidden.Data[i] = random.NextNormal();
-        }
-
-        if (state.Cell is not null)
-        {
-            for (int i = 0; i < state.Cell.Length; i++)
-            {
-                state.Cell.Data[i] = random.NextNormal();
-            }
-        }
     }
 
     private static void CopyRow(RecurrentState<double> from, int b, RecurrentState<double> to)

@@ -355,7 +355,7 @@ public class RecurrentLayer<T>
                     // Split over batch rows, each thread projects its own rows of each step just before the step, so
                     // the whole loop is one meeting of the threads; otherwise chunks of steps are projected ahead.
                     splitLayer = l;
-                    bool rowsSplit = RunStepsSplit(cell, cache, 0, steps, steps, batch, d);
+                    bool rowsSplit = RunStepsSplit(cell, cache, steps, batch, d);
                     for (int s0 = 0; !rowsSplit && s0 < steps; s0 += chunk)
                     {
                         // The next chunk of steps in reading order, projected just before use (still in L2).
@@ -760,14 +760,14 @@ public class RecurrentLayer<T>
     private int splitFirst, splitCount, splitSteps, splitBatch, splitDirection, splitRows, splitLayer;
 
     /// <summary>
-    /// Runs steps [first, first + count) of the time loop with the batch split over the GEMM worker pool, each thread
-    /// taking its own rows through every step: the B sequences are independent, so the threads meet once per chunk
+    /// Runs the whole forward time loop with the batch split over the GEMM worker pool, each thread
+    /// taking its own rows through every step: the B sequences are independent, so the threads meet once per loop
     /// instead of twice per step, and the pointwise work is split too. The products and the pointwise kernels give
     /// every row the same bits as the whole-batch loop. Returns false (nothing done) when the split does not apply:
     /// one thread, too few rows, recurrent dropout or sequence lengths (both handled on the whole batch), a cell that
     /// does not allow it (<see cref="RecurrentCell{T}.ForwardRowsConcurrently"/>), or a busy pool.
     /// </summary>
-    private unsafe bool RunStepsSplit(RecurrentCell<T> cell, LayerCache cache, int first, int count, int steps, int batch, int direction)
+    private unsafe bool RunStepsSplit(RecurrentCell<T> cell, LayerCache cache, int steps, int batch, int direction)
     {
         int parts = Math.Min(Math.Min(KernelOptions.MaxDegreeOfParallelism, 1 + GemmWorkerPool.WorkerCount), batch / MinSplitRows);
         if (parts < 2 || recurrentDropped || hasLengths || !cell.ForwardRowsConcurrently || PrefersUnitSplit(cell)
@@ -777,7 +777,7 @@ public class RecurrentLayer<T>
         }
 
         splitRows = ((batch + parts - 1) / parts + MinSplitRows - 1) / MinSplitRows * MinSplitRows;
-        RunOnPool(cell, cache, first, count, steps, batch, direction, parts, &RunStepsPart);
+        RunOnPool(cell, cache, 0, steps, steps, batch, direction, parts, &RunStepsPart);
         return true;
     }
 

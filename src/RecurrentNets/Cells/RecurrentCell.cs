@@ -130,6 +130,15 @@ public abstract class RecurrentCell<T>
     /// <summary>W_ihᵀ packed for the engine's input projection x·W_ihᵀ (by <see cref="PackInputWeights"/>).</summary>
     internal PackedMatrix<T> PackedInputWeights => packedInput;
 
+    /// <summary>W_hhᵀ packed for the forward product h·W_hhᵀ (while <see cref="PrepareWeights"/> keeps one).</summary>
+    internal PackedMatrix<T> PackedRecurrentWeights => packedForward;
+
+    /// <summary>
+    /// Rows of the input projection of coming steps that the engine lets the forward recurrent product of a batch-1 step
+    /// compute alongside (<see cref="GemmGuest{T}"/>), or null. Cells need not use it: the engine finishes what is left.
+    /// </summary>
+    internal GemmGuest<T>? ProjectionGuest { get; set; }
+
     /// <summary>Packs W_ih for the input projection, unless the weights are frozen and packed already.</summary>
     internal void PackInputWeights()
     {
@@ -171,7 +180,9 @@ public abstract class RecurrentCell<T>
     private protected void MultiplyByRecurrentWeightsTransposed(ReadOnlySpan<T> input, Span<T> output, int batch, bool accumulate, bool reverse = false)
     {
         int h = HiddenSize, gw = GateWidth;
-        if (packedForward.IsPacked)
+        if (packedForward.IsPacked && batch == 1 && ProjectionGuest is { Pending: true } guest)
+            Gemm.ComputeRowWithGuest(gw, h, input, packedForward, output, accumulate, reverse, guest);
+        else if (packedForward.IsPacked)
             Gemm.Compute(false, batch, gw, h, input, h, packedForward, output, gw, accumulate, reverse);
         else
             Gemm.Compute(false, true, batch, gw, h, input, h, WeightHH.Values, h, output, gw, accumulate);

@@ -108,6 +108,32 @@ public static class Gemm
         => PackedProduct(transposeA, m, n, k, a, lda, packed, c, ldc, accumulate, reverse, 0, n, wholeProduct: true);
 
     /// <summary>
+    /// c[1, N] (+)= a[1, K]·B on a packed B, as <see cref="Compute{T}(bool, int, int, int, ReadOnlySpan{T}, int, PackedMatrix{T}, Span{T}, int, bool, bool)"/>
+    /// with one row (the same bits), on the calling thread, with the pending panels of <paramref name="guest"/> computed
+    /// inside the same loop as far as the row product leaves room (see <see cref="GemmGuest{T}"/>); a guest that
+    /// <see cref="GemmGuest{T}.IsSupported"/> refuses, or none pending, leaves the plain product.
+    /// </summary>
+    internal static unsafe void ComputeRowWithGuest<T>(int n, int k, ReadOnlySpan<T> a, PackedMatrix<T> packed, Span<T> c,
+        bool accumulate, bool reverse, GemmGuest<T> guest)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!guest.Pending || !GemmGuest<T>.IsSupported(packed, guest.B) || packed.K != k || packed.N != n || a.Length < k || c.Length < n)
+        {
+            Compute(false, 1, n, k, a, k, packed, c, n, accumulate, reverse);
+            return;
+        }
+
+        fixed (T* pa = a)
+        fixed (T* pc = c)
+        fixed (T* gc = guest.CArray)
+        {
+            guest.NextPanel = GemmGuestKernel.Run(k, (float*)pa, (float*)packed.Data, n / 128, (float*)pc, accumulate, reverse,
+                guest.K, (float*)guest.A, (float*)guest.PanelB(0), (float*)guest.PanelC(gc, 0), guest.Ldc, guest.Accumulate,
+                guest.NextPanel, guest.EndPanel);
+        }
+    }
+
+    /// <summary>
     /// Columns [<paramref name="columnStart"/>, <paramref name="columnEnd"/>) of C = A·B (or C += A·B), B packed by
     /// <see cref="Pack{T}"/>, on the calling thread only: the same bits as those columns of the whole product, so threads
     /// may each take a range of columns. columnStart must be a multiple of 32 (of every path's panel width).

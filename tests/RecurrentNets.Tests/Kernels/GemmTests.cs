@@ -713,7 +713,7 @@ public sealed class GemmTests : IDisposable
         return array;
     }
 
-    private static T[] RandomArray<T>(Random rng, int length)
+    internal static T[] RandomArray<T>(Random rng, int length)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var array = new T[length];

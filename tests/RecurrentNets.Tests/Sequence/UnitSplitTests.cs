@@ -83,25 +83,30 @@ public class UnitSplitTests
         Assert.Equal(3, Volatile.Read(ref rounds));
     }
 
-    private static float[][] Run(int threads, string cell, int batch, int hidden, int layers, bool bidirectional, int inputSize)
+    /// <summary>
+    /// Forward and backward of a float layer on <paramref name="threads"/> threads with normal draws of seed 5: outputs,
+    /// final states, parameter gradients, dL/dx and dL/d initial state (and, when <paramref name="frozen"/>, the outputs
+    /// and final states of a frozen forward pass after them).
+    /// </summary>
+    internal static float[][] Run(int threads, string cell, int batch, int hidden, int layers, bool bidirectional, int inputSize,
+        int steps = 9, bool bias = true, bool frozen = false)
     {
         int saved = KernelOptions.MaxDegreeOfParallelism;
         KernelOptions.MaxDegreeOfParallelism = threads;
         try
         {
-            const int steps = 9;
             var random = new SeededRandom(5);
             var block = new ParameterBlock<float>();
             RecurrentLayer<float> rnn = cell switch
             {
-                "lstm" => new Lstm<float>(inputSize, hidden, layers, random: random, parameters: block, bidirectional: bidirectional),
-                "peephole" => new Lstm<float>(inputSize, hidden, layers, random: random, parameters: block, bidirectional: bidirectional, peephole: true),
-                "cifg" => new Lstm<float>(inputSize, hidden, layers, random: random, parameters: block, bidirectional: bidirectional, coupledInputForget: true),
-                "cifg-peephole" => new Lstm<float>(inputSize, hidden, layers, random: random, parameters: block, bidirectional: bidirectional,
-                    peephole: true, coupledInputForget: true),
-                "gru" => new Gru<float>(inputSize, hidden, layers, random: random, parameters: block, bidirectional: bidirectional),
-                "rnn-relu" => new Rnn<float>(inputSize, hidden, layers, RnnNonlinearity.Relu, random: random, parameters: block, bidirectional: bidirectional),
-                _ => new Rnn<float>(inputSize, hidden, layers, random: random, parameters: block, bidirectional: bidirectional),
+                "lstm" => new Lstm<float>(inputSize, hidden, layers, bias, random, block, bidirectional),
+                "peephole" => new Lstm<float>(inputSize, hidden, layers, bias, random, block, bidirectional, peephole: true),
+                "cifg" => new Lstm<float>(inputSize, hidden, layers, bias, random, block, bidirectional, coupledInputForget: true),
+                "cifg-peephole" => new Lstm<float>(inputSize, hidden, layers, bias, random, block, bidirectional, peephole: true, coupledInputForget: true),
+                "gru" => new Gru<float>(inputSize, hidden, layers, bias, random, block, bidirectional),
+                "gru-cho" => new Gru<float>(inputSize, hidden, layers, bias, random, block, bidirectional, resetAfterRecurrence: false),
+                "rnn-relu" => new Rnn<float>(inputSize, hidden, layers, RnnNonlinearity.Relu, bias, random, block, bidirectional),
+                _ => new Rnn<float>(inputSize, hidden, layers, bias: bias, random: random, parameters: block, bidirectional: bidirectional),
             };
 
             // Peephole weights start at zero in some initialisations: give them values so their paths are exercised.
@@ -130,11 +135,21 @@ public class UnitSplitTests
             block.ZeroGradients();
             rnn.Forward(x, y, h0, final);
             rnn.Backward(dy, dFinal, dx, dInitial);
-            return
+            float[][] results =
             [
                 y.Data, final.Hidden.Data, final.Cell?.Data ?? [], (float[])block.Gradients.Clone(), dx.Data,
                 dInitial.Hidden.Data, dInitial.Cell?.Data ?? [],
             ];
+            if (!frozen)
+            {
+                return results;
+            }
+
+            rnn.FreezeWeights();
+            var yFrozen = new Tensor<float>(steps, batch, width);
+            var finalFrozen = rnn.CreateState(batch);
+            rnn.Forward(x, yFrozen, h0, finalFrozen);
+            return [.. results, yFrozen.Data, finalFrozen.Hidden.Data, finalFrozen.Cell?.Data ?? []];
         }
         finally
         {

@@ -1,0 +1,132 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using RecurrentNets.Kernels;
+using RecurrentNets.Reference;
+
+namespace RecurrentNets.Tests.Kernels;
+
+/// <summary>
+/// The one-row product with guest tiles (<see cref="Gemm.ComputeRowWithGuest"/>): both products get the bits of their
+/// plain versions, however the guest's panels fall between calls, and stay close to the naive reference.
+/// </summary>
+[Collection(GemmCollection.Name)]
+public sealed class GemmGuestTests : IDisposable
+{
+    public GemmGuestTests() => KernelOptions.MaxDegreeOfParallelism = 1;
+
+    public void Dispose() => KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
+
+    private static float[] Floats(Random rng, int length) => GemmTests.RandomArray<float>(rng, length);
+
+    private static bool HasAvx512 => Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
+
+    [Theory]
+    [InlineData(128, 512, 128, 512)] // LSTM (1, 128): two guest panels fit in each call
+    [InlineData(512, 2048, 512, 2048)] // LSTM (1, 512)
+    [InlineData(33, 128, 70, 96)] // odd row K, guest K longer than a group's pairs
+    [InlineData(96, 384, 7, 384)] // short guest K: many panels per group
+    [InlineData(500, 256, 512, 64)] // guest K = KC, row K just below
+    public void RowProductAndGuestGiveThePlainProductsBits(int k, int n, int guestK, int guestN)
+    {
+        var rng = new Random(k + n + guestK + guestN);
+        float[] w = Floats(rng, n * k), wGuest = Floats(rng, guestN * guestK);
+        var packed = new PackedMatrix<float>();
+        var packedGuest = new PackedMatrix<float>();
+        Gemm.Pack<float>(true, k, n, w, k, packed);
+        Gemm.Pack<float>(true, guestK, guestN, wGuest, guestK, packedGuest);
+        Assert.Equal(HasAvx512, GemmGuest<float>.IsSupported(packed, packedGuest));
+        if (!HasAvx512)
+        {
+            return; // the layer then projects every row itself
+        }
+
+        const int calls = 5, rows = GemmGuest<float>.Rows, ldc = 8 + 64;
+        float[] a = Floats(rng, calls * k), x = Floats(rng, rows * guestK);
+        float[] rowStart = Floats(rng, calls * n), guestStart = Floats(rng, (rows + 1) * (guestN + ldc));
+        var guest = new GemmGuest<float>();
+        foreach (bool accumulate in new[] { true, false })
+        {
+            foreach (bool reverse in new[] { false, true })
+            {
+                // Plain: each row's product, then the guest rows' product.
+                float[] rowExpected = (float[])rowStart.Clone(), guestExpected = (float[])guestStart.Clone();
+                for (int i = 0; i < calls; i++)
+                    Gemm.Compute<float>(false, 1, n, k, a.AsSpan(i * k, k), k, packed, rowExpected.AsSpan(i * n, n), n, accumulate, reverse);
+                Gemm.Compute<float>(false, rows, guestN, guestK, x, guestK, packedGuest, guestExpected.AsSpan(3), guestN + ldc, !accumulate);
+
+                // Hosted: the guest starts at C offset 3 (unaligned), rides along the calls, and the rest is finished.
+                float[] rowActual = (float[])rowStart.Clone(), guestActual = (float[])guestStart.Clone();
+                guest.Start(x, packedGuest, guestActual, 3, guestN + ldc, !accumulate);
+                int before = guest.NextPanel;
+                for (int i = 0; i < calls; i++)
+                    Gemm.ComputeRowWithGuest<float>(n, k, a.AsSpan(i * k, k), packed, rowActual.AsSpan(i * n, n), accumulate, reverse, guest);
+                Assert.True(guest.NextPanel > before, "the row products hosted no guest panel");
+                guest.Finish();
+                Assert.False(guest.Pending);
+
+                Assert.Equal(rowExpected, rowActual);
+                Assert.Equal(guestExpected, guestActual);
+            }
+        }
+    }
+
+    [Fact]
+    public void HostedProductsMatchTheNaiveReference()
+    {
+        if (!HasAvx512)
+        {
+            return; // nothing is hosted (see the theory above)
+        }
+
+        int k = 64, n = 256, guestK = 48, guestN = 160, rows = GemmGuest<float>.Rows;
+        var rng = new Random(5);
+        float[] w = Floats(rng, n * k), wGuest = Floats(rng, guestN * guestK);
+        float[] a = Floats(rng, k), x = Floats(rng, rows * guestK);
+        var packed = new PackedMatrix<float>();
+        var packedGuest = new PackedMatrix<float>();
+        Gemm.Pack<float>(true, k, n, w, k, packed);
+        Gemm.Pack<float>(true, guestK, guestN, wGuest, guestK, packedGuest);
+        float[] row = new float[n], rowReference = new float[n], guestC = new float[rows * guestN], guestReference = new float[rows * guestN];
+        var guest = new GemmGuest<float>();
+        guest.Start(x, packedGuest, guestC, 0, guestN, accumulate: false);
+        Gemm.ComputeRowWithGuest<float>(n, k, a, packed, row, accumulate: false, reverse: false, guest);
+        guest.Finish();
+        ReferenceGemm.Compute<float>(false, true, 1, n, k, a, k, w, k, rowReference, n, false);
+        ReferenceGemm.Compute<float>(false, true, rows, guestN, guestK, x, guestK, wGuest, guestK, guestReference, guestN, false);
+        for (int i = 0; i < n; i++)
+            Assert.Equal(rowReference[i], row[i], 1e-5f);
+        for (int i = 0; i < guestReference.Length; i++)
+            Assert.Equal(guestReference[i], guestC[i], 1e-5f);
+    }
+
+    [Fact]
+    public void UnsupportedShapesFallBackToThePlainProduct()
+    {
+        // 96 columns are not whole groups of four panels: the row product runs alone and leaves the guest pending.
+        int k = 16, n = 96, rows = GemmGuest<float>.Rows;
+        var rng = new Random(9);
+        float[] w = Floats(rng, n * k), a = Floats(rng, k), x = Floats(rng, rows * k);
+        var packed = new PackedMatrix<float>();
+        Gemm.Pack<float>(true, k, n, w, k, packed);
+        Assert.False(GemmGuest<float>.IsSupported(packed, packed));
+        float[] expected = new float[n], actual = new float[n], guestC = new float[rows * n];
+        Gemm.Compute<float>(false, 1, n, k, a, k, packed, expected, n, false);
+        var guest = new GemmGuest<float>();
+        guest.Start(x, packed, guestC, 0, n, accumulate: false);
+        Gemm.ComputeRowWithGuest<float>(n, k, a, packed, actual, accumulate: false, reverse: false, guest);
+        Assert.Equal(expected, actual);
+        Assert.True(guest.Pending);
+        Assert.Equal(0, guest.NextPanel);
+    }
+
+    [Fact]
+    public void StartRejectsTooSmallBuffers()
+    {
+        var packed = new PackedMatrix<float>();
+        Gemm.Pack<float>(true, 16, 64, new float[64 * 16], 16, packed);
+        var guest = new GemmGuest<float>();
+        var ex = Assert.Throws<ArgumentException>(() => guest.Start(new float[8 * 16], packed, new float[7 * 64 + 63], 0, 64, false));
+        Assert.Contains("[8, 64]", ex.Message);
+        Assert.Throws<ArgumentException>(() => guest.Start(new float[8 * 15], packed, new float[8 * 64], 0, 64, false));
+    }
+}

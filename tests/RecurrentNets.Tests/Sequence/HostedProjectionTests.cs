@@ -1,0 +1,66 @@
+using RecurrentNets.Sequence;
+
+namespace RecurrentNets.Tests.Sequence;
+
+/// <summary>
+/// Batch-1 loops whose recurrent products carry the input projection of the next block of steps give the bits of the
+/// loop that projects all steps first: outputs, final states, every gradient, dL/dx, dL/d initial state, and a frozen
+/// pass after them; forward and reverse directions, full and partial last blocks, with and without biases.
+/// </summary>
+[Collection(HostedProjectionCollection.Name)]
+public class HostedProjectionTests
+{
+    [Theory]
+    [InlineData("lstm", 128, 1, false, 100, 128, true)]
+    [InlineData("lstm", 64, 2, true, 23, 7, true)]
+    [InlineData("peephole", 32, 1, true, 17, 40, true)]
+    [InlineData("cifg-peephole", 128, 1, false, 16, 96, false)]
+    [InlineData("cifg", 128, 2, false, 31, 5, true)]
+    [InlineData("gru", 128, 1, true, 40, 128, true)]
+    [InlineData("gru", 256, 1, false, 24, 9, false)]
+    [InlineData("gru-cho", 128, 1, true, 19, 128, true, false)] // Cho's form keeps W_hh unpacked: never hosted
+    [InlineData("rnn", 128, 2, true, 33, 128, true)]
+    [InlineData("rnn-relu", 256, 1, false, 20, 64, false)]
+    public void HostedProjectionGivesTheBitsOfTheWholeProjection(string cell, int hidden, int layers, bool bidirectional, int steps,
+        int inputSize, bool bias, bool hostable = true)
+    {
+        foreach (int threads in new[] { 1, 2 })
+        {
+            long before = RecurrentLayer<float>.HostedLoops;
+            float[][] hosted = Run(true, threads, cell, hidden, layers, bidirectional, steps, inputSize, bias);
+            if (threads == 1)
+            {
+                // Every layer and direction, the training pass and the frozen one.
+                Assert.Equal(before + (hostable ? 2 * layers * (bidirectional ? 2 : 1) : 0), RecurrentLayer<float>.HostedLoops);
+            }
+
+            float[][] whole = Run(false, threads, cell, hidden, layers, bidirectional, steps, inputSize, bias);
+            Assert.Equal(whole.Length, hosted.Length);
+            for (int i = 0; i < whole.Length; i++)
+            {
+                Assert.Equal(whole[i], hosted[i]);
+            }
+        }
+    }
+
+    private static float[][] Run(bool hosts, int threads, string cell, int hidden, int layers, bool bidirectional, int steps, int inputSize, bool bias)
+    {
+        bool saved = RecurrentLayer<float>.HostsProjection;
+        RecurrentLayer<float>.HostsProjection = hosts;
+        try
+        {
+            return UnitSplitTests.Run(threads, cell, 1, hidden, layers, bidirectional, inputSize, steps, bias, frozen: true);
+        }
+        finally
+        {
+            RecurrentLayer<float>.HostsProjection = saved;
+        }
+    }
+}
+
+/// <summary>The tests that switch <see cref="RecurrentLayer{T}.HostsProjection"/> off run alone.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class HostedProjectionCollection
+{
+    public const string Name = "Hosted projection (global switch)";
+}

@@ -21,7 +21,7 @@ public abstract class RecurrentCell<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly List<ParameterView<T>> parameters = [];
-    private readonly PackedMatrix<T> packedForward = new(), packedBackward = new(), packedInput = new();
+    private readonly PackedMatrix<T> packedForward = new(), packedBackward = new(), packedInput = new(), packedInputBackward = new();
     private bool weightsFrozen;
 
     /// <summary>Adds the cell's parameters to <paramref name="block"/>.</summary>
@@ -133,11 +133,21 @@ public abstract class RecurrentCell<T>
     /// <summary>W_hhᵀ packed for the forward product h·W_hhᵀ (while <see cref="PrepareWeights"/> keeps one).</summary>
     internal PackedMatrix<T> PackedRecurrentWeights => packedForward;
 
+    /// <summary>W_hh packed for the backward product dGates·W_hh (while <see cref="PrepareWeights"/> keeps one).</summary>
+    internal PackedMatrix<T> PackedRecurrentWeightsBackward => packedBackward;
+
+    /// <summary>W_ih packed for dL/dx = dGates·W_ih (by <see cref="PackInputWeightsBackward"/>).</summary>
+    internal PackedMatrix<T> PackedInputWeightsBackward => packedInputBackward;
+
+    /// <summary>Packs W_ih for dL/dx = dGates·W_ih.</summary>
+    internal void PackInputWeightsBackward() => Gemm.Pack(false, GateWidth, InputSize, WeightIH.Values, InputSize, packedInputBackward);
+
     /// <summary>
-    /// Rows of the input projection of coming steps that the engine lets the forward recurrent product of a batch-1 step
-    /// compute alongside (<see cref="GemmGuest{T}"/>), or null. Cells need not use it: the engine finishes what is left.
+    /// Rows of another product that the engine lets the recurrent products of a batch-1 step compute alongside
+    /// (<see cref="GemmGuest{T}"/>): forward, the input projection of coming steps; backward, dL/dx of finished ones. Null
+    /// when none; cells need not use it, the engine finishes what is left.
     /// </summary>
-    internal GemmGuest<T>? ProjectionGuest { get; set; }
+    internal GemmGuest<T>? ProductGuest { get; set; }
 
     /// <summary>Packs W_ih for the input projection, unless the weights are frozen and packed already.</summary>
     internal void PackInputWeights()
@@ -180,7 +190,7 @@ public abstract class RecurrentCell<T>
     private protected void MultiplyByRecurrentWeightsTransposed(ReadOnlySpan<T> input, Span<T> output, int batch, bool accumulate, bool reverse = false)
     {
         int h = HiddenSize, gw = GateWidth;
-        if (packedForward.IsPacked && batch == 1 && ProjectionGuest is { Pending: true } guest)
+        if (packedForward.IsPacked && batch == 1 && ProductGuest is { Pending: true } guest)
             Gemm.ComputeRowWithGuest(gw, h, input, packedForward, output, accumulate, reverse, guest);
         else if (packedForward.IsPacked)
             Gemm.Compute(false, batch, gw, h, input, h, packedForward, output, gw, accumulate, reverse);
@@ -192,7 +202,9 @@ public abstract class RecurrentCell<T>
     private protected void MultiplyByRecurrentWeights(ReadOnlySpan<T> gradient, Span<T> output, int batch, bool accumulate, bool reverse = false)
     {
         int h = HiddenSize, gw = GateWidth;
-        if (packedBackward.IsPacked)
+        if (packedBackward.IsPacked && batch == 1 && ProductGuest is { Pending: true } guest)
+            Gemm.ComputeRowWithGuest(h, gw, gradient, packedBackward, output, accumulate, reverse, guest);
+        else if (packedBackward.IsPacked)
             Gemm.Compute(false, batch, h, gw, gradient, gw, packedBackward, output, h, accumulate, reverse);
         else
             Gemm.Compute(false, false, batch, h, gw, gradient, gw, WeightHH.Values, h, output, h, accumulate);

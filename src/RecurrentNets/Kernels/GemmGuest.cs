@@ -56,10 +56,15 @@ internal sealed unsafe class GemmGuest<T>
     /// (N a multiple of 128) and the guest over whole panels (N a multiple of 32).
     /// </summary>
     public static bool IsSupported(PackedMatrix<T> rowB, PackedMatrix<T> guestB)
-        => typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated
-            && rowB.Path == GemmPath.Vector512 && guestB.Path == GemmPath.Vector512
-            && rowB.K <= GemmDriver.KC && guestB.K <= GemmDriver.KC && rowB.N <= GemmDriver.NC && guestB.N <= GemmDriver.NC
-            && rowB.N % (4 * PanelWidth) == 0 && guestB.N % PanelWidth == 0;
+        => CanHost(rowB) && guestB.Path == GemmPath.Vector512 && FitsShape(guestB.K, guestB.N);
+
+    /// <summary>Whether a one-row product on <paramref name="rowB"/> can carry a guest (of a shape <see cref="FitsShape"/> allows).</summary>
+    public static bool CanHost(PackedMatrix<T> rowB)
+        => typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated && rowB.Path == GemmPath.Vector512
+            && rowB.K <= GemmDriver.KC && rowB.N <= GemmDriver.NC && rowB.N % (4 * PanelWidth) == 0;
+
+    /// <summary>Whether a guest product with B of [<paramref name="k"/>, <paramref name="n"/>] fits one K and one N block in whole panels.</summary>
+    public static bool FitsShape(int k, int n) => k <= GemmDriver.KC && n <= GemmDriver.NC && n % PanelWidth == 0;
 
     /// <summary>
     /// Sets up the rows C[8, N] = c[offset + r·ldc + j] (+)= x[8, K]·B, all panels pending. x is read now (packed).

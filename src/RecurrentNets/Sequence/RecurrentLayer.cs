@@ -374,7 +374,8 @@ public class RecurrentLayer<T>
                 }
                 finally
                 {
-                    cell.ProjectionGuest = null;
+                    cell.ProductGuest = null;
+                    productGuest?.Clear();
                     cell.ReleaseWeights();
                 }
 
@@ -484,6 +485,7 @@ public class RecurrentLayer<T>
 
                 // Walk the direction's steps in reverse, carrying dh (and dC); each step turns its cache slot into dGates.
                 cell.PrepareWeights(backward: true);
+                bool hostedDx = false;
                 try
                 {
                     splitDOut = l == NumLayers - 1 ? dOutput.Data : dOutputs[l];
@@ -495,6 +497,10 @@ public class RecurrentLayer<T>
                         Swap(ref dc, ref dcNext);
                     }
 
+                    // Batch 1 on this thread: dL/dx of each finished block of eight steps rides on the later steps' products.
+                    T[]? dXArray = l > 0 ? dOutputs[l - 1] : dInput?.Data;
+                    bool hostsDx = !split && dXArray is not null && HostsBackward(cell, batch, steps);
+                    hostedDx = hostsDx;
                     for (int s = split ? -1 : steps - 1; s >= 0; s--)
                     {
                         int t = d == 0 ? s : steps - 1 - s;
@@ -518,11 +524,29 @@ public class RecurrentLayer<T>
                         }
                         Swap(ref dh, ref dhNext);
                         Swap(ref dc, ref dcNext);
+                        if (hostsDx && steps - s >= GemmGuest<T>.Rows && (steps - s) % GemmGuest<T>.Rows == 0)
+                        {
+                            // Steps [s - 7, s] of this direction's reading order are done: the block they fill.
+                            int first = d == 0 ? t : t - GemmGuest<T>.Rows + 1;
+                            cell.ProductGuest = null;
+                            productGuest!.Finish();
+                            productGuest.Start(cache.Gates.AsSpan(first * gw, GemmGuest<T>.Rows * gw), cell.PackedInputWeightsBackward,
+                                dXArray!, first * cell.InputSize, cell.InputSize, accumulate: d > 0);
+                            cell.ProductGuest = productGuest;
+                        }
+                    }
+
+                    if (hostsDx)
+                    {
+                        cell.ProductGuest = null;
+                        productGuest!.Finish();
                     }
                 }
                 finally
                 {
                     splitDOut = null;
+                    cell.ProductGuest = null;
+                    productGuest?.Clear();
                     cell.ReleaseWeights();
                 }
 
@@ -542,10 +566,16 @@ public class RecurrentLayer<T>
                     recurrentDropped ? cache.RecurrentInputs.AsSpan(0, rows * h) : cache.Hidden.AsSpan(hiddenPrevSlot * stateSize, rows * h),
                     cache.StepCache.AsSpan(0, rows * cell.StepCacheWidth), rows);
 
-                // dX = Σ_d dGates_d·W_ih_d: the output gradient of the layer below, or the caller's dInput.
+                // dX = Σ_d dGates_d·W_ih_d: the output gradient of the layer below, or the caller's dInput (less the rows
+                // the backward loop's products carried: all but the partial block read last).
                 if (!dX.IsEmpty)
                 {
-                    Gemm.Multiply<T>(dGates, cell.WeightIH.Values, dX, rows, gw, cell.InputSize, accumulate: d > 0);
+                    int done = hostedDx ? steps / GemmGuest<T>.Rows * GemmGuest<T>.Rows : 0, left = rows - done, start = d == 0 ? 0 : done;
+                    if (left > 0)
+                    {
+                        Gemm.Multiply<T>(dGates.Slice(start * gw, left * gw), cell.WeightIH.Values, dX.Slice(start * cell.InputSize, left * cell.InputSize),
+                            left, gw, cell.InputSize, accumulate: d > 0);
+                    }
                 }
             }
 
@@ -758,14 +788,41 @@ public class RecurrentLayer<T>
         }
     }
 
-    // The rows of the input projection computed by the recurrent products of earlier steps (batch 1).
-    private GemmGuest<T>? projectionGuest;
+    // The rows of another product computed by the recurrent products of batch-1 steps: forward, the input projection of
+    // coming steps; backward, dL/dx of finished ones.
+    private GemmGuest<T>? productGuest;
 
-    /// <summary>Whether batch-1 loops let the recurrent products carry the input projection (tests compare both ways).</summary>
+    /// <summary>Whether batch-1 loops let the recurrent products carry the input projection and dL/dx (tests compare both ways).</summary>
     internal static bool HostsProjection { get; set; } = true;
 
-    /// <summary>How many loops have run hosted (tests check that theirs did).</summary>
+    /// <summary>How many forward loops have run hosted (tests check that theirs did).</summary>
     internal static long HostedLoops;
+
+    /// <summary>How many backward loops have carried dL/dx.</summary>
+    internal static long HostedBackwardLoops;
+
+    // Whether this batch-1 backward loop (on this thread, no unit split) lets its products dGates·W_hh carry dL/dx; packs
+    // W_ih for it when so.
+    private bool HostsBackward(RecurrentCell<T> cell, int batch, int steps)
+    {
+        int gw = cell.GateWidth;
+        bool oneThread = KernelOptions.MaxDegreeOfParallelism == 1 || 2.0 * gw * HiddenSize < GemmDriver.ThreadingThreshold;
+        if (!HostsProjection || batch != 1 || steps < 2 * GemmGuest<T>.Rows || !oneThread
+            || !GemmGuest<T>.CanHost(cell.PackedRecurrentWeightsBackward) || !GemmGuest<T>.FitsShape(gw, cell.InputSize))
+        {
+            return false;
+        }
+
+        cell.PackInputWeightsBackward();
+        if (!GemmGuest<T>.IsSupported(cell.PackedRecurrentWeightsBackward, cell.PackedInputWeightsBackward))
+        {
+            return false;
+        }
+
+        productGuest ??= new GemmGuest<T>();
+        Interlocked.Increment(ref HostedBackwardLoops);
+        return true;
+    }
 
     /// <summary>
     /// Runs the whole forward loop of a batch-1 sequence with the input projection carried by the recurrent products: the
@@ -791,7 +848,7 @@ public class RecurrentLayer<T>
         }
 
         Interlocked.Increment(ref HostedLoops);
-        var guest = projectionGuest ??= new GemmGuest<T>();
+        var guest = productGuest ??= new GemmGuest<T>();
         bool bias = cell.BiasIH is not null;
         int blocks = (steps + block - 1) / block;
         gatesBase = 0;
@@ -817,7 +874,7 @@ public class RecurrentLayer<T>
                     }
 
                     guest.Start(x.Slice(next * inputSize, block * inputSize), cell.PackedInputWeights, cache.Gates, next * gw, gw, bias);
-                    cell.ProjectionGuest = guest;
+                    cell.ProductGuest = guest;
                 }
                 else
                 {
@@ -831,7 +888,7 @@ public class RecurrentLayer<T>
                 ForwardStep(cell, cache, direction == 0 ? first + s : first + stepCount - 1 - s, batch, direction);
             }
 
-            cell.ProjectionGuest = null;
+            cell.ProductGuest = null;
             guest.Finish();
         }
 

@@ -72,9 +72,13 @@ public class EngineTests
     [InlineData("rnn", 2, 32, 128)]
     [InlineData("lstm", 2, 32, 128)]
     [InlineData("gru", 2, 32, 128)]
+    [InlineData("rnn", 1, 1, 128)]
+    [InlineData("lstm", 1, 1, 128)]
+    [InlineData("gru", 1, 1, 128)]
     public void TrainingAndInferenceStepsAllocateNothingAfterWarmUp(string cell, int threads, int batch, int hidden)
     {
-        // The larger case runs the threaded GEMMs, the chunked input projection and the batch-split time loop.
+        // The (32, 128) cases run the threaded GEMMs, the chunked input projection and the batch-split time loop; the
+        // (1, 128) ones the products that carry the input projection and dL/dx.
         int saved = KernelOptions.MaxDegreeOfParallelism;
         KernelOptions.MaxDegreeOfParallelism = threads;
         try

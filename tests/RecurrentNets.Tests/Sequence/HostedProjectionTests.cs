@@ -3,35 +3,37 @@ using RecurrentNets.Sequence;
 namespace RecurrentNets.Tests.Sequence;
 
 /// <summary>
-/// Batch-1 loops whose recurrent products carry the input projection of the next block of steps give the bits of the
-/// loop that projects all steps first: outputs, final states, every gradient, dL/dx, dL/d initial state, and a frozen
-/// pass after them; forward and reverse directions, full and partial last blocks, with and without biases.
+/// Batch-1 loops whose recurrent products carry the input projection of the next block of steps (forward) and dL/dx of
+/// finished blocks (backward) give the bits of the plain loops: outputs, final states, every gradient, dL/dx, dL/d initial
+/// state, and a frozen pass after them; forward and reverse directions, full and partial last blocks, with and without
+/// biases.
 /// </summary>
 [Collection(HostedProjectionCollection.Name)]
 public class HostedProjectionTests
 {
     [Theory]
-    [InlineData("lstm", 128, 1, false, 100, 128, true)]
-    [InlineData("lstm", 64, 2, true, 23, 7, true)]
-    [InlineData("peephole", 32, 1, true, 17, 40, true)]
-    [InlineData("cifg-peephole", 128, 1, false, 16, 96, false)]
-    [InlineData("cifg", 128, 2, false, 31, 5, true)]
-    [InlineData("gru", 128, 1, true, 40, 128, true)]
-    [InlineData("gru", 256, 1, false, 24, 9, false)]
-    [InlineData("gru-cho", 128, 1, true, 19, 128, true, false)] // Cho's form keeps W_hh unpacked: never hosted
-    [InlineData("rnn", 128, 2, true, 33, 128, true)]
-    [InlineData("rnn-relu", 256, 1, false, 20, 64, false)]
-    public void HostedProjectionGivesTheBitsOfTheWholeProjection(string cell, int hidden, int layers, bool bidirectional, int steps,
-        int inputSize, bool bias, bool hostable = true)
+    [InlineData("lstm", 128, 1, false, 100, 128, true, 1)]
+    [InlineData("lstm", 64, 2, true, 23, 7, true, 0)]
+    [InlineData("peephole", 32, 1, true, 17, 40, true, 0)]
+    [InlineData("cifg-peephole", 128, 1, false, 16, 96, false, 1)]
+    [InlineData("cifg", 128, 2, false, 31, 5, true, 1)] // dL/dx of layer 2 only (the input has 5 columns)
+    [InlineData("gru", 128, 1, true, 40, 128, true, 2)]
+    [InlineData("gru", 256, 1, false, 24, 9, false, 0)] // 768 gate columns: too deep a backward product to carry dL/dx
+    [InlineData("gru-cho", 128, 1, true, 19, 128, true, 0, false)] // Cho's form keeps W_hh unpacked: never hosted
+    [InlineData("rnn", 128, 2, true, 33, 128, true, 4)]
+    [InlineData("rnn-relu", 256, 1, false, 20, 64, false, 1)]
+    public void HostedProductsGiveTheBitsOfThePlainOnes(string cell, int hidden, int layers, bool bidirectional, int steps,
+        int inputSize, bool bias, int backwardLoops, bool forwardHosted = true)
     {
         foreach (int threads in new[] { 1, 2 })
         {
-            long before = RecurrentLayer<float>.HostedLoops;
+            long forwardBefore = RecurrentLayer<float>.HostedLoops, backwardBefore = RecurrentLayer<float>.HostedBackwardLoops;
             float[][] hosted = Run(true, threads, cell, hidden, layers, bidirectional, steps, inputSize, bias);
             if (threads == 1)
             {
-                // Every layer and direction, the training pass and the frozen one.
-                Assert.Equal(before + (hostable ? 2 * layers * (bidirectional ? 2 : 1) : 0), RecurrentLayer<float>.HostedLoops);
+                // Forward: every layer and direction, the training pass and the frozen one; backward: where dL/dx fits.
+                Assert.Equal(forwardBefore + (forwardHosted ? 2 * layers * (bidirectional ? 2 : 1) : 0), RecurrentLayer<float>.HostedLoops);
+                Assert.Equal(backwardBefore + backwardLoops, RecurrentLayer<float>.HostedBackwardLoops);
             }
 
             float[][] whole = Run(false, threads, cell, hidden, layers, bidirectional, steps, inputSize, bias);

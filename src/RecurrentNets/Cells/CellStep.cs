@@ -94,4 +94,11 @@ public readonly ref struct CellStep<T>
     /// the cache finds the part read last still there. It never changes a result.
     /// </summary>
     internal bool ReverseSweep { get; init; }
+
+    /// <summary>
+    /// Rows of another product that the step's batch-1 recurrent products may compute alongside (forward, the input
+    /// projection of coming steps; backward, dL/dx of finished ones), or null. Cells need not use it: the engine finishes
+    /// what is left.
+    /// </summary>
+    internal Kernels.GemmGuest<T>? Guest { get; init; }
 }

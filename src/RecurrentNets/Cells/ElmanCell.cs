@@ -59,7 +59,7 @@ public sealed class ElmanCell<T> : RecurrentCell<T>
         int b = step.BatchSize, h = HiddenSize;
 
         // a = (x·Uᵀ + b) + h(t-1)·Wᵀ, accumulated onto the precomputed input projection.
-        MultiplyByRecurrentWeightsTransposed(step.RecurrentInput, step.Gates, b, accumulate: true, step.ReverseSweep);
+        MultiplyByRecurrentWeightsTransposed(step.RecurrentInput, step.Gates, b, accumulate: true, step.ReverseSweep, step.Guest);
         if (Nonlinearity == RnnNonlinearity.Tanh)
         {
             VectorMath.Tanh<T>(step.Gates, step.Hidden);
@@ -77,7 +77,7 @@ public sealed class ElmanCell<T> : RecurrentCell<T>
     internal override void ForwardUnits(in CellStep<T> step, int first, int end)
     {
         int b = step.BatchSize, h = HiddenSize, count = end - first;
-        MultiplyUnitsByRecurrentWeightsTransposed(step.RecurrentInput, step.Gates, b, first, end, accumulate: true, step.ReverseSweep);
+        MultiplyUnitsByRecurrentWeightsTransposed(step.RecurrentInput, step.Gates, b, first, end, accumulate: true, step.ReverseSweep, step.Guest);
         for (int r = 0; r < b; r++)
         {
             ReadOnlySpan<T> a = step.Gates.Slice(r * h + first, count);
@@ -132,7 +132,7 @@ public sealed class ElmanCell<T> : RecurrentCell<T>
         }
 
         // dh(t-1) = (da·W) ⊙ m.
-        MultiplyByRecurrentWeights(step.Gates, step.DHiddenPrev, b, accumulate: false, step.ReverseSweep);
+        MultiplyByRecurrentWeights(step.Gates, step.DHiddenPrev, b, accumulate: false, step.ReverseSweep, step.Guest);
         ApplyRecurrentMask(step, step.DHiddenPrev);
     }
 }

@@ -80,7 +80,7 @@ public sealed class GruCell<T> : RecurrentCell<T>
                 }
             }
 
-            MultiplyByRecurrentWeightsTransposed(step.RecurrentInput, hp, b, accumulate: BiasHH is not null, step.ReverseSweep);
+            MultiplyByRecurrentWeightsTransposed(step.RecurrentInput, hp, b, accumulate: BiasHH is not null, step.ReverseSweep, step.Guest);
             if (typeof(T) == typeof(float))
             {
                 // One pass: σ, tanh, the new state, and W_hn h + b_hn kept for backward.
@@ -137,7 +137,7 @@ public sealed class GruCell<T> : RecurrentCell<T>
             }
         }
 
-        MultiplyUnitsByRecurrentWeightsTransposed(step.RecurrentInput, hp, b, first, end, accumulate: BiasHH is not null, step.ReverseSweep);
+        MultiplyUnitsByRecurrentWeightsTransposed(step.RecurrentInput, hp, b, first, end, accumulate: BiasHH is not null, step.ReverseSweep, step.Guest);
         GruKernels.ForwardResetAfter(Cast(step.Gates), Cast(hp), Cast(step.HiddenPrev), Cast(step.StepCache), Cast(step.Hidden), b, h, first, count);
     }
 
@@ -162,12 +162,12 @@ public sealed class GruCell<T> : RecurrentCell<T>
             // dh(t-1) += (dRecurrent·W_hh) ⊙ m, on the packed W_hh.
             if (step.RecurrentMask.IsEmpty)
             {
-                MultiplyByRecurrentWeights(step.RecurrentGradient, step.DHiddenPrev, b, accumulate: true, step.ReverseSweep);
+                MultiplyByRecurrentWeights(step.RecurrentGradient, step.DHiddenPrev, b, accumulate: true, step.ReverseSweep, step.Guest);
             }
             else
             {
                 Span<T> product = step.Scratch[..(b * h)];
-                MultiplyByRecurrentWeights(step.RecurrentGradient, product, b, accumulate: false, step.ReverseSweep);
+                MultiplyByRecurrentWeights(step.RecurrentGradient, product, b, accumulate: false, step.ReverseSweep, step.Guest);
                 System.Numerics.Tensors.TensorPrimitives.MultiplyAdd<T>(product, step.RecurrentMask, step.DHiddenPrev, step.DHiddenPrev);
             }
         }

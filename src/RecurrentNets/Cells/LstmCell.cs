@@ -85,7 +85,7 @@ public sealed class LstmCell<T> : RecurrentCell<T>
     /// <inheritdoc/>
     public override void Forward(in CellStep<T> step)
     {
-        MultiplyByRecurrentWeightsTransposed(step.RecurrentInput, step.Gates, step.BatchSize, accumulate: true, step.ReverseSweep);
+        MultiplyByRecurrentWeightsTransposed(step.RecurrentInput, step.Gates, step.BatchSize, accumulate: true, step.ReverseSweep, step.Guest);
         ForwardPointwise(step, 0, HiddenSize);
     }
 
@@ -95,7 +95,7 @@ public sealed class LstmCell<T> : RecurrentCell<T>
     /// <inheritdoc/>
     internal override void ForwardUnits(in CellStep<T> step, int first, int end)
     {
-        MultiplyUnitsByRecurrentWeightsTransposed(step.RecurrentInput, step.Gates, step.BatchSize, first, end, accumulate: true, step.ReverseSweep);
+        MultiplyUnitsByRecurrentWeightsTransposed(step.RecurrentInput, step.Gates, step.BatchSize, first, end, accumulate: true, step.ReverseSweep, step.Guest);
         ForwardPointwise(step, first, end);
     }
 
@@ -168,7 +168,7 @@ public sealed class LstmCell<T> : RecurrentCell<T>
         BackwardPointwise(step, 0, HiddenSize);
 
         // dh(t-1) = (dGates·W_hh) ⊙ m.
-        MultiplyByRecurrentWeights(step.Gates, step.DHiddenPrev, step.BatchSize, accumulate: false, step.ReverseSweep);
+        MultiplyByRecurrentWeights(step.Gates, step.DHiddenPrev, step.BatchSize, accumulate: false, step.ReverseSweep, step.Guest);
         ApplyRecurrentMask(step, step.DHiddenPrev);
     }
 

@@ -142,13 +142,6 @@ public abstract class RecurrentCell<T>
     /// <summary>Packs W_ih for dL/dx = dGates·W_ih.</summary>
     internal void PackInputWeightsBackward() => Gemm.Pack(false, GateWidth, InputSize, WeightIH.Values, InputSize, packedInputBackward);
 
-    /// <summary>
-    /// Rows of another product that the engine lets the recurrent products of a batch-1 step compute alongside
-    /// (<see cref="GemmGuest{T}"/>): forward, the input projection of coming steps; backward, dL/dx of finished ones. Null
-    /// when none; cells need not use it, the engine finishes what is left.
-    /// </summary>
-    internal GemmGuest<T>? ProductGuest { get; set; }
-
     /// <summary>Packs W_ih for the input projection, unless the weights are frozen and packed already.</summary>
     internal void PackInputWeights()
     {
@@ -187,10 +180,11 @@ public abstract class RecurrentCell<T>
     }
 
     /// <summary>output[B, G·H] (+)= input[B, H]·W_hhᵀ, on the packed W_hh while one is prepared.</summary>
-    private protected void MultiplyByRecurrentWeightsTransposed(ReadOnlySpan<T> input, Span<T> output, int batch, bool accumulate, bool reverse = false)
+    private protected void MultiplyByRecurrentWeightsTransposed(ReadOnlySpan<T> input, Span<T> output, int batch, bool accumulate, bool reverse = false,
+        GemmGuest<T>? guest = null)
     {
         int h = HiddenSize, gw = GateWidth;
-        if (packedForward.IsPacked && batch == 1 && ProductGuest is { Pending: true } guest)
+        if (packedForward.IsPacked && batch == 1 && guest is { Pending: true })
             Gemm.ComputeRowWithGuest(gw, h, input, packedForward, output, accumulate, reverse, guest);
         else if (packedForward.IsPacked)
             Gemm.Compute(false, batch, gw, h, input, h, packedForward, output, gw, accumulate, reverse);
@@ -199,10 +193,11 @@ public abstract class RecurrentCell<T>
     }
 
     /// <summary>output[B, H] (+)= gradient[B, G·H]·W_hh, on the packed W_hh while one is prepared.</summary>
-    private protected void MultiplyByRecurrentWeights(ReadOnlySpan<T> gradient, Span<T> output, int batch, bool accumulate, bool reverse = false)
+    private protected void MultiplyByRecurrentWeights(ReadOnlySpan<T> gradient, Span<T> output, int batch, bool accumulate, bool reverse = false,
+        GemmGuest<T>? guest = null)
     {
         int h = HiddenSize, gw = GateWidth;
-        if (packedBackward.IsPacked && batch == 1 && ProductGuest is { Pending: true } guest)
+        if (packedBackward.IsPacked && batch == 1 && guest is { Pending: true })
             Gemm.ComputeRowWithGuest(h, gw, gradient, packedBackward, output, accumulate, reverse, guest);
         else if (packedBackward.IsPacked)
             Gemm.Compute(false, batch, h, gw, gradient, gw, packedBackward, output, h, accumulate, reverse);
@@ -240,9 +235,24 @@ public abstract class RecurrentCell<T>
 
     /// <summary>The gate columns of units [first, end) of output[B, G·H] (+)= input[B, H]·W_hhᵀ, on the packed W_hh.</summary>
     private protected void MultiplyUnitsByRecurrentWeightsTransposed(ReadOnlySpan<T> input, Span<T> output, int batch, int first, int end,
-        bool accumulate, bool reverse = false)
+        bool accumulate, bool reverse = false, GemmGuest<T>? guest = null)
     {
         int h = HiddenSize, gw = GateWidth;
+        if (packedForward.IsPacked && batch == 1 && guest is { Pending: true })
+        {
+            // The units' columns of every gate block, as 32-column panels (the engine hosts only whole panels of them).
+            int width = GemmGuest<T>.PanelWidth, perGate = (end - first + width - 1) / width;
+            Span<int> panels = stackalloc int[GateCount * perGate];
+            for (int g = 0; g < GateCount; g++)
+            {
+                for (int j = 0; j < perGate; j++)
+                    panels[g * perGate + j] = (g * h + first) / width + j;
+            }
+
+            Gemm.ComputeRowWithGuest(gw, h, input, packedForward, output, accumulate, reverse, guest, panels);
+            return;
+        }
+
         for (int i = 0; i < GateCount; i++)
         {
             int g = reverse ? GateCount - 1 - i : i;

@@ -110,26 +110,46 @@ public static class Gemm
     /// <summary>
     /// c[1, N] (+)= a[1, K]·B on a packed B, as <see cref="Compute{T}(bool, int, int, int, ReadOnlySpan{T}, int, PackedMatrix{T}, Span{T}, int, bool, bool)"/>
     /// with one row (the same bits), on the calling thread, with the pending panels of <paramref name="guest"/> computed
-    /// inside the same loop as far as the row product leaves room (see <see cref="GemmGuest{T}"/>); a guest that
-    /// <see cref="GemmGuest{T}.IsSupported"/> refuses, or none pending, leaves the plain product.
+    /// inside the same loop as far as the row product leaves room (see <see cref="GemmGuest{T}"/>). Only the 32-column
+    /// panels of <paramref name="rowPanels"/> (a multiple of four of them) are computed when it is given, all of C
+    /// otherwise. A guest that <see cref="GemmGuest{T}.IsSupported"/> refuses, or none pending, leaves the plain product.
     /// </summary>
     internal static unsafe void ComputeRowWithGuest<T>(int n, int k, ReadOnlySpan<T> a, PackedMatrix<T> packed, Span<T> c,
-        bool accumulate, bool reverse, GemmGuest<T> guest)
+        bool accumulate, bool reverse, GemmGuest<T> guest, ReadOnlySpan<int> rowPanels = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (!guest.Pending || !GemmGuest<T>.IsSupported(packed, guest.B) || packed.K != k || packed.N != n || a.Length < k || c.Length < n)
+        int width = GemmGuest<T>.PanelWidth;
+        bool whole = rowPanels.IsEmpty;
+        if (!guest.Pending || !GemmGuest<T>.IsSupported(packed, guest.B) || packed.K != k || packed.N != n || a.Length < k || c.Length < n
+            || (!whole && rowPanels.Length % 4 != 0))
         {
-            Compute(false, 1, n, k, a, k, packed, c, n, accumulate, reverse);
+            if (whole)
+            {
+                Compute(false, 1, n, k, a, k, packed, c, n, accumulate, reverse);
+                return;
+            }
+
+            foreach (int panel in rowPanels)
+                ComputeColumns(1, n, k, a, k, packed, c, n, accumulate, panel * width, Math.Min(n, panel * width + width), reverse);
             return;
+        }
+
+        int panels = whole ? n / width : rowPanels.Length;
+        int* list = stackalloc int[panels];
+        for (int i = 0; i < panels; i++)
+        {
+            list[i] = whole ? i : rowPanels[i];
+            if ((uint)list[i] >= (uint)(n / width))
+                throw new ArgumentOutOfRangeException(nameof(rowPanels), list[i], $"A panel must lie in [0, {n / width}) for {n} columns.");
         }
 
         fixed (T* pa = a)
         fixed (T* pc = c)
         fixed (T* gc = guest.CArray)
         {
-            guest.NextPanel = GemmGuestKernel.Run(k, (float*)pa, (float*)packed.Data, n / 128, (float*)pc, accumulate, reverse,
+            guest.NextPanel = GemmGuestKernel.Run(k, (float*)pa, (float*)packed.Data, list, panels / 4, (float*)pc, accumulate, reverse,
                 guest.K, (float*)guest.A, (float*)guest.PanelB(0), (float*)guest.PanelC(gc, 0), guest.Ldc, guest.Accumulate,
-                guest.NextPanel, guest.EndPanel);
+                guest.PanelList, guest.NextPanel, guest.EndPanel);
         }
     }
 

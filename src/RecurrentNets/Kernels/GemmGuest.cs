@@ -31,18 +31,24 @@ internal sealed unsafe class GemmGuest<T>
     /// <summary>Rows of a guest: one AVX-512 register tile.</summary>
     public const int Rows = 8;
 
-    private const int PanelWidth = 32;
+    /// <summary>Columns of a panel (the AVX-512 kernel's NR).</summary>
+    public const int PanelWidth = 32;
+
     private T[] aStorage = [];
     private T* a;
     private PackedMatrix<T>? b;
     private T[]? c;
     private int cOffset, ldc;
+    private int[] panels = GC.AllocateArray<int>(0, pinned: true);
 
-    /// <summary>The next column panel (32 columns) of B still to compute.</summary>
+    /// <summary>The position in <see cref="Panels"/> of the next column panel (32 columns) of B still to compute.</summary>
     public int NextPanel { get; internal set; }
 
-    /// <summary>One past the last column panel of B.</summary>
+    /// <summary>The number of panels to compute (one past the last position in <see cref="Panels"/>).</summary>
     public int EndPanel { get; private set; }
+
+    /// <summary>The panels to compute, in order: panel j covers columns [32·j, 32·j + 32) of B and C.</summary>
+    public ReadOnlySpan<int> Panels => panels.AsSpan(0, EndPanel);
 
     /// <summary>Whether panels remain (none before the first <see cref="Start"/>).</summary>
     public bool Pending => NextPanel < EndPanel;
@@ -67,14 +73,34 @@ internal sealed unsafe class GemmGuest<T>
     public static bool FitsShape(int k, int n) => k <= GemmDriver.KC && n <= GemmDriver.NC && n % PanelWidth == 0;
 
     /// <summary>
-    /// Sets up the rows C[8, N] = c[offset + r·ldc + j] (+)= x[8, K]·B, all panels pending. x is read now (packed).
+    /// Sets up the rows C[8, N] = c[offset + r·ldc + j] (+)= x[8, K]·B on the columns of <paramref name="columnPanels"/>
+    /// (all of them when empty), all pending. x is read now (packed).
     /// </summary>
-    public void Start(ReadOnlySpan<T> x, PackedMatrix<T> packedB, T[] cArray, int offset, int leadingDimension, bool accumulate)
+    public void Start(ReadOnlySpan<T> x, PackedMatrix<T> packedB, T[] cArray, int offset, int leadingDimension, bool accumulate,
+        ReadOnlySpan<int> columnPanels = default)
     {
-        int k = packedB.K, n = packedB.N;
+        int k = packedB.K, n = packedB.N, count = columnPanels.IsEmpty ? n / PanelWidth : columnPanels.Length;
         if (x.Length < Rows * k || offset < 0 || leadingDimension < n || (long)offset + (long)(Rows - 1) * leadingDimension + n > cArray.Length)
         {
             throw new ArgumentException($"A guest needs x [{Rows}, {k}] and C [{Rows}, {n}] (ldc {leadingDimension}) from offset {offset} of {cArray.Length}.");
+        }
+
+        foreach (int panel in columnPanels)
+        {
+            if ((uint)panel >= (uint)(n / PanelWidth))
+            {
+                throw new ArgumentOutOfRangeException(nameof(columnPanels), panel, $"A panel must lie in [0, {n / PanelWidth}) for B of {n} columns.");
+            }
+        }
+
+        if (panels.Length < count)
+        {
+            panels = GC.AllocateArray<int>(count, pinned: true);
+        }
+
+        for (int i = 0; i < count; i++)
+        {
+            panels[i] = columnPanels.IsEmpty ? i : columnPanels[i];
         }
 
         int pad = 64 / sizeof(T);
@@ -99,7 +125,7 @@ internal sealed unsafe class GemmGuest<T>
         ldc = leadingDimension;
         Accumulate = accumulate;
         NextPanel = 0;
-        EndPanel = n / PanelWidth;
+        EndPanel = count;
     }
 
     /// <summary>Computes the pending panels on this thread (the micro-kernel itself: the same bits as hosted ones).</summary>
@@ -110,9 +136,8 @@ internal sealed unsafe class GemmGuest<T>
 
         fixed (T* pc = c)
         {
-            T* tile = PanelC(pc, NextPanel);
-            for (; NextPanel < EndPanel; NextPanel++, tile += PanelWidth)
-                GemmKernel512<T>.Run(b!.K, a, PanelB(NextPanel), PanelWidth, tile, ldc, Accumulate);
+            for (; NextPanel < EndPanel; NextPanel++)
+                GemmKernel512<T>.Run(b!.K, a, PanelB(panels[NextPanel]), PanelWidth, PanelC(pc, panels[NextPanel]), ldc, Accumulate);
         }
     }
 
@@ -132,33 +157,36 @@ internal sealed unsafe class GemmGuest<T>
     internal T* PanelB(int panel) => b!.Data + (nint)panel * PanelWidth * b.K;
 
     internal T* PanelC(T* pc, int panel) => pc + cOffset + (nint)panel * PanelWidth;
+
+    internal int* PanelList => (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(panels));
 }
 
 /// <summary>The AVX-512 loop of <see cref="Gemm.ComputeRowWithGuest"/>: a one-row product with guest tiles interleaved.</summary>
 internal static unsafe class GemmGuestKernel
 {
     /// <summary>
-    /// c[0, 128·groups) (+)= a[0, k)·B, B's panels (k x 32 each, panelStride = 32·k apart) in groups of four taken in
-    /// order or reversed, each group with <see cref="GemmKernel512{T}.RowPanels4"/>'s operations; meanwhile guest panels
-    /// [next, end) with <see cref="GemmKernel512{T}.Run"/>'s, one guest k step after every two row k steps, a panel begun
-    /// being finished after the row product. Returns the next guest panel not done.
+    /// c[0, 32·j..) (+)= a[0, k)·B for the panels j of <paramref name="rowPanels"/> (B's panel j: k x 32 values at
+    /// b + 32·k·j), in groups of four taken in order or reversed, each group with
+    /// <see cref="GemmKernel512{T}.RowPanels4"/>'s operations; meanwhile the guest's panels guestPanels[next..end) with
+    /// <see cref="GemmKernel512{T}.Run"/>'s, one guest k step after every two row k steps, a panel begun being finished
+    /// after the row product. Returns the position of the next guest panel not done.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static int Run(nint k, float* a, float* b, int groups, float* c, bool add, bool reverse,
-        nint gk, float* ga, float* gb, float* gc, nint gldc, bool gadd, int next, int end)
+    public static int Run(nint k, float* a, float* b, int* rowPanels, int groups, float* c, bool add, bool reverse,
+        nint gk, float* ga, float* gb, float* gc, nint gldc, bool gadd, int* guestPanels, int next, int end)
     {
         nint ps = 32 * k, gps = 32 * gk;
         bool active = next < end;
         nint tk = 0;
         float* ta = ga;
-        float* tb = active ? gb + next * gps : null;
+        float* tb = active ? gb + guestPanels[next] * gps : null;
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default;
         for (int gi = 0; gi < groups; gi++)
         {
-            int g = reverse ? groups - 1 - gi : gi;
-            float* q0 = b + 4 * g * ps, q1 = q0 + ps, q2 = q1 + ps, q3 = q2 + ps;
+            int* group = rowPanels + 4 * (reverse ? groups - 1 - gi : gi);
+            float* q0 = b + group[0] * ps, q1 = b + group[1] * ps, q2 = b + group[2] * ps, q3 = b + group[3] * ps;
             Vector512<float> s00 = default, s01 = default, s10 = default, s11 = default;
             Vector512<float> s20 = default, s21 = default, s30 = default, s31 = default;
             nint p = 0;
@@ -220,14 +248,14 @@ internal static unsafe class GemmGuestKernel
                 tk += pairs;
                 if (tk == gk)
                 {
-                    StoreTile(gc + next * 32, gldc, gadd, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
+                    StoreTile(gc + guestPanels[next] * 32, gldc, gadd, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
                     c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = default;
                     c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = default;
                     next++;
                     tk = 0;
                     ta = ga;
                     active = next < end;
-                    tb = gb + next * gps;
+                    tb = active ? gb + guestPanels[next] * gps : null;
                 }
             }
 
@@ -245,11 +273,10 @@ internal static unsafe class GemmGuestKernel
                 s31 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q3 + o + 16), s31);
             }
 
-            float* cg = c + 128 * g;
-            Store(cg, add, s00, s01);
-            Store(cg + 32, add, s10, s11);
-            Store(cg + 64, add, s20, s21);
-            Store(cg + 96, add, s30, s31);
+            Store(c + group[0] * 32, add, s00, s01);
+            Store(c + group[1] * 32, add, s10, s11);
+            Store(c + group[2] * 32, add, s20, s21);
+            Store(c + group[3] * 32, add, s30, s31);
         }
 
         // A panel begun inside the row product is finished here; the ones not begun wait for the next call.
@@ -278,7 +305,7 @@ internal static unsafe class GemmGuestKernel
                 tb += 32;
             }
 
-            StoreTile(gc + next * 32, gldc, gadd, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
+            StoreTile(gc + guestPanels[next] * 32, gldc, gadd, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
             next++;
         }
 

@@ -355,7 +355,8 @@ public class RecurrentLayer<T>
                     // Split over batch rows, each thread projects its own rows of each step just before the step, so
                     // the whole loop is one meeting of the threads; otherwise chunks of steps are projected ahead.
                     splitLayer = l;
-                    bool done = RunStepsSplit(cell, cache, steps, batch, d) || RunStepsHosted(cell, cache, x, chunk, steps, batch, d);
+                    bool done = RunStepsSplit(cell, cache, steps, batch, d) || RunStepsHosted(cell, cache, x, chunk, steps, batch, d)
+                        || RunUnitsHosted(cell, cache, x, chunk, steps, batch, d);
                     for (int s0 = 0; !done && s0 < steps; s0 += chunk)
                     {
                         // The next chunk of steps in reading order, projected just before use (still in L2).
@@ -374,7 +375,6 @@ public class RecurrentLayer<T>
                 }
                 finally
                 {
-                    cell.ProductGuest = null;
                     productGuest?.Clear();
                     cell.ReleaseWeights();
                 }
@@ -517,7 +517,7 @@ public class RecurrentLayer<T>
                             AddOutputGradient(dOut, t, batch, d, dh);
                         }
 
-                        cell.Backward(StepView(cell, cache, t, batch, d, backward: true, dh, dhNext, dc, dcNext));
+                        cell.Backward(StepView(cell, cache, t, batch, d, backward: true, dh, dhNext, dc, dcNext, guest: hostsDx ? productGuest : null));
                         if (hasLengths)
                         {
                             ReleasePaddedGradients(t, batch, dhNext, dcNext);
@@ -528,24 +528,20 @@ public class RecurrentLayer<T>
                         {
                             // Steps [s - 7, s] of this direction's reading order are done: the block they fill.
                             int first = d == 0 ? t : t - GemmGuest<T>.Rows + 1;
-                            cell.ProductGuest = null;
                             productGuest!.Finish();
                             productGuest.Start(cache.Gates.AsSpan(first * gw, GemmGuest<T>.Rows * gw), cell.PackedInputWeightsBackward,
                                 dXArray!, first * cell.InputSize, cell.InputSize, accumulate: d > 0);
-                            cell.ProductGuest = productGuest;
                         }
                     }
 
                     if (hostsDx)
                     {
-                        cell.ProductGuest = null;
                         productGuest!.Finish();
                     }
                 }
                 finally
                 {
                     splitDOut = null;
-                    cell.ProductGuest = null;
                     productGuest?.Clear();
                     cell.ReleaseWeights();
                 }
@@ -770,7 +766,7 @@ public class RecurrentLayer<T>
     }
 
     // One forward step of the loop on the calling thread.
-    private void ForwardStep(RecurrentCell<T> cell, LayerCache cache, int t, int batch, int direction)
+    private void ForwardStep(RecurrentCell<T> cell, LayerCache cache, int t, int batch, int direction, GemmGuest<T>? guest = null)
     {
         int stateSize = batch * HiddenSize;
         if (recurrentDropped)
@@ -781,7 +777,7 @@ public class RecurrentLayer<T>
                 cache.RecurrentInputs.AsSpan(t * stateSize, stateSize));
         }
 
-        cell.Forward(StepView(cell, cache, t, batch, direction, backward: false));
+        cell.Forward(StepView(cell, cache, t, batch, direction, backward: false, guest: guest));
         if (hasLengths)
         {
             CarryPaddedState(cell, cache, t, batch, direction);
@@ -853,18 +849,13 @@ public class RecurrentLayer<T>
         int blocks = (steps + block - 1) / block;
         gatesBase = 0;
 
-        // Block i in reading order: rows [8i, 8i + 8) forward; from the end backward, the partial block last either way.
-        (int First, int Count) Rows(int i) => direction == 0
-            ? (i * block, Math.Min(block, steps - i * block))
-            : (Math.Max(0, steps - (i + 1) * block), Math.Min(block, steps - i * block));
-
-        var (first0, count0) = Rows(0);
+        var (first0, count0) = HostedBlock(0, steps, direction);
         ProjectInputs(cell, x, cache.Gates, first0, first0, count0);
         for (int i = 0; i < blocks; i++)
         {
             if (i + 1 < blocks)
             {
-                var (next, count) = Rows(i + 1);
+                var (next, count) = HostedBlock(i + 1, steps, direction);
                 if (count == block)
                 {
                     Span<T> rows = cache.Gates.AsSpan(next * gw, block * gw);
@@ -874,7 +865,6 @@ public class RecurrentLayer<T>
                     }
 
                     guest.Start(x.Slice(next * inputSize, block * inputSize), cell.PackedInputWeights, cache.Gates, next * gw, gw, bias);
-                    cell.ProductGuest = guest;
                 }
                 else
                 {
@@ -882,17 +872,129 @@ public class RecurrentLayer<T>
                 }
             }
 
-            var (first, stepCount) = Rows(i);
+            var (first, stepCount) = HostedBlock(i, steps, direction);
             for (int s = 0; s < stepCount; s++)
             {
-                ForwardStep(cell, cache, direction == 0 ? first + s : first + stepCount - 1 - s, batch, direction);
+                ForwardStep(cell, cache, direction == 0 ? first + s : first + stepCount - 1 - s, batch, direction, guest);
             }
 
-            cell.ProductGuest = null;
             guest.Finish();
         }
 
         return true;
+    }
+
+    // Block i of eight steps in reading order: rows [8i, 8i + 8) forward, counted from the end backward; the partial block
+    // is read last either way.
+    private static (int First, int Count) HostedBlock(int i, int steps, int direction)
+    {
+        const int block = GemmGuest<T>.Rows;
+        return direction == 0
+            ? (i * block, Math.Min(block, steps - i * block))
+            : (Math.Max(0, steps - (i + 1) * block), Math.Min(block, steps - i * block));
+    }
+
+    // Each unit-split part's guest (the projection of its own gate columns).
+    private GemmGuest<T>[] unitGuests = [];
+
+    // Whether the parts of the unit split carry their columns of the input projection (RunUnitsHosted).
+    private bool unitsHosted;
+
+    /// <summary>
+    /// The unit split of a batch-1 forward loop (<see cref="RunUnitsSplit"/>) with each part's recurrent products
+    /// carrying that part's gate columns of the next block's input projection, as <see cref="RunStepsHosted"/> does on
+    /// one thread: a part's projection columns are read only by its own steps, so the parts still meet once per step.
+    /// The same bits. Returns false (nothing done) when the unit split or the guest does not apply.
+    /// </summary>
+    private bool RunUnitsHosted(RecurrentCell<T> cell, LayerCache cache, ReadOnlySpan<T> x, int chunk, int steps, int batch, int direction)
+    {
+        int h = HiddenSize, parts = UnitSplitParts(cell, batch, backward: false);
+        if (!HostsProjection || batch != 1 || chunk < steps || steps < 2 * GemmGuest<T>.Rows || parts < 2
+            || !GemmGuest<T>.IsSupported(cell.PackedRecurrentWeights, cell.PackedInputWeights))
+        {
+            return false;
+        }
+
+        // Every part's columns must form whole groups of four panels (as RunUnitsSplit will size them).
+        int units = ((h + parts - 1) / parts + Gemm.ColumnAlignment - 1) / Gemm.ColumnAlignment * Gemm.ColumnAlignment;
+        for (int p = 0; p < parts; p++)
+        {
+            int own = Math.Clamp(h - p * units, 0, units);
+            if (cell.GateCount * own / GemmGuest<T>.PanelWidth % 4 != 0)
+            {
+                return false;
+            }
+        }
+
+        if (unitGuests.Length < parts)
+        {
+            Array.Resize(ref unitGuests, parts);
+        }
+
+        for (int p = 0; p < parts; p++)
+        {
+            unitGuests[p] ??= new GemmGuest<T>();
+        }
+
+        gatesBase = 0;
+        var (first0, count0) = HostedBlock(0, steps, direction);
+        ProjectInputs(cell, x, cache.Gates, first0, first0, count0);
+        unitsHosted = true;
+        try
+        {
+            if (RunUnitsSplit(cell, cache, 0, steps, steps, batch, direction, backward: false))
+            {
+                Interlocked.Increment(ref HostedLoops);
+                return true;
+            }
+        }
+        finally
+        {
+            unitsHosted = false;
+            foreach (var guest in unitGuests)
+            {
+                guest?.Clear();
+            }
+        }
+
+        // The pool was busy: the rest of the projection, then the plain loop.
+        int rest = steps - count0, restFirst = direction == 0 ? count0 : 0;
+        ProjectInputs(cell, x, cache.Gates, restFirst, restFirst, rest);
+        for (int s = 0; s < steps; s++)
+        {
+            ForwardStep(cell, cache, direction == 0 ? s : steps - 1 - s, batch, direction);
+        }
+
+        return true;
+    }
+
+    // A hosted unit-split part's own columns of the projection rows [first, first + count): b, then x·W_ihᵀ for a partial
+    // block; b and a started guest for a whole one.
+    private void ProjectOwnColumns(RecurrentCell<T> cell, ReadOnlySpan<T> x, GemmGuest<T> guest, ReadOnlySpan<int> panels, int first, int count, int u0, int u1)
+    {
+        int gw = cell.GateWidth, h = HiddenSize, inputSize = cell.InputSize;
+        bool bias = cell.BiasIH is not null;
+        Span<T> rows = splitCache!.Gates.AsSpan(first * gw, count * gw);
+        for (int g = 0; bias && g < cell.GateCount; g++)
+        {
+            ReadOnlySpan<T> b = biasSum.AsSpan(g * h + u0, u1 - u0);
+            for (int r = 0; r < count; r++)
+            {
+                b.CopyTo(rows.Slice(r * gw + g * h + u0, u1 - u0));
+            }
+        }
+
+        ReadOnlySpan<T> xs = x.Slice(first * inputSize, count * inputSize);
+        if (count == GemmGuest<T>.Rows)
+        {
+            guest.Start(xs, cell.PackedInputWeights, splitCache.Gates, first * gw, gw, bias, panels);
+            return;
+        }
+
+        for (int g = 0; g < cell.GateCount; g++)
+        {
+            Gemm.ComputeColumns(count, gw, inputSize, xs, inputSize, cell.PackedInputWeights, rows, gw, bias, g * h + u0, g * h + u1);
+        }
     }
 
     /// <summary>Fewest batch rows a thread takes when the time loop is split over the batch (one AVX-512 register tile).</summary>
@@ -1052,6 +1154,12 @@ public class RecurrentLayer<T>
         int u0 = Math.Min(part * splitUnits, HiddenSize), u1 = Math.Min(u0 + splitUnits, HiddenSize);
         try
         {
+            if (unitsHosted)
+            {
+                ForwardUnitsPartHosted(cell, part, u0, u1);
+                return;
+            }
+
             for (int s = splitFirst; s < splitFirst + splitCount; s++)
             {
                 int t = splitDirection == 0 ? s : splitSteps - 1 - s;
@@ -1070,6 +1178,49 @@ public class RecurrentLayer<T>
         {
             unitBarrier.Abort();
             throw;
+        }
+    }
+
+    // A hosted part (RunUnitsHosted): block by block, its columns of the next block's projection ride on its steps.
+    private void ForwardUnitsPartHosted(RecurrentCell<T> cell, int part, int u0, int u1)
+    {
+        int steps = splitSteps, direction = splitDirection, width = GemmGuest<T>.PanelWidth, perGate = (u1 - u0) / width;
+        GemmGuest<T> guest = unitGuests[part];
+        Span<int> panels = stackalloc int[cell.GateCount * Math.Max(0, perGate)];
+        for (int g = 0; g < cell.GateCount; g++)
+        {
+            for (int j = 0; j < perGate; j++)
+            {
+                panels[g * perGate + j] = (g * HiddenSize + u0) / width + j;
+            }
+        }
+
+        ReadOnlySpan<T> x = LayerInput(splitLayer, steps * splitBatch);
+        int blocks = (steps + GemmGuest<T>.Rows - 1) / GemmGuest<T>.Rows;
+        for (int i = 0; i < blocks; i++)
+        {
+            if (u0 < u1 && i + 1 < blocks)
+            {
+                var (next, count) = HostedBlock(i + 1, steps, direction);
+                ProjectOwnColumns(cell, x, guest, panels, next, count, u0, u1);
+            }
+
+            var (first, stepCount) = HostedBlock(i, steps, direction);
+            for (int s = 0; s < stepCount; s++)
+            {
+                int t = direction == 0 ? first + s : first + stepCount - 1 - s;
+                if (u0 < u1)
+                {
+                    cell.ForwardUnits(StepView(cell, splitCache!, t, splitBatch, direction, backward: false, guest: guest), u0, u1);
+                }
+
+                if (!unitBarrier.SignalAndWait())
+                {
+                    return;
+                }
+            }
+
+            guest.Finish();
         }
     }
 
@@ -1253,7 +1404,8 @@ public class RecurrentLayer<T>
     }
 
     private CellStep<T> StepView(RecurrentCell<T> cell, LayerCache cache, int t, int batch, int direction, bool backward,
-        Span<T> dh = default, Span<T> dhPrev = default, Span<T> dc = default, Span<T> dcPrev = default, int gateSlot = -1)
+        Span<T> dh = default, Span<T> dhPrev = default, Span<T> dc = default, Span<T> dcPrev = default, int gateSlot = -1,
+        GemmGuest<T>? guest = null)
     {
         int gw = cell.GateWidth, stateSize = batch * HiddenSize, e = cell.StepCacheWidth;
 
@@ -1287,6 +1439,7 @@ public class RecurrentLayer<T>
             dh, dhPrev, dc, dcPrev, scratch.AsSpan(0, batch * (gw + HiddenSize)), recurrentInput, mask)
         {
             ReverseSweep = (t & 1) == 1,
+            Guest = guest,
         };
     }
 

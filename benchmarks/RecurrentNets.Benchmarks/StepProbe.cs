@@ -51,6 +51,7 @@ internal static class StepProbe
             Report(point, "bwd in place", () => Gemm.Compute<float>(false, false, b, h, gw, gates, gw, w, h, dh, h, false));
             Report(point, "bwd packed", () => Gemm.Compute<float>(false, b, h, gw, gates, gw, bwd, dh, h, false));
             Report(point, "pack fwd", () => Gemm.Pack<float>(true, h, gw, w, h, fwd));
+            Report(point, "pack bwd", () => Gemm.Pack<float>(false, gw, h, w, h, bwd));
             Report(point, "lstm pointwise", () =>
             {
                 Array.Fill(gates, 0.1f);

@@ -147,9 +147,24 @@ public static class Gemm
         fixed (T* pc = c)
         fixed (T* gc = guest.CArray)
         {
-            guest.NextPanel = GemmGuestKernel.Run(k, (float*)pa, (float*)packed.Data, list, panels / 4, (float*)pc, accumulate, reverse,
-                guest.K, (float*)guest.A, (float*)guest.PanelB(0), (float*)guest.PanelC(gc, 0), guest.Ldc, guest.Accumulate,
-                guest.PanelList, guest.NextPanel, guest.EndPanel);
+            var state = new GuestState
+            {
+                A = (float*)guest.A, B = (float*)guest.B.Data, C = (float*)guest.PanelC(gc, 0), Panels = guest.PanelList,
+                Ldc = guest.Ldc, N = guest.B.N, K = guest.B.K, KBlocks = guest.KBlocks, Add = guest.Accumulate,
+                Next = guest.NextUnit, End = guest.UnitCount,
+            };
+
+            // K blocks of the row product in order, each over all the panels (every column adds its blocks in order, as
+            // the plain product's row groups do); the guest carries on from one block to the next.
+            int ncPad = n;
+            for (int pc0 = 0; pc0 < k; pc0 += GemmDriver.KC)
+            {
+                int kc = Math.Min(GemmDriver.KC, k - pc0);
+                GemmGuestKernel.Run(kc, (float*)pa + pc0, (float*)packed.Data + (nint)ncPad * pc0, list, panels / 4, (float*)pc,
+                    accumulate || pc0 > 0, reverse, ref state);
+            }
+
+            guest.NextUnit = state.Next;
         }
     }
 

@@ -41,25 +41,33 @@ internal sealed unsafe class GemmGuest<T>
     private int cOffset, ldc;
     private int[] panels = GC.AllocateArray<int>(0, pinned: true);
 
-    /// <summary>The position in <see cref="Panels"/> of the next column panel (32 columns) of B still to compute.</summary>
-    public int NextPanel { get; internal set; }
+    private int panelCount;
 
-    /// <summary>The number of panels to compute (one past the last position in <see cref="Panels"/>).</summary>
-    public int EndPanel { get; private set; }
+    /// <summary>
+    /// The next unit still to compute: unit u is K block u mod <see cref="KBlocks"/> of panel Panels[u / KBlocks], so each
+    /// panel's K blocks come in order (the plain product's order of additions into C).
+    /// </summary>
+    public int NextUnit { get; internal set; }
+
+    /// <summary>The number of units: panels times <see cref="KBlocks"/>.</summary>
+    public int UnitCount => panelCount * KBlocks;
+
+    /// <summary>K blocks (of <see cref="GemmDriver.KC"/>) per panel.</summary>
+    public int KBlocks { get; private set; } = 1;
 
     /// <summary>The panels to compute, in order: panel j covers columns [32·j, 32·j + 32) of B and C.</summary>
-    public ReadOnlySpan<int> Panels => panels.AsSpan(0, EndPanel);
+    public ReadOnlySpan<int> Panels => panels.AsSpan(0, panelCount);
 
-    /// <summary>Whether panels remain (none before the first <see cref="Start"/>).</summary>
-    public bool Pending => NextPanel < EndPanel;
+    /// <summary>Whether units remain (none before the first <see cref="Start"/>).</summary>
+    public bool Pending => NextUnit < UnitCount;
 
     /// <summary>C += A·B (true) or C = A·B.</summary>
     public bool Accumulate { get; private set; }
 
     /// <summary>
     /// Whether a guest on <paramref name="guestB"/> can ride along a one-row product on <paramref name="rowB"/>: both
-    /// float, packed for AVX-512, one K block and one N block each, the row product over whole groups of four panels
-    /// (N a multiple of 128) and the guest over whole panels (N a multiple of 32).
+    /// float, packed for AVX-512, one N block each, the row product over whole groups of four panels (N a multiple of
+    /// 128) and the guest over whole panels (N a multiple of 32).
     /// </summary>
     public static bool IsSupported(PackedMatrix<T> rowB, PackedMatrix<T> guestB)
         => CanHost(rowB) && guestB.Path == GemmPath.Vector512 && FitsShape(guestB.K, guestB.N);
@@ -67,10 +75,10 @@ internal sealed unsafe class GemmGuest<T>
     /// <summary>Whether a one-row product on <paramref name="rowB"/> can carry a guest (of a shape <see cref="FitsShape"/> allows).</summary>
     public static bool CanHost(PackedMatrix<T> rowB)
         => typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated && rowB.Path == GemmPath.Vector512
-            && rowB.K <= GemmDriver.KC && rowB.N <= GemmDriver.NC && rowB.N % (4 * PanelWidth) == 0;
+            && rowB.N <= GemmDriver.NC && rowB.N % (4 * PanelWidth) == 0;
 
-    /// <summary>Whether a guest product with B of [<paramref name="k"/>, <paramref name="n"/>] fits one K and one N block in whole panels.</summary>
-    public static bool FitsShape(int k, int n) => k <= GemmDriver.KC && n <= GemmDriver.NC && n % PanelWidth == 0;
+    /// <summary>Whether a guest product with B of [<paramref name="k"/>, <paramref name="n"/>] fits one N block in whole panels.</summary>
+    public static bool FitsShape(int k, int n) => k >= 1 && n <= GemmDriver.NC && n % PanelWidth == 0;
 
     /// <summary>
     /// Sets up the rows C[8, N] = c[offset + r·ldc + j] (+)= x[8, K]·B on the columns of <paramref name="columnPanels"/>
@@ -124,8 +132,9 @@ internal sealed unsafe class GemmGuest<T>
         cOffset = offset;
         ldc = leadingDimension;
         Accumulate = accumulate;
-        NextPanel = 0;
-        EndPanel = count;
+        panelCount = count;
+        KBlocks = (k + GemmDriver.KC - 1) / GemmDriver.KC;
+        NextUnit = 0;
     }
 
     /// <summary>Computes the pending panels on this thread (the micro-kernel itself: the same bits as hosted ones).</summary>
@@ -136,13 +145,17 @@ internal sealed unsafe class GemmGuest<T>
 
         fixed (T* pc = c)
         {
-            for (; NextPanel < EndPanel; NextPanel++)
-                GemmKernel512<T>.Run(b!.K, a, PanelB(panels[NextPanel]), PanelWidth, PanelC(pc, panels[NextPanel]), ldc, Accumulate);
+            for (; NextUnit < UnitCount; NextUnit++)
+            {
+                int panel = panels[NextUnit / KBlocks], block = NextUnit % KBlocks, kc = Math.Min(GemmDriver.KC, b!.K - block * GemmDriver.KC);
+                GemmKernel512<T>.Run(kc, a + (nint)block * GemmDriver.KC * Rows, PanelB(panel, block), PanelWidth, PanelC(pc, panel), ldc,
+                    Accumulate || block > 0);
+            }
         }
     }
 
-    /// <summary>Drops the pending panels (after a failure); the next <see cref="Start"/> sets new ones.</summary>
-    public void Clear() => NextPanel = EndPanel;
+    /// <summary>Drops the pending units (after a failure); the next <see cref="Start"/> sets new ones.</summary>
+    public void Clear() => NextUnit = UnitCount;
 
     internal T* A => a;
 
@@ -154,11 +167,44 @@ internal sealed unsafe class GemmGuest<T>
 
     internal T[] CArray => c!;
 
-    internal T* PanelB(int panel) => b!.Data + (nint)panel * PanelWidth * b.K;
+    // Panel j of K block q in the packed layout (one N block): the block at N·(q·KC), the panel at 32·kc·j within it.
+    internal T* PanelB(int panel, int block = 0)
+    {
+        int k0 = block * GemmDriver.KC, kc = Math.Min(GemmDriver.KC, b!.K - k0);
+        return b.Data + (nint)b.N * k0 + (nint)panel * PanelWidth * kc;
+    }
 
     internal T* PanelC(T* pc, int panel) => pc + cOffset + (nint)panel * PanelWidth;
 
     internal int* PanelList => (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(panels));
+}
+
+/// <summary>A guest's pointers and progress for <see cref="GemmGuestKernel.Run"/> (float: only float is hosted).</summary>
+internal unsafe struct GuestState
+{
+    /// <summary>Packed A of all K (a[p·8 + r]).</summary>
+    public float* A;
+
+    /// <summary>Packed B (one N block: K block q starts at N·q·KC).</summary>
+    public float* B;
+
+    /// <summary>C at column 0 of the guest's first row.</summary>
+    public float* C;
+
+    /// <summary>The guest's panels.</summary>
+    public int* Panels;
+
+    /// <summary>C's leading dimension and B's columns.</summary>
+    public nint Ldc, N;
+
+    /// <summary>B's rows and K blocks per panel.</summary>
+    public int K, KBlocks;
+
+    /// <summary>C += A·B (else the first K block overwrites).</summary>
+    public bool Add;
+
+    /// <summary>The next unit and the number of units.</summary>
+    public int Next, End;
 }
 
 /// <summary>The AVX-512 loop of <see cref="Gemm.ComputeRowWithGuest"/>: a one-row product with guest tiles interleaved.</summary>
@@ -167,19 +213,20 @@ internal static unsafe class GemmGuestKernel
     /// <summary>
     /// c[0, 32·j..) (+)= a[0, k)·B for the panels j of <paramref name="rowPanels"/> (B's panel j: k x 32 values at
     /// b + 32·k·j), in groups of four taken in order or reversed, each group with
-    /// <see cref="GemmKernel512{T}.RowPanels4"/>'s operations; meanwhile the guest's panels guestPanels[next..end) with
-    /// <see cref="GemmKernel512{T}.Run"/>'s, one guest k step after every two row k steps, a panel begun being finished
-    /// after the row product. Returns the position of the next guest panel not done.
+    /// <see cref="GemmKernel512{T}.RowPanels4"/>'s operations; meanwhile the guest's units from <see cref="GuestState.Next"/>
+    /// with <see cref="GemmKernel512{T}.Run"/>'s, one guest k step after every two row k steps, a unit begun being
+    /// finished after the row product. Advances <see cref="GuestState.Next"/> past the units done.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static int Run(nint k, float* a, float* b, int* rowPanels, int groups, float* c, bool add, bool reverse,
-        nint gk, float* ga, float* gb, float* gc, nint gldc, bool gadd, int* guestPanels, int next, int end)
+    public static void Run(nint k, float* a, float* b, int* rowPanels, int groups, float* c, bool add, bool reverse, ref GuestState guest)
     {
-        nint ps = 32 * k, gps = 32 * gk;
-        bool active = next < end;
-        nint tk = 0;
-        float* ta = ga;
-        float* tb = active ? gb + guestPanels[next] * gps : null;
+        nint ps = 32 * k;
+        bool active = guest.Next < guest.End;
+        nint tk = 0, kc = 0;
+        float* ta = null, tb = null, tc = null;
+        bool tadd = false;
+        if (active)
+            Begin(ref guest, out ta, out tb, out tc, out kc, out tadd);
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default;
@@ -192,7 +239,7 @@ internal static unsafe class GemmGuestKernel
             nint p = 0;
             while (active && p + 1 < k)
             {
-                nint pairs = Math.Min((k - p) >> 1, gk - tk);
+                nint pairs = Math.Min((k - p) >> 1, kc - tk);
                 for (nint i = 0; i < pairs; i++)
                 {
                     nint o = p * 32;
@@ -246,16 +293,16 @@ internal static unsafe class GemmGuestKernel
                 }
 
                 tk += pairs;
-                if (tk == gk)
+                if (tk == kc)
                 {
-                    StoreTile(gc + guestPanels[next] * 32, gldc, gadd, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
+                    StoreTile(tc, guest.Ldc, tadd, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
                     c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = default;
                     c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = default;
-                    next++;
+                    guest.Next++;
                     tk = 0;
-                    ta = ga;
-                    active = next < end;
-                    tb = active ? gb + guestPanels[next] * gps : null;
+                    active = guest.Next < guest.End;
+                    if (active)
+                        Begin(ref guest, out ta, out tb, out tc, out kc, out tadd);
                 }
             }
 
@@ -282,7 +329,7 @@ internal static unsafe class GemmGuestKernel
         // A panel begun inside the row product is finished here; the ones not begun wait for the next call.
         if (active && tk > 0)
         {
-            for (; tk < gk; tk++)
+            for (; tk < kc; tk++)
             {
                 Vector512<float> b0 = Vector512.Load(tb), b1 = Vector512.Load(tb + 16);
                 c00 = Vector512.FusedMultiplyAdd(Vector512.Create(ta[0]), b0, c00);
@@ -305,11 +352,23 @@ internal static unsafe class GemmGuestKernel
                 tb += 32;
             }
 
-            StoreTile(gc + guestPanels[next] * 32, gldc, gadd, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
-            next++;
+            StoreTile(tc, guest.Ldc, tadd, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
+            guest.Next++;
         }
+    }
 
-        return next;
+    // The pointers of the guest's next unit: K block q of panel j reads A from row q·KC, B's panel j of block q
+    // (N·q·KC + 32·kc·j), and adds into C unless it is the first block of a product that overwrites.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Begin(ref GuestState guest, out float* ta, out float* tb, out float* tc, out nint kc, out bool tadd)
+    {
+        int panel = guest.Panels[guest.Next / guest.KBlocks], block = guest.Next % guest.KBlocks;
+        nint k0 = (nint)block * GemmDriver.KC;
+        kc = Math.Min(GemmDriver.KC, guest.K - k0);
+        ta = guest.A + k0 * 8;
+        tb = guest.B + guest.N * k0 + panel * 32 * kc;
+        tc = guest.C + panel * 32;
+        tadd = guest.Add || block > 0;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -26,6 +26,8 @@ public sealed class GemmGuestTests : IDisposable
     [InlineData(33, 128, 70, 96)] // odd row K, guest K longer than a group's pairs
     [InlineData(96, 384, 7, 384)] // short guest K: many panels per group
     [InlineData(500, 256, 512, 64)] // guest K = KC, row K just below
+    [InlineData(2048, 512, 2048, 512)] // LSTM (1, 512) backward: dL/dh(t-1) and dL/dx over four K blocks each
+    [InlineData(1100, 128, 600, 64)] // partial last K blocks
     public void RowProductAndGuestGiveThePlainProductsBits(int k, int n, int guestK, int guestN)
     {
         var rng = new Random(k + n + guestK + guestN);
@@ -57,10 +59,10 @@ public sealed class GemmGuestTests : IDisposable
                 // Hosted: the guest starts at C offset 3 (unaligned), rides along the calls, and the rest is finished.
                 float[] rowActual = (float[])rowStart.Clone(), guestActual = (float[])guestStart.Clone();
                 guest.Start(x, packedGuest, guestActual, 3, guestN + ldc, !accumulate);
-                int before = guest.NextPanel;
+                int before = guest.NextUnit;
                 for (int i = 0; i < calls; i++)
                     Gemm.ComputeRowWithGuest<float>(n, k, a.AsSpan(i * k, k), packed, rowActual.AsSpan(i * n, n), accumulate, reverse, guest);
-                Assert.True(guest.NextPanel > before, "the row products hosted no guest panel");
+                Assert.True(guest.NextUnit > before, "the row products hosted no guest panel");
                 guest.Finish();
                 Assert.False(guest.Pending);
 
@@ -116,7 +118,7 @@ public sealed class GemmGuestTests : IDisposable
         Gemm.ComputeRowWithGuest<float>(n, k, a, packed, actual, accumulate: false, reverse: false, guest);
         Assert.Equal(expected, actual);
         Assert.True(guest.Pending);
-        Assert.Equal(0, guest.NextPanel);
+        Assert.Equal(0, guest.NextUnit);
     }
 
     [Fact]

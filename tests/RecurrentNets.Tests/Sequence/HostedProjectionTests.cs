@@ -14,12 +14,12 @@ public class HostedProjectionTests
     [Theory]
     [InlineData("lstm", 128, 1, false, 100, 128, true, 1)]
     [InlineData("lstm", 64, 2, true, 23, 7, true, 0)]
-    [InlineData("lstm", 256, 1, false, 40, 512, true, 0)] // a long projection: each block leaves panels for after its steps
+    [InlineData("lstm", 256, 1, false, 40, 512, true, 1)] // long products: blocks leave units for after their steps; K blocks
     [InlineData("peephole", 32, 1, true, 17, 40, true, 0)]
     [InlineData("cifg-peephole", 128, 1, false, 16, 96, false, 1)]
     [InlineData("cifg", 128, 2, false, 31, 5, true, 1)] // dL/dx of layer 2 only (the input has 5 columns)
     [InlineData("gru", 128, 1, true, 40, 128, true, 2)]
-    [InlineData("gru", 256, 1, false, 24, 9, false, 0)] // 768 gate columns: too deep a backward product to carry dL/dx
+    [InlineData("gru", 256, 1, false, 24, 9, false, 0)] // dL/dx of 9 columns is not whole panels: computed after the loop
     [InlineData("gru-cho", 128, 1, true, 19, 128, true, 0, false)] // Cho's form keeps W_hh unpacked: never hosted
     [InlineData("rnn", 128, 2, true, 33, 128, true, 4)]
     [InlineData("rnn-relu", 256, 1, false, 20, 64, false, 1)]

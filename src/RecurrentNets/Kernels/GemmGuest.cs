@@ -6,9 +6,9 @@ using System.Runtime.Intrinsics;
 namespace RecurrentNets.Kernels;
 
 /// <summary>
-/// Eight rows of a second product, C[8, N] (+)= A[8, K]·B on a packed B (the input projection of coming steps), that a
-/// one-row product on another packed matrix (the recurrent product of a batch-1 step) computes alongside its own work
-/// (<see cref="Gemm.ComputeRowWithGuest"/>).
+/// Eight rows of a second product, C[8, N] (+)= A[8, K]·B on a packed B, that a one-row product on another packed
+/// matrix computes alongside its own work (<see cref="Gemm.ComputeRowWithGuest"/>): forward, the recurrent product of
+/// a batch-1 step carries the input projection of coming steps; backward, dGates·W_hh carries dL/dx of finished ones.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -19,9 +19,11 @@ namespace RecurrentNets.Kernels;
 /// projection took 2.7 µs together against 3.5 µs one after the other (bits identical).
 /// </para>
 /// <para>
-/// Bits: a guest tile runs the micro-kernel's operations (<see cref="IGemmMicroKernel{T}.Run"/>: the sum over k in
-/// order from zero, then added to C when <see cref="Accumulate"/>), so every element gets the bits of the plain product
-/// of those rows, whichever panels were done inside a row product and which by <see cref="Finish"/>.
+/// Bits: the work is cut into units, a 32-column panel times a K block of <see cref="GemmDriver.KC"/>, each run with the
+/// micro-kernel's operations (<see cref="IGemmMicroKernel{T}.Run"/>: the sum over the block's k in order from zero, then
+/// added to C, or stored for the first block of a product that overwrites), a panel's blocks in order: every element
+/// gets the bits of the plain blocked product of those rows, whichever units were done inside a row product and which
+/// by <see cref="Finish"/>.
 /// </para>
 /// </remarks>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/> (only float is ever hosted).</typeparam>

@@ -524,7 +524,7 @@ public class RecurrentLayer<T>
                         }
                         Swap(ref dh, ref dhNext);
                         Swap(ref dc, ref dcNext);
-                        if (hostsDx && steps - s >= GemmGuest<T>.Rows && (steps - s) % GemmGuest<T>.Rows == 0)
+                        if (hostsDx && (steps - s) % GemmGuest<T>.Rows == 0)
                         {
                             // Steps [s - 7, s] of this direction's reading order are done: the block they fill.
                             int first = d == 0 ? t : t - GemmGuest<T>.Rows + 1;

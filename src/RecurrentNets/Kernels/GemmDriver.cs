@@ -760,7 +760,7 @@ internal static unsafe class GemmDriver
     /// dst[p·nr + i] = src[i·ldb + p] for i &lt; 8, p &lt; kc: eight stored rows of B into eight adjacent columns of a
     /// panel, through 8x8 AVX transposes, the last kc mod 8 steps one by one.
     /// </summary>
-    private static void Transpose8Rows(float* src, nint ldb, float* dst, nint nr, int kc)
+    internal static void Transpose8Rows(float* src, nint ldb, float* dst, nint nr, int kc)
     {
         int p = 0;
         for (; p + 8 <= kc; p += 8)

@@ -121,12 +121,22 @@ internal sealed unsafe class GemmGuest<T>
             a = (T*)((address + 63) & ~(nint)63);
         }
 
-        // a[p·8 + r] = x[r, p]: the micro-kernel's A micro-panel.
-        for (int r = 0; r < Rows; r++)
+        // a[p·8 + r] = x[r, p]: the micro-kernel's A micro-panel (through 8x8 transposes in float).
+        if (typeof(T) == typeof(float) && System.Runtime.Intrinsics.X86.Avx.IsSupported)
         {
-            ReadOnlySpan<T> row = x.Slice(r * k, k);
-            for (int p = 0; p < k; p++)
-                a[p * Rows + r] = row[p];
+            fixed (T* px = x)
+            {
+                GemmDriver.Transpose8Rows((float*)px, k, (float*)a, Rows, k);
+            }
+        }
+        else
+        {
+            for (int r = 0; r < Rows; r++)
+            {
+                ReadOnlySpan<T> row = x.Slice(r * k, k);
+                for (int p = 0; p < k; p++)
+                    a[p * Rows + r] = row[p];
+            }
         }
 
         b = packedB;

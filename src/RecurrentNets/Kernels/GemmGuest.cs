@@ -239,66 +239,21 @@ internal static unsafe class GemmGuestKernel
         bool tadd = false;
         if (active)
             Begin(ref guest, out ta, out tb, out tc, out kc, out tadd);
-        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default;
+        TileAccumulators tile = default;
         for (int gi = 0; gi < groups; gi++)
         {
             int* group = rowPanels + 4 * (reverse ? groups - 1 - gi : gi);
             float* q0 = b + group[0] * ps, q1 = b + group[1] * ps, q2 = b + group[2] * ps, q3 = b + group[3] * ps;
-            Vector512<float> s00 = default, s01 = default, s10 = default, s11 = default;
-            Vector512<float> s20 = default, s21 = default, s30 = default, s31 = default;
+            RowAccumulators row = default;
             nint p = 0;
             while (active && p + 1 < k)
             {
                 nint pairs = Math.Min((k - p) >> 1, kc - tk);
                 for (nint i = 0; i < pairs; i++)
                 {
-                    nint o = p * 32;
-                    Vector512<float> av = Vector512.Create(a[p]);
-                    s00 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q0 + o), s00);
-                    s01 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q0 + o + 16), s01);
-                    s10 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q1 + o), s10);
-                    s11 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q1 + o + 16), s11);
-                    s20 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q2 + o), s20);
-                    s21 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q2 + o + 16), s21);
-                    s30 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q3 + o), s30);
-                    s31 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q3 + o + 16), s31);
-                    Vector512<float> b0 = Vector512.Load(tb), b1 = Vector512.Load(tb + 16);
-                    Vector512<float> at = Vector512.Create(ta[0]);
-                    c00 = Vector512.FusedMultiplyAdd(at, b0, c00);
-                    c01 = Vector512.FusedMultiplyAdd(at, b1, c01);
-                    at = Vector512.Create(ta[1]);
-                    c10 = Vector512.FusedMultiplyAdd(at, b0, c10);
-                    c11 = Vector512.FusedMultiplyAdd(at, b1, c11);
-                    at = Vector512.Create(ta[2]);
-                    c20 = Vector512.FusedMultiplyAdd(at, b0, c20);
-                    c21 = Vector512.FusedMultiplyAdd(at, b1, c21);
-                    at = Vector512.Create(ta[3]);
-                    c30 = Vector512.FusedMultiplyAdd(at, b0, c30);
-                    c31 = Vector512.FusedMultiplyAdd(at, b1, c31);
-                    av = Vector512.Create(a[p + 1]);
-                    o += 32;
-                    s00 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q0 + o), s00);
-                    s01 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q0 + o + 16), s01);
-                    s10 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q1 + o), s10);
-                    s11 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q1 + o + 16), s11);
-                    s20 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q2 + o), s20);
-                    s21 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q2 + o + 16), s21);
-                    s30 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q3 + o), s30);
-                    s31 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q3 + o + 16), s31);
-                    at = Vector512.Create(ta[4]);
-                    c40 = Vector512.FusedMultiplyAdd(at, b0, c40);
-                    c41 = Vector512.FusedMultiplyAdd(at, b1, c41);
-                    at = Vector512.Create(ta[5]);
-                    c50 = Vector512.FusedMultiplyAdd(at, b0, c50);
-                    c51 = Vector512.FusedMultiplyAdd(at, b1, c51);
-                    at = Vector512.Create(ta[6]);
-                    c60 = Vector512.FusedMultiplyAdd(at, b0, c60);
-                    c61 = Vector512.FusedMultiplyAdd(at, b1, c61);
-                    at = Vector512.Create(ta[7]);
-                    c70 = Vector512.FusedMultiplyAdd(at, b0, c70);
-                    c71 = Vector512.FusedMultiplyAdd(at, b1, c71);
+                    RowStep(ref row, a[p], q0, q1, q2, q3, p * 32);
+                    TileStep(ref tile, ta, tb);
+                    RowStep(ref row, a[p + 1], q0, q1, q2, q3, p * 32 + 32);
                     p += 2;
                     ta += 8;
                     tb += 32;
@@ -307,9 +262,8 @@ internal static unsafe class GemmGuestKernel
                 tk += pairs;
                 if (tk == kc)
                 {
-                    StoreTile(tc, guest.Ldc, tadd, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
-                    c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = default;
-                    c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = default;
+                    StoreTile(tc, guest.Ldc, tadd, ref tile);
+                    tile = default;
                     guest.Next++;
                     tk = 0;
                     active = guest.Next < guest.End;
@@ -319,54 +273,81 @@ internal static unsafe class GemmGuestKernel
             }
 
             for (; p < k; p++)
-            {
-                nint o = p * 32;
-                Vector512<float> av = Vector512.Create(a[p]);
-                s00 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q0 + o), s00);
-                s01 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q0 + o + 16), s01);
-                s10 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q1 + o), s10);
-                s11 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q1 + o + 16), s11);
-                s20 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q2 + o), s20);
-                s21 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q2 + o + 16), s21);
-                s30 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q3 + o), s30);
-                s31 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q3 + o + 16), s31);
-            }
+                RowStep(ref row, a[p], q0, q1, q2, q3, p * 32);
 
-            Store(c + group[0] * 32, add, s00, s01);
-            Store(c + group[1] * 32, add, s10, s11);
-            Store(c + group[2] * 32, add, s20, s21);
-            Store(c + group[3] * 32, add, s30, s31);
+            Store(c + group[0] * 32, add, row.S00, row.S01);
+            Store(c + group[1] * 32, add, row.S10, row.S11);
+            Store(c + group[2] * 32, add, row.S20, row.S21);
+            Store(c + group[3] * 32, add, row.S30, row.S31);
         }
 
         // A panel begun inside the row product is finished here; the ones not begun wait for the next call.
         if (active && tk > 0)
         {
-            for (; tk < kc; tk++)
-            {
-                Vector512<float> b0 = Vector512.Load(tb), b1 = Vector512.Load(tb + 16);
-                c00 = Vector512.FusedMultiplyAdd(Vector512.Create(ta[0]), b0, c00);
-                c01 = Vector512.FusedMultiplyAdd(Vector512.Create(ta[0]), b1, c01);
-                c10 = Vector512.FusedMultiplyAdd(Vector512.Create(ta[1]), b0, c10);
-                c11 = Vector512.FusedMultiplyAdd(Vector512.Create(ta[1]), b1, c11);
-                c20 = Vector512.FusedMultiplyAdd(Vector512.Create(ta[2]), b0, c20);
-                c21 = Vector512.FusedMultiplyAdd(Vector512.Create(ta[2]), b1, c21);
-                c30 = Vector512.FusedMultiplyAdd(Vector512.Create(ta[3]), b0, c30);
-                c31 = Vector512.FusedMultiplyAdd(Vector512.Create(ta[3]), b1, c31);
-                c40 = Vector512.FusedMultiplyAdd(Vector512.Create(ta[4]), b0, c40);
-                c41 = Vector512.FusedMultiplyAdd(Vector512.Create(ta[4]), b1, c41);
-                c50 = Vector512.FusedMultiplyAdd(Vector512.Create(ta[5]), b0, c50);
-                c51 = Vector512.FusedMultiplyAdd(Vector512.Create(ta[5]), b1, c51);
-                c60 = Vector512.FusedMultiplyAdd(Vector512.Create(ta[6]), b0, c60);
-                c61 = Vector512.FusedMultiplyAdd(Vector512.Create(ta[6]), b1, c61);
-                c70 = Vector512.FusedMultiplyAdd(Vector512.Create(ta[7]), b0, c70);
-                c71 = Vector512.FusedMultiplyAdd(Vector512.Create(ta[7]), b1, c71);
-                ta += 8;
-                tb += 32;
-            }
+            for (; tk < kc; tk++, ta += 8, tb += 32)
+                TileStep(ref tile, ta, tb);
 
-            StoreTile(tc, guest.Ldc, tadd, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
+            StoreTile(tc, guest.Ldc, tadd, ref tile);
             guest.Next++;
         }
+    }
+
+    // The row product's four panels (two vectors each) of a group.
+    private struct RowAccumulators
+    {
+        public Vector512<float> S00, S01, S10, S11, S20, S21, S30, S31;
+    }
+
+    // The guest's 8 x 32 register tile.
+    private struct TileAccumulators
+    {
+        public Vector512<float> C00, C01, C10, C11, C20, C21, C30, C31, C40, C41, C50, C51, C60, C61, C70, C71;
+    }
+
+    // One k step of the row product over four panels: RowPanels4's operations.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RowStep(ref RowAccumulators s, float ap, float* q0, float* q1, float* q2, float* q3, nint o)
+    {
+        Vector512<float> av = Vector512.Create(ap);
+        s.S00 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q0 + o), s.S00);
+        s.S01 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q0 + o + 16), s.S01);
+        s.S10 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q1 + o), s.S10);
+        s.S11 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q1 + o + 16), s.S11);
+        s.S20 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q2 + o), s.S20);
+        s.S21 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q2 + o + 16), s.S21);
+        s.S30 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q3 + o), s.S30);
+        s.S31 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q3 + o + 16), s.S31);
+    }
+
+    // One k step of the guest tile: the micro-kernel's operations (a[0..8) against one 32-wide step of B).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TileStep(ref TileAccumulators t, float* ta, float* tb)
+    {
+        Vector512<float> b0 = Vector512.Load(tb), b1 = Vector512.Load(tb + 16);
+        Vector512<float> av = Vector512.Create(ta[0]);
+        t.C00 = Vector512.FusedMultiplyAdd(av, b0, t.C00);
+        t.C01 = Vector512.FusedMultiplyAdd(av, b1, t.C01);
+        av = Vector512.Create(ta[1]);
+        t.C10 = Vector512.FusedMultiplyAdd(av, b0, t.C10);
+        t.C11 = Vector512.FusedMultiplyAdd(av, b1, t.C11);
+        av = Vector512.Create(ta[2]);
+        t.C20 = Vector512.FusedMultiplyAdd(av, b0, t.C20);
+        t.C21 = Vector512.FusedMultiplyAdd(av, b1, t.C21);
+        av = Vector512.Create(ta[3]);
+        t.C30 = Vector512.FusedMultiplyAdd(av, b0, t.C30);
+        t.C31 = Vector512.FusedMultiplyAdd(av, b1, t.C31);
+        av = Vector512.Create(ta[4]);
+        t.C40 = Vector512.FusedMultiplyAdd(av, b0, t.C40);
+        t.C41 = Vector512.FusedMultiplyAdd(av, b1, t.C41);
+        av = Vector512.Create(ta[5]);
+        t.C50 = Vector512.FusedMultiplyAdd(av, b0, t.C50);
+        t.C51 = Vector512.FusedMultiplyAdd(av, b1, t.C51);
+        av = Vector512.Create(ta[6]);
+        t.C60 = Vector512.FusedMultiplyAdd(av, b0, t.C60);
+        t.C61 = Vector512.FusedMultiplyAdd(av, b1, t.C61);
+        av = Vector512.Create(ta[7]);
+        t.C70 = Vector512.FusedMultiplyAdd(av, b0, t.C70);
+        t.C71 = Vector512.FusedMultiplyAdd(av, b1, t.C71);
     }
 
     // The pointers of the guest's next unit: K block q of panel j reads A from row q·KC, B's panel j of block q
@@ -397,19 +378,15 @@ internal static unsafe class GemmGuestKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreTile(float* c, nint ldc, bool add,
-        Vector512<float> c00, Vector512<float> c01, Vector512<float> c10, Vector512<float> c11,
-        Vector512<float> c20, Vector512<float> c21, Vector512<float> c30, Vector512<float> c31,
-        Vector512<float> c40, Vector512<float> c41, Vector512<float> c50, Vector512<float> c51,
-        Vector512<float> c60, Vector512<float> c61, Vector512<float> c70, Vector512<float> c71)
+    private static void StoreTile(float* c, nint ldc, bool add, ref TileAccumulators t)
     {
-        Store(c, add, c00, c01);
-        Store(c + ldc, add, c10, c11);
-        Store(c + 2 * ldc, add, c20, c21);
-        Store(c + 3 * ldc, add, c30, c31);
-        Store(c + 4 * ldc, add, c40, c41);
-        Store(c + 5 * ldc, add, c50, c51);
-        Store(c + 6 * ldc, add, c60, c61);
-        Store(c + 7 * ldc, add, c70, c71);
+        Store(c, add, t.C00, t.C01);
+        Store(c + ldc, add, t.C10, t.C11);
+        Store(c + 2 * ldc, add, t.C20, t.C21);
+        Store(c + 3 * ldc, add, t.C30, t.C31);
+        Store(c + 4 * ldc, add, t.C40, t.C41);
+        Store(c + 5 * ldc, add, t.C50, t.C51);
+        Store(c + 6 * ldc, add, t.C60, t.C61);
+        Store(c + 7 * ldc, add, t.C70, t.C71);
     }
 }

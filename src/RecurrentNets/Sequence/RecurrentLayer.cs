@@ -51,7 +51,10 @@ public class RecurrentLayer<T>
 
     // The first layer's input for this forward pass: the copy kept for Backward, or the caller's tensor on frozen weights.
     private T[] layerInput = [];
-    private T[] dHiddenA = [], dHiddenB = [], dCellA = [], dCellB = [], savedDHidden = [], savedDCell = [], scratch = [], biasSum = [];
+    private T[] savedDHidden = [], savedDCell = [], biasSum = [];
+
+    // Written by both threads of a split loop in neighbouring ranges: cache-line aligned (see AlignedArray).
+    private AlignedArray<T> dHiddenA, dHiddenB, dCellA, dCellB, scratch;
     private int[] lengths = [];
     private bool hasLengths;
     private int cachedSteps, cachedBatch, currentBatch;
@@ -850,7 +853,7 @@ public class RecurrentLayer<T>
         gatesBase = 0;
 
         var (first0, count0) = HostedBlock(0, steps, direction);
-        ProjectInputs(cell, x, cache.Gates, first0, first0, count0);
+        ProjectInputs(cell, x, cache.Gates.AsSpan(), first0, first0, count0);
         for (int i = 0; i < blocks; i++)
         {
             if (i + 1 < blocks)
@@ -864,11 +867,11 @@ public class RecurrentLayer<T>
                         Elementwise.BroadcastRows<T>(biasSum.AsSpan(0, gw), block, rows);
                     }
 
-                    guest.Start(x.Slice(next * inputSize, block * inputSize), cell.PackedInputWeights, cache.Gates, next * gw, gw, bias);
+                    guest.Start(x.Slice(next * inputSize, block * inputSize), cell.PackedInputWeights, cache.Gates.Array!, cache.Gates.Offset + next * gw, gw, bias);
                 }
                 else
                 {
-                    ProjectInputs(cell, x, cache.Gates, next, next, count);
+                    ProjectInputs(cell, x, cache.Gates.AsSpan(), next, next, count);
                 }
             }
 
@@ -938,7 +941,7 @@ public class RecurrentLayer<T>
 
         gatesBase = 0;
         var (first0, count0) = HostedBlock(0, steps, direction);
-        ProjectInputs(cell, x, cache.Gates, first0, first0, count0);
+        ProjectInputs(cell, x, cache.Gates.AsSpan(), first0, first0, count0);
         unitsHosted = true;
         try
         {
@@ -959,7 +962,7 @@ public class RecurrentLayer<T>
 
         // The pool was busy: the rest of the projection, then the plain loop.
         int rest = steps - count0, restFirst = direction == 0 ? count0 : 0;
-        ProjectInputs(cell, x, cache.Gates, restFirst, restFirst, rest);
+        ProjectInputs(cell, x, cache.Gates.AsSpan(), restFirst, restFirst, rest);
         for (int s = 0; s < steps; s++)
         {
             ForwardStep(cell, cache, direction == 0 ? s : steps - 1 - s, batch, direction);
@@ -987,7 +990,7 @@ public class RecurrentLayer<T>
         ReadOnlySpan<T> xs = x.Slice(first * inputSize, count * inputSize);
         if (count == GemmGuest<T>.Rows)
         {
-            guest.Start(xs, cell.PackedInputWeights, splitCache.Gates, first * gw, gw, bias, panels);
+            guest.Start(xs, cell.PackedInputWeights, splitCache.Gates.Array!, splitCache.Gates.Offset + first * gw, gw, bias, panels);
             return;
         }
 
@@ -1365,7 +1368,7 @@ public class RecurrentLayer<T>
         Span<T> output = outputs[layer];
         for (int d = 0; d < 2; d++)
         {
-            T[] hidden = caches[layer * 2 + d].Hidden;
+            AlignedArray<T> hidden = caches[layer * 2 + d].Hidden;
             for (int t = 0; t < steps; t++)
             {
                 int slot = d == 0 ? t + 1 : t;
@@ -1552,13 +1555,22 @@ public class RecurrentLayer<T>
         }
     }
 
+    private static void Grow(ref AlignedArray<T> buffer, int length)
+    {
+        if (buffer.Length < length)
+        {
+            buffer = AlignedArray<T>.Allocate(length);
+        }
+    }
+
     private sealed class LayerCache
     {
-        public T[] Gates = [];
-        public T[] RecurrentGradient = [];
-        public T[] Hidden = [];
-        public T[] Cell = [];
-        public T[] StepCache = [];
+        // Written by both threads of a split loop in neighbouring ranges: cache-line aligned (see AlignedArray).
+        public AlignedArray<T> Gates;
+        public AlignedArray<T> RecurrentGradient;
+        public AlignedArray<T> Hidden;
+        public AlignedArray<T> Cell;
+        public AlignedArray<T> StepCache;
         public T[] RecurrentMask = [];
         public T[] RecurrentInputs = [];
     }

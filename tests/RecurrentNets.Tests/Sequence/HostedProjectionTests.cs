@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using RecurrentNets.Sequence;
 
 namespace RecurrentNets.Tests.Sequence;
@@ -32,10 +34,12 @@ public class HostedProjectionTests
             float[][] hosted = Run(true, threads, cell, hidden, layers, bidirectional, steps, inputSize, bias);
             // Forward: every layer and direction, the training pass and the frozen one, on one thread or split over units
             // (LSTM (1, 128), GRU (1, 256) and Elman (1, 256) on two); backward, on one thread: where dL/dx fits.
-            Assert.Equal(forwardBefore + (forwardHosted ? 2 * layers * (bidirectional ? 2 : 1) : 0), RecurrentLayer<float>.HostedLoops);
+            // Without AVX-512 nothing is hosted (the guest rides only on that path): both runs are the plain loops.
+            bool avx512 = Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
+            Assert.Equal(forwardBefore + (avx512 && forwardHosted ? 2 * layers * (bidirectional ? 2 : 1) : 0), RecurrentLayer<float>.HostedLoops);
             if (threads == 1)
             {
-                Assert.Equal(backwardBefore + backwardLoops, RecurrentLayer<float>.HostedBackwardLoops);
+                Assert.Equal(backwardBefore + (avx512 ? backwardLoops : 0), RecurrentLayer<float>.HostedBackwardLoops);
             }
 
             float[][] whole = Run(false, threads, cell, hidden, layers, bidirectional, steps, inputSize, bias);

@@ -241,15 +241,9 @@ public abstract class RecurrentCell<T>
         if (packedForward.IsPacked && batch == 1 && guest is { Pending: true })
         {
             // The units' columns of every gate block, as 32-column panels (the engine hosts only whole panels of them).
-            int width = GemmGuest<T>.PanelWidth, perGate = (end - first + width - 1) / width;
-            Span<int> panels = stackalloc int[GateCount * perGate];
-            for (int g = 0; g < GateCount; g++)
-            {
-                for (int j = 0; j < perGate; j++)
-                    panels[g * perGate + j] = (g * h + first) / width + j;
-            }
-
-            Gemm.ComputeRowWithGuest(gw, h, input, packedForward, output, accumulate, reverse, guest, panels);
+            Span<int> panels = stackalloc int[gw / GemmGuest<T>.PanelWidth + GateCount];
+            int count = GemmGuest<T>.UnitPanels(panels, GateCount, h, first, end);
+            Gemm.ComputeRowWithGuest(gw, h, input, packedForward, output, accumulate, reverse, guest, panels[..count]);
             return;
         }
 

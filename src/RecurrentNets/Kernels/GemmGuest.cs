@@ -83,6 +83,23 @@ internal sealed unsafe class GemmGuest<T>
     public static bool FitsShape(int k, int n) => k >= 1 && n <= GemmDriver.NC && n % PanelWidth == 0;
 
     /// <summary>
+    /// The 32-column panels of units [<paramref name="first"/>, <paramref name="end"/>) in each of
+    /// <paramref name="gateCount"/> gate blocks of <paramref name="hidden"/> columns (a unit range's gate columns, gate by
+    /// gate), written to <paramref name="destination"/>; returns how many (gateCount · ⌈(end − first)/32⌉).
+    /// </summary>
+    public static int UnitPanels(Span<int> destination, int gateCount, int hidden, int first, int end)
+    {
+        int perGate = Math.Max(0, (end - first + PanelWidth - 1) / PanelWidth);
+        for (int g = 0; g < gateCount; g++)
+        {
+            for (int j = 0; j < perGate; j++)
+                destination[g * perGate + j] = (g * hidden + first) / PanelWidth + j;
+        }
+
+        return gateCount * perGate;
+    }
+
+    /// <summary>
     /// Sets up the rows C[8, N] = c[offset + r·ldc + j] (+)= x[8, K]·B on the columns of <paramref name="columnPanels"/>
     /// (all of them when empty), all pending. x is read now (packed).
     /// </summary>

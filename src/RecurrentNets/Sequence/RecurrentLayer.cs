@@ -919,7 +919,7 @@ public class RecurrentLayer<T>
         }
 
         // Every part's columns must form whole groups of four panels (as RunUnitsSplit will size them).
-        int units = ((h + parts - 1) / parts + Gemm.ColumnAlignment - 1) / Gemm.ColumnAlignment * Gemm.ColumnAlignment;
+        int units = SplitUnitWidth(parts);
         for (int p = 0; p < parts; p++)
         {
             int own = Math.Clamp(h - p * units, 0, units);
@@ -1121,11 +1121,16 @@ public class RecurrentLayer<T>
             return false;
         }
 
-        splitUnits = ((h + parts - 1) / parts + Gemm.ColumnAlignment - 1) / Gemm.ColumnAlignment * Gemm.ColumnAlignment;
+        splitUnits = SplitUnitWidth(parts);
         unitBarrier.Reset(parts);
         RunOnPool(cell, cache, first, count, steps, batch, direction, parts, backward ? &RunBackwardUnitsPart : &RunForwardUnitsPart);
         return true;
     }
+
+    // Units a part of a unit split over this many parts takes (the last may take fewer): H / parts rounded up to whole
+    // 32-column panels, so every range starts on a panel (and a cache line).
+    private int SplitUnitWidth(int parts)
+        => ((HiddenSize + parts - 1) / parts + Gemm.ColumnAlignment - 1) / Gemm.ColumnAlignment * Gemm.ColumnAlignment;
 
     // The threads a unit split of this loop would take, 0 or 1 when it does not apply (RunUnitsSplit).
     private int UnitSplitParts(RecurrentCell<T> cell, int batch, bool backward)
@@ -1187,16 +1192,10 @@ public class RecurrentLayer<T>
     // A hosted part (RunUnitsHosted): block by block, its columns of the next block's projection ride on its steps.
     private void ForwardUnitsPartHosted(RecurrentCell<T> cell, int part, int u0, int u1)
     {
-        int steps = splitSteps, direction = splitDirection, width = GemmGuest<T>.PanelWidth, perGate = (u1 - u0) / width;
+        int steps = splitSteps, direction = splitDirection;
         GemmGuest<T> guest = unitGuests[part];
-        Span<int> panels = stackalloc int[cell.GateCount * Math.Max(0, perGate)];
-        for (int g = 0; g < cell.GateCount; g++)
-        {
-            for (int j = 0; j < perGate; j++)
-            {
-                panels[g * perGate + j] = (g * HiddenSize + u0) / width + j;
-            }
-        }
+        Span<int> panels = stackalloc int[cell.GateWidth / GemmGuest<T>.PanelWidth + cell.GateCount];
+        panels = panels[..GemmGuest<T>.UnitPanels(panels, cell.GateCount, HiddenSize, u0, u1)];
 
         ReadOnlySpan<T> x = LayerInput(splitLayer, steps * splitBatch);
         int blocks = (steps + GemmGuest<T>.Rows - 1) / GemmGuest<T>.Rows;

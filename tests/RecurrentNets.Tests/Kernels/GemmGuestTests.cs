@@ -122,6 +122,18 @@ public sealed class GemmGuestTests : IDisposable
     }
 
     [Fact]
+    public void UnitPanelsListEachGateBlocksColumnsOfTheUnits()
+    {
+        // Units [64, 128) of H = 128 in four gate blocks: panels 2, 3 of each block of four.
+        Span<int> panels = stackalloc int[20];
+        Assert.Equal(8, GemmGuest<float>.UnitPanels(panels, 4, 128, 64, 128));
+        Assert.Equal(new[] { 2, 3, 6, 7, 10, 11, 14, 15 }, panels[..8].ToArray());
+        Assert.Equal(3, GemmGuest<float>.UnitPanels(panels, 3, 512, 0, 32));
+        Assert.Equal(new[] { 0, 16, 32 }, panels[..3].ToArray());
+        Assert.Equal(0, GemmGuest<float>.UnitPanels(panels, 4, 128, 128, 128));
+    }
+
+    [Fact]
     public void StartRejectsTooSmallBuffers()
     {
         var packed = new PackedMatrix<float>();

@@ -21,7 +21,10 @@ public abstract class RecurrentCell<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly List<ParameterView<T>> parameters = [];
-    private readonly PackedMatrix<T> packedForward = new(), packedBackward = new(), packedInput = new(), packedInputBackward = new();
+    // A training pass packs W_hh for its forward loop, then again for its backward loop, and W_ih likewise: each pair
+    // shares its memory (packing one drops the other; frozen weights keep the forward ones, and frozen weights never
+    // run backward).
+    private readonly PackedMatrix<T> packedForward, packedBackward, packedInput, packedInputBackward;
     private bool weightsFrozen;
 
     /// <summary>Adds the cell's parameters to <paramref name="block"/>.</summary>
@@ -38,6 +41,10 @@ public abstract class RecurrentCell<T>
         ArgumentOutOfRangeException.ThrowIfLessThan(inputSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(hiddenSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(gateCount, 1);
+        packedForward = new PackedMatrix<T>();
+        packedBackward = new PackedMatrix<T>(packedForward);
+        packedInput = new PackedMatrix<T>();
+        packedInputBackward = new PackedMatrix<T>(packedInput);
         InputSize = inputSize;
         HiddenSize = hiddenSize;
         GateCount = gateCount;

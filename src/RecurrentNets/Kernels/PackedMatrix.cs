@@ -13,8 +13,27 @@ namespace RecurrentNets.Kernels;
 internal sealed unsafe class PackedMatrix<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private T[] storage = [];
-    private T* data;
+    private readonly Storage storage;
+
+    /// <summary>A matrix with memory of its own.</summary>
+    public PackedMatrix()
+    {
+        storage = new Storage();
+    }
+
+    /// <summary>
+    /// A matrix that shares its memory with <paramref name="partner"/>, for two packed copies that are never needed at
+    /// the same time (a training pass's forward and backward packings of one weight matrix): packing one marks the other
+    /// as not packed. At (B, H) = (1, 512) the four packings of an LSTM layer take 16 MB, which with the weights, their
+    /// gradients and the caches no longer fits the 32 MB L3, and each packing then ran at memory speed.
+    /// </summary>
+    public PackedMatrix(PackedMatrix<T> partner)
+    {
+        ArgumentNullException.ThrowIfNull(partner);
+        storage = partner.storage;
+    }
+
+    private T* data => storage.Data;
 
     /// <summary>K, the rows of op(B).</summary>
     public int K { get; private set; }
@@ -36,13 +55,19 @@ internal sealed unsafe class PackedMatrix<T>
     {
         long needed = (long)(n + nr - 1) / nr * nr * k;
         int pad = 64 / sizeof(T);
-        if (storage.Length < needed + pad)
+        if (storage.Array.Length < needed + pad)
         {
-            storage = GC.AllocateUninitializedArray<T>(checked((int)needed + pad), pinned: true);
-            nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(storage));
-            data = (T*)((address + 63) & ~(nint)63);
+            storage.Array = GC.AllocateUninitializedArray<T>(checked((int)needed + pad), pinned: true);
+            nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(storage.Array));
+            storage.Data = (T*)((address + 63) & ~(nint)63);
         }
 
+        if (storage.Owner is { } previous && previous != this)
+        {
+            previous.Invalidate();
+        }
+
+        storage.Owner = this;
         K = k;
         N = n;
         Path = path;
@@ -50,4 +75,12 @@ internal sealed unsafe class PackedMatrix<T>
 
     /// <summary>Marks the matrix as not packed (its memory is kept).</summary>
     public void Invalidate() => Path = GemmPath.Auto;
+
+    // The memory of one matrix or of two partners, and which of them packed into it last.
+    private sealed class Storage
+    {
+        public T[] Array = [];
+        public T* Data;
+        public PackedMatrix<T>? Owner;
+    }
 }

@@ -242,6 +242,43 @@ public sealed class GemmTests : IDisposable
     }
 
     [Fact]
+    public void PartnersShareMemoryAndPackingOneUnpacksTheOther()
+    {
+        // W_hh's forward and backward packings of a training pass share memory: whichever packed last is the valid one,
+        // and a product on the other throws instead of reading the partner's layout.
+        var rng = new Random(7);
+        int k = 96, n = 160, m = 3;
+        float[] w = RandomArray<float>(rng, n * k), x = RandomArray<float>(rng, m * k), g = RandomArray<float>(rng, m * n);
+        var forward = new PackedMatrix<float>();
+        var backward = new PackedMatrix<float>(forward);
+        float[] expectedForward = new float[m * n], expectedBackward = new float[m * k];
+        var alone = new PackedMatrix<float>();
+        Gemm.Pack<float>(true, k, n, w, k, alone);
+        Gemm.Compute<float>(false, m, n, k, x, k, alone, expectedForward, n, false);
+        Gemm.Pack<float>(false, n, k, w, k, alone);
+        Gemm.Compute<float>(false, m, k, n, g, n, alone, expectedBackward, k, false);
+        for (int round = 0; round < 2; round++)
+        {
+            Gemm.Pack<float>(true, k, n, w, k, forward);
+            Assert.True(forward.IsPacked);
+            float[] y = new float[m * n];
+            Gemm.Compute<float>(false, m, n, k, x, k, forward, y, n, false);
+            Assert.Equal(expectedForward, y);
+
+            Gemm.Pack<float>(false, n, k, w, k, backward);
+            Assert.True(backward.IsPacked);
+            Assert.False(forward.IsPacked);
+            Assert.Throws<ArgumentException>(() => Gemm.Compute<float>(false, m, n, k, x, k, forward, y, n, false));
+            float[] dx = new float[m * k];
+            Gemm.Compute<float>(false, m, k, n, g, n, backward, dx, k, false);
+            Assert.Equal(expectedBackward, dx);
+        }
+
+        Gemm.Pack<float>(true, k, n, w, k, forward);
+        Assert.False(backward.IsPacked);
+    }
+
+    [Fact]
     public void PackedShapeMismatchThrows()
     {
         var packed = new PackedMatrix<float>();

@@ -147,12 +147,7 @@ public static class Gemm
         fixed (T* pc = c)
         fixed (T* gc = guest.CArray)
         {
-            var state = new GuestState
-            {
-                A = (float*)guest.A, B = (float*)guest.B.Data, C = (float*)guest.PanelC(gc, 0), Panels = guest.PanelList,
-                Ldc = guest.Ldc, N = guest.B.N, K = guest.B.K, KBlocks = guest.KBlocks, Add = guest.Accumulate,
-                Next = guest.NextUnit, End = guest.UnitCount,
-            };
+            var state = guest.State(gc);
 
             // K blocks of the row product in order, each over all the panels (every column adds its blocks in order, as
             // the plain product's row groups do); the guest carries on from one block to the next.
@@ -165,6 +160,7 @@ public static class Gemm
             }
 
             guest.NextUnit = state.Next;
+            guest.Progress = (int)state.Progress;
         }
     }
 

@@ -45,6 +45,25 @@ internal sealed unsafe class GemmGuest<T>
 
     private int panelCount;
 
+    // The register tile of a unit left unfinished by a row product (16 vectors of 16 floats), 64-byte aligned.
+    private readonly float[] tileStorage = GC.AllocateUninitializedArray<float>(16 * 16 + 16, pinned: true);
+    private readonly float* tile;
+
+    /// <summary>Sets up an idle guest (no units until <see cref="Start"/>).</summary>
+    public GemmGuest()
+    {
+        nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(tileStorage));
+        tile = (float*)((address + 63) & ~(nint)63);
+    }
+
+    /// <summary>
+    /// The k steps of unit <see cref="NextUnit"/> already summed in the carried tile (0: the unit is not begun). A row
+    /// product that ends inside a unit leaves its partial sums here and the next one carries on from them, so a unit may
+    /// span several row products (at H = 128 a backward step's product has room for half a unit of dL/dx): the sum
+    /// over k runs in the same order, through the same register chain, so the bits do not change.
+    /// </summary>
+    public int Progress { get; internal set; }
+
     /// <summary>
     /// The next unit still to compute: unit u is K block u mod <see cref="KBlocks"/> of panel Panels[u / KBlocks], so each
     /// panel's K blocks come in order (the plain product's order of additions into C).
@@ -164,6 +183,7 @@ internal sealed unsafe class GemmGuest<T>
         panelCount = count;
         KBlocks = (k + GemmDriver.KC - 1) / GemmDriver.KC;
         NextUnit = 0;
+        Progress = 0;
     }
 
     /// <summary>Computes the pending panels on this thread (the micro-kernel itself: the same bits as hosted ones).</summary>
@@ -174,6 +194,15 @@ internal sealed unsafe class GemmGuest<T>
 
         fixed (T* pc = c)
         {
+            if (Progress > 0)
+            {
+                // The unit a row product left unfinished: its remaining k steps from the carried tile.
+                var state = State(pc);
+                GemmGuestKernel.FinishCarriedUnit(ref state);
+                NextUnit = state.Next;
+                Progress = 0;
+            }
+
             for (; NextUnit < UnitCount; NextUnit++)
             {
                 int panel = panels[NextUnit / KBlocks], block = NextUnit % KBlocks, kc = Math.Min(GemmDriver.KC, b!.K - block * GemmDriver.KC);
@@ -184,7 +213,18 @@ internal sealed unsafe class GemmGuest<T>
     }
 
     /// <summary>Drops the pending units (after a failure); the next <see cref="Start"/> sets new ones.</summary>
-    public void Clear() => NextUnit = UnitCount;
+    public void Clear()
+    {
+        NextUnit = UnitCount;
+        Progress = 0;
+    }
+
+    /// <summary>The guest's pointers and progress for <see cref="GemmGuestKernel"/>, with C's data at <paramref name="pc"/> (float only).</summary>
+    internal GuestState State(T* pc) => new()
+    {
+        A = (float*)a, B = (float*)b!.Data, C = (float*)PanelC(pc, 0), Panels = PanelList, Ldc = ldc, N = b.N, K = b.K,
+        KBlocks = KBlocks, Add = Accumulate, Next = NextUnit, End = UnitCount, Tile = tile, Progress = Progress,
+    };
 
     internal T* A => a;
 
@@ -234,6 +274,12 @@ internal unsafe struct GuestState
 
     /// <summary>The next unit and the number of units.</summary>
     public int Next, End;
+
+    /// <summary>Where an unfinished unit's register tile is carried between row products (16 aligned vectors).</summary>
+    public float* Tile;
+
+    /// <summary>The k steps of unit <see cref="Next"/> summed in <see cref="Tile"/> (0: not begun).</summary>
+    public nint Progress;
 }
 
 /// <summary>The AVX-512 loop of <see cref="Gemm.ComputeRowWithGuest"/>: a one-row product with guest tiles interleaved.</summary>
@@ -243,8 +289,9 @@ internal static unsafe class GemmGuestKernel
     /// c[0, 32·j..) (+)= a[0, k)·B for the panels j of <paramref name="rowPanels"/> (B's panel j: k x 32 values at
     /// b + 32·k·j), in groups of four taken in order or reversed, each group with
     /// <see cref="GemmKernel512{T}.RowPanels4"/>'s operations; meanwhile the guest's units from <see cref="GuestState.Next"/>
-    /// with <see cref="GemmKernel512{T}.Run"/>'s, one guest k step after every two row k steps, a unit begun being
-    /// finished after the row product. Advances <see cref="GuestState.Next"/> past the units done.
+    /// with <see cref="GemmKernel512{T}.Run"/>'s, one guest k step after every two row k steps, carrying on from
+    /// <see cref="GuestState.Progress"/> and leaving a unit begun, with its tile, for the next call. Advances
+    /// <see cref="GuestState.Next"/> past the units done.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(nint k, float* a, float* b, int* rowPanels, int groups, float* c, bool add, bool reverse, ref GuestState guest)
@@ -257,6 +304,15 @@ internal static unsafe class GemmGuestKernel
         if (active)
             Begin(ref guest, out ta, out tb, out tc, out kc, out tadd);
         TileAccumulators tile = default;
+        if (active && guest.Progress > 0)
+        {
+            // Carry on with the unit an earlier row product left unfinished.
+            tk = guest.Progress;
+            ta += tk * 8;
+            tb += tk * 32;
+            LoadTile(guest.Tile, ref tile);
+        }
+
         for (int gi = 0; gi < groups; gi++)
         {
             int* group = rowPanels + 4 * (reverse ? groups - 1 - gi : gi);
@@ -298,15 +354,30 @@ internal static unsafe class GemmGuestKernel
             Store(c + group[3] * 32, add, row.S30, row.S31);
         }
 
-        // A panel begun inside the row product is finished here; the ones not begun wait for the next call.
+        // A unit begun inside the row product waits, with its partial sums, for the next call (or Finish).
+        guest.Progress = active ? tk : 0;
         if (active && tk > 0)
-        {
-            for (; tk < kc; tk++, ta += 8, tb += 32)
-                TileStep(ref tile, ta, tb);
+            SaveTile(guest.Tile, ref tile);
+    }
 
-            StoreTile(tc, guest.Ldc, tadd, ref tile);
-            guest.Next++;
-        }
+    /// <summary>
+    /// Finishes unit <see cref="GuestState.Next"/> from its carried tile (<see cref="GuestState.Progress"/> k steps done):
+    /// the remaining steps with the same operations, then C, and advances <see cref="GuestState.Next"/>.
+    /// </summary>
+    public static void FinishCarriedUnit(ref GuestState guest)
+    {
+        Begin(ref guest, out float* ta, out float* tb, out float* tc, out nint kc, out bool tadd);
+        nint tk = guest.Progress;
+        ta += tk * 8;
+        tb += tk * 32;
+        TileAccumulators tile = default;
+        LoadTile(guest.Tile, ref tile);
+        for (; tk < kc; tk++, ta += 8, tb += 32)
+            TileStep(ref tile, ta, tb);
+
+        StoreTile(tc, guest.Ldc, tadd, ref tile);
+        guest.Next++;
+        guest.Progress = 0;
     }
 
     // The row product's four panels (two vectors each) of a group.
@@ -392,6 +463,49 @@ internal static unsafe class GemmGuestKernel
 
         x0.Store(c);
         x1.Store(c + 16);
+    }
+
+    // The carried tile, 16 aligned vectors in the accumulators' order (field by field: the tile stays in registers).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SaveTile(float* p, ref TileAccumulators t)
+    {
+        t.C00.StoreAligned(p + 0);
+        t.C01.StoreAligned(p + 16);
+        t.C10.StoreAligned(p + 32);
+        t.C11.StoreAligned(p + 48);
+        t.C20.StoreAligned(p + 64);
+        t.C21.StoreAligned(p + 80);
+        t.C30.StoreAligned(p + 96);
+        t.C31.StoreAligned(p + 112);
+        t.C40.StoreAligned(p + 128);
+        t.C41.StoreAligned(p + 144);
+        t.C50.StoreAligned(p + 160);
+        t.C51.StoreAligned(p + 176);
+        t.C60.StoreAligned(p + 192);
+        t.C61.StoreAligned(p + 208);
+        t.C70.StoreAligned(p + 224);
+        t.C71.StoreAligned(p + 240);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LoadTile(float* p, ref TileAccumulators t)
+    {
+        t.C00 = Vector512.LoadAligned(p + 0);
+        t.C01 = Vector512.LoadAligned(p + 16);
+        t.C10 = Vector512.LoadAligned(p + 32);
+        t.C11 = Vector512.LoadAligned(p + 48);
+        t.C20 = Vector512.LoadAligned(p + 64);
+        t.C21 = Vector512.LoadAligned(p + 80);
+        t.C30 = Vector512.LoadAligned(p + 96);
+        t.C31 = Vector512.LoadAligned(p + 112);
+        t.C40 = Vector512.LoadAligned(p + 128);
+        t.C41 = Vector512.LoadAligned(p + 144);
+        t.C50 = Vector512.LoadAligned(p + 160);
+        t.C51 = Vector512.LoadAligned(p + 176);
+        t.C60 = Vector512.LoadAligned(p + 192);
+        t.C61 = Vector512.LoadAligned(p + 208);
+        t.C70 = Vector512.LoadAligned(p + 224);
+        t.C71 = Vector512.LoadAligned(p + 240);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -305,13 +305,7 @@ internal static unsafe class GemmGuestKernel
             Begin(ref guest, out ta, out tb, out tc, out kc, out tadd);
         TileAccumulators tile = default;
         if (active && guest.Progress > 0)
-        {
-            // Carry on with the unit an earlier row product left unfinished.
-            tk = guest.Progress;
-            ta += tk * 8;
-            tb += tk * 32;
-            LoadTile(guest.Tile, ref tile);
-        }
+            tk = CarryOn(ref guest, ref ta, ref tb, ref tile); // the unit an earlier row product left unfinished
 
         for (int gi = 0; gi < groups; gi++)
         {
@@ -367,12 +361,8 @@ internal static unsafe class GemmGuestKernel
     public static void FinishCarriedUnit(ref GuestState guest)
     {
         Begin(ref guest, out float* ta, out float* tb, out float* tc, out nint kc, out bool tadd);
-        nint tk = guest.Progress;
-        ta += tk * 8;
-        tb += tk * 32;
         TileAccumulators tile = default;
-        LoadTile(guest.Tile, ref tile);
-        for (; tk < kc; tk++, ta += 8, tb += 32)
+        for (nint tk = CarryOn(ref guest, ref ta, ref tb, ref tile); tk < kc; tk++, ta += 8, tb += 32)
             TileStep(ref tile, ta, tb);
 
         StoreTile(tc, guest.Ldc, tadd, ref tile);
@@ -463,6 +453,17 @@ internal static unsafe class GemmGuestKernel
 
         x0.Store(c);
         x1.Store(c + 16);
+    }
+
+    // Resumes the current unit where a row product left it: its tile back in registers, A and B past the k steps done.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nint CarryOn(ref GuestState guest, ref float* ta, ref float* tb, ref TileAccumulators tile)
+    {
+        nint done = guest.Progress;
+        ta += done * 8;
+        tb += done * 32;
+        LoadTile(guest.Tile, ref tile);
+        return done;
     }
 
     // The carried tile, 16 aligned vectors in the accumulators' order (field by field: the tile stays in registers).

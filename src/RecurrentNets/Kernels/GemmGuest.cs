@@ -226,26 +226,20 @@ internal sealed unsafe class GemmGuest<T>
         KBlocks = KBlocks, Add = Accumulate, Next = NextUnit, End = UnitCount, Tile = tile, Progress = Progress,
     };
 
-    internal T* A => a;
-
     internal PackedMatrix<T> B => b!;
-
-    internal int K => b!.K;
-
-    internal nint Ldc => ldc;
 
     internal T[] CArray => c!;
 
     // Panel j of K block q in the packed layout (one N block): the block at N·(q·KC), the panel at 32·kc·j within it.
-    internal T* PanelB(int panel, int block = 0)
+    private T* PanelB(int panel, int block = 0)
     {
         int k0 = block * GemmDriver.KC, kc = Math.Min(GemmDriver.KC, b!.K - k0);
         return b.Data + (nint)b.N * k0 + (nint)panel * PanelWidth * kc;
     }
 
-    internal T* PanelC(T* pc, int panel) => pc + cOffset + (nint)panel * PanelWidth;
+    private T* PanelC(T* pc, int panel) => pc + cOffset + (nint)panel * PanelWidth;
 
-    internal int* PanelList => (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(panels));
+    private int* PanelList => (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(panels));
 }
 
 /// <summary>A guest's pointers and progress for <see cref="GemmGuestKernel.Run"/> (float: only float is hosted).</summary>

@@ -105,6 +105,45 @@ public sealed class GemmGuestTests : IDisposable
     }
 
     [Fact]
+    public void ACarriedUnitIsDroppedByClearAndByANewStart()
+    {
+        if (!HasAvx512)
+        {
+            return; // nothing is hosted
+        }
+
+        // Row K = 128 over four panels leaves half of a 512-deep guest unit in its tile after one call.
+        int k = 128, n = 128, guestK = 512, guestN = 64, rows = GemmGuest<float>.Rows;
+        var rng = new Random(13);
+        float[] w = Floats(rng, n * k), wGuest = Floats(rng, guestN * guestK), a = Floats(rng, k);
+        float[] x = Floats(rng, rows * guestK), other = Floats(rng, rows * guestK);
+        var packed = new PackedMatrix<float>();
+        var packedGuest = new PackedMatrix<float>();
+        Gemm.Pack<float>(true, k, n, w, k, packed);
+        Gemm.Pack<float>(true, guestK, guestN, wGuest, guestK, packedGuest);
+        float[] row = new float[n], c = new float[rows * guestN], expected = new float[rows * guestN];
+        Gemm.Compute<float>(false, rows, guestN, guestK, x, guestK, packedGuest, expected, guestN, false);
+
+        var guest = new GemmGuest<float>();
+        guest.Start(other, packedGuest, c, 0, guestN, accumulate: false);
+        Gemm.ComputeRowWithGuest<float>(n, k, a, packed, row, accumulate: false, reverse: false, guest);
+        Assert.True(guest.Progress > 0);
+        guest.Clear();
+        Assert.False(guest.Pending);
+        Assert.Equal(0, guest.Progress);
+
+        // A new start after a half-done unit begins from zero: its rows get only their own product.
+        guest.Start(other, packedGuest, c, 0, guestN, accumulate: false);
+        Gemm.ComputeRowWithGuest<float>(n, k, a, packed, row, accumulate: false, reverse: false, guest);
+        guest.Start(x, packedGuest, c, 0, guestN, accumulate: false);
+        Assert.Equal(0, guest.Progress);
+        for (int i = 0; i < 3; i++)
+            Gemm.ComputeRowWithGuest<float>(n, k, a, packed, row, accumulate: false, reverse: false, guest);
+        guest.Finish();
+        Assert.Equal(expected, c);
+    }
+
+    [Fact]
     public void UnsupportedShapesFallBackToThePlainProduct()
     {
         // 96 columns are not whole groups of four panels: the row product runs alone and leaves the guest pending.

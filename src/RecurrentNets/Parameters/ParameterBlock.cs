@@ -53,6 +53,7 @@ public sealed class ParameterBlock<T>
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(shape);
+        name = NamePrefix + name;
         if (IsFrozen)
         {
             throw new InvalidOperationException($"Cannot add '{name}': the parameter block is frozen (an optimiser or a training step already uses it).");
@@ -91,6 +92,28 @@ public sealed class ParameterBlock<T>
         views.Add(view);
         byName.Add(name, view);
         return view;
+    }
+
+    /// <summary>
+    /// The prefix that <see cref="Add"/> puts before every name, set by <see cref="BeginScope"/>: e.g. <c>rnn.</c>, so a
+    /// layer's <c>weight_ih_l0</c> is stored as <c>rnn.weight_ih_l0</c>, as a PyTorch <c>nn.Module</c> attribute named
+    /// <c>rnn</c> would name it in its <c>state_dict</c>. Empty outside a scope.
+    /// </summary>
+    public string NamePrefix { get; private set; } = "";
+
+    /// <summary>
+    /// Starts a naming scope: until the returned scope is disposed, <see cref="Add"/> prefixes every name with
+    /// <paramref name="prefix"/> (after the prefix of an enclosing scope). Use it as <c>using (block.BeginScope("rnn."))</c>
+    /// around the construction of a layer to name its parameters as a PyTorch submodule.
+    /// </summary>
+    /// <param name="prefix">The prefix, usually a module name and a dot.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="prefix"/> is null.</exception>
+    public ParameterScope BeginScope(string prefix)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        string outer = NamePrefix;
+        NamePrefix = outer + prefix;
+        return new ParameterScope(() => NamePrefix = outer);
     }
 
     /// <summary>The view named <paramref name="name"/>.</summary>
@@ -171,5 +194,20 @@ public sealed class ParameterBlock<T>
 
         other.Values.CopyTo(Values, 0);
         other.Gradients.CopyTo(Gradients, 0);
+    }
+}
+
+/// <summary>A naming scope of a <see cref="ParameterBlock{T}"/>; disposing it restores the enclosing prefix.</summary>
+public sealed class ParameterScope : IDisposable
+{
+    private Action? restore;
+
+    internal ParameterScope(Action restore) => this.restore = restore;
+
+    /// <summary>Ends the scope (once; later calls do nothing).</summary>
+    public void Dispose()
+    {
+        restore?.Invoke();
+        restore = null;
     }
 }

@@ -104,6 +104,8 @@ public class RecurrentLayer<T>
 
         RecurrentDropout = recurrentDropout;
         Parameters = parameters ?? new ParameterBlock<T>();
+        ParameterPrefix = Parameters.NamePrefix;
+        int firstView = Parameters.Views.Count;
         InputSize = inputSize;
         HiddenSize = hiddenSize;
         NumLayers = numLayers;
@@ -144,7 +146,19 @@ public class RecurrentLayer<T>
             InitialHidden = Parameters.Add("initial_hidden", numLayers * Directions, hiddenSize);
             InitialCell = HasCellState ? Parameters.Add("initial_cell", numLayers * Directions, hiddenSize) : null;
         }
+
+        ParameterViews = Parameters.Views.Skip(firstView).ToArray();
     }
+
+    /// <summary>
+    /// The parameters this layer added to <see cref="Parameters"/>, in order (the block may hold other layers' too,
+    /// e.g. a head's). Their names start with <see cref="ParameterPrefix"/>.
+    /// </summary>
+    public IReadOnlyList<ParameterView<T>> ParameterViews { get; }
+
+    /// <summary>The block's <see cref="ParameterBlock{T}.NamePrefix"/> when the layer was built (e.g. <c>rnn.</c> inside a
+    /// model; empty for a layer built on its own).</summary>
+    public string ParameterPrefix { get; }
 
     /// <summary>The block holding every parameter and gradient of the stack.</summary>
     public ParameterBlock<T> Parameters { get; }

@@ -41,7 +41,65 @@ public static class Checkpoint
             all[key] = value;
         }
 
-        Save(path, layer.Parameters, all);
+        int cut = layer.ParameterPrefix.Length;
+        SafeTensorsFile.Write(path,
+            layer.ParameterViews.Select(v => (v.Name[cut..], v.Shape.ToArray(), (Array)v.Values.ToArray())),
+            all);
+    }
+
+    /// <summary>
+    /// Loads a checkpoint written by <see cref="Save{T}(string, Sequence.RecurrentLayer{T}, IReadOnlyDictionary{string, string}?)"/>
+    /// (or a PyTorch <c>nn.LSTM</c>/<c>nn.GRU</c>/<c>nn.RNN</c> <c>state_dict</c>) into an existing layer's own
+    /// parameters, leaving the rest of a shared block (a head, an embedding) alone. The file must hold exactly the
+    /// layer's names, without the layer's <see cref="Sequence.RecurrentLayer{T}.ParameterPrefix"/>; everything is checked
+    /// before anything is written.
+    /// </summary>
+    /// <returns>The file's metadata.</returns>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidDataException">The file is truncated or corrupt, or a tensor has another dtype.</exception>
+    /// <exception cref="ArgumentException">A name is unknown or missing, or a shape differs; the message names both shapes.</exception>
+    public static IReadOnlyDictionary<string, string> Load<T>(string path, Sequence.RecurrentLayer<T> layer)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        var file = SafeTensorsFile.Read(path);
+        var dtype = SafeTensorsFile.DTypeOf<T>();
+        var own = layer.ParameterViews.ToDictionary(v => v.Name[layer.ParameterPrefix.Length..], StringComparer.Ordinal);
+        var loaded = new List<(ParameterView<T> View, T[] Values)>();
+        foreach (var entry in file.Entries)
+        {
+            if (!own.TryGetValue(entry.Name, out var view))
+            {
+                throw new ArgumentException($"{path} has '{entry.Name}', which is not a parameter of this layer. It has: {string.Join(", ", own.Keys)}.", nameof(path));
+            }
+
+            if (entry.DType != dtype)
+            {
+                throw new InvalidDataException($"{path}: '{entry.Name}' {Tensor<T>.FormatShape(entry.Shape)} is stored as {entry.DType} but the model computes in {dtype}.");
+            }
+
+            if (!view.Shape.SequenceEqual(entry.Shape))
+            {
+                throw new ArgumentException($"'{entry.Name}' has shape {Tensor<T>.FormatShape(entry.Shape)} in {path} but {Tensor<T>.FormatShape(view.Shape)} in this layer.", nameof(path));
+            }
+
+            loaded.Add((view, file.GetData<T>(entry.Name)));
+        }
+
+        foreach (var (name, view) in own)
+        {
+            if (file.Find(name) is null)
+            {
+                throw new ArgumentException($"{path} has no '{name}' {Tensor<T>.FormatShape(view.Shape)}.", nameof(path));
+            }
+        }
+
+        foreach (var (view, values) in loaded)
+        {
+            values.CopyTo(view.Values);
+        }
+
+        return file.Metadata;
     }
 
     /// <summary>

@@ -18,7 +18,43 @@ public interface ITrainingTask
 
     /// <summary>A validation metric after an epoch (lower is better), or null when there is none.</summary>
     double? Validate(int epoch);
+
+    /// <summary>
+    /// Switches the model between training (dropout on) and evaluation: the trainer calls it with true before an
+    /// epoch's steps and with false before <see cref="Validate"/> (PyTorch's <c>model.train()</c> / <c>model.eval()</c>).
+    /// The default does nothing.
+    /// </summary>
+    void SetTraining(bool training)
+    {
+    }
 }
+
+/// <summary>Why <see cref="Trainer{T}.Fit"/> returned.</summary>
+public enum StopReason
+{
+    /// <summary>Every epoch ran.</summary>
+    Completed,
+
+    /// <summary>The validation metric stopped improving (<see cref="TrainerOptions.EarlyStoppingPatience"/>).</summary>
+    EarlyStopping,
+
+    /// <summary>A step gave a NaN or infinite loss or gradient; it was not applied, and the weights are those after the
+    /// step before (Keras <c>TerminateOnNaN</c>).</summary>
+    NonFinite,
+}
+
+/// <summary>Where a training run stands after an epoch: what <see cref="TrainerOptions.Resume"/> continues from.</summary>
+/// <param name="NextEpoch">The epoch to run next (0-based).</param>
+/// <param name="Steps">Steps taken so far.</param>
+/// <param name="BaseLearningRate">The optimiser's rate before any schedule.</param>
+/// <param name="Best">The best validation metric so far, or null.</param>
+/// <param name="SinceBest">Epochs since the best one.</param>
+/// <param name="EpochLosses">The mean training loss of each epoch so far.</param>
+/// <param name="Validations">The validation metric of each epoch so far.</param>
+/// <param name="BestWeights">A copy of the parameters at the best epoch (<see cref="TrainerOptions.RestoreBestWeights"/>),
+/// a <c>T[]</c>, or null.</param>
+public sealed record TrainerState(int NextEpoch, long Steps, double BaseLearningRate, double? Best, int SinceBest,
+    IReadOnlyList<double> EpochLosses, IReadOnlyList<double> Validations, Array? BestWeights);
 
 /// <summary>A progress report, sent after every step.</summary>
 /// <param name="Epoch">The 0-based epoch.</param>
@@ -40,8 +76,10 @@ public readonly record struct TrainingProgress(int Epoch, int Step, int StepsPer
 /// <param name="Validations">The validation metric of each epoch (empty without validation).</param>
 /// <param name="StoppedEarly">Whether early stopping ended the run.</param>
 /// <param name="BestValidation">The best validation metric, or null.</param>
+/// <param name="Reason">Why the run ended.</param>
+/// <param name="Message">What happened, in words (for <see cref="StopReason.NonFinite"/>: the step and the parameter).</param>
 public sealed record TrainingResult(int Epochs, long Steps, IReadOnlyList<double> EpochLosses, IReadOnlyList<double> Validations,
-    bool StoppedEarly, double? BestValidation);
+    bool StoppedEarly, double? BestValidation, StopReason Reason = StopReason.Completed, string? Message = null);
 
 /// <summary>Options of a <see cref="Trainer{T}"/>.</summary>
 public sealed record TrainerOptions
@@ -63,6 +101,18 @@ public sealed record TrainerOptions
 
     /// <summary>Called with the global step count every <see cref="CheckpointEvery"/> steps (e.g. to save a checkpoint).</summary>
     public Action<long>? Checkpoint { get; init; }
+
+    /// <summary>Keep a copy of the parameters at the epoch with the best validation metric and put it back when the run
+    /// ends (Keras <c>EarlyStopping(restore_best_weights=True)</c>). Default false.</summary>
+    public bool RestoreBestWeights { get; init; }
+
+    /// <summary>Called after every epoch (after validation) with the state a resumed run needs (e.g. to save a
+    /// training checkpoint).</summary>
+    public Action<TrainerState>? EpochEnd { get; init; }
+
+    /// <summary>Continue a run from the state an <see cref="EpochEnd"/> gave (with the parameters and the optimiser's
+    /// state of that moment restored by the caller): the run then goes on as if it had not stopped.</summary>
+    public TrainerState? Resume { get; init; }
 }
 
 /// <summary>
@@ -110,26 +160,38 @@ public sealed class Trainer<T>
     {
         ArgumentNullException.ThrowIfNull(task);
         ArgumentOutOfRangeException.ThrowIfLessThan(task.StepsPerEpoch, 1, "task.StepsPerEpoch");
-        double baseRate = optimizer.LearningRate;
-        var losses = new List<double>();
-        var validations = new List<double>();
-        double? best = null, last = null;
-        int sinceBest = 0, epoch = 0;
-        long steps = 0, totalSteps = (long)options.Epochs * task.StepsPerEpoch;
-        bool stopped = false;
+        var resume = options.Resume;
+        double baseRate = resume?.BaseLearningRate ?? optimizer.LearningRate;
+        var losses = new List<double>(resume?.EpochLosses ?? []);
+        var validations = new List<double>(resume?.Validations ?? []);
+        double? best = resume?.Best, last = validations.Count > 0 ? validations[^1] : null;
+        int sinceBest = resume?.SinceBest ?? 0, epoch = resume?.NextEpoch ?? 0;
+        T[]? bestWeights = options.RestoreBestWeights ? (T[]?)resume?.BestWeights?.Clone() : null;
+        long steps = resume?.Steps ?? 0, totalSteps = (long)options.Epochs * task.StepsPerEpoch;
+        long startSteps = steps;
+        var reason = StopReason.Completed;
+        string? message = null;
         var clock = Stopwatch.StartNew();
-        for (; epoch < options.Epochs && !stopped; epoch++)
+        for (; epoch < options.Epochs && reason == StopReason.Completed; epoch++)
         {
             optimizer.LearningRate = options.Schedule.RateAt(epoch, baseRate);
+            task.SetTraining(true);
             double sum = 0;
-            for (int step = 0; step < task.StepsPerEpoch; step++)
+            int step = 0;
+            for (; step < task.StepsPerEpoch; step++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 optimizer.ZeroGradients();
                 double loss = task.TrainStep(epoch, step);
-                if (options.ClipNorm is double clip)
+                double norm = options.ClipNorm is double clip
+                    ? GradientClipping.ClipGradientNorm(optimizer.Parameters, clip)
+                    : GradientClipping.GradientNorm(optimizer.Parameters);
+                if (!double.IsFinite(loss) || !double.IsFinite(norm))
                 {
-                    GradientClipping.ClipGradientNorm(optimizer.Parameters, clip);
+                    reason = StopReason.NonFinite;
+                    message = $"Step {step + 1} of epoch {epoch + 1} gave a {(double.IsFinite(loss) ? "finite" : "non-finite")} loss ({loss}) and " +
+                        $"gradient norm {norm}{FirstNonFinite()}; the step was not applied and training stopped: the weights are those after the step before.";
+                    break;
                 }
 
                 optimizer.Step();
@@ -140,12 +202,23 @@ public sealed class Trainer<T>
                     options.Checkpoint?.Invoke(steps);
                 }
 
-                double rate = steps / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
+                double rate = (steps - startSteps) / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
                 progress?.Report(new TrainingProgress(epoch, step + 1, task.StepsPerEpoch, loss, sum / (step + 1), rate,
                     TimeSpan.FromSeconds((totalSteps - steps) / rate), optimizer.LearningRate, last));
             }
 
+            if (reason == StopReason.NonFinite)
+            {
+                if (step > 0)
+                {
+                    losses.Add(sum / step);
+                }
+
+                break;
+            }
+
             losses.Add(sum / task.StepsPerEpoch);
+            task.SetTraining(false);
             if (task.Validate(epoch) is double metric)
             {
                 validations.Add(metric);
@@ -154,14 +227,43 @@ public sealed class Trainer<T>
                 {
                     best = metric;
                     sinceBest = 0;
+                    if (options.RestoreBestWeights)
+                    {
+                        bestWeights ??= new T[optimizer.Parameters.Length];
+                        optimizer.Parameters.Values.CopyTo(bestWeights, 0);
+                    }
                 }
                 else if (options.EarlyStoppingPatience is int patience && ++sinceBest >= patience)
                 {
-                    stopped = true;
+                    reason = StopReason.EarlyStopping;
+                }
+            }
+
+            options.EpochEnd?.Invoke(new TrainerState(epoch + 1, steps, baseRate, best, sinceBest, [.. losses], [.. validations],
+                (T[]?)bestWeights?.Clone()));
+        }
+
+        if (bestWeights is not null && reason != StopReason.NonFinite)
+        {
+            bestWeights.CopyTo(optimizer.Parameters.Values, 0);
+        }
+
+        return new TrainingResult(epoch, steps, losses, validations, reason == StopReason.EarlyStopping, best, reason, message);
+    }
+
+    private string FirstNonFinite()
+    {
+        foreach (var view in optimizer.Parameters.Views)
+        {
+            foreach (var g in view.Gradients)
+            {
+                if (!T.IsFinite(g))
+                {
+                    return $" (first non-finite gradient in '{view.Name}')";
                 }
             }
         }
 
-        return new TrainingResult(epoch, steps, losses, validations, stopped, best);
+        return "";
     }
 }

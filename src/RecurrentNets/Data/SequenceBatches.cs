@@ -10,7 +10,7 @@ namespace RecurrentNets.Data;
 /// nothing once every batch shape has been seen; through <see cref="IEnumerable{T}"/> it boxes one enumerator.
 /// </summary>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
-public readonly struct SequenceBatches<T> : IEnumerable<SequenceBatch<T>>, IEquatable<SequenceBatches<T>>
+public readonly struct SequenceBatches<T> : IEnumerable<SequenceBatch<T>>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly SequenceDataset<T> dataset;
@@ -42,23 +42,6 @@ public readonly struct SequenceBatches<T> : IEnumerable<SequenceBatch<T>>, IEqua
     IEnumerator<SequenceBatch<T>> IEnumerable<SequenceBatch<T>>.GetEnumerator() => GetEnumerator();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
-
-    /// <inheritdoc/>
-    public bool Equals(SequenceBatches<T> other) =>
-        ReferenceEquals(dataset, other.dataset) && batchSize == other.batchSize && shuffle == other.shuffle && seed == other.seed
-        && epoch == other.epoch && bucketByLength == other.bucketByLength && paddingToken == other.paddingToken;
-
-    /// <inheritdoc/>
-    public override bool Equals(object? obj) => obj is SequenceBatches<T> other && Equals(other);
-
-    /// <inheritdoc/>
-    public override int GetHashCode() => HashCode.Combine(dataset, batchSize, shuffle, seed, epoch, bucketByLength, paddingToken);
-
-    /// <summary>Whether two epochs are the same request of the same dataset.</summary>
-    public static bool operator ==(SequenceBatches<T> left, SequenceBatches<T> right) => left.Equals(right);
-
-    /// <summary>Whether two epochs differ.</summary>
-    public static bool operator !=(SequenceBatches<T> left, SequenceBatches<T> right) => !left.Equals(right);
 
     /// <summary>Walks the planned batches, filling one pooled <see cref="SequenceBatch{T}"/> per step.</summary>
     public struct Enumerator : IEnumerator<SequenceBatch<T>>

@@ -1,6 +1,7 @@
 using System.Numerics;
 using RecurrentNets.Kernels;
 using RecurrentNets.Optimizers;
+using RecurrentNets.Parameters;
 using RecurrentNets.Tensors;
 
 namespace RecurrentNets.Models;
@@ -10,13 +11,13 @@ public sealed partial class SequenceModel<T>
     private IMetric<T>[] metrics = [];
     private Tensor<T>? probabilities;
 
-    /// <summary>The loss set by <see cref="Compile"/>, or null.</summary>
+    /// <summary>The loss set by <see cref="Compile(ILoss{T}, Optimizer{T}, IMetric{T}[])"/>, or null.</summary>
     public ILoss<T>? Loss { get; private set; }
 
-    /// <summary>The optimiser set by <see cref="Compile"/>, or null.</summary>
+    /// <summary>The optimiser set by <see cref="Compile(ILoss{T}, Optimizer{T}, IMetric{T}[])"/>, or null.</summary>
     public Optimizer<T>? Optimizer { get; private set; }
 
-    /// <summary>The metrics set by <see cref="Compile"/>.</summary>
+    /// <summary>The metrics set by <see cref="Compile(ILoss{T}, Optimizer{T}, IMetric{T}[])"/>.</summary>
     public IReadOnlyList<IMetric<T>> Metrics => metrics;
 
     /// <summary>Global gradient-norm clipping in <see cref="TrainStep"/> and <see cref="Fit"/>, or null (PyTorch
@@ -50,6 +51,25 @@ public sealed partial class SequenceModel<T>
         Loss = loss;
         Optimizer = optimizer;
         this.metrics = [.. metrics];
+    }
+
+    /// <summary>
+    /// Sets the loss, an optimiser built on <see cref="Parameters"/> by <paramref name="optimizer"/>, and the metrics:
+    /// <c>model.Compile(new CrossEntropy&lt;float&gt;(), p =&gt; new Adam&lt;float&gt;(p, 1e-3), new Accuracy&lt;float&gt;())</c>.
+    /// </summary>
+    /// <param name="loss">The loss.</param>
+    /// <param name="optimizer">Builds the optimiser on the model's parameter block.</param>
+    /// <param name="metrics">Reported per epoch.</param>
+    /// <exception cref="InvalidOperationException">The model has no layer.</exception>
+    public void Compile(ILoss<T> loss, Func<ParameterBlock<T>, Optimizer<T>> optimizer, params IMetric<T>[] metrics)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        if (layers.Count == 0)
+        {
+            throw new InvalidOperationException("The model has no layer: Add layers before Compile.");
+        }
+
+        Compile(loss, optimizer(Parameters), metrics);
     }
 
     /// <summary>

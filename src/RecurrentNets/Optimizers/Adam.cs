@@ -83,6 +83,7 @@ public sealed class Adam<T> : Optimizer<T>
     /// <inheritdoc/>
     public override void Step()
     {
+        ThrowIfNonFiniteGradients();
         Span<T> p = Parameters.Values;
         ReadOnlySpan<T> g = Parameters.Gradients;
         long t = StepCount + 1;

@@ -18,6 +18,11 @@ public abstract class Optimizer<T>
     protected Optimizer(ParameterBlock<T> parameters, double learningRate)
     {
         ArgumentNullException.ThrowIfNull(parameters);
+        if (!double.IsFinite(learningRate) || learningRate < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "The learning rate must be finite and non-negative.");
+        }
+
         Parameters = parameters;
         parameters.Freeze();
         LearningRate = learningRate;

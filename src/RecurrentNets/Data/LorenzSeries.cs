@@ -22,10 +22,17 @@ public static class LorenzSeries
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         ArgumentOutOfRangeException.ThrowIfLessThan(subSteps, 1);
-        if (!(dt > 0))
+        if (!(dt > 0) || !double.IsFinite(dt))
         {
-            throw new ArgumentOutOfRangeException(nameof(dt), dt, "the sample interval must be positive");
+            throw new ArgumentOutOfRangeException(nameof(dt), dt, "the sample interval must be positive and finite");
         }
+
+        Finite(sigma, nameof(sigma));
+        Finite(rho, nameof(rho));
+        Finite(beta, nameof(beta));
+        Finite(x0, nameof(x0));
+        Finite(y0, nameof(y0));
+        Finite(z0, nameof(z0));
 
         var result = new double[length * 3];
         double x = x0, y = y0, z = z0, h = dt / subSteps;
@@ -49,5 +56,13 @@ public static class LorenzSeries
         return result;
 
         (double, double, double) F(double px, double py, double pz) => (sigma * (py - px), px * (rho - pz) - py, px * py - beta * pz);
+    }
+
+    private static void Finite(double value, string name)
+    {
+        if (!double.IsFinite(value))
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be finite");
+        }
     }
 }

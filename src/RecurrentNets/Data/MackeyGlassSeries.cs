@@ -33,6 +33,7 @@ public static class MackeyGlassSeries
         ArgumentOutOfRangeException.ThrowIfLessThan(tau, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(transient);
         ArgumentOutOfRangeException.ThrowIfLessThan(subSteps, 1);
+        FiniteHistory(history);
         int delay = tau * subSteps;
         var ring = new double[delay];
         Array.Fill(ring, history);
@@ -74,6 +75,12 @@ public static class MackeyGlassSeries
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         ArgumentOutOfRangeException.ThrowIfNegative(transient);
+        FiniteHistory(history);
+        if (!(h > 0) || !double.IsFinite(h))
+        {
+            throw new ArgumentOutOfRangeException(nameof(h), h, "the step h must be positive and finite");
+        }
+
         int delay = (int)Math.Floor(tau / h);
         ArgumentOutOfRangeException.ThrowIfLessThan(delay, 1, nameof(tau));
         var ring = new double[delay];
@@ -117,4 +124,12 @@ public static class MackeyGlassSeries
 
     /// <summary>s ↦ atanh(s) + 1, the inverse of <see cref="Squash"/> (errors in original coordinates).</summary>
     public static double Unsquash(double value) => Math.Atanh(value) + 1;
+
+    private static void FiniteHistory(double history)
+    {
+        if (!double.IsFinite(history))
+        {
+            throw new ArgumentOutOfRangeException(nameof(history), history, "the initial history must be finite");
+        }
+    }
 }

@@ -19,7 +19,7 @@ public sealed class Adam<T> : Optimizer<T>
     /// <param name="learningRate">lr (PyTorch's default 1e-3).</param>
     /// <param name="beta1">β1 in [0, 1). PyTorch: <c>betas[0]</c>.</param>
     /// <param name="beta2">β2 in [0, 1). PyTorch: <c>betas[1]</c>.</param>
-    /// <param name="epsilon">ε &gt; 0. PyTorch: <c>eps</c>.</param>
+    /// <param name="epsilon">ε &gt; 0, finite. PyTorch: <c>eps</c>.</param>
     /// <param name="weightDecay">λ ≥ 0. PyTorch: <c>weight_decay</c>.</param>
     /// <param name="decoupledWeightDecay">AdamW: p ← p(1 - lr·λ) instead of adding λp to the gradient.</param>
     public Adam(ParameterBlock<T> parameters, double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999,
@@ -36,9 +36,9 @@ public sealed class Adam<T> : Optimizer<T>
             throw new ArgumentOutOfRangeException(nameof(beta2), beta2, "beta2 must be in [0, 1).");
         }
 
-        if (!(epsilon > 0))
+        if (!(epsilon > 0) || !double.IsFinite(epsilon))
         {
-            throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "epsilon must be positive.");
+            throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "epsilon must be positive and finite.");
         }
 
         if (!(weightDecay >= 0) || !double.IsFinite(weightDecay))
@@ -83,6 +83,7 @@ public sealed class Adam<T> : Optimizer<T>
     /// <inheritdoc/>
     public override void Step()
     {
+        ThrowIfNonFiniteGradients();
         Span<T> p = Parameters.Values;
         ReadOnlySpan<T> g = Parameters.Gradients;
         long t = StepCount + 1;

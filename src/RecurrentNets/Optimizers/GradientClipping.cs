@@ -11,8 +11,16 @@ public static class GradientClipping
     /// Scales every gradient of the block by min(1, maxNorm / (‖g‖₂ + 1e-6)), where ‖g‖₂ is the norm of all gradients
     /// together, and returns ‖g‖₂ before clipping.
     /// </summary>
+    /// <param name="parameters">The block whose gradients are clipped in place.</param>
+    /// <param name="maxNorm">The largest norm kept, &gt; 0. PyTorch: <c>max_norm</c>.</param>
+    /// <param name="errorIfNonFinite">Throw when the norm is NaN or ±Inf instead of returning it (the gradients are then
+    /// left unchanged). PyTorch: <c>error_if_nonfinite</c>, also false by default. Without it a NaN norm leaves the
+    /// gradients as they are and an infinite one scales them by 0 (the infinite elements become NaN), as in PyTorch.</param>
+    /// <returns>‖g‖₂ before clipping.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxNorm"/> is not positive.</exception>
-    public static double ClipGradientNorm<T>(ParameterBlock<T> parameters, double maxNorm)
+    /// <exception cref="NonFiniteGradientException"><paramref name="errorIfNonFinite"/> is set and the norm is not finite;
+    /// the message names the first parameter view holding NaN or ±Inf (none when the norm overflowed).</exception>
+    public static double ClipGradientNorm<T>(ParameterBlock<T> parameters, double maxNorm, bool errorIfNonFinite = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(parameters);
@@ -22,6 +30,11 @@ public static class GradientClipping
         }
 
         double norm = GradientNorm(parameters);
+        if (errorIfNonFinite && !double.IsFinite(norm))
+        {
+            throw NonFiniteGradientException.Create(parameters, "clipping the gradient norm");
+        }
+
         double coefficient = maxNorm / (norm + 1e-6);
         if (coefficient < 1)
         {

@@ -18,6 +18,11 @@ public abstract class Optimizer<T>
     protected Optimizer(ParameterBlock<T> parameters, double learningRate)
     {
         ArgumentNullException.ThrowIfNull(parameters);
+        if (!double.IsFinite(learningRate) || learningRate < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "The learning rate must be finite and non-negative.");
+        }
+
         Parameters = parameters;
         parameters.Freeze();
         LearningRate = learningRate;
@@ -59,8 +64,20 @@ public abstract class Optimizer<T>
         StepCount = stepCount;
     }
 
-    /// <summary>Applies one update from the current gradients. Does not zero them.</summary>
+    /// <summary>
+    /// Applies one update from the current gradients. Does not zero them. The built-in optimisers first check that every
+    /// gradient is finite and refuse the step otherwise (PyTorch's optimisers do not check).
+    /// </summary>
+    /// <exception cref="NonFiniteGradientException">A gradient is NaN or ±Inf (built-in optimisers): nothing was changed,
+    /// not the parameters, not the state, not <see cref="StepCount"/>; the message names the parameter view.</exception>
     public abstract void Step();
+
+    /// <summary>
+    /// Throws when a gradient is NaN or ±Inf; call it first in <see cref="Step"/>, before anything is written. One
+    /// vectorised pass over the gradient block (<c>TensorPrimitives.IsFiniteAll</c>), no allocation.
+    /// </summary>
+    /// <exception cref="NonFiniteGradientException">A gradient is NaN or ±Inf; the message names the first such view.</exception>
+    protected void ThrowIfNonFiniteGradients() => NonFiniteGradientException.ThrowIfAny(Parameters, "the optimiser step");
 
     /// <summary>Sets every gradient to zero. PyTorch: <c>zero_grad</c>.</summary>
     public void ZeroGradients() => Parameters.ZeroGradients();

@@ -64,6 +64,7 @@ public sealed class Sgd<T> : Optimizer<T>
     /// <inheritdoc/>
     public override void Step()
     {
+        ThrowIfNonFiniteGradients();
         Span<T> p = Parameters.Values, g = Parameters.Gradients;
         ReadOnlySpan<T> grad = g;
         if (WeightDecay > 0)

@@ -61,9 +61,9 @@ public sealed class HopfieldSequenceCache
         ArgumentOutOfRangeException.ThrowIfLessThan(size, 2);
         ArgumentOutOfRangeException.ThrowIfLessThan(settleSteps, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(halfCycle, 4);
-        if (!(tau >= 1))
+        if (!(tau >= 1) || !double.IsFinite(tau))
         {
-            throw new ArgumentOutOfRangeException(nameof(tau), tau, "tau must be at least 1.");
+            throw new ArgumentOutOfRangeException(nameof(tau), tau, "tau must be finite and at least 1.");
         }
 
         Size = size;

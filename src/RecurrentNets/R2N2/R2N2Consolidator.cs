@@ -37,17 +37,12 @@ public sealed class R2N2Consolidator
     private ReverseWeightEstimator? estimatorA, estimatorB;
 
     /// <summary>Builds the network and draws its weights and feedback matrices from <see cref="R2N2Options.Seed"/>.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">A size is below 1 or τ ≤ 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (<see cref="R2N2Options.Validate"/>): a size below 1,
+    /// τ ≤ 1 or infinite, a NaN, infinite or negative gain or rate, ScoredOutputs above OutputSize; ParamName names the option.</exception>
     public R2N2Consolidator(R2N2Options options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.GroupSize, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.InputSize, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.OutputSize, 1);
-        if (!(options.Tau > 1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.Tau, "Tau must be above 1 (c = 1 − 1/τ must be positive for the reverse step).");
-        }
+        options.Validate();
 
         Options = options;
         int n = GroupSize = options.GroupSize;

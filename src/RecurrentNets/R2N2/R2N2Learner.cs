@@ -19,9 +19,12 @@ public sealed class R2N2Learner : ISequenceLearner
     /// <param name="cacheSize">N of the Hopfield cache, or 0 to replay the stored sequence directly.</param>
     /// <param name="pump">The cache's pump.</param>
     /// <param name="name">The display name (default "R2N2").</param>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (ParamName names it), or
+    /// <paramref name="cacheSize"/> is negative or too small for a cache.</exception>
     public R2N2Learner(R2N2Options options, int cacheSize = 0, CachePumpMode pump = CachePumpMode.SelfTimed, string? name = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfNegative(cacheSize);
         Consolidator = new R2N2Consolidator(options);
         direct = new SequenceReplay(new Tensor<double>(2, options.InputSize));
         if (cacheSize > 0)

@@ -127,4 +127,75 @@ public sealed record R2N2Options
 
     /// <summary>The seed of the weights, the feedback matrices and the initial states.</summary>
     public ulong Seed { get; init; } = 1;
+
+    /// <summary>
+    /// Checks every option; <see cref="R2N2Consolidator"/> calls it, so a bad value fails here and not later as a
+    /// <see cref="ReversalPrecisionException"/> or a NaN.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range; ParamName is the option's name and the
+    /// message gives its range.</exception>
+    public void Validate()
+    {
+        AtLeastOne(GroupSize, nameof(GroupSize));
+        AtLeastOne(InputSize, nameof(InputSize));
+        AtLeastOne(OutputSize, nameof(OutputSize));
+        if (!(Tau > 1) || !double.IsFinite(Tau))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Tau), Tau, "Tau must be finite and above 1 (c = 1 − 1/τ must be positive for the reverse step, d = 1/τ positive for any dynamics).");
+        }
+
+        FiniteNonNegative(ForwardGain, nameof(ForwardGain));
+        FiniteNonNegative(BackwardGain, nameof(BackwardGain));
+        FiniteNonNegative(InputOutputScale, nameof(InputOutputScale));
+        FiniteNonNegative(LmsRate, nameof(LmsRate));
+        FiniteNonNegative(LearningRate, nameof(LearningRate));
+        FiniteNonNegative(InitialStateMagnitude, nameof(InitialStateMagnitude));
+
+        // +Inf is a meaningful tolerance or limit (never warn, never refuse); NaN and negative values are not.
+        if (!(ReconstructionTolerance >= 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(ReconstructionTolerance), ReconstructionTolerance, "ReconstructionTolerance must be non-negative (+Inf never warns).");
+        }
+
+        if (!(ReconstructionLimit >= 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(ReconstructionLimit), ReconstructionLimit, "ReconstructionLimit must be non-negative (+Inf never refuses).");
+        }
+
+        if (ScoredOutputs < 0 || ScoredOutputs > OutputSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ScoredOutputs), ScoredOutputs, $"ScoredOutputs must be in [0, {OutputSize}] (OutputSize; 0 scores all outputs).");
+        }
+
+        Defined(Feedback, nameof(Feedback));
+        Defined(Carry, nameof(Carry));
+        Defined(ReverseWeights, nameof(ReverseWeights));
+        Defined(Optimizer, nameof(Optimizer));
+        Defined(ReversalPolicy, nameof(ReversalPolicy));
+    }
+
+    private static void AtLeastOne(int value, string name)
+    {
+        if (value < 1)
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be at least 1.");
+        }
+    }
+
+    private static void FiniteNonNegative(double value, string name)
+    {
+        if (!double.IsFinite(value) || value < 0)
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be finite and non-negative.");
+        }
+    }
+
+    private static void Defined<TEnum>(TEnum value, string name)
+        where TEnum : struct, Enum
+    {
+        if (!Enum.IsDefined(value))
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be one of {string.Join(", ", Enum.GetNames<TEnum>())}.");
+        }
+    }
 }

@@ -31,10 +31,10 @@ public sealed class ReservoirOptions
     /// </summary>
     public double? ActivationGain { get; init; }
 
-    /// <summary>Scaling of Win, one value for all inputs.</summary>
+    /// <summary>Scaling of Win, one value for all inputs; finite and ≥ 0.</summary>
     public double InputScaling { get; init; } = 1.0;
 
-    /// <summary>Per-input scaling of Win's columns [Inputs]; overrides <see cref="InputScaling"/> when set.</summary>
+    /// <summary>Per-input scaling of Win's columns [Inputs], each finite and ≥ 0; overrides <see cref="InputScaling"/> when set.</summary>
     public IReadOnlyList<double>? InputScalings { get; init; }
 
     /// <summary>Fraction of present input weights, in (0, 1].</summary>
@@ -55,7 +55,7 @@ public sealed class ReservoirOptions
     /// <summary>Distribution of the recurrent weights (normal by default, as ReservoirPy).</summary>
     public WeightDistribution RecurrentDistribution { get; init; } = WeightDistribution.Normal;
 
-    /// <summary>Scaling of the feedback weights Wfb.</summary>
+    /// <summary>Scaling of the feedback weights Wfb; finite and ≥ 0.</summary>
     public double FeedbackScaling { get; init; } = 1.0;
 
     /// <summary>Fraction of present feedback weights, in (0, 1].</summary>
@@ -130,6 +130,43 @@ public sealed class ReservoirOptions
         if (!double.IsFinite(BiasScaling) || BiasScaling < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(BiasScaling), BiasScaling, "the bias scaling must be finite and non-negative");
+        }
+
+        CheckScaling(InputScaling, nameof(InputScaling));
+        CheckScaling(FeedbackScaling, nameof(FeedbackScaling));
+        if (InputScalings is not null)
+        {
+            for (int i = 0; i < InputScalings.Count; i++)
+            {
+                if (!double.IsFinite(InputScalings[i]) || InputScalings[i] < 0)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(InputScalings), InputScalings[i],
+                        $"InputScalings[{i}] is {InputScalings[i]}; every input scaling must be finite and non-negative");
+                }
+            }
+        }
+
+        CheckDefined(SpectralRadiusMethod, nameof(SpectralRadiusMethod));
+        CheckDefined(InputDistribution, nameof(InputDistribution));
+        CheckDefined(RecurrentDistribution, nameof(RecurrentDistribution));
+        CheckDefined(FeedbackDistribution, nameof(FeedbackDistribution));
+        CheckDefined(Activation, nameof(Activation));
+    }
+
+    private static void CheckScaling(double value, string name)
+    {
+        if (!double.IsFinite(value) || value < 0)
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be finite and non-negative (the sign of a weight is the distribution's)");
+        }
+    }
+
+    private static void CheckDefined<TEnum>(TEnum value, string name)
+        where TEnum : struct, Enum
+    {
+        if (!Enum.IsDefined(value))
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be one of {string.Join(", ", Enum.GetNames<TEnum>())}");
         }
     }
 

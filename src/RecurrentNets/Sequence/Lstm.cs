@@ -29,6 +29,8 @@ public sealed class Lstm<T> : RecurrentLayer<T>
     /// <param name="recurrentDropout">Variational dropout on h(t-1) as seen by W_hh, one mask per sequence kept across
     /// time (Gal and Ghahramani 2016). Keras: <c>recurrent_dropout</c>.</param>
     /// <param name="learnInitialState">Learn h(0) and C(0) as parameters <c>initial_hidden</c>, <c>initial_cell</c>.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is below 1, a dropout is outside [0, 1), or
+    /// <paramref name="forgetBias"/> is NaN or infinite.</exception>
     public Lstm(int inputSize, int hiddenSize, int numLayers = 1, bool bias = true, SeededRandom? random = null,
         ParameterBlock<T>? parameters = null, bool bidirectional = false, double dropout = 0, bool peephole = false,
         bool coupledInputForget = false, double? forgetBias = null, bool learnInitialState = false, double recurrentDropout = 0)
@@ -36,6 +38,11 @@ public sealed class Lstm<T> : RecurrentLayer<T>
             (block, _, cellInput, suffix) => new LstmCell<T>(block, cellInput, hiddenSize, peephole, coupledInputForget, bias, suffix),
             bidirectional, dropout, learnInitialState, random, recurrentDropout)
     {
+        if (forgetBias is double b && !double.IsFinite(b))
+        {
+            throw new ArgumentOutOfRangeException(nameof(forgetBias), b, "forgetBias must be finite (Keras' unit_forget_bias uses 1).");
+        }
+
         Peephole = peephole;
         CoupledInputForget = coupledInputForget;
         InitializeUniform(random ?? new SeededRandom(0));

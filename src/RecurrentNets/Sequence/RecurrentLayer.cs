@@ -75,7 +75,7 @@ public class RecurrentLayer<T>
     /// <param name="cellFactory">Makes the cell of each layer and direction; a user-written cell runs in the same engine.</param>
     /// <param name="bidirectional">Add a reverse-direction cell to every layer. PyTorch: <c>bidirectional</c>.</param>
     /// <param name="dropout">The probability of zeroing an output of every layer but the last, while <see cref="Training"/>.
-    /// PyTorch: <c>dropout</c>.</param>
+    /// PyTorch: <c>dropout</c>. With one layer it has no effect; as PyTorch warns, a <c>Trace.TraceWarning</c> says so.</param>
     /// <param name="learnInitialState">Add parameters <c>initial_hidden</c> (and <c>initial_cell</c>) [L·D, H], used, broadcast
     /// over the batch, when no initial state is passed.</param>
     /// <param name="random">The source of dropout masks; seed 0 when null.</param>
@@ -100,6 +100,13 @@ public class RecurrentLayer<T>
         if (!(recurrentDropout >= 0 && recurrentDropout < 1))
         {
             throw new ArgumentOutOfRangeException(nameof(recurrentDropout), recurrentDropout, "recurrentDropout must be in [0, 1).");
+        }
+
+        if (dropout > 0 && numLayers == 1)
+        {
+            // PyTorch's UserWarning, as a trace warning: the value is kept (and saved), but it does nothing.
+            System.Diagnostics.Trace.TraceWarning(
+                $"dropout adds dropout after all but the last recurrent layer, so a non-zero dropout ({dropout}) expects numLayers greater than 1, but got numLayers = 1: it has no effect.");
         }
 
         RecurrentDropout = recurrentDropout;

@@ -108,7 +108,9 @@ public static class Checkpoint
     /// </summary>
     /// <exception cref="InvalidDataException">The metadata lacks the configuration, or holds a value that does not parse.</exception>
     /// <exception cref="ArgumentException">The parameters disagree with the configuration.</exception>
-    public static Sequence.RecurrentLayer<T> LoadLayer<T>(string path)
+    /// <param name="path">The checkpoint.</param>
+    /// <param name="nonFinite">What to do with tensors holding NaN or ±Inf (default: load with a warning; see <see cref="NonFinitePolicy"/>).</param>
+    public static Sequence.RecurrentLayer<T> LoadLayer<T>(string path, NonFinitePolicy nonFinite = NonFinitePolicy.Warn)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var metadata = ReadMetadata(path);
@@ -136,7 +138,7 @@ public static class Checkpoint
                 learn, recurrentDropout),
             string other => throw new InvalidDataException($"{path}: model '{other}' is not RNN, LSTM or GRU."),
         };
-        Load(path, layer.Parameters);
+        Load(path, layer.Parameters, nonFinite: nonFinite);
         return layer;
     }
 
@@ -154,7 +156,12 @@ public static class Checkpoint
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">The file is truncated or corrupt, or a tensor has another dtype.</exception>
     /// <exception cref="ArgumentException">A name is unknown or missing, or a shape differs; the message names both shapes.</exception>
-    public static IReadOnlyDictionary<string, string> Load<T>(string path, ParameterBlock<T> parameters, string prefix = "")
+    /// <param name="path">The checkpoint.</param>
+    /// <param name="parameters">The block to fill.</param>
+    /// <param name="prefix">Stripped from every name in the file (e.g. <c>"rnn."</c>).</param>
+    /// <param name="nonFinite">What to do with tensors holding NaN or ±Inf: load with a <c>Trace</c> warning (default), refuse
+    /// with an <see cref="InvalidDataException"/> naming the tensor, or load silently as PyTorch does (<see cref="NonFinitePolicy"/>).</param>
+    public static IReadOnlyDictionary<string, string> Load<T>(string path, ParameterBlock<T> parameters, string prefix = "", NonFinitePolicy nonFinite = NonFinitePolicy.Warn)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(parameters);
@@ -177,6 +184,7 @@ public static class Checkpoint
             tensors[entry.Name[prefix.Length..]] = (entry.Shape, file.GetData<T>(entry.Name));
         }
 
+        NonFiniteCheck.Apply(path, tensors.Select(t => (t.Key, t.Value.Item1, t.Value.Item2)), nonFinite);
         parameters.Load(tensors);
         return file.Metadata;
     }

@@ -38,11 +38,19 @@ public sealed record SafeTensorEntry(string Name, SafeTensorDType DType, int[] S
 /// actual file size before any tensor is allocated, and a violation is an <see cref="InvalidDataException"/> that
 /// says what is wrong. The writer is atomic: it writes a temporary file beside the target, flushes it to disk and
 /// renames it over the target, so a crash leaves the previous file intact.
+/// <para>The temporary file of <c>dir/x.safetensors</c> is always <c>dir/.x.safetensors.tmp</c>: a crash (or a kill)
+/// mid-save leaves at most that one file per target, and the next save to the target overwrites it and renames it away.
+/// Saves to one target are serialised within a process (a lock per target path, so use one spelling of the path).
+/// Saves to one target from several processes at once are not supported, as with <c>torch.save</c>: the temporary file is
+/// opened exclusively, so a collision usually fails with an <see cref="IOException"/>, but that is not a guarantee.</para>
 /// </remarks>
 public sealed class SafeTensorsFile
 {
     /// <summary>The largest header accepted (the format's own reference implementation uses 100 MB).</summary>
     public const int MaxHeaderLength = 100_000_000;
+
+    /// <summary>Saves to one target take the lock at the target path's hash (striped: a lock per path would grow forever).</summary>
+    private static readonly Lock[] WriteLocks = [.. Enumerable.Range(0, 64).Select(_ => new Lock())];
 
     private readonly byte[] content;
     private readonly long dataStart;
@@ -64,11 +72,16 @@ public sealed class SafeTensorsFile
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
     /// <summary>Reads and validates a file.</summary>
-    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="FileNotFoundException">No such file, or <paramref name="path"/> is a directory.</exception>
     /// <exception cref="InvalidDataException">The file is truncated, corrupt or not safetensors; the message says why.</exception>
     public static SafeTensorsFile Read(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        if (Directory.Exists(path))
+        {
+            throw new FileNotFoundException($"{path} is a directory, not a safetensors file.", path);
+        }
+
         return Parse(File.ReadAllBytes(path), path);
     }
 
@@ -172,6 +185,12 @@ public sealed class SafeTensorsFile
     /// <param name="tensors">Name, shape and values of each tensor (float or double arrays).</param>
     /// <param name="metadata">Strings stored under <c>"__metadata__"</c>, or null.</param>
     /// <exception cref="ArgumentException">A name repeats, or a shape disagrees with its values.</exception>
+    /// <exception cref="IOException"><paramref name="path"/> is a directory, its directory does not exist
+    /// (<see cref="DirectoryNotFoundException"/>), or writing failed; the message names <paramref name="path"/>.</exception>
+    /// <exception cref="UnauthorizedAccessException">The directory or the target may not be written; the message names
+    /// <paramref name="path"/>.</exception>
+    /// <remarks>The data goes to <c>.{file name}.tmp</c> beside the target, then replaces it; see the class remarks for
+    /// crashes and concurrent saves.</remarks>
     public static void Write(string path, IEnumerable<(string Name, int[] Shape, Array Values)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -245,37 +264,76 @@ public sealed class SafeTensorsFile
         }
 
         string full = Path.GetFullPath(path);
-        string temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
+        if (Directory.Exists(full))
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            throw new IOException($"Cannot save {path}: it is a directory.");
+        }
+
+        string directory = Path.GetDirectoryName(full)!;
+        string temp = TemporaryPath(full);
+        bool opened = false;
+        lock (WriteLocks[(StringComparer.Ordinal.GetHashCode(full) & int.MaxValue) % WriteLocks.Length])
+        {
+            try
             {
-                Span<byte> length = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
-                stream.Write(length);
-                header.Position = 0;
-                header.CopyTo(stream);
-                foreach (var (_, _, values) in list)
+                // OpenOrCreate, then truncate: with Create, a second writer would truncate the first one's file before
+                // its exclusive open fails. A leftover of a crashed save is simply overwritten.
+                using (var stream = new FileStream(temp, FileMode.OpenOrCreate, FileAccess.Write, FileShare.None, 1 << 16))
                 {
-                    stream.Write(values switch
+                    opened = true;
+                    stream.SetLength(0);
+                    Span<byte> length = stackalloc byte[8];
+                    BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+                    stream.Write(length);
+                    header.Position = 0;
+                    header.CopyTo(stream);
+                    foreach (var (_, _, values) in list)
                     {
-                        float[] f => MemoryMarshal.AsBytes(f.AsSpan()),
-                        _ => MemoryMarshal.AsBytes(((double[])values).AsSpan()),
-                    });
+                        stream.Write(values switch
+                        {
+                            float[] f => MemoryMarshal.AsBytes(f.AsSpan()),
+                            _ => MemoryMarshal.AsBytes(((double[])values).AsSpan()),
+                        });
+                    }
+
+                    stream.Flush(flushToDisk: true);
                 }
 
-                stream.Flush(flushToDisk: true);
+                File.Move(temp, full, overwrite: true);
             }
-
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp))
+            catch (DirectoryNotFoundException e)
             {
-                File.Delete(temp);
+                throw new DirectoryNotFoundException($"Cannot save {path}: the directory {directory} does not exist.", e);
+            }
+            catch (UnauthorizedAccessException e)
+            {
+                throw new UnauthorizedAccessException($"Cannot save {path}: access denied ({e.Message}; a save writes {Path.GetFileName(temp)} in {directory}, then renames it over the target).", e);
+            }
+            catch (IOException e)
+            {
+                throw new IOException($"Cannot save {path}: {e.Message} (a save writes {Path.GetFileName(temp)} in {directory}, then renames it over the target).", e);
+            }
+            finally
+            {
+                // Only a file this save opened is its own to delete (an exclusive open that failed belongs to another writer).
+                if (opened && File.Exists(temp))
+                {
+                    File.Delete(temp);
+                }
             }
         }
+    }
+
+    /// <summary>
+    /// The temporary file a save to <paramref name="path"/> writes before renaming it over the target:
+    /// <c>.{file name}.tmp</c> in the same directory, one per target, so a crash leaves at most that one file.
+    /// </summary>
+    /// <param name="path">The target file.</param>
+    public static string TemporaryPath(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string full = Path.GetFullPath(path);
+        return Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.tmp");
     }
 
     /// <summary>The dtype that stores <typeparamref name="T"/>.</summary>
@@ -300,7 +358,8 @@ public sealed class SafeTensorsFile
     {
         SafeTensorDType? dtype = null;
         int[]? shape = null;
-        long begin = -1, end = -1;
+        long begin = 0, end = 0;
+        bool offsets = false;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
         {
             Expect(reader.TokenType == JsonTokenType.PropertyName, source, $"'{name}' is malformed");
@@ -335,13 +394,19 @@ public sealed class SafeTensorsFile
                     Expect(reader.Read() && reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out begin), source, $"the data_offsets of '{name}' are malformed");
                     Expect(reader.Read() && reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out end), source, $"the data_offsets of '{name}' are malformed");
                     Expect(reader.Read() && reader.TokenType == JsonTokenType.EndArray, source, $"the data_offsets of '{name}' have more than two numbers");
+                    offsets = true;
                     break;
                 default:
                     throw Invalid(source, $"'{name}' has an unknown field '{key}'");
             }
         }
 
-        if (dtype is null || shape is null || begin < 0)
+        if (begin < 0 || end < 0)
+        {
+            throw Invalid(source, $"'{name}' has negative data_offsets [{begin}, {end}]; offsets count bytes from the start of the data section");
+        }
+
+        if (dtype is null || shape is null || !offsets)
         {
             throw Invalid(source, $"'{name}' lacks its dtype, shape or data_offsets");
         }

@@ -24,9 +24,14 @@ public sealed class EchoStateNetwork : ISequenceLearner
     private readonly double[] h, u, y, err, dOut, x, target;
 
     /// <summary>Creates the network (arguments as for <see cref="Rflo"/>).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">As for <see cref="Rflo"/>.</exception>
     public EchoStateNetwork(int inputSize, int hiddenSize, int outputSize, ulong seed, double learningRate = 0.01, bool trainInput = true,
         double tau = 10, double gain = 1.5, double initialHidden = 0.1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(inputSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(hiddenSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(outputSize, 1);
+        Rflo.CheckArguments(learningRate, tau, gain, initialHidden);
         withInputLearning = new Rflo(inputSize, hiddenSize, outputSize, seed, learningRate, learnRecurrent: false, tau, gain, initialHidden);
         TrainInput = trainInput;
         n = hiddenSize;

@@ -37,12 +37,16 @@ public sealed class Rflo : ISequenceLearner
     /// <param name="tau">τ (10).</param>
     /// <param name="gain">g of W_rec (1.5).</param>
     /// <param name="initialHidden">h_0 of every unit (0.1).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is below 1, <paramref name="tau"/> is below 1 or infinite,
+    /// <paramref name="learningRate"/> or <paramref name="gain"/> is NaN, infinite or negative, or
+    /// <paramref name="initialHidden"/> is NaN or infinite.</exception>
     public Rflo(int inputSize, int hiddenSize, int outputSize, ulong seed, double learningRate = 0.01, bool learnRecurrent = true,
         double tau = 10, double gain = 1.5, double initialHidden = 0.1)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(inputSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(hiddenSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(outputSize, 1);
+        CheckArguments(learningRate, tau, gain, initialHidden);
         n = hiddenSize;
         inputs = inputSize;
         outputs = outputSize;
@@ -189,5 +193,30 @@ public sealed class Rflo : ISequenceLearner
         }
 
         return new EpisodeResult(loss, length - 1, correct, 0);
+    }
+
+    /// <summary>Checks the real-valued arguments shared with the ESN baseline.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of range; ParamName names it.</exception>
+    internal static void CheckArguments(double learningRate, double tau, double gain, double initialHidden)
+    {
+        if (!double.IsFinite(learningRate) || learningRate < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "learningRate must be finite and non-negative.");
+        }
+
+        if (!(tau >= 1) || !double.IsFinite(tau))
+        {
+            throw new ArgumentOutOfRangeException(nameof(tau), tau, "tau must be finite and at least 1 (the step 1/τ is at most 1).");
+        }
+
+        if (!double.IsFinite(gain) || gain < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(gain), gain, "gain must be finite and non-negative.");
+        }
+
+        if (!double.IsFinite(initialHidden))
+        {
+            throw new ArgumentOutOfRangeException(nameof(initialHidden), initialHidden, "initialHidden must be finite.");
+        }
     }
 }

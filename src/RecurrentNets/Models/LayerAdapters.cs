@@ -1,4 +1,5 @@
 using System.Numerics;
+using RecurrentNets.Kernels;
 using RecurrentNets.Layers;
 using RecurrentNets.Sequence;
 using RecurrentNets.Tensors;
@@ -25,8 +26,31 @@ internal sealed class RecurrentAdapter<T>(RecurrentLayer<T> layer) : ISequenceLa
         set => Layer.Training = value;
     }
 
-    public void Forward(Tensor<T> input, Tensor<T> output, ReadOnlySpan<int> lengths) =>
-        Layer.Forward(input, output, null, null, AllFull(lengths, input.Size(0)) ? default : lengths);
+    /// <summary>Whether each forward pass starts from the state the last one ended in (per batch size).</summary>
+    public bool Stateful { get; set; }
+
+    /// <summary>The state carried between forward passes when <see cref="Stateful"/>, or null before the first.</summary>
+    public RecurrentState<T>? Carried { get; private set; }
+
+    public void ResetState() => Carried?.Clear();
+
+    public void Forward(Tensor<T> input, Tensor<T> output, ReadOnlySpan<int> lengths)
+    {
+        RecurrentState<T>? state = null;
+        if (Stateful)
+        {
+            if (Carried is null || Carried.BatchSize != input.Size(1))
+            {
+                Carried = Layer.CreateState(input.Size(1));
+            }
+
+            state = Carried;
+        }
+
+        // The carried state is a value: it enters as the initial state and the final state overwrites it, with no
+        // gradient across the boundary (truncated BPTT).
+        Layer.Forward(input, output, state, state, AllFull(lengths, input.Size(0)) ? default : lengths);
+    }
 
     public void Backward(Tensor<T> dOutput, Tensor<T>? dInput) => Layer.Backward(dOutput, null, dInput);
 
@@ -70,9 +94,13 @@ internal sealed class DropoutAdapter<T>(int size, Dropout<T> dropout) : ISequenc
     }
 }
 
+/// <summary>A linear layer whose forward product always runs on a packed W (never the small-M dot-product path), so
+/// each output row has the same bits whatever the number of rows: a step of the stepper, a window of a stateful model
+/// and the whole sequence agree bit for bit. Packing W costs O(In·Out) per call, small beside the product.</summary>
 internal sealed class LinearAdapter<T>(Linear<T> linear) : ISequenceLayer<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
+    private readonly PackedMatrix<T> packed = new();
     private Tensor<T>? lastInput;
 
     public Linear<T> Linear { get; } = linear;
@@ -85,7 +113,14 @@ internal sealed class LinearAdapter<T>(Linear<T> linear) : ISequenceLayer<T>
 
     public void Forward(Tensor<T> input, Tensor<T> output, ReadOnlySpan<int> lengths)
     {
-        Linear.Forward(input, output);
+        int rows = input.Length / InputSize;
+        Gemm.Pack<T>(transposeB: true, InputSize, OutputSize, Linear.Weight.Values, InputSize, packed);
+        if (Linear.Bias is { } bias)
+        {
+            Elementwise.BroadcastRows<T>(bias.Values, rows, output.AsSpan());
+        }
+
+        Gemm.Compute<T>(false, rows, OutputSize, InputSize, input.AsSpan(), InputSize, packed, output.AsSpan(), OutputSize, accumulate: Linear.Bias is not null);
         lastInput = input;
     }
 

@@ -37,6 +37,7 @@ public enum Reduction
 /// </summary>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "type")]
 [JsonDerivedType(typeof(EmbeddingSpec), "embedding")]
+[JsonDerivedType(typeof(OneHotSpec), "one_hot")]
 [JsonDerivedType(typeof(RecurrentSpec), "recurrent")]
 [JsonDerivedType(typeof(DropoutSpec), "dropout")]
 [JsonDerivedType(typeof(LinearSpec), "linear")]
@@ -78,6 +79,21 @@ public sealed record EmbeddingSpec(int EmbeddingDim, int? PaddingIndex = null) :
 
     internal override ISequenceLayer<T> Build<T>(LayerContext<T> context) =>
         throw new InvalidOperationException("An embedding is built by the model as its input stage.");
+}
+
+/// <summary>Tokens as one-hot vectors over the vocabulary (the model's input size), the first layer of a model on token
+/// input: x(t) = onehot(token(t)), so the next layer's input weights are the course's U. No parameters. PyTorch:
+/// <c>F.one_hot(tokens, num_classes)</c>.</summary>
+public sealed record OneHotSpec : LayerSpec
+{
+    /// <inheritdoc/>
+    public override string DefaultName => "one_hot";
+
+    /// <inheritdoc/>
+    public override bool HasParameters => false;
+
+    internal override ISequenceLayer<T> Build<T>(LayerContext<T> context) =>
+        throw new InvalidOperationException("A one-hot encoding is built by the model as its input stage.");
 }
 
 /// <summary>A stack of recurrent layers on the BPTT engine (<see cref="Rnn{T}"/>, <see cref="Lstm{T}"/>, <see cref="Gru{T}"/>).</summary>
@@ -280,6 +296,9 @@ public static class Layer
     /// <param name="name">The module name; null for <c>embedding</c>.</param>
     public static EmbeddingSpec Embedding(int embeddingDim, int? paddingIndex = null, string? name = null) =>
         new(embeddingDim, paddingIndex) { Name = name };
+
+    /// <summary>Tokens as one-hot vectors over the vocabulary; it must be the first layer (the course's x(t)).</summary>
+    public static OneHotSpec OneHot() => new();
 
     /// <summary>A linear layer on every step (PyTorch <c>nn.Linear</c>, Keras <c>Dense</c> without activation).</summary>
     /// <param name="outFeatures">O. PyTorch: <c>out_features</c>.</param>

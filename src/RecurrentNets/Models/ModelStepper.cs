@@ -129,7 +129,11 @@ public sealed class ModelStepper<T>
     /// <exception cref="ArgumentException">A length disagrees, the model reads features, or a token is outside the vocabulary.</exception>
     public void Step(ReadOnlySpan<int> tokens, Span<T> output)
     {
-        var embedding = model.Embedding ?? throw new ArgumentException("The model reads features: step it with Step(ReadOnlySpan<T>, Span<T>).", nameof(tokens));
+        if (!model.TokenInput)
+        {
+            throw new ArgumentException("The model reads features: step it with Step(ReadOnlySpan<T>, Span<T>).", nameof(tokens));
+        }
+
         if (tokens.Length != BatchSize)
         {
             throw new ArgumentException($"tokens has {tokens.Length} entries but the stepper has {BatchSize} streams.", nameof(tokens));
@@ -144,7 +148,14 @@ public sealed class ModelStepper<T>
         }
 
         tokens.CopyTo(this.tokens);
-        embedding.Forward(this.tokens, input.AsSpan());
+        if (model.Embedding is { } embedding)
+        {
+            embedding.Forward(this.tokens, input.AsSpan());
+        }
+        else
+        {
+            SequenceModel<T>.OneHot(this.tokens, input);
+        }
         Run(output);
     }
 

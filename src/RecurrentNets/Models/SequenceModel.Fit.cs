@@ -44,6 +44,11 @@ public sealed partial class SequenceModel<T>
             CheckData(validation, nameof(validation));
         }
 
+        if (stateful && (options.Shuffle || options.BucketByLength))
+        {
+            throw new ArgumentException("A stateful model continues row b of one batch in row b of the next: set options.Shuffle and options.BucketByLength to false.", nameof(options));
+        }
+
         var monitor = options.Monitor == "loss" ? null
             : metrics.FirstOrDefault(m => m.Name == options.Monitor)
               ?? throw new ArgumentException($"options.Monitor is '{options.Monitor}' but the model's metrics are: loss{string.Concat(metrics.Select(m => ", " + m.Name))}.", nameof(options));
@@ -105,6 +110,7 @@ public sealed partial class SequenceModel<T>
 
         double sum = 0;
         long counted = 0;
+        ResetStates();
         foreach (var batch in data.Batches(batchSize))
         {
             var output = Predict(batch);
@@ -134,6 +140,7 @@ public sealed partial class SequenceModel<T>
         CheckInput(data, nameof(data));
         var result = new T[data.Count][];
         int item = 0;
+        ResetStates();
         foreach (var batch in data.Batches(batchSize))
         {
             var output = probabilities ? PredictProbabilities(batch) : Predict(batch);
@@ -335,6 +342,7 @@ public sealed partial class SequenceModel<T>
             if (step == 0)
             {
                 model.ReseedDropout(epoch);
+                model.ResetStates();
                 batches = train.Batches(options.BatchSize, options.Shuffle, model.Seed, epoch, options.BucketByLength, options.PaddingToken).GetEnumerator();
                 foreach (var metric in model.metrics)
                 {

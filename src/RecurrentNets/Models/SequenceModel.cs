@@ -41,10 +41,11 @@ public sealed partial class SequenceModel<T>
     private readonly Dictionary<long, Workspace> workspaces = [];
     private readonly SeededRandom random;
     private Embedding<T>? embedding;
-    private EmbeddingSpec? embeddingSpec;
+    private LayerSpec? inputSpec;
     private Workspace? last;
     private SequenceBatch<T>? lastBatch;
     private bool training = true;
+    private bool stateful;
 
     /// <summary>Starts an empty model.</summary>
     /// <param name="inputSize">I, the features of each input step; when the first layer is an embedding, the vocabulary
@@ -67,17 +68,17 @@ public sealed partial class SequenceModel<T>
     public ulong Seed { get; }
 
     /// <summary>O, the features of each output step (the last layer's output size).</summary>
-    public int OutputSize => layers.Count > 0 ? layers[^1].OutputSize : embeddingSpec?.EmbeddingDim ?? InputSize;
+    public int OutputSize => layers.Count > 0 ? layers[^1].OutputSize : embedding?.EmbeddingDim ?? InputSize;
 
-    /// <summary>Whether the input is tokens (the first layer is an embedding).</summary>
-    public bool TokenInput => embedding is not null;
+    /// <summary>Whether the input is tokens (the first layer is an embedding or a one-hot encoding).</summary>
+    public bool TokenInput => inputSpec is not null;
 
     /// <summary>Every parameter and gradient of the model, in one block.</summary>
     public ParameterBlock<T> Parameters { get; } = new();
 
     /// <summary>The layers' descriptions in order (the embedding first, if any), with their resolved names: what
     /// <see cref="Save"/> writes.</summary>
-    public IReadOnlyList<LayerSpec> Architecture => embeddingSpec is null ? specs : [embeddingSpec, .. specs];
+    public IReadOnlyList<LayerSpec> Architecture => inputSpec is null ? specs : [inputSpec, .. specs];
 
     /// <summary>The layers after the embedding, in order.</summary>
     public IReadOnlyList<ISequenceLayer<T>> Layers => layers;
@@ -101,6 +102,39 @@ public sealed partial class SequenceModel<T>
             {
                 layer.Training = value;
             }
+        }
+    }
+
+    /// <summary>
+    /// Whether every recurrent layer starts a forward pass from the state its last pass ended in, one state per batch
+    /// row (Keras <c>stateful=True</c>; min-char-rnn's <c>hprev</c>): a long stream is then trained window by window
+    /// (truncated BPTT), row b of each batch continuing row b of the one before, with no gradient across windows.
+    /// <see cref="ResetStates"/> starts the streams again; <see cref="Fit"/> and <see cref="Evaluate"/> reset them at the
+    /// start of every pass over a data set. Default false: every batch starts from the initial state.
+    /// </summary>
+    public bool Stateful
+    {
+        get => stateful;
+        set
+        {
+            stateful = value;
+            foreach (var layer in layers)
+            {
+                if (layer is RecurrentAdapter<T> recurrent)
+                {
+                    recurrent.Stateful = value;
+                    recurrent.ResetState();
+                }
+            }
+        }
+    }
+
+    /// <summary>Zeroes the carried state of every recurrent layer (Keras <c>reset_states()</c>).</summary>
+    public void ResetStates()
+    {
+        foreach (var layer in layers)
+        {
+            (layer as RecurrentAdapter<T>)?.ResetState();
         }
     }
 
@@ -148,19 +182,23 @@ public sealed partial class SequenceModel<T>
         string name = ResolveName(spec);
         spec = spec with { Name = name };
         int inputSize = OutputSize;
-        if (spec is EmbeddingSpec embed)
+        if (spec is EmbeddingSpec or OneHotSpec)
         {
-            if (layers.Count > 0 || embedding is not null)
+            if (layers.Count > 0 || inputSpec is not null)
             {
-                throw new ArgumentException("An embedding must be the first layer of a model.", nameof(spec));
+                throw new ArgumentException($"An {(spec is OneHotSpec ? "one-hot encoding" : "embedding")} must be the first layer of a model.", nameof(spec));
             }
 
-            embedding = new Embedding<T>(InputSize, embed.EmbeddingDim, embed.PaddingIndex, random.Fork(), Parameters, name);
-            embeddingSpec = embed;
+            if (spec is EmbeddingSpec embed)
+            {
+                embedding = new Embedding<T>(InputSize, embed.EmbeddingDim, embed.PaddingIndex, random.Fork(), Parameters, name);
+            }
+
+            inputSpec = spec;
             return this;
         }
 
-        int directions = layers.Count > 0 && layers[^1] is RecurrentAdapter<T> { Layer.Directions: 2 } ? 2 : 1;
+        int directions = InputDirections();
         var context = new LayerContext<T>(Parameters, inputSize, random.Fork(), name, directions);
         int before = Parameters.Length;
         ISequenceLayer<T> built;
@@ -175,12 +213,36 @@ public sealed partial class SequenceModel<T>
         }
 
         built.Training = training;
+        if (built is RecurrentAdapter<T> carrying)
+        {
+            carrying.Stateful = stateful;
+        }
         specs.Add(spec);
         layers.Add(built);
         hasParameters.Add(Parameters.Length > before || factory is not null);
         workspaces.Clear();
         last = null;
         return this;
+    }
+
+    /// <summary>2 when the current output is a bidirectional layer's [forward, reverse] halves (possibly through
+    /// dropout, which keeps the layout), else 1.</summary>
+    internal int InputDirections()
+    {
+        for (int i = layers.Count - 1; i >= 0; i--)
+        {
+            switch (layers[i])
+            {
+                case RecurrentAdapter<T> recurrent:
+                    return recurrent.Layer.Directions;
+                case DropoutAdapter<T>:
+                    continue;
+                default:
+                    return 1;
+            }
+        }
+
+        return 1;
     }
 
     private string ResolveName(LayerSpec spec)
@@ -228,6 +290,11 @@ public sealed partial class SequenceModel<T>
         {
             embedding.Forward(batch.Tokens, work.Embedded!.AsSpan());
             x = work.Embedded;
+        }
+        else if (inputSpec is OneHotSpec)
+        {
+            OneHot(batch.Tokens, work.Embedded!);
+            x = work.Embedded!;
         }
         else
         {
@@ -290,17 +357,17 @@ public sealed partial class SequenceModel<T>
             throw new InvalidOperationException("The model has no layer: Add one first.");
         }
 
-        if (embedding is not null && batch.Tokens is null)
+        if (TokenInput && batch.Tokens is null)
         {
-            throw new ArgumentException($"The batch holds features ({batch.InputSize} per step) but the model reads tokens (its first layer is an embedding).", nameof(batch));
+            throw new ArgumentException($"The batch holds features ({batch.InputSize} per step) but the model reads tokens (its first layer is an embedding or a one-hot encoding).", nameof(batch));
         }
 
-        if (embedding is null && batch.Features is null)
+        if (!TokenInput && batch.Features is null)
         {
             throw new ArgumentException($"The batch holds tokens but the model reads {InputSize} features per step.", nameof(batch));
         }
 
-        if (embedding is null && batch.InputSize != InputSize)
+        if (!TokenInput && batch.InputSize != InputSize)
         {
             throw new ArgumentException($"The batch has {batch.InputSize} features per step but the model expects {InputSize} (inputSize).", nameof(batch));
         }
@@ -334,6 +401,17 @@ public sealed partial class SequenceModel<T>
         return work;
     }
 
+    /// <summary>x[n, :] = one-hot(tokens[n]) over the vocabulary.</summary>
+    internal static void OneHot(ReadOnlySpan<int> tokens, Tensor<T> destination)
+    {
+        destination.Clear();
+        int width = destination.Size(2);
+        for (int n = 0; n < tokens.Length; n++)
+        {
+            destination.Data[n * width + tokens[n]] = T.One;
+        }
+    }
+
     /// <summary>The buffers of one batch shape: each layer's output and its gradient.</summary>
     private sealed class Workspace
     {
@@ -349,6 +427,10 @@ public sealed partial class SequenceModel<T>
             {
                 Embedded = new Tensor<T>(steps, batch, model.embedding.EmbeddingDim);
                 DEmbedded = new Tensor<T>(steps, batch, model.embedding.EmbeddingDim);
+            }
+            else if (model.TokenInput)
+            {
+                Embedded = new Tensor<T>(steps, batch, model.InputSize);
             }
 
             bool parametersBelow = model.embedding is not null;

@@ -100,6 +100,9 @@ public class SequenceModelTests
             case "lstm-learned-initial-state-every-step":
                 return new SequenceModel<T>(3, seed: 11).Add(new RecurrentSpec(RecurrentKind.Lstm, 4) { LearnInitialState = true, Name = "encoder" })
                     .Add(Layer.Linear(2));
+            case "tokens-onehot-rnn-every-step":
+                vocabulary = 6;
+                return new SequenceModel<T>(6, seed: 13).Add(Layer.OneHot()).Add(Layer.Rnn(5)).Add(Layer.Linear(6));
             default:
                 throw new ArgumentOutOfRangeException(nameof(architecture));
         }
@@ -191,7 +194,7 @@ public class SequenceModelTests
     [Fact]
     public void TheStepperMatchesTheWholeSequenceBitForBit()
     {
-        foreach (string architecture in new[] { "rnn-relu-every-step", "tokens-gru-every-step", "lstm-learned-initial-state-every-step", "gru-cho-mean", "lstm-peephole-coupled-last" })
+        foreach (string architecture in new[] { "tokens-onehot-rnn-every-step", "rnn-relu-every-step", "tokens-gru-every-step", "lstm-learned-initial-state-every-step", "gru-cho-mean", "lstm-peephole-coupled-last" })
         {
             var model = Build<float>(architecture, out int vocabulary);
             const int steps = 7, batch = 2;
@@ -224,6 +227,38 @@ public class SequenceModelTests
 
                 Assert.True(expected.AsSpan().SequenceEqual(output), $"{architecture}: step {t} differs");
             }
+        }
+    }
+
+    [Fact]
+    public void AStatefulModelCarriesTheStateAcrossBatchesAsOneLongSequence()
+    {
+        foreach (string architecture in new[] { "tokens-onehot-rnn-every-step", "tokens-gru-every-step", "rnn-relu-every-step" })
+        {
+            var model = Build<float>(architecture, out int vocabulary);
+            var whole = RandomBatch<float>(10, 2, 3, [10, 10], seed: 5, vocabulary);
+            float[] expected = model.Predict(whole).Data.ToArray();
+            model.Stateful = true;
+            int width = model.OutputSize * 2;
+            foreach (var (start, steps) in new[] { (0, 4), (4, 6) })
+            {
+                var window = new SequenceBatch<float>(steps, 2, vocabulary > 0 ? 0 : 3);
+                if (vocabulary > 0)
+                {
+                    whole.Tokens.AsSpan(start * 2, steps * 2).CopyTo(window.Tokens);
+                }
+                else
+                {
+                    whole.Features!.Data.AsSpan(start * 2 * 3, steps * 2 * 3).CopyTo(window.Features!.Data);
+                }
+
+                var output = model.Predict(window);
+                Assert.True(expected.AsSpan(start * width, steps * width).SequenceEqual(output.Data), $"{architecture}: window at {start} differs: {string.Join(",", expected.AsSpan(start * width, 6).ToArray())} vs {string.Join(",", output.Data.AsSpan(0, 6).ToArray())}");
+            }
+
+            model.ResetStates();
+            var again = model.Predict(RandomBatch<float>(4, 2, 3, [4, 4], seed: 5, vocabulary));
+            Assert.True(expected.AsSpan(0, 4 * width).SequenceEqual(again.Data), $"{architecture}: ResetStates did not restart");
         }
     }
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using RecurrentNets.Data;
 using RecurrentNets.Optimizers;
+using RecurrentNets.Parameters;
 using RecurrentNets.Serialization;
 using RecurrentNets.Training;
 
@@ -15,7 +16,7 @@ public sealed partial class EncoderDecoder<T>
 
     private readonly Dictionary<(int Capacity, int Batch), TokenBatch> decodePool = [];
 
-    /// <summary>The optimiser set by <see cref="Compile"/>, or null.</summary>
+    /// <summary>The optimiser set by <see cref="Compile(Optimizer{T})"/>, or null.</summary>
     public Optimizer<T>? Optimizer { get; private set; }
 
     /// <summary>Global gradient-norm clipping in <see cref="Fit"/> when <see cref="FitOptions.ClipNorm"/> is null, or null
@@ -40,6 +41,16 @@ public sealed partial class EncoderDecoder<T>
         }
 
         Optimizer = optimizer;
+    }
+
+    /// <summary>Sets the optimiser of <see cref="Fit"/>, built on <see cref="Parameters"/> by <paramref name="optimizer"/>
+    /// (e.g. <c>p =&gt; new Adam&lt;float&gt;(p, 1e-2)</c>).</summary>
+    /// <param name="optimizer">Builds the optimiser from the model's parameter block.</param>
+    /// <exception cref="ArgumentException">The optimiser built works on another parameter block.</exception>
+    public void Compile(Func<ParameterBlock<T>, Optimizer<T>> optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        Compile(optimizer(Parameters));
     }
 
     /// <summary>

@@ -51,7 +51,7 @@ public enum EncoderDecoderCell
 /// these are <c>encoder.weight_ih_lK</c>, <c>decoder.weight_ih_lK</c>, and so on, in the same layouts.</para>
 /// <para>Caches are sized per (steps, batch) on first use and reused: after that, neither a training step nor a
 /// decode allocates. Not thread-safe.</para>
-/// <para>Like <see cref="SequenceModel{T}"/>, the model trains on a data set (<see cref="Compile"/>, then
+/// <para>Like <see cref="SequenceModel{T}"/>, the model trains on a data set (<see cref="Compile(Optimizers.Optimizer{T})"/>, then
 /// <see cref="Fit"/> on a <see cref="SequencePairDataset"/>), is scored (<see cref="Evaluate"/>), decodes whole data
 /// sets (<see cref="Predict(IEnumerable{int[]}, int, int)"/>) and is saved whole in one safetensors file
 /// (<see cref="Save"/>, <see cref="Load"/>).</para>

@@ -255,7 +255,7 @@ public class EncoderDecoderFitTests(ITestOutputHelper output)
         static EncoderDecoder<double> Build()
         {
             var model = new EncoderDecoder<double>(EncoderDecoderCell.Lstm, Symbols, TargetVocabulary, Begin, End, 4, 6, random: new SeededRandom(1));
-            model.Compile(new Adam<double>(model.Parameters, 1e-2));
+            model.Compile(p => new Adam<double>(p, 1e-2));
             model.ShuffleSeed = 11;
             return model;
         }

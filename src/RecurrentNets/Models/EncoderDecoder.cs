@@ -51,8 +51,12 @@ public enum EncoderDecoderCell
 /// these are <c>encoder.weight_ih_lK</c>, <c>decoder.weight_ih_lK</c>, and so on, in the same layouts.</para>
 /// <para>Caches are sized per (steps, batch) on first use and reused: after that, neither a training step nor a
 /// decode allocates. Not thread-safe.</para>
+/// <para>Like <see cref="SequenceModel{T}"/>, the model trains on a data set (<see cref="Compile(Optimizers.Optimizer{T})"/>, then
+/// <see cref="Fit"/> on a <see cref="SequencePairDataset"/>), is scored (<see cref="Evaluate"/>), decodes whole data
+/// sets (<see cref="Predict(IEnumerable{int[]}, int, int)"/>) and is saved whole in one safetensors file
+/// (<see cref="Save"/>, <see cref="Load"/>).</para>
 /// </remarks>
-public sealed class EncoderDecoder<T>
+public sealed partial class EncoderDecoder<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Embedding<T> sourceEmbedding, targetEmbedding;
@@ -119,6 +123,7 @@ public sealed class EncoderDecoder<T>
         EmbeddingSize = embeddingSize;
         HiddenSize = hiddenSize;
         NumLayers = numLayers;
+        ForgetBias = forgetBias;
         Parameters = new ParameterBlock<T>();
         sourceEmbedding = new Embedding<T>(sourceVocabularySize, embeddingSize, random: random, parameters: Parameters, name: "source_embedding");
         encoder = CreateLayer(cell, Parameters, embeddingSize, hiddenSize, numLayers, "_encoder", random, forgetBias);
@@ -153,6 +158,9 @@ public sealed class EncoderDecoder<T>
 
     /// <summary>L.</summary>
     public int NumLayers { get; }
+
+    /// <summary>The LSTM forget-gate bias the model was initialised with, or null.</summary>
+    public double? ForgetBias { get; }
 
     /// <summary>The encoder engine.</summary>
     public RecurrentLayer<T> Encoder => encoder;

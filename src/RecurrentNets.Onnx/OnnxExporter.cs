@@ -130,7 +130,7 @@ public static partial class OnnxExporter
         private readonly HashSet<string> constants = new(StringComparer.Ordinal);
 
         // The graph input whose shape gives B (dimension 1).
-        private readonly string source = InputName;
+        private string source = InputName;
 
         public void BuildLayer(RecurrentLayer<T> layer, Linear<T>? head)
         {

@@ -10,7 +10,8 @@ namespace RecurrentNets.Onnx;
 /// <summary>
 /// Writes a <see cref="RecurrentLayer{T}"/> (RNN, LSTM, GRU; stacked, bidirectional), with an optional
 /// <see cref="Linear{T}"/> head, as an ONNX model that uses the standard <c>RNN</c>, <c>LSTM</c> and <c>GRU</c>
-/// operators (opset <see cref="OpsetVersion"/>), for ONNX Runtime, Triton or TensorRT.
+/// operators (opset <see cref="OpsetVersion"/>), for ONNX Runtime, Triton or TensorRT; or a whole
+/// <see cref="Models.SequenceModel{T}"/> (see <see cref="Export{T}(Models.SequenceModel{T}, string, OnnxExportOptions?)"/>).
 /// </summary>
 /// <remarks>
 /// <para>Legend: T = timeSteps, B = batchSize, I = inputSize, H = hiddenSize, L = numLayers, D = directions.</para>

@@ -2,7 +2,8 @@ namespace RecurrentNets.Onnx;
 
 /// <summary>Which optional inputs and outputs an ONNX export has.</summary>
 /// <remarks>The defaults give a graph with the single input <c>input</c> and the outputs <c>output</c>, <c>final_h</c>
-/// (and <c>final_c</c> for an LSTM).</remarks>
+/// (and <c>final_c</c> for an LSTM). A whole-model export reads <see cref="SequenceLengths"/> and <see cref="GraphName"/>
+/// only (its graph has no state inputs or outputs, and <see cref="InitialState"/> is refused).</remarks>
 public sealed class OnnxExportOptions
 {
     /// <summary>Add the input <c>sequence_lens</c> [batchSize] (int32): the length of each sequence of a padded batch, in

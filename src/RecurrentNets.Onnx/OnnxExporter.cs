@@ -10,7 +10,8 @@ namespace RecurrentNets.Onnx;
 /// <summary>
 /// Writes a <see cref="RecurrentLayer{T}"/> (RNN, LSTM, GRU; stacked, bidirectional), with an optional
 /// <see cref="Linear{T}"/> head, as an ONNX model that uses the standard <c>RNN</c>, <c>LSTM</c> and <c>GRU</c>
-/// operators (opset <see cref="OpsetVersion"/>), for ONNX Runtime, Triton or TensorRT.
+/// operators (opset <see cref="OpsetVersion"/>), for ONNX Runtime, Triton or TensorRT; or a whole
+/// <see cref="Models.SequenceModel{T}"/> (see <see cref="Export{T}(Models.SequenceModel{T}, string, OnnxExportOptions?)"/>).
 /// </summary>
 /// <remarks>
 /// <para>Legend: T = timeSteps, B = batchSize, I = inputSize, H = hiddenSize, L = numLayers, D = directions.</para>
@@ -37,7 +38,7 @@ namespace RecurrentNets.Onnx;
 /// OnnxExporter.Export(lstm, head, "model.onnx", new OnnxExportOptions { SequenceLengths = true });
 /// </code>
 /// </example>
-public static class OnnxExporter
+public static partial class OnnxExporter
 {
     /// <summary>The ONNX operator set the models use (the default domain).</summary>
     public const int OpsetVersion = 14;
@@ -47,6 +48,9 @@ public static class OnnxExporter
 
     /// <summary>The name of the input sequence [T, B, I].</summary>
     public const string InputName = "input";
+
+    /// <summary>The name of a token model's input [T, B] (int64), read instead of <see cref="InputName"/>.</summary>
+    public const string TokensName = "tokens";
 
     /// <summary>The name of the optional sequence lengths input [B] (int32).</summary>
     public const string SequenceLengthsName = "sequence_lens";
@@ -113,39 +117,28 @@ public static class OnnxExporter
                 $"head has {head.InFeatures} input features (inFeatures) but the layer outputs {layer.OutputSize} (directions·hiddenSize).", nameof(head));
         }
 
-        var graph = new GraphBuilder<T>(layer, options);
-        graph.Build(head);
-        var model = new Message()
-            .Int64(1, IrVersion)
-            .String(2, "RecurrentNets.Onnx")
-            .String(3, typeof(OnnxExporter).Assembly.GetName().Version?.ToString(3) ?? "0.0.0")
-            .Nested(7, graph.ToMessage())
-            .Nested(8, OperatorSet("", OpsetVersion));
-        return model.ToArray();
+        var graph = new GraphBuilder<T>(options);
+        graph.BuildLayer(layer, head);
+        return graph.ToModel();
     }
 
-    private sealed class GraphBuilder<T>(RecurrentLayer<T> layer, OnnxExportOptions options)
+    // The graph under construction. Names of one layer of a model share the prefix "{layer name}." (a layer name has no '.',
+    // so no two layers' names meet); the single-layer export uses no prefix.
+    private sealed partial class GraphBuilder<T>(OnnxExportOptions options)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         private readonly List<Message> nodes = [], initializers = [], inputs = [], outputs = [];
-        private readonly int h = layer.HiddenSize, directions = layer.Directions;
-        private string? stateShape;
+        private readonly HashSet<string> constants = new(StringComparer.Ordinal);
 
-        public void Build(Linear<T>? head)
+        // The graph input whose shape gives B (dimension 1).
+        private string source = InputName;
+
+        public void BuildLayer(RecurrentLayer<T> layer, Linear<T>? head)
         {
-            // Every cell is checked before anything is built.
-            for (int l = 0; l < layer.NumLayers; l++)
-            {
-                CheckLayer(l);
-            }
-
-            int stateRows = layer.NumLayers * directions;
+            CheckCells(layer);
+            int stateRows = layer.NumLayers * layer.Directions, h = layer.HiddenSize;
             inputs.Add(ValueInfo(InputName, Float, TimeSteps, BatchSize, layer.InputSize));
-            if (options.SequenceLengths)
-            {
-                inputs.Add(ValueInfo(SequenceLengthsName, OnnxProto.Int32, BatchSize));
-            }
-
+            AddLengthsInput();
             if (options.InitialState)
             {
                 inputs.Add(ValueInfo(InitialHiddenName, Float, stateRows, BatchSize, h));
@@ -155,21 +148,11 @@ public static class OnnxExporter
                 }
             }
 
-            initializers.Add(Int64Tensor("merge_directions_shape", [0, 0, -1], 3));
-            string x = InputName;
-            var finalHidden = new string[layer.NumLayers];
-            var finalCell = new string[layer.NumLayers];
-            for (int l = 0; l < layer.NumLayers; l++)
-            {
-                bool top = l == layer.NumLayers - 1;
-                string y = top && head is null ? OutputName : $"l{l}_output";
-                (finalHidden[l], finalCell[l]) = AddLayer(l, x, y);
-                x = y;
-            }
-
+            string y = head is null ? OutputName : "rnn_output";
+            var (finalHidden, finalCell) = AddRecurrent(layer, "", InputName, y, options.SequenceLengths);
             if (head is not null)
             {
-                AddHead(head, x);
+                AddLinear("head_", head.Weight.Values, head.Bias is null ? default : head.Bias.Values, head.InFeatures, head.OutFeatures, y, OutputName);
             }
 
             outputs.Add(ValueInfo(OutputName, Float, TimeSteps, BatchSize, head?.OutFeatures ?? layer.OutputSize));
@@ -185,9 +168,10 @@ public static class OnnxExporter
             }
         }
 
-        public Message ToMessage()
+        // ModelProto: ir_version = 1, producer_name = 2, producer_version = 3, graph = 7, opset_import = 8.
+        // GraphProto: node = 1, name = 2, initializer = 5, input = 11, output = 12.
+        public byte[] ToModel()
         {
-            // GraphProto: node = 1, name = 2, initializer = 5, input = 11, output = 12.
             var graph = new Message();
             foreach (var node in nodes)
             {
@@ -195,57 +179,125 @@ public static class OnnxExporter
             }
 
             graph.String(2, options.GraphName);
-            foreach (var initializer in initializers)
+            foreach (var (field, list) in new[] { (5, initializers), (11, inputs), (12, outputs) })
             {
-                graph.Nested(5, initializer);
+                foreach (var message in list)
+                {
+                    graph.Nested(field, message);
+                }
             }
 
-            foreach (var input in inputs)
-            {
-                graph.Nested(11, input);
-            }
-
-            foreach (var output in outputs)
-            {
-                graph.Nested(12, output);
-            }
-
-            return graph;
+            return new Message()
+                .Int64(1, IrVersion)
+                .String(2, "RecurrentNets.Onnx")
+                .String(3, typeof(OnnxExporter).Assembly.GetName().Version?.ToString(3) ?? "0.0.0")
+                .Nested(7, graph)
+                .Nested(8, OperatorSet("", OpsetVersion))
+                .ToArray();
         }
 
-        private void CheckLayer(int l)
+        private void AddLengthsInput()
         {
-            var first = layer.Cells[l * directions];
-            for (int d = 0; d < directions; d++)
+            if (options.SequenceLengths)
             {
-                var cell = layer.Cells[l * directions + d];
-                if (cell is not (ElmanCell<T> or LstmCell<T> or GruCell<T>))
-                {
-                    throw new NotSupportedException(
-                        $"The cell of layer {l}{(d == 1 ? " (reverse)" : "")} is a {cell.GetType().FullName}, which has no ONNX operator: only ElmanCell, LstmCell and GruCell export (to RNN, LSTM and GRU).");
-                }
+                inputs.Add(ValueInfo(SequenceLengthsName, OnnxProto.Int32, BatchSize));
+            }
+        }
 
-                bool same = (first, cell) switch
+        // Adds a node with one output, named after it; returns the output.
+        private string Op(string opType, string output, string[] nodeInputs, params Message[] attributes)
+        {
+            nodes.Add(Node(opType, output, nodeInputs, [output], attributes));
+            return output;
+        }
+
+        // An int64 initializer holding values (1-D), added once per content.
+        private string Constant(params long[] values)
+        {
+            string name = "const_" + string.Join('_', values);
+            if (constants.Add(name))
+            {
+                initializers.Add(Int64Tensor(name, values, values.Length));
+            }
+
+            return name;
+        }
+
+        // An int64 scalar initializer, added once per value.
+        private string Scalar(long value)
+        {
+            string name = "scalar_" + value;
+            if (constants.Add(name))
+            {
+                initializers.Add(Int64Tensor(name, [value]));
+            }
+
+            return name;
+        }
+
+        // x[start:end] along axis.
+        private string Slice(string output, string x, long start, long end, long axis) =>
+            Op("Slice", output, [x, Constant(start), Constant(end), Constant(axis)]);
+
+        private string FloatInitializer(string name, ReadOnlySpan<T> values, params long[] dims)
+        {
+            initializers.Add(FloatTensor(name, ToFloat(values), dims));
+            return name;
+        }
+
+        private static void CheckCells(RecurrentLayer<T> layer)
+        {
+            int directions = layer.Directions;
+            for (int l = 0; l < layer.NumLayers; l++)
+            {
+                var first = layer.Cells[l * directions];
+                for (int d = 0; d < directions; d++)
                 {
-                    (ElmanCell<T>, ElmanCell<T>) => true,
-                    (GruCell<T> a, GruCell<T> b) => a.ResetAfterRecurrence == b.ResetAfterRecurrence,
-                    (LstmCell<T> a, LstmCell<T> b) => a.CoupledInputForget == b.CoupledInputForget && a.Peephole == b.Peephole,
-                    _ => false,
-                };
-                if (!same || (first.BiasIH is null) != (cell.BiasIH is null))
-                {
-                    throw new NotSupportedException(
-                        $"The two directions of layer {l} are different cells ({first.GetType().Name} and {cell.GetType().Name}, or different variants): one ONNX operator node holds both.");
+                    var cell = layer.Cells[l * directions + d];
+                    if (cell is not (ElmanCell<T> or LstmCell<T> or GruCell<T>))
+                    {
+                        throw new NotSupportedException(
+                            $"The cell of layer {l}{(d == 1 ? " (reverse)" : "")} is a {cell.GetType().FullName}, which has no ONNX operator: only ElmanCell, LstmCell and GruCell export (to RNN, LSTM and GRU).");
+                    }
+
+                    bool same = (first, cell) switch
+                    {
+                        (ElmanCell<T>, ElmanCell<T>) => true,
+                        (GruCell<T> a, GruCell<T> b) => a.ResetAfterRecurrence == b.ResetAfterRecurrence,
+                        (LstmCell<T> a, LstmCell<T> b) => a.CoupledInputForget == b.CoupledInputForget && a.Peephole == b.Peephole,
+                        _ => false,
+                    };
+                    if (!same || (first.BiasIH is null) != (cell.BiasIH is null))
+                    {
+                        throw new NotSupportedException(
+                            $"The two directions of layer {l} are different cells ({first.GetType().Name} and {cell.GetType().Name}, or different variants): one ONNX operator node holds both.");
+                    }
                 }
             }
+        }
+
+        // The stack reading x [T, B, I] and writing y [T, B, D·H], one operator node per layer; returns each layer's Y_h
+        // (and Y_c) names. withLengths feeds sequence_lens to every node.
+        private (string[] Hidden, string[] Cell) AddRecurrent(RecurrentLayer<T> layer, string prefix, string x, string y, bool withLengths)
+        {
+            var hidden = new string[layer.NumLayers];
+            var cell = new string[layer.NumLayers];
+            for (int l = 0; l < layer.NumLayers; l++)
+            {
+                string output = l == layer.NumLayers - 1 ? y : $"{prefix}l{l}_output";
+                (hidden[l], cell[l]) = AddLayer(layer, l, $"{prefix}l{l}", x, output, withLengths);
+                x = output;
+            }
+
+            return (hidden, cell);
         }
 
         // One operator node for layer l reading x [T, B, in] and writing y [T, B, D·H]; returns its Y_h (and Y_c) names.
-        private (string Hidden, string Cell) AddLayer(int l, string x, string y)
+        private (string Hidden, string Cell) AddLayer(RecurrentLayer<T> layer, int l, string name, string x, string y, bool withLengths)
         {
+            int h = layer.HiddenSize, directions = layer.Directions;
             var first = layer.Cells[l * directions];
             int inputSize = first.InputSize;
-            string name = $"l{l}";
             string op;
             int gates;
             var attributes = new List<Message>
@@ -322,11 +374,11 @@ public static class OnnxExporter
             }
 
             bool lstmNode = op == "LSTM";
-            string initialH = InitialState(l, InitialHiddenName, layer.InitialHidden is null ? default : layer.InitialHidden.Values);
-            string initialC = lstmNode ? InitialState(l, InitialCellName, layer.InitialCell is null ? default : layer.InitialCell.Values) : "";
+            string initialH = InitialState(layer, l, name, InitialHiddenName, layer.InitialHidden is null ? default : layer.InitialHidden.Values);
+            string initialC = lstmNode ? InitialState(layer, l, name, InitialCellName, layer.InitialCell is null ? default : layer.InitialCell.Values) : "";
             var nodeInputs = new List<string>
             {
-                x, $"{name}_W", $"{name}_R", hasBias ? $"{name}_B" : "", options.SequenceLengths ? SequenceLengthsName : "", initialH,
+                x, $"{name}_W", $"{name}_R", hasBias ? $"{name}_B" : "", withLengths ? SequenceLengthsName : "", initialH,
             };
             if (lstmNode)
             {
@@ -344,27 +396,19 @@ public static class OnnxExporter
             nodes.Add(Node(op, $"{name}_{op.ToLowerInvariant()}", [.. nodeInputs], nodeOutputs, [.. attributes]));
 
             // Y [T, D, B, H] → [T, B, D, H] → [T, B, D·H] (forward first, as our output).
-            nodes.Add(Node("Transpose", $"{name}_transpose", [$"{name}_Y"], [$"{name}_Y_tbdh"], Attribute("perm", new long[] { 0, 2, 1, 3 })));
-            nodes.Add(Node("Reshape", $"{name}_reshape", [$"{name}_Y_tbdh", "merge_directions_shape"], [y]));
+            string tbdh = Op("Transpose", $"{name}_Y_tbdh", [$"{name}_Y"], Attribute("perm", new long[] { 0, 2, 1, 3 }));
+            Op("Reshape", y, [tbdh, Constant(0, 0, -1)]);
             return ($"{name}_Y_h", lstmNode ? $"{name}_Y_c" : "");
         }
 
         // The initial h or C of layer l, [D, B, H]: a slice of the graph input, the learned state broadcast, or none (zeros).
-        private string InitialState(int l, string graphInput, Span<T> learned)
+        private string InitialState(RecurrentLayer<T> layer, int l, string layerName, string graphInput, Span<T> learned)
         {
-            string name = $"l{l}_{graphInput}";
+            int directions = layer.Directions, h = layer.HiddenSize;
+            string name = $"{layerName}_{graphInput}";
             if (options.InitialState)
             {
-                if (layer.NumLayers == 1)
-                {
-                    return graphInput;
-                }
-
-                initializers.Add(Int64Tensor($"{name}_starts", [l * directions], 1));
-                initializers.Add(Int64Tensor($"{name}_ends", [(l + 1) * directions], 1));
-                initializers.Add(Int64Tensor($"{name}_axes", [0], 1));
-                nodes.Add(Node("Slice", $"{name}_slice", [graphInput, $"{name}_starts", $"{name}_ends", $"{name}_axes"], [name]));
-                return name;
+                return layer.NumLayers == 1 ? graphInput : Slice(name, graphInput, l * directions, (l + 1) * directions, 0);
             }
 
             if (learned.IsEmpty)
@@ -373,38 +417,31 @@ public static class OnnxExporter
             }
 
             // [D, 1, H] expanded to [D, B, H], B read from the input's shape.
-            var values = new float[directions * h];
-            Convert(learned.Slice(l * directions * h, directions * h), values);
-            initializers.Add(FloatTensor($"{name}_learned", values, directions, 1, h));
-            nodes.Add(Node("Expand", $"{name}_expand", [$"{name}_learned", StateShape()], [name]));
-            return name;
+            string values = FloatInitializer($"{name}_learned", learned.Slice(l * directions * h, directions * h), directions, 1, h);
+            return Op("Expand", name, [values, StateShape(directions, h)]);
         }
 
-        // [D, B, H] as an int64 tensor, B taken from Shape(input)[1]; built once.
-        private string StateShape()
+        // [D, B, H] as an int64 tensor, B taken from Shape(source)[1]; built once per (D, H).
+        private string StateShape(int directions, int h)
         {
-            if (stateShape is not null)
+            string name = $"state_shape_{directions}_{h}";
+            if (!constants.Add(name))
             {
-                return stateShape;
+                return name;
             }
 
-            initializers.Add(Int64Tensor("batch_start", [1], 1));
-            initializers.Add(Int64Tensor("batch_end", [2], 1));
-            initializers.Add(Int64Tensor("state_directions", [directions], 1));
-            initializers.Add(Int64Tensor("state_hidden", [h], 1));
-            nodes.Add(Node("Shape", "input_shape", [InputName], ["input_shape"]));
-            nodes.Add(Node("Slice", "batch_size_slice", ["input_shape", "batch_start", "batch_end"], ["batch_size"]));
-            nodes.Add(Node("Concat", "state_shape_concat", ["state_directions", "batch_size", "state_hidden"], ["state_shape"], Attribute("axis", 0L)));
-            stateShape = "state_shape";
-            return stateShape;
+            if (constants.Add("batch_size"))
+            {
+                Slice("batch_size", Op("Shape", "input_shape", [source]), 1, 2, 0);
+            }
+
+            return Op("Concat", name, [Constant(directions), "batch_size", Constant(h)], Attribute("axis", 0L));
         }
 
-        // output = x·Wᵀ + b: MatMul with Wᵀ [D·H, Out] stored transposed, then Add.
-        private void AddHead(Linear<T> head, string x)
+        // y = x·Wᵀ + b: MatMul with Wᵀ [In, Out] stored transposed, then Add (no Add when bias is empty).
+        private void AddLinear(string prefix, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, int inFeatures, int outFeatures, string x, string y)
         {
-            int inFeatures = head.InFeatures, outFeatures = head.OutFeatures;
             var weightT = new float[inFeatures * outFeatures];
-            ReadOnlySpan<T> weight = head.Weight.Values;
             for (int o = 0; o < outFeatures; o++)
             {
                 for (int i = 0; i < inFeatures; i++)
@@ -413,18 +450,22 @@ public static class OnnxExporter
                 }
             }
 
-            initializers.Add(FloatTensor("head_weight_t", weightT, inFeatures, outFeatures));
-            if (head.Bias is null)
+            initializers.Add(FloatTensor($"{prefix}weight_t", weightT, inFeatures, outFeatures));
+            if (bias.IsEmpty)
             {
-                nodes.Add(Node("MatMul", "head_matmul", [x, "head_weight_t"], [OutputName]));
+                Op("MatMul", y, [x, $"{prefix}weight_t"]);
                 return;
             }
 
-            var bias = new float[outFeatures];
-            Convert(head.Bias.Values, bias);
-            initializers.Add(FloatTensor("head_bias", bias, outFeatures));
-            nodes.Add(Node("MatMul", "head_matmul", [x, "head_weight_t"], ["head_product"]));
-            nodes.Add(Node("Add", "head_add", ["head_product", "head_bias"], [OutputName]));
+            string product = Op("MatMul", $"{prefix}product", [x, $"{prefix}weight_t"]);
+            Op("Add", y, [product, FloatInitializer($"{prefix}bias", bias, outFeatures)]);
+        }
+
+        private static float[] ToFloat(ReadOnlySpan<T> source)
+        {
+            var values = new float[source.Length];
+            Convert(source, values);
+            return values;
         }
 
         private static void Convert(ReadOnlySpan<T> source, Span<float> destination)

@@ -234,7 +234,7 @@ public sealed class OnnxExportTests(ITestOutputHelper log)
         }
     }
 
-    private static double MaxDifference(float[] expected, OrtValue actual, long[] shape)
+    internal static double MaxDifference(float[] expected, OrtValue actual, long[] shape)
     {
         Assert.Equal(shape, actual.GetTensorTypeAndShape().Shape);
         ReadOnlySpan<float> values = actual.GetTensorDataAsSpan<float>();
@@ -251,7 +251,7 @@ public sealed class OnnxExportTests(ITestOutputHelper log)
         return max;
     }
 
-    private static void Fill(Span<float> values, SeededRandom random)
+    internal static void Fill(Span<float> values, SeededRandom random)
     {
         for (int k = 0; k < values.Length; k++)
         {

@@ -5,6 +5,7 @@ using RecurrentNets.Init;
 using RecurrentNets.Layers;
 using RecurrentNets.Optimizers;
 using RecurrentNets.Parameters;
+using RecurrentNets.Sequence;
 using RecurrentNets.Serialization;
 using RecurrentNets.Tensors;
 
@@ -85,6 +86,19 @@ public sealed partial class SequenceModel<T>
 
     /// <summary>The token embedding, or null.</summary>
     public Embedding<T>? Embedding => embedding;
+
+    /// <summary>The engine layer behind <see cref="Layers"/>[<paramref name="index"/>] when it is a built-in recurrent layer
+    /// (<see cref="RecurrentSpec"/>), else null: its cells, learned initial state and sizes, for exporters and inspection.
+    /// Its parameters are views of <see cref="Parameters"/>.</summary>
+    /// <param name="index">The layer's position in <see cref="Layers"/> (the embedding not counted).</param>
+    /// <returns>The <see cref="RecurrentLayer{T}"/>, or null for any other layer.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is outside [0, Layers.Count).</exception>
+    public RecurrentLayer<T>? GetRecurrentLayer(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, layers.Count);
+        return (layers[index] as RecurrentAdapter<T>)?.Layer;
+    }
 
     /// <summary>Extra strings saved with the model (e.g. a vocabulary or a normalisation as JSON) and restored by
     /// <see cref="Load"/>. Keys <c>format</c>, <c>dtype</c> and <c>architecture</c> are the model's own.</summary>

@@ -102,7 +102,9 @@ public static partial class OnnxExporter
                 }
             }
 
-            string x = model.Embedding is { } embedding ? AddEmbedding(embedding, model.Architecture[0].Name!) : AddFeatureInput(model.InputSize);
+            string x = model.Embedding is { } embedding ? AddEmbedding(embedding, model.Architecture[0].Name!)
+                : model.TokenInput ? AddOneHot(model.InputSize, model.Architecture[0].Name!)
+                : AddFeatureInput(model.InputSize);
             AddLengthsInput();
             bool reduced = false;
             int inputDirections = 1;
@@ -133,8 +135,14 @@ public static partial class OnnxExporter
                         break;
                 }
 
-                // As the model builds a reduction: the reverse half is at step 0 when the layer just before is bidirectional.
-                inputDirections = specs[i] is RecurrentSpec { Bidirectional: true } ? 2 : 1;
+                // As the model builds a reduction: the reverse half is at step 0 when the last layer before it that is not
+                // dropout is bidirectional.
+                inputDirections = specs[i] switch
+                {
+                    RecurrentSpec recurrentSpec => recurrentSpec.Bidirectional ? 2 : 1,
+                    DropoutSpec => inputDirections,
+                    _ => 1,
+                };
             }
 
             Op("Identity", OutputName, [x]);
@@ -154,6 +162,15 @@ public static partial class OnnxExporter
             inputs.Add(ValueInfo(TokensName, OnnxProto.Int64, TimeSteps, BatchSize));
             string weight = FloatInitializer(name + ".weight", embedding.Weight.Values, embedding.NumEmbeddings, embedding.EmbeddingDim);
             return Op("Gather", name + ".output", [weight, TokensName], Attribute("axis", 0L));
+        }
+
+        // tokens [T, B] int64 → OneHot over the vocabulary V (off 0, on 1) → [T, B, V].
+        private string AddOneHot(int vocabulary, string name)
+        {
+            source = TokensName;
+            inputs.Add(ValueInfo(TokensName, OnnxProto.Int64, TimeSteps, BatchSize));
+            T[] offOn = [T.Zero, T.One];
+            return Op("OneHot", name + ".output", [TokensName, Constant(vocabulary), FloatInitializer(name + ".values", offOn, 2)], Attribute("axis", -1L));
         }
 
         // [T, B, I] → [B, I, T] → Conv with W [O, I, K], left padding (K - 1)·δ, dilation δ → f → [T, B, O].

@@ -22,7 +22,7 @@ public sealed class SequenceModelExportTests(ITestOutputHelper log)
     {
         "lstm-2layers-bidirectional-laststep-linear", "tokens-embedding-gru-linear", "gru-cho-mean-linear", "rnn-relu-2layers-dropout",
         "lstm-peephole-cifg-learned-state-laststep-linear", "tdnn-lstm-laststep-linear", "tdnn-sigmoid-nobias-bigru-mean",
-        "bilstm-dropout-laststep", "tokens-embedding-birnn-laststep-linear-mean",
+        "bilstm-dropout-laststep", "tokens-embedding-birnn-laststep-linear-mean", "tokens-onehot-rnn-linear",
     };
 
     private static SequenceModel<float> Build(string name)
@@ -61,9 +61,11 @@ public sealed class SequenceModelExportTests(ITestOutputHelper log)
                     .Add(Layer.Gru(5, bidirectional: true)).Add(Layer.MeanOverTime());
                 break;
             case "bilstm-dropout-laststep":
-                // A dropout between them: the model's LastStep (as built today) then reads every feature at the last step,
-                // the reverse half included; the export mirrors it.
+                // Dropout keeps the [forward, reverse] layout: LastStep still takes the reverse half at step 0.
                 model.Add(Layer.Lstm(5, bidirectional: true)).Add(Layer.Dropout(0.2)).Add(Layer.LastStep());
+                break;
+            case "tokens-onehot-rnn-linear":
+                model.Add(Layer.OneHot()).Add(Layer.Rnn(5)).Add(Layer.Linear(Vocabulary));
                 break;
             default:
                 // A second reduction after the first is the identity.

@@ -48,6 +48,10 @@ public sealed record FitOptions
 
     /// <summary>The token past each sequence's end in a batch of tokens.</summary>
     public int PaddingToken { get; init; }
+
+    /// <summary>Where to write one line per epoch (<see cref="EpochSummary.ToString"/>), e.g. <c>Console.Out</c>; null for
+    /// silence. Keras: <c>verbose=2</c>.</summary>
+    public TextWriter? Log { get; init; }
 }
 
 /// <summary>One epoch of <see cref="SequenceModel{T}.Fit"/>, as Keras prints it.</summary>

@@ -83,6 +83,7 @@ public sealed partial class SequenceModel<T>
                     SaveTrainingCheckpoint(path, state);
                 }
 
+                options.Log?.WriteLine(summary);
                 progress?.Report(summary);
             },
         });
@@ -95,13 +96,13 @@ public sealed partial class SequenceModel<T>
     /// <param name="data">The data set.</param>
     /// <param name="batchSize">Sequences per batch (only speed depends on it).</param>
     /// <returns>The loss and each metric over every counted row.</returns>
-    /// <exception cref="InvalidOperationException">The model is not compiled.</exception>
+    /// <exception cref="InvalidOperationException">The model has no loss (it was neither compiled nor loaded with one).</exception>
     /// <exception cref="ArgumentException">The data set does not fit the model or the loss.</exception>
     public EvaluationResult Evaluate(SequenceDataset<T> data, int batchSize = 32)
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        var loss = Loss ?? throw new InvalidOperationException("Compile the model (loss and optimiser) before Evaluate.");
+        var loss = Loss ?? throw new InvalidOperationException("Evaluate needs a loss: Compile the model first.");
         CheckData(data, nameof(data));
         foreach (var metric in metrics)
         {

@@ -30,6 +30,12 @@ public sealed partial class SequenceModel<T>
             ["dtype"] = typeof(T) == typeof(float) ? "float32" : "float64",
             ["architecture"] = ArchitectureJson(),
         };
+        if (Loss is not null)
+        {
+            metadata["loss"] = Loss.Name;
+            metadata["metrics"] = string.Join(",", metrics.Select(m => m.Name));
+        }
+
         SafeTensorsFile.Write(path, Parameters.Views.Select(v => (v.Name, v.Shape.ToArray(), (Array)v.Values.ToArray())), metadata);
     }
 
@@ -62,7 +68,8 @@ public sealed partial class SequenceModel<T>
 
     /// <summary>
     /// Rebuilds a model saved by <see cref="Save"/>: the architecture from the metadata, then the parameters, then
-    /// <see cref="Metadata"/>.
+    /// <see cref="Metadata"/>, and the built-in loss and metrics it was compiled with (so <see cref="Evaluate"/> works
+    /// at once; <see cref="Fit"/> needs <see cref="Compile(ILoss{T}, Optimizers.Optimizer{T}, IMetric{T}[])"/> for an optimiser).
     /// </summary>
     /// <param name="path">The file.</param>
     /// <param name="customLayers">Builds the user's layers (<see cref="CustomSpec"/>) from their description, or null when
@@ -126,14 +133,34 @@ public sealed partial class SequenceModel<T>
 
         foreach (var (key, value) in meta)
         {
-            if (key is not ("format" or "dtype" or "architecture"))
+            if (key is not ("format" or "dtype" or "architecture" or "loss" or "metrics"))
             {
                 model.Metadata[key] = value;
             }
         }
 
+        // The loss and the metrics it was compiled with, when they are built-in (Keras's load_model restores them too),
+        // so Evaluate works at once; Fit needs Compile for an optimiser.
+        model.Loss = meta.GetValueOrDefault("loss") switch
+        {
+            "cross_entropy" => new CrossEntropy<T>(),
+            "mse" => new MeanSquaredError<T>(),
+            _ => null,
+        };
+        model.metrics = [.. (meta.GetValueOrDefault("metrics") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
+            .Select(BuiltInMetric).OfType<IMetric<T>>()];
         return model;
     }
+
+    private static IMetric<T>? BuiltInMetric(string name) => name switch
+    {
+        "accuracy" => new Accuracy<T>(),
+        "perplexity" => new Perplexity<T>(),
+        "bits_per_char" => new BitsPerCharacter<T>(),
+        "mse" => new MeanSquaredErrorMetric<T>(),
+        "mae" => new MeanAbsoluteError<T>(),
+        _ => null,
+    };
 
     private void InvalidateFrozenWeights()
     {

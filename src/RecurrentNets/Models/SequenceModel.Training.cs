@@ -14,6 +14,7 @@ public sealed partial class SequenceModel<T>
     /// <summary>The loss set by <see cref="Compile(ILoss{T}, Optimizer{T}, IMetric{T}[])"/>, or null.</summary>
     public ILoss<T>? Loss { get; private set; }
 
+
     /// <summary>The optimiser set by <see cref="Compile(ILoss{T}, Optimizer{T}, IMetric{T}[])"/>, or null.</summary>
     public Optimizer<T>? Optimizer { get; private set; }
 

@@ -1,0 +1,89 @@
+using BenchmarkDotNet.Attributes;
+using RecurrentNets.Init;
+using RecurrentNets.Kernels;
+using RecurrentNets.Layers;
+using RecurrentNets.Losses;
+using RecurrentNets.Models;
+using RecurrentNets.Optimizers;
+using RecurrentNets.Parameters;
+using RecurrentNets.Sequence;
+using RecurrentNets.Tensors;
+
+namespace RecurrentNets.Benchmarks;
+
+/// <summary>
+/// The model layer's cost over the raw engine: one training step of the same network, LSTM (I = H = 128, T = 100) and
+/// a linear head of 10 classes on every step, cross-entropy, Adam, written by hand on the engine (the baseline) and as
+/// <see cref="SequenceModel{T}.TrainStep"/>. Both start from the same weights and see the same batch.
+/// </summary>
+[MemoryDiagnoser]
+public class ModelBenchmarks
+{
+    private const int Steps = 100, Hidden = 128, Classes = 10;
+    private Lstm<float> lstm = null!;
+    private Linear<float> head = null!;
+    private Adam<float> adam = null!;
+    private Tensor<float> x = null!, y = null!, dy = null!;
+    private float[] logits = [], dLogits = [];
+    private int[] targets = [];
+    private SequenceModel<float> model = null!;
+    private SequenceBatch<float> batch = null!;
+
+    [Params(32, 1)]
+    public int Batch { get; set; }
+
+    [Params(1, 2)]
+    public int Threads { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        KernelOptions.MaxDegreeOfParallelism = Threads;
+        var parameters = new ParameterBlock<float>();
+        lstm = new Lstm<float>(Hidden, Hidden, random: new SeededRandom(1), parameters: parameters);
+        head = new Linear<float>(Hidden, Classes, random: new SeededRandom(2), parameters: parameters, name: "head");
+        adam = new Adam<float>(parameters, 1e-3);
+        model = new SequenceModel<float>(Hidden, seed: 1).Add(Layer.Lstm(Hidden)).Add(Layer.Linear(Classes));
+        model.Compile(new CrossEntropy<float>(), p => new Adam<float>(p, 1e-3));
+
+        batch = new SequenceBatch<float>(Steps, Batch, Hidden, TargetKind.Classes, targetSteps: Steps);
+        var random = new SeededRandom(3);
+        for (int i = 0; i < batch.Features!.Length; i++)
+        {
+            batch.Features.Data[i] = (float)random.NextNormal();
+        }
+
+        for (int i = 0; i < batch.Classes!.Length; i++)
+        {
+            batch.Classes[i] = random.NextInt(Classes);
+        }
+
+        x = batch.Features;
+        targets = batch.Classes;
+        y = new Tensor<float>(Steps, Batch, Hidden);
+        dy = new Tensor<float>(Steps, Batch, Hidden);
+        logits = new float[Steps * Batch * Classes];
+        dLogits = new float[logits.Length];
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
+
+    /// <summary>The step written on the engine: forward, head, loss, head backward, BPTT, Adam.</summary>
+    [Benchmark(Baseline = true)]
+    public double Engine()
+    {
+        adam.ZeroGradients();
+        lstm.Forward(x, y);
+        head.Forward(y.Data, Steps * Batch, logits);
+        double loss = CrossEntropyLoss.Compute<float>(logits, targets, Classes, dLogits);
+        head.Backward(y.Data, dLogits, Steps * Batch, dy.Data);
+        lstm.Backward(dy);
+        adam.Step();
+        return loss;
+    }
+
+    /// <summary>The same step as <see cref="SequenceModel{T}.TrainStep"/>.</summary>
+    [Benchmark]
+    public double Model() => model.TrainStep(batch);
+}

@@ -91,6 +91,47 @@ public sealed class CheckpointTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void BothRecipesWorkWithOneSharedBlock()
+    {
+        // A layer and a head in one block, as the engine's hand-written training loop builds them.
+        var block = new RecurrentNets.Parameters.ParameterBlock<float>();
+        var lstm = new Lstm<float>(3, 4, 2, random: new SeededRandom(4), parameters: block);
+        var head = new RecurrentNets.Layers.Linear<float>(4, 2, random: new SeededRandom(5), parameters: block, name: "head");
+
+        // The layer alone: its own parameters only, rebuilt without the head, and loaded back into the shared block.
+        string layerPath = Path.Combine(directory, "layer.safetensors");
+        Checkpoint.Save(layerPath, lstm);
+        Assert.DoesNotContain(SafeTensorsFile.Read(layerPath).Entries, e => e.Name.StartsWith("head", StringComparison.Ordinal));
+        var rebuilt = Checkpoint.LoadLayer<float>(layerPath);
+        Assert.Equal(lstm.ParameterViews.Select(v => v.Values.ToArray()).SelectMany(v => v), rebuilt.Parameters.Values);
+        float[] headBefore = head.Weight.Values.ToArray();
+        var other = new RecurrentNets.Parameters.ParameterBlock<float>();
+        var otherLstm = new Lstm<float>(3, 4, 2, random: new SeededRandom(9), parameters: other);
+        var otherHead = new RecurrentNets.Layers.Linear<float>(4, 2, random: new SeededRandom(10), parameters: other, name: "head");
+        float[] otherHeadBefore = otherHead.Weight.Values.ToArray();
+        Checkpoint.Load(layerPath, otherLstm);
+        Assert.Equal(lstm.Parameters.Values.AsSpan(0, lstm.ParameterViews.Sum(v => v.Length)).ToArray(),
+            other.Values.AsSpan(0, otherLstm.ParameterViews.Sum(v => v.Length)).ToArray());
+        Assert.Equal(otherHeadBefore, otherHead.Weight.Values.ToArray());
+
+        // The whole block: layer and head, back into a block of the same layout.
+        string blockPath = Path.Combine(directory, "block.safetensors");
+        Checkpoint.Save(blockPath, block);
+        Checkpoint.Load(blockPath, other);
+        Assert.Equal(block.Values, other.Values);
+        Assert.Equal(headBefore, otherHead.Weight.Values.ToArray());
+
+        // Inside a model the layer's names carry the module prefix; its own checkpoint does not.
+        var model = new RecurrentNets.Models.SequenceModel<float>(3).Add(RecurrentNets.Models.Layer.Lstm(4, numLayers: 2)).Add(RecurrentNets.Models.Layer.Linear(2));
+        var inModel = model.GetRecurrentLayer(0)!;
+        Assert.Equal("rnn.", inModel.ParameterPrefix);
+        Checkpoint.Load(layerPath, inModel);
+        Assert.Equal(lstm.ParameterViews[0].Values.ToArray(), model.Parameters["rnn.weight_ih_l0"].Values.ToArray());
+        Checkpoint.Save(layerPath, inModel);
+        Assert.Equal("weight_ih_l0", SafeTensorsFile.Read(layerPath).Entries[0].Name);
+    }
+
+    [Fact]
     public void MismatchesAreReportedAndNothingIsHalfLoaded()
     {
         string path = Path.Combine(directory, "a.safetensors");

@@ -307,73 +307,12 @@ public sealed partial class EncoderDecoder<T>
         return true;
     }
 
-    private void SaveTrainingCheckpoint(string path, TrainerState state)
-    {
-        var optimizer = Optimizer!;
-        var tensors = Tensors();
-        foreach (var (name, buffer) in optimizer.StateBuffers)
-        {
-            tensors.Add(("optimizer." + name, [buffer.Length], (Array)buffer.Clone()));
-        }
+    private void SaveTrainingCheckpoint(string path, TrainerState state) =>
+        TrainingCheckpoint.Save(path, Parameters, Optimizer!, state, ModelMetadata());
 
-        if (state.BestWeights is T[] best)
-        {
-            tensors.Add(("trainer.best_weights", [best.Length], best));
-        }
-
-        var saved = new TrainingState(state.NextEpoch, state.Steps, state.BaseLearningRate, state.Best, state.SinceBest,
-            [.. state.EpochLosses], [.. state.Validations], optimizer.GetType().Name, optimizer.StepCount, optimizer.LearningRate);
-        var metadata = ModelMetadata();
-        metadata["training"] = JsonSerializer.Serialize(saved, ModelJsonContext.Default.TrainingState);
-        SafeTensorsFile.Write(path, tensors, metadata);
-    }
-
-    private TrainerState LoadTrainingCheckpoint(string path)
-    {
-        var file = SafeTensorsFile.Read(path);
-        if (file.Metadata.GetValueOrDefault("format") != FormatName || file.Metadata.GetValueOrDefault("architecture") != ArchitectureJson()
-            || !file.Metadata.TryGetValue("training", out string? json))
-        {
-            throw new ArgumentException($"{path} is not a training checkpoint of this model (its format or architecture differs or it has no training state).", nameof(path));
-        }
-
-        var saved = JsonSerializer.Deserialize(json, ModelJsonContext.Default.TrainingState)
-            ?? throw new InvalidDataException($"{path}: the training state is empty.");
-        var optimizer = Optimizer!;
-        if (saved.Optimizer != optimizer.GetType().Name)
-        {
-            throw new ArgumentException($"{path} was written with {saved.Optimizer} but the model is compiled with {optimizer.GetType().Name}.", nameof(path));
-        }
-
-        var values = new Dictionary<string, (int[], T[])>(StringComparer.Ordinal);
-        foreach (var view in Parameters.Views)
-        {
-            var entry = file.Find(view.Name) ?? throw new InvalidDataException($"{path} has no '{view.Name}'.");
-            values[view.Name] = (entry.Shape, file.GetData<T>(view.Name));
-        }
-
-        var buffers = optimizer.StateBuffers.Select(s => (s.Buffer, Data: file.Find("optimizer." + s.Name) is null
-            ? throw new InvalidDataException($"{path} has no optimiser buffer '{s.Name}'.") : file.GetData<T>("optimizer." + s.Name))).ToList();
-        T[]? best = file.Find("trainer.best_weights") is null ? null : file.GetData<T>("trainer.best_weights");
-        foreach (var (buffer, data) in buffers)
-        {
-            if (data.Length != buffer.Length)
-            {
-                throw new InvalidDataException($"{path}: an optimiser buffer has {data.Length} values but the optimiser's has {buffer.Length}.");
-            }
-        }
-
-        Parameters.Load(values);
-        foreach (var (buffer, data) in buffers)
-        {
-            data.CopyTo(buffer, 0);
-        }
-
-        optimizer.RestoreStepCount(saved.OptimizerStep);
-        optimizer.LearningRate = saved.LearningRate;
-        return new TrainerState(saved.NextEpoch, saved.Steps, saved.BaseLearningRate, saved.Best, saved.SinceBest,
-            saved.EpochLosses, saved.Validations, best);
-    }
+    private TrainerState LoadTrainingCheckpoint(string path) =>
+        TrainingCheckpoint.Load(path, Parameters, Optimizer!,
+            metadata => metadata.GetValueOrDefault("format") == FormatName && metadata.GetValueOrDefault("architecture") == ArchitectureJson());
 
     /// <summary>The model's side of a <see cref="Trainer{T}"/> run: pair batches in, losses out.</summary>
     private sealed class FitTask(EncoderDecoder<T> model, SequencePairDataset train, SequencePairDataset? validation, FitOptions options)

@@ -1,8 +1,20 @@
+using System.Diagnostics;
+using System.Globalization;
+using RecurrentNets.Data;
 using RecurrentNets.Init;
-using RecurrentNets.Serialization;
+using RecurrentNets.Models;
 using Spectre.Console;
 
 namespace CharRnn;
+
+/// <summary>The recurrent cell: the course's Elman cell, LSTM (Hochreiter and Schmidhuber 1997, forget-gate bias 1) or
+/// GRU (Cho et al. 2014, PyTorch's form).</summary>
+internal enum CellKind
+{
+    Rnn,
+    Lstm,
+    Gru,
+}
 
 /// <summary>The command-line settings.</summary>
 internal sealed record Settings(
@@ -14,7 +26,6 @@ internal sealed record Settings(
 /// <summary>Loads the text, trains, reports and generates.</summary>
 internal static class CharRnnApp
 {
-    private const double MaxGradientNorm = 5.0;
     private const int ReportLines = 8;
 
     // Held-out text is read as this many characters per stream at least (up to B streams).
@@ -40,177 +51,139 @@ internal static class CharRnnApp
             source = settings.File.Name;
         }
 
-        // The model: new, or the architecture and vocabulary of a checkpoint with its weights.
+        // The model: new, or a saved one (architecture, weights and vocabulary) whose vocabulary must cover the text.
         var random = new SeededRandom(settings.Seed);
-        var config = new ModelConfig(settings.Cell, settings.Hidden, settings.Layers, settings.Embedding, settings.Dropout,
-            settings.RecurrentDropout);
-        Vocabulary vocabulary;
-        IReadOnlyDictionary<string, string>? loadedMetadata = null;
+        CharLanguageModel model;
         if (settings.Load is not null)
         {
             if (!settings.Load.Exists)
             {
-                AnsiConsole.MarkupLineInterpolated($"[red]No checkpoint at {settings.Load.FullName}.[/]");
+                AnsiConsole.MarkupLineInterpolated($"[red]No model at {settings.Load.FullName}.[/]");
                 return 1;
             }
 
-            loadedMetadata = SafeTensorsFile.Read(settings.Load.FullName).Metadata;
-            (config, vocabulary) = ModelConfig.FromMetadata(loadedMetadata, settings.Load.Name);
-            char[] unknown = text.Where(c => !vocabulary.Contains(c)).Distinct().Order().ToArray();
+            model = CharLanguageModel.Load(settings.Load.FullName, settings.LearningRate);
+            string[] unknown = [.. text.EnumerateRunes().Select(r => r.ToString()).Where(c => model.Vocabulary.IndexOf(c) < 0)
+                .Distinct().Order(StringComparer.Ordinal)];
             if (unknown.Length > 0)
             {
                 AnsiConsole.MarkupLineInterpolated(
-                    $"[red]The text has {unknown.Length} characters the checkpoint's vocabulary lacks: {string.Concat(unknown.Take(20).Select(Vocabulary.Display))}[/]");
+                    $"[red]The text has {unknown.Length} characters the model's vocabulary lacks: {string.Concat(unknown.Take(20).Select(Display))}[/]");
                 return 1;
             }
         }
         else
         {
-            vocabulary = new Vocabulary(text);
+            model = CharLanguageModel.Create(Vocabulary.FromCharacters(text), settings.Cell, settings.Hidden, settings.Layers,
+                settings.Embedding, settings.Dropout, settings.RecurrentDropout, settings.LearningRate, settings.Seed);
         }
 
-        var (trainText, heldOutText, heldOutNote) = Split(text, settings.File is null, settings.Holdout);
-        int[] encoded = vocabulary.Encode(trainText);
-        int[] heldOut = vocabulary.Encode(heldOutText);
-        if (encoded.Length < settings.Batch + 1)
+        var vocabulary = model.Vocabulary;
+        var (trainText, heldOutText, heldOutNote) = Corpus.Split(text, settings.File is null, settings.Holdout);
+        int trainCharacters = vocabulary.Encode(trainText).Length, heldOutCharacters = vocabulary.Encode(heldOutText).Length;
+        if (trainCharacters < settings.Batch + 1)
         {
             AnsiConsole.MarkupLineInterpolated(
-                $"[red]The training text has {encoded.Length} characters: too few for {settings.Batch} parallel streams. Lower --batch (or --holdout).[/]");
+                $"[red]The training text has {trainCharacters} characters: too few for {settings.Batch} parallel streams. Lower --batch (or --holdout).[/]");
             return 1;
         }
 
-        var model = new CharModel(vocabulary, config, random.Fork());
-        if (settings.Load is not null)
-        {
-            Checkpoint.Load(settings.Load.FullName, model.Parameters);
-        }
+        int streamLength = (trainCharacters - 1) / settings.Batch;
+        int windowsPerEpoch = (streamLength + settings.Window - 1) / settings.Window;
+        int totalSteps = settings.Epochs is int epochs ? epochs * windowsPerEpoch : settings.Steps;
+        double unigramBits = Corpus.UnigramEntropyBits(vocabulary.Encode(text), vocabulary.Count);
+        int heldOutStreams = Math.Clamp(heldOutCharacters / HeldOutCharactersPerStream, 1, settings.Batch);
 
-        var trainer = new CharTrainer(model, encoded, settings.Batch, settings.Window, settings.LearningRate, MaxGradientNorm,
-            shuffleLines: settings.File is null ? random.Fork() : null);
-        int totalSteps = settings.Epochs is int epochs ? epochs * trainer.WindowsPerEpoch : settings.Steps;
-        double unigramBits = Corpus.UnigramEntropyBits(vocabulary.Encode(text), vocabulary.Size);
-        int heldOutStreams = Math.Clamp(heldOut.Length / HeldOutCharactersPerStream, 1, settings.Batch);
-
-        PrintSetup(settings, config, source, text.Length, vocabulary, model, trainer, totalSteps, unigramBits,
-            encoded.Length, heldOut.Length, heldOutNote, heldOutStreams);
-        var (smoothedBits, elapsed) = Train(trainer, totalSteps);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        double finalBits = trainer.EvaluateBits();
-        double heldOutBits = heldOut.Length > 1 ? CharTrainer.Evaluate(model, heldOut, heldOutStreams, settings.Window) : double.NaN;
+        PrintSetup(settings, source, text.Length, model, streamLength, windowsPerEpoch, totalSteps, unigramBits,
+            trainCharacters, heldOutCharacters, heldOutNote, heldOutStreams);
+        var (smoothedBits, elapsed) = Train(model, trainText, settings, totalSteps, random.Fork());
+        var clock = Stopwatch.StartNew();
+        double finalBits = model.BitsPerCharacter(trainText, settings.Batch, settings.Window);
+        double heldOutBits = heldOutCharacters > 1 ? model.BitsPerCharacter(heldOutText, heldOutStreams, settings.Window) : double.NaN;
         var evaluation = clock.Elapsed;
         PrintResult(unigramBits, finalBits, heldOutBits, smoothedBits, totalSteps, elapsed, evaluation, settings);
 
         if (settings.Save is not null)
         {
-            var metadata = config.ToMetadata(vocabulary);
-            long previous = loadedMetadata is not null && long.TryParse(loadedMetadata.GetValueOrDefault("trained_steps"),
-                System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long p) ? p : 0;
-            metadata["trained_steps"] = (previous + totalSteps).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            // One file: the architecture and the weights (PyTorch names), the vocabulary and these notes in the metadata.
+            var metadata = model.Model.Metadata;
+            long previous = long.TryParse(metadata.TryGetValue("trained_steps", out string? p) ? p : null, NumberStyles.None,
+                CultureInfo.InvariantCulture, out long steps) ? steps : 0;
+            metadata["trained_steps"] = (previous + totalSteps).ToString(CultureInfo.InvariantCulture);
             metadata["text"] = source;
-            metadata["batch"] = settings.Batch.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            metadata["window"] = settings.Window.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            metadata["batch"] = settings.Batch.ToString(CultureInfo.InvariantCulture);
+            metadata["window"] = settings.Window.ToString(CultureInfo.InvariantCulture);
             if (!double.IsNaN(heldOutBits))
             {
-                metadata["heldout_bits_per_char"] = heldOutBits.ToString("F4", System.Globalization.CultureInfo.InvariantCulture);
+                metadata["heldout_bits_per_char"] = heldOutBits.ToString("F4", CultureInfo.InvariantCulture);
             }
 
-            Checkpoint.Save(settings.Save.FullName, model.Parameters, metadata);
+            model.Model.Save(settings.Save.FullName);
             AnsiConsole.MarkupLineInterpolated(
-                $"Saved {model.Parameters.Views.Count} tensors ({model.Parameters.Length:N0} parameters) and the configuration to {settings.Save.FullName}.");
+                $"Saved the model ({model.Model.Parameters.Views.Count} tensors, {model.Model.Parameters.Length:N0} parameters, its architecture and vocabulary) to {settings.Save.FullName}.");
             AnsiConsole.WriteLine();
         }
 
-        string prime = vocabulary.Contains('\n') ? "\n" : text[..1];
+        string prime = vocabulary.IndexOf("\n") >= 0 ? "\n" : text.EnumerateRunes().First().ToString();
         PrintPredictions(model, prime, Prompts(settings, text));
         PrintSample(model, prime, settings, random.Fork());
         return 0;
     }
 
-    /// <summary>
-    /// Splits off held-out text: for a file, its last <paramref name="fraction"/> (from a line start when one is near);
-    /// for the built-in corpus, every (1/fraction)-th sentence, so that whole sentences are held out.
-    /// </summary>
-    private static (string Train, string HeldOut, string Note) Split(string text, bool builtIn, double fraction)
+    private static void PrintSetup(Settings settings, string source, int characters, CharLanguageModel model, int streamLength,
+        int windowsPerEpoch, int totalSteps, double unigramBits, int trainCharacters, int heldOutCharacters, string heldOutNote,
+        int heldOutStreams)
     {
-        if (fraction <= 0)
-        {
-            return (text, "", "none (--holdout 0)");
-        }
-
-        if (builtIn)
-        {
-            string[] lines = text.TrimEnd('\n').Split('\n');
-            int every = Math.Max(2, (int)Math.Round(1 / fraction));
-            var train = new System.Text.StringBuilder();
-            var held = new System.Text.StringBuilder();
-            int heldLines = 0;
-            for (int i = 0; i < lines.Length; i++)
-            {
-                bool hold = i % every == every - 1;
-                (hold ? held : train).Append(lines[i]).Append('\n');
-                heldLines += hold ? 1 : 0;
-            }
-
-            return (train.ToString(), held.ToString(), $"every {every}th sentence ({heldLines} of {lines.Length})");
-        }
-
-        int cut = (int)Math.Round(text.Length * (1 - fraction));
-        int lineStart = text.LastIndexOf('\n', Math.Max(0, cut - 1)) + 1;
-        if (lineStart > 0 && cut - lineStart < 1000)
-        {
-            cut = lineStart;
-        }
-
-        return (text[..cut], text[cut..], $"the last {fraction:P0} of the file");
-    }
-
-    private static void PrintSetup(Settings settings, ModelConfig config, string source, int characters, Vocabulary vocabulary,
-        CharModel model, CharTrainer trainer, int totalSteps, double unigramBits, int trainCharacters, int heldOutCharacters,
-        string heldOutNote, int heldOutStreams)
-    {
-        AnsiConsole.Write(new Rule($"[bold]Character-level {config.CellName}[/]").LeftJustified());
+        var recurrent = model.Model.Architecture.OfType<RecurrentSpec>().First();
+        AnsiConsole.Write(new Rule($"[bold]Character-level {CellName(recurrent.Kind, "RNN")}[/]").LeftJustified());
         var grid = new Grid().AddColumn(new GridColumn().PadRight(3)).AddColumn();
-        grid.AddRow("Text", Markup.Escape($"{source}, {characters:N0} characters, {vocabulary.Size} distinct"));
+        grid.AddRow("Text", Markup.Escape($"{source}, {characters:N0} characters, {model.Vocabulary.Count} distinct"));
         grid.AddRow("Unigram entropy", $"{unigramBits:F3} bits/char (a model that ignores context)");
         grid.AddRow("Held out", Markup.Escape(heldOutCharacters > 1
             ? $"{heldOutNote}: {heldOutCharacters:N0} characters, read as {heldOutStreams} stream(s) with the state carried"
             : heldOutNote));
-        grid.AddRow("Model", Markup.Escape(Describe(config, vocabulary.Size)));
-        grid.AddRow("Parameters", $"{model.Parameters.Length:N0}");
+        grid.AddRow("Model", Markup.Escape(Describe(model.Model)));
+        grid.AddRow("Parameters", $"{model.Model.Parameters.Length:N0}");
         if (settings.Load is not null)
         {
             grid.AddRow("Loaded", Markup.Escape(settings.Load.FullName));
         }
 
-        grid.AddRow("Streams", $"{settings.Batch} x {trainer.StreamLength:N0} of {trainCharacters:N0} training characters, windows of {settings.Window} steps, state carried");
+        grid.AddRow("Streams", $"{settings.Batch} x {streamLength:N0} of {trainCharacters:N0} training characters, windows of {settings.Window} steps, state carried");
         if (settings.File is null)
         {
             grid.AddRow("Line order", "shuffled every epoch");
         }
 
         grid.AddRow("Training", Markup.Escape(
-            $"{totalSteps:N0} Adam steps ({trainer.WindowsPerEpoch:N0} per epoch), lr {settings.LearningRate:G3}, clip norm {MaxGradientNorm:G}"));
+            $"{totalSteps:N0} Adam steps ({windowsPerEpoch:N0} per epoch), lr {settings.LearningRate:G3}, clip norm {CharLanguageModel.MaxGradientNorm:G}"));
         grid.AddRow("Seed", $"{settings.Seed}");
         AnsiConsole.Write(grid);
         AnsiConsole.WriteLine();
     }
 
-    private static string Describe(ModelConfig config, int v)
+    private static string CellName(RecurrentKind kind, string elman) => kind switch
     {
-        string input = config.Embedding > 0 ? $"embedding {v} x {config.Embedding}" : $"one-hot {v}";
-        string cell = config.Cell switch
-        {
-            CellKind.Lstm => "LSTM",
-            CellKind.Gru => "GRU",
-            _ => "Elman tanh",
-        };
-        string between = config.Layers > 1 && config.Dropout > 0 ? $" (dropout {config.Dropout:G3} between layers)" : "";
-        string recurrent = config.RecurrentDropout > 0 ? $", recurrent dropout {config.RecurrentDropout:G3}" : "";
-        string output = config.Dropout > 0 ? $" -> dropout {config.Dropout:G3}" : "";
-        return $"{input} -> {config.Layers} x {cell} {config.Hidden}{between}{recurrent}{output} -> linear {v} -> softmax";
-    }
+        RecurrentKind.Lstm => "LSTM",
+        RecurrentKind.Gru => "GRU",
+        _ => "Elman " + elman,
+    };
 
-    private static (double SmoothedBits, TimeSpan Elapsed) Train(CharTrainer trainer, int totalSteps)
+    // "one-hot 25 -> 1 x Elman tanh 96 -> linear 25 -> softmax", from the model's layer descriptions.
+    private static string Describe(SequenceModel<float> model) => string.Join(" -> ", model.Architecture.Select(spec => spec switch
+    {
+        OneHotSpec => $"one-hot {model.InputSize}",
+        EmbeddingSpec e => $"embedding {model.InputSize} x {e.EmbeddingDim}",
+        RecurrentSpec r => $"{r.NumLayers} x {CellName(r.Kind, "tanh")} {r.HiddenSize}"
+            + (r.NumLayers > 1 && r.Dropout > 0 ? $" (dropout {r.Dropout:G3} between layers)" : "")
+            + (r.RecurrentDropout > 0 ? $", recurrent dropout {r.RecurrentDropout:G3}" : ""),
+        DropoutSpec d => $"dropout {d.Probability:G3}",
+        LinearSpec l => $"linear {l.OutFeatures}",
+        _ => spec.DefaultName,
+    })) + " -> softmax";
+
+    private static (double SmoothedBits, TimeSpan Elapsed) Train(CharLanguageModel model, string trainText, Settings settings,
+        int totalSteps, SeededRandom random)
     {
         if (totalSteps == 0)
         {
@@ -218,45 +191,44 @@ internal static class CharRnnApp
         }
 
         int reportEvery = Math.Max(1, totalSteps / ReportLines);
-        var elapsed = TimeSpan.Zero;
+        var clock = Stopwatch.StartNew();
 
         // A line every eighth of the run (kept in logs), plus a live bar when the console is interactive.
-        void Report(TrainingProgress progress, ProgressTask? task)
+        void Report(int step, int epoch, double smoothedBits, ProgressTask? task)
         {
-            double stepsPerSecond = progress.Step / Math.Max(progress.Elapsed.TotalSeconds, 1e-9);
+            double stepsPerSecond = step / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
             if (task is not null)
             {
-                task.Description = $"loss {progress.SmoothedLossBits:F3} bits/char, {stepsPerSecond:F0} steps/s";
-                task.Value = progress.Step;
+                task.Description = $"loss {smoothedBits:F3} bits/char, {stepsPerSecond:F0} steps/s";
+                task.Value = step;
             }
 
-            if (progress.Step % reportEvery == 0 || progress.Step == progress.TotalSteps)
+            if (step % reportEvery == 0 || step == totalSteps)
             {
                 AnsiConsole.MarkupLine(
-                    $"step {progress.Step,6:N0}/{progress.TotalSteps:N0}   epoch {progress.Epoch,5:N0}   "
-                    + $"loss [bold]{progress.SmoothedLossBits:F3}[/] bits/char   {stepsPerSecond,6:F1} steps/s");
+                    $"step {step,6:N0}/{totalSteps:N0}   epoch {epoch,5:N0}   "
+                    + $"loss [bold]{smoothedBits:F3}[/] bits/char   {stepsPerSecond,6:F1} steps/s");
             }
-
-            elapsed = progress.Elapsed;
         }
 
-        if (!AnsiConsole.Profile.Capabilities.Interactive)
-        {
-            double bits = trainer.Train(totalSteps, progress => Report(progress, null));
-            return (bits, elapsed);
-        }
+        double Run(ProgressTask? task) => model.Train(trainText, settings.File is null, settings.Batch, settings.Window, totalSteps,
+            random, (step, epoch, bits) => Report(step, epoch, bits, task));
 
         double smoothed = double.NaN;
-        AnsiConsole.Progress()
-            .AutoClear(true)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
-                new ElapsedTimeColumn(), new RemainingTimeColumn())
-            .Start(context =>
-            {
-                var task = context.AddTask("training", maxValue: totalSteps);
-                smoothed = trainer.Train(totalSteps, progress => Report(progress, task));
-            });
-        return (smoothed, elapsed);
+        if (!AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            smoothed = Run(null);
+        }
+        else
+        {
+            AnsiConsole.Progress()
+                .AutoClear(true)
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
+                    new ElapsedTimeColumn(), new RemainingTimeColumn())
+                .Start(context => smoothed = Run(context.AddTask("training", maxValue: totalSteps)));
+        }
+
+        return (smoothed, clock.Elapsed);
     }
 
     private static void PrintResult(double unigramBits, double finalBits, double heldOutBits, double smoothedBits, int totalSteps,
@@ -309,23 +281,23 @@ internal static class CharRnnApp
         return word is null ? [] : [word + " "];
     }
 
-    private static void PrintPredictions(CharModel model, string prime, IEnumerable<string> prompts)
+    private static void PrintPredictions(CharLanguageModel model, string prime, IEnumerable<string> prompts)
     {
         var table = new Table().Border(TableBorder.Rounded)
             .AddColumn("After").AddColumn("1st").AddColumn("2nd").AddColumn("3rd").AddColumn("Greedy completion");
         var skipped = new List<string>();
         foreach (string prompt in prompts)
         {
-            if (prompt.Length == 0 || !prompt.All(model.Vocabulary.Contains))
+            if (prompt.Length == 0 || prompt.EnumerateRunes().Any(r => model.Vocabulary.IndexOf(r.ToString()) < 0))
             {
                 skipped.Add(prompt);
                 continue;
             }
 
             var top = model.TopPredictions(prime, prompt, 3);
-            string Cell(int i) => i < top.Length ? Markup.Escape($"{Vocabulary.Display(top[i].Character)} {top[i].Probability:P0}") : "";
+            string Cell(int i) => i < top.Length ? Markup.Escape($"{Display(top[i].Character)} {top[i].Probability:P0}") : "";
             table.AddRow(Markup.Escape($"\"{prompt}\""), "[bold]" + Cell(0) + "[/]", Cell(1), Cell(2),
-                Markup.Escape($"\"{model.Complete(prime, prompt, '\n', 40).TrimEnd()}\""));
+                Markup.Escape($"\"{model.Complete(prime, prompt, "\n", 40).TrimEnd()}\""));
         }
 
         if (table.Rows.Count > 0)
@@ -342,7 +314,7 @@ internal static class CharRnnApp
         AnsiConsole.WriteLine();
     }
 
-    private static void PrintSample(CharModel model, string prime, Settings settings, SeededRandom random)
+    private static void PrintSample(CharLanguageModel model, string prime, Settings settings, SeededRandom random)
     {
         string sample = model.Sample(prime, settings.Length, settings.Temperature, random);
         var panel = new Panel(new Text(sample))
@@ -351,4 +323,14 @@ internal static class CharRnnApp
             .Expand();
         AnsiConsole.Write(panel);
     }
+
+    /// <summary>A character as it reads in a table: '\n' as "\n", space as "' '".</summary>
+    private static string Display(string c) => c switch
+    {
+        "\n" => "\\n",
+        "\r" => "\\r",
+        "\t" => "\\t",
+        " " => "' '",
+        _ => c,
+    };
 }

@@ -1,6 +1,6 @@
 namespace CharRnn;
 
-/// <summary>The text the sample trains on when no file is given, and its character vocabulary.</summary>
+/// <summary>The text the sample trains on when no file is given, the held-out split and the unigram baseline.</summary>
 internal static class Corpus
 {
     /// <summary>
@@ -83,57 +83,42 @@ internal static class Corpus
 
         return entropy;
     }
-}
 
-/// <summary>The characters of a text, sorted by code point, and the index of each (the one-hot position).</summary>
-internal sealed class Vocabulary
-{
-    private readonly char[] characters;
-    private readonly Dictionary<char, int> indices;
-
-    public Vocabulary(string text)
+    /// <summary>
+    /// Splits off held-out text: for a file, its last <paramref name="fraction"/> (from a line start when one is near);
+    /// for the built-in corpus, every (1/fraction)-th sentence, so that whole sentences are held out.
+    /// </summary>
+    public static (string Train, string HeldOut, string Note) Split(string text, bool builtIn, double fraction)
     {
-        characters = text.Distinct().Order().ToArray();
-        indices = new Dictionary<char, int>(characters.Length);
-        for (int i = 0; i < characters.Length; i++)
+        if (fraction <= 0)
         {
-            indices.Add(characters[i], i);
-        }
-    }
-
-    /// <summary>Every character, in index order (what a checkpoint stores).</summary>
-    public string Characters => new(characters);
-
-    /// <summary>V, the one-hot width.</summary>
-    public int Size => characters.Length;
-
-    public char this[int index] => characters[index];
-
-    public bool Contains(char c) => indices.ContainsKey(c);
-
-    public bool TryIndex(char c, out int index) => indices.TryGetValue(c, out index);
-
-    /// <summary>The index of every character of <paramref name="text"/>, which must all be in the vocabulary.</summary>
-    public int[] Encode(string text)
-    {
-        var encoded = new int[text.Length];
-        for (int i = 0; i < text.Length; i++)
-        {
-            encoded[i] = indices.TryGetValue(text[i], out int index)
-                ? index
-                : throw new ArgumentException($"'{text[i]}' is not in the vocabulary.", nameof(text));
+            return (text, "", "none (--holdout 0)");
         }
 
-        return encoded;
-    }
+        if (builtIn)
+        {
+            string[] lines = text.TrimEnd('\n').Split('\n');
+            int every = Math.Max(2, (int)Math.Round(1 / fraction));
+            var train = new System.Text.StringBuilder();
+            var held = new System.Text.StringBuilder();
+            int heldLines = 0;
+            for (int i = 0; i < lines.Length; i++)
+            {
+                bool hold = i % every == every - 1;
+                (hold ? held : train).Append(lines[i]).Append('\n');
+                heldLines += hold ? 1 : 0;
+            }
 
-    /// <summary>A character as it reads in a table: '\n' as "\n", space as "' '".</summary>
-    public static string Display(char c) => c switch
-    {
-        '\n' => "\\n",
-        '\r' => "\\r",
-        '\t' => "\\t",
-        ' ' => "' '",
-        _ => c.ToString(),
-    };
+            return (train.ToString(), held.ToString(), $"every {every}th sentence ({heldLines} of {lines.Length})");
+        }
+
+        int cut = (int)Math.Round(text.Length * (1 - fraction));
+        int lineStart = text.LastIndexOf('\n', Math.Max(0, cut - 1)) + 1;
+        if (lineStart > 0 && cut - lineStart < 1000)
+        {
+            cut = lineStart;
+        }
+
+        return (text[..cut], text[cut..], $"the last {fraction:P0} of the file");
+    }
 }

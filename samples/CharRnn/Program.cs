@@ -88,11 +88,11 @@ var holdoutOption = new Option<double>("--holdout")
 };
 var saveOption = new Option<FileInfo?>("--save")
 {
-    Description = "Write the trained weights (PyTorch names) and the model configuration and vocabulary to this .safetensors file.",
+    Description = "Write the whole model to this .safetensors file: the weights (PyTorch names), the architecture and the vocabulary (SequenceModel.Save).",
 };
 var loadOption = new Option<FileInfo?>("--load")
 {
-    Description = "Start from a checkpoint written by --save: its configuration and vocabulary replace --cell, --hidden, --layers, --embedding and the dropouts.",
+    Description = "Start from a model written by --save (SequenceModel.Load): its architecture and vocabulary replace --cell, --hidden, --layers, --embedding and the dropouts.",
 };
 
 foreach (var option in new[] { hiddenOption, layersOption, windowOption, batchOption, lengthOption })

@@ -219,6 +219,47 @@ public sealed class SequenceDataset<T>
     }
 
     /// <summary>
+    /// A token stream cut into B contiguous streams read side by side in windows, for a stateful language model
+    /// (<see cref="SequenceModel{T}.Stateful"/>): the unshuffled batches of size <paramref name="streams"/> are the
+    /// consecutive windows, row b of each batch continuing row b of the one before (min-char-rnn, Keras
+    /// <c>stateful=True</c>). With S = (N - 1) / B steps per stream, stream b reads <c>tokens[b·S .. b·S + S)</c> and
+    /// predicts <c>tokens[b·S + 1 .. b·S + S]</c>; item w·B + b is window w of stream b, <c>window</c> steps long (the
+    /// last window of each stream holds the remainder, S mod window steps, when there is one).
+    /// </summary>
+    /// <param name="tokens">The stream, at least streams + 1 tokens, each non-negative. The last (N - 1) mod B tokens are not read.</param>
+    /// <param name="streams">B, the parallel streams (the batch size to read the data set with), at least 1.</param>
+    /// <param name="window">k, the steps per window (truncated-BPTT length), at least 1.</param>
+    /// <returns>ceil(S / window)·B items of class targets per step; train with
+    /// <c>Fit(..., new FitOptions { BatchSize = streams, Shuffle = false })</c> or <c>Batches(streams)</c>.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">streams or window is below 1.</exception>
+    /// <exception cref="ArgumentException">The stream has fewer than streams + 1 tokens or holds a negative token.</exception>
+    public static SequenceDataset<T> ForLanguageModelStreams(int[] tokens, int streams, int window)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        ArgumentOutOfRangeException.ThrowIfLessThan(streams, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(window, 1);
+        int streamLength = (tokens.Length - 1) / streams;
+        if (streamLength < 1)
+        {
+            throw new ArgumentException($"tokens has {tokens.Length} tokens but {streams} streams need at least {streams + 1} (streams + 1, for the next token).", nameof(tokens));
+        }
+
+        var b = new Builder(TargetKind.Classes, perStep: true);
+        for (int windowStart = 0; windowStart < streamLength; windowStart += window)
+        {
+            int steps = Math.Min(window, streamLength - windowStart);
+            for (int stream = 0; stream < streams; stream++)
+            {
+                int start = stream * streamLength + windowStart;
+                b.AddTokens(tokens[start..(start + steps)]);
+                b.AddClasses(tokens[(start + 1)..(start + steps + 1)]);
+            }
+        }
+
+        return b.Build();
+    }
+
+    /// <summary>
     /// Splits the items into two disjoint datasets: a seeded shuffle puts round(firstFraction·N) items in the first
     /// and the rest in the second; each part keeps the items in their original order.
     /// </summary>

@@ -131,6 +131,36 @@ public class SequenceDatasetTests
     }
 
     [Fact]
+    public void LanguageModelStreamsGiveConsecutiveWindowsOfEachStreamInItsBatchRow()
+    {
+        // 22 tokens, 3 streams: S = 21 / 3 = 7 steps each (stream b reads 7b .. 7b + 6); windows of 4 then 3 steps.
+        int[] stream = [.. Enumerable.Range(0, 22)];
+        var data = SequenceDataset<float>.ForLanguageModelStreams(stream, streams: 3, window: 4);
+        Assert.Equal(6, data.Count);
+        Assert.Equal(2, data.BatchCount(3));
+        var seen = new List<(int[] Tokens, int[] Classes, int Steps)>();
+        foreach (var batch in data.Batches(3))
+        {
+            seen.Add((batch.Tokens!.ToArray(), batch.Classes!.ToArray(), batch.Steps));
+        }
+
+        Assert.Equal(4, seen[0].Steps);
+        Assert.Equal([0, 7, 14, 1, 8, 15, 2, 9, 16, 3, 10, 17], seen[0].Tokens);
+        Assert.Equal([1, 8, 15, 2, 9, 16, 3, 10, 17, 4, 11, 18], seen[0].Classes);
+        Assert.Equal(3, seen[1].Steps);
+        Assert.Equal([4, 11, 18, 5, 12, 19, 6, 13, 20], seen[1].Tokens);
+        Assert.Equal([5, 12, 19, 6, 13, 20, 7, 14, 21], seen[1].Classes);
+
+        // A window that divides S: no short window; one stream: the whole text in order.
+        Assert.Equal([5, 5, 5, 5], SequenceDataset<float>.ForLanguageModelStreams(stream, streams: 2, window: 5).Lengths.ToArray());
+        var single = SequenceDataset<float>.ForLanguageModelStreams(stream, streams: 1, window: 21);
+        Assert.Equal(Enumerable.Range(0, 21), single.Batch([0]).Tokens!);
+        Assert.Throws<ArgumentException>(() => SequenceDataset<float>.ForLanguageModelStreams([1, 2, 3], streams: 3, window: 2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SequenceDataset<float>.ForLanguageModelStreams(stream, streams: 0, window: 2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SequenceDataset<float>.ForLanguageModelStreams(stream, streams: 2, window: 0));
+    }
+
+    [Fact]
     public void LastBatchHoldsTheRemainder()
     {
         var data = SequenceDataset<double>.Create(Items(7));

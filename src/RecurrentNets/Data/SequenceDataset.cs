@@ -282,7 +282,7 @@ public sealed class SequenceDataset<T>
             shuffled[i] = i;
         }
 
-        Shuffle(shuffled, new SeededRandom(seed));
+        Shuffling.Shuffle(shuffled, new SeededRandom(seed));
         int[] first = shuffled[..firstCount], second = shuffled[firstCount..];
         Array.Sort(first);
         Array.Sort(second);
@@ -367,10 +367,10 @@ public sealed class SequenceDataset<T>
             batchOrder[k] = k;
         }
 
-        SeededRandom? random = shuffle ? new SeededRandom(EpochSeed(seed, epoch)) : null;
+        SeededRandom? random = shuffle ? new SeededRandom(Shuffling.EpochSeed(seed, epoch)) : null;
         if (random != null)
         {
-            Shuffle(order, random);
+            Shuffling.Shuffle(order, random);
         }
 
         if (bucketByLength)
@@ -390,7 +390,7 @@ public sealed class SequenceDataset<T>
 
             if (random != null)
             {
-                Shuffle(batchOrder, random);
+                Shuffling.Shuffle(batchOrder, random);
             }
         }
 
@@ -521,24 +521,6 @@ public sealed class SequenceDataset<T>
         {
             throw new ArgumentOutOfRangeException(paramName, index, $"item index {index} is outside [0, {Count}) (the dataset's items).");
         }
-    }
-
-    private static void Shuffle(Span<int> values, SeededRandom random)
-    {
-        for (int i = values.Length - 1; i > 0; i--)
-        {
-            int j = random.NextInt(i + 1);
-            (values[i], values[j]) = (values[j], values[i]);
-        }
-    }
-
-    // SplitMix64's finaliser over (seed, epoch): epochs of one seed get unrelated streams.
-    private static ulong EpochSeed(ulong seed, int epoch)
-    {
-        ulong z = seed ^ ((ulong)epoch * 0x9E3779B97F4A7C15UL + 0x632BE59BD9B4E019UL);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
     }
 
     /// <summary>Collects and validates items; every message names the item's index.</summary>

@@ -124,7 +124,7 @@ public sealed class SequencePairDataset
         }
 
         int[] shuffled = Identity(Count);
-        Shuffle(shuffled, new SeededRandom(seed));
+        Shuffling.Shuffle(shuffled, new SeededRandom(seed));
         int[] first = shuffled[..firstCount], second = shuffled[firstCount..];
         Array.Sort(first);
         Array.Sort(second);
@@ -160,7 +160,7 @@ public sealed class SequencePairDataset
         int[] order = Identity(Count);
         if (shuffle)
         {
-            Shuffle(order, new SeededRandom(EpochSeed(seed, epoch)));
+            Shuffling.Shuffle(order, new SeededRandom(Shuffling.EpochSeed(seed, epoch)));
         }
 
         return Enumerate(order, batchSize);
@@ -230,24 +230,5 @@ public sealed class SequencePairDataset
         }
 
         return values;
-    }
-
-    // Fisher-Yates, as SequenceDataset shuffles.
-    private static void Shuffle(Span<int> values, SeededRandom random)
-    {
-        for (int i = values.Length - 1; i > 0; i--)
-        {
-            int j = random.NextInt(i + 1);
-            (values[i], values[j]) = (values[j], values[i]);
-        }
-    }
-
-    // SplitMix64's finaliser over (seed, epoch), as SequenceDataset: epochs of one seed get unrelated streams.
-    private static ulong EpochSeed(ulong seed, int epoch)
-    {
-        ulong z = seed ^ ((ulong)epoch * 0x9E3779B97F4A7C15UL + 0x632BE59BD9B4E019UL);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
     }
 }

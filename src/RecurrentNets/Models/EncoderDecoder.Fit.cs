@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using RecurrentNets.Data;
 using RecurrentNets.Optimizers;
@@ -101,38 +100,9 @@ public sealed partial class EncoderDecoder<T>
             ? LoadTrainingCheckpoint(resumePath) : null;
 
         var task = new FitTask(this, train, validation, options);
-        var history = new List<EpochSummary>();
-        var clock = Stopwatch.StartNew();
-        int? bestEpoch = null;
-        double? bestSoFar = resume?.Best;
-        var trainer = new Trainer<T>(optimizer, new TrainerOptions
-        {
-            Epochs = options.Epochs,
-            Schedule = options.Schedule,
-            ClipNorm = options.ClipNorm ?? ClipNorm,
-            EarlyStoppingPatience = options.EarlyStoppingPatience,
-            RestoreBestWeights = options.RestoreBestWeights && validation is not null,
-            Resume = resume,
-            EpochEnd = state =>
-            {
-                var summary = task.Summarise(state.NextEpoch, state.EpochLosses[^1], optimizer.LearningRate, clock.Elapsed);
-                history.Add(summary);
-                if (state.Best is double best && best != bestSoFar)
-                {
-                    bestSoFar = best;
-                    bestEpoch = state.NextEpoch;
-                }
-
-                if (options.CheckpointPath is string path && state.NextEpoch % options.CheckpointEveryEpochs == 0)
-                {
-                    SaveTrainingCheckpoint(path, state);
-                }
-
-                progress?.Report(summary);
-            },
-        });
-        var result = trainer.Fit(task, null, cancellationToken);
-        return new FitHistory(history, result.Reason, result.Message, bestEpoch);
+        var history = FitLoop.Run(optimizer, options, task, validation is not null, ClipNorm, resume, task.Summarise, SaveTrainingCheckpoint,
+            progress, cancellationToken);
+        return history;
     }
 
     /// <summary>

@@ -13,40 +13,24 @@ namespace RecurrentNets.Models;
 /// absolute error and the counted elements in double over the batches, so the epoch value is the MAE over all their
 /// rows at once. Allocates nothing.
 /// </remarks>
-public sealed class MeanAbsoluteError<T> : IMetric<T>
+public sealed class MeanAbsoluteError<T> : AccumulatedMetric<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private double sum;
-    private long counted;
-
     /// <inheritdoc/>
     /// <value><c>mae</c>.</value>
-    public string Name => "mae";
+    public override string Name => "mae";
 
     /// <inheritdoc/>
     /// <value>False.</value>
-    public bool HigherIsBetter => false;
+    public override bool HigherIsBetter => false;
 
     /// <inheritdoc/>
-    public double Result => counted == 0 ? double.NaN : sum / counted;
-
-    /// <inheritdoc/>
-    public void Reset()
-    {
-        sum = 0;
-        counted = 0;
-    }
-
-    /// <summary>Adds a batch: predictions <paramref name="output"/> [T', B, O] against the batch's values.</summary>
-    /// <param name="output">Predictions ŷ, the shape of <see cref="SequenceBatch{T}.Values"/>.</param>
-    /// <param name="batch">Real targets and the lengths (rows past a sequence's end are masked when T' &gt; 1).</param>
-    /// <exception cref="ArgumentNullException"><paramref name="output"/> or <paramref name="batch"/> is null.</exception>
-    /// <exception cref="ArgumentException">The batch's targets are not <see cref="TargetKind.Values"/>, or
-    /// <paramref name="output"/> does not have the values' shape (the message names both shapes).</exception>
-    public void Update(Tensor<T> output, SequenceBatch<T> batch)
+    protected override (double Sum, long Count) Measure(Tensor<T> output, SequenceBatch<T> batch)
     {
         int size = TargetRows.CheckOutput(output, batch, Name, acceptsClasses: false, acceptsValues: true);
         ReadOnlySpan<T> prediction = output.AsSpan(), target = batch.Values!.AsSpan();
+        double sum = 0;
+        long counted = 0;
         int position = 0;
         while (TargetRows.NextRun(batch, ref position, out int start, out int count))
         {
@@ -58,5 +42,7 @@ public sealed class MeanAbsoluteError<T> : IMetric<T>
 
             counted += count * size;
         }
+
+        return (sum, counted);
     }
 }

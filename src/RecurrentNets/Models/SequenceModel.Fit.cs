@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Numerics;
 using System.Text.Json;
@@ -56,40 +55,10 @@ public sealed partial class SequenceModel<T>
             ? LoadTrainingCheckpoint(resumePath) : null;
 
         var task = new FitTask(this, train, validation, options, monitor);
-        var history = new List<EpochSummary>();
-        var clock = Stopwatch.StartNew();
-        int? bestEpoch = null;
-        double? bestSoFar = resume?.Best;
-        var trainer = new Trainer<T>(optimizer, new TrainerOptions
-        {
-            Epochs = options.Epochs,
-            Schedule = options.Schedule,
-            ClipNorm = options.ClipNorm ?? ClipNorm,
-            EarlyStoppingPatience = options.EarlyStoppingPatience,
-            RestoreBestWeights = options.RestoreBestWeights && validation is not null,
-            Resume = resume,
-            EpochEnd = state =>
-            {
-                var summary = task.Summarise(state.NextEpoch, state.EpochLosses[^1], optimizer.LearningRate, clock.Elapsed);
-                history.Add(summary);
-                if (state.Best is double best && best != bestSoFar)
-                {
-                    bestSoFar = best;
-                    bestEpoch = state.NextEpoch;
-                }
-
-                if (options.CheckpointPath is string path && state.NextEpoch % options.CheckpointEveryEpochs == 0)
-                {
-                    SaveTrainingCheckpoint(path, state);
-                }
-
-                options.Log?.WriteLine(summary);
-                progress?.Report(summary);
-            },
-        });
-        var result = trainer.Fit(task, null, cancellationToken);
+        var history = FitLoop.Run(optimizer, options, task, validation is not null, ClipNorm, resume, task.Summarise, SaveTrainingCheckpoint,
+            progress, cancellationToken);
         Training = false;
-        return new FitHistory(history, result.Reason, result.Message, bestEpoch);
+        return history;
     }
 
     /// <summary>The compiled loss and metrics over a data set, in evaluation mode (Keras <c>model.evaluate</c>).</summary>
@@ -174,7 +143,7 @@ public sealed partial class SequenceModel<T>
             throw new InvalidOperationException("The model has one output per step: PredictClasses gives one class per sequence and needs a reduction layer (Layer.LastStep or Layer.MeanOverTime). Use Predict for per-step outputs.");
         }
 
-        return [.. Predict(data, batchSize).Select(row => ArgMax(row))];
+        return [.. Predict(data, batchSize).Select(row => System.Numerics.Tensors.TensorPrimitives.IndexOfMax<T>(row))];
     }
 
     private void CheckInput(SequenceDataset<T> data, string name)

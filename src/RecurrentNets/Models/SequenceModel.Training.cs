@@ -163,7 +163,7 @@ public sealed partial class SequenceModel<T>
         for (int row = 0; row < rows; row++)
         {
             int t = row / batch.BatchSize, b = row % batch.BatchSize;
-            classes[row] = perStep && t >= batch.Lengths[b] ? -1 : ArgMax(logits.Data.AsSpan(row * count, count));
+            classes[row] = perStep && t >= batch.Lengths[b] ? -1 : System.Numerics.Tensors.TensorPrimitives.IndexOfMax<T>(logits.Data.AsSpan(row * count, count));
         }
     }
 
@@ -181,19 +181,5 @@ public sealed partial class SequenceModel<T>
         }
 
         return new ModelStepper<T>(this, batchSize);
-    }
-
-    private static int ArgMax(ReadOnlySpan<T> values)
-    {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++)
-        {
-            if (values[i] > values[best])
-            {
-                best = i;
-            }
-        }
-
-        return best;
     }
 }

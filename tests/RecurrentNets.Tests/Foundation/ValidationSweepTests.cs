@@ -219,35 +219,4 @@ public sealed class ValidationSweepTests(ITestOutputHelper output)
 
     private static void Reservoir(ReservoirOptions options) => Reservoir<double>.Create(options);
 
-    private sealed class CapturingListener : TraceListener
-    {
-        private readonly System.Text.StringBuilder text = new();
-
-        public string Text
-        {
-            get
-            {
-                lock (text)
-                {
-                    return text.ToString();
-                }
-            }
-        }
-
-        public override void Write(string? message)
-        {
-            lock (text)
-            {
-                text.Append(message);
-            }
-        }
-
-        public override void WriteLine(string? message)
-        {
-            lock (text)
-            {
-                text.AppendLine(message);
-            }
-        }
-    }
 }

@@ -170,36 +170,4 @@ public sealed class NonFiniteTests : IDisposable
         // Allow loads silently, as torch.load does.
         Checkpoint.Load(path, target.Parameters, nonFinite: NonFinitePolicy.Allow);
     }
-
-    private sealed class CapturingListener : TraceListener
-    {
-        private readonly System.Text.StringBuilder text = new();
-
-        public string Text
-        {
-            get
-            {
-                lock (text)
-                {
-                    return text.ToString();
-                }
-            }
-        }
-
-        public override void Write(string? message)
-        {
-            lock (text)
-            {
-                text.Append(message);
-            }
-        }
-
-        public override void WriteLine(string? message)
-        {
-            lock (text)
-            {
-                text.AppendLine(message);
-            }
-        }
-    }
 }

@@ -14,8 +14,9 @@ namespace RecurrentNets.Models;
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
 /// <remarks>Runs unidirectional recurrent layers, linear, dropout (off) and reduction layers; a bidirectional layer, a
 /// time-delay layer or a custom layer needs the whole sequence and makes <see cref="SequenceModel{T}.CreateStepper"/>
-/// throw. The stepper shares the model's weights: train the model and the stepper sees the new weights. Not
-/// thread-safe, and it uses the model's layers: do not run the model on another thread meanwhile.</remarks>
+/// throw. The stepper shares the model's weights: train the model and the stepper sees the new weights. It runs on the
+/// model's layers, so a step while another thread runs the model (or the stepper) throws
+/// <see cref="InvalidOperationException"/>.</remarks>
 public sealed class ModelStepper<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -161,6 +162,7 @@ public sealed class ModelStepper<T>
 
     private void Run(Span<T> output)
     {
+        using var use = model.Use();
         if (output.Length != BatchSize * model.OutputSize)
         {
             throw new ArgumentException($"output has {output.Length} values but [{BatchSize}, {model.OutputSize}] (batchSize, outputSize) needs {BatchSize * model.OutputSize}.", nameof(output));

@@ -32,6 +32,7 @@ public sealed partial class SequenceModel<T>
     public FitHistory Fit(SequenceDataset<T> train, SequenceDataset<T>? validation = null, FitOptions? options = null,
         IProgress<EpochSummary>? progress = null, CancellationToken cancellationToken = default)
     {
+        using var use = Use();
         ArgumentNullException.ThrowIfNull(train);
         options ??= new FitOptions();
         var optimizer = Optimizer ?? throw new InvalidOperationException("Compile the model (loss and optimiser) before Fit.");
@@ -69,6 +70,7 @@ public sealed partial class SequenceModel<T>
     /// <exception cref="ArgumentException">The data set does not fit the model or the loss.</exception>
     public EvaluationResult Evaluate(SequenceDataset<T> data, int batchSize = 32)
     {
+        using var use = Use();
         ArgumentNullException.ThrowIfNull(data);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         var loss = Loss ?? throw new InvalidOperationException("Evaluate needs a loss: Compile the model first.");
@@ -105,6 +107,7 @@ public sealed partial class SequenceModel<T>
     /// <exception cref="ArgumentException">The data set's input does not fit the model.</exception>
     public T[][] Predict(SequenceDataset<T> data, int batchSize = 32, bool probabilities = false)
     {
+        using var use = Use();
         ArgumentNullException.ThrowIfNull(data);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         CheckInput(data, nameof(data));

@@ -23,6 +23,7 @@ public sealed partial class SequenceModel<T>
     /// <param name="path">The file to write.</param>
     public void Save(string path)
     {
+        using var use = Use();
         ArgumentException.ThrowIfNullOrEmpty(path);
         var metadata = new Dictionary<string, string>(Metadata, StringComparer.Ordinal)
         {
@@ -62,6 +63,7 @@ public sealed partial class SequenceModel<T>
     /// <exception cref="ArgumentException">A name is missing or extra, or a shape differs; the message names it and both shapes.</exception>
     public void LoadWeights(string path)
     {
+        using var use = Use();
         Checkpoint.Load(path, Parameters);
         InvalidateFrozenWeights();
     }

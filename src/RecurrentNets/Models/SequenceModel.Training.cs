@@ -82,6 +82,7 @@ public sealed partial class SequenceModel<T>
     /// <exception cref="ArgumentException">The batch does not fit the model or the loss (see <see cref="Forward"/>).</exception>
     public double TrainStep(SequenceBatch<T> batch)
     {
+        using var use = Use();
         var optimizer = Optimizer ?? throw new InvalidOperationException("Compile the model (loss and optimiser) before training.");
         optimizer.ZeroGradients();
         double loss = ComputeGradients(batch);
@@ -99,6 +100,7 @@ public sealed partial class SequenceModel<T>
     /// <exception cref="InvalidOperationException">Not compiled.</exception>
     public double ComputeGradients(SequenceBatch<T> batch)
     {
+        using var use = Use();
         var loss = Loss ?? throw new InvalidOperationException("Compile the model (loss and optimiser) before training.");
         if (!training)
         {
@@ -118,6 +120,7 @@ public sealed partial class SequenceModel<T>
     /// <returns>[T', B, O], a buffer the model owns (valid until the next call with a batch of this shape).</returns>
     public Tensor<T> Predict(SequenceBatch<T> batch)
     {
+        using var use = Use();
         if (training)
         {
             Training = false;
@@ -130,6 +133,7 @@ public sealed partial class SequenceModel<T>
     /// <returns>[T', B, O], a buffer the model owns (valid until the next call).</returns>
     public Tensor<T> PredictProbabilities(SequenceBatch<T> batch)
     {
+        using var use = Use();
         var logits = Predict(batch);
         if (probabilities is null || !probabilities.HasShape(logits.Shape))
         {
@@ -152,6 +156,7 @@ public sealed partial class SequenceModel<T>
     /// <exception cref="ArgumentException"><paramref name="classes"/> has another length.</exception>
     public void PredictClasses(SequenceBatch<T> batch, Span<int> classes)
     {
+        using var use = Use();
         var logits = Predict(batch);
         int count = logits.Size(2), rows = logits.Size(0) * logits.Size(1);
         if (classes.Length != rows)

@@ -27,7 +27,8 @@ namespace RecurrentNets.Models;
 /// attributes would give it (<c>embedding.weight</c>, <c>rnn.weight_ih_l0</c>, <c>head.weight</c>), so a PyTorch
 /// <c>state_dict</c> saved as safetensors loads with <see cref="LoadWeights"/> and the other way round.</para>
 /// <para>The model keeps one set of activation and gradient buffers per batch shape (T, B) and reuses it: after the
-/// first step of a shape, a training step allocates nothing. Not thread-safe: one model runs one batch at a time.</para>
+/// first step of a shape, a training step allocates nothing. One model runs one call at a time: a call from a second
+/// thread while one runs throws <see cref="InvalidOperationException"/>.</para>
 /// </remarks>
 public sealed partial class SequenceModel<T>
     where T : unmanaged, IFloatingPointIeee754<T>
@@ -47,6 +48,7 @@ public sealed partial class SequenceModel<T>
     private SequenceBatch<T>? lastBatch;
     private bool training = true;
     private bool stateful;
+    private ConcurrentUseGuard guard;
 
     /// <summary>Starts an empty model.</summary>
     /// <param name="inputSize">I, the features of each input step; when the first layer is an embedding, the vocabulary
@@ -298,6 +300,7 @@ public sealed partial class SequenceModel<T>
     /// <exception cref="InvalidOperationException">The model has no layer.</exception>
     public Tensor<T> Forward(SequenceBatch<T> batch)
     {
+        using var use = Use();
         var work = Prepare(batch);
         Tensor<T> x;
         if (embedding is not null)
@@ -340,6 +343,7 @@ public sealed partial class SequenceModel<T>
     /// <exception cref="ArgumentException">dOutput has another shape.</exception>
     public void Backward(Tensor<T> dOutput)
     {
+        using var use = Use();
         var work = last ?? throw new InvalidOperationException("Backward needs a Forward first.");
         ArgumentNullException.ThrowIfNull(dOutput);
         ShapeCheck.Require(dOutput, work.Outputs[^1].Shape, nameof(dOutput), "(the shape of the last output)");
@@ -424,6 +428,19 @@ public sealed partial class SequenceModel<T>
         {
             destination.Data[n * width + tokens[n]] = T.One;
         }
+    }
+
+    /// <summary>Marks this thread as running a call of the model until the scope ends (see <see cref="ConcurrentUseGuard"/>).</summary>
+    internal UseScope Use()
+    {
+        guard.Enter(this);
+        return new UseScope(this);
+    }
+
+    /// <summary>Ends a <see cref="Use"/>.</summary>
+    internal readonly ref struct UseScope(SequenceModel<T> model)
+    {
+        public void Dispose() => model.guard.Exit();
     }
 
     /// <summary>The buffers of one batch shape: each layer's output and its gradient.</summary>

@@ -65,6 +65,7 @@ public class RecurrentLayer<T>
     // projected steps) and the cell state alternates between two slots: the buffers stay in cache instead of streaming
     // T steps of them through memory (LSTM (32, 128), two threads: about 5 %).
     private bool ringCaches;
+    private ConcurrentUseGuard guard;
     private int gatesBase;
 
     /// <summary>Builds a stack of <paramref name="numLayers"/> layers of cells made by <paramref name="cellFactory"/>.</summary>
@@ -312,8 +313,23 @@ public class RecurrentLayer<T>
     /// <exception cref="ArgumentException">A shape disagrees; the message names the argument and both shapes.
     /// Nothing is written before all checks pass.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A sequence length is outside [1, timeSteps].</exception>
+    /// <exception cref="InvalidOperationException">Another thread is running a call of this layer.</exception>
     public void Forward(Tensor<T> input, Tensor<T> output, RecurrentState<T>? initialState = null, RecurrentState<T>? finalState = null,
         ReadOnlySpan<int> sequenceLengths = default)
+    {
+        guard.Enter(this);
+        try
+        {
+            ForwardCore(input, output, initialState, finalState, sequenceLengths);
+        }
+        finally
+        {
+            guard.Exit();
+        }
+    }
+
+    private void ForwardCore(Tensor<T> input, Tensor<T> output, RecurrentState<T>? initialState, RecurrentState<T>? finalState,
+        ReadOnlySpan<int> sequenceLengths)
     {
         (int steps, int batch) = ShapeCheck.RequireSequence(input, InputSize, "layer");
         ArgumentNullException.ThrowIfNull(output);
@@ -449,7 +465,21 @@ public class RecurrentLayer<T>
     /// <exception cref="InvalidOperationException">No forward pass is waiting for its backward pass, or the weights are
     /// frozen (<see cref="FreezeWeights"/>).</exception>
     /// <exception cref="ArgumentException">A shape disagrees with the forward pass.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is running a call of this layer.</exception>
     public void Backward(Tensor<T> dOutput, RecurrentState<T>? dFinalState = null, Tensor<T>? dInput = null, RecurrentState<T>? dInitialState = null)
+    {
+        guard.Enter(this);
+        try
+        {
+            BackwardCore(dOutput, dFinalState, dInput, dInitialState);
+        }
+        finally
+        {
+            guard.Exit();
+        }
+    }
+
+    private void BackwardCore(Tensor<T> dOutput, RecurrentState<T>? dFinalState, Tensor<T>? dInput, RecurrentState<T>? dInitialState)
     {
         ArgumentNullException.ThrowIfNull(dOutput);
         if (WeightsFrozen)

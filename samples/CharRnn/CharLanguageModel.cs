@@ -46,7 +46,7 @@ internal sealed class CharLanguageModel
             model.Add(Layer.Dropout(dropout));
         }
 
-        model.Add(Layer.Linear(vocabulary.Count)).Metadata["vocabulary"] = vocabulary.ToJson();
+        model.Add(Layer.Linear(vocabulary.Count)).Vocabulary = vocabulary;
         return new CharLanguageModel(model, vocabulary, learningRate);
     }
 
@@ -54,8 +54,8 @@ internal sealed class CharLanguageModel
     public static CharLanguageModel Load(string path, double learningRate)
     {
         var model = SequenceModel<float>.Load(path);
-        return new CharLanguageModel(model, Vocabulary.FromJson(model.Metadata.TryGetValue("vocabulary", out string? json)
-            ? json : throw new InvalidDataException($"{path} has no vocabulary: it was not saved by CharRnn --save.")), learningRate);
+        return new CharLanguageModel(model, model.Vocabulary
+            ?? throw new InvalidDataException($"{path} has no vocabulary: it was not saved by CharRnn --save."), learningRate);
     }
 
     /// <summary>Truncated BPTT, stateful (Keras <c>stateful=True</c>): the text is cut into B <paramref name="streams"/> read

@@ -135,7 +135,7 @@ internal static class Forecaster
             .Add(Layer.LastStep())
             .Add(Layer.Linear(settings.Horizon * LorenzForecastData.Features));
         model.Compile(new MeanSquaredError<float>(), p => new Adam<float>(p, settings.LearningRate), new MeanAbsoluteError<float>());
-        model.Metadata["normalizer"] = normalizer.ToJson();
+        model.Normalizer = normalizer;
         model.Metadata["window"] = settings.Window.ToString(System.Globalization.CultureInfo.InvariantCulture);
         model.Metadata["horizon"] = settings.Horizon.ToString(System.Globalization.CultureInfo.InvariantCulture);
         model.Metadata["features"] = string.Join(",", LorenzForecastData.Names);
@@ -146,7 +146,7 @@ internal static class Forecaster
     /// normaliser read back from the model's own metadata.</summary>
     public static float[][] Forecast(SequenceModel<float> model, SequenceDataset<float> windows)
     {
-        var normalizer = Normalizer<float>.FromJson(model.Metadata["normalizer"]);
+        var normalizer = model.Normalizer!;
         var forecasts = model.Predict(windows, batchSize: 256);
         foreach (var forecast in forecasts)
         {

@@ -36,6 +36,8 @@ public sealed partial class SequenceModel<T>
     /// <summary>The <c>format</c> entry of a saved model's metadata.</summary>
     public const string FormatName = "recurrentnets.sequence_model";
 
+    private const string VocabularyKey = "vocabulary", NormalizerKey = "normalizer";
+
     private readonly List<LayerSpec> specs = [];
     private readonly List<ISequenceLayer<T>> layers = [];
     private readonly List<bool> hasParameters = [];
@@ -105,6 +107,28 @@ public sealed partial class SequenceModel<T>
     /// <summary>Extra strings saved with the model (e.g. a vocabulary or a normalisation as JSON) and restored by
     /// <see cref="Load"/>. Keys <c>format</c>, <c>dtype</c> and <c>architecture</c> are the model's own.</summary>
     public IDictionary<string, string> Metadata { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The vocabulary of a model on text, kept in <see cref="Metadata"/> (<c>vocabulary</c>, as JSON), so a saved model
+    /// carries it and <see cref="Load"/> restores it. Null when none is set.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The stored JSON is not a vocabulary.</exception>
+    public Data.Vocabulary? Vocabulary
+    {
+        get => Metadata.TryGetValue(VocabularyKey, out string? json) ? Data.Vocabulary.FromJson(json) : null;
+        set => SetOrRemove(VocabularyKey, value?.ToJson());
+    }
+
+    /// <summary>
+    /// The normalisation of a model on series (fitted on the training part), kept in <see cref="Metadata"/>
+    /// (<c>normalizer</c>, as JSON), so a saved model carries it. Null when none is set.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The stored JSON is not a normaliser.</exception>
+    public Data.Normalizer<T>? Normalizer
+    {
+        get => Metadata.TryGetValue(NormalizerKey, out string? json) ? Data.Normalizer<T>.FromJson(json) : null;
+        set => SetOrRemove(NormalizerKey, value?.ToJson());
+    }
 
     /// <summary>Whether dropout is on (PyTorch <c>train()</c> / <c>eval()</c>). <see cref="Fit"/>, <see cref="Evaluate"/> and
     /// <see cref="Predict(SequenceBatch{T})"/> set it themselves.</summary>
@@ -427,6 +451,18 @@ public sealed partial class SequenceModel<T>
         for (int n = 0; n < tokens.Length; n++)
         {
             destination.Data[n * width + tokens[n]] = T.One;
+        }
+    }
+
+    private void SetOrRemove(string key, string? value)
+    {
+        if (value is null)
+        {
+            Metadata.Remove(key);
+        }
+        else
+        {
+            Metadata[key] = value;
         }
     }
 

@@ -155,6 +155,8 @@ public class SequenceModelTests
     {
         var model = Build<float>(architecture, out int vocabulary);
         model.Metadata["note"] = "kept";
+        model.Vocabulary = RecurrentNets.Data.Vocabulary.FromCharacters("abcdef", addUnknown: true);
+        model.Normalizer = RecurrentNets.Data.Normalizer<float>.Fit(new float[,] { { 1, 2 }, { 3, 5 } });
         var batch = RandomBatch<float>(5, 2, 3, [5, 3], seed: 2, vocabulary);
         float[] expected = model.Predict(batch).Data.ToArray();
         string path = Path.Combine(Path.GetTempPath(), $"model-{architecture}-{Environment.ProcessId}.safetensors");
@@ -166,6 +168,8 @@ public class SequenceModelTests
             Assert.Equal(model.Parameters.Values, loaded.Parameters.Values);
             Assert.Equal(expected, loaded.Predict(batch).Data);
             Assert.Equal("kept", loaded.Metadata["note"]);
+            Assert.Equal(model.Vocabulary.ToJson(), loaded.Vocabulary!.ToJson());
+            Assert.Equal(model.Normalizer.ToJson(), loaded.Normalizer!.ToJson());
         }
         finally
         {

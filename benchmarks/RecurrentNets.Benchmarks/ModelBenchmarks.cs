@@ -86,4 +86,58 @@ public class ModelBenchmarks
     /// <summary>The same step as <see cref="SequenceModel{T}.TrainStep"/>.</summary>
     [Benchmark]
     public double Model() => model.TrainStep(batch);
+
+    /// <summary>
+    /// <c>model-ab</c>: Engine and Model alternated in one process, 5 steps each per round for 40 rounds, at every
+    /// (batch, threads) point; prints the median and the best time of each and their ratio. Alternating cancels the
+    /// drift of a shared machine that BenchmarkDotNet's one-method-after-the-other runs pick up.
+    /// </summary>
+    public static int RunAlternated()
+    {
+        Console.WriteLine("| B | threads | engine median ms | model median ms | ratio of medians | engine best ms | model best ms | ratio of bests |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (int batch in new[] { 1, 32 })
+        {
+            foreach (int threads in new[] { 1, 2 })
+            {
+                var bench = new ModelBenchmarks { Batch = batch, Threads = threads };
+                bench.Setup();
+                var engine = new List<double>();
+                var model = new List<double>();
+                for (int i = 0; i < 10; i++)
+                {
+                    bench.Engine();
+                    bench.Model();
+                }
+
+                var clock = new System.Diagnostics.Stopwatch();
+                for (int round = 0; round < 40; round++)
+                {
+                    clock.Restart();
+                    for (int i = 0; i < 5; i++)
+                    {
+                        bench.Engine();
+                    }
+
+                    engine.Add(clock.Elapsed.TotalMilliseconds / 5);
+                    clock.Restart();
+                    for (int i = 0; i < 5; i++)
+                    {
+                        bench.Model();
+                    }
+
+                    model.Add(clock.Elapsed.TotalMilliseconds / 5);
+                }
+
+                bench.Cleanup();
+                engine.Sort();
+                model.Sort();
+                double em = engine[engine.Count / 2], mm = model[model.Count / 2];
+                Console.WriteLine(FormattableString.Invariant(
+                    $"| {batch} | {threads} | {em:F3} | {mm:F3} | {mm / em:F3} | {engine[0]:F3} | {model[0]:F3} | {model[0] / engine[0]:F3} |"));
+            }
+        }
+
+        return 0;
+    }
 }

@@ -19,5 +19,11 @@ if (args.Length > 0 && args[0] == "probe")
     return RecurrentNets.Benchmarks.StepProbe.Run(args[1..]);
 }
 
+// `model-ab` alternates the model layer's training step with the same step on the engine (see ModelBenchmarks).
+if (args is ["model-ab", ..])
+{
+    return RecurrentNets.Benchmarks.ModelBenchmarks.RunAlternated();
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;

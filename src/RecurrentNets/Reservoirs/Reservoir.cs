@@ -46,8 +46,12 @@ public interface IReservoir<T>
 /// <code>
 /// for i in 0..N: s = b[i] + Σ_j Wd[i,j]·d[j] + Σ_k W[i,k]·x[k]; next[i] = (1 - a)·x[i] + g·f(s)
 /// </code>
-/// The weights are read-only after construction; one instance may step several streams, but not from several threads
-/// at once once it has at least <see cref="ParallelMinNonZeros"/> nonzeros (its row split reuses one job object).
+/// <see cref="StepBatch"/> reads W once for all B streams: it copies the states into a stream-interleaved [N, B] buffer
+/// (rented from the shared array pool, so nothing is allocated once the pool holds it) and does B multiply-adds per
+/// nonzero with vector loads over the streams; each stream gets the bits <see cref="Step"/> would give it.
+/// The weights are read-only after construction; one instance may step several streams, but <see cref="Step"/> not from
+/// several threads at once once it has at least <see cref="ParallelMinNonZeros"/> nonzeros (its row split reuses one job
+/// object). <see cref="StepBatch"/> may be called from several threads at once (one caller at a time splits its rows).
 /// </remarks>
 /// <typeparam name="T">float or double.</typeparam>
 public sealed class Reservoir<T> : IReservoir<T>
@@ -263,8 +267,9 @@ public sealed class Reservoir<T> : IReservoir<T>
         }
     }
 
-    /// <summary>Reservoirs with at least this many nonzeros split each step over the kernel threads (see
-    /// <see cref="KernelOptions.MaxDegreeOfParallelism"/>); results are identical either way.</summary>
+    /// <summary>Reservoirs with at least this many nonzeros (nonzeros × streams for <see cref="StepBatch"/>) split each
+    /// step over the kernel threads (see <see cref="KernelOptions.MaxDegreeOfParallelism"/>); results are identical either
+    /// way.</summary>
     public int ParallelMinNonZeros { get; set; } = 200_000;
 
     private StepJob? stepJob;

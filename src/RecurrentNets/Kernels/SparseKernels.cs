@@ -227,8 +227,9 @@ public static class SparseKernels
         where T : unmanaged
         => checked((units + driveSize) * BatchStride<T>(batchSize));
 
-    /// <summary>Rows of the batched step start at multiples of this, so its activation spans are those of the single step.</summary>
-    internal const int BatchRowAlignment = BlockRows;
+    /// <summary>Row ranges of a split step start at multiples of this (the fused block of rows), so any split runs the
+    /// activation over the spans of the one-thread step and gives its bits.</summary>
+    internal const int RowBlockAlignment = BlockRows;
 
     /// <summary>dT[j, b] = drives[b, j] (pad lanes 0): [B, D] to [D, S].</summary>
     internal static unsafe void InterleaveDrives<T>(T* drives, int d, int batchSize, int stride, T* dT)
@@ -278,7 +279,7 @@ public static class SparseKernels
 
     /// <summary>
     /// The rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) of the batched step from the interleaved states
-    /// and drives; <paramref name="rowStart"/> is a multiple of <see cref="BatchRowAlignment"/> (or 0) so the blocks of
+    /// and drives; <paramref name="rowStart"/> is a multiple of <see cref="RowBlockAlignment"/> (or 0) so the blocks of
     /// rows, and with them the activation spans, are those of <see cref="LeakyStep{T}"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

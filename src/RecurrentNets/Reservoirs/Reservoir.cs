@@ -367,7 +367,7 @@ public sealed class Reservoir<T> : IReservoir<T>
             return n;
         }
 
-        int a = SparseKernels.BatchRowAlignment;
+        int a = SparseKernels.RowBlockAlignment;
         return (int)((long)n * part / parts) / a * a;
     }
 

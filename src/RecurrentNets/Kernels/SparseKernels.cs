@@ -197,7 +197,7 @@ public static class SparseKernels
             fixed (T* ws = workspace)
             fixed (T* next = nextStates)
             {
-                T* xT = ws, dT = ws + (long)n * stride;
+                T* xT = AlignWorkspace(ws), dT = xT + ((long)n * stride);
                 InterleaveDrives(dr, d, batchSize, stride, dT);
                 InterleaveStates(xs, n, batchSize, stride, xT, 0, n);
                 LeakyStepBatchRows(ptr, idx, val, xs, xT, wd, dT, d, bp, decay, gain, activation, n, batchSize, stride, next, 0, n);
@@ -222,10 +222,18 @@ public static class SparseKernels
         return (batchSize + w - 1) / w * w;
     }
 
-    /// <summary>Elements of the batched step's workspace: the interleaved states [N, S] and drives [D, S].</summary>
-    internal static int BatchWorkspaceLength<T>(int units, int driveSize, int batchSize)
+    /// <summary>Elements of the batched step's workspace: the interleaved states [N, S] and drives [D, S], plus the slack
+    /// <see cref="AlignWorkspace{T}"/> needs.</summary>
+    internal static unsafe int BatchWorkspaceLength<T>(int units, int driveSize, int batchSize)
         where T : unmanaged
-        => checked((units + driveSize) * BatchStride<T>(batchSize));
+        => checked(((units + driveSize) * BatchStride<T>(batchSize)) + (CacheLine / sizeof(T)));
+
+    /// <summary>The first cache-line boundary in a pinned workspace: an xT row of 64 bytes (8 doubles) is then one line, not two.</summary>
+    internal static unsafe T* AlignWorkspace<T>(T* workspace)
+        where T : unmanaged
+        => (T*)(((nuint)workspace + CacheLine - 1) & ~(nuint)(CacheLine - 1));
+
+    private const int CacheLine = 64;
 
     /// <summary>Row ranges of a split step start at multiples of this (the fused block of rows), so any split runs the
     /// activation over the spans of the one-thread step and gives its bits.</summary>

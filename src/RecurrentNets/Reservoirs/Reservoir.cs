@@ -338,9 +338,9 @@ public sealed class Reservoir<T> : IReservoir<T>
                 fixed (T* ws = workspace)
                 fixed (T* next = nextStates)
                 {
-                    T* dT = ws + (long)units * stride;
+                    T* xT = SparseKernels.AlignWorkspace(ws), dT = xT + ((long)units * stride);
                     SparseKernels.InterleaveDrives(dr, d, batchSize, stride, dT);
-                    job.Set(xs, ws, dT, batchSize, stride, next);
+                    job.Set(xs, xT, dT, batchSize, stride, next);
                     // Every row of xT is needed before any row of W is: interleave, then step.
                     job.Interleaving = true;
                     WorkerPool.Shared.Run(job, WorkerPool.Shared.MaxParts);

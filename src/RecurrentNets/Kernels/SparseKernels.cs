@@ -184,7 +184,7 @@ public static class SparseKernels
         }
 
         int stride = BatchStride<T>(batchSize);
-        T[] workspace = ArrayPool<T>.Shared.Rent(BatchWorkspaceLength<T>(n, d, batchSize));
+        T[] workspace = ArrayPool<T>.Shared.Rent(BatchWorkspaceLength<T>(n, d, batchSize, 1));
         try
         {
             fixed (int* ptr = rowPointers)
@@ -197,10 +197,10 @@ public static class SparseKernels
             fixed (T* ws = workspace)
             fixed (T* next = nextStates)
             {
-                T* xT = AlignWorkspace(ws), dT = xT + ((long)n * stride);
+                T* xT = AlignWorkspace(ws), dT = xT + ((long)n * stride), tile = dT + ((long)d * stride);
                 InterleaveDrives(dr, d, batchSize, stride, dT);
                 InterleaveStates(xs, n, batchSize, stride, xT, 0, n);
-                LeakyStepBatchRows(ptr, idx, val, xs, xT, wd, dT, d, bp, decay, gain, activation, n, batchSize, stride, next, 0, n);
+                LeakyStepBatchRows(ptr, idx, val, xs, xT, wd, dT, d, bp, decay, gain, activation, n, batchSize, stride, tile, next, 0, n);
             }
         }
         finally
@@ -222,11 +222,17 @@ public static class SparseKernels
         return (batchSize + w - 1) / w * w;
     }
 
-    /// <summary>Elements of the batched step's workspace: the interleaved states [N, S] and drives [D, S], plus the slack
+    /// <summary>Elements of the batched step's workspace: the interleaved states [N, S] and drives [D, S], one tile of
+    /// pre-activations [256, S] per part of a split (see <see cref="BatchTileLength{T}"/>), plus the slack
     /// <see cref="AlignWorkspace{T}"/> needs.</summary>
-    internal static unsafe int BatchWorkspaceLength<T>(int units, int driveSize, int batchSize)
+    internal static unsafe int BatchWorkspaceLength<T>(int units, int driveSize, int batchSize, int parts)
         where T : unmanaged
-        => checked(((units + driveSize) * BatchStride<T>(batchSize)) + (CacheLine / sizeof(T)));
+        => checked(((units + driveSize + (parts * BlockRows)) * BatchStride<T>(batchSize)) + (CacheLine / sizeof(T)));
+
+    /// <summary>Elements of one part's tile of interleaved pre-activations [256, S].</summary>
+    internal static int BatchTileLength<T>(int batchSize)
+        where T : unmanaged
+        => BlockRows * BatchStride<T>(batchSize);
 
     /// <summary>The first cache-line boundary in a pinned workspace: an xT row of 64 bytes (8 doubles) is then one line, not two.</summary>
     internal static unsafe T* AlignWorkspace<T>(T* workspace)
@@ -292,17 +298,16 @@ public static class SparseKernels
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void LeakyStepBatchRows<T>(int* ptr, int* idx, T* val, T* states, T* xT, T* driveWeights, T* dT, int d,
-        T* bias, T decay, T gain, ReservoirActivation activation, int n, int batchSize, int stride, T* next, int rowStart, int rowEnd)
+        T* bias, T decay, T gain, ReservoirActivation activation, int n, int batchSize, int stride, T* tile, T* next, int rowStart, int rowEnd)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         // Past L2, the xT rows of a row's columns are cache misses in random order: prefetch them a few rows ahead.
         bool prefetch = UsePrefetch && Sse.IsSupported && (long)n * stride * Unsafe.SizeOf<T>() > PrefetchAboveBytes;
         int rowBytes = stride * Unsafe.SizeOf<T>();
-        T* lanes = stackalloc T[64 / sizeof(T)];
         for (int r0 = rowStart; r0 < rowEnd; r0 += BlockRows)
         {
             int len = Math.Min(BlockRows, rowEnd - r0);
-            // Pre-activations of all streams, written to next[b, row]; the same sums in the same order as RowSum.
+            // Pre-activations of all streams into the tile [len, S]; the same sums in the same order as RowSum.
             for (int row = r0; row < r0 + len; row++)
             {
                 if (prefetch && row + PrefetchRows < rowEnd)
@@ -312,13 +317,14 @@ public static class SparseKernels
 
                 int start = ptr[row], end = ptr[row + 1];
                 T* wdRow = driveWeights + (long)row * d;
+                T* pre = tile + ((long)(row - r0) * stride);
                 T b0 = bias == null ? T.Zero : bias[row];
                 int b = 0;
                 if (Vector512.IsHardwareAccelerated)
                 {
                     for (; b + Vector512<T>.Count <= stride; b += Vector512<T>.Count)
                     {
-                        RowChunk<Lanes512<T>, Vector512<T>, T>(start, end, idx, val, xT, stride, wdRow, dT, d, b0, b, batchSize, next, n, row, lanes);
+                        RowChunk<Lanes512<T>, Vector512<T>, T>(start, end, idx, val, xT, stride, wdRow, dT, d, b0, b, pre);
                     }
                 }
 
@@ -326,7 +332,7 @@ public static class SparseKernels
                 {
                     for (; b + Vector256<T>.Count <= stride; b += Vector256<T>.Count)
                     {
-                        RowChunk<Lanes256<T>, Vector256<T>, T>(start, end, idx, val, xT, stride, wdRow, dT, d, b0, b, batchSize, next, n, row, lanes);
+                        RowChunk<Lanes256<T>, Vector256<T>, T>(start, end, idx, val, xT, stride, wdRow, dT, d, b0, b, pre);
                     }
                 }
 
@@ -334,20 +340,27 @@ public static class SparseKernels
                 {
                     for (; b + Vector128<T>.Count <= stride; b += Vector128<T>.Count)
                     {
-                        RowChunk<Lanes128<T>, Vector128<T>, T>(start, end, idx, val, xT, stride, wdRow, dT, d, b0, b, batchSize, next, n, row, lanes);
+                        RowChunk<Lanes128<T>, Vector128<T>, T>(start, end, idx, val, xT, stride, wdRow, dT, d, b0, b, pre);
                     }
                 }
 
                 for (; b < stride; b++)
                 {
-                    RowChunk<ScalarLane<T>, T, T>(start, end, idx, val, xT, stride, wdRow, dT, d, b0, b, batchSize, next, n, row, lanes);
+                    RowChunk<ScalarLane<T>, T, T>(start, end, idx, val, xT, stride, wdRow, dT, d, b0, b, pre);
                 }
             }
 
-            // Activation and leak per stream over the same block of rows as the single step: the same calls, the same bits.
+            // Back to one span per stream (reading the tile long after its vector stores, so no store-forwarding stall),
+            // then activation and leak over the same block of rows as the single step: the same calls, the same bits.
             for (int b = 0; b < batchSize; b++)
             {
-                var p = new Span<T>(next + (long)b * n + r0, len);
+                T* dst = next + ((long)b * n) + r0;
+                for (int i = 0; i < len; i++)
+                {
+                    dst[i] = tile[((long)i * stride) + b];
+                }
+
+                var p = new Span<T>(dst, len);
                 Activate(p, activation);
                 TP.Multiply(p, gain, p);
                 TP.MultiplyAdd(new ReadOnlySpan<T>(states + (long)b * n + r0, len), decay, p, p);
@@ -358,11 +371,11 @@ public static class SparseKernels
     /// <summary>
     /// The pre-activations of streams [b, b + TL.Count) of one row: bias and drive, then the sparse row in four
     /// accumulator chains exactly as <see cref="RowSum{T}"/> (multiply, then add: no FMA), one lane per stream;
-    /// written to next[b + l, row] for the real streams.
+    /// stored to pre[b..].
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void RowChunk<TL, TV, T>(int start, int end, int* idx, T* val, T* xT, int stride, T* wdRow, T* dT, int d,
-        T bias, int b, int batchSize, T* next, int n, int row, T* lanes)
+        T bias, int b, T* pre)
         where TL : struct, IBatchLanes<TV, T>
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -388,12 +401,7 @@ public static class SparseKernels
             s0 = TL.Add(s0, TL.Multiply(TL.Broadcast(val[p]), TL.Load(x + (long)idx[p] * stride)));
         }
 
-        TL.Store(TL.Add(TL.Add(s0, s1), TL.Add(s2, s3)), lanes);
-        int m = Math.Min(TL.Count, batchSize - b);
-        for (int l = 0; l < m; l++)
-        {
-            next[(long)(b + l) * n + row] = lanes[l];
-        }
+        TL.Store(TL.Add(TL.Add(s0, s1), TL.Add(s2, s3)), pre + b);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -327,8 +327,8 @@ public sealed class Reservoir<T> : IReservoir<T>
             return;
         }
 
-        int units = Units, d = Inputs + FeedbackSize, stride = SparseKernels.BatchStride<T>(batchSize);
-        T[] workspace = ArrayPool<T>.Shared.Rent(SparseKernels.BatchWorkspaceLength<T>(units, d, batchSize));
+        int units = Units, d = Inputs + FeedbackSize, stride = SparseKernels.BatchStride<T>(batchSize), parts = WorkerPool.Shared.MaxParts;
+        T[] workspace = ArrayPool<T>.Shared.Rent(SparseKernels.BatchWorkspaceLength<T>(units, d, batchSize, parts));
         try
         {
             unsafe
@@ -340,12 +340,12 @@ public sealed class Reservoir<T> : IReservoir<T>
                 {
                     T* xT = SparseKernels.AlignWorkspace(ws), dT = xT + ((long)units * stride);
                     SparseKernels.InterleaveDrives(dr, d, batchSize, stride, dT);
-                    job.Set(xs, xT, dT, batchSize, stride, next);
-                    // Every row of xT is needed before any row of W is: interleave, then step.
+                    job.Set(xs, xT, dT, dT + ((long)d * stride), batchSize, stride, next);
+                    // Every row of xT is needed before any row of W is: interleave, then step (one tile per part).
                     job.Interleaving = true;
-                    WorkerPool.Shared.Run(job, WorkerPool.Shared.MaxParts);
+                    WorkerPool.Shared.Run(job, parts);
                     job.Interleaving = false;
-                    WorkerPool.Shared.Run(job, WorkerPool.Shared.MaxParts);
+                    WorkerPool.Shared.Run(job, parts);
                 }
             }
         }
@@ -378,17 +378,19 @@ public sealed class Reservoir<T> : IReservoir<T>
         private T* states;
         private T* xT;
         private T* dT;
+        private T* tiles;
         private int batchSize;
         private int stride;
         private T* next;
 
         public bool Interleaving { get; set; }
 
-        public void Set(T* xs, T* interleaved, T* drivesInterleaved, int batch, int rowStride, T* nx)
+        public void Set(T* xs, T* interleaved, T* drivesInterleaved, T* tileBase, int batch, int rowStride, T* nx)
         {
             states = xs;
             xT = interleaved;
             dT = drivesInterleaved;
+            tiles = tileBase;
             batchSize = batch;
             stride = rowStride;
             next = nx;
@@ -411,7 +413,7 @@ public sealed class Reservoir<T> : IReservoir<T>
             fixed (T* bp = owner.Bias)
             {
                 SparseKernels.LeakyStepBatchRows(ptr, idx, val, states, xT, wd, dT, owner.Inputs + owner.FeedbackSize, bp, owner.decay, owner.gain,
-                    owner.Activation, n, batchSize, stride, next, start, end);
+                    owner.Activation, n, batchSize, stride, tiles + ((long)part * SparseKernels.BatchTileLength<T>(batchSize)), next, start, end);
             }
         }
     }

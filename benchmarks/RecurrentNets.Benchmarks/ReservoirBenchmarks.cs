@@ -22,7 +22,8 @@ public class ReservoirStepBenchmarks
     private Reservoir<double> rd = null!;
     private float[] xf = null!, nf = null!, uf = null!;
     private double[] xd = null!, nd = null!, ud = null!;
-    private float[] batchX = null!, batchNext = null!, batchDrive = null!;
+    private float[] batchX = null!, batchNext = null!;
+    private double[] batchXd = null!, batchNextd = null!;
     private int t;
 
     [Params(1_000, 10_000, 100_000, 1_000_000)]
@@ -55,7 +56,8 @@ public class ReservoirStepBenchmarks
         nf = new float[Units];
         batchX = new float[8 * Units];
         batchNext = new float[8 * Units];
-        batchDrive = new float[8];
+        batchXd = new double[8 * Units];
+        batchNextd = new double[8 * Units];
         Console.WriteLine($"// nnz(W) = {rd.Weights.NonZeros}, load {File.ReadAllText("/proc/loadavg").Trim()}");
     }
 
@@ -90,13 +92,24 @@ public class ReservoirStepBenchmarks
         }
     }
 
-    /// <summary>Eight independent float streams per step (Mean is the time of one step of all eight).</summary>
+    /// <summary>Eight independent double streams per step, each driven by its own u (Mean is the time of one step of all eight).</summary>
+    [Benchmark(OperationsPerInvoke = StepsPerInvoke)]
+    public void StepDoubleBatch8()
+    {
+        for (int s = 0; s < StepsPerInvoke; s++)
+        {
+            rd.StepBatch(batchXd, ud.AsSpan(t++ % 9_992, 8), 8, batchNextd);
+            (batchXd, batchNextd) = (batchNextd, batchXd);
+        }
+    }
+
+    /// <summary>Eight independent float streams per step, each driven by its own u (Mean is the time of one step of all eight).</summary>
     [Benchmark(OperationsPerInvoke = StepsPerInvoke)]
     public void StepFloatBatch8()
     {
         for (int s = 0; s < StepsPerInvoke; s++)
         {
-            rf.StepBatch(batchX, batchDrive, 8, batchNext);
+            rf.StepBatch(batchX, uf.AsSpan(t++ % 9_992, 8), 8, batchNext);
             (batchX, batchNext) = (batchNext, batchX);
         }
     }

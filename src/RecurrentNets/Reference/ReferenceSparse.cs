@@ -39,6 +39,21 @@ public static class ReferenceSparse
         }
     }
 
+    /// <summary>The batched step: <see cref="LeakyStep{T}"/> on each stream b of states [B, N] and drives [B, D].</summary>
+    public static void LeakyStepBatch<T>(ReadOnlySpan<int> rowPointers, ReadOnlySpan<int> columnIndices, ReadOnlySpan<T> values,
+        ReadOnlySpan<T> states, ReadOnlySpan<T> driveWeights, ReadOnlySpan<T> drives, ReadOnlySpan<T> bias,
+        T decay, T gain, ReservoirActivation activation, int batchSize, Span<T> nextStates)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = rowPointers.Length - 1;
+        int d = batchSize == 0 ? 0 : drives.Length / batchSize;
+        for (int b = 0; b < batchSize; b++)
+        {
+            LeakyStep(rowPointers, columnIndices, values, states.Slice(b * n, n), driveWeights, drives.Slice(b * d, d), bias,
+                decay, gain, activation, nextStates.Slice(b * n, n));
+        }
+    }
+
     /// <summary>gram[i, j] += Σ_r x[r, i]·x[r, j] for j ≥ i (upper triangle), x row-major [rows, columns].</summary>
     public static void AccumulateGramUpper(ReadOnlySpan<double> x, int rows, int columns, Span<double> gram)
     {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics;
 using RecurrentNets.Init;
 using RecurrentNets.Kernels;
@@ -45,8 +46,12 @@ public interface IReservoir<T>
 /// <code>
 /// for i in 0..N: s = b[i] + Σ_j Wd[i,j]·d[j] + Σ_k W[i,k]·x[k]; next[i] = (1 - a)·x[i] + g·f(s)
 /// </code>
-/// The weights are read-only after construction; one instance may step several streams, but not from several threads
-/// at once once it has at least <see cref="ParallelMinNonZeros"/> nonzeros (its row split reuses one job object).
+/// <see cref="StepBatch"/> reads W once for all B streams: it copies the states into a stream-interleaved [N, B] buffer
+/// (rented from the shared array pool, so nothing is allocated once the pool holds it) and does B multiply-adds per
+/// nonzero with vector loads over the streams; each stream gets the bits <see cref="Step"/> would give it.
+/// The weights are read-only after construction; one instance may step several streams, but <see cref="Step"/> not from
+/// several threads at once once it has at least <see cref="ParallelMinNonZeros"/> nonzeros (its row split reuses one job
+/// object). <see cref="StepBatch"/> may be called from several threads at once (one caller at a time splits its rows).
 /// </remarks>
 /// <typeparam name="T">float or double.</typeparam>
 public sealed class Reservoir<T> : IReservoir<T>
@@ -106,6 +111,7 @@ public sealed class Reservoir<T> : IReservoir<T>
         Activation = activation;
         decay = T.CreateTruncating(1 - leakRate);
         gain = T.CreateTruncating(ActivationGain);
+        batchJob = new BatchJob(this);
     }
 
     /// <summary>W [N, N] in CSR form.</summary>
@@ -261,8 +267,9 @@ public sealed class Reservoir<T> : IReservoir<T>
         }
     }
 
-    /// <summary>Reservoirs with at least this many nonzeros split each step over the kernel threads (see
-    /// <see cref="KernelOptions.MaxDegreeOfParallelism"/>); results are identical either way.</summary>
+    /// <summary>Reservoirs with at least this many nonzeros (nonzeros × streams for <see cref="StepBatch"/>) split each
+    /// step over the kernel threads (see <see cref="KernelOptions.MaxDegreeOfParallelism"/>); results are identical either
+    /// way.</summary>
     public int ParallelMinNonZeros { get; set; } = 200_000;
 
     private StepJob? stepJob;
@@ -286,7 +293,7 @@ public sealed class Reservoir<T> : IReservoir<T>
         {
             var w = owner.Weights;
             int n = w.Rows;
-            int start = (int)((long)n * part / parts), end = (int)((long)n * (part + 1) / parts);
+            int start = SplitRow(n, part, parts), end = SplitRow(n, part + 1, parts);
             SparseKernels.LeakyStepRows<T>(w.RowPointers, w.ColumnIndices, w.Values, new ReadOnlySpan<T>(state, n), owner.DriveWeights,
                 new ReadOnlySpan<T>(drive, driveLength), owner.Bias, owner.decay, owner.gain, owner.Activation, new Span<T>(next, n), start, end);
         }
@@ -308,7 +315,106 @@ public sealed class Reservoir<T> : IReservoir<T>
             throw new ArgumentException($"drives has {drives.Length} elements but [{batchSize}, {Inputs + FeedbackSize}] (batchSize, inputs + feedbackSize) needs {batchSize * (Inputs + FeedbackSize)}", nameof(drives));
         }
 
-        SparseKernels.LeakyStepBatch<T>(Weights.RowPointers, Weights.ColumnIndices, Weights.Values, states, DriveWeights, drives, Bias,
-            decay, gain, Activation, batchSize, nextStates);
+        // One stream, or too little work to split: the kernel's own serial pass. Otherwise the rows are split over the
+        // workers as in Step; the job object is taken for the call, so a second thread meanwhile runs serially.
+        BatchJob? job = batchSize > 1 && (long)Weights.NonZeros * batchSize >= ParallelMinNonZeros && WorkerPool.Shared.MaxParts >= 2
+            ? Interlocked.Exchange(ref batchJob, null)
+            : null;
+        if (job is null)
+        {
+            SparseKernels.LeakyStepBatch<T>(Weights.RowPointers, Weights.ColumnIndices, Weights.Values, states, DriveWeights, drives, Bias,
+                decay, gain, Activation, batchSize, nextStates);
+            return;
+        }
+
+        int units = Units, d = Inputs + FeedbackSize, stride = SparseKernels.BatchStride<T>(batchSize), parts = WorkerPool.Shared.MaxParts;
+        T[] workspace = ArrayPool<T>.Shared.Rent(SparseKernels.BatchWorkspaceLength<T>(units, d, batchSize, parts));
+        try
+        {
+            unsafe
+            {
+                fixed (T* xs = states)
+                fixed (T* dr = drives)
+                fixed (T* ws = workspace)
+                fixed (T* next = nextStates)
+                {
+                    T* xT = SparseKernels.AlignWorkspace(ws), dT = xT + ((long)units * stride);
+                    SparseKernels.InterleaveDrives(dr, d, batchSize, stride, dT);
+                    job.Set(xs, xT, dT, dT + ((long)d * stride), batchSize, stride, next);
+                    // Every row of xT is needed before any row of W is: interleave, then step (one tile per part).
+                    job.Interleaving = true;
+                    WorkerPool.Shared.Run(job, parts);
+                    job.Interleaving = false;
+                    WorkerPool.Shared.Run(job, parts);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(workspace);
+            Volatile.Write(ref batchJob, job);
+        }
+    }
+
+    /// <summary>
+    /// The first row of part <paramref name="part"/> of <paramref name="parts"/>: a multiple of the kernels' block of rows,
+    /// so every split runs the activation over the same spans as one thread and gives the same bits.
+    /// </summary>
+    private static int SplitRow(int n, int part, int parts)
+    {
+        if (part >= parts)
+        {
+            return n;
+        }
+
+        int a = SparseKernels.RowBlockAlignment;
+        return (int)((long)n * part / parts) / a * a;
+    }
+
+    private BatchJob? batchJob;
+
+    private sealed unsafe class BatchJob(Reservoir<T> owner) : IParallelJob
+    {
+        private T* states;
+        private T* xT;
+        private T* dT;
+        private T* tiles;
+        private int batchSize;
+        private int stride;
+        private T* next;
+
+        public bool Interleaving { get; set; }
+
+        public void Set(T* xs, T* interleaved, T* drivesInterleaved, T* tileBase, int batch, int rowStride, T* nx)
+        {
+            states = xs;
+            xT = interleaved;
+            dT = drivesInterleaved;
+            tiles = tileBase;
+            batchSize = batch;
+            stride = rowStride;
+            next = nx;
+        }
+
+        public void Run(int part, int parts)
+        {
+            var w = owner.Weights;
+            int n = w.Rows, start = SplitRow(n, part, parts), end = SplitRow(n, part + 1, parts);
+            if (Interleaving)
+            {
+                SparseKernels.InterleaveStates(states, n, batchSize, stride, xT, start, end);
+                return;
+            }
+
+            fixed (int* ptr = w.RowPointers)
+            fixed (int* idx = w.ColumnIndices)
+            fixed (T* val = w.Values)
+            fixed (T* wd = owner.DriveWeights)
+            fixed (T* bp = owner.Bias)
+            {
+                SparseKernels.LeakyStepBatchRows(ptr, idx, val, states, xT, wd, dT, owner.Inputs + owner.FeedbackSize, bp, owner.decay, owner.gain,
+                    owner.Activation, n, batchSize, stride, tiles + ((long)part * SparseKernels.BatchTileLength<T>(batchSize)), next, start, end);
+            }
+        }
     }
 }

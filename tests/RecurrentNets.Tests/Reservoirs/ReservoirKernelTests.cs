@@ -69,24 +69,143 @@ public class ReservoirKernelTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(3)]
-    [InlineData(4)]
-    [InlineData(9)]
-    public void BatchStepEqualsSingleStepsBitForBit(int batch)
+    [InlineData(1, 1, 1)]
+    [InlineData(1, 5, 1)]
+    [InlineData(3, 3, 0)]
+    [InlineData(257, 1, 5)]
+    [InlineData(257, 3, 5)]
+    [InlineData(257, 8, 10)]
+    [InlineData(257, 17, 5)]
+    [InlineData(1031, 2, 9)]
+    [InlineData(1031, 17, 19)]
+    [InlineData(515, 64, 4)]
+    [InlineData(515, 33, 0)]
+    public void LeakyStepBatchMatchesReferenceAndSingleStepInBothPrecisions(int n, int batch, int degree)
     {
-        var reservoir = Reservoir<float>.Create(new ReservoirOptions { Units = 300, Inputs = 2, Connectivity = 0.05, BiasScaling = 0.3, LeakRate = 0.4, Seed = 5 });
+        var w = RandomCsr(n, degree, (ulong)(n * 17 + degree));
+        var random = new SeededRandom((ulong)(batch + 3));
+        int d = 2;
+        var x = Enumerable.Range(0, batch * n).Select(_ => random.NextUniform(-1, 1)).ToArray();
+        var wd = Enumerable.Range(0, n * d).Select(_ => random.NextUniform(-1, 1)).ToArray();
+        var drives = Enumerable.Range(0, batch * d).Select(_ => random.NextUniform(-1, 1)).ToArray();
+        var bias = batch % 2 == 0 ? [] : Enumerable.Range(0, n).Select(_ => random.NextUniform(-0.2, 0.2)).ToArray();
+        var wf = w.Convert<float>();
+        var xf = x.Select(v => (float)v).ToArray();
+        var wdf = wd.Select(v => (float)v).ToArray();
+        var drf = drives.Select(v => (float)v).ToArray();
+        var bf = bias.Select(v => (float)v).ToArray();
+        foreach (var act in Enum.GetValues<ReservoirActivation>())
+        {
+            var fast = new double[batch * n];
+            var slow = new double[batch * n];
+            var one = new double[n];
+            SparseKernels.LeakyStepBatch<double>(w.RowPointers, w.ColumnIndices, w.Values, x, wd, drives, bias, 0.7, 0.3, act, batch, fast);
+            ReferenceSparse.LeakyStepBatch<double>(w.RowPointers, w.ColumnIndices, w.Values, x, wd, drives, bias, 0.7, 0.3, act, batch, slow);
+            for (int i = 0; i < batch * n; i++)
+            {
+                Assert.Equal(slow[i], fast[i], 1e-13);
+            }
+
+            for (int b = 0; b < batch; b++)
+            {
+                SparseKernels.LeakyStep<double>(w.RowPointers, w.ColumnIndices, w.Values, x.AsSpan(b * n, n), wd, drives.AsSpan(b * d, d), bias, 0.7, 0.3, act, one);
+                Assert.Equal(one, fast.AsSpan(b * n, n).ToArray());
+            }
+
+            var fastF = new float[batch * n];
+            var slowF = new float[batch * n];
+            var oneF = new float[n];
+            SparseKernels.LeakyStepBatch<float>(wf.RowPointers, wf.ColumnIndices, wf.Values, xf, wdf, drf, bf, 0.7f, 0.3f, act, batch, fastF);
+            ReferenceSparse.LeakyStepBatch<float>(wf.RowPointers, wf.ColumnIndices, wf.Values, xf, wdf, drf, bf, 0.7f, 0.3f, act, batch, slowF);
+            for (int i = 0; i < batch * n; i++)
+            {
+                Assert.Equal(slowF[i], fastF[i], 2e-5f);
+            }
+
+            for (int b = 0; b < batch; b++)
+            {
+                SparseKernels.LeakyStep<float>(wf.RowPointers, wf.ColumnIndices, wf.Values, xf.AsSpan(b * n, n), wdf, drf.AsSpan(b * d, d), bf, 0.7f, 0.3f, act, oneF);
+                Assert.Equal(oneF, fastF.AsSpan(b * n, n).ToArray());
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(1, false)]
+    [InlineData(3, false)]
+    [InlineData(4, false)]
+    [InlineData(8, false)]
+    [InlineData(9, false)]
+    [InlineData(17, false)]
+    [InlineData(3, true)]
+    [InlineData(8, true)]
+    [InlineData(17, true)]
+    [InlineData(64, true)]
+    public void BatchStepEqualsSingleStepsBitForBit(int batch, bool split)
+    {
+        // Float: every stream of StepBatch equals Step on it, with the rows split over threads or not.
+        BatchStepEqualsSingleSteps<float>(batch, split);
+        BatchStepEqualsSingleSteps<double>(batch, split);
+    }
+
+    private static void BatchStepEqualsSingleSteps<T>(int batch, bool split)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        // 1,300 units: two threads split the rows at 512, inside the single step's third block of 256 rows.
+        const int n = 1300;
+        var reservoir = Reservoir<T>.Create(new ReservoirOptions { Units = n, Inputs = 2, Connectivity = 0.02, BiasScaling = 0.3, LeakRate = 0.4, Seed = 5 });
+        reservoir.ParallelMinNonZeros = split ? 1 : int.MaxValue;
+        var serial = Reservoir<T>.Create(new ReservoirOptions { Units = n, Inputs = 2, Connectivity = 0.02, BiasScaling = 0.3, LeakRate = 0.4, Seed = 5 });
+        serial.ParallelMinNonZeros = int.MaxValue;
         var random = new SeededRandom(11);
-        var states = Enumerable.Range(0, batch * 300).Select(_ => (float)random.NextUniform(-1, 1)).ToArray();
-        var drives = Enumerable.Range(0, batch * 2).Select(_ => (float)random.NextUniform(-1, 1)).ToArray();
-        var next = new float[batch * 300];
+        var states = Enumerable.Range(0, batch * n).Select(_ => T.CreateTruncating(random.NextUniform(-1, 1))).ToArray();
+        var drives = Enumerable.Range(0, batch * 2).Select(_ => T.CreateTruncating(random.NextUniform(-1, 1))).ToArray();
+        var next = new T[batch * n];
         reservoir.StepBatch(states, drives, batch, next);
-        var one = new float[300];
+        var one = new T[n];
+        var oneSplit = new T[n];
         for (int b = 0; b < batch; b++)
         {
-            reservoir.Step(states.AsSpan(b * 300, 300), drives.AsSpan(b * 2, 2), one);
-            Assert.Equal(one, next.AsSpan(b * 300, 300).ToArray());
+            serial.Step(states.AsSpan(b * n, n), drives.AsSpan(b * 2, 2), one);
+            Assert.Equal(one, next.AsSpan(b * n, n).ToArray());
+            reservoir.Step(states.AsSpan(b * n, n), drives.AsSpan(b * 2, 2), oneSplit);
+            Assert.Equal(one, oneSplit);
         }
+    }
+
+    [Fact]
+    public void BatchStepFromSeveralThreadsAtOnceGivesEachItsOwnResult()
+    {
+        // The split job is taken by one caller at a time; the others run serially, with the same bits.
+        const int n = 600, batch = 8, callers = 4;
+        var reservoir = Reservoir<float>.Create(new ReservoirOptions { Units = n, Inputs = 1, Connectivity = 0.02, Seed = 3 });
+        reservoir.ParallelMinNonZeros = 1;
+        var x = new float[callers][];
+        var u = new float[callers][];
+        var expected = new float[callers][];
+        var results = new float[callers][];
+        for (int k = 0; k < callers; k++)
+        {
+            var random = new SeededRandom((ulong)k);
+            x[k] = Enumerable.Range(0, batch * n).Select(_ => (float)random.NextUniform(-1, 1)).ToArray();
+            u[k] = Enumerable.Range(0, batch).Select(_ => (float)random.NextUniform(-1, 1)).ToArray();
+            expected[k] = new float[batch * n];
+            for (int b = 0; b < batch; b++)
+            {
+                reservoir.Step(x[k].AsSpan(b * n, n), u[k].AsSpan(b, 1), expected[k].AsSpan(b * n, n));
+            }
+
+            results[k] = new float[batch * n];
+        }
+
+        Parallel.For(0, callers, k =>
+        {
+            for (int rep = 0; rep < 200; rep++)
+            {
+                reservoir.StepBatch(x[k], u[k], batch, results[k]);
+                Assert.Equal(expected[k], results[k]);
+            }
+        });
     }
 
     [Theory]
@@ -239,6 +358,10 @@ public class ReservoirKernelTests
         var states = new float[3 * 500];
         var nextStates = new float[3 * 500];
         var drives = new float[3];
+        // 64 streams × 5,000 nonzeros: past ParallelMinNonZeros, so the rows are split over the workers.
+        var states64 = new float[64 * 500];
+        var nextStates64 = new float[64 * 500];
+        var drives64 = new float[64];
         var readout = new RidgeReadout<float>(500, 1, 1e-6);
         var esn = new EchoStateNetwork<float>(reservoir, readout);
         var state = esn.CreateState();
@@ -248,6 +371,7 @@ public class ReservoirKernelTests
         {
             reservoir.Step(x, drive, next);
             reservoir.StepBatch(states, drives, 3, nextStates);
+            reservoir.StepBatch(states64, drives64, 64, nextStates64);
             esn.Train(state, u, y, 10, fit: false);
         }
 
@@ -258,6 +382,8 @@ public class ReservoirKernelTests
             {
                 reservoir.Step(x, drive, next);
                 reservoir.StepBatch(states, drives, 3, nextStates);
+                reservoir.StepBatch(states64, drives64, 64, nextStates64);
+            reservoir.StepBatch(states64, drives64, 64, nextStates64);
             }
 
             esn.Train(state, u, y, 10, fit: false);

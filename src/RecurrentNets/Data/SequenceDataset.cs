@@ -269,23 +269,7 @@ public sealed class SequenceDataset<T>
     /// <exception cref="ArgumentOutOfRangeException">A part would be empty.</exception>
     public (SequenceDataset<T> First, SequenceDataset<T> Second) Split(double firstFraction, ulong seed)
     {
-        int firstCount = double.IsFinite(firstFraction) ? (int)Math.Round(firstFraction * Count) : -1;
-        if (firstCount < 1 || firstCount > Count - 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(firstFraction), firstFraction,
-                $"firstFraction must leave at least one of the {Count} items in each part (it gives {firstCount} and {Count - firstCount}).");
-        }
-
-        int[] shuffled = new int[Count];
-        for (int i = 0; i < shuffled.Length; i++)
-        {
-            shuffled[i] = i;
-        }
-
-        Shuffling.Shuffle(shuffled, new SeededRandom(seed));
-        int[] first = shuffled[..firstCount], second = shuffled[firstCount..];
-        Array.Sort(first);
-        Array.Sort(second);
+        var (first, second) = Shuffling.Split(Count, firstFraction, seed, "items");
         return (Subset(first), Subset(second));
     }
 

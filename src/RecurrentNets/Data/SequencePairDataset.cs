@@ -116,18 +116,7 @@ public sealed class SequencePairDataset
     /// <exception cref="ArgumentOutOfRangeException">A part would be empty.</exception>
     public (SequencePairDataset First, SequencePairDataset Second) Split(double firstFraction, ulong seed)
     {
-        int firstCount = double.IsFinite(firstFraction) ? (int)Math.Round(firstFraction * Count) : -1;
-        if (firstCount < 1 || firstCount > Count - 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(firstFraction), firstFraction,
-                $"firstFraction must leave at least one of the {Count} pairs in each part (it gives {firstCount} and {Count - firstCount}).");
-        }
-
-        int[] shuffled = Identity(Count);
-        Shuffling.Shuffle(shuffled, new SeededRandom(seed));
-        int[] first = shuffled[..firstCount], second = shuffled[firstCount..];
-        Array.Sort(first);
-        Array.Sort(second);
+        var (first, second) = Shuffling.Split(Count, firstFraction, seed, "pairs");
         return (Subset(first), Subset(second));
     }
 

@@ -23,4 +23,32 @@ internal static class Shuffling
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
         return z ^ (z >> 31);
     }
+
+    /// <summary>
+    /// A seeded split of items 0..count-1 into two parts of firstFraction·count (rounded) and the rest, each in ascending
+    /// order (the items keep their original order).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A part would be empty; the message says what
+    /// <paramref name="firstFraction"/> gives.</exception>
+    public static (int[] First, int[] Second) Split(int count, double firstFraction, ulong seed, string items)
+    {
+        int firstCount = double.IsFinite(firstFraction) ? (int)Math.Round(firstFraction * count) : -1;
+        if (firstCount < 1 || firstCount > count - 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(firstFraction), firstFraction,
+                $"firstFraction must leave at least one of the {count} {items} in each part (it gives {firstCount} and {count - firstCount}).");
+        }
+
+        int[] shuffled = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            shuffled[i] = i;
+        }
+
+        Shuffle(shuffled, new SeededRandom(seed));
+        int[] first = shuffled[..firstCount], second = shuffled[firstCount..];
+        Array.Sort(first);
+        Array.Sort(second);
+        return (first, second);
+    }
 }

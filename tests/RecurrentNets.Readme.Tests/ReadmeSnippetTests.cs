@@ -84,10 +84,19 @@ public partial class ReadmeSnippetTests
 
         string printed = output.ToString();
         console.WriteLine(printed);
-        if (AccuracyLine().Match(printed) is { Success: true } accuracy)
+        if (code.Contains("held-out accuracy", StringComparison.Ordinal))
         {
+            var accuracy = AccuracyLine().Match(printed);
+            Assert.True(accuracy.Success, $"README block {index} prints no held-out accuracy:\n{printed}");
             Assert.True(double.Parse(accuracy.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= 90,
                 $"The first program's held-out accuracy is {accuracy.Groups[1].Value} %, below the 90 % the README implies.\n{printed}");
+        }
+
+        if (code.Contains("NRMSE over", StringComparison.Ordinal))
+        {
+            var nrmse = NrmseLine().Match(printed);
+            Assert.True(nrmse.Success && double.Parse(nrmse.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) < 1e-3,
+                $"README block {index}: the echo state network's free run should stay within 1e-3 NRMSE (7e-5 measured).\n{printed}");
         }
     }
 
@@ -105,4 +114,7 @@ public partial class ReadmeSnippetTests
 
     [GeneratedRegex(@"held-out accuracy ([0-9.]+) ?%")]
     private static partial Regex AccuracyLine();
+
+    [GeneratedRegex(@"NRMSE over [0-9]+ free-running steps: ([0-9.Ee+-]+)")]
+    private static partial Regex NrmseLine();
 }

@@ -86,7 +86,7 @@ public sealed partial class SequenceModel<T>
         foreach (var batch in data.Batches(batchSize))
         {
             var output = Predict(batch);
-            long rows = CountedRows(batch);
+            long rows = TargetRows.CountedRows(batch);
             sum += loss.Compute(output, batch, null) * rows;
             counted += rows;
             foreach (var metric in metrics)
@@ -188,23 +188,6 @@ public sealed partial class SequenceModel<T>
         {
             throw new ArgumentException($"{name} has targets of {data.TargetSize} values but the model outputs {OutputSize} per row.", name);
         }
-    }
-
-    private static long CountedRows(SequenceBatch<T> batch)
-    {
-        long rows = 0;
-        for (int t = 0; t < batch.TargetSteps; t++)
-        {
-            for (int b = 0; b < batch.BatchSize; b++)
-            {
-                if (batch.IsValid(t, b) && (batch.Classes is null || batch.Classes[t * batch.BatchSize + b] >= 0))
-                {
-                    rows++;
-                }
-            }
-        }
-
-        return rows;
     }
 
     /// <summary>Restarts every dropout mask from the model's seed and the epoch, so an epoch is the same whether or not

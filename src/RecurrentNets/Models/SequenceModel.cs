@@ -179,7 +179,7 @@ public sealed partial class SequenceModel<T>
     }
 
     /// <summary>Whether the output has one step per sequence (a reduction is among the layers).</summary>
-    public bool ReducesTime => layers.Any(l => l.OutputSteps(2) == 1);
+    public bool ReducesTime { get; private set; }
 
     /// <summary>Appends a built-in layer (see <see cref="Layer"/>); its input size is the current <see cref="OutputSize"/>.</summary>
     /// <param name="layer">The layer's description.</param>
@@ -259,6 +259,7 @@ public sealed partial class SequenceModel<T>
         }
         specs.Add(spec);
         layers.Add(built);
+        ReducesTime |= built.OutputSteps(2) == 1;
         hasParameters.Add(Parameters.Length > before || factory is not null);
         workspaces.Clear();
         last = null;

@@ -92,6 +92,23 @@ internal static class TargetRows
         return count > 0;
     }
 
+    /// <summary>The rows that count (inside their sequence and, for class targets, not -1): the weight of a batch's mean loss.</summary>
+    public static long CountedRows<T>(SequenceBatch<T> batch)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        long rows = 0;
+        int position = 0;
+        while (NextRun(batch, ref position, out int start, out int count))
+        {
+            for (int r = start; r < start + count; r++)
+            {
+                rows += batch.Classes is null || batch.Classes[r] >= 0 ? 1 : 0;
+            }
+        }
+
+        return rows;
+    }
+
     /// <summary>
     /// Checks the class target of every counted row and throws for one outside [0, <paramref name="classes"/>) other
     /// than -1, naming the row (t, b), the target and O. Rows past a sequence's end are not checked.

@@ -38,8 +38,9 @@ public enum StopReason
     /// <summary>The validation metric stopped improving (<see cref="TrainerOptions.EarlyStoppingPatience"/>).</summary>
     EarlyStopping,
 
-    /// <summary>A step gave a NaN or infinite loss or gradient; it was not applied, and the weights are those after the
-    /// step before (Keras <c>TerminateOnNaN</c>).</summary>
+    /// <summary>A step gave a NaN or infinite loss, or the optimiser refused its gradients
+    /// (<see cref="NonFiniteGradientException"/>, thrown by <see cref="Sgd{T}"/> and <see cref="Adam{T}"/> before they
+    /// write anything); it was not applied, and the weights are those after the step before (Keras <c>TerminateOnNaN</c>).</summary>
     NonFinite,
 }
 
@@ -183,18 +184,34 @@ public sealed class Trainer<T>
                 cancellationToken.ThrowIfCancellationRequested();
                 optimizer.ZeroGradients();
                 double loss = task.TrainStep(epoch, step);
-                double norm = options.ClipNorm is double clip
-                    ? GradientClipping.ClipGradientNorm(optimizer.Parameters, clip)
-                    : GradientClipping.GradientNorm(optimizer.Parameters);
-                if (!double.IsFinite(loss) || !double.IsFinite(norm))
+                if (options.ClipNorm is double clip)
+                {
+                    GradientClipping.ClipGradientNorm(optimizer.Parameters, clip);
+                }
+
+                // The optimisers check the gradients in the pass that refuses a non-finite step (nothing written then), so
+                // the trainer adds no pass of its own over them.
+                string? refused = double.IsFinite(loss) ? null : $"a non-finite loss ({loss})";
+                if (refused is null)
+                {
+                    try
+                    {
+                        optimizer.Step();
+                    }
+                    catch (NonFiniteGradientException e)
+                    {
+                        refused = e.Message;
+                    }
+                }
+
+                if (refused is not null)
                 {
                     reason = StopReason.NonFinite;
-                    message = $"Step {step + 1} of epoch {epoch + 1} gave a {(double.IsFinite(loss) ? "finite" : "non-finite")} loss ({loss}) and " +
-                        $"gradient norm {norm}{FirstNonFinite()}; the step was not applied and training stopped: the weights are those after the step before.";
+                    message = $"Step {step + 1} of epoch {epoch + 1} was not applied and training stopped: {refused} " +
+                        "The weights are those after the step before.";
                     break;
                 }
 
-                optimizer.Step();
                 steps++;
                 sum += loss;
                 if (options.CheckpointEvery is int every && steps % every == 0)
@@ -249,21 +266,5 @@ public sealed class Trainer<T>
         }
 
         return new TrainingResult(epoch, steps, losses, validations, reason == StopReason.EarlyStopping, best, reason, message);
-    }
-
-    private string FirstNonFinite()
-    {
-        foreach (var view in optimizer.Parameters.Views)
-        {
-            foreach (var g in view.Gradients)
-            {
-                if (!T.IsFinite(g))
-                {
-                    return $" (first non-finite gradient in '{view.Name}')";
-                }
-            }
-        }
-
-        return "";
     }
 }

@@ -33,16 +33,16 @@ public class FitTests
         return SequenceDataset<float>.Create(items);
     }
 
-    private static SequenceModel<float> Classifier(ulong seed, double dropout = 0)
+    private static SequenceModel<float> Classifier(ulong seed, double dropout = 0, int hidden = 16, double learningRate = 1e-2)
     {
-        var model = new SequenceModel<float>(inputSize: 1, seed).Add(Layer.Lstm(16, numLayers: 2, dropout: dropout, recurrentDropout: dropout));
+        var model = new SequenceModel<float>(inputSize: 1, seed).Add(Layer.Lstm(hidden, numLayers: 2, dropout: dropout, recurrentDropout: dropout));
         if (dropout > 0)
         {
             model.Add(Layer.Dropout(dropout));
         }
 
         model.Add(Layer.LastStep()).Add(Layer.Linear(3));
-        model.Compile(new CrossEntropy<float>(), p => new Adam<float>(p, 1e-2), new Accuracy<float>());
+        model.Compile(new CrossEntropy<float>(), p => new Adam<float>(p, learningRate), new Accuracy<float>());
         return model;
     }
 
@@ -51,33 +51,47 @@ public class FitTests
         public void Report(EpochSummary value) => action(value);
     }
 
+    /// <summary>
+    /// The README's first program, smaller (450 waves instead of 600), on five model seeds chosen before looking: at least
+    /// four reach 90 % held out, on every vector path (a seed can settle on two of the three classes; measured
+    /// 2026-12-06: 5 of 5 on the AVX-512 and AVX2 paths, 4 of 5 on the Vector128 path). Every run reloads bit for bit.
+    /// </summary>
     [Fact]
-    public void ASineWaveClassifierLearnsAndReloadsBitForBit()
+    public void ASineWaveClassifierLearnsOnMostSeedsAndReloadsBitForBit()
     {
-        var (train, test) = SineWaves(300, seed: 1).Split(0.8, seed: 2);
-        var model = Classifier(seed: 42);
-        var history = model.Fit(train, test, new FitOptions { Epochs = 12, EarlyStoppingPatience = 4 });
-        var result = model.Evaluate(test);
-        Assert.True(result.Metrics["accuracy"] >= 0.9, $"held-out accuracy {result.Metrics["accuracy"]:F3}; {string.Join("; ", history.Epochs)}");
-        Assert.NotEqual(StopReason.NonFinite, history.Reason);
-
-        string path = Path.Combine(Path.GetTempPath(), $"waves-{Environment.ProcessId}.safetensors");
-        try
+        var (train, test) = SineWaves(450, seed: 1).Split(0.8, seed: 2);
+        var failures = new List<string>();
+        foreach (ulong seed in new ulong[] { 42, 7, 2026, 1, 2 })
         {
-            model.Save(path);
-            var loaded = SequenceModel<float>.Load(path);
-            Assert.Equal(model.PredictClasses(test), loaded.PredictClasses(test));
-            var expected = model.Predict(test);
-            var actual = loaded.Predict(test);
-            for (int i = 0; i < expected.Length; i++)
+            var model = Classifier(seed, hidden: 32, learningRate: 3e-3);
+            var history = model.Fit(train, test, new FitOptions { Epochs = 30, EarlyStoppingPatience = 5 });
+            Assert.NotEqual(StopReason.NonFinite, history.Reason);
+            double accuracy = model.Evaluate(test).Metrics["accuracy"];
+            if (accuracy < 0.9)
             {
-                Assert.Equal(expected[i], actual[i]);
+                failures.Add($"seed {seed}: {accuracy:F3} ({string.Join("; ", history.Epochs)})");
+            }
+
+            string path = Path.Combine(Path.GetTempPath(), $"waves-{Environment.ProcessId}-{seed}.safetensors");
+            try
+            {
+                model.Save(path);
+                var loaded = SequenceModel<float>.Load(path);
+                Assert.Equal(model.PredictClasses(test), loaded.PredictClasses(test));
+                var expected = model.Predict(test);
+                var actual = loaded.Predict(test);
+                for (int i = 0; i < expected.Length; i++)
+                {
+                    Assert.Equal(expected[i], actual[i]);
+                }
+            }
+            finally
+            {
+                File.Delete(path);
             }
         }
-        finally
-        {
-            File.Delete(path);
-        }
+
+        Assert.True(failures.Count <= 1, $"{failures.Count} of 5 seeds below 90 % held out:\n{string.Join("\n", failures)}");
     }
 
     [Fact]

@@ -172,6 +172,19 @@ public sealed partial class SequenceModel<T>
         }
     }
 
+    /// <summary>
+    /// A thread-safe, read-only snapshot of this model for serving: the weights copied and packed once, every call on a
+    /// pooled workspace (see <see cref="FrozenModel{T}"/>). Later training of this model does not reach the snapshot.
+    /// PyTorch: <c>torch.jit.freeze(model.eval())</c>; ONNX Runtime: an <c>InferenceSession</c>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The model has no layer.</exception>
+    /// <exception cref="NotSupportedException">The model has a custom or time-delay layer, or a cell written outside this library.</exception>
+    public FrozenModel<T> Freeze()
+    {
+        using var use = Use();
+        return new FrozenModel<T>(this);
+    }
+
     /// <summary>A stepper that feeds this model one step at a time with the state carried between calls (streaming
     /// inference); see <see cref="ModelStepper{T}"/>.</summary>
     /// <param name="batchSize">B, the streams stepped together.</param>

@@ -394,6 +394,20 @@ public sealed partial class SequenceModel<T>
 
     private Workspace Prepare(SequenceBatch<T> batch)
     {
+        CheckBatch(batch);
+        long key = ((long)batch.Steps << 32) | (uint)batch.BatchSize;
+        if (!workspaces.TryGetValue(key, out var work))
+        {
+            work = new Workspace(this, batch.Steps, batch.BatchSize);
+            workspaces[key] = work;
+        }
+
+        return work;
+    }
+
+    /// <summary>Throws unless the batch fits the model; changes nothing.</summary>
+    internal void CheckBatch(SequenceBatch<T> batch)
+    {
         ArgumentNullException.ThrowIfNull(batch);
         if (layers.Count == 0)
         {
@@ -433,15 +447,6 @@ public sealed partial class SequenceModel<T>
                 }
             }
         }
-
-        long key = ((long)batch.Steps << 32) | (uint)batch.BatchSize;
-        if (!workspaces.TryGetValue(key, out var work))
-        {
-            work = new Workspace(this, batch.Steps, batch.BatchSize);
-            workspaces[key] = work;
-        }
-
-        return work;
     }
 
     /// <summary>x[n, :] = one-hot(tokens[n]) over the vocabulary.</summary>

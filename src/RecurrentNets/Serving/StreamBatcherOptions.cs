@@ -1,0 +1,70 @@
+namespace RecurrentNets.Serving;
+
+/// <summary>What <see cref="StreamBatcher{T}.StepAsync(BatchedStream{T}, ReadOnlySpan{T}, CancellationToken)"/> does when
+/// <see cref="StreamBatcherOptions.QueueCapacity"/> steps are already pending.</summary>
+public enum QueueFullMode
+{
+    /// <summary>The step waits (asynchronously, in call order) until a batch takes pending steps and frees room.</summary>
+    Wait,
+
+    /// <summary>The call throws <see cref="QueueFullException"/> at once (a service answers 503 and the client retries).</summary>
+    Fail,
+}
+
+/// <summary>The options of a <see cref="StreamBatcher{T}"/>. Triton's sequence batcher names: <c>max_batch_size</c>,
+/// <c>max_queue_delay_microseconds</c>, <c>max_queue_size</c>.</summary>
+public sealed record StreamBatcherOptions
+{
+    /// <summary>The most streams stepped in one batched step (default 256). Larger batches use the cores better and wait longer.</summary>
+    public int MaxBatchSize { get; init; } = 256;
+
+    /// <summary>
+    /// How long the oldest pending step may wait for others to join its batch before a batch smaller than
+    /// <see cref="MaxBatchSize"/> runs (default 100 µs; zero runs whatever is pending at once). Steps that arrive while
+    /// a batch runs join the next one anyway.
+    /// </summary>
+    public TimeSpan MaxWait { get; init; } = TimeSpan.FromMicroseconds(100);
+
+    /// <summary>The most steps pending (admitted, not yet in a batch) over all streams (default 65,536).</summary>
+    public int QueueCapacity { get; init; } = 65_536;
+
+    /// <summary>What a step does when the queue is full (default <see cref="QueueFullMode.Wait"/>).</summary>
+    public QueueFullMode QueueFullMode { get; init; } = QueueFullMode.Wait;
+
+    /// <summary>Whether a step whose input holds NaN or ±∞ is refused with <see cref="ArgumentException"/> (default true).</summary>
+    public bool RejectNonFiniteInput { get; init; } = true;
+
+    internal void Validate()
+    {
+        if (MaxBatchSize < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxBatchSize), MaxBatchSize, "MaxBatchSize must be at least 1.");
+        }
+
+        if (MaxWait < TimeSpan.Zero || MaxWait > TimeSpan.FromSeconds(10))
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxWait), MaxWait, "MaxWait must lie in [0, 10 s].");
+        }
+
+        if (QueueCapacity < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(QueueCapacity), QueueCapacity, "QueueCapacity must be at least 1.");
+        }
+
+        if (!Enum.IsDefined(QueueFullMode))
+        {
+            throw new ArgumentOutOfRangeException(nameof(QueueFullMode), QueueFullMode, "QueueFullMode must be Wait or Fail.");
+        }
+    }
+}
+
+/// <summary>Thrown by a step when the batcher's queue is full and <see cref="StreamBatcherOptions.QueueFullMode"/> is
+/// <see cref="QueueFullMode.Fail"/>. Nothing was queued; the stream is as it was.</summary>
+public sealed class QueueFullException : InvalidOperationException
+{
+    /// <summary>Creates the exception.</summary>
+    public QueueFullException(string message)
+        : base(message)
+    {
+    }
+}

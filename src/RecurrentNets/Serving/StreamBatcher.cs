@@ -624,6 +624,7 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
 
     internal enum RequestState
     {
+        New,
         Waiting,
         Queued,
         Running,

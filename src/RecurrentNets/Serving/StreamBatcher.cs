@@ -456,7 +456,8 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
         }
     }
 
-    // Lets more streams join while the batch is not full and the oldest pending step has waited less than MaxWait.
+    // Lets more streams join while the batch is not full and the oldest pending step has waited less than MaxWait (and
+    // stops when every pending step was cancelled). Spins, yielding the core: MaxWait is microseconds, below a timer's grain.
     private void WaitForBatch()
     {
         if (maxWaitTicks == 0)
@@ -471,7 +472,8 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
         }
 
         var spin = new SpinWait();
-        while (Volatile.Read(ref admitted) < options.MaxBatchSize && Stopwatch.GetTimestamp() < deadline && !Volatile.Read(ref stopping))
+        while (Volatile.Read(ref admitted) is > 0 and var pending && pending < options.MaxBatchSize
+            && Stopwatch.GetTimestamp() < deadline && !Volatile.Read(ref stopping))
         {
             spin.SpinOnce(sleep1Threshold: -1);
         }

@@ -171,7 +171,7 @@ public class StreamBatcherTests
         var expected = Alone(Model, inputs);
 
         // A long MaxWait and a large batch keep a lone step waiting long enough to cancel it.
-        await using var batcher = new StreamBatcher<float>(Model, new StreamBatcherOptions { MaxBatchSize = 64, MaxWait = TimeSpan.FromSeconds(2) });
+        await using var batcher = new StreamBatcher<float>(Model, new StreamBatcherOptions { MaxBatchSize = 64, MaxWait = TimeSpan.FromMilliseconds(300) });
         using var stream = batcher.OpenStream();
         using var cts = new CancellationTokenSource();
         var step = stream.StepAsync(inputs[0], cts.Token);

@@ -213,6 +213,7 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
                 stream.Generation.Return(stream.Slot);
             }
 
+            AdmitWaiting();
             Monitor.PulseAll(gate);
         }
 

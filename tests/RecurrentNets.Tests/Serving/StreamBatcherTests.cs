@@ -217,6 +217,26 @@ public class StreamBatcherTests
     }
 
     [Fact]
+    public async Task ClosingAStreamFailsItsPendingStepsAndFreesRoomForWaitingOnes()
+    {
+        var inputs = Inputs(7, 2);
+        var expected = Alone(Model, inputs);
+        await using var batcher = new StreamBatcher<float>(Model, new StreamBatcherOptions { MaxBatchSize = 64, MaxWait = TimeSpan.FromMilliseconds(300), QueueCapacity = 2 });
+        var a = batcher.OpenStream();
+        using var b = batcher.OpenStream();
+        var first = a.StepAsync(inputs[0]);
+        var second = a.StepAsync(inputs[1]);
+        var waiting = b.StepAsync(inputs[0]);
+        Assert.False(waiting.IsCompleted);
+        a.Dispose();
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => first);
+        Assert.Contains("closed before this step ran", e.Message);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => second);
+        Assert.Equal(expected[0], await waiting);
+        Assert.Equal(1, batcher.OpenStreamCount);
+    }
+
+    [Fact]
     public async Task ShutdownDrainsOrCancelsEveryPendingStep()
     {
         var inputs = Inputs(5, 30);
@@ -337,7 +357,18 @@ public class StreamBatcherTests
         var bidirectional = new SequenceModel<float>(3).Add(Layer.Gru(4, bidirectional: true)).Freeze();
         Assert.Throws<NotSupportedException>(() => new StreamBatcher<float>(bidirectional));
     }
+}
 
+/// <summary>Measures the process's managed memory, so it runs alone.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class MemoryMeasurementCollection
+{
+    public const string Name = "Memory measurement (alone)";
+}
+
+[Collection(MemoryMeasurementCollection.Name)]
+public class StreamBatcherMemoryTests
+{
     [Fact]
     public async Task TenThousandOpenCloseCyclesAndAMillionStepsLeakNothing()
     {

@@ -18,9 +18,16 @@ public sealed class GemmGuestTests : IDisposable
 
     private static float[] Floats(Random rng, int length) => GemmTests.RandomArray<float>(rng, length);
 
-    private static bool HasAvx512 => Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
+    [Fact]
+    public void TheGuestRidesOnlyOnTheAvx512Path()
+    {
+        // Without AVX-512 the layer projects every row itself: the guest must refuse (the other tests here are skipped).
+        var packed = new PackedMatrix<float>();
+        Gemm.Pack<float>(true, 128, 512, new float[128 * 512], 128, packed);
+        Assert.Equal(CpuFeatures.HasAvx512, GemmGuest<float>.IsSupported(packed, packed));
+    }
 
-    [Theory]
+    [Avx512Theory]
     [InlineData(128, 512, 128, 512)] // LSTM (1, 128): two guest panels fit in each call
     [InlineData(512, 2048, 512, 2048)] // LSTM (1, 512)
     [InlineData(33, 128, 70, 96)] // odd row K, guest K longer than a group's pairs
@@ -39,11 +46,7 @@ public sealed class GemmGuestTests : IDisposable
         var packedGuest = new PackedMatrix<float>();
         Gemm.Pack<float>(true, k, n, w, k, packed);
         Gemm.Pack<float>(true, guestK, guestN, wGuest, guestK, packedGuest);
-        Assert.Equal(HasAvx512, GemmGuest<float>.IsSupported(packed, packedGuest));
-        if (!HasAvx512)
-        {
-            return; // the layer then projects every row itself
-        }
+        Assert.True(GemmGuest<float>.IsSupported(packed, packedGuest));
 
         const int calls = 5, rows = GemmGuest<float>.Rows, ldc = 8 + 64;
         float[] a = Floats(rng, calls * k), x = Floats(rng, rows * guestK);
@@ -75,14 +78,9 @@ public sealed class GemmGuestTests : IDisposable
         }
     }
 
-    [Fact]
+    [Avx512Fact]
     public void HostedProductsMatchTheNaiveReference()
     {
-        if (!HasAvx512)
-        {
-            return; // nothing is hosted (see the theory above)
-        }
-
         int k = 64, n = 256, guestK = 48, guestN = 160, rows = GemmGuest<float>.Rows;
         var rng = new Random(5);
         float[] w = Floats(rng, n * k), wGuest = Floats(rng, guestN * guestK);
@@ -104,14 +102,9 @@ public sealed class GemmGuestTests : IDisposable
             Assert.Equal(guestReference[i], guestC[i], 1e-5f);
     }
 
-    [Fact]
+    [Avx512Fact]
     public void ACarriedUnitIsDroppedByClearAndByANewStart()
     {
-        if (!HasAvx512)
-        {
-            return; // nothing is hosted
-        }
-
         // Row K = 128 over four panels leaves half of a 512-deep guest unit in its tile after one call.
         int k = 128, n = 128, guestK = 512, guestN = 64, rows = GemmGuest<float>.Rows;
         var rng = new Random(13);

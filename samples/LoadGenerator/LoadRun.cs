@@ -108,7 +108,17 @@ internal static class LoadRun
                 Timeout = TimeSpan.FromSeconds(30),
             };
 
-            var server = await DescribeAsync(client, cancellationToken);
+            ServerInfo server;
+            try
+            {
+                server = await DescribeAsync(client, cancellationToken);
+            }
+            catch (HttpRequestException e)
+            {
+                Console.Error.WriteLine($"No StreamServer answers at {address}: {e.Message}");
+                return 1;
+            }
+
             int inputSize = settings.InputSize ?? server.InputSize;
             string load = File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
             Console.WriteLine($"{address}: {Describe(server, inputSize)}; {settings.Streams} streams x {settings.Steps} steps, at most {settings.Duration.TotalSeconds:0.#} s (warm-up {settings.Warmup.TotalSeconds:0.#} s).");

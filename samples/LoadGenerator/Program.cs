@@ -1,7 +1,21 @@
 using System.CommandLine;
 using LoadGeneratorSample;
 
-var url = new Option<Uri?>("--url") { Description = "The server, such as http://127.0.0.1:5000 (not with --self-host)." };
+var url = new Option<Uri?>("--url")
+{
+    Description = "The server, such as http://127.0.0.1:5000 (not with --self-host).",
+    CustomParser = result =>
+    {
+        string text = result.Tokens.Single().Value;
+        if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https")
+        {
+            return uri;
+        }
+
+        result.AddError($"--url: '{text}' is not an absolute http(s) address.");
+        return null;
+    },
+};
 var streams = new Option<int>("--streams") { Description = "Streams at once N: each opens, posts its steps one after the other (the next after the answer), closes.", DefaultValueFactory = _ => 100 };
 var steps = new Option<int>("--steps") { Description = "Steps per stream M.", DefaultValueFactory = _ => 200 };
 var duration = new Option<double>("--duration") { Description = "Seconds at most per measured run: no step starts after it.", DefaultValueFactory = _ => 30 };

@@ -32,11 +32,9 @@ public class StreamServerTests
         return batch;
     }
 
-    private static float[] Row(ReadOnlySpan<float> values, int steps, int streams, int width, int t, int b)
-    {
-        _ = steps;
-        return values.Slice((t * streams + b) * width, width).ToArray();
-    }
+    // Row (t, b) of a time-major [T, B, width] array.
+    private static float[] Row(ReadOnlySpan<float> values, int streams, int width, int t, int b)
+        => values.Slice((t * streams + b) * width, width).ToArray();
 
     // Bit for bit: System.Text.Json writes a float as the shortest text that parses back to the same float, and reads it
     // back exactly, so the HTTP round trip adds no rounding; the batcher's rows are computed as the whole-sequence forward.
@@ -68,7 +66,7 @@ public class StreamServerTests
             served[b] = new float[steps][];
             for (int t = 0; t < steps; t++)
             {
-                var (output, step) = await server.StepAsync(id, Row(x, steps, streams, InputSize, t, b));
+                var (output, step) = await server.StepAsync(id, Row(x, streams, InputSize, t, b));
                 Assert.Equal(t + 1, step);
                 served[b][t] = output;
             }
@@ -81,7 +79,7 @@ public class StreamServerTests
         {
             for (int t = 0; t < steps; t++)
             {
-                AssertSameBits(Row(expected, steps, streams, model.OutputSize, t, b), served[b][t], $"stream {b} step {t}");
+                AssertSameBits(Row(expected, streams, model.OutputSize, t, b), served[b][t], $"stream {b} step {t}");
             }
         }
 
@@ -129,12 +127,12 @@ public class StreamServerTests
                 Assert.Contains(reason, detail, StringComparison.Ordinal);
             }
 
-            var (ya, stepA) = await server.StepAsync(a, Row(x, steps, 2, InputSize, t, 0));
-            var (yb, stepB) = await server.StepAsync(b, Row(x, steps, 2, InputSize, t, 1));
+            var (ya, stepA) = await server.StepAsync(a, Row(x, 2, InputSize, t, 0));
+            var (yb, stepB) = await server.StepAsync(b, Row(x, 2, InputSize, t, 1));
             Assert.Equal(t + 1, stepA);
             Assert.Equal(t + 1, stepB);
-            AssertSameBits(Row(expected, steps, 2, model.OutputSize, t, 0), ya, $"a step {t}");
-            AssertSameBits(Row(expected, steps, 2, model.OutputSize, t, 1), yb, $"b step {t}");
+            AssertSameBits(Row(expected, 2, model.OutputSize, t, 0), ya, $"a step {t}");
+            AssertSameBits(Row(expected, 2, model.OutputSize, t, 1), yb, $"b step {t}");
         }
     }
 

@@ -276,9 +276,13 @@ public class StreamServerTests
     [Fact]
     public async Task IdleStreamsAreClosedAndActiveOnesKept()
     {
-        await using var server = await RunningServer.StartAsync(Model(), new StreamServerOptions { IdleTimeout = TimeSpan.FromMilliseconds(300) });
+        // Timeout 1 s, a sweep every 0.5 s: a silent stream is gone within 1.5 s; one stepped every 50 ms stays.
+        await using var server = await RunningServer.StartAsync(Model(), new StreamServerOptions { IdleTimeout = TimeSpan.FromSeconds(1) });
+
+        // The first request of a process is slow (JIT, the client's JSON): take it before the clock matters.
+        await server.StepAsync(await server.OpenAsync(), new float[InputSize]);
         long idle = await server.OpenAsync(), active = await server.OpenAsync();
-        var stop = DateTime.UtcNow.AddSeconds(1.2);
+        var stop = DateTime.UtcNow.AddSeconds(2.5);
         int steps = 0;
         while (DateTime.UtcNow < stop)
         {

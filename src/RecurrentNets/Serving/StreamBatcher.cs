@@ -19,9 +19,12 @@ namespace RecurrentNets.Serving;
 /// <para><b>Bits.</b> Every stream's outputs are bit-identical to running that stream alone on the frozen model
 /// (<see cref="FrozenModel{T}.Step(ModelStream{T}, ReadOnlySpan{T}, Span{T})"/>), whatever else was batched with it and
 /// whatever the batch size: the frozen model's kernels compute each row the same way for any number of rows.</para>
-/// <para><b>Batching.</b> A single worker thread takes up to <see cref="StreamBatcherOptions.MaxBatchSize"/> streams
-/// with a pending step, waiting at most <see cref="StreamBatcherOptions.MaxWait"/> after the oldest one for more to
-/// arrive. The batched step's products use the library's worker threads.</para>
+/// <para><b>Batching.</b> A worker thread takes up to <see cref="StreamBatcherOptions.MaxBatchSize"/> streams with a
+/// pending step, waiting at most <see cref="StreamBatcherOptions.MaxWait"/> after the oldest one for more to arrive. With
+/// one worker (the default) the batched step's products use the library's worker threads; with
+/// <see cref="StreamBatcherOptions.Workers"/> above one, each worker runs its batches on its own thread, one worker
+/// gathers a batch at a time, and a worker that finds others idle takes only its share of the ready streams, so the
+/// batches run side by side.</para>
 /// <para><b>Cancellation.</b> A step cancelled before its batch starts is removed: the stream is not stepped, and the
 /// task is cancelled. Once its batch has started, the step completes and its output is returned.</para>
 /// <para><b>A new model.</b> <see cref="ReplaceModel"/> serves streams opened after it with the new model; streams opened
@@ -36,11 +39,13 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
     private readonly StreamBatcherOptions options;
     private readonly Queue<BatchedStream<T>> ready = new();
     private readonly Queue<Request> waiting = new();
-    private readonly Thread worker;
+    private readonly Worker[] workers;
     private readonly TaskCompletionSource stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly List<BatchedStream<T>> batch = [];
-    private readonly List<Request> running = [];
     private readonly long maxWaitTicks;
+    internal static long IdleSpinTicks = Stopwatch.Frequency / 20_000; // 50 µs
+    private int liveWorkers;
+    private bool filling;
+    private int sleepingWorkers;
     private Generation current;
     private int admitted;
     private int openStreams;
@@ -48,11 +53,8 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
     private bool stopping;
     private bool drain;
     private long batches, steps;
-    private T[] states = [];
-    private T[] outputs = [];
-    private int[] counts = [];
 
-    /// <summary>Creates a batcher and starts its worker thread.</summary>
+    /// <summary>Creates a batcher and starts its worker threads.</summary>
     /// <param name="model">The model to serve.</param>
     /// <param name="options">The batching and queueing options, or null for the defaults.</param>
     /// <exception cref="ArgumentNullException"><paramref name="model"/> is null.</exception>
@@ -66,8 +68,18 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
         this.options.Validate();
         maxWaitTicks = (long)(this.options.MaxWait.TotalSeconds * Stopwatch.Frequency);
         current = new Generation(model);
-        worker = new Thread(Run) { IsBackground = true, Name = "RecurrentNets stream batcher" };
-        worker.Start();
+        workers = new Worker[this.options.Workers];
+        liveWorkers = workers.Length;
+        for (int i = 0; i < workers.Length; i++)
+        {
+            var worker = workers[i] = new Worker();
+            var thread = new Thread(() => Run(worker))
+            {
+                IsBackground = true,
+                Name = workers.Length == 1 ? "RecurrentNets stream batcher" : $"RecurrentNets stream batcher {i + 1}",
+            };
+            thread.Start();
+        }
     }
 
     /// <summary>The model new streams open on.</summary>
@@ -87,6 +99,21 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
 
     /// <summary>The stream steps run so far (their mean per batch is <see cref="StepsRun"/> / <see cref="BatchesRun"/>).</summary>
     public long StepsRun => Interlocked.Read(ref steps);
+
+    /// <summary>Where the workers' time went so far, summed over the workers (for benchmarks; read without a lock).</summary>
+    internal WorkerTimes Times
+    {
+        get
+        {
+            var sum = default(WorkerTimes);
+            foreach (var worker in workers)
+            {
+                sum += worker.Times;
+            }
+
+            return sum;
+        }
+    }
 
     /// <summary>Opens a stream at the model's initial state.</summary>
     /// <exception cref="ObjectDisposedException">The batcher is shut down.</exception>
@@ -254,7 +281,7 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// Refuses new streams and steps, then runs every pending step (<paramref name="drain"/>) or cancels them, and stops
-    /// the worker thread. Completes when the worker has stopped.
+    /// the worker threads. Completes when every worker has stopped.
     /// </summary>
     /// <param name="drain">Run the pending steps (true, the default) or cancel them.</param>
     public Task ShutdownAsync(bool drain = true)
@@ -373,13 +400,20 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
         if (!stream.Running && !stream.InReady)
         {
             stream.InReady = true;
-            if (ready.Count == 0)
+            bool wasEmpty = ready.Count == 0;
+            if (wasEmpty)
             {
                 oldestReady = Stopwatch.GetTimestamp();
             }
 
             ready.Enqueue(stream);
-            Monitor.PulseAll(gate);
+
+            // A worker sleeps only while nothing is ready or another one gathers a batch (which wakes the others when
+            // it has taken it): only the first ready stream needs to wake it.
+            if (wasEmpty && sleepingWorkers > 0)
+            {
+                Monitor.PulseAll(gate);
+            }
         }
     }
 
@@ -419,41 +453,89 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
         }
     }
 
-    private void Run()
+    private void Run(Worker worker)
     {
         try
         {
+            if (workers.Length > 1)
+            {
+                // Each worker runs its batched steps on its own thread: the workers are the parallelism.
+                Kernels.KernelOptions.ThreadLimit = 1;
+            }
+
             while (true)
             {
                 Generation? generation;
+                long t0 = Stopwatch.GetTimestamp();
+                if (IdleSpinTicks > 0)
+                {
+                    // A closed-loop client sends its next step a few microseconds after its result; waking a blocked
+                    // thread takes longer than that (tens of µs on a VM), so look for a while before blocking, yielding
+                    // the core to any thread that can run (the continuations that will send those steps).
+                    long until = t0 + IdleSpinTicks;
+                    while (Volatile.Read(ref admitted) == 0 && !Volatile.Read(ref stopping) && Stopwatch.GetTimestamp() < until)
+                    {
+                        if (!Thread.Yield())
+                        {
+                            Thread.SpinWait(20);
+                        }
+                    }
+                }
+
                 lock (gate)
                 {
-                    while (ready.Count == 0)
+                    // One worker at a time gathers a batch; the others wait for it to have taken its batch.
+                    while (ready.Count == 0 || filling)
                     {
-                        if (stopping && (!drain || (admitted == 0 && waiting.Count == 0)))
+                        if (ready.Count == 0 && stopping && (!drain || (admitted == 0 && waiting.Count == 0)))
                         {
                             return;
                         }
 
+                        sleepingWorkers++;
                         Monitor.Wait(gate);
+                        sleepingWorkers--;
+                    }
+
+                    filling = true;
+                }
+
+                long t1 = Stopwatch.GetTimestamp();
+                WaitForBatch();
+                long t2 = Stopwatch.GetTimestamp();
+                lock (gate)
+                {
+                    generation = TakeBatch(worker);
+                    filling = false;
+                    if (workers.Length > 1)
+                    {
+                        Monitor.PulseAll(gate);
                     }
                 }
 
-                WaitForBatch();
-                lock (gate)
-                {
-                    generation = TakeBatch();
-                }
-
+                long t3 = Stopwatch.GetTimestamp();
+                worker.Times.Idle += t1 - t0;
+                worker.Times.Fill += t2 - t1;
+                worker.Times.Take += t3 - t2;
                 if (generation is not null)
                 {
-                    RunBatch(generation);
+                    RunBatch(worker, generation);
                 }
             }
         }
         finally
         {
-            stopped.TrySetResult();
+            if (Interlocked.Decrement(ref liveWorkers) == 0)
+            {
+                stopped.TrySetResult();
+            }
+            else
+            {
+                lock (gate)
+                {
+                    Monitor.PulseAll(gate);
+                }
+            }
         }
     }
 
@@ -481,13 +563,18 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
     }
 
     // Under the lock: up to MaxBatchSize ready streams of one model, each with its next step; null when none is left.
-    private Generation? TakeBatch()
+    private Generation? TakeBatch(Worker worker)
     {
+        var batch = worker.Batch;
+        var running = worker.Running;
         batch.Clear();
         running.Clear();
         Generation? generation = null;
         int count = ready.Count;
-        for (int i = 0; i < count && batch.Count < options.MaxBatchSize; i++)
+
+        // With workers idle, a share of the ready streams: the batches run side by side.
+        int limit = Math.Min(options.MaxBatchSize, (count + sleepingWorkers) / (1 + sleepingWorkers));
+        for (int i = 0; i < count && batch.Count < limit; i++)
         {
             var stream = ready.Dequeue();
             if (generation is not null && stream.Generation != generation)
@@ -527,18 +614,23 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
             running.Add(next);
         }
 
-        oldestReady = Stopwatch.GetTimestamp();
+        // Streams left in the queue keep their (older) time: the next batch does not wait for them again.
         AdmitWaiting();
         return generation;
     }
 
-    private void RunBatch(Generation generation)
+    private void RunBatch(Worker worker, Generation generation)
     {
         var model = generation.Model;
+        var batch = worker.Batch;
+        var running = worker.Running;
         int rows = batch.Count, stateSize = model.StateSize, inputSize = model.InputSize, outputSize = model.OutputSize;
-        Grow(ref states, rows * stateSize);
-        Grow(ref outputs, rows * outputSize);
-        Grow(ref counts, rows);
+        Grow(ref worker.States, rows * stateSize);
+        Grow(ref worker.Outputs, rows * outputSize);
+        Grow(ref worker.Counts, rows);
+        T[] states = worker.States, outputs = worker.Outputs;
+        int[] counts = worker.Counts;
+        long t0 = Stopwatch.GetTimestamp(), t1 = t0, t2 = t0, t3 = t0;
         Exception? failure = null;
         var work = model.RentWorkspace();
         try
@@ -561,12 +653,16 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
                 counts[r] = stream.Steps + 1;
             }
 
+            t1 = Stopwatch.GetTimestamp();
             model.StepRows(work, rows, outputs.AsSpan(0, rows * outputSize), states.AsSpan(0, rows * stateSize), counts.AsSpan(0, rows), tokens: model.TokenInput);
+            t2 = Stopwatch.GetTimestamp();
             for (int r = 0; r < rows; r++)
             {
                 states.AsSpan(r * stateSize, stateSize).CopyTo(generation.Slot(batch[r].Slot));
                 batch[r].Steps++;
             }
+
+            t3 = Stopwatch.GetTimestamp();
         }
         catch (Exception e)
         {
@@ -578,6 +674,7 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
             model.ReturnWorkspace(work);
         }
 
+        bool requeued = false;
         lock (gate)
         {
             foreach (var stream in batch)
@@ -596,12 +693,20 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
                     }
 
                     ready.Enqueue(stream);
+                    requeued = true;
                 }
             }
 
             batches++;
             steps += rows;
+            if (workers.Length > 1 && (requeued || stopping))
+            {
+                // Another worker may be waiting for ready streams, or for the last batch to end before it stops.
+                Monitor.PulseAll(gate);
+            }
         }
+
+        long t4 = Stopwatch.GetTimestamp();
 
         for (int r = 0; r < rows; r++)
         {
@@ -615,6 +720,13 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
                 request.Fail(failure);
             }
         }
+
+        long t5 = Stopwatch.GetTimestamp();
+        worker.Times.Gather += t1 - t0;
+        worker.Times.Step += t2 - t1;
+        worker.Times.Scatter += t3 - t2;
+        worker.Times.Requeue += t4 - t3;
+        worker.Times.Complete += t5 - t4;
     }
 
     private static void Grow<TItem>(ref TItem[] array, int length)
@@ -623,6 +735,48 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
         {
             array = new TItem[Math.Max(length, 2 * array.Length)];
         }
+    }
+
+    /// <summary>Stopwatch ticks a worker spent: blocked with nothing ready, waiting for a batch to fill, taking it, copying
+    /// the inputs and states in, in the batched step, copying the states out, requeueing the streams, completing the tasks.</summary>
+    internal struct WorkerTimes
+    {
+        public long Idle, Fill, Take, Gather, Step, Scatter, Requeue, Complete;
+
+        public static WorkerTimes operator +(WorkerTimes a, WorkerTimes b) => new()
+        {
+            Idle = a.Idle + b.Idle,
+            Fill = a.Fill + b.Fill,
+            Take = a.Take + b.Take,
+            Gather = a.Gather + b.Gather,
+            Step = a.Step + b.Step,
+            Scatter = a.Scatter + b.Scatter,
+            Requeue = a.Requeue + b.Requeue,
+            Complete = a.Complete + b.Complete,
+        };
+
+        public static WorkerTimes operator -(WorkerTimes a, WorkerTimes b) => new()
+        {
+            Idle = a.Idle - b.Idle,
+            Fill = a.Fill - b.Fill,
+            Take = a.Take - b.Take,
+            Gather = a.Gather - b.Gather,
+            Step = a.Step - b.Step,
+            Scatter = a.Scatter - b.Scatter,
+            Requeue = a.Requeue - b.Requeue,
+            Complete = a.Complete - b.Complete,
+        };
+    }
+
+    /// <summary>One worker thread's batch and buffers.</summary>
+    private sealed class Worker
+    {
+        public readonly List<BatchedStream<T>> Batch = [];
+        public readonly List<Request> Running = [];
+        public T[] States = [];
+        public T[] Outputs = [];
+        public int[] Counts = [];
+        public WorkerTimes Times;
     }
 
     internal enum RequestState

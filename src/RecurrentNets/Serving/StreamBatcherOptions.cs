@@ -25,6 +25,13 @@ public sealed record StreamBatcherOptions
     /// </summary>
     public TimeSpan MaxWait { get; init; } = TimeSpan.FromMicroseconds(100);
 
+    /// <summary>
+    /// The threads that run batched steps (default 1). With one, a batched step's products use the library's worker
+    /// threads (<see cref="Kernels.KernelOptions.MaxDegreeOfParallelism"/>); with more, each runs its own batches on its own
+    /// thread, so that batches of different streams run side by side with no meeting of threads inside a step.
+    /// </summary>
+    public int Workers { get; init; } = 1;
+
     /// <summary>The most steps pending (admitted, not yet in a batch) over all streams (default 65,536).</summary>
     public int QueueCapacity { get; init; } = 65_536;
 
@@ -44,6 +51,11 @@ public sealed record StreamBatcherOptions
         if (MaxWait < TimeSpan.Zero || MaxWait > TimeSpan.FromSeconds(10))
         {
             throw new ArgumentOutOfRangeException(nameof(MaxWait), MaxWait, "MaxWait must lie in [0, 10 s].");
+        }
+
+        if (Workers < 1 || Workers > 256)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Workers), Workers, "Workers must lie in [1, 256].");
         }
 
         if (QueueCapacity < 1)

@@ -47,6 +47,7 @@ public class StreamBatcherTests
             {
                 MaxBatchSize = 1 + random.NextInt(8),
                 MaxWait = random.NextInt(3) == 0 ? TimeSpan.Zero : TimeSpan.FromMicroseconds(20),
+                Workers = 1 + trial % 3,
             };
             await using var batcher = new StreamBatcher<float>(Model, options);
             int count = 1 + random.NextInt(6);
@@ -353,9 +354,56 @@ public class StreamBatcherTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new StreamBatcher<float>(Model, new StreamBatcherOptions { MaxWait = TimeSpan.FromSeconds(-1) }));
         Assert.Throws<ArgumentOutOfRangeException>(() => new StreamBatcher<float>(Model, new StreamBatcherOptions { QueueCapacity = 0 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => new StreamBatcher<float>(Model, new StreamBatcherOptions { QueueFullMode = (QueueFullMode)7 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new StreamBatcher<float>(Model, new StreamBatcherOptions { Workers = 0 }));
         Assert.Throws<ArgumentNullException>(() => new StreamBatcher<float>(null!));
         var bidirectional = new SequenceModel<float>(3).Add(Layer.Gru(4, bidirectional: true)).Freeze();
         Assert.Throws<NotSupportedException>(() => new StreamBatcher<float>(bidirectional));
+    }
+
+    [Fact]
+    public async Task SeveralWorkersKeepCallOrderAndDrainOrCancelEveryStep()
+    {
+        var inputs = Inputs(7, 30);
+        var expected = Alone(Model, inputs);
+        foreach (int workers in new[] { 2, 3 })
+        {
+            var batcher = new StreamBatcher<float>(Model, new StreamBatcherOptions { MaxBatchSize = 2, MaxWait = TimeSpan.Zero, Workers = workers });
+            var streams = Enumerable.Range(0, 7).Select(_ => batcher.OpenStream()).ToArray();
+            var tasks = streams.Select(s => inputs.Select(x => s.StepAsync(x)).ToArray()).ToArray();
+            await batcher.ShutdownAsync(drain: true);
+            foreach (var perStream in tasks)
+            {
+                for (int t = 0; t < inputs.Length; t++)
+                {
+                    Assert.Equal(expected[t], await perStream[t]);
+                }
+            }
+
+            Assert.All(streams, s => Assert.Equal(inputs.Length, s.Steps));
+            Assert.True(batcher.BatchesRun >= 7 * inputs.Length / 2, $"{batcher.BatchesRun} batches");
+
+            var cancelling = new StreamBatcher<float>(Model, new StreamBatcherOptions { MaxBatchSize = 3, MaxWait = TimeSpan.Zero, Workers = workers });
+            var lone = Enumerable.Range(0, 5).Select(_ => cancelling.OpenStream()).ToArray();
+            var pending = lone.SelectMany(s => inputs.Select(x => s.StepAsync(x))).ToArray();
+            await cancelling.ShutdownAsync(drain: false);
+            int completed = 0, cancelled = 0;
+            foreach (var task in pending)
+            {
+                try
+                {
+                    await task;
+                    completed++;
+                }
+                catch (OperationCanceledException)
+                {
+                    cancelled++;
+                }
+            }
+
+            Assert.Equal(pending.Length, completed + cancelled);
+            Assert.Equal(completed, lone.Sum(s => s.Steps));
+            Assert.Equal(completed, cancelling.StepsRun);
+        }
     }
 }
 

@@ -175,7 +175,7 @@ internal static class PeerComparison
     }
 
     /// <summary>CPU used by other processes, from /proc/stat minus this process's own CPU time.</summary>
-    private sealed class CpuLoad
+    internal sealed class CpuLoad
     {
         private long busy0, total0;
         private TimeSpan own0;

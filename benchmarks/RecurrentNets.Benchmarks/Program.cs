@@ -6,6 +6,12 @@ if (args.Length > 0 && args[0] == "compare")
     return RecurrentNets.Benchmarks.PeerComparison.Run(args[1..]);
 }
 
+// `serve` times many concurrent streams through the stream batcher, unbatched frozen steps and ONNX Runtime (see ServeBenchmark).
+if (args is ["serve", ..])
+{
+    return RecurrentNets.Benchmarks.ServeBenchmark.Run(args[1..]);
+}
+
 // `reservoir-cputime` times the reservoir steps and the ridge fit by thread CPU time (see ReservoirCpuTime).
 if (args is ["reservoir-cputime", ..])
 {

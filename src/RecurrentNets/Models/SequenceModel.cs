@@ -28,7 +28,8 @@ namespace RecurrentNets.Models;
 /// <c>state_dict</c> saved as safetensors loads with <see cref="LoadWeights"/> and the other way round.</para>
 /// <para>The model keeps one set of activation and gradient buffers per batch shape (T, B) and reuses it: after the
 /// first step of a shape, a training step allocates nothing. One model runs one call at a time: a call from a second
-/// thread while one runs throws <see cref="InvalidOperationException"/>.</para>
+/// thread while one runs throws <see cref="InvalidOperationException"/>. For many threads, serve a
+/// <see cref="Freeze"/>d copy.</para>
 /// </remarks>
 public sealed partial class SequenceModel<T>
     where T : unmanaged, IFloatingPointIeee754<T>

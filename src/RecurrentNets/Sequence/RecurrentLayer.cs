@@ -38,7 +38,8 @@ public delegate RecurrentCell<T> CellFactory<T>(ParameterBlock<T> block, int lay
 /// window to the next as its initial state (a value: no gradient crosses the window boundary); see
 /// <see cref="TruncatedBptt{T}"/>.
 /// </para>
-/// <para>Not thread-safe: one layer runs one sequence batch at a time.</para>
+/// <para>One layer runs one call at a time: a call from a second thread while one runs throws
+/// <see cref="InvalidOperationException"/>. To serve a model from many threads, use <see cref="Models.FrozenModel{T}"/>.</para>
 /// </remarks>
 public class RecurrentLayer<T>
     where T : unmanaged, IFloatingPointIeee754<T>

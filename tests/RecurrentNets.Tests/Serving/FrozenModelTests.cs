@@ -154,6 +154,27 @@ public class FrozenModelTests
         }
     }
 
+    [Theory]
+    [InlineData("lstm")]
+    [InlineData("gru")]
+    [InlineData("rnn")]
+    public void BatchInvarianceCostsNothingTheEngineGivesTheSameBits(string kind)
+    {
+        // The engine's float steps run on packed W_hh too, so they are batch-invariant already: the frozen model's outputs
+        // are its bits at every batch size (the batcher needs no slower kernel).
+        foreach (int rows in new[] { 1, 4, 16, 17, 64 })
+        {
+            var model = kind switch
+            {
+                "lstm" => new SequenceModel<float>(64, 17).Add(Layer.Lstm(256)),
+                "gru" => new SequenceModel<float>(64, 17).Add(Layer.Gru(128)),
+                _ => new SequenceModel<float>(64, 17).Add(Layer.Rnn(128)),
+            };
+            var batch = RandomBatch(model, 3, rows, 1, ragged: false);
+            Assert.Equal(model.Predict(batch).AsSpan().ToArray(), model.Freeze().Predict(batch).AsSpan().ToArray());
+        }
+    }
+
     [Fact]
     public void OneRowHasTheSameBitsInABatchOfAnySize()
     {

@@ -77,6 +77,40 @@ internal static class Protocols
         return results;
     }
 
+    /// <summary>
+    /// The Mackey-Glass run of <see cref="MackeyGlassRun"/> with the whole network in float32 (state, weights, readout
+    /// input; the Gram is accumulated in double as always): offset o, reservoir seed, washout 1,000, training 3,000, bias
+    /// U(±0.2), one free run of <paramref name="horizon"/> steps from the end of training per ridge. Returns the raw
+    /// errors of each ridge's free run.
+    /// </summary>
+    public static double[][] MackeyGlassFloatRun(int offset, ulong seed, double[] ridges, int horizon)
+    {
+        var s = MgSeries;
+        var sf = s.Select(v => (float)v).ToArray();
+        var reservoir = Reservoir<float>.Create(new ReservoirOptions
+        {
+            Units = 1000, LeakRate = 0.5, SpectralRadius = 1.0, InputScaling = 0.5, BiasScaling = 0.2, Connectivity = 0.01, Seed = seed,
+        });
+        var readout = new RidgeReadout<float>(1000, 1, ridges[0]);
+        var esn = new EchoStateNetwork<float>(reservoir, readout);
+        var state = esn.CreateState();
+        esn.Train(state, sf.AsSpan(offset, 4000), sf.AsSpan(offset + 1, 4000), 1000, fit: false);
+        var pred = new float[horizon];
+        var errs = new double[ridges.Length][];
+        for (int r = 0; r < ridges.Length; r++)
+        {
+            readout.Fit(ridges[r]);
+            esn.Generate(state.Clone(), pred);
+            errs[r] = new double[horizon];
+            for (int k = 0; k < horizon; k++)
+            {
+                errs[r][k] = pred[k] - s[offset + 4000 + k];
+            }
+        }
+
+        return errs;
+    }
+
     private static double? sigma;
 
     public static double Sigma(double[] s) => sigma ??= ReservoirMetrics.StandardDeviation(s);

@@ -15,7 +15,13 @@ public class ReservoirAcceptanceTests(ITestOutputHelper output)
         return Math.Sqrt(e.Average(v => v * v)) / sigma;
     }
 
-    private void MackeyGlass(int runs, int forks, int horizon, double[] ridges, double[] maxNrmse84, double[] maxOneStep, double bias = 0.2)
+    /// <summary>
+    /// bench.py's Mackey-Glass protocol over reservoir seeds <paramref name="firstSeed"/>.. (run j: offset 10000 + 500 j).
+    /// NRMSE@84 of the end fork is taken over the runs none of whose forks diverged (|err| > σ); the diverged forks are
+    /// counted, never averaged away, and may number at most <paramref name="maxDivergedForks"/> (per ridge; default 0).
+    /// </summary>
+    private void MackeyGlass(ulong firstSeed, int runs, int forks, int horizon, double[] ridges, double[] maxNrmse84, double[] maxOneStep,
+        int[]? maxDivergedForks = null, double bias = 0.2)
     {
         var s = Protocols.MgSeries;
         double sigma = Protocols.Sigma(s);
@@ -23,30 +29,33 @@ public class ReservoirAcceptanceTests(ITestOutputHelper output)
         var sw = System.Diagnostics.Stopwatch.StartNew();
         for (int j = 0; j < runs; j++)
         {
-            var r = Protocols.MackeyGlassRun(10000 + 500 * j, 1000 + (ulong)j, ridges, forks, horizon, p: new Protocols.MgParams(Bias: bias));
+            var r = Protocols.MackeyGlassRun(10000 + 500 * j, firstSeed + (ulong)j, ridges, forks, horizon, p: new Protocols.MgParams(Bias: bias));
             for (int i = 0; i < ridges.Length; i++)
             {
                 all[i].Add(r[i]);
             }
         }
 
+        static bool Left(double[] e, double sigma) => e.Any(v => !(Math.Abs(v) <= sigma));
         var failures = new List<(bool Ok, string Message)>();
         for (int i = 0; i < ridges.Length; i++)
         {
-            var endFork = all[i].Select(r => r.ForkErrors[0]).ToList();
-            var allForks = all[i].SelectMany(r => r.ForkErrors).ToList();
-            double endFork84 = At(endFork, 84, sigma);
+            var kept = all[i].Where(r => !r.ForkErrors.Any(e => Left(e, sigma))).ToList();
+            var endFork = kept.Select(r => r.ForkErrors[0]).ToList();
+            var allForks = kept.SelectMany(r => r.ForkErrors).ToList();
+            double endFork84 = endFork.Count > 0 ? At(endFork, 84, sigma) : double.NaN;
             double oneStep = all[i].Average(r => r.OneStepNrmse);
-            // Divergence is reported per fork, never averaged away.
-            var diverged = allForks.Select(e => ReservoirMetrics.FreeRun(e, new double[e.Length], sigma)).Where(r => r.Diverged).ToList();
-            output.WriteLine($"MG bias ±{bias}, ridge {ridges[i]:E0}, {runs} runs: one-step NRMSE {oneStep:E3}; NRMSE@84 end fork {endFork84:E3} " +
-                $"(log10 {Math.Log10(endFork84):F2}), all {allForks.Count} forks {At(allForks, 84, sigma):E3}" +
-                (horizon >= 500 ? $"; NRMSE@500 end fork {At(endFork, 500, sigma):E3}, all forks {At(allForks, 500, sigma):E3}" : string.Empty) +
+            var diverged = all[i].SelectMany(r => r.ForkErrors).Select(e => ReservoirMetrics.FreeRun(e, new double[e.Length], sigma)).Where(r => r.Diverged).ToList();
+            output.WriteLine($"MG bias ±{bias}, ridge {ridges[i]:E0}, seeds {firstSeed}-{firstSeed + (ulong)runs - 1}: one-step NRMSE {oneStep:E3}; " +
+                $"NRMSE@84 end fork {endFork84:E3} over the {kept.Count} runs without a diverged fork" +
+                (allForks.Count > 0 ? $", all their {allForks.Count} forks {At(allForks, 84, sigma):E3}" : string.Empty) +
+                (horizon >= 500 && endFork.Count > 0 ? $"; NRMSE@500 end fork {At(endFork, 500, sigma):E3}, all forks {At(allForks, 500, sigma):E3}" : string.Empty) +
                 $"; forks diverged (|err| > σ): {diverged.Count}" + (diverged.Count > 0 ? $", first at step {diverged.Min(d => d.DivergenceStep)}" : string.Empty));
-            output.WriteLine("  runs with a diverged fork: " + string.Join(" ", all[i].Select((r, j) => (r, j)).Where(p => p.r.ForkErrors.Any(e => e.Any(v => !(Math.Abs(v) <= sigma)))).Select(p => p.j)));
+            output.WriteLine("  runs with a diverged fork (seeds): " + string.Join(" ", all[i].Select((r, j) => (r, j)).Where(p => p.r.ForkErrors.Any(e => Left(e, sigma))).Select(p => firstSeed + (ulong)p.j)));
+            int allowed = maxDivergedForks?[i] ?? 0;
             failures.Add((endFork84 <= maxNrmse84[i], $"NRMSE@84 {endFork84:E3} vs {maxNrmse84[i]:E2} at ridge {ridges[i]:E0}"));
             failures.Add((oneStep <= maxOneStep[i], $"one-step NRMSE {oneStep:E3} vs {maxOneStep[i]:E2} at ridge {ridges[i]:E0}"));
-            failures.Add((diverged.Count == 0, $"{diverged.Count} diverged forks at ridge {ridges[i]:E0}"));
+            failures.Add((diverged.Count <= allowed, $"{diverged.Count} diverged forks at ridge {ridges[i]:E0} (at most {allowed})"));
         }
 
         Assert.True(failures.All(f => f.Ok), string.Join("; ", failures.Where(f => !f.Ok).Select(f => f.Message)));
@@ -54,16 +63,44 @@ public class ReservoirAcceptanceTests(ITestOutputHelper output)
         output.WriteLine($"{sw.Elapsed.TotalSeconds:F1} s");
     }
 
+    // The bounds below are the measured values (docs/reservoirs.md, "Over three seed sets"; SeedSetTests prints them)
+    // on both vector paths, AVX-512 and AVX2 (DOTNET_EnableAVX512=0), whose float and double sums round differently:
+    // bound = the larger of the two, plus about 7 %, rounded up. The two paths differ by up to 11 % on a 20-run NRMSE@84
+    // (1.41e-5 against 1.56e-5) and by 25 % on a 4-run one, so a tighter margin would fail on a third path; a regression
+    // of 10 % or more fails.
+
     [Fact]
     [Trait("Category", "Slow")]
     public void MackeyGlassFreeRunFullProtocol()
     {
-        // ReservoirPy, 20 runs: NRMSE@84 (end fork) 5.92e-5 at ridge 1e-12 and 3.32e-5 at 1e-11; one-step 9.2e-6 and 1.45e-5.
+        // ReservoirPy, 20 runs (its seeds 1000-1019): NRMSE@84 (end fork) 5.92e-5 at ridge 1e-12 and 3.32e-5 at 1e-11; one-step 9.2e-6 and 1.45e-5.
         // Settings: the issue's (1,000 units, 1 %, leak 0.5, ρ 1.0, input scaling 0.5) plus a bias U(±0.2), which bench.py's
         // own selection protocol (mg-tune: the same grid on the validation part s[0:10000], seeds 100-101) picks for this
-        // library's random draws (validation NRMSE@84 1.3e-5). With bias 0 (ReservoirPy's pick for its draws) 2 of our 20
-        // test runs leave the attractor at ridge 1e-12 and NRMSE@84 is 6.8e-4 at 1e-11: see docs/reservoirs.md.
-        MackeyGlass(20, 10, 500, [1e-12, 1e-11], [5.92e-5, 3.32e-5], [9.3e-6, 1.46e-5]);
+        // library's random draws (validation NRMSE@84 1.3e-5). With bias 0 (ReservoirPy's pick for its draws) 1 (AVX2) to 3
+        // (AVX-512) of our 20 test runs leave the attractor at ridge 1e-12 and NRMSE@84 is 6.8e-4 at 1e-11: see docs/reservoirs.md.
+        // Measured on seeds 1000-1019 (AVX-512 / AVX2): NRMSE@84 3.63e-5 / 3.76e-5 at 1e-12, 3.15e-5 / 3.18e-5 at 1e-11;
+        // one-step 7.76e-6 / 7.73e-6 and 1.36e-5 / 1.36e-5; no fork diverged. Bounds: 4.0e-5, 3.4e-5; 8.3e-6, 1.45e-5.
+        MackeyGlass(1000, 20, 10, 500, [1e-12, 1e-11], [4.0e-5, 3.4e-5], [8.3e-6, 1.45e-5]);
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void MackeyGlassFreeRunOnSeeds500To519()
+    {
+        // Measured (AVX-512 / AVX2): NRMSE@84 1.41e-5 / 1.56e-5 at 1e-12, 2.79e-5 / 2.78e-5 at 1e-11; one-step 7.62e-6 /
+        // 7.44e-6 and 1.28e-5 / 1.28e-5; no fork diverged. Bounds: 1.7e-5, 3.0e-5; 8.2e-6, 1.37e-5.
+        MackeyGlass(500, 20, 10, 500, [1e-12, 1e-11], [1.7e-5, 3.0e-5], [8.2e-6, 1.37e-5]);
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void MackeyGlassFreeRunOnSeeds9000To9019()
+    {
+        // At ridge 1e-12 reservoir 9003 leaves the attractor on all 10 of its forks (10 of 200 forks, 1 run of 20), on both
+        // paths; this is the divergence docs/reservoirs.md counts. The other 19 runs (AVX-512 / AVX2): NRMSE@84 2.53e-5 /
+        // 1.94e-5; at 1e-11 no fork diverged, 3.50e-5 / 3.44e-5. One-step (all 20 runs) 9.11e-6 / 8.32e-6 and 1.35e-5 /
+        // 1.35e-5. Bounds: 2.7e-5, 3.75e-5; 9.8e-6, 1.45e-5; at most the 10 diverged forks at 1e-12, none at 1e-11.
+        MackeyGlass(9000, 20, 10, 500, [1e-12, 1e-11], [2.7e-5, 3.75e-5], [9.8e-6, 1.45e-5], maxDivergedForks: [10, 0]);
     }
 
     [Fact]
@@ -137,39 +174,54 @@ public class ReservoirAcceptanceTests(ITestOutputHelper output)
     [Fact]
     public void MackeyGlassFreeRunFast()
     {
-        // 4 runs, the end-of-training fork only, ridge 1e-11; held to the upper end of ReservoirPy's range.
-        MackeyGlass(4, 1, 84, [1e-11], [5.9e-5], [1.5e-5]);
+        // 4 runs (seeds 1000-1003), the end-of-training fork only, ridge 1e-11. Measured (AVX-512 / AVX2): NRMSE@84
+        // 4.15e-5 / 4.30e-5, one-step 1.31e-5 / 1.30e-5. Bounds 4.6e-5 and 1.4e-5 (were 5.9e-5 and 1.5e-5).
+        MackeyGlass(1000, 4, 1, 84, [1e-11], [4.6e-5], [1.4e-5]);
+    }
+
+    /// <summary>
+    /// The whole network in float32 (state, weights, readout input), reservoir seeds <paramref name="firstSeed"/>.., the
+    /// end-of-training fork, 500 free steps: NRMSE@84 per ridge held to <paramref name="maxNrmse84"/>, no run may leave
+    /// the attractor (|err| > σ) within the 500 steps.
+    /// </summary>
+    private void MackeyGlassFloat(ulong firstSeed, int runs, double[] ridges, double[] maxNrmse84)
+    {
+        var s = Protocols.MgSeries;
+        double sigma = Protocols.Sigma(s);
+        var errs = Enumerable.Range(0, runs).Select(j => Protocols.MackeyGlassFloatRun(10000 + 500 * j, firstSeed + (ulong)j, ridges, 500)).ToList();
+        for (int i = 0; i < ridges.Length; i++)
+        {
+            var e = errs.Select(x => x[i]).ToList();
+            double nrmse84 = At(e, 84, sigma);
+            var left = e.Select((x, j) => (x, j)).Where(p => p.x.Any(v => !(Math.Abs(v) <= sigma))).Select(p => firstSeed + (ulong)p.j).ToList();
+            output.WriteLine($"MG float32, ridge {ridges[i]:E0}, seeds {firstSeed}-{firstSeed + (ulong)runs - 1}: NRMSE@84 end fork {nrmse84:E3} " +
+                $"({string.Join(" ", e.Select(x => (Math.Abs(x[83]) / sigma).ToString("E1")))}); runs diverged within 500 steps: {left.Count}");
+            Assert.True(left.Count == 0, $"float runs {string.Join(",", left)} left the attractor at ridge {ridges[i]:E0}");
+            Assert.True(nrmse84 <= maxNrmse84[i], $"float NRMSE@84 {nrmse84:E3} > {maxNrmse84[i]:E2} at ridge {ridges[i]:E0}");
+        }
     }
 
     [Fact]
     public void MackeyGlassFreeRunInFloat()
     {
         // The whole network in float32 (state, weights, readout input); ridge 1e-11 as in ReservoirPy's float32 rows
-        // (whose arithmetic was float64 on float32 weights). 4 runs, end-of-training fork.
-        var s = Protocols.MgSeries;
-        double sigma = Protocols.Sigma(s);
-        var sf = s.Select(v => (float)v).ToArray();
-        var e84 = new List<double>();
-        var pred = new float[500];
-        for (int j = 0; j < 4; j++)
-        {
-            int o = 10000 + 500 * j;
-            var reservoir = Reservoir<float>.Create(new ReservoirOptions
-            {
-                Units = 1000, LeakRate = 0.5, SpectralRadius = 1.0, InputScaling = 0.5, BiasScaling = 0.2, Connectivity = 0.01, Seed = 1000 + (ulong)j,
-            });
-            var esn = new EchoStateNetwork<float>(reservoir, new RidgeReadout<float>(1000, 1, 1e-11));
-            var state = esn.CreateState();
-            esn.Train(state, sf.AsSpan(o, 4000), sf.AsSpan(o + 1, 4000), 1000);
-            esn.Generate(state, pred);
-            var report = ReservoirMetrics.FreeRun(pred.Select(v => (double)v).ToArray(), s.AsSpan(o + 4000, 500), sigma);
-            Assert.False(report.Diverged, report.ToString());
-            e84.Add(report.At(84));
-        }
+        // (whose arithmetic was float64 on float32 weights: 3.70e-5 over its 20 runs). 4 runs (seeds 1000-1003), end fork.
+        // Measured: 6.36e-5 (AVX-512), 5.08e-5 (AVX2); 4 runs are noisy (20 runs: 3.93e-5 / 3.84e-5). Bound 6.8e-5 =
+        // the larger + 7 % (was 2e-4).
+        MackeyGlassFloat(1000, 4, [1e-11], [6.8e-5]);
+    }
 
-        double nrmse84 = Math.Sqrt(e84.Average(v => v * v));
-        output.WriteLine($"MG float32, ridge 1e-11, 4 runs: NRMSE@84 end fork {nrmse84:E3} ({string.Join(" ", e84.Select(v => v.ToString("E1")))})");
-        Assert.True(nrmse84 <= 2e-4, $"float NRMSE@84 {nrmse84:E3}");
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void MackeyGlassFreeRunInFloatOverThreeSeedSets()
+    {
+        // 20 runs per set, both ridges. Measured NRMSE@84 (AVX-512 / AVX2), no run left the attractor within 500 steps:
+        //   seeds 1000-1019: 4.84e-5 / 4.79e-5 at 1e-12, 3.93e-5 / 3.84e-5 at 1e-11 -> bounds 5.2e-5, 4.2e-5
+        //   seeds 500-519:   3.33e-5 / 3.87e-5 at 1e-12, 4.14e-5 / 4.06e-5 at 1e-11 -> bounds 4.15e-5, 4.45e-5
+        //   seeds 9000-9019: 3.39e-5 / 3.42e-5 at 1e-12, 4.10e-5 / 3.38e-5 at 1e-11 -> bounds 3.7e-5, 4.4e-5
+        MackeyGlassFloat(1000, 20, [1e-12, 1e-11], [5.2e-5, 4.2e-5]);
+        MackeyGlassFloat(500, 20, [1e-12, 1e-11], [4.15e-5, 4.45e-5]);
+        MackeyGlassFloat(9000, 20, [1e-12, 1e-11], [3.7e-5, 4.4e-5]);
     }
 
     /// <summary>NRMSE84 of Jaeger's protocol for reservoir seeds 1..<paramref name="seeds"/> on one stretch of the series.</summary>
@@ -341,71 +393,107 @@ public class ReservoirAcceptanceTests(ITestOutputHelper output)
         Assert.True(median <= 4e-4, $"the chosen network's median NRMSE84 over test stretches 1-3 is {median:E2} > 4e-4");
     }
 
-    private void Narma(int units, int runs, double maxMean)
+    // NARMA-10 and memory capacity agree on both vector paths (AVX-512 and AVX2) to the printed digits; their margins
+    // cover rounding-level changes, and a regression of about 3 % (NARMA) or 0.3 (memory capacity) fails. Measured values:
+    // docs/reservoirs.md, "Over three seed sets" (printed by SeedSetTests).
+
+    private void Narma(int units, ulong reservoirSeed, ulong dataSeed, int runs, double maxMean)
     {
-        var v = Enumerable.Range(0, runs).Select(j => Protocols.Narma(units, 2000 + (ulong)j, 3000 + (ulong)j, [1e-12])[0]).ToArray();
-        output.WriteLine($"NARMA-10, {units} units, ridge 1e-12, {runs} seeds: mean {v.Average():F4} ± {ReservoirMetrics.StandardDeviation(v):F4}, runs {string.Join(" ", v.Select(x => x.ToString("F3")))}");
+        var v = Enumerable.Range(0, runs).Select(j => Protocols.Narma(units, reservoirSeed + (ulong)j, dataSeed + (ulong)j, [1e-12])[0]).ToArray();
+        output.WriteLine($"NARMA-10, {units} units, ridge 1e-12, reservoir seeds {reservoirSeed}-{reservoirSeed + (ulong)runs - 1}, data {dataSeed}-{dataSeed + (ulong)runs - 1}: " +
+            $"mean {v.Average():F4} ± {ReservoirMetrics.StandardDeviation(v):F4}, runs {string.Join(" ", v.Select(x => x.ToString("F4")))}");
         Assert.True(v.Average() <= maxMean, $"mean NRMSE {v.Average():F4} > {maxMean}");
     }
 
     [Fact]
     public void Narma10With100Units()
     {
-        Narma(100, 10, 0.22); // ReservoirPy: 0.241 ± 0.132 (ridge 1e-12), 0.216 ± 0.034 (1e-10)
+        // ReservoirPy (its seeds 2000-2009 / 3000-3009): 0.241 ± 0.132 (ridge 1e-12), 0.216 ± 0.034 (1e-10).
+        // Measured on the same seeds: 0.1933 ± 0.0296. Bound 0.199 = 0.1933 + 3 % (was 0.22).
+        Narma(100, 2000, 3000, 10, 0.199);
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void Narma10With100UnitsOnTwoMoreSeedSets()
+    {
+        // Measured: 0.2051 ± 0.0243 (500-509 / 1500-1509), 0.2079 ± 0.0258 (1000-1009 / 2500-2509); bounds + 3 %.
+        Narma(100, 500, 1500, 10, 0.2113);
+        Narma(100, 1000, 2500, 10, 0.2142);
     }
 
     [Fact]
     [Trait("Category", "Slow")]
     public void Narma10With400Units()
     {
-        Narma(400, 10, 0.105); // ReservoirPy: 0.105 ± 0.018
+        // ReservoirPy (seeds 2000-2009 / 3000-3009): 0.105 ± 0.018. Measured: 0.0875 ± 0.0241 on those seeds, 0.0993 ± 0.0190
+        // (500-509 / 1500-1509), 0.1024 ± 0.0219 (1000-1009 / 2500-2509). Bounds + 3 % (was 0.105 on the first set only).
+        Narma(400, 2000, 3000, 10, 0.0902);
+        Narma(400, 500, 1500, 10, 0.1023);
+        Narma(400, 1000, 2500, 10, 0.1055);
     }
 
     [Fact]
     public void Narma10With400UnitsFast()
     {
-        Narma(400, 3, 0.105);
+        // Seeds 2000-2002 / 3000-3002: measured 0.0892 (0.1371, 0.0680, 0.0624). Bound 0.0919 = + 3 % (was 0.105).
+        Narma(400, 2000, 3000, 3, 0.0919);
     }
 
-    private void MemoryCapacityTanh(int runs, int length, int test)
+    private void MemoryCapacityTanh(ulong reservoirSeed, ulong dataSeed, int length, int test, double measured)
     {
-        var mc = Enumerable.Range(0, runs).Select(j => Protocols.MemoryCapacityTanh(4000 + (ulong)j, 5000 + (ulong)j, length, test).Sum()).ToArray();
-        output.WriteLine($"MC tanh (ReservoirPy doc settings), {length} steps / {test} test: {mc.Average():F2} ± {ReservoirMetrics.StandardDeviation(mc):F2} ({string.Join(" ", mc.Select(x => x.ToString("F1")))})");
-        Assert.InRange(mc.Average(), 16.5, 20.5); // ReservoirPy: 18.26 ± 0.98 (default protocol), 18.50 ± 0.91 (long)
+        var mc = Enumerable.Range(0, 10).Select(j => Protocols.MemoryCapacityTanh(reservoirSeed + (ulong)j, dataSeed + (ulong)j, length, test).Sum()).ToArray();
+        output.WriteLine($"MC tanh (ReservoirPy doc settings), reservoir {reservoirSeed}-{reservoirSeed + 9}, data {dataSeed}-{dataSeed + 9}, {length} steps / {test} test: " +
+            $"{mc.Average():F2} ± {ReservoirMetrics.StandardDeviation(mc):F2} ({string.Join(" ", mc.Select(x => x.ToString("F1")))})");
+        Assert.InRange(mc.Average(), measured - 0.3, measured + 0.3);
         Assert.All(mc, v => Assert.InRange(v, 0, 100));
     }
 
     [Fact]
     public void MemoryCapacityOfTanhReservoirIsAbout18()
     {
-        MemoryCapacityTanh(10, 2000, 400);
+        // ReservoirPy (same seeds): 18.26 ± 0.98. Measured 18.71 ± 1.51; bound 18.71 ± 0.3 (was 16.5 ... 20.5).
+        MemoryCapacityTanh(4000, 5000, 2000, 400, 18.71);
     }
 
     [Fact]
     [Trait("Category", "Slow")]
     public void MemoryCapacityOfTanhReservoirLongProtocol()
     {
-        MemoryCapacityTanh(10, 20000, 5000);
+        // ReservoirPy (same seeds): 18.50 ± 0.91. Measured 19.03 ± 1.52, 19.32 ± 3.34, 19.34 ± 2.24 on the three sets
+        // (2,000 steps: 18.71, 18.99, 18.96); each held to ± 0.3 (was 16.5 ... 20.5 on the first set).
+        MemoryCapacityTanh(4000, 5000, 20000, 5000, 19.03);
+        MemoryCapacityTanh(500, 1500, 20000, 5000, 19.32);
+        MemoryCapacityTanh(1000, 2500, 20000, 5000, 19.34);
+        MemoryCapacityTanh(500, 1500, 2000, 400, 18.99);
+        MemoryCapacityTanh(1000, 2500, 2000, 400, 18.96);
     }
 
-    private void MemoryCapacityLinear(int runs)
+    private void MemoryCapacityLinear(ulong firstSeed, int runs, double measuredMin)
     {
-        var mc = Enumerable.Range(0, runs).Select(j => Protocols.MemoryCapacityLinear(1 + (ulong)j, 20000, 5000, 1e-10).Sum()).ToArray();
-        output.WriteLine($"MC linear orthogonal ρ = 0.95, 100 units, 20,000 steps: {string.Join(" ", mc.Select(x => x.ToString("F2")))}");
-        Assert.All(mc, v => Assert.InRange(v, 80, 100 + 200.0 / 5000)); // ≥ 80, never above N (+ the estimator's K/test bias)
+        var mc = Enumerable.Range(0, runs).Select(j => Protocols.MemoryCapacityLinear(firstSeed + (ulong)j, 20000, 5000, 1e-10).Sum()).ToArray();
+        output.WriteLine($"MC linear orthogonal ρ = 0.95, 100 units, 20,000 steps, seeds {firstSeed}-{firstSeed + (ulong)runs - 1}: " +
+            $"{mc.Average():F2} ± {ReservoirMetrics.StandardDeviation(mc):F2} ({string.Join(" ", mc.Select(x => x.ToString("F2")))})");
+        // At least the measured minimum less 0.3, never above N (+ the estimator's K/test bias).
+        Assert.All(mc, v => Assert.InRange(v, measuredMin - 0.3, 100 + 200.0 / 5000));
     }
 
     [Fact]
-    public void MemoryCapacityOfLinearOrthogonalReservoirIsAtLeast80()
+    public void MemoryCapacityOfLinearOrthogonalReservoirIsAbove98()
     {
-        MemoryCapacityLinear(1);
+        // Seed 1: measured 98.63; bound 98.33 (was 80).
+        MemoryCapacityLinear(1, 1, 98.63);
     }
 
     [Fact]
     [Trait("Category", "Slow")]
-    public void MemoryCapacityOfLinearOrthogonalReservoirOverTenSeeds()
+    public void MemoryCapacityOfLinearOrthogonalReservoirOverThreeSeedSets()
     {
-        MemoryCapacityLinear(10);
+        // Measured 98.77 ± 0.36 (seeds 1-10, min 97.96), 98.72 ± 0.27 (500-509, min 98.37), 98.76 ± 0.12 (1000-1009,
+        // min 98.54); every run held to its set's minimum less 0.3 (was 80).
+        MemoryCapacityLinear(1, 10, 97.96);
+        MemoryCapacityLinear(500, 10, 98.37);
+        MemoryCapacityLinear(1000, 10, 98.54);
     }
 
     [Theory]

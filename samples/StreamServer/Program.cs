@@ -8,7 +8,7 @@ var port = new Option<int>("--port") { Description = "The port on 127.0.0.1 (0 t
 var idle = new Option<double>("--idle-timeout") { Description = "Seconds without a step after which a stream is closed (0: never).", DefaultValueFactory = _ => 300 };
 var maxStreams = new Option<int>("--max-streams") { Description = "The most streams open at once (503 beyond).", DefaultValueFactory = _ => 100_000 };
 var maxBatch = new Option<int>("--max-batch") { Description = "The most streams in one batched step.", DefaultValueFactory = _ => 256 };
-var maxWait = new Option<double>("--max-wait") { Description = "Microseconds the oldest pending step waits for others to join its batch.", DefaultValueFactory = _ => 100 };
+var maxWait = new Option<double>("--max-wait") { Description = "Microseconds the oldest pending step waits for others to join its batch.", DefaultValueFactory = _ => 0 };
 var queue = new Option<int>("--queue-capacity") { Description = "The most steps pending over all streams; beyond it a step gets 503.", DefaultValueFactory = _ => 65_536 };
 
 var root = new RootCommand(

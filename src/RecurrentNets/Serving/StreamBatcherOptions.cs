@@ -20,10 +20,12 @@ public sealed record StreamBatcherOptions
 
     /// <summary>
     /// How long the oldest pending step may wait for others to join its batch before a batch smaller than
-    /// <see cref="MaxBatchSize"/> runs (default 100 µs; zero runs whatever is pending at once). Steps that arrive while
-    /// a batch runs join the next one anyway.
+    /// <see cref="MaxBatchSize"/> runs (default zero: whatever is pending runs at once). Steps that arrive while a batch
+    /// runs join the next one anyway, so batches grow with the load without waiting: in the serve benchmark zero was the
+    /// fastest setting at 1 to 1,000 closed-loop streams, and 100 µs cut one stream's throughput fivefold
+    /// (docs/serving.md). A wait helps when steps arrive spread out and a bigger batch matters more than latency.
     /// </summary>
-    public TimeSpan MaxWait { get; init; } = TimeSpan.FromMicroseconds(100);
+    public TimeSpan MaxWait { get; init; } = TimeSpan.Zero;
 
     /// <summary>
     /// The threads that run batched steps (default 1). With one, a batched step's products use the library's worker

@@ -26,7 +26,7 @@ namespace RecurrentNets.Benchmarks;
 /// engine's <see cref="RecurrentLayer{T}.Forward"/> of one step at the same batch).
 /// </summary>
 /// <remarks>Usage: <c>serve [--streams 1,10,100,1000] [--seconds 5] [--warmup 2] [--batch-sizes 128,256,512,1024]
-/// [--waits 0,50,100] [--workers 1,P] [--idle-spin-us 50] [--no-invariance] [--out file.md]</c> (P = processors;
+/// [--waits 0,50,100] [--workers 1,P] [--idle-spin-us 50] [--no-invariance] [--into-buffer] [--out file.md]</c> (P = processors;
 /// <c>--workers</c> is <see cref="StreamBatcherOptions.Workers"/>, <c>--idle-spin-us</c> how long an idle batcher worker
 /// spins before it blocks).</remarks>
 internal static class ServeBenchmark
@@ -49,6 +49,7 @@ internal static class ServeBenchmark
         }
 
         bool invariance = !args.Contains("--no-invariance");
+        IntoBuffer = args.Contains("--into-buffer");
         string output = Option(args, "--out", "");
         int processors = Environment.ProcessorCount;
 
@@ -260,14 +261,22 @@ internal static class ServeBenchmark
             batches1 > batches0 ? (double)(steps1 - steps0) / (batches1 - batches0) : double.NaN) with { Diagnostics = diagnostics };
     }
 
+    /// <summary>With <c>--into-buffer</c> the batcher's clients use the allocation-free overload (output into a buffer of theirs).</summary>
+    private static bool IntoBuffer;
+
     private static async Task BatcherClient(StreamBatcher<float> batcher, BatchedStream<float> stream, int id, float[][] inputs,
         LatencyLog log, long windowStart, long windowEnd)
     {
         await Task.Yield();
+        float[] buffer = new float[batcher.Model.OutputSize];
         for (int t = 0; ; t++)
         {
             long submitted = Stopwatch.GetTimestamp();
-            float[] y = await batcher.StepAsync(stream, inputs[(id + t) % InputVariants]);
+            float[] y = buffer;
+            if (IntoBuffer)
+                await batcher.StepAsync(stream, inputs[(id + t) % InputVariants], buffer);
+            else
+                y = await batcher.StepAsync(stream, inputs[(id + t) % InputVariants]);
             long done = Stopwatch.GetTimestamp();
             if (done >= windowEnd)
             {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Numerics;
+using System.Threading.Tasks.Sources;
 using RecurrentNets.Models;
 
 namespace RecurrentNets.Serving;
@@ -144,6 +145,71 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
     /// <exception cref="ObjectDisposedException">The batcher is shut down.</exception>
     public Task<T[]> StepAsync(BatchedStream<T> stream, ReadOnlySpan<T> input, CancellationToken cancellationToken = default)
     {
+        CheckFeatures(stream, input);
+        var request = new Request(stream, input.ToArray(), 0);
+        Enqueue(request, cancellationToken);
+        return request.Completion!.Task;
+    }
+
+    /// <summary>
+    /// As <see cref="StepAsync(BatchedStream{T}, ReadOnlySpan{T}, CancellationToken)"/>, writing the output into a buffer
+    /// of the caller's and allocating nothing after the stream's first step (the step's task source is kept by the stream
+    /// and reused). One such step per stream at a time: await it before the next.
+    /// </summary>
+    /// <param name="stream">An open stream of this batcher.</param>
+    /// <param name="input">x(t), [I]; copied before the call returns.</param>
+    /// <param name="output">Receives y(t), [O], when the step has run; not touched if it fails or is cancelled.</param>
+    /// <param name="cancellationToken">Cancels the step while it waits for a batch.</param>
+    /// <exception cref="ArgumentException">As the other overload, or <paramref name="output"/> is not [O].</exception>
+    /// <exception cref="InvalidOperationException">The stream is closed, or its previous step of this kind has not been awaited.</exception>
+    /// <exception cref="QueueFullException">The queue is full and <see cref="QueueFullMode.Fail"/> is set.</exception>
+    /// <exception cref="ObjectDisposedException">The batcher is shut down.</exception>
+    public ValueTask StepAsync(BatchedStream<T> stream, ReadOnlySpan<T> input, Memory<T> output, CancellationToken cancellationToken = default)
+    {
+        CheckFeatures(stream, input);
+        var request = stream.Reuse(output, nameof(output));
+        input.CopyTo(request.Input);
+        return Start(request, cancellationToken);
+    }
+
+    /// <summary>As <see cref="StepAsync(BatchedStream{T}, int, CancellationToken)"/>, writing the output into a buffer of the
+    /// caller's; see <see cref="StepAsync(BatchedStream{T}, ReadOnlySpan{T}, Memory{T}, CancellationToken)"/>.</summary>
+    /// <param name="stream">An open stream of this batcher.</param>
+    /// <param name="token">The token, in [0, vocabulary size).</param>
+    /// <param name="output">Receives y(t), [O], when the step has run.</param>
+    /// <param name="cancellationToken">Cancels the step while it waits for a batch.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The token is outside the vocabulary.</exception>
+    /// <exception cref="ArgumentException">The model reads features, the stream belongs to another batcher, or <paramref name="output"/> is not [O].</exception>
+    /// <exception cref="InvalidOperationException">The stream is closed, or its previous step of this kind has not been awaited.</exception>
+    /// <exception cref="QueueFullException">The queue is full and <see cref="QueueFullMode.Fail"/> is set.</exception>
+    /// <exception cref="ObjectDisposedException">The batcher is shut down.</exception>
+    public ValueTask StepAsync(BatchedStream<T> stream, int token, Memory<T> output, CancellationToken cancellationToken = default)
+    {
+        CheckToken(stream, token);
+        var request = stream.Reuse(output, nameof(output));
+        request.Token = token;
+        return Start(request, cancellationToken);
+    }
+
+    // Queues a stream's reusable request; on a refusal the stream may use it again at once.
+    private ValueTask Start(Request request, CancellationToken cancellationToken)
+    {
+        var task = request.Begin();
+        try
+        {
+            Enqueue(request, cancellationToken);
+        }
+        catch
+        {
+            request.Release();
+            throw;
+        }
+
+        return task;
+    }
+
+    private void CheckFeatures(BatchedStream<T> stream, ReadOnlySpan<T> input)
+    {
         CheckStream(stream);
         var model = stream.Generation.Model;
         if (model.TokenInput)
@@ -166,8 +232,6 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
                 }
             }
         }
-
-        return Enqueue(new Request(stream, input.ToArray(), 0), cancellationToken);
     }
 
     /// <summary>Queues one token for a stream; see <see cref="StepAsync(BatchedStream{T}, ReadOnlySpan{T}, CancellationToken)"/>.</summary>
@@ -182,6 +246,14 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
     /// <exception cref="ObjectDisposedException">The batcher is shut down.</exception>
     public Task<T[]> StepAsync(BatchedStream<T> stream, int token, CancellationToken cancellationToken = default)
     {
+        CheckToken(stream, token);
+        var request = new Request(stream, null, token);
+        Enqueue(request, cancellationToken);
+        return request.Completion!.Task;
+    }
+
+    private void CheckToken(BatchedStream<T> stream, int token)
+    {
         CheckStream(stream);
         var model = stream.Generation.Model;
         if (!model.TokenInput)
@@ -193,8 +265,6 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
         {
             throw new ArgumentOutOfRangeException(nameof(token), token, $"The token is outside the vocabulary [0, {model.InputSize}).");
         }
-
-        return Enqueue(new Request(stream, null, token), cancellationToken);
     }
 
     /// <summary>
@@ -348,7 +418,7 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
         }
     }
 
-    private Task<T[]> Enqueue(Request request, CancellationToken cancellationToken)
+    private void Enqueue(Request request, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var stream = request.Stream;
@@ -382,8 +452,6 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
             request.Cancellation = cancellationToken;
             request.Registration = cancellationToken.Register(static state => ((Request)state!).Owner.CancelRequest((Request)state!), request);
         }
-
-        return request.Completion.Task;
     }
 
     // Under the lock: the request counts as pending and its stream becomes ready.
@@ -713,7 +781,7 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
             var request = running[r];
             if (failure is null)
             {
-                request.Complete(outputs.AsSpan(r * outputSize, outputSize).ToArray());
+                request.Complete(outputs.AsSpan(r * outputSize, outputSize));
             }
             else
             {
@@ -788,17 +856,41 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
         Failed,
     }
 
-    internal sealed class Request(BatchedStream<T> stream, T[]? input, int token)
+    /// <summary>
+    /// One step of a stream: a task-returning one (a new request per step), or the stream's reusable one, which is its
+    /// own <see cref="IValueTaskSource"/> and writes into the caller's output buffer.
+    /// </summary>
+    internal sealed class Request : IValueTaskSource
     {
-        public readonly TaskCompletionSource<T[]> Completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private ManualResetValueTaskSourceCore<bool> core = new() { RunContinuationsAsynchronously = true };
+        private int inFlight;
 
-        public BatchedStream<T> Stream { get; } = stream;
+        public Request(BatchedStream<T> stream, T[]? input, int token)
+        {
+            Stream = stream;
+            Input = input;
+            Token = token;
+            Completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        // The stream's reusable request (no task completion source).
+        public Request(BatchedStream<T> stream, int inputSize)
+        {
+            Stream = stream;
+            Input = inputSize > 0 ? new T[inputSize] : null;
+        }
+
+        public TaskCompletionSource<T[]>? Completion { get; }
+
+        public BatchedStream<T> Stream { get; }
 
         public StreamBatcher<T> Owner => Stream.Batcher;
 
-        public T[]? Input { get; } = input;
+        public T[]? Input { get; }
 
-        public int Token { get; } = token;
+        public int Token { get; set; }
+
+        public Memory<T> Output { get; set; }
 
         public RequestState State { get; set; }
 
@@ -806,22 +898,72 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
 
         public CancellationToken Cancellation { get; set; }
 
-        public void Complete(T[] output)
+        /// <summary>Takes the reusable request for one step; false while the previous one has not been awaited.</summary>
+        public bool TryTake() => Interlocked.CompareExchange(ref inFlight, 1, 0) == 0;
+
+        /// <summary>Resets it for a new step and returns the step's task.</summary>
+        public ValueTask Begin()
+        {
+            State = RequestState.New;
+            Registration = default;
+            Cancellation = default;
+            core.Reset();
+            return new ValueTask(this, core.Version);
+        }
+
+        /// <summary>Gives the reusable request back (after its result was read, or when it was refused).</summary>
+        public void Release()
+        {
+            Output = default;
+            Volatile.Write(ref inFlight, 0);
+        }
+
+        public void Complete(ReadOnlySpan<T> output)
         {
             Registration.Dispose();
-            Completion.TrySetResult(output);
+            if (Completion is not null)
+            {
+                Completion.TrySetResult(output.ToArray());
+                return;
+            }
+
+            output.CopyTo(Output.Span);
+            core.SetResult(true);
         }
 
         public void Fail(Exception e)
         {
             Registration.Dispose();
-            Completion.TrySetException(e);
+            if (Completion is not null)
+                Completion.TrySetException(e);
+            else
+                core.SetException(e);
         }
 
         public void Cancel(OperationCanceledException e)
         {
-            Completion.TrySetCanceled(e.CancellationToken);
+            if (Completion is not null)
+                Completion.TrySetCanceled(e.CancellationToken);
+            else
+                core.SetException(e);
         }
+
+        void IValueTaskSource.GetResult(short token)
+        {
+            try
+            {
+                core.GetResult(token);
+            }
+            finally
+            {
+                Release();
+            }
+        }
+
+        ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => core.GetStatus(token);
+
+        void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+            => core.OnCompleted(continuation, state, token, flags);
     }
 
     /// <summary>The streams of one model: their states in a slab of fixed chunks (never moved), and the free slots.</summary>
@@ -894,6 +1036,31 @@ public sealed class BatchedStream<T> : IDisposable
 
     internal Queue<StreamBatcher<T>.Request> Pending { get; } = new();
 
+    private StreamBatcher<T>.Request? reusable;
+
+    // The stream's reusable request, taken for one step writing into output.
+    internal StreamBatcher<T>.Request Reuse(Memory<T> output, string paramName)
+    {
+        var model = Generation.Model;
+        if (output.Length != model.OutputSize)
+        {
+            throw new ArgumentException($"{paramName} has {output.Length} values but the model writes {model.OutputSize} (outputSize).", paramName);
+        }
+
+        if (reusable is null)
+        {
+            Interlocked.CompareExchange(ref reusable, new StreamBatcher<T>.Request(this, model.TokenInput ? 0 : model.InputSize), null);
+        }
+
+        if (!reusable.TryTake())
+        {
+            throw new InvalidOperationException($"Stream {Id}'s previous StepAsync(..., output) has not been awaited: await each such step before the next (or use the overloads that return Task<T[]>, which may be pipelined).");
+        }
+
+        reusable.Output = output;
+        return reusable;
+    }
+
     internal bool Running { get; set; }
 
     internal bool InReady { get; set; }
@@ -905,6 +1072,16 @@ public sealed class BatchedStream<T> : IDisposable
 
     /// <summary>Steps the stream with a token; see <see cref="StreamBatcher{T}.StepAsync(BatchedStream{T}, int, CancellationToken)"/>.</summary>
     public Task<T[]> StepAsync(int token, CancellationToken cancellationToken = default) => Batcher.StepAsync(this, token, cancellationToken);
+
+    /// <summary>Steps the stream into a buffer of the caller's, allocating nothing; see
+    /// <see cref="StreamBatcher{T}.StepAsync(BatchedStream{T}, ReadOnlySpan{T}, Memory{T}, CancellationToken)"/>.</summary>
+    public ValueTask StepAsync(ReadOnlySpan<T> input, Memory<T> output, CancellationToken cancellationToken = default)
+        => Batcher.StepAsync(this, input, output, cancellationToken);
+
+    /// <summary>Steps the stream with a token into a buffer of the caller's; see
+    /// <see cref="StreamBatcher{T}.StepAsync(BatchedStream{T}, int, Memory{T}, CancellationToken)"/>.</summary>
+    public ValueTask StepAsync(int token, Memory<T> output, CancellationToken cancellationToken = default)
+        => Batcher.StepAsync(this, token, output, cancellationToken);
 
     /// <summary>Closes the stream (<see cref="StreamBatcher{T}.CloseStream"/>).</summary>
     public void Dispose() => Batcher.CloseStream(this);

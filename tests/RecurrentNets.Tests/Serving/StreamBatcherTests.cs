@@ -118,6 +118,75 @@ public class StreamBatcherTests
     }
 
     [Fact]
+    public async Task StepsIntoTheCallersBufferGiveTheSameBitsAndMixWithTaskSteps()
+    {
+        var inputs = Inputs(8, 30);
+        var expected = Alone(Model, inputs);
+        await using var batcher = new StreamBatcher<float>(Model, new StreamBatcherOptions { MaxBatchSize = 16, Workers = 2 });
+        var runs = Enumerable.Range(0, 40).Select(i => Task.Run(async () =>
+        {
+            using var stream = batcher.OpenStream();
+            var y = new float[Model.OutputSize];
+            var outputs = new List<float[]>();
+            for (int t = 0; t < inputs.Length; t++)
+            {
+                if ((t + i) % 3 == 0)
+                {
+                    outputs.Add(await stream.StepAsync(inputs[t]));
+                }
+                else
+                {
+                    await stream.StepAsync(inputs[t], y);
+                    outputs.Add((float[])y.Clone());
+                }
+            }
+
+            return outputs;
+        })).ToArray();
+        foreach (var run in runs)
+        {
+            var outputs = await run;
+            for (int t = 0; t < inputs.Length; t++)
+            {
+                Assert.Equal(expected[t], outputs[t]);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task AStepIntoTheCallersBufferIsAwaitedBeforeTheNext()
+    {
+        var inputs = Inputs(9, 3);
+        var expected = Alone(Model, inputs);
+        await using var batcher = new StreamBatcher<float>(Model, new StreamBatcherOptions { MaxBatchSize = 64, MaxWait = TimeSpan.FromMilliseconds(300) });
+        using var stream = batcher.OpenStream();
+        var y = new float[Model.OutputSize];
+        var e = Assert.Throws<ArgumentException>(() => { _ = stream.StepAsync(inputs[0], new float[Model.OutputSize + 1]); });
+        Assert.Contains("output has 4 values but the model writes 3", e.Message);
+        var first = stream.StepAsync(inputs[0], y);
+        var twice = Assert.Throws<InvalidOperationException>(() => { _ = stream.StepAsync(inputs[1], y); });
+        Assert.Contains("has not been awaited", twice.Message);
+        await first;
+        Assert.Equal(expected[0], y);
+
+        // Cancelled before its batch: the stream is not stepped and the next step may start at once.
+        using var cts = new CancellationTokenSource();
+        var cancelled = stream.StepAsync(inputs[1], y, cts.Token);
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await cancelled);
+        Assert.Equal(1, stream.Steps);
+        await stream.StepAsync(inputs[1], y);
+        Assert.Equal(expected[1], y);
+
+        // A refused step (closed stream) leaves nothing taken.
+        var other = batcher.OpenStream();
+        var pending = other.StepAsync(inputs[0], y);
+        other.Dispose();
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await pending);
+        Assert.Throws<InvalidOperationException>(() => { _ = other.StepAsync(inputs[0], y); });
+    }
+
+    [Fact]
     public async Task BadStepsGetClearErrorsAndLeaveEveryStreamAsItWas()
     {
         var inputs = Inputs(2);
@@ -417,6 +486,39 @@ public sealed class MemoryMeasurementCollection
 [Collection(MemoryMeasurementCollection.Name)]
 public class StreamBatcherMemoryTests
 {
+    [Fact]
+    public async Task StepsIntoTheCallersBufferAllocateNothingPerStep()
+    {
+        var model = new SequenceModel<float>(4, seed: 1).Add(Layer.Gru(8)).Freeze();
+        await using var batcher = new StreamBatcher<float>(model, new StreamBatcherOptions { MaxBatchSize = 64 });
+        var streams = Enumerable.Range(0, 16).Select(_ => batcher.OpenStream()).ToArray();
+        float[] x = [0.1f, -0.2f, 0.3f, 0.05f];
+        var outputs = streams.Select(_ => new float[model.OutputSize]).ToArray();
+
+        async Task Loop(int stream, int steps)
+        {
+            for (int t = 0; t < steps; t++)
+            {
+                await streams[stream].StepAsync(x, outputs[stream]);
+            }
+        }
+
+        async Task Run(int steps) => await Task.WhenAll(Enumerable.Range(0, streams.Length).Select(i => Loop(i, steps)));
+
+        await Run(200);
+        long best = long.MaxValue;
+        for (int window = 0; window < 4 && best > 0; window++)
+        {
+            // The only allocations left are the 16 loops' async state machines and Task.WhenAll's, once per window:
+            // 2,448 bytes measured for a window of 16 x 2,000 steps (the Task-returning overload: about 1.5 KB per step).
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            await Run(2_000);
+            best = Math.Min(best, GC.GetTotalAllocatedBytes(precise: true) - before);
+        }
+
+        Assert.True(best <= 4_096, $"{best} bytes for 32,000 steps");
+    }
+
     [Fact]
     public async Task TenThousandOpenCloseCyclesAndAMillionStepsLeakNothing()
     {

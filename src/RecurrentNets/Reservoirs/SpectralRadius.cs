@@ -14,7 +14,7 @@ public enum SpectralRadiusMethod
     /// <summary>MathNet's dense eigen-decomposition (O(N³), small reservoirs).</summary>
     Dense,
 
-    /// <summary>Restarted Arnoldi iteration on the sparse matrix (Ritz value of largest modulus).</summary>
+    /// <summary>Thick-restart Arnoldi on the sparse matrix (<see cref="SpectralRadius.EstimateArnoldi"/>).</summary>
     Arnoldi,
 
     /// <summary>Power iteration (converges only when one real eigenvalue dominates).</summary>
@@ -73,7 +73,8 @@ public static class SpectralRadius
     /// <summary>Computes ρ(W) with the chosen method.</summary>
     /// <param name="matrix">A square matrix.</param>
     /// <param name="method">The method.</param>
-    /// <param name="tolerance">Relative tolerance of the iterative methods.</param>
+    /// <param name="tolerance">Relative tolerance of the iterative methods: for Arnoldi the Ritz residual
+    /// ‖W x − θ x‖ ≤ tolerance·ρ·‖x‖, for power iteration the change of the estimate.</param>
     /// <param name="maxIterations">Matrix-vector products allowed to the iterative methods.</param>
     /// <param name="seed">Seed of the iterative methods' start vector.</param>
     /// <exception cref="ArgumentException">The matrix is not square.</exception>

@@ -2,6 +2,7 @@ using Complex = System.Numerics.Complex;
 using MathNet.Numerics.LinearAlgebra;
 using MathNet.Numerics.LinearAlgebra.Factorization;
 using RecurrentNets.Init;
+using RecurrentNets.Kernels;
 using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace RecurrentNets.Reservoirs;
@@ -35,28 +36,29 @@ public readonly record struct SpectralRadiusEstimate(double Radius, Complex Eige
 /// </remarks>
 internal static class ThickRestartArnoldi
 {
-    public static SpectralRadiusEstimate Run(CsrMatrix<double> matrix, int krylov, int wanted, double tolerance, int maxProducts, ulong seed)
+    /// <summary>Stored entries above which a sparse product runs on several cores.</summary>
+    internal const int ParallelNonZeros = 1 << 18;
+
+    public static SpectralRadiusEstimate Run(CsrMatrix<double> matrix, int krylov, int wanted, double tolerance, int maxProducts, ulong seed,
+        int power)
     {
         int n = matrix.Rows;
+        var op = new PowerOperator(matrix, power);
         int m = Math.Min(krylov, n);
         int p = Math.Min(wanted, Math.Max(1, m - 2));
         var random = new SeededRandom(seed);
-        var v = new double[m + 1][];
-        var scratch = new double[m][];
-        for (int i = 0; i <= m; i++)
-        {
-            v[i] = new double[n];
-        }
-
-        FillRandom(v[0], random);
-        TP.Divide(v[0], TP.Norm<double>(v[0]), v[0]);
+        // The basis V_{m+1} row by row in one block, so that the restart V_k ← Qᵀ·V_m is one GEMM.
+        var v = new double[(m + 1) * n];
+        var rotated = new double[m * n];
+        FillRandom(Row(v, 0, n), random);
+        TP.Divide(Row(v, 0, n), TP.Norm<double>(Row(v, 0, n)), Row(v, 0, n));
         var g = new double[m + 1, m];
         var coefficients = new double[m + 1];
         int k = 0, products = 0, restarts = 0;
         double rho = double.NaN, residual = double.NaN;
         while (true)
         {
-            // Extend the relation from k to m vectors (Arnoldi steps, modified Gram-Schmidt twice).
+            // Extend the relation from k to m vectors (Arnoldi steps, classical Gram-Schmidt with DGKS reorthogonalisation).
             for (int j = k; j < m; j++)
             {
                 if (products >= maxProducts)
@@ -64,26 +66,26 @@ internal static class ThickRestartArnoldi
                     throw NotConverged(maxProducts, rho, residual, tolerance);
                 }
 
-                matrix.Multiply(v[j], v[j + 1]);
-                products++;
-                double before = TP.Norm<double>(v[j + 1]);
-                Orthogonalize(v, j + 1, v[j + 1], coefficients);
+                var w = Row(v, j + 1, n);
+                op.Apply(v.AsMemory(j * n, n), v.AsMemory((j + 1) * n, n));
+                products += power;
+                double before = TP.Norm<double>(w);
+                double beta = Orthogonalize(v, n, j + 1, w, before, coefficients);
                 for (int i = 0; i <= j; i++)
                 {
                     g[i, j] = coefficients[i];
                 }
 
-                double beta = TP.Norm<double>(v[j + 1]);
                 if (beta > 1e-12 * before)
                 {
                     g[j + 1, j] = beta;
-                    TP.Divide(v[j + 1], beta, v[j + 1]);
+                    TP.Divide(w, beta, w);
                 }
                 else
                 {
                     // An invariant subspace: its Ritz values are exact; go on from a fresh direction (none when j + 1 = n).
                     g[j + 1, j] = 0;
-                    NewDirection(v, j + 1, n, random, coefficients);
+                    NewDirection(v, n, j + 1, random, coefficients);
                 }
             }
 
@@ -107,10 +109,18 @@ internal static class ThickRestartArnoldi
             if (worst <= tolerance * top)
             {
                 // Recompute the top pair's residual with W: the relation above is exact only up to rounding.
-                double check = TrueResidual(matrix, v, vectors, eigenvalues, order[0], m, ref products);
+                double check = TrueResidual(op, v, vectors, eigenvalues, order[0], m, ref products, out var x, out var y);
                 if (check <= tolerance * top || top == 0)
                 {
-                    return new SpectralRadiusEstimate(top, eigenvalues[order[0]], top == 0 ? 0 : check / top, products, restarts);
+                    Complex lambda = eigenvalues[order[0]];
+                    if (power > 1 && top > 0)
+                    {
+                        lambda = RayleighQuotient(matrix, x, y);
+                        products += y is null ? 1 : 2;
+                    }
+
+                    double radius = power == 1 ? top : Math.Pow(top, 1.0 / power);
+                    return new SpectralRadiusEstimate(radius, lambda, top == 0 ? 0 : check / top, products, restarts);
                 }
 
                 residual = check;
@@ -131,21 +141,20 @@ internal static class ThickRestartArnoldi
             var basis = RitzBasis(vectors, eigenvalues, order, keep, m);
             keep = basis.ColumnCount;
             var tk = basis.TransposeThisAndMultiply(Matrix<double>.Build.Dense(m, m, (i, j) => g[i, j])).Multiply(basis);
-            for (int i = 0; i < keep; i++)
+
+            // V_k ← Qᵀ·V_m (Q is m × keep), then the old residual vector v_m becomes v_keep.
+            var q = new double[m * keep];
+            for (int l = 0; l < m; l++)
             {
-                scratch[i] ??= new double[n];
-                Array.Clear(scratch[i]);
-                for (int l = 0; l < m; l++)
+                for (int i = 0; i < keep; i++)
                 {
-                    TP.MultiplyAdd(v[l], basis[l, i], scratch[i], scratch[i]);
+                    q[l * keep + i] = basis[l, i];
                 }
             }
 
-            Array.Copy(v[m], v[keep], n);
-            for (int i = 0; i < keep; i++)
-            {
-                (v[i], scratch[i]) = (scratch[i], v[i]);
-            }
+            Gemm.MultiplyTransposeA<double>(q, v.AsSpan(0, m * n), rotated.AsSpan(0, keep * n), keep, m, n);
+            Row(v, m, n).CopyTo(Row(v, keep, n));
+            rotated.AsSpan(0, keep * n).CopyTo(v);
 
             Array.Clear(g);
             for (int i = 0; i < keep; i++)
@@ -160,6 +169,105 @@ internal static class ThickRestartArnoldi
 
             k = keep;
             restarts++;
+        }
+    }
+
+    private static Span<double> Row(double[] v, int index, int n) => v.AsSpan(index * n, n);
+
+    /// <summary>λ = z* W z / z* z for z = x + i·y (y null: real z).</summary>
+    private static Complex RayleighQuotient(CsrMatrix<double> matrix, double[] x, double[]? y)
+    {
+        var wx = new double[x.Length];
+        matrix.Multiply(x, wx);
+        if (y is null)
+        {
+            return TP.Dot<double>(x, wx) / TP.Dot<double>(x, x);
+        }
+
+        var wy = new double[x.Length];
+        matrix.Multiply(y, wy);
+        // (x − i y)ᵀ (W x + i W y) = x·Wx + y·Wy + i (x·Wy − y·Wx).
+        var numerator = new Complex(TP.Dot<double>(x, wx) + TP.Dot<double>(y, wy), TP.Dot<double>(x, wy) - TP.Dot<double>(y, wx));
+        return numerator / (TP.Dot<double>(x, x) + TP.Dot<double>(y, y));
+    }
+
+    /// <summary>y = W^power·x, for Arnoldi on W^power: the same eigenvectors, moduli raised to the power, so the gap at
+    /// the edge of the spectrum widens and one orthogonalisation serves several sparse products. Above
+    /// <see cref="ParallelNonZeros"/> stored entries a product is split into row blocks of equal nonzeros over the cores.</summary>
+    private sealed class PowerOperator
+    {
+        private readonly CsrMatrix<double> matrix;
+        private readonly double[] scratch;
+        private readonly int[]? blocks;
+
+        public PowerOperator(CsrMatrix<double> matrix, int power)
+        {
+            this.matrix = matrix;
+            Power = power;
+            scratch = new double[matrix.Rows];
+            int parts = Math.Min(Environment.ProcessorCount, 8);
+            if (parts > 1 && matrix.NonZeros >= ParallelNonZeros)
+            {
+                blocks = new int[parts + 1];
+                var pointers = matrix.RowPointers;
+                int row = 0;
+                for (int b = 1; b < parts; b++)
+                {
+                    long target = (long)matrix.NonZeros * b / parts;
+                    while (row < matrix.Rows && pointers[row] < target)
+                    {
+                        row++;
+                    }
+
+                    blocks[b] = row;
+                }
+
+                blocks[parts] = matrix.Rows;
+            }
+        }
+
+        public int Rows => matrix.Rows;
+
+        public int Power { get; }
+
+        public void Apply(ReadOnlyMemory<double> x, Memory<double> y)
+        {
+            // Alternate between y and the scratch vector so that the last product lands in y.
+            if (Power % 2 == 1)
+            {
+                Multiply(x, y);
+                for (int i = 1; i < Power; i += 2)
+                {
+                    Multiply(y, scratch);
+                    Multiply(scratch, y);
+                }
+            }
+            else
+            {
+                Multiply(x, scratch);
+                Multiply(scratch, y);
+                for (int i = 2; i < Power; i += 2)
+                {
+                    Multiply(y, scratch);
+                    Multiply(scratch, y);
+                }
+            }
+        }
+
+        private void Multiply(ReadOnlyMemory<double> x, Memory<double> y)
+        {
+            if (blocks is null)
+            {
+                matrix.Multiply(x.Span, y.Span);
+                return;
+            }
+
+            Parallel.For(0, blocks.Length - 1, b =>
+            {
+                int start = blocks[b], count = blocks[b + 1] - start;
+                SparseKernels.Multiply<double>(matrix.RowPointers.AsSpan(start, count + 1), matrix.ColumnIndices, matrix.Values,
+                    x.Span, y.Span.Slice(start, count));
+            });
         }
     }
 
@@ -276,8 +384,8 @@ internal static class ThickRestartArnoldi
     }
 
     /// <summary>‖W x − λ x‖ / ‖x‖ for x = V·y, the Ritz vector of eigenvalue <paramref name="index"/> (two products if complex).</summary>
-    private static double TrueResidual(CsrMatrix<double> matrix, double[][] v, Matrix<double> vectors, Vector<Complex> eigenvalues,
-        int index, int m, ref int products)
+    private static double TrueResidual(PowerOperator matrix, double[] v, Matrix<double> vectors, Vector<Complex> eigenvalues,
+        int index, int m, ref int products, out double[] x, out double[]? y)
     {
         int n = matrix.Rows;
         var (re, im) = Columns(eigenvalues, index);
@@ -287,29 +395,29 @@ internal static class ThickRestartArnoldi
             lambda = Complex.Conjugate(lambda); // the stored vector x + i·y belongs to the member with positive imaginary part
         }
 
-        var x = new double[n];
-        var y = new double[n];
+        x = new double[n];
+        y = im >= 0 ? new double[n] : null;
         for (int i = 0; i < m; i++)
         {
-            TP.MultiplyAdd(v[i], vectors[i, re], x, x);
+            TP.MultiplyAdd(Row(v, i, n), vectors[i, re], x, x);
             if (im >= 0)
             {
-                TP.MultiplyAdd(v[i], vectors[i, im], y, y);
+                TP.MultiplyAdd(Row(v, i, n), vectors[i, im], y, y);
             }
         }
 
         // W(x + iy) − (a + ib)(x + iy) = (Wx − a x + b y) + i (Wy − b x − a y).
         var wx = new double[n];
         var wy = new double[n];
-        matrix.Multiply(x, wx);
-        products++;
+        matrix.Apply(x, wx);
+        products += matrix.Power;
         double a = lambda.Real, b = lambda.Imaginary;
         TP.MultiplyAdd(x, -a, wx, wx);
         double sumSquares;
-        if (im >= 0)
+        if (y is not null)
         {
-            matrix.Multiply(y, wy);
-            products++;
+            matrix.Apply(y!, wy);
+            products += matrix.Power;
             TP.MultiplyAdd(y, b, wx, wx);
             TP.MultiplyAdd(x, -b, wy, wy);
             TP.MultiplyAdd(y, -a, wy, wy);
@@ -320,35 +428,54 @@ internal static class ThickRestartArnoldi
         return TP.Norm<double>(wx) / TP.Norm<double>(x);
     }
 
-    /// <summary>w ⟂ v[0..count) by modified Gram-Schmidt, twice for orthogonality in floating point; coefficients summed.</summary>
-    private static void Orthogonalize(double[][] v, int count, double[] w, double[] coefficients)
+    /// <summary>
+    /// w ⟂ v[0..count) by classical Gram-Schmidt, repeated while the norm falls below 1/√2 of the previous one (DGKS:
+    /// a second pass only when cancellation may have spoiled the first; at most three); coefficients summed. Returns ‖w‖.
+    /// </summary>
+    private static double Orthogonalize(double[] v, int n, int count, Span<double> w, double norm, double[] coefficients)
     {
         Array.Clear(coefficients);
-        for (int pass = 0; pass < 2; pass++)
+        var c = new double[count];
+        for (int pass = 0; pass < 3; pass++)
         {
             for (int i = 0; i < count; i++)
             {
-                double c = TP.Dot<double>(v[i], w);
-                coefficients[i] += c;
-                TP.MultiplyAdd(v[i], -c, w, w);
+                c[i] = TP.Dot<double>(Row(v, i, n), w);
             }
+
+            for (int i = 0; i < count; i++)
+            {
+                coefficients[i] += c[i];
+                TP.MultiplyAdd(Row(v, i, n), -c[i], w, w);
+            }
+
+            double after = TP.Norm<double>(w);
+            if (after > 0.7071067811865476 * norm)
+            {
+                return after;
+            }
+
+            norm = after;
         }
+
+        return norm;
     }
 
-    private static void NewDirection(double[][] v, int index, int n, SeededRandom random, double[] coefficients)
+    private static void NewDirection(double[] v, int n, int index, SeededRandom random, double[] coefficients)
     {
+        var w = Row(v, index, n);
         if (index >= n)
         {
-            Array.Clear(v[index]);
+            w.Clear();
             return;
         }
 
-        FillRandom(v[index], random);
-        Orthogonalize(v, index, v[index], coefficients);
-        TP.Divide(v[index], TP.Norm<double>(v[index]), v[index]);
+        FillRandom(w, random);
+        Orthogonalize(v, n, index, w, TP.Norm<double>(w), coefficients);
+        TP.Divide(w, TP.Norm<double>(w), w);
     }
 
-    private static void FillRandom(double[] x, SeededRandom random)
+    private static void FillRandom(Span<double> x, SeededRandom random)
     {
         for (int i = 0; i < x.Length; i++)
         {

@@ -59,10 +59,10 @@ public static class SpectralRadius
     public const int DefaultKrylov = 100;
 
     /// <summary>Ritz pairs of largest modulus that <see cref="Compute"/>'s Arnoldi converges together.</summary>
-    public const int DefaultWanted = 20;
+    public const int DefaultWanted = 4;
 
     /// <summary>Relative residual tolerance of <see cref="Compute"/>'s iterative methods.</summary>
-    public const double DefaultTolerance = 1e-9;
+    public const double DefaultTolerance = 1e-8;
 
     /// <summary>Matrix-vector products allowed to <see cref="Compute"/>'s iterative methods.</summary>
     public const int DefaultMaxIterations = 50_000;
@@ -191,7 +191,10 @@ public static class SpectralRadius
     /// largest modulus all have ‖W x − θ x‖ ≤ tolerance·ρ·‖x‖ and the top pair's residual, recomputed with W, agrees.
     /// Converging several pairs at once keeps the search open: the edge of a random reservoir's spectrum is a dense ring
     /// of eigenvalues, and a run that converged only one of them could stop on one below the largest. The eigenvalue
-    /// error is about the residual times its condition number (a few for random reservoirs). Deterministic for a seed.
+    /// error is about the residual times its condition number (a few for random reservoirs). The iteration runs on
+    /// W^power (see <paramref name="power"/>): the residual is then that of W^power, the radius |μ|^(1/power) for the
+    /// Ritz value μ of largest modulus, and the eigenvalue W's Rayleigh quotient of its Ritz vector. Deterministic for a
+    /// seed (sparse products above 2¹⁸ nonzeros run over the cores, row blocks each summed in the same order).
     /// </remarks>
     /// <param name="matrix">A square matrix.</param>
     /// <param name="krylov">Krylov dimension m (at least 3).</param>
@@ -239,12 +242,15 @@ public static class SpectralRadius
 
     /// <summary>
     /// The power s of W that <see cref="EstimateArnoldi"/> iterates with by default: about as many sparse products per
-    /// Arnoldi step as an orthogonalisation against the basis costs in products (m·n / nnz), from 1 to 8.
+    /// Arnoldi step as an orthogonalisation against the basis costs in products (m·n / nnz), from 1 to 12.
     /// </summary>
+    /// <remarks>Measured on the 10⁵-unit reservoir with 10 per row (m·n / nnz = 10): s = 1 needed 4,230 products and
+    /// 51 s and stopped below the largest modulus (3.16922 against 3.17322); s = 4 7,706 products and 39 s; s = 12
+    /// 5,834 products and 17 s (two shared cores, ARPACK running beside).</remarks>
     internal static int AutomaticPower(CsrMatrix<double> matrix, int krylov)
     {
         double ratio = (double)krylov * matrix.Rows / Math.Max(1, matrix.NonZeros);
-        return (int)Math.Clamp(Math.Round(ratio), 1, 8);
+        return (int)Math.Clamp(Math.Round(ratio), 1, 12);
     }
 
     private static double[] StartVector(int n, ulong seed)

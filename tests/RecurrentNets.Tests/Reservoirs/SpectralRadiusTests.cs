@@ -15,9 +15,11 @@ public class SpectralRadiusTests
     /// [[a, s·b], [−b/s, a]] (eigenvalues a ± ib) and two 1 × 1 blocks, made dense-looking by a similarity with
     /// S = I + E, E² = 0 (E maps the second half of the coordinates into the first, so S⁻¹ = I − E), then permuted.
     /// The top of the spectrum is clustered: the largest modulus is a complex pair at 1, then −0.999 (real), a pair at
-    /// 0.9985 and 0.998 (real); the other n − 6 eigenvalues fill the disk of radius 0.99 uniformly.
+    /// 0.9985 and 0.998 (real); the other n − 6 eigenvalues fill the disk of radius 0.99 uniformly. With another
+    /// <paramref name="gap"/> g: 1, −(1 − g), 1 − 1.5g, 1 − 2g and the disk of radius 1 − 10g; g = 1e-4 is as close as the
+    /// two largest moduli of the 1 % reservoir at 10⁴ units (10.05599 and 10.05491).
     /// </summary>
-    internal static CsrMatrix<double> PlantedSpectrum(int n, ulong seed)
+    internal static CsrMatrix<double> PlantedSpectrum(int n, ulong seed, double gap = 1e-3)
     {
         if (n % 4 != 0)
         {
@@ -42,17 +44,17 @@ public class SpectralRadiusTests
         }
 
         Pair(n / 2, 1.0, 2.0); // the largest pair in the second half, where E reads from
-        Pair(0, 0.9985, 0.7);
+        Pair(0, 1 - 1.5 * gap, 0.7);
         for (int t = 1; t < n / 2 - 1; t++)
         {
             if (2 * t != n / 2)
             {
-                Pair(2 * t, 0.99 * Math.Sqrt(random.NextDouble()), random.NextUniform(0, Math.PI));
+                Pair(2 * t, (1 - 10 * gap) * Math.Sqrt(random.NextDouble()), random.NextUniform(0, Math.PI));
             }
         }
 
-        rows[n - 2][n - 2] = -0.999;
-        rows[n - 1][n - 1] = 0.998;
+        rows[n - 2][n - 2] = -(1 - gap);
+        rows[n - 1][n - 1] = 1 - 2 * gap;
 
         // E: two entries per row of the first half, in columns of the second half.
         var e = new (int Column, double Value)[n / 2][];
@@ -140,9 +142,18 @@ public class SpectralRadiusTests
     [Trait("Category", "Slow")]
     public void PlantedSpectrumIsFoundAt100k() => AssertPlanted(100_000);
 
-    private static void AssertPlanted(int n)
+    [Fact]
+    public void NearlyDegeneratePlantedSpectrumIsFoundAt10k() => AssertPlanted(10_000, 1e-4);
+
+    // Open: at 10⁵ with g = 1e-4 the estimate is already 1.000000000000037 but the four wanted pairs stall at relative
+    // residual 4.4e-5 (50,000 products, 82 s): this planted matrix is far more non-normal than a reservoir.
+    [Fact(Skip = "does not converge yet: 4 wanted pairs stall at residual 4.4e-5 after 50,000 products (issue 18, item 4)")]
+    [Trait("Category", "Slow")]
+    public void NearlyDegeneratePlantedSpectrumIsFoundAt100k() => AssertPlanted(100_000, 1e-4);
+
+    private static void AssertPlanted(int n, double gap = 1e-3)
     {
-        var w = PlantedSpectrum(n, 5);
+        var w = PlantedSpectrum(n, 5, gap);
         foreach (ulong seed in new ulong[] { 1, 2 })
         {
             var estimate = SpectralRadius.EstimateArnoldi(w, seed: seed);

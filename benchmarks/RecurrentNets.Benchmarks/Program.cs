@@ -19,6 +19,12 @@ if (args is ["reservoir-cputime", ..])
     return 0;
 }
 
+// `spectral` times the Arnoldi spectral radius (see SpectralRadiusTiming).
+if (args is ["spectral", ..])
+{
+    return RecurrentNets.Benchmarks.SpectralRadiusTiming.Run(args[1..]);
+}
+
 // `probe` times the parts of one recurrent step separately (see StepProbe).
 if (args.Length > 0 && args[0] == "probe")
 {

@@ -198,36 +198,20 @@ internal static class ThickRestartArnoldi
     /// <summary>y = W^power·x, for Arnoldi on W^power: the same eigenvectors, moduli raised to the power, so the gap at
     /// the edge of the spectrum widens and one orthogonalisation serves several sparse products. Above
     /// <see cref="ParallelNonZeros"/> stored entries a product is split into row blocks of equal nonzeros over the cores.</summary>
-    private sealed class PowerOperator
+    // W^s as an operator; its sparse products split the rows over the library's worker pool (balanced by nonzeros) when
+    // the matrix is large enough, each row summed as on one thread, so the bits do not depend on the thread count.
+    private sealed class PowerOperator : IParallelJob
     {
         private readonly CsrMatrix<double> matrix;
         private readonly double[] scratch;
-        private readonly int[]? blocks;
+        private ReadOnlyMemory<double> input;
+        private Memory<double> output;
 
         public PowerOperator(CsrMatrix<double> matrix, int power)
         {
             this.matrix = matrix;
             Power = power;
             scratch = new double[matrix.Rows];
-            int parts = Math.Min(Environment.ProcessorCount, 8);
-            if (parts > 1 && matrix.NonZeros >= ParallelNonZeros)
-            {
-                blocks = new int[parts + 1];
-                var pointers = matrix.RowPointers;
-                int row = 0;
-                for (int b = 1; b < parts; b++)
-                {
-                    long target = (long)matrix.NonZeros * b / parts;
-                    while (row < matrix.Rows && pointers[row] < target)
-                    {
-                        row++;
-                    }
-
-                    blocks[b] = row;
-                }
-
-                blocks[parts] = matrix.Rows;
-            }
         }
 
         public int Rows => matrix.Rows;
@@ -260,18 +244,51 @@ internal static class ThickRestartArnoldi
 
         private void Multiply(ReadOnlyMemory<double> x, Memory<double> y)
         {
-            if (blocks is null)
+            int parts = WorkerPool.Shared.MaxParts;
+            if (parts < 2 || matrix.NonZeros < ParallelNonZeros)
             {
                 matrix.Multiply(x.Span, y.Span);
                 return;
             }
 
-            Parallel.For(0, blocks.Length - 1, b =>
+            input = x;
+            output = y;
+            WorkerPool.Shared.Run(this, parts);
+            input = default;
+            output = default;
+        }
+
+        // Rows [first, end) of part `part`, split so that each part has about the same number of nonzeros.
+        public void Run(int part, int parts)
+        {
+            var pointers = matrix.RowPointers;
+            int first = RowAt(pointers, (long)matrix.NonZeros * part / parts), end = RowAt(pointers, (long)matrix.NonZeros * (part + 1) / parts);
+            if (part == parts - 1)
             {
-                int start = blocks[b], count = blocks[b + 1] - start;
-                SparseKernels.Multiply<double>(matrix.RowPointers.AsSpan(start, count + 1), matrix.ColumnIndices, matrix.Values,
-                    x.Span, y.Span.Slice(start, count));
-            });
+                end = matrix.Rows;
+            }
+
+            if (end > first)
+            {
+                SparseKernels.Multiply<double>(pointers.AsSpan(first, end - first + 1), matrix.ColumnIndices, matrix.Values,
+                    input.Span, output.Span.Slice(first, end - first));
+            }
+        }
+
+        // The first row whose nonzeros start at or after `target` (0 for target 0).
+        private int RowAt(int[] pointers, long target)
+        {
+            int low = 0, high = matrix.Rows;
+            while (low < high)
+            {
+                int mid = (low + high) >>> 1;
+                if (pointers[mid] < target)
+                    low = mid + 1;
+                else
+                    high = mid;
+            }
+
+            return low;
         }
     }
 

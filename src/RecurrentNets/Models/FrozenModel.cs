@@ -465,8 +465,6 @@ public sealed class FrozenModel<T>
     /// <summary>The buffers of one call, grown as needed and reused (kept in a pool).</summary>
     internal sealed class Workspace(FrozenModel<T> owner)
     {
-        private int steps, rows;
-
         /// <summary>Ping-pong activations [T·B, widest layer].</summary>
         public T[] A = [];
 
@@ -494,15 +492,9 @@ public sealed class FrozenModel<T>
         /// <summary>One step's new h, new C [B, H], step cache [B, H] and scratch [B, G·H + H].</summary>
         public T[] NewHidden = [], NewCell = [], StepCache = [], Scratch = [];
 
-        public int Steps => steps;
-
-        public int Rows => rows;
-
         /// <summary>Grows the buffers for a call of T steps and B rows (never shrinks).</summary>
         public void Ensure(int t, int b)
         {
-            steps = t;
-            rows = b;
             int n = t * b, h = Math.Max(1, owner.maxHidden), gw = Math.Max(1, owner.maxGateWidth);
             Grow(ref A, n * owner.maxWidth);
             Grow(ref B, n * owner.maxWidth);

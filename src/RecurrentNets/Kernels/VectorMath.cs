@@ -222,6 +222,12 @@ public static class VectorMath
     public static Vector<double> Tanh(Vector<double> x) =>
         HasFusedMultiplyAdd ? Tanh<Vector<double>, DoubleLanesVector, Fused>(x) : Tanh<Vector<double>, DoubleLanesVector, Unfused>(x);
 
+    /// <summary>The variant without FMA that <see cref="Tanh(Span{double})"/> runs on x86 without FMA (for tests on any machine).</summary>
+    internal static void TanhWithoutFusedMultiplyAdd(Span<double> values) => TanhSpan<Unfused>(values);
+
+    /// <summary>Its scalar form.</summary>
+    internal static double TanhWithoutFusedMultiplyAdd(double x) => Tanh<Unfused>(x);
+
     /// <summary>Whether a fused multiply-add is one instruction here (a JIT-time constant).</summary>
     private static bool HasFusedMultiplyAdd => Fma.IsSupported || AdvSimd.Arm64.IsSupported;
 

@@ -267,6 +267,20 @@ public static class SparseKernels
     internal static unsafe void InterleaveStates<T>(T* states, int n, int batchSize, int stride, T* xT, int rowStart, int rowEnd)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        // Groups of 8 float or 4 double streams by 8 × 8 / 4 × 4 register transposes; the rest element by element.
+        int w = TransposeWidth<T>();
+        int b0 = 0, fullEnd = rowStart + ((rowEnd - rowStart) / Math.Max(w, 1) * w);
+        if (w > 0)
+        {
+            for (; b0 + w <= batchSize; b0 += w)
+            {
+                for (int i = rowStart; i < fullEnd; i += w)
+                {
+                    TransposeBlock(states + ((long)b0 * n) + i, n, xT + ((long)i * stride) + b0, stride);
+                }
+            }
+        }
+
         // Tiles of 64 rows: the B source rows are read sequentially and the tile of xT stays in L1 while it fills.
         const int tile = 64;
         for (int i0 = rowStart; i0 < rowEnd; i0 += tile)
@@ -275,7 +289,8 @@ public static class SparseKernels
             for (int b = 0; b < batchSize; b++)
             {
                 T* src = states + (long)b * n;
-                for (int i = i0; i < i1; i++)
+                // Streams of a transposed group have their rows up to fullEnd done.
+                for (int i = b < b0 ? Math.Max(i0, fullEnd) : i0; i < i1; i++)
                 {
                     xT[(long)i * stride + b] = src[i];
                 }
@@ -289,6 +304,97 @@ public static class SparseKernels
                 }
             }
         }
+    }
+
+    /// <summary>The side of the register transpose for T on this machine (8 floats or 4 doubles with AVX), 0 without one.</summary>
+    private static int TransposeWidth<T>()
+        where T : unmanaged
+        => !Avx.IsSupported ? 0 : typeof(T) == typeof(float) ? 8 : typeof(T) == typeof(double) ? 4 : 0;
+
+    /// <summary>dst[j, i] = src[i, j] for a w × w block (w = <see cref="TransposeWidth{T}"/>), row strides in elements.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void TransposeBlock<T>(T* src, long srcStride, T* dst, long dstStride)
+        where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+        {
+            float* s = (float*)src, d = (float*)dst;
+            var r0 = Avx.LoadVector256(s);
+            var r1 = Avx.LoadVector256(s + srcStride);
+            var r2 = Avx.LoadVector256(s + (2 * srcStride));
+            var r3 = Avx.LoadVector256(s + (3 * srcStride));
+            var r4 = Avx.LoadVector256(s + (4 * srcStride));
+            var r5 = Avx.LoadVector256(s + (5 * srcStride));
+            var r6 = Avx.LoadVector256(s + (6 * srcStride));
+            var r7 = Avx.LoadVector256(s + (7 * srcStride));
+            Transpose8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+            Avx.Store(d, r0);
+            Avx.Store(d + dstStride, r1);
+            Avx.Store(d + (2 * dstStride), r2);
+            Avx.Store(d + (3 * dstStride), r3);
+            Avx.Store(d + (4 * dstStride), r4);
+            Avx.Store(d + (5 * dstStride), r5);
+            Avx.Store(d + (6 * dstStride), r6);
+            Avx.Store(d + (7 * dstStride), r7);
+        }
+        else
+        {
+            double* s = (double*)src, d = (double*)dst;
+            var r0 = Avx.LoadVector256(s);
+            var r1 = Avx.LoadVector256(s + srcStride);
+            var r2 = Avx.LoadVector256(s + (2 * srcStride));
+            var r3 = Avx.LoadVector256(s + (3 * srcStride));
+            Transpose4(ref r0, ref r1, ref r2, ref r3);
+            Avx.Store(d, r0);
+            Avx.Store(d + dstStride, r1);
+            Avx.Store(d + (2 * dstStride), r2);
+            Avx.Store(d + (3 * dstStride), r3);
+        }
+    }
+
+    /// <summary>Transposes the 8 × 8 floats held in r0..r7 (row k in rk).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8(ref Vector256<float> r0, ref Vector256<float> r1, ref Vector256<float> r2, ref Vector256<float> r3,
+        ref Vector256<float> r4, ref Vector256<float> r5, ref Vector256<float> r6, ref Vector256<float> r7)
+    {
+        var t0 = Avx.UnpackLow(r0, r1);
+        var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3);
+        var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5);
+        var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7);
+        var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44);
+        var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44);
+        var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44);
+        var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44);
+        var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        r0 = Avx.Permute2x128(u0, u4, 0x20);
+        r1 = Avx.Permute2x128(u1, u5, 0x20);
+        r2 = Avx.Permute2x128(u2, u6, 0x20);
+        r3 = Avx.Permute2x128(u3, u7, 0x20);
+        r4 = Avx.Permute2x128(u0, u4, 0x31);
+        r5 = Avx.Permute2x128(u1, u5, 0x31);
+        r6 = Avx.Permute2x128(u2, u6, 0x31);
+        r7 = Avx.Permute2x128(u3, u7, 0x31);
+    }
+
+    /// <summary>Transposes the 4 × 4 doubles held in r0..r3 (row k in rk).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose4(ref Vector256<double> r0, ref Vector256<double> r1, ref Vector256<double> r2, ref Vector256<double> r3)
+    {
+        var t0 = Avx.UnpackLow(r0, r1);
+        var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3);
+        var t3 = Avx.UnpackHigh(r2, r3);
+        r0 = Avx.Permute2x128(t0, t2, 0x20);
+        r1 = Avx.Permute2x128(t1, t3, 0x20);
+        r2 = Avx.Permute2x128(t0, t2, 0x31);
+        r3 = Avx.Permute2x128(t1, t3, 0x31);
     }
 
     /// <summary>
@@ -350,8 +456,16 @@ public static class SparseKernels
                 }
             }
 
-            // Back to one span per stream (reading the tile long after its vector stores, so no store-forwarding stall),
-            // then activation and leak over the same block of rows as the single step: the same calls, the same bits.
+            if (len >= ActivationSpanMin)
+            {
+                // f over the whole tile: for spans this long every element gets the bits it gets in a stream's own span.
+                Activate(new Span<T>(tile, len * stride), activation);
+                Unleave(tile, states, n, batchSize, stride, decay, gain, next, r0, len);
+                continue;
+            }
+
+            // A short last block: back to one span per stream, then activation and leak over the same span as the
+            // single step: the same calls, the same bits.
             for (int b = 0; b < batchSize; b++)
             {
                 T* dst = next + ((long)b * n) + r0;
@@ -365,6 +479,90 @@ public static class SparseKernels
                 TP.Multiply(p, gain, p);
                 TP.MultiplyAdd(new ReadOnlySpan<T>(states + (long)b * n + r0, len), decay, p, p);
             }
+        }
+    }
+
+    /// <summary>
+    /// Spans at least this long give each element the bits of any other such span under TensorPrimitives' and our
+    /// activations (shorter ones may run narrower vectors or the scalar tail); tested on the AVX-512, AVX2 and Vector128 paths.
+    /// </summary>
+    private const int ActivationSpanMin = 16;
+
+    /// <summary>
+    /// next[b, r0 + i] = decay·x[b, r0 + i] + gain·tile[i, b] for i in [0, len): the leak of the single step
+    /// (<c>TP.Multiply</c>, then <c>TP.MultiplyAdd</c>: multiply, multiply, add, each rounded) on the tile's columns,
+    /// through register transposes where the machine has them.
+    /// </summary>
+    private static unsafe void Unleave<T>(T* tile, T* states, int n, int batchSize, int stride, T decay, T gain, T* next, int r0, int len)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int w = TransposeWidth<T>(), b0 = 0, full = w == 0 ? 0 : len / w * w;
+        if (w > 0)
+        {
+            for (; b0 + w <= batchSize; b0 += w)
+            {
+                for (int i = 0; i < full; i += w)
+                {
+                    UnleaveBlock(tile + ((long)i * stride) + b0, stride, states + ((long)b0 * n) + r0 + i, next + ((long)b0 * n) + r0 + i, n, decay, gain);
+                }
+            }
+        }
+
+        for (int b = 0; b < batchSize; b++)
+        {
+            T* x = states + ((long)b * n) + r0;
+            T* dst = next + ((long)b * n) + r0;
+            for (int i = b < b0 ? full : 0; i < len; i++)
+            {
+                dst[i] = (x[i] * decay) + (tile[((long)i * stride) + b] * gain);
+            }
+        }
+    }
+
+    /// <summary>One w × w block of <see cref="Unleave{T}"/>: tile rows i..i+w of streams b0..b0+w.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void UnleaveBlock<T>(T* tile, long stride, T* x, T* next, long n, T decay, T gain)
+        where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+        {
+            float* s = (float*)tile;
+            var r0 = Avx.LoadVector256(s);
+            var r1 = Avx.LoadVector256(s + stride);
+            var r2 = Avx.LoadVector256(s + (2 * stride));
+            var r3 = Avx.LoadVector256(s + (3 * stride));
+            var r4 = Avx.LoadVector256(s + (4 * stride));
+            var r5 = Avx.LoadVector256(s + (5 * stride));
+            var r6 = Avx.LoadVector256(s + (6 * stride));
+            var r7 = Avx.LoadVector256(s + (7 * stride));
+            Transpose8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+            var a = Vector256.Create(Unsafe.BitCast<T, float>(decay));
+            var g = Vector256.Create(Unsafe.BitCast<T, float>(gain));
+            float* xs = (float*)x, ns = (float*)next;
+            ((Vector256.Load(xs) * a) + (r0 * g)).Store(ns);
+            ((Vector256.Load(xs + n) * a) + (r1 * g)).Store(ns + n);
+            ((Vector256.Load(xs + (2 * n)) * a) + (r2 * g)).Store(ns + (2 * n));
+            ((Vector256.Load(xs + (3 * n)) * a) + (r3 * g)).Store(ns + (3 * n));
+            ((Vector256.Load(xs + (4 * n)) * a) + (r4 * g)).Store(ns + (4 * n));
+            ((Vector256.Load(xs + (5 * n)) * a) + (r5 * g)).Store(ns + (5 * n));
+            ((Vector256.Load(xs + (6 * n)) * a) + (r6 * g)).Store(ns + (6 * n));
+            ((Vector256.Load(xs + (7 * n)) * a) + (r7 * g)).Store(ns + (7 * n));
+        }
+        else
+        {
+            double* s = (double*)tile;
+            var r0 = Avx.LoadVector256(s);
+            var r1 = Avx.LoadVector256(s + stride);
+            var r2 = Avx.LoadVector256(s + (2 * stride));
+            var r3 = Avx.LoadVector256(s + (3 * stride));
+            Transpose4(ref r0, ref r1, ref r2, ref r3);
+            var a = Vector256.Create(Unsafe.BitCast<T, double>(decay));
+            var g = Vector256.Create(Unsafe.BitCast<T, double>(gain));
+            double* xs = (double*)x, ns = (double*)next;
+            ((Vector256.Load(xs) * a) + (r0 * g)).Store(ns);
+            ((Vector256.Load(xs + n) * a) + (r1 * g)).Store(ns + n);
+            ((Vector256.Load(xs + (2 * n)) * a) + (r2 * g)).Store(ns + (2 * n));
+            ((Vector256.Load(xs + (3 * n)) * a) + (r3 * g)).Store(ns + (3 * n));
         }
     }
 

@@ -12,17 +12,56 @@ namespace RecurrentNets.Benchmarks;
 /// ratios come from the same minutes of a shared machine: each round times Step, StepBatch(8), in alternating order,
 /// and the batch's cost against eight single steps is taken per round (median over rounds). Wall clock, both cores
 /// allowed (as BenchmarkDotNet). "other %" is the CPU share of other processes over each size's rounds (/proc/stat).
+/// <c>--cpu</c> times the calling thread's CPU time instead, on one thread (for a loaded machine: it leaves out the
+/// waits for a core, not the shared caches).
 /// </summary>
-internal static class ReservoirStepTiming
+internal static partial class ReservoirStepTiming
 {
+    private static bool cpuTime;
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "clock_gettime")]
+    private static partial int ClockGetTime(int clock, out TimeSpec time);
+
+    private static double NowMicroseconds()
+    {
+        if (!cpuTime)
+        {
+            return Stopwatch.GetTimestamp() * 1e6 / Stopwatch.Frequency;
+        }
+
+        _ = ClockGetTime(3, out var t); // CLOCK_THREAD_CPUTIME_ID
+        return (t.Seconds * 1e6) + (t.Nanoseconds * 1e-3);
+    }
+
     private const int Batch = 8;
 
     public static int Run(string[] args)
     {
         int[] sizes = [1_000, 10_000, 100_000, 1_000_000];
         int rounds = 7;
-        for (int a = 0; a + 1 < args.Length; a += 2)
+        for (int a = 0; a < args.Length; a += 2)
         {
+            if (args[a] == "--cpu")
+            {
+                cpuTime = true;
+                Kernels.KernelOptions.MaxDegreeOfParallelism = 1;
+                a--;
+                continue;
+            }
+
+            if (a + 1 >= args.Length)
+            {
+                Console.Error.WriteLine($"option {args[a]} needs a value");
+                return 2;
+            }
+
             switch (args[a])
             {
                 case "--units":
@@ -38,7 +77,7 @@ internal static class ReservoirStepTiming
         }
 
         string path = Vector512.IsHardwareAccelerated ? "AVX-512" : Vector256.IsHardwareAccelerated ? "AVX2" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar";
-        Console.WriteLine($"vector path {path}, {Environment.ProcessorCount} processors, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, load {File.ReadAllText("/proc/loadavg").Trim()}");
+        Console.WriteLine($"vector path {path}, {(cpuTime ? "thread CPU time, one thread" : "wall clock, " + Environment.ProcessorCount + " processors")}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, load {File.ReadAllText("/proc/loadavg").Trim()}");
         Console.WriteLine("| units | precision | Step µs (min / median) | StepBatch(8) µs (min / median) | per stream | 8 × Step ÷ StepBatch(8) (median of rounds) | other % |");
         Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|");
         foreach (int n in sizes)
@@ -74,26 +113,26 @@ internal static class ReservoirStepTiming
         int t = 0;
         double Single()
         {
-            long t0 = Stopwatch.GetTimestamp();
+            double t0 = NowMicroseconds();
             for (int s = 0; s < singleSteps; s++)
             {
                 r.Step(x, u.AsSpan(t++ % 10_000, 1), next);
                 (x, next) = (next, x);
             }
 
-            return Stopwatch.GetElapsedTime(t0).TotalMicroseconds / singleSteps;
+            return (NowMicroseconds() - t0) / singleSteps;
         }
 
         double Batched()
         {
-            long t0 = Stopwatch.GetTimestamp();
+            double t0 = NowMicroseconds();
             for (int s = 0; s < batchSteps; s++)
             {
                 r.StepBatch(xs, u.AsSpan(t++ % 9_992, Batch), Batch, nexts);
                 (xs, nexts) = (nexts, xs);
             }
 
-            return Stopwatch.GetElapsedTime(t0).TotalMicroseconds / batchSteps;
+            return (NowMicroseconds() - t0) / batchSteps;
         }
 
         // Warm-up past tier-1 (several hundred ms each).

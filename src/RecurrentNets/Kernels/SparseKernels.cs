@@ -104,6 +104,203 @@ public static class SparseKernels
         }
     }
 
+    /// <summary>
+    /// The lanes C of <see cref="SlicedEllMatrix{T}"/> for the single step on this machine: 8 floats with 256-bit vectors,
+    /// 4 with 128-bit ones, 4 doubles with 256-bit vectors; 0 where the row-by-row CSR kernel runs instead (doubles in
+    /// 128-bit vectors gained nothing over it).
+    /// </summary>
+    internal static int SlicedLanes<T>()
+        where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+        {
+            return Vector256.IsHardwareAccelerated ? 8 : Vector128.IsHardwareAccelerated ? 4 : 0;
+        }
+
+        return typeof(T) == typeof(double) && Vector256.IsHardwareAccelerated ? 4 : 0;
+    }
+
+    /// <summary>
+    /// The rows [<paramref name="rowStart"/>, <paramref name="rowEnd"/>) of <see cref="LeakyStep{T}"/> on W in the sliced
+    /// layout, with the bits of the CSR kernel: each lane runs its row's sum in <see cref="RowSum{T}"/>'s order (bias and
+    /// drive, four accumulators over the groups of four entries, the tail into the first, multiply then add), and the
+    /// masked-out padding adds +0, which changes no sum. <paramref name="rowStart"/> is a multiple of 256.
+    /// </summary>
+    /// <remarks>
+    /// Why: one vector load brings C values and indices, the C loads of x go into one vector, and a row costs no loop
+    /// exit of its own (rows of about 10 entries spend much of the row-by-row kernel in its loop control and the
+    /// unpredictable end of each row).
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe void LeakyStepRows<T>(SlicedEllMatrix<T> w, ReadOnlySpan<T> state, ReadOnlySpan<T> driveWeights, ReadOnlySpan<T> drive,
+        ReadOnlySpan<T> bias, T decay, T gain, ReservoirActivation activation, Span<T> nextState, int rowStart, int rowEnd)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (Vector256.IsHardwareAccelerated && w.Lanes == Vector256<T>.Count)
+        {
+            LeakyStepSliced<Lanes256<T>, Vector256<T>, T>(w, state, driveWeights, drive, bias, decay, gain, activation, nextState, rowStart, rowEnd);
+        }
+        else if (Vector128.IsHardwareAccelerated && w.Lanes == Vector128<T>.Count)
+        {
+            LeakyStepSliced<Lanes128<T>, Vector128<T>, T>(w, state, driveWeights, drive, bias, decay, gain, activation, nextState, rowStart, rowEnd);
+        }
+        else
+        {
+            throw new ArgumentException($"the sliced layout has {w.Lanes} lanes but this machine's vectors hold {Vector256<T>.Count} or {Vector128<T>.Count}", nameof(w));
+        }
+    }
+
+    private static unsafe void LeakyStepSliced<TL, TV, T>(SlicedEllMatrix<T> w, ReadOnlySpan<T> state, ReadOnlySpan<T> driveWeights, ReadOnlySpan<T> drive,
+        ReadOnlySpan<T> bias, T decay, T gain, ReservoirActivation activation, Span<T> nextState, int rowStart, int rowEnd)
+        where TL : struct, ISlicedLanes<TV, T>
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int d = drive.Length, lanes = TL.Count, chunks = w.ChunkRows.Length;
+        bool prefetch = UsePrefetch && Sse.IsSupported && (long)state.Length * Unsafe.SizeOf<T>() > PrefetchAboveBytes;
+        int ahead = Math.Max(1, PrefetchRows / lanes);
+        Span<T> pre = stackalloc T[BlockRows];
+        T* sums = stackalloc T[lanes];
+        fixed (int* off = w.ChunkOffsets)
+        fixed (int* groups = w.ChunkGroups)
+        fixed (int* first = w.ChunkFirstRow)
+        fixed (bool* uniform = w.ChunkUniform)
+        fixed (int* rowsIn = w.ChunkRows)
+        fixed (int* laneRows = w.LaneRows)
+        fixed (T* groupEnd = w.LaneGroupEnd)
+        fixed (T* length = w.LaneLength)
+        fixed (int* idx = w.ColumnIndices)
+        fixed (T* val = w.Values)
+        fixed (T* x = state)
+        fixed (T* wd = driveWeights)
+        fixed (T* dr = drive)
+        fixed (T* b = bias)
+        fixed (T* pp = pre)
+        {
+            for (int r0 = rowStart; r0 < rowEnd; r0 += BlockRows)
+            {
+                int len = Math.Min(BlockRows, rowEnd - r0);
+                // Pre-activation: bias and dense drive row by row, then the sparse rows chunk by chunk.
+                for (int i = 0; i < len; i++)
+                {
+                    pp[i] = Drive(r0 + i, b, wd, dr, d);
+                }
+
+                T* preRow = pp - r0;
+                int block = r0 / BlockRows;
+                for (int c = w.BlockChunks[block]; c < w.BlockChunks[block + 1]; c++)
+                {
+                    if (prefetch && c + ahead < chunks)
+                    {
+                        for (int e = off[c + ahead]; e < off[c + ahead + 1]; e++)
+                        {
+                            Sse.Prefetch0(x + idx[e]);
+                        }
+                    }
+
+                    SlicedChunk<TL, TV, T>(c, off, groups, first, uniform, rowsIn, laneRows, groupEnd, length, idx, val, x, preRow, sums);
+                }
+
+                Span<T> p = pre[..len];
+                Activate(p, activation);
+                TP.Multiply(p, gain, p);
+                TP.MultiplyAdd(state.Slice(r0, len), decay, p, nextState.Slice(r0, len));
+            }
+        }
+    }
+
+    /// <summary>preRow[row] = preRow[row] + Σ W[row, k]·x[k] for the C rows of chunk c.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void SlicedChunk<TL, TV, T>(int c, int* off, int* groups, int* first, bool* uniform, int* rowsIn, int* laneRows,
+        T* groupEnd, T* length, int* idx, T* val, T* x, T* preRow, T* sums)
+        where TL : struct, ISlicedLanes<TV, T>
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int lanes = TL.Count, o = off[c], slots = (off[c + 1] - o) / lanes, f = first[c];
+        T* v = val + o;
+        int* ix = idx + o;
+        int* rows = laneRows + (c * lanes);
+        TV s0 = f >= 0 ? TL.Load(preRow + f) : TL.Gather(preRow, rows);
+        TV s1 = TL.Broadcast(T.Zero), s2 = s1, s3 = s1;
+        int k = 0;
+        // The groups of four every lane fills: slot k into accumulator k mod 4, as RowSum.
+        for (int g4 = 4 * groups[c]; k < g4; k += 4, v += 4 * lanes, ix += 4 * lanes)
+        {
+            s0 = TL.Add(s0, TL.Multiply(TL.Load(v), TL.Gather(x, ix)));
+            s1 = TL.Add(s1, TL.Multiply(TL.Load(v + lanes), TL.Gather(x, ix + lanes)));
+            s2 = TL.Add(s2, TL.Multiply(TL.Load(v + (2 * lanes)), TL.Gather(x, ix + (2 * lanes))));
+            s3 = TL.Add(s3, TL.Multiply(TL.Load(v + (3 * lanes)), TL.Gather(x, ix + (3 * lanes))));
+        }
+
+        if (uniform[c])
+        {
+            // Rows of one length: the rest is every lane's tail, into the first accumulator.
+            for (; k < slots; k++, v += lanes, ix += lanes)
+            {
+                s0 = TL.Add(s0, TL.Multiply(TL.Load(v), TL.Gather(x, ix)));
+            }
+        }
+        else if (k < slots)
+        {
+            // Rows of several lengths: slot k goes to accumulator k mod 4 in the lanes whose groups of four it is in, to
+            // the first in the lanes whose tail it is in, nowhere past a lane's row (the masks give +0 there, also
+            // where 0·x would be NaN).
+            TV ends = TL.Load(groupEnd + (c * lanes)), lengths = TL.Load(length + (c * lanes));
+            T slot = T.CreateTruncating(k);
+            for (; ; v += 4 * lanes, ix += 4 * lanes)
+            {
+                Slot(ref s0, ref s0, TL.Multiply(TL.Load(v), TL.Gather(x, ix)), slot, ends, lengths);
+                if (++k >= slots)
+                {
+                    break;
+                }
+
+                slot += T.One;
+                Slot(ref s1, ref s0, TL.Multiply(TL.Load(v + lanes), TL.Gather(x, ix + lanes)), slot, ends, lengths);
+                if (++k >= slots)
+                {
+                    break;
+                }
+
+                slot += T.One;
+                Slot(ref s2, ref s0, TL.Multiply(TL.Load(v + (2 * lanes)), TL.Gather(x, ix + (2 * lanes))), slot, ends, lengths);
+                if (++k >= slots)
+                {
+                    break;
+                }
+
+                slot += T.One;
+                Slot(ref s3, ref s0, TL.Multiply(TL.Load(v + (3 * lanes)), TL.Gather(x, ix + (3 * lanes))), slot, ends, lengths);
+                if (++k >= slots)
+                {
+                    break;
+                }
+
+                slot += T.One;
+            }
+        }
+
+        TV sum = TL.Add(TL.Add(s0, s1), TL.Add(s2, s3));
+        if (f >= 0)
+        {
+            TL.Store(sum, preRow + f);
+            return;
+        }
+
+        TL.Store(sum, sums);
+        for (int r = 0, m = rowsIn[c]; r < m; r++)
+        {
+            preRow[rows[r]] = sums[r];
+        }
+
+        static void Slot(ref TV group, ref TV tail, TV product, T slot, TV ends, TV lengths)
+        {
+            var at = TL.Broadcast(slot);
+            var inGroups = TL.LessThan(at, ends);
+            group = TL.Add(group, TL.And(product, inGroups));
+            tail = TL.Add(tail, TL.And(product, TL.AndNot(TL.LessThan(at, lengths), inGroups)));
+        }
+    }
+
     /// <summary>b[row] + Σ_j Wd[row, j]·d[j] (b may be null).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe T Drive<T>(int row, T* bias, T* driveWeights, T* drive, int d)
@@ -635,6 +832,22 @@ public static class SparseKernels
         static abstract TV Multiply(TV left, TV right);
     }
 
+    /// <summary>The lanes of the sliced single step: one lane per row.</summary>
+    private unsafe interface ISlicedLanes<TV, T> : IBatchLanes<TV, T>
+        where T : unmanaged
+    {
+        /// <summary>(x[indices[0]], …, x[indices[Count − 1]]) by scalar loads (AVX2 gathers were slower on Zen 3 and 4).</summary>
+        static abstract TV Gather(T* x, int* indices);
+
+        /// <summary>All bits set in the lanes where left &lt; right, clear elsewhere.</summary>
+        static abstract TV LessThan(TV left, TV right);
+
+        static abstract TV And(TV left, TV right);
+
+        /// <summary>left &amp; ~right.</summary>
+        static abstract TV AndNot(TV left, TV right);
+    }
+
     private readonly unsafe struct Lanes512<T> : IBatchLanes<Vector512<T>, T>
         where T : unmanaged
     {
@@ -651,7 +864,7 @@ public static class SparseKernels
         public static Vector512<T> Multiply(Vector512<T> left, Vector512<T> right) => left * right;
     }
 
-    private readonly unsafe struct Lanes256<T> : IBatchLanes<Vector256<T>, T>
+    private readonly unsafe struct Lanes256<T> : ISlicedLanes<Vector256<T>, T>
         where T : unmanaged
     {
         public static int Count => Vector256<T>.Count;
@@ -665,9 +878,28 @@ public static class SparseKernels
         public static Vector256<T> Add(Vector256<T> left, Vector256<T> right) => left + right;
 
         public static Vector256<T> Multiply(Vector256<T> left, Vector256<T> right) => left * right;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<T> Gather(T* x, int* indices)
+        {
+            if (typeof(T) == typeof(float))
+            {
+                float* f = (float*)x;
+                return Vector256.Create(f[indices[0]], f[indices[1]], f[indices[2]], f[indices[3]], f[indices[4]], f[indices[5]], f[indices[6]], f[indices[7]]).As<float, T>();
+            }
+
+            double* d = (double*)x;
+            return Vector256.Create(d[indices[0]], d[indices[1]], d[indices[2]], d[indices[3]]).As<double, T>();
+        }
+
+        public static Vector256<T> LessThan(Vector256<T> left, Vector256<T> right) => Vector256.LessThan(left, right);
+
+        public static Vector256<T> And(Vector256<T> left, Vector256<T> right) => left & right;
+
+        public static Vector256<T> AndNot(Vector256<T> left, Vector256<T> right) => Vector256.AndNot(left, right);
     }
 
-    private readonly unsafe struct Lanes128<T> : IBatchLanes<Vector128<T>, T>
+    private readonly unsafe struct Lanes128<T> : ISlicedLanes<Vector128<T>, T>
         where T : unmanaged
     {
         public static int Count => Vector128<T>.Count;
@@ -681,6 +913,25 @@ public static class SparseKernels
         public static Vector128<T> Add(Vector128<T> left, Vector128<T> right) => left + right;
 
         public static Vector128<T> Multiply(Vector128<T> left, Vector128<T> right) => left * right;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<T> Gather(T* x, int* indices)
+        {
+            if (typeof(T) == typeof(float))
+            {
+                float* f = (float*)x;
+                return Vector128.Create(f[indices[0]], f[indices[1]], f[indices[2]], f[indices[3]]).As<float, T>();
+            }
+
+            double* d = (double*)x;
+            return Vector128.Create(d[indices[0]], d[indices[1]]).As<double, T>();
+        }
+
+        public static Vector128<T> LessThan(Vector128<T> left, Vector128<T> right) => Vector128.LessThan(left, right);
+
+        public static Vector128<T> And(Vector128<T> left, Vector128<T> right) => left & right;
+
+        public static Vector128<T> AndNot(Vector128<T> left, Vector128<T> right) => Vector128.AndNot(left, right);
     }
 
     private readonly unsafe struct ScalarLane<T> : IBatchLanes<T, T>
@@ -702,8 +953,37 @@ public static class SparseKernels
     /// <summary>Prefetch x[idx] for rows this far ahead.</summary>
     internal const int PrefetchRows = 8;
 
-    /// <summary>Prefetch when x is larger than this (about an L2).</summary>
-    internal const long PrefetchAboveBytes = 256 * 1024;
+    /// <summary>
+    /// Prefetch when x (the interleaved states in a batch) is larger than this: the L2 cache of one core as Linux reports
+    /// it, 512 KB where it does not say. Below an L2 the prefetches only cost: at 100,000 units on Zen 4 (1 MB L2) they
+    /// made the float step 1.5 times slower (x is 400 KB); the former fixed 256 KB was half of Zen 3's L2.
+    /// </summary>
+    internal static long PrefetchAboveBytes { get; } = LevelTwoCacheBytes() ?? 512 * 1024;
+
+    private static long? LevelTwoCacheBytes()
+    {
+        try
+        {
+            foreach (string dir in Directory.EnumerateDirectories("/sys/devices/system/cpu/cpu0/cache", "index*"))
+            {
+                if (File.ReadAllText(Path.Combine(dir, "level")).Trim() != "2" || File.ReadAllText(Path.Combine(dir, "type")).Trim() == "Instruction")
+                {
+                    continue;
+                }
+
+                string size = File.ReadAllText(Path.Combine(dir, "size")).Trim();
+                long scale = size.EndsWith('K') ? 1024 : size.EndsWith('M') ? 1024 * 1024 : 1;
+                return long.Parse(size.TrimEnd('K', 'M'), System.Globalization.CultureInfo.InvariantCulture) * scale;
+            }
+        }
+#pragma warning disable CA1031 // any failure to read the cache size falls back to the default
+        catch (Exception)
+        {
+        }
+#pragma warning restore CA1031
+
+        return null;
+    }
 
     /// <summary>Software prefetch of x[idx] for large reservoirs (false to measure without).</summary>
     internal static bool UsePrefetch { get; set; } = true;

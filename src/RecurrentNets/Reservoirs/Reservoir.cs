@@ -60,6 +60,9 @@ public sealed class Reservoir<T> : IReservoir<T>
     private readonly T decay;
     private readonly T gain;
 
+    // W for Step, in chunks of rows side by side (null where the row-by-row kernel is used); same bits as the CSR kernel.
+    private readonly SlicedEllMatrix<T>? sliced;
+
     /// <summary>Builds a reservoir from your own matrices.</summary>
     /// <param name="weights">W [N, N].</param>
     /// <param name="driveWeights">[Win | Wfb] row-major [N, I + O].</param>
@@ -112,6 +115,8 @@ public sealed class Reservoir<T> : IReservoir<T>
         decay = T.CreateTruncating(1 - leakRate);
         gain = T.CreateTruncating(ActivationGain);
         batchJob = new BatchJob(this);
+        int lanes = SparseKernels.SlicedLanes<T>();
+        sliced = lanes > 0 ? SlicedEllMatrix<T>.FromCsr(n, weights.RowPointers, weights.ColumnIndices, weights.Values, lanes) : null;
     }
 
     /// <summary>W [N, N] in CSR form.</summary>
@@ -248,8 +253,7 @@ public sealed class Reservoir<T> : IReservoir<T>
 
         if (Weights.NonZeros < ParallelMinNonZeros || WorkerPool.Shared.MaxParts < 2)
         {
-            SparseKernels.LeakyStep<T>(Weights.RowPointers, Weights.ColumnIndices, Weights.Values, state, DriveWeights, drive, Bias,
-                decay, gain, Activation, nextState);
+            StepRows(state, drive, nextState, 0, n);
             return;
         }
 
@@ -264,6 +268,19 @@ public sealed class Reservoir<T> : IReservoir<T>
                 stepJob.Set(xp, dp, drive.Length, np);
                 WorkerPool.Shared.Run(stepJob, WorkerPool.Shared.MaxParts);
             }
+        }
+    }
+
+    private void StepRows(ReadOnlySpan<T> state, ReadOnlySpan<T> drive, Span<T> nextState, int start, int end)
+    {
+        if (sliced is not null)
+        {
+            SparseKernels.LeakyStepRows(sliced, state, DriveWeights, drive, Bias, decay, gain, Activation, nextState, start, end);
+        }
+        else
+        {
+            SparseKernels.LeakyStepRows<T>(Weights.RowPointers, Weights.ColumnIndices, Weights.Values, state, DriveWeights, drive, Bias,
+                decay, gain, Activation, nextState, start, end);
         }
     }
 
@@ -291,11 +308,9 @@ public sealed class Reservoir<T> : IReservoir<T>
 
         public void Run(int part, int parts)
         {
-            var w = owner.Weights;
-            int n = w.Rows;
+            int n = owner.Units;
             int start = SplitRow(n, part, parts), end = SplitRow(n, part + 1, parts);
-            SparseKernels.LeakyStepRows<T>(w.RowPointers, w.ColumnIndices, w.Values, new ReadOnlySpan<T>(state, n), owner.DriveWeights,
-                new ReadOnlySpan<T>(drive, driveLength), owner.Bias, owner.decay, owner.gain, owner.Activation, new Span<T>(next, n), start, end);
+            owner.StepRows(new ReadOnlySpan<T>(state, n), new ReadOnlySpan<T>(drive, driveLength), new Span<T>(next, n), start, end);
         }
     }
 

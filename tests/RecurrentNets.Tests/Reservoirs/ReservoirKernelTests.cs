@@ -69,6 +69,80 @@ public class ReservoirKernelTests
     }
 
     [Theory]
+    [MemberData(nameof(Sizes))]
+    public void SlicedStepEqualsTheCsrStepBitForBit(int n, int degree)
+    {
+        // The single step's layout (rows side by side in chunks, sorted by length within blocks of 256) against the
+        // row-by-row kernel, whole and split at a block boundary, every activation, both precisions.
+        SlicedEqualsCsr(RandomCsr(n, degree, (ulong)(n * 13 + degree)));
+    }
+
+    [Fact]
+    public void SlicedStepEqualsTheCsrStepWithRowsOfEveryLengthAndEmptyRows()
+    {
+        // Rows of lengths 0 to 22 in a repeating pattern, so chunks mix lengths, groups of four and tails.
+        const int n = 700;
+        var random = new SeededRandom(21);
+        var pointers = new int[n + 1];
+        var columns = new List<int>();
+        var values = new List<double>();
+        for (int i = 0; i < n; i++)
+        {
+            int length = (i * 7) % 23;
+            foreach (int c in Enumerable.Range(0, n).OrderBy(_ => random.NextUniform(0, 1)).Take(length).Order())
+            {
+                columns.Add(c);
+                values.Add(random.NextNormal());
+            }
+
+            pointers[i + 1] = columns.Count;
+        }
+
+        SlicedEqualsCsr(new CsrMatrix<double>(n, n, pointers, columns.ToArray(), values.ToArray()));
+    }
+
+    private static void SlicedEqualsCsr(CsrMatrix<double> w)
+    {
+        SlicedEqualsCsr<double>(w);
+        SlicedEqualsCsr<float>(w.Convert<float>());
+    }
+
+    private static void SlicedEqualsCsr<T>(CsrMatrix<T> w)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        int lanes = SparseKernels.SlicedLanes<T>();
+        if (lanes == 0)
+        {
+            return; // this vector path steps row by row
+        }
+
+        int n = w.Rows, d = 2;
+        var random = new SeededRandom((ulong)n);
+        var x = Enumerable.Range(0, n).Select(_ => T.CreateTruncating(random.NextUniform(-2, 2))).ToArray();
+        var wd = Enumerable.Range(0, n * d).Select(_ => T.CreateTruncating(random.NextUniform(-1, 1))).ToArray();
+        var drive = new[] { T.CreateTruncating(0.3), T.CreateTruncating(-0.7) };
+        var bias = Enumerable.Range(0, n).Select(_ => T.CreateTruncating(random.NextUniform(-0.2, 0.2))).ToArray();
+        var sliced = SlicedEllMatrix<T>.FromCsr(n, w.RowPointers, w.ColumnIndices, w.Values, lanes);
+        T decay = T.CreateTruncating(0.7), gain = T.CreateTruncating(0.3);
+        foreach (var act in Enum.GetValues<ReservoirActivation>())
+        {
+            var csr = new T[n];
+            var fast = new T[n];
+            SparseKernels.LeakyStep<T>(w.RowPointers, w.ColumnIndices, w.Values, x, wd, drive, bias, decay, gain, act, csr);
+            SparseKernels.LeakyStepRows(sliced, x, wd, drive, bias, decay, gain, act, fast, 0, n);
+            Assert.Equal(csr, fast);
+            if (n > 256)
+            {
+                Array.Clear(fast);
+                SparseKernels.LeakyStepRows(sliced, x, wd, drive, [], decay, gain, act, fast, 256, n);
+                SparseKernels.LeakyStepRows(sliced, x, wd, drive, [], decay, gain, act, fast, 0, 256);
+                SparseKernels.LeakyStep<T>(w.RowPointers, w.ColumnIndices, w.Values, x, wd, drive, [], decay, gain, act, csr);
+                Assert.Equal(csr, fast);
+            }
+        }
+    }
+
+    [Theory]
     [InlineData(1, 1, 1)]
     [InlineData(1, 5, 1)]
     [InlineData(3, 3, 0)]

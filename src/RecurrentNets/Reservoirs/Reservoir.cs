@@ -46,9 +46,15 @@ public interface IReservoir<T>
 /// <code>
 /// for i in 0..N: s = b[i] + Σ_j Wd[i,j]·d[j] + Σ_k W[i,k]·x[k]; next[i] = (1 - a)·x[i] + g·f(s)
 /// </code>
+/// Where the machine has 128-bit (float) or 256-bit (double) vectors and x fits in half an L2 cache, <see cref="Step"/>
+/// reads a copy of W made at construction in sliced ELL chunks (rows side by side, one vector lane per row; Kreutzer et
+/// al. 2014), with the bits of the CSR kernel; it costs as much memory again as W's values and indices (a few MB at most:
+/// larger reservoirs step row by row). <see cref="Weights"/> is read-only after
+/// construction: a change to its arrays would reach <see cref="StepBatch"/> but not <see cref="Step"/>.
 /// <see cref="StepBatch"/> reads W once for all B streams: it copies the states into a stream-interleaved [N, B] buffer
 /// (rented from the shared array pool, so nothing is allocated once the pool holds it) and does B multiply-adds per
-/// nonzero with vector loads over the streams; each stream gets the bits <see cref="Step"/> would give it.
+/// nonzero with vector loads over the streams, runs the activation over each block of all streams at once and the leak on
+/// the way back to the streams; each stream gets the bits <see cref="Step"/> would give it.
 /// The weights are read-only after construction; one instance may step several streams, but <see cref="Step"/> not from
 /// several threads at once once it has at least <see cref="ParallelMinNonZeros"/> nonzeros (its row split reuses one job
 /// object). <see cref="StepBatch"/> may be called from several threads at once (one caller at a time splits its rows).
@@ -115,7 +121,7 @@ public sealed class Reservoir<T> : IReservoir<T>
         decay = T.CreateTruncating(1 - leakRate);
         gain = T.CreateTruncating(ActivationGain);
         batchJob = new BatchJob(this);
-        int lanes = SparseKernels.SlicedLanes<T>();
+        int lanes = SparseKernels.SlicedLanes<T>(n);
         sliced = lanes > 0 ? SlicedEllMatrix<T>.FromCsr(n, weights.RowPointers, weights.ColumnIndices, weights.Values, lanes) : null;
     }
 

@@ -131,6 +131,13 @@ public class ReservoirKernelTests
             SparseKernels.LeakyStep<T>(w.RowPointers, w.ColumnIndices, w.Values, x, wd, drive, bias, decay, gain, act, csr);
             SparseKernels.LeakyStepRows(sliced, x, wd, drive, bias, decay, gain, act, fast, 0, n);
             Assert.Equal(csr, fast);
+            var naive = new T[n];
+            ReferenceSparse.LeakyStep<T>(w.RowPointers, w.ColumnIndices, w.Values, x, wd, drive, bias, decay, gain, act, naive);
+            T tolerance = T.CreateTruncating(typeof(T) == typeof(float) ? 2e-5 : 1e-13);
+            for (int i = 0; i < n; i++)
+            {
+                Assert.True(T.Abs(naive[i] - fast[i]) <= tolerance * T.Max(T.One, T.Abs(naive[i])), $"unit {i}: {fast[i]} against the naive twin's {naive[i]}");
+            }
             if (n > 256)
             {
                 Array.Clear(fast);

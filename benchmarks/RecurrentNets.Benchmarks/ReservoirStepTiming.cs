@@ -7,7 +7,7 @@ using RecurrentNets.Reservoirs;
 namespace RecurrentNets.Benchmarks;
 
 /// <summary>
-/// `dotnet run -c Release -- reservoir-steps [--units 1000,10000] [--rounds 7]`: the single step and StepBatch(8) of
+/// `dotnet run -c Release -- reservoir-steps [--units 1000,10000] [--rounds 7] [--cpu]`: the single step and StepBatch(8) of
 /// <see cref="ReservoirStepBenchmarks"/> (same reservoirs, float and double), timed round-robin in one process so the
 /// ratios come from the same minutes of a shared machine: each round times Step, StepBatch(8), in alternating order,
 /// and the batch's cost against eight single steps is taken per round (median over rounds). Wall clock, both cores
@@ -46,13 +46,12 @@ internal static partial class ReservoirStepTiming
     {
         int[] sizes = [1_000, 10_000, 100_000, 1_000_000];
         int rounds = 7;
-        for (int a = 0; a < args.Length; a += 2)
+        for (int a = 0; a < args.Length; a++)
         {
             if (args[a] == "--cpu")
             {
                 cpuTime = true;
                 Kernels.KernelOptions.MaxDegreeOfParallelism = 1;
-                a--;
                 continue;
             }
 
@@ -62,16 +61,16 @@ internal static partial class ReservoirStepTiming
                 return 2;
             }
 
-            switch (args[a])
+            switch (args[a++])
             {
                 case "--units":
-                    sizes = args[a + 1].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+                    sizes = args[a].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
                     break;
                 case "--rounds":
-                    rounds = int.Parse(args[a + 1], CultureInfo.InvariantCulture);
+                    rounds = int.Parse(args[a], CultureInfo.InvariantCulture);
                     break;
                 default:
-                    Console.Error.WriteLine($"unknown option {args[a]}");
+                    Console.Error.WriteLine($"unknown option {args[a - 1]}");
                     return 2;
             }
         }

@@ -48,7 +48,7 @@ public interface IReservoir<T>
 /// </code>
 /// Where the machine has 128-bit (float) or 256-bit (double) vectors and x fits in half an L2 cache, <see cref="Step"/>
 /// reads a copy of W made at construction in sliced ELL chunks (rows side by side, one vector lane per row; Kreutzer et
-/// al. 2014), with the bits of the CSR kernel; it costs as much memory again as W's values and indices (a few MB at most:
+/// al. 2014), with the bits of the CSR kernel; it costs as much memory again as W's values and indices (about 10 MB at most with a 1 MB L2:
 /// larger reservoirs step row by row). <see cref="Weights"/> is read-only after
 /// construction: a change to its arrays would reach <see cref="StepBatch"/> but not <see cref="Step"/>.
 /// <see cref="StepBatch"/> reads W once for all B streams: it copies the states into a stream-interleaved [N, B] buffer

@@ -10,8 +10,10 @@ using TP = System.Numerics.Tensors.TensorPrimitives;
 namespace RecurrentNets.Kernels;
 
 /// <summary>
-/// The echo-state update as one pass over a CSR reservoir matrix: sparse mat-vec (four independent accumulator
-/// chains, software prefetch past L2), dense drive, SIMD activation and leak fused per block of rows (Jaeger 2001; Jaeger et al. 2007). The naive twin is
+/// The echo-state update as one pass over a CSR reservoir matrix, or over its copy in sliced ELL chunks
+/// (<see cref="SlicedEllMatrix{T}"/>, one vector lane per row, the same bits): sparse mat-vec (four independent
+/// accumulator chains, software prefetch past L2), dense drive, SIMD activation and leak fused per block of rows (Jaeger
+/// 2001; Jaeger et al. 2007); and the batched step over stream-interleaved states. The naive twin is
 /// <see cref="Reference.ReferenceSparse"/>.
 /// </summary>
 /// <remarks>

@@ -352,7 +352,7 @@ public static partial class OnnxExporter
                 {
                     int src = order[k];
                     Convert(cell.WeightIH.Values.Slice(src * h * inputSize, h * inputSize), wd.Slice(k * h * inputSize, h * inputSize));
-                    Convert(cell.WeightHH.Values.Slice(src * h * h, h * h), rd.Slice(k * h * h, h * h));
+                    Convert(cell.WeightHH!.Values.Slice(src * h * h, h * h), rd.Slice(k * h * h, h * h));
                     if (hasBias)
                     {
                         Convert(cell.BiasIH!.Values.Slice(src * h, h), bd.Slice(k * h, h));

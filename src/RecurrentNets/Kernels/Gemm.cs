@@ -110,17 +110,17 @@ public static class Gemm
     /// <summary>
     /// c[1, N] (+)= a[1, K]·B on a packed B, as <see cref="Compute{T}(bool, int, int, int, ReadOnlySpan{T}, int, PackedMatrix{T}, Span{T}, int, bool, bool)"/>
     /// with one row (the same bits), on the calling thread, with the pending panels of <paramref name="guest"/> computed
-    /// inside the same loop as far as the row product leaves room (see <see cref="GemmGuest{T}"/>). Only the 32-column
+    /// inside the same loop as far as the row product leaves room (see <see cref="FusedTiles{T}"/>). Only the 32-column
     /// panels of <paramref name="rowPanels"/> (a multiple of four of them) are computed when it is given, all of C
-    /// otherwise. A guest that <see cref="GemmGuest{T}.IsSupported"/> refuses, or none pending, leaves the plain product.
+    /// otherwise. A guest that <see cref="FusedTiles{T}.IsSupported"/> refuses, or none pending, leaves the plain product.
     /// </summary>
-    internal static unsafe void ComputeRowWithGuest<T>(int n, int k, ReadOnlySpan<T> a, PackedMatrix<T> packed, Span<T> c,
-        bool accumulate, bool reverse, GemmGuest<T> guest, ReadOnlySpan<int> rowPanels = default)
+    internal static unsafe void ComputeRowFused<T>(int n, int k, ReadOnlySpan<T> a, PackedMatrix<T> packed, Span<T> c,
+        bool accumulate, bool reverse, FusedTiles<T> guest, ReadOnlySpan<int> rowPanels = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int width = GemmGuest<T>.PanelWidth;
+        int width = FusedTiles<T>.PanelWidth;
         bool whole = rowPanels.IsEmpty;
-        if (!guest.Pending || !GemmGuest<T>.IsSupported(packed, guest.B) || packed.K != k || packed.N != n || a.Length < k || c.Length < n
+        if (!guest.Pending || !FusedTiles<T>.IsSupported(packed, guest.B) || packed.K != k || packed.N != n || a.Length < k || c.Length < n
             || (!whole && rowPanels.Length % 4 != 0))
         {
             if (whole)
@@ -155,7 +155,7 @@ public static class Gemm
             for (int pc0 = 0; pc0 < k; pc0 += GemmDriver.KC)
             {
                 int kc = Math.Min(GemmDriver.KC, k - pc0);
-                GemmGuestKernel.Run(kc, (float*)pa + pc0, (float*)packed.Data + (nint)ncPad * pc0, list, panels / 4, (float*)pc,
+                FusedTilesKernel.Run(kc, (float*)pa + pc0, (float*)packed.Data + (nint)ncPad * pc0, list, panels / 4, (float*)pc,
                     accumulate || pc0 > 0, reverse, ref state);
             }
 

@@ -84,7 +84,7 @@ public sealed class FrozenModel<T>
             {
                 case RecurrentAdapter<T> recurrent:
                     var op = new RecurrentOp(recurrent.Layer, stateSize);
-                    if (op.Layer.Cells.Any(c => !c.ForwardRowsConcurrently))
+                    if (op.Layer.Cells.Any(c => !c.RowsAreIndependent))
                     {
                         throw new NotSupportedException("A recurrent layer has a cell written outside this library: a frozen model runs only the built-in LSTM, GRU and RNN cells.");
                     }
@@ -716,7 +716,10 @@ public sealed class FrozenModel<T>
                 int t = direction == 0 ? s : steps - 1 - s;
                 var step = new CellStep<T>(rows, gates.Slice(t * rows * gw, rows * gw), default, hidden, newHidden,
                     hasCell ? cellState : default, hasCell ? newCell : default, work.StepCache.AsSpan(0, rows * cell.StepCacheWidth),
-                    default, default, default, default, work.Scratch.AsSpan(0, rows * (gw + h)));
+                    default, default, default, default, work.Scratch.AsSpan(0, rows * (gw + h)))
+                {
+                    Recurrent = new RecurrentProduct<T>(cell, rows),
+                };
                 cell.Forward(step);
                 for (int b = 0; b < rows; b++)
                 {

@@ -111,7 +111,7 @@ public class CellGradientTests
         rnn.Forward(x, y, initial);
 
         // Recover the mask of the first step from h(1) = tanh(W_hh (h0 ⊙ m)), then check every later step uses it.
-        var w = rnn.Cells[0].WeightHH.Values.ToArray();
+        var w = rnn.Cells[0].WeightHH!.Values.ToArray();
         double Predict(double[] hPrev, double[] mask, int i)
         {
             double a = 0;

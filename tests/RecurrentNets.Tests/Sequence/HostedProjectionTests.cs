@@ -10,7 +10,6 @@ namespace RecurrentNets.Tests.Sequence;
 /// state, and a frozen pass after them; forward and reverse directions, full and partial last blocks, with and without
 /// biases.
 /// </summary>
-[Collection(HostedProjectionCollection.Name)]
 public class HostedProjectionTests
 {
     // Without AVX-512 nothing is hosted and both runs would be the plain loops: skipped there, with the reason.
@@ -23,7 +22,7 @@ public class HostedProjectionTests
     [InlineData("cifg", 128, 2, false, 31, 5, true, 1)] // dL/dx of layer 2 only (the input has 5 columns)
     [InlineData("gru", 128, 1, true, 40, 128, true, 2)]
     [InlineData("gru", 256, 1, false, 24, 9, false, 0)] // dL/dx of 9 columns is not whole panels: computed after the loop
-    [InlineData("gru-cho", 128, 1, true, 19, 128, true, 0, false)] // Cho's form keeps W_hh unpacked: never hosted
+    [InlineData("gru-cho", 128, 1, true, 19, 128, true, 2)] // Cho's form: two products on W_hh's row blocks, each packed
     [InlineData("rnn", 128, 2, true, 33, 128, true, 4)]
     [InlineData("rnn-relu", 256, 1, false, 20, 64, false, 1)]
     public void HostedProductsGiveTheBitsOfThePlainOnes(string cell, int hidden, int layers, bool bidirectional, int steps,
@@ -31,43 +30,26 @@ public class HostedProjectionTests
     {
         foreach (int threads in new[] { 1, 2 })
         {
-            long forwardBefore = RecurrentLayer<float>.HostedLoops, backwardBefore = RecurrentLayer<float>.HostedBackwardLoops;
-            float[][] hosted = Run(true, threads, cell, hidden, layers, bidirectional, steps, inputSize, bias);
-            // Forward: every layer and direction, the training pass and the frozen one, on one thread or split over units
-            // (LSTM (1, 128), GRU (1, 256) and Elman (1, 256) on two); backward, on one thread: where dL/dx fits.
-            Assert.Equal(forwardBefore + (forwardHosted ? 2 * layers * (bidirectional ? 2 : 1) : 0), RecurrentLayer<float>.HostedLoops);
+            var plans = new List<ExecutionPlan>();
+            float[][] fused = UnitSplitTests.Run(threads, cell, 1, hidden, layers, bidirectional, inputSize, steps, bias, frozen: true, plans: plans);
+
+            // The plan fuses every layer and direction's forward projection (on one thread or split over units: LSTM
+            // (1, 128), GRU (1, 256) and Elman (1, 256) on two), and backward, on one thread, dL/dx where it fits.
+            var directions = plans[0].Directions;
+            Assert.Equal(forwardHosted ? layers * (bidirectional ? 2 : 1) : 0, directions.Count(d => d.FusedProjection));
             if (threads == 1)
             {
-                Assert.Equal(backwardBefore + backwardLoops, RecurrentLayer<float>.HostedBackwardLoops);
+                Assert.Equal(backwardLoops, directions.Count(d => d.FusedInputGradient));
             }
 
-            float[][] whole = Run(false, threads, cell, hidden, layers, bidirectional, steps, inputSize, bias);
-            Assert.Equal(whole.Length, hosted.Length);
-            for (int i = 0; i < whole.Length; i++)
+            float[][] plain = UnitSplitTests.Run(threads, cell, 1, hidden, layers, bidirectional, inputSize, steps, bias, frozen: true, fuse: false, plans: plans);
+            Assert.DoesNotContain(plans[1].Directions, d => d.FusedProjection || d.FusedInputGradient);
+            Assert.Equal(plain.Length, fused.Length);
+            for (int i = 0; i < plain.Length; i++)
             {
-                Assert.Equal(whole[i], hosted[i]);
+                Assert.Equal(plain[i], fused[i]);
             }
         }
     }
-
-    private static float[][] Run(bool hosts, int threads, string cell, int hidden, int layers, bool bidirectional, int steps, int inputSize, bool bias)
-    {
-        bool saved = RecurrentLayer<float>.HostsProjection;
-        RecurrentLayer<float>.HostsProjection = hosts;
-        try
-        {
-            return UnitSplitTests.Run(threads, cell, 1, hidden, layers, bidirectional, inputSize, steps, bias, frozen: true);
-        }
-        finally
-        {
-            RecurrentLayer<float>.HostsProjection = saved;
-        }
-    }
 }
 
-/// <summary>The tests that switch <see cref="RecurrentLayer{T}.HostsProjection"/> off run alone.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class HostedProjectionCollection
-{
-    public const string Name = "Hosted projection (global switch)";
-}

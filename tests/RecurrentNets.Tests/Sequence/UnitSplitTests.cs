@@ -89,7 +89,7 @@ public class UnitSplitTests
     /// and final states of a frozen forward pass after them).
     /// </summary>
     internal static float[][] Run(int threads, string cell, int batch, int hidden, int layers, bool bidirectional, int inputSize,
-        int steps = 9, bool bias = true, bool frozen = false)
+        int steps = 9, bool bias = true, bool frozen = false, bool fuse = true, List<ExecutionPlan>? plans = null)
     {
         int saved = KernelOptions.MaxDegreeOfParallelism;
         KernelOptions.MaxDegreeOfParallelism = threads;
@@ -121,6 +121,8 @@ public class UnitSplitTests
                 }
             }
 
+            rnn.FuseProducts = fuse;
+            plans?.Add(rnn.Plan(steps, batch));
             int width = rnn.OutputSize;
             var x = EngineTests.Random<float>(random, steps, batch, inputSize);
             var dy = EngineTests.Random<float>(random, steps, batch, width);

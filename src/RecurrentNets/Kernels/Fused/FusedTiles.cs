@@ -7,7 +7,7 @@ namespace RecurrentNets.Kernels;
 
 /// <summary>
 /// Eight rows of a second product, C[8, N] (+)= A[8, K]·B on a packed B, that a one-row product on another packed
-/// matrix computes alongside its own work (<see cref="Gemm.ComputeRowWithGuest"/>): forward, the recurrent product of
+/// matrix computes alongside its own work (<see cref="Gemm.ComputeRowFused"/>): forward, the recurrent product of
 /// a batch-1 step carries the input projection of coming steps; backward, dGates·W_hh carries dL/dx of finished ones.
 /// </summary>
 /// <remarks>
@@ -27,7 +27,7 @@ namespace RecurrentNets.Kernels;
 /// </para>
 /// </remarks>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/> (only float is ever hosted).</typeparam>
-internal sealed unsafe class GemmGuest<T>
+internal sealed unsafe class FusedTiles<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Rows of a guest: one AVX-512 register tile.</summary>
@@ -50,7 +50,7 @@ internal sealed unsafe class GemmGuest<T>
     private readonly float* tile;
 
     /// <summary>Sets up an idle guest (no units until <see cref="Start"/>).</summary>
-    public GemmGuest()
+    public FusedTiles()
     {
         nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(tileStorage));
         tile = (float*)((address + 63) & ~(nint)63);
@@ -198,7 +198,7 @@ internal sealed unsafe class GemmGuest<T>
             {
                 // The unit a row product left unfinished: its remaining k steps from the carried tile.
                 var state = State(pc);
-                GemmGuestKernel.FinishCarriedUnit(ref state);
+                FusedTilesKernel.FinishCarriedUnit(ref state);
                 NextUnit = state.Next;
                 Progress = 0;
             }
@@ -219,8 +219,8 @@ internal sealed unsafe class GemmGuest<T>
         Progress = 0;
     }
 
-    /// <summary>The guest's pointers and progress for <see cref="GemmGuestKernel"/>, with C's data at <paramref name="pc"/> (float only).</summary>
-    internal GuestState State(T* pc) => new()
+    /// <summary>The guest's pointers and progress for <see cref="FusedTilesKernel"/>, with C's data at <paramref name="pc"/> (float only).</summary>
+    internal FusedTilesState State(T* pc) => new()
     {
         A = (float*)a, B = (float*)b!.Data, C = (float*)PanelC(pc, 0), Panels = PanelList, Ldc = ldc, N = b.N, K = b.K,
         KBlocks = KBlocks, Add = Accumulate, Next = NextUnit, End = UnitCount, Tile = tile, Progress = Progress,
@@ -242,8 +242,8 @@ internal sealed unsafe class GemmGuest<T>
     private int* PanelList => (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(panels));
 }
 
-/// <summary>A guest's pointers and progress for <see cref="GemmGuestKernel.Run"/> (float: only float is hosted).</summary>
-internal unsafe struct GuestState
+/// <summary>A guest's pointers and progress for <see cref="FusedTilesKernel.Run"/> (float: only float is hosted).</summary>
+internal unsafe struct FusedTilesState
 {
     /// <summary>Packed A of all K (a[p·8 + r]).</summary>
     public float* A;
@@ -276,19 +276,19 @@ internal unsafe struct GuestState
     public nint Progress;
 }
 
-/// <summary>The AVX-512 loop of <see cref="Gemm.ComputeRowWithGuest"/>: a one-row product with guest tiles interleaved.</summary>
-internal static unsafe class GemmGuestKernel
+/// <summary>The AVX-512 loop of <see cref="Gemm.ComputeRowFused"/>: a one-row product with guest tiles interleaved.</summary>
+internal static unsafe class FusedTilesKernel
 {
     /// <summary>
     /// c[0, 32·j..) (+)= a[0, k)·B for the panels j of <paramref name="rowPanels"/> (B's panel j: k x 32 values at
     /// b + 32·k·j), in groups of four taken in order or reversed, each group with
-    /// <see cref="GemmKernel512{T}.RowPanels4"/>'s operations; meanwhile the guest's units from <see cref="GuestState.Next"/>
+    /// <see cref="GemmKernel512{T}.RowPanels4"/>'s operations; meanwhile the guest's units from <see cref="FusedTilesState.Next"/>
     /// with <see cref="GemmKernel512{T}.Run"/>'s, one guest k step after every two row k steps, carrying on from
-    /// <see cref="GuestState.Progress"/> and leaving a unit begun, with its tile, for the next call. Advances
-    /// <see cref="GuestState.Next"/> past the units done.
+    /// <see cref="FusedTilesState.Progress"/> and leaving a unit begun, with its tile, for the next call. Advances
+    /// <see cref="FusedTilesState.Next"/> past the units done.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(nint k, float* a, float* b, int* rowPanels, int groups, float* c, bool add, bool reverse, ref GuestState guest)
+    public static void Run(nint k, float* a, float* b, int* rowPanels, int groups, float* c, bool add, bool reverse, ref FusedTilesState guest)
     {
         nint ps = 32 * k;
         bool active = guest.Next < guest.End;
@@ -349,10 +349,10 @@ internal static unsafe class GemmGuestKernel
     }
 
     /// <summary>
-    /// Finishes unit <see cref="GuestState.Next"/> from its carried tile (<see cref="GuestState.Progress"/> k steps done):
-    /// the remaining steps with the same operations, then C, and advances <see cref="GuestState.Next"/>.
+    /// Finishes unit <see cref="FusedTilesState.Next"/> from its carried tile (<see cref="FusedTilesState.Progress"/> k steps done):
+    /// the remaining steps with the same operations, then C, and advances <see cref="FusedTilesState.Next"/>.
     /// </summary>
-    public static void FinishCarriedUnit(ref GuestState guest)
+    public static void FinishCarriedUnit(ref FusedTilesState guest)
     {
         Begin(ref guest, out float* ta, out float* tb, out float* tc, out nint kc, out bool tadd);
         TileAccumulators tile = default;
@@ -425,7 +425,7 @@ internal static unsafe class GemmGuestKernel
     // The pointers of the guest's next unit: K block q of panel j reads A from row q·KC, B's panel j of block q
     // (N·q·KC + 32·kc·j), and adds into C unless it is the first block of a product that overwrites.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Begin(ref GuestState guest, out float* ta, out float* tb, out float* tc, out nint kc, out bool tadd)
+    private static void Begin(ref FusedTilesState guest, out float* ta, out float* tb, out float* tc, out nint kc, out bool tadd)
     {
         int panel = guest.Panels[guest.Next / guest.KBlocks], block = guest.Next % guest.KBlocks;
         nint k0 = (nint)block * GemmDriver.KC;
@@ -451,7 +451,7 @@ internal static unsafe class GemmGuestKernel
 
     // Resumes the current unit where a row product left it: its tile back in registers, A and B past the k steps done.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static nint CarryOn(ref GuestState guest, ref float* ta, ref float* tb, ref TileAccumulators tile)
+    private static nint CarryOn(ref FusedTilesState guest, ref float* ta, ref float* tb, ref TileAccumulators tile)
     {
         nint done = guest.Progress;
         ta += done * 8;

@@ -50,8 +50,8 @@ public class RecurrentLayer<T>
     private bool backwardReady;
     private bool usedLearnedState;
     private int? maxDegreeOfParallelism;
-    private ExecutionPlan? lastPlan;
-    private PlanRequest lastRequest;
+    private readonly (PlanRequest Request, ExecutionPlan? Plan)[] recentPlans = new (PlanRequest, ExecutionPlan?)[4];
+    private int nextPlanSlot;
     private ConcurrentUseGuard guard;
 
     /// <summary>Builds a stack of <paramref name="numLayers"/> layers of cells made by <paramref name="cellFactory"/>.</summary>
@@ -324,17 +324,23 @@ public class RecurrentLayer<T>
         => new(timeSteps, batchSize, MaxDegreeOfParallelism ?? KernelOptions.MaxDegreeOfParallelism, GemmDriver.ResolvePath(),
             WeightsFrozen, hasSequenceLengths, Training && RecurrentDropout > 0, FuseProducts);
 
-    // The plan of the last call, reused while nothing it depends on changes (so a steady training loop allocates nothing).
+    // The plans of the last few calls, reused while nothing they depend on changes, so a steady loop allocates nothing
+    // (a decoder alternates between teacher-forced sequences and one-step decoding, a training loop with validation).
     private ExecutionPlan CurrentPlan(int timeSteps, int batchSize, bool hasSequenceLengths)
     {
         var request = Request(timeSteps, batchSize, hasSequenceLengths);
-        if (lastPlan is null || request != lastRequest)
+        foreach (var (known, plan) in recentPlans)
         {
-            lastPlan = RecurrentPlanner.Plan(cells, Directions, request);
-            lastRequest = request;
+            if (plan is not null && known == request)
+            {
+                return plan;
+            }
         }
 
-        return lastPlan;
+        var made = RecurrentPlanner.Plan(cells, Directions, request);
+        recentPlans[nextPlanSlot] = (request, made);
+        nextPlanSlot = (nextPlanSlot + 1) % recentPlans.Length;
+        return made;
     }
 
     /// <summary>Runs the stack over a sequence and keeps the activations for <see cref="Backward"/>.</summary>

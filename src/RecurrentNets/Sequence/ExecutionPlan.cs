@@ -197,3 +197,30 @@ internal static class RecurrentPlanner
         return true;
     }
 }
+
+/// <summary>
+/// The plans of a layer's last few calls, reused while nothing they depend on changes, so a steady loop allocates nothing
+/// (a decoder alternates between teacher-forced sequences and one-step decoding, a training loop with validation).
+/// </summary>
+internal sealed class PlanCache
+{
+    private readonly (PlanRequest Request, ExecutionPlan? Plan)[] recent = new (PlanRequest, ExecutionPlan?)[4];
+    private int next;
+
+    public ExecutionPlan Get<T>(IReadOnlyList<RecurrentCell<T>> cells, int directions, in PlanRequest request)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        foreach (var (known, plan) in recent)
+        {
+            if (plan is not null && known == request)
+            {
+                return plan;
+            }
+        }
+
+        var made = RecurrentPlanner.Plan(cells, directions, request);
+        recent[next] = (request, made);
+        next = (next + 1) % recent.Length;
+        return made;
+    }
+}

@@ -18,6 +18,29 @@ internal sealed class PaddedSteps<T>
     /// <summary>Whether some sequence of the current pass is shorter than T.</summary>
     public bool Active { get; private set; }
 
+    /// <summary>Checks lengths given for a batch: one per sequence, each in [1, steps] (empty: all T).</summary>
+    public static void Validate(ReadOnlySpan<int> sequenceLengths, int steps, int batch)
+    {
+        if (sequenceLengths.IsEmpty)
+        {
+            return;
+        }
+
+        if (sequenceLengths.Length != batch)
+        {
+            throw new ArgumentException($"sequenceLengths has {sequenceLengths.Length} entries but the batch has {batch} sequences.", nameof(sequenceLengths));
+        }
+
+        for (int b = 0; b < batch; b++)
+        {
+            if (sequenceLengths[b] < 1 || sequenceLengths[b] > steps)
+            {
+                throw new ArgumentOutOfRangeException(nameof(sequenceLengths), sequenceLengths[b],
+                    $"Sequence {b} has length {sequenceLengths[b]}, outside [1, {steps}] (timeSteps).");
+            }
+        }
+    }
+
     /// <summary>Takes the lengths of a pass (empty: all T), validated by the caller.</summary>
     public void Set(ReadOnlySpan<int> sequenceLengths, int steps, int batchSize, int hiddenSize)
     {

@@ -50,8 +50,7 @@ public class RecurrentLayer<T>
     private bool backwardReady;
     private bool usedLearnedState;
     private int? maxDegreeOfParallelism;
-    private readonly (PlanRequest Request, ExecutionPlan? Plan)[] recentPlans = new (PlanRequest, ExecutionPlan?)[4];
-    private int nextPlanSlot;
+    private readonly PlanCache plans = new();
     private ConcurrentUseGuard guard;
 
     /// <summary>Builds a stack of <paramref name="numLayers"/> layers of cells made by <paramref name="cellFactory"/>.</summary>
@@ -324,25 +323,6 @@ public class RecurrentLayer<T>
         => new(timeSteps, batchSize, MaxDegreeOfParallelism ?? KernelOptions.MaxDegreeOfParallelism, GemmDriver.ResolvePath(),
             WeightsFrozen, hasSequenceLengths, Training && RecurrentDropout > 0, FuseProducts);
 
-    // The plans of the last few calls, reused while nothing they depend on changes, so a steady loop allocates nothing
-    // (a decoder alternates between teacher-forced sequences and one-step decoding, a training loop with validation).
-    private ExecutionPlan CurrentPlan(int timeSteps, int batchSize, bool hasSequenceLengths)
-    {
-        var request = Request(timeSteps, batchSize, hasSequenceLengths);
-        foreach (var (known, plan) in recentPlans)
-        {
-            if (plan is not null && known == request)
-            {
-                return plan;
-            }
-        }
-
-        var made = RecurrentPlanner.Plan(cells, Directions, request);
-        recentPlans[nextPlanSlot] = (request, made);
-        nextPlanSlot = (nextPlanSlot + 1) % recentPlans.Length;
-        return made;
-    }
-
     /// <summary>Runs the stack over a sequence and keeps the activations for <see cref="Backward"/>.</summary>
     /// <param name="input">x, [timeSteps, batchSize, inputSize]. It is copied for <see cref="Backward"/> (read in place
     /// on frozen weights): the caller may reuse it once the call returns.</param>
@@ -386,12 +366,12 @@ public class RecurrentLayer<T>
 
         CheckState(initialState, batch, nameof(initialState));
         CheckState(finalState, batch, nameof(finalState));
-        CheckLengths(sequenceLengths, steps, batch);
+        PaddedSteps<T>.Validate(sequenceLengths, steps, batch);
 
         Parameters.Freeze();
         pass.Padding.Set(sequenceLengths, steps, batch, HiddenSize);
         bool ring = WeightsFrozen && !pass.Padding.Active;
-        pass.Begin(CurrentPlan(steps, batch, pass.Padding.Active), steps, batch, Training && Dropout > 0, Training && RecurrentDropout > 0, Dropout, RecurrentDropout);
+        pass.Begin(plans.Get(cells, Directions, Request(steps, batch, pass.Padding.Active)), steps, batch, Training && Dropout > 0, Training && RecurrentDropout > 0, Dropout, RecurrentDropout);
         pass.Ring = ring;
         pass.TakeInput(input.Data, steps * batch * InputSize, inPlace: ring);
         var initial = new StateSource<T>(initialState, InitialHidden, InitialCell, HiddenSize);
@@ -472,54 +452,6 @@ public class RecurrentLayer<T>
         pass.Backward(dOutput.Data, dFinalState, dInput?.Data, sink);
     }
 
-    private static void CheckLengths(ReadOnlySpan<int> sequenceLengths, int steps, int batch)
-    {
-        if (sequenceLengths.IsEmpty)
-        {
-            return;
-        }
-
-        if (sequenceLengths.Length != batch)
-        {
-            throw new ArgumentException($"sequenceLengths has {sequenceLengths.Length} entries but the batch has {batch} sequences.", nameof(sequenceLengths));
-        }
-
-        for (int b = 0; b < batch; b++)
-        {
-            if (sequenceLengths[b] < 1 || sequenceLengths[b] > steps)
-            {
-                throw new ArgumentOutOfRangeException(nameof(sequenceLengths), sequenceLengths[b],
-                    $"Sequence {b} has length {sequenceLengths[b]}, outside [1, {steps}] (timeSteps).");
-            }
-        }
-    }
-
     private void CheckState(RecurrentState<T>? state, int batch, string name)
-    {
-        if (state is null)
-        {
-            return;
-        }
-
-        int layers = NumLayers * Directions;
-
-        // The argument names are built only on failure: the check runs on every step of a training loop.
-        if (!state.Hidden.HasShape(layers, batch, HiddenSize))
-        {
-            ShapeCheck.Require(state.Hidden, [layers, batch, HiddenSize], name + ".Hidden", "[numLayers·directions, batchSize, hiddenSize]");
-        }
-
-        if (HasCellState)
-        {
-            if (state.Cell is null)
-            {
-                throw new ArgumentException($"{name} has no cell state but the layer's cells need one.", name);
-            }
-
-            if (!state.Cell.HasShape(layers, batch, HiddenSize))
-            {
-                ShapeCheck.Require(state.Cell, [layers, batch, HiddenSize], name + ".Cell", "[numLayers·directions, batchSize, hiddenSize]");
-            }
-        }
-    }
+        => state?.Require(NumLayers * Directions, batch, HiddenSize, HasCellState, name);
 }

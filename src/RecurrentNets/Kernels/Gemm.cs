@@ -109,18 +109,18 @@ public static class Gemm
 
     /// <summary>
     /// c[1, N] (+)= a[1, K]·B on a packed B, as <see cref="Compute{T}(bool, int, int, int, ReadOnlySpan{T}, int, PackedMatrix{T}, Span{T}, int, bool, bool)"/>
-    /// with one row (the same bits), on the calling thread, with the pending panels of <paramref name="guest"/> computed
+    /// with one row (the same bits), on the calling thread, with the pending panels of <paramref name="tiles"/> computed
     /// inside the same loop as far as the row product leaves room (see <see cref="FusedTiles{T}"/>). Only the 32-column
     /// panels of <paramref name="rowPanels"/> (a multiple of four of them) are computed when it is given, all of C
-    /// otherwise. A guest that <see cref="FusedTiles{T}.IsSupported"/> refuses, or none pending, leaves the plain product.
+    /// otherwise. Fused tiles that <see cref="FusedTiles{T}.IsSupported"/> refuses, or none pending, leaves the plain product.
     /// </summary>
     internal static unsafe void ComputeRowFused<T>(int n, int k, ReadOnlySpan<T> a, PackedMatrix<T> packed, Span<T> c,
-        bool accumulate, bool reverse, FusedTiles<T> guest, ReadOnlySpan<int> rowPanels = default)
+        bool accumulate, bool reverse, FusedTiles<T> tiles, ReadOnlySpan<int> rowPanels = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int width = FusedTiles<T>.PanelWidth;
         bool whole = rowPanels.IsEmpty;
-        if (!guest.Pending || !FusedTiles<T>.IsSupported(packed, guest.B) || packed.K != k || packed.N != n || a.Length < k || c.Length < n
+        if (!tiles.Pending || !FusedTiles<T>.IsSupported(packed, tiles.B) || packed.K != k || packed.N != n || a.Length < k || c.Length < n
             || (!whole && rowPanels.Length % 4 != 0))
         {
             if (whole)
@@ -145,12 +145,12 @@ public static class Gemm
 
         fixed (T* pa = a)
         fixed (T* pc = c)
-        fixed (T* gc = guest.CArray)
+        fixed (T* gc = tiles.CArray)
         {
-            var state = guest.State(gc);
+            var state = tiles.State(gc);
 
             // K blocks of the row product in order, each over all the panels (every column adds its blocks in order, as
-            // the plain product's row groups do); the guest carries on from one block to the next.
+            // the plain product's row groups do); the fused tiles carries on from one block to the next.
             int ncPad = n;
             for (int pc0 = 0; pc0 < k; pc0 += GemmDriver.KC)
             {
@@ -159,8 +159,8 @@ public static class Gemm
                     accumulate || pc0 > 0, reverse, ref state);
             }
 
-            guest.NextUnit = state.Next;
-            guest.Progress = (int)state.Progress;
+            tiles.NextUnit = state.Next;
+            tiles.Progress = (int)state.Progress;
         }
     }
 

@@ -180,7 +180,7 @@ internal static class FusedLoops
     public static FusedTiles<T>? StartInputGradient<T>(LayerPass<T> pass, RecurrentCell<T> cell)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (!FusedTiles<T>.CanHost(cell.PackedRecurrentWeightsBackward))
+        if (!FusedTiles<T>.CanCarry(cell.PackedRecurrentWeightsBackward))
         {
             return null;
         }

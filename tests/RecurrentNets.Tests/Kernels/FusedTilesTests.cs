@@ -6,8 +6,8 @@ using RecurrentNets.Reference;
 namespace RecurrentNets.Tests.Kernels;
 
 /// <summary>
-/// The one-row product with guest tiles (<see cref="Gemm.ComputeRowFused"/>): both products get the bits of their
-/// plain versions, however the guest's panels fall between calls, and stay close to the naive reference.
+/// The one-row product with fused tiles (<see cref="Gemm.ComputeRowFused"/>): both products get the bits of their
+/// plain versions, however the tiles' panels fall between calls, and stay close to the naive reference.
 /// </summary>
 [Collection(GemmCollection.Name)]
 public sealed class FusedTilesTests : IDisposable
@@ -19,141 +19,141 @@ public sealed class FusedTilesTests : IDisposable
     private static float[] Floats(Random rng, int length) => GemmTests.RandomArray<float>(rng, length);
 
     [Fact]
-    public void TheGuestRidesOnlyOnTheAvx512Path()
+    public void FusedTilesRideOnlyOnTheAvx512Path()
     {
-        // Without AVX-512 the layer projects every row itself: the guest must refuse (the other tests here are skipped).
+        // Without AVX-512 the layer projects every row itself: the fused tiles must refuse (the other tests here are skipped).
         var packed = new PackedMatrix<float>();
         Gemm.Pack<float>(true, 128, 512, new float[128 * 512], 128, packed);
         Assert.Equal(CpuFeatures.HasAvx512, FusedTiles<float>.IsSupported(packed, packed));
     }
 
     [Avx512Theory]
-    [InlineData(128, 512, 128, 512)] // LSTM (1, 128): two guest panels fit in each call
+    [InlineData(128, 512, 128, 512)] // LSTM (1, 128): two tiles panels fit in each call
     [InlineData(512, 2048, 512, 2048)] // LSTM (1, 512)
-    [InlineData(33, 128, 70, 96)] // odd row K, guest K longer than a group's pairs
-    [InlineData(96, 384, 7, 384)] // short guest K: many panels per group
-    [InlineData(500, 256, 512, 64)] // guest K = KC, row K just below
+    [InlineData(33, 128, 70, 96)] // odd row K, tiles K longer than a group's pairs
+    [InlineData(96, 384, 7, 384)] // short tiles K: many panels per group
+    [InlineData(500, 256, 512, 64)] // tiles K = KC, row K just below
     [InlineData(2048, 512, 2048, 512)] // LSTM (1, 512) backward: dL/dh(t-1) and dL/dx over four K blocks each
     [InlineData(1100, 128, 600, 64)] // partial last K blocks
     [InlineData(512, 128, 512, 128)] // LSTM (1, 128) backward: half a unit per call, carried to the next
     [InlineData(128, 128, 512, 64)] // a unit spans four calls
     [InlineData(128, 384, 128, 384)] // GRU (1, 128) forward: one and a half units per call
-    public void RowProductAndGuestGiveThePlainProductsBits(int k, int n, int guestK, int guestN)
+    public void RowProductAndFusedTilesGiveThePlainProductsBits(int k, int n, int tilesK, int tilesN)
     {
-        var rng = new Random(k + n + guestK + guestN);
-        float[] w = Floats(rng, n * k), wGuest = Floats(rng, guestN * guestK);
+        var rng = new Random(k + n + tilesK + tilesN);
+        float[] w = Floats(rng, n * k), wTiles = Floats(rng, tilesN * tilesK);
         var packed = new PackedMatrix<float>();
-        var packedGuest = new PackedMatrix<float>();
+        var packedTiles = new PackedMatrix<float>();
         Gemm.Pack<float>(true, k, n, w, k, packed);
-        Gemm.Pack<float>(true, guestK, guestN, wGuest, guestK, packedGuest);
-        Assert.True(FusedTiles<float>.IsSupported(packed, packedGuest));
+        Gemm.Pack<float>(true, tilesK, tilesN, wTiles, tilesK, packedTiles);
+        Assert.True(FusedTiles<float>.IsSupported(packed, packedTiles));
 
         const int calls = 5, rows = FusedTiles<float>.Rows, ldc = 8 + 64;
-        float[] a = Floats(rng, calls * k), x = Floats(rng, rows * guestK);
-        float[] rowStart = Floats(rng, calls * n), guestStart = Floats(rng, (rows + 1) * (guestN + ldc));
-        var guest = new FusedTiles<float>();
+        float[] a = Floats(rng, calls * k), x = Floats(rng, rows * tilesK);
+        float[] rowStart = Floats(rng, calls * n), tilesStart = Floats(rng, (rows + 1) * (tilesN + ldc));
+        var tiles = new FusedTiles<float>();
         foreach (bool accumulate in new[] { true, false })
         {
             foreach (bool reverse in new[] { false, true })
             {
-                // Plain: each row's product, then the guest rows' product.
-                float[] rowExpected = (float[])rowStart.Clone(), guestExpected = (float[])guestStart.Clone();
+                // Plain: each row's product, then the fused tiles rows' product.
+                float[] rowExpected = (float[])rowStart.Clone(), tilesExpected = (float[])tilesStart.Clone();
                 for (int i = 0; i < calls; i++)
                     Gemm.Compute<float>(false, 1, n, k, a.AsSpan(i * k, k), k, packed, rowExpected.AsSpan(i * n, n), n, accumulate, reverse);
-                Gemm.Compute<float>(false, rows, guestN, guestK, x, guestK, packedGuest, guestExpected.AsSpan(3), guestN + ldc, !accumulate);
+                Gemm.Compute<float>(false, rows, tilesN, tilesK, x, tilesK, packedTiles, tilesExpected.AsSpan(3), tilesN + ldc, !accumulate);
 
-                // Hosted: the guest starts at C offset 3 (unaligned), rides along the calls, and the rest is finished.
-                float[] rowActual = (float[])rowStart.Clone(), guestActual = (float[])guestStart.Clone();
-                guest.Start(x, packedGuest, guestActual, 3, guestN + ldc, !accumulate);
-                int before = guest.NextUnit;
+                // Fused: the fused tiles starts at C offset 3 (unaligned), rides along the calls, and the rest is finished.
+                float[] rowActual = (float[])rowStart.Clone(), tilesActual = (float[])tilesStart.Clone();
+                tiles.Start(x, packedTiles, tilesActual, 3, tilesN + ldc, !accumulate);
+                int before = tiles.NextUnit;
                 for (int i = 0; i < calls; i++)
-                    Gemm.ComputeRowFused<float>(n, k, a.AsSpan(i * k, k), packed, rowActual.AsSpan(i * n, n), accumulate, reverse, guest);
-                Assert.True(guest.NextUnit > before || guest.Progress > 0, "the row products hosted no guest panel");
-                guest.Finish();
-                Assert.False(guest.Pending);
+                    Gemm.ComputeRowFused<float>(n, k, a.AsSpan(i * k, k), packed, rowActual.AsSpan(i * n, n), accumulate, reverse, tiles);
+                Assert.True(tiles.NextUnit > before || tiles.Progress > 0, "the row products carried no tiles panel");
+                tiles.Finish();
+                Assert.False(tiles.Pending);
 
                 Assert.Equal(rowExpected, rowActual);
-                Assert.Equal(guestExpected, guestActual);
+                Assert.Equal(tilesExpected, tilesActual);
             }
         }
     }
 
     [Avx512Fact]
-    public void HostedProductsMatchTheNaiveReference()
+    public void FusedProductsMatchTheNaiveReference()
     {
-        int k = 64, n = 256, guestK = 48, guestN = 160, rows = FusedTiles<float>.Rows;
+        int k = 64, n = 256, tilesK = 48, tilesN = 160, rows = FusedTiles<float>.Rows;
         var rng = new Random(5);
-        float[] w = Floats(rng, n * k), wGuest = Floats(rng, guestN * guestK);
-        float[] a = Floats(rng, k), x = Floats(rng, rows * guestK);
+        float[] w = Floats(rng, n * k), wTiles = Floats(rng, tilesN * tilesK);
+        float[] a = Floats(rng, k), x = Floats(rng, rows * tilesK);
         var packed = new PackedMatrix<float>();
-        var packedGuest = new PackedMatrix<float>();
+        var packedTiles = new PackedMatrix<float>();
         Gemm.Pack<float>(true, k, n, w, k, packed);
-        Gemm.Pack<float>(true, guestK, guestN, wGuest, guestK, packedGuest);
-        float[] row = new float[n], rowReference = new float[n], guestC = new float[rows * guestN], guestReference = new float[rows * guestN];
-        var guest = new FusedTiles<float>();
-        guest.Start(x, packedGuest, guestC, 0, guestN, accumulate: false);
-        Gemm.ComputeRowFused<float>(n, k, a, packed, row, accumulate: false, reverse: false, guest);
-        guest.Finish();
+        Gemm.Pack<float>(true, tilesK, tilesN, wTiles, tilesK, packedTiles);
+        float[] row = new float[n], rowReference = new float[n], tilesC = new float[rows * tilesN], tilesReference = new float[rows * tilesN];
+        var tiles = new FusedTiles<float>();
+        tiles.Start(x, packedTiles, tilesC, 0, tilesN, accumulate: false);
+        Gemm.ComputeRowFused<float>(n, k, a, packed, row, accumulate: false, reverse: false, tiles);
+        tiles.Finish();
         ReferenceGemm.Compute<float>(false, true, 1, n, k, a, k, w, k, rowReference, n, false);
-        ReferenceGemm.Compute<float>(false, true, rows, guestN, guestK, x, guestK, wGuest, guestK, guestReference, guestN, false);
+        ReferenceGemm.Compute<float>(false, true, rows, tilesN, tilesK, x, tilesK, wTiles, tilesK, tilesReference, tilesN, false);
         for (int i = 0; i < n; i++)
             Assert.Equal(rowReference[i], row[i], 1e-5f);
-        for (int i = 0; i < guestReference.Length; i++)
-            Assert.Equal(guestReference[i], guestC[i], 1e-5f);
+        for (int i = 0; i < tilesReference.Length; i++)
+            Assert.Equal(tilesReference[i], tilesC[i], 1e-5f);
     }
 
     [Avx512Fact]
     public void ACarriedUnitIsDroppedByClearAndByANewStart()
     {
-        // Row K = 128 over four panels leaves half of a 512-deep guest unit in its tile after one call.
-        int k = 128, n = 128, guestK = 512, guestN = 64, rows = FusedTiles<float>.Rows;
+        // Row K = 128 over four panels leaves half of a 512-deep tiles unit in its tile after one call.
+        int k = 128, n = 128, tilesK = 512, tilesN = 64, rows = FusedTiles<float>.Rows;
         var rng = new Random(13);
-        float[] w = Floats(rng, n * k), wGuest = Floats(rng, guestN * guestK), a = Floats(rng, k);
-        float[] x = Floats(rng, rows * guestK), other = Floats(rng, rows * guestK);
+        float[] w = Floats(rng, n * k), wTiles = Floats(rng, tilesN * tilesK), a = Floats(rng, k);
+        float[] x = Floats(rng, rows * tilesK), other = Floats(rng, rows * tilesK);
         var packed = new PackedMatrix<float>();
-        var packedGuest = new PackedMatrix<float>();
+        var packedTiles = new PackedMatrix<float>();
         Gemm.Pack<float>(true, k, n, w, k, packed);
-        Gemm.Pack<float>(true, guestK, guestN, wGuest, guestK, packedGuest);
-        float[] row = new float[n], c = new float[rows * guestN], expected = new float[rows * guestN];
-        Gemm.Compute<float>(false, rows, guestN, guestK, x, guestK, packedGuest, expected, guestN, false);
+        Gemm.Pack<float>(true, tilesK, tilesN, wTiles, tilesK, packedTiles);
+        float[] row = new float[n], c = new float[rows * tilesN], expected = new float[rows * tilesN];
+        Gemm.Compute<float>(false, rows, tilesN, tilesK, x, tilesK, packedTiles, expected, tilesN, false);
 
-        var guest = new FusedTiles<float>();
-        guest.Start(other, packedGuest, c, 0, guestN, accumulate: false);
-        Gemm.ComputeRowFused<float>(n, k, a, packed, row, accumulate: false, reverse: false, guest);
-        Assert.True(guest.Progress > 0);
-        guest.Clear();
-        Assert.False(guest.Pending);
-        Assert.Equal(0, guest.Progress);
+        var tiles = new FusedTiles<float>();
+        tiles.Start(other, packedTiles, c, 0, tilesN, accumulate: false);
+        Gemm.ComputeRowFused<float>(n, k, a, packed, row, accumulate: false, reverse: false, tiles);
+        Assert.True(tiles.Progress > 0);
+        tiles.Clear();
+        Assert.False(tiles.Pending);
+        Assert.Equal(0, tiles.Progress);
 
         // A new start after a half-done unit begins from zero: its rows get only their own product.
-        guest.Start(other, packedGuest, c, 0, guestN, accumulate: false);
-        Gemm.ComputeRowFused<float>(n, k, a, packed, row, accumulate: false, reverse: false, guest);
-        guest.Start(x, packedGuest, c, 0, guestN, accumulate: false);
-        Assert.Equal(0, guest.Progress);
+        tiles.Start(other, packedTiles, c, 0, tilesN, accumulate: false);
+        Gemm.ComputeRowFused<float>(n, k, a, packed, row, accumulate: false, reverse: false, tiles);
+        tiles.Start(x, packedTiles, c, 0, tilesN, accumulate: false);
+        Assert.Equal(0, tiles.Progress);
         for (int i = 0; i < 3; i++)
-            Gemm.ComputeRowFused<float>(n, k, a, packed, row, accumulate: false, reverse: false, guest);
-        guest.Finish();
+            Gemm.ComputeRowFused<float>(n, k, a, packed, row, accumulate: false, reverse: false, tiles);
+        tiles.Finish();
         Assert.Equal(expected, c);
     }
 
     [Fact]
     public void UnsupportedShapesFallBackToThePlainProduct()
     {
-        // 96 columns are not whole groups of four panels: the row product runs alone and leaves the guest pending.
+        // 96 columns are not whole groups of four panels: the row product runs alone and leaves the fused tiles pending.
         int k = 16, n = 96, rows = FusedTiles<float>.Rows;
         var rng = new Random(9);
         float[] w = Floats(rng, n * k), a = Floats(rng, k), x = Floats(rng, rows * k);
         var packed = new PackedMatrix<float>();
         Gemm.Pack<float>(true, k, n, w, k, packed);
         Assert.False(FusedTiles<float>.IsSupported(packed, packed));
-        float[] expected = new float[n], actual = new float[n], guestC = new float[rows * n];
+        float[] expected = new float[n], actual = new float[n], tilesC = new float[rows * n];
         Gemm.Compute<float>(false, 1, n, k, a, k, packed, expected, n, false);
-        var guest = new FusedTiles<float>();
-        guest.Start(x, packed, guestC, 0, n, accumulate: false);
-        Gemm.ComputeRowFused<float>(n, k, a, packed, actual, accumulate: false, reverse: false, guest);
+        var tiles = new FusedTiles<float>();
+        tiles.Start(x, packed, tilesC, 0, n, accumulate: false);
+        Gemm.ComputeRowFused<float>(n, k, a, packed, actual, accumulate: false, reverse: false, tiles);
         Assert.Equal(expected, actual);
-        Assert.True(guest.Pending);
-        Assert.Equal(0, guest.NextUnit);
+        Assert.True(tiles.Pending);
+        Assert.Equal(0, tiles.NextUnit);
     }
 
     [Fact]
@@ -173,9 +173,9 @@ public sealed class FusedTilesTests : IDisposable
     {
         var packed = new PackedMatrix<float>();
         Gemm.Pack<float>(true, 16, 64, new float[64 * 16], 16, packed);
-        var guest = new FusedTiles<float>();
-        var ex = Assert.Throws<ArgumentException>(() => guest.Start(new float[8 * 16], packed, new float[7 * 64 + 63], 0, 64, false));
+        var tiles = new FusedTiles<float>();
+        var ex = Assert.Throws<ArgumentException>(() => tiles.Start(new float[8 * 16], packed, new float[7 * 64 + 63], 0, 64, false));
         Assert.Contains("[8, 64]", ex.Message);
-        Assert.Throws<ArgumentException>(() => guest.Start(new float[8 * 15], packed, new float[8 * 64], 0, 64, false));
+        Assert.Throws<ArgumentException>(() => tiles.Start(new float[8 * 15], packed, new float[8 * 64], 0, 64, false));
     }
 }

@@ -10,9 +10,9 @@ namespace RecurrentNets.Tests.Sequence;
 /// state, and a frozen pass after them; forward and reverse directions, full and partial last blocks, with and without
 /// biases.
 /// </summary>
-public class HostedProjectionTests
+public class FusedLoopTests
 {
-    // Without AVX-512 nothing is hosted and both runs would be the plain loops: skipped there, with the reason.
+    // Without AVX-512 nothing is fused and both runs would be the plain loops: skipped there, with the reason.
     [Avx512Theory]
     [InlineData("lstm", 128, 1, false, 100, 128, true, 1)]
     [InlineData("lstm", 64, 2, true, 23, 7, true, 0)]
@@ -25,8 +25,8 @@ public class HostedProjectionTests
     [InlineData("gru-cho", 128, 1, true, 19, 128, true, 2)] // Cho's form: two products on W_hh's row blocks, each packed
     [InlineData("rnn", 128, 2, true, 33, 128, true, 4)]
     [InlineData("rnn-relu", 256, 1, false, 20, 64, false, 1)]
-    public void HostedProductsGiveTheBitsOfThePlainOnes(string cell, int hidden, int layers, bool bidirectional, int steps,
-        int inputSize, bool bias, int backwardLoops, bool forwardHosted = true)
+    public void FusedLoopsGiveTheBitsOfThePlainOnes(string cell, int hidden, int layers, bool bidirectional, int steps,
+        int inputSize, bool bias, int backwardLoops, bool forwardFused = true)
     {
         foreach (int threads in new[] { 1, 2 })
         {
@@ -36,7 +36,7 @@ public class HostedProjectionTests
             // The plan fuses every layer and direction's forward projection (on one thread or split over units: LSTM
             // (1, 128), GRU (1, 256) and Elman (1, 256) on two), and backward, on one thread, dL/dx where it fits.
             var directions = plans[0].Directions;
-            Assert.Equal(forwardHosted ? layers * (bidirectional ? 2 : 1) : 0, directions.Count(d => d.FusedProjection));
+            Assert.Equal(forwardFused ? layers * (bidirectional ? 2 : 1) : 0, directions.Count(d => d.FusedProjection));
             if (threads == 1)
             {
                 Assert.Equal(backwardLoops, directions.Count(d => d.FusedInputGradient));

@@ -280,14 +280,14 @@ public abstract class RecurrentCell<T>
         {
             if (whole)
             {
-                Gemm.ComputeRowFused(n, h, input, block.Forward, output, accumulate, step.ReverseSweep, fused);
+                FusedGemm.ComputeRow(n, h, input, block.Forward, output, accumulate, step.ReverseSweep, fused);
                 return;
             }
 
             // The units' columns of every gate block, as whole panels (the engine fuses only whole panels of them).
             Span<int> panels = stackalloc int[n / FusedTiles<T>.PanelWidth + block.GateCount];
             int count = FusedTiles<T>.UnitPanels(panels, block.GateCount, h, first, end);
-            Gemm.ComputeRowFused(n, h, input, block.Forward, output, accumulate, step.ReverseSweep, fused, panels[..count]);
+            FusedGemm.ComputeRow(n, h, input, block.Forward, output, accumulate, step.ReverseSweep, fused, panels[..count]);
         }
         else if (whole)
         {
@@ -336,7 +336,7 @@ public abstract class RecurrentCell<T>
         }
         else if (b == 1 && stride == n && step.Fused is { Pending: true } fused)
         {
-            Gemm.ComputeRowFused(h, n, gradient, block.Backward, dInput, accumulate, step.ReverseSweep, fused);
+            FusedGemm.ComputeRow(h, n, gradient, block.Backward, dInput, accumulate, step.ReverseSweep, fused);
         }
         else
         {

@@ -6,7 +6,7 @@ using RecurrentNets.Reference;
 namespace RecurrentNets.Tests.Kernels;
 
 /// <summary>
-/// The one-row product with fused tiles (<see cref="Gemm.ComputeRowFused"/>): both products get the bits of their
+/// The one-row product with fused tiles (<see cref="FusedGemm.ComputeRow"/>): both products get the bits of their
 /// plain versions, however the tiles' panels fall between calls, and stay close to the naive reference.
 /// </summary>
 [Collection(GemmCollection.Name)]
@@ -67,7 +67,7 @@ public sealed class FusedTilesTests : IDisposable
                 tiles.Start(x, packedTiles, tilesActual, 3, tilesN + ldc, !accumulate);
                 int before = tiles.NextUnit;
                 for (int i = 0; i < calls; i++)
-                    Gemm.ComputeRowFused<float>(n, k, a.AsSpan(i * k, k), packed, rowActual.AsSpan(i * n, n), accumulate, reverse, tiles);
+                    FusedGemm.ComputeRow<float>(n, k, a.AsSpan(i * k, k), packed, rowActual.AsSpan(i * n, n), accumulate, reverse, tiles);
                 Assert.True(tiles.NextUnit > before || tiles.Progress > 0, "the row products carried no tiles panel");
                 tiles.Finish();
                 Assert.False(tiles.Pending);
@@ -92,7 +92,7 @@ public sealed class FusedTilesTests : IDisposable
         float[] row = new float[n], rowReference = new float[n], tilesC = new float[rows * tilesN], tilesReference = new float[rows * tilesN];
         var tiles = new FusedTiles<float>();
         tiles.Start(x, packedTiles, tilesC, 0, tilesN, accumulate: false);
-        Gemm.ComputeRowFused<float>(n, k, a, packed, row, accumulate: false, reverse: false, tiles);
+        FusedGemm.ComputeRow<float>(n, k, a, packed, row, accumulate: false, reverse: false, tiles);
         tiles.Finish();
         ReferenceGemm.Compute<float>(false, true, 1, n, k, a, k, w, k, rowReference, n, false);
         ReferenceGemm.Compute<float>(false, true, rows, tilesN, tilesK, x, tilesK, wTiles, tilesK, tilesReference, tilesN, false);
@@ -119,7 +119,7 @@ public sealed class FusedTilesTests : IDisposable
 
         var tiles = new FusedTiles<float>();
         tiles.Start(other, packedTiles, c, 0, tilesN, accumulate: false);
-        Gemm.ComputeRowFused<float>(n, k, a, packed, row, accumulate: false, reverse: false, tiles);
+        FusedGemm.ComputeRow<float>(n, k, a, packed, row, accumulate: false, reverse: false, tiles);
         Assert.True(tiles.Progress > 0);
         tiles.Clear();
         Assert.False(tiles.Pending);
@@ -127,11 +127,11 @@ public sealed class FusedTilesTests : IDisposable
 
         // A new start after a half-done unit begins from zero: its rows get only their own product.
         tiles.Start(other, packedTiles, c, 0, tilesN, accumulate: false);
-        Gemm.ComputeRowFused<float>(n, k, a, packed, row, accumulate: false, reverse: false, tiles);
+        FusedGemm.ComputeRow<float>(n, k, a, packed, row, accumulate: false, reverse: false, tiles);
         tiles.Start(x, packedTiles, c, 0, tilesN, accumulate: false);
         Assert.Equal(0, tiles.Progress);
         for (int i = 0; i < 3; i++)
-            Gemm.ComputeRowFused<float>(n, k, a, packed, row, accumulate: false, reverse: false, tiles);
+            FusedGemm.ComputeRow<float>(n, k, a, packed, row, accumulate: false, reverse: false, tiles);
         tiles.Finish();
         Assert.Equal(expected, c);
     }
@@ -150,7 +150,7 @@ public sealed class FusedTilesTests : IDisposable
         Gemm.Compute<float>(false, 1, n, k, a, k, packed, expected, n, false);
         var tiles = new FusedTiles<float>();
         tiles.Start(x, packed, tilesC, 0, n, accumulate: false);
-        Gemm.ComputeRowFused<float>(n, k, a, packed, actual, accumulate: false, reverse: false, tiles);
+        FusedGemm.ComputeRow<float>(n, k, a, packed, actual, accumulate: false, reverse: false, tiles);
         Assert.Equal(expected, actual);
         Assert.True(tiles.Pending);
         Assert.Equal(0, tiles.NextUnit);

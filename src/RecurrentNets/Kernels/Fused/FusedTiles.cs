@@ -7,7 +7,7 @@ namespace RecurrentNets.Kernels;
 
 /// <summary>
 /// Eight rows of a second product, C[8, N] (+)= A[8, K]·B on a packed B, that a one-row product on another packed
-/// matrix computes alongside its own work (<see cref="Gemm.ComputeRowFused"/>): forward, the recurrent product of
+/// matrix computes alongside its own work (<see cref="FusedGemm.ComputeRow"/>): forward, the recurrent product of
 /// a batch-1 step carries the input projection of coming steps; backward, dGates·W_hh carries dL/dx of finished ones.
 /// </summary>
 /// <remarks>
@@ -276,7 +276,7 @@ internal unsafe struct FusedTilesState
     public nint Progress;
 }
 
-/// <summary>The AVX-512 loop of <see cref="Gemm.ComputeRowFused"/>: a one-row product with fused tiles interleaved.</summary>
+/// <summary>The AVX-512 loop of <see cref="FusedGemm.ComputeRow"/>: a one-row product with fused tiles interleaved.</summary>
 internal static unsafe class FusedTilesKernel
 {
     /// <summary>

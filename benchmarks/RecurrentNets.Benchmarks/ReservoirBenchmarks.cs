@@ -87,7 +87,7 @@ public class ReservoirStepBenchmarks
         var w = rd.Weights;
         for (int s = 0; s < StepsPerInvoke; s++)
         {
-            ReferenceSparse.LeakyStep<double>(w.RowPointers, w.ColumnIndices, w.Values, xd, rd.DriveWeights, ud.AsSpan(t++ % 10_000, 1), [], 0.5, 0.5, ReservoirActivation.Tanh, nd);
+            ReferenceSparse.LeakyStep<double>(w.RowPointers, w.ColumnIndices, w.Values, xd, rd.DriveWeights, ud.AsSpan(t++ % 10_000, 1), [], 0.5, 0.5, Activation.Tanh, nd);
             (xd, nd) = (nd, xd);
         }
     }

@@ -1,3 +1,4 @@
+using RecurrentNets;
 using RecurrentNets.Data;
 using RecurrentNets.Init;
 using RecurrentNets.Layers;

@@ -72,7 +72,7 @@ public sealed class Reservoir<T> : IReservoir<T>
     /// <exception cref="ArgumentException">A shape does not match.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The leak rate is outside (0, 1].</exception>
     public Reservoir(CsrMatrix<T> weights, T[] driveWeights, T[]? bias, int inputs, int feedbackSize,
-        double leakRate = 1.0, double? activationGain = null, ReservoirActivation activation = ReservoirActivation.Tanh)
+        double leakRate = 1.0, double? activationGain = null, Activation activation = Activation.Tanh)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(driveWeights);
@@ -139,7 +139,7 @@ public sealed class Reservoir<T> : IReservoir<T>
     public double ActivationGain { get; }
 
     /// <summary>The activation f.</summary>
-    public ReservoirActivation Activation { get; }
+    public Activation Activation { get; }
 
     /// <summary>The spectral radius W was scaled to (NaN when it was not rescaled).</summary>
     public double SpectralRadius { get; private init; } = double.NaN;

@@ -65,7 +65,7 @@ public sealed class ReservoirOptions
     public WeightDistribution FeedbackDistribution { get; init; } = WeightDistribution.Uniform;
 
     /// <summary>The activation f (tanh by default).</summary>
-    public ReservoirActivation Activation { get; init; } = ReservoirActivation.Tanh;
+    public Activation Activation { get; init; } = Activation.Tanh;
 
     /// <summary>Seed of every random draw: the same seed gives bit-identical weights.</summary>
     public ulong Seed { get; init; }

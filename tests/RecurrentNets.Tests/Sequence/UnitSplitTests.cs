@@ -105,7 +105,7 @@ public class UnitSplitTests
                 "cifg-peephole" => new Lstm<float>(inputSize, hidden, layers, bias, random, block, bidirectional, peephole: true, coupledInputForget: true),
                 "gru" => new Gru<float>(inputSize, hidden, layers, bias, random, block, bidirectional),
                 "gru-cho" => new Gru<float>(inputSize, hidden, layers, bias, random, block, bidirectional, resetAfterRecurrence: false),
-                "rnn-relu" => new Rnn<float>(inputSize, hidden, layers, RnnNonlinearity.Relu, bias, random, block, bidirectional),
+                "rnn-relu" => new Rnn<float>(inputSize, hidden, layers, Activation.Relu, bias, random, block, bidirectional),
                 _ => new Rnn<float>(inputSize, hidden, layers, bias: bias, random: random, parameters: block, bidirectional: bidirectional),
             };
 

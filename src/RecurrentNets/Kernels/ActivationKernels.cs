@@ -6,7 +6,7 @@ namespace RecurrentNets.Kernels;
 
 /// <summary>
 /// The forward and backward passes of an <see cref="Activation"/> in place over a span, on TensorPrimitives' SIMD
-/// operations. The naive twin is <see cref="Reference.ReferenceTimeDelay.Activate"/> / <see cref="Reference.ReferenceTimeDelay.ActivationDerivative"/>.
+/// operations. The naive twin is <c>Reference.ReferenceTimeDelay.Activate</c> / <c>Reference.ReferenceTimeDelay.ActivationDerivative</c>.
 /// </summary>
 public static class ActivationKernels
 {

@@ -11,7 +11,7 @@ namespace RecurrentNets.Kernels;
 /// <summary>
 /// The echo-state update as one pass over a CSR reservoir matrix: sparse mat-vec (four independent accumulator
 /// chains, software prefetch past L2), dense drive, SIMD activation and leak fused per block of rows (Jaeger 2001; Jaeger et al. 2007). The naive twin is
-/// <see cref="Reference.ReferenceSparse"/>.
+/// <c>Reference.ReferenceSparse</c>.
 /// </summary>
 /// <remarks>
 /// Legend: N = units (rows of W), D = drive size (inputs plus fed-back outputs), B = batch of independent streams.

@@ -1070,9 +1070,9 @@ public class RecurrentLayer<T>
     /// </summary>
     private unsafe bool RunStepsSplit(RecurrentCell<T> cell, LayerCache cache, int steps, int batch, int direction)
     {
-        int parts = Math.Min(Math.Min(KernelOptions.MaxDegreeOfParallelism, 1 + GemmWorkerPool.WorkerCount), batch / MinSplitRows);
+        int parts = Math.Min(WorkerPool.Shared.MaxParts, batch / MinSplitRows);
         if (parts < 2 || recurrentDropped || hasLengths || !cell.ForwardRowsConcurrently || PrefersUnitSplit(cell)
-            || !GemmWorkerPool.TryAcquire())
+            || !WorkerPool.Shared.TryAcquire())
         {
             return false;
         }
@@ -1092,18 +1092,17 @@ public class RecurrentLayer<T>
             splitCell = cell;
             splitCache = cache;
             (splitFirst, splitCount, splitSteps, splitBatch, splitDirection) = (first, count, steps, batch, direction);
-            GemmJob job = GemmWorkerPool.Job;
-            job.Parts = parts;
+            GemmJob job = GemmJob.Shared;
             job.State = this;
             job.Body = body;
-            GemmWorkerPool.Run();
+            WorkerPool.Shared.RunAcquired(job, parts);
         }
         finally
         {
-            GemmWorkerPool.Job.State = null;
+            GemmJob.Shared.State = null;
             splitCell = null;
             splitCache = null;
-            GemmWorkerPool.Release();
+            WorkerPool.Shared.Release();
         }
     }
 
@@ -1168,7 +1167,7 @@ public class RecurrentLayer<T>
     private unsafe bool RunUnitsSplit(RecurrentCell<T> cell, LayerCache cache, int first, int count, int steps, int batch, int direction, bool backward)
     {
         int h = HiddenSize, parts = UnitSplitParts(cell, batch, backward);
-        if (parts < 2 || !GemmWorkerPool.TryAcquire())
+        if (parts < 2 || !WorkerPool.Shared.TryAcquire())
         {
             return false;
         }
@@ -1195,7 +1194,7 @@ public class RecurrentLayer<T>
             return 0;
         }
 
-        return Math.Min(Math.Min(KernelOptions.MaxDegreeOfParallelism, 1 + GemmWorkerPool.WorkerCount), h / MinSplitUnits);
+        return Math.Min(WorkerPool.Shared.MaxParts, h / MinSplitUnits);
     }
 
     // Large weights split the forward loop over units at any batch (see LargeWeightsBytes), when the cell splits at all.

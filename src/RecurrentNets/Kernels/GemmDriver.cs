@@ -131,13 +131,11 @@ internal static unsafe class GemmDriver
     /// </summary>
     internal const double ThreadingThreshold = 1e6;
 
-    /// <summary>Set by tests to force one instruction-set path; Auto picks the widest accelerated one.</summary>
-    internal static GemmPath ForcedPath { get; set; } = GemmPath.Auto;
-
-    /// <summary>The path a call with the current <see cref="ForcedPath"/> takes.</summary>
+    /// <summary>The path a call takes: the calling thread's <see cref="KernelScope.Path"/> (tests force one), else the
+    /// widest accelerated one.</summary>
     internal static GemmPath ResolvePath()
     {
-        GemmPath forced = ForcedPath;
+        GemmPath forced = KernelScope.Path;
         if (forced != GemmPath.Auto)
             return forced;
         if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
@@ -183,7 +181,7 @@ internal static unsafe class GemmDriver
         // pass, and a thread alone leaves half the bandwidth unused (B = 1, H = 512: two 4 MB packs a pass).
         int panels = (n + nr - 1) / nr;
         int parts = 1;
-        if (KernelOptions.MaxDegreeOfParallelism > 1 && (long)k * n >= PackThreadingElements)
+        if ((long)k * n >= PackThreadingElements)
             parts = Math.Min(WorkerPool.Shared.MaxParts, panels);
         if (parts > 1 && TryRunParts(in problem, parts, splitRows: false, (panels + parts - 1) / parts * nr, nr, &PackPart<T>))
             return;
@@ -303,9 +301,9 @@ internal static unsafe class GemmDriver
 
         // Threads split C into disjoint row or column bands aligned to the register tile; the sum over K of every
         // element runs in the same order whatever the split, so results are bit-identical for any thread count.
-        // The pool (and its threads) is only touched when a call may use it.
+        // The workers' threads start only when a job first needs them.
         int parts = 1;
-        if (KernelOptions.MaxDegreeOfParallelism > 1 && 2.0 * problem.M * problem.N * problem.K >= ThreadingThreshold)
+        if (2.0 * problem.M * problem.N * problem.K >= ThreadingThreshold)
             parts = WorkerPool.Shared.MaxParts;
 
         if (parts > 1)

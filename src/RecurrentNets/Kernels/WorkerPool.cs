@@ -13,7 +13,8 @@ internal interface IParallelJob
 /// The library's worker threads, one per processor beyond the first, shared by everything that splits its work: the
 /// GEMM driver, the recurrent layer's split time loops, the reservoir steps, the Gram kernel and the spectral radius.
 /// Dispatching a job allocates nothing (no delegate, closure or Task): each worker waits on its own reusable event and
-/// runs the job object the caller hands it, and threads start at the first job that needs them.
+/// runs the job object the caller hands it, and threads start at the first job that needs them. A part runs under the
+/// caller's <see cref="KernelScope"/> (its thread limit and GEMM path).
 /// </summary>
 /// <remarks>
 /// One caller holds the pool at a time (<see cref="TryAcquire"/> ... <see cref="Release"/>). A caller that finds it held
@@ -40,8 +41,8 @@ internal sealed class WorkerPool
     /// <summary>Threads available besides the caller.</summary>
     public int WorkerCount => workers.Length;
 
-    /// <summary>Threads a job can use, the caller's included, under <see cref="KernelOptions.MaxDegreeOfParallelism"/>.</summary>
-    public int MaxParts => Math.Min(workers.Length + 1, KernelOptions.MaxDegreeOfParallelism);
+    /// <summary>Threads a job can use, the caller's included, under the calling thread's <see cref="KernelScope.MaxThreads"/>.</summary>
+    public int MaxParts => Math.Min(workers.Length + 1, KernelScope.MaxThreads);
 
     /// <summary>Takes the pool if nobody holds it.</summary>
     public bool TryAcquire() => Interlocked.CompareExchange(ref busy, 1, 0) == 0;
@@ -84,9 +85,10 @@ internal sealed class WorkerPool
     public void RunAcquired(IParallelJob job, int parts)
     {
         int helpers = parts - 1;
+        var scope = KernelScope.Current;
         for (int w = 0; w < helpers; w++)
         {
-            workers[w].Start(job, w + 1, parts);
+            workers[w].Start(job, w + 1, parts, scope);
         }
 
         ExceptionDispatchInfo? failure = null;
@@ -120,10 +122,11 @@ internal sealed class WorkerPool
         private Thread? thread;
         private IParallelJob? job;
         private int part, parts;
+        private (int Threads, GemmPath Path) scope;
         private ExceptionDispatchInfo? failure;
         private int posted, completed, workerSleeping, callerSleeping;
 
-        public void Start(IParallelJob work, int partIndex, int partCount)
+        public void Start(IParallelJob work, int partIndex, int partCount, (int Threads, GemmPath Path) callerScope)
         {
             if (thread is null)
             {
@@ -134,6 +137,7 @@ internal sealed class WorkerPool
             job = work;
             part = partIndex;
             parts = partCount;
+            scope = callerScope;
             failure = null;
             Volatile.Write(ref completed, 0);
             Interlocked.Exchange(ref posted, 1); // full fence: the worker sees the job before the flag
@@ -158,6 +162,7 @@ internal sealed class WorkerPool
                 Volatile.Write(ref posted, 0);
                 try
                 {
+                    using var callerScope = KernelScope.Adopt(scope);
                     job!.Run(part, parts);
                 }
                 catch (Exception ex)

@@ -223,10 +223,12 @@ public class ReservoirKernelTests
         var slow = new double[columns * columns];
         foreach (int threads in new[] { 1, 2 })
         {
-            KernelOptions.MaxDegreeOfParallelism = threads;
             Array.Clear(fast);
-            GramKernels.AccumulateUpper(x, rows, columns, fast, new double[GramKernels.PackLength(columns)]);
-            KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
+            using (KernelScope.Enter(threads))
+            {
+                GramKernels.AccumulateUpper(x, rows, columns, fast, new double[GramKernels.PackLength(columns)]);
+            }
+
             Array.Clear(slow);
             ReferenceSparse.AccumulateGramUpper(x, rows, columns, slow);
             for (int i = 0; i < columns; i++)

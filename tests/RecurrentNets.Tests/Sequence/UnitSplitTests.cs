@@ -91,8 +91,7 @@ public class UnitSplitTests
     internal static float[][] Run(int threads, string cell, int batch, int hidden, int layers, bool bidirectional, int inputSize,
         int steps = 9, bool bias = true, bool frozen = false)
     {
-        int saved = KernelOptions.MaxDegreeOfParallelism;
-        KernelOptions.MaxDegreeOfParallelism = threads;
+        var scope = KernelScope.Enter(threads);
         try
         {
             var random = new SeededRandom(5);
@@ -153,7 +152,7 @@ public class UnitSplitTests
         }
         finally
         {
-            KernelOptions.MaxDegreeOfParallelism = saved;
+            scope.Dispose();
         }
     }
 }

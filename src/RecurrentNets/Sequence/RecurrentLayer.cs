@@ -222,6 +222,16 @@ public class RecurrentLayer<T>
     /// <summary>Whether dropout is active (PyTorch's <c>train()</c> / <c>eval()</c>). Default true.</summary>
     public bool Training { get; set; } = true;
 
+    /// <summary>
+    /// The most threads one <see cref="Forward"/> or <see cref="Backward"/> may use (its GEMMs and split time loops),
+    /// the calling thread included; null (the default) takes the limit of the caller (a model or trainer that owns the
+    /// layer), else the number of processors. Results are bit-identical for every value. PyTorch's
+    /// <c>torch.set_num_threads</c> sets one limit for the process; this one is the layer's, as ONNX Runtime's
+    /// <c>intra_op_num_threads</c> is a session's.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is less than 1.</exception>
+    public int? MaxDegreeOfParallelism { get; set => field = KernelScope.Validate(value); }
+
     /// <summary>Whether the weights are frozen for inference (<see cref="FreezeWeights"/>).</summary>
     public bool WeightsFrozen { get; private set; }
 
@@ -318,6 +328,7 @@ public class RecurrentLayer<T>
     public void Forward(Tensor<T> input, Tensor<T> output, RecurrentState<T>? initialState = null, RecurrentState<T>? finalState = null,
         ReadOnlySpan<int> sequenceLengths = default)
     {
+        using var scope = KernelScope.Enter(MaxDegreeOfParallelism);
         guard.Enter(this);
         try
         {
@@ -469,6 +480,7 @@ public class RecurrentLayer<T>
     /// <exception cref="InvalidOperationException">Another thread is running a call of this layer.</exception>
     public void Backward(Tensor<T> dOutput, RecurrentState<T>? dFinalState = null, Tensor<T>? dInput = null, RecurrentState<T>? dInitialState = null)
     {
+        using var scope = KernelScope.Enter(MaxDegreeOfParallelism);
         guard.Enter(this);
         try
         {
@@ -857,7 +869,7 @@ public class RecurrentLayer<T>
     private bool HostsBackward(RecurrentCell<T> cell, int batch, int steps)
     {
         int gw = cell.GateWidth;
-        bool oneThread = KernelOptions.MaxDegreeOfParallelism == 1 || 2.0 * gw * HiddenSize < GemmDriver.ThreadingThreshold;
+        bool oneThread = KernelScope.MaxThreads == 1 || 2.0 * gw * HiddenSize < GemmDriver.ThreadingThreshold;
         if (!HostsProjection || batch != 1 || steps < 2 * GemmGuest<T>.Rows || !oneThread
             || !GemmGuest<T>.CanHost(cell.PackedRecurrentWeightsBackward) || !GemmGuest<T>.FitsShape(gw, cell.InputSize))
         {
@@ -890,7 +902,7 @@ public class RecurrentLayer<T>
     {
         const int block = GemmGuest<T>.Rows;
         int gw = cell.GateWidth, inputSize = cell.InputSize;
-        bool oneThread = KernelOptions.MaxDegreeOfParallelism == 1
+        bool oneThread = KernelScope.MaxThreads == 1
             || (2.0 * gw * HiddenSize < GemmDriver.ThreadingThreshold && UnitSplitParts(cell, batch, backward: false) < 2);
         if (!HostsProjection || batch != 1 || chunk < steps || steps < 2 * block || !oneThread
             || !GemmGuest<T>.IsSupported(cell.PackedRecurrentWeights, cell.PackedInputWeights))
@@ -1070,9 +1082,9 @@ public class RecurrentLayer<T>
     /// </summary>
     private unsafe bool RunStepsSplit(RecurrentCell<T> cell, LayerCache cache, int steps, int batch, int direction)
     {
-        int parts = Math.Min(Math.Min(KernelOptions.MaxDegreeOfParallelism, 1 + GemmWorkerPool.WorkerCount), batch / MinSplitRows);
+        int parts = Math.Min(WorkerPool.Shared.MaxParts, batch / MinSplitRows);
         if (parts < 2 || recurrentDropped || hasLengths || !cell.ForwardRowsConcurrently || PrefersUnitSplit(cell)
-            || !GemmWorkerPool.TryAcquire())
+            || !WorkerPool.Shared.TryAcquire())
         {
             return false;
         }
@@ -1092,18 +1104,17 @@ public class RecurrentLayer<T>
             splitCell = cell;
             splitCache = cache;
             (splitFirst, splitCount, splitSteps, splitBatch, splitDirection) = (first, count, steps, batch, direction);
-            GemmJob job = GemmWorkerPool.Job;
-            job.Parts = parts;
+            GemmJob job = GemmJob.Shared;
             job.State = this;
             job.Body = body;
-            GemmWorkerPool.Run();
+            WorkerPool.Shared.RunAcquired(job, parts);
         }
         finally
         {
-            GemmWorkerPool.Job.State = null;
+            GemmJob.Shared.State = null;
             splitCell = null;
             splitCache = null;
-            GemmWorkerPool.Release();
+            WorkerPool.Shared.Release();
         }
     }
 
@@ -1168,7 +1179,7 @@ public class RecurrentLayer<T>
     private unsafe bool RunUnitsSplit(RecurrentCell<T> cell, LayerCache cache, int first, int count, int steps, int batch, int direction, bool backward)
     {
         int h = HiddenSize, parts = UnitSplitParts(cell, batch, backward);
-        if (parts < 2 || !GemmWorkerPool.TryAcquire())
+        if (parts < 2 || !WorkerPool.Shared.TryAcquire())
         {
             return false;
         }
@@ -1195,7 +1206,7 @@ public class RecurrentLayer<T>
             return 0;
         }
 
-        return Math.Min(Math.Min(KernelOptions.MaxDegreeOfParallelism, 1 + GemmWorkerPool.WorkerCount), h / MinSplitUnits);
+        return Math.Min(WorkerPool.Shared.MaxParts, h / MinSplitUnits);
     }
 
     // Large weights split the forward loop over units at any batch (see LargeWeightsBytes), when the cell splits at all.

@@ -10,17 +10,15 @@ namespace RecurrentNets.Tests.Kernels;
 /// plain versions, however the guest's panels fall between calls, and stay close to the naive reference.
 /// </summary>
 [Collection(GemmCollection.Name)]
-public sealed class GemmGuestTests : IDisposable
+public sealed class GemmGuestTests
 {
-    public GemmGuestTests() => KernelOptions.MaxDegreeOfParallelism = 1;
-
-    public void Dispose() => KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
 
     private static float[] Floats(Random rng, int length) => GemmTests.RandomArray<float>(rng, length);
 
     [Fact]
     public void TheGuestRidesOnlyOnTheAvx512Path()
     {
+        using var scope = KernelScope.Enter(1); // the products run on this thread alone
         // Without AVX-512 the layer projects every row itself: the guest must refuse (the other tests here are skipped).
         var packed = new PackedMatrix<float>();
         Gemm.Pack<float>(true, 128, 512, new float[128 * 512], 128, packed);
@@ -40,6 +38,7 @@ public sealed class GemmGuestTests : IDisposable
     [InlineData(128, 384, 128, 384)] // GRU (1, 128) forward: one and a half units per call
     public void RowProductAndGuestGiveThePlainProductsBits(int k, int n, int guestK, int guestN)
     {
+        using var scope = KernelScope.Enter(1); // the products run on this thread alone
         var rng = new Random(k + n + guestK + guestN);
         float[] w = Floats(rng, n * k), wGuest = Floats(rng, guestN * guestK);
         var packed = new PackedMatrix<float>();
@@ -81,6 +80,7 @@ public sealed class GemmGuestTests : IDisposable
     [Avx512Fact]
     public void HostedProductsMatchTheNaiveReference()
     {
+        using var scope = KernelScope.Enter(1); // the products run on this thread alone
         int k = 64, n = 256, guestK = 48, guestN = 160, rows = GemmGuest<float>.Rows;
         var rng = new Random(5);
         float[] w = Floats(rng, n * k), wGuest = Floats(rng, guestN * guestK);
@@ -105,6 +105,7 @@ public sealed class GemmGuestTests : IDisposable
     [Avx512Fact]
     public void ACarriedUnitIsDroppedByClearAndByANewStart()
     {
+        using var scope = KernelScope.Enter(1); // the products run on this thread alone
         // Row K = 128 over four panels leaves half of a 512-deep guest unit in its tile after one call.
         int k = 128, n = 128, guestK = 512, guestN = 64, rows = GemmGuest<float>.Rows;
         var rng = new Random(13);
@@ -139,6 +140,7 @@ public sealed class GemmGuestTests : IDisposable
     [Fact]
     public void UnsupportedShapesFallBackToThePlainProduct()
     {
+        using var scope = KernelScope.Enter(1); // the products run on this thread alone
         // 96 columns are not whole groups of four panels: the row product runs alone and leaves the guest pending.
         int k = 16, n = 96, rows = GemmGuest<float>.Rows;
         var rng = new Random(9);

@@ -87,7 +87,7 @@ internal static class PeerComparison
 
     private static (double Train, double Infer, double InferRepacking, double OtherCpu) MeasureOurs(string cell, int batch, int hidden, int threads)
     {
-        KernelOptions.MaxDegreeOfParallelism = threads;
+        using var scope = KernelScope.Enter(threads);
         var random = new SeededRandom(1);
         RecurrentLayer<float> layer = cell switch
         {

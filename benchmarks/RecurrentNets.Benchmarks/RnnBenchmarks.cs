@@ -42,7 +42,6 @@ public abstract class RecurrentBenchmark
     [GlobalSetup]
     public void Setup()
     {
-        KernelOptions.MaxDegreeOfParallelism = Point.Threads;
         var random = new SeededRandom(1);
         int h = Point.Hidden;
         layer = Point.Cell switch
@@ -57,6 +56,8 @@ public abstract class RecurrentBenchmark
             CellKind.Gru => new Gru<float>(h, h, random: new SeededRandom(1)),
             _ => new Rnn<float>(h, h, random: new SeededRandom(1)),
         };
+        layer.MaxDegreeOfParallelism = Point.Threads;
+        frozen.MaxDegreeOfParallelism = Point.Threads;
         Configure(layer);
         Configure(frozen);
         frozen.FreezeWeights();
@@ -80,9 +81,6 @@ public abstract class RecurrentBenchmark
     protected virtual void Configure(RecurrentLayer<float> recurrent)
     {
     }
-
-    [GlobalCleanup]
-    public void Cleanup() => KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
 
     [Benchmark]
     [FlopsFactor(1)]

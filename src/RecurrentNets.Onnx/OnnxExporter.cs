@@ -311,7 +311,7 @@ public static partial class OnnxExporter
                     op = "RNN";
                     gates = 1;
                     attributes.Add(Attribute("activations", Enumerable.Range(0, directions)
-                        .Select(d => ((ElmanCell<T>)layer.Cells[l * directions + d]).Nonlinearity == RnnNonlinearity.Relu ? "Relu" : "Tanh").ToArray()));
+                        .Select(d => ((ElmanCell<T>)layer.Cells[l * directions + d]).Nonlinearity == Activation.Relu ? "Relu" : "Tanh").ToArray()));
                     break;
                 case GruCell<T> gru:
                     op = "GRU";

@@ -4,16 +4,6 @@ using RecurrentNets.Parameters;
 
 namespace RecurrentNets.Cells;
 
-/// <summary>The nonlinearity of an Elman cell. PyTorch: <c>nonlinearity</c>.</summary>
-public enum RnnNonlinearity
-{
-    /// <summary>h = tanh(a) (PyTorch's default, the course's equation).</summary>
-    Tanh,
-
-    /// <summary>h = max(a, 0) (Le et al. 2015's IRNN uses it with identity initialisation).</summary>
-    Relu,
-}
-
 /// <summary>
 /// The Elman (vanilla) recurrent cell (Elman 1990): a(t) = b + W h(t-1) + U x(t), h(t) = tanh(a(t)) or relu(a(t)).
 /// </summary>
@@ -29,14 +19,15 @@ public sealed class ElmanCell<T> : RecurrentCell<T>
     /// <param name="block">The block that stores the parameters.</param>
     /// <param name="inputSize">I. PyTorch: <c>input_size</c>.</param>
     /// <param name="hiddenSize">H. PyTorch: <c>hidden_size</c>.</param>
-    /// <param name="nonlinearity">tanh or relu. PyTorch: <c>nonlinearity</c>.</param>
+    /// <param name="nonlinearity"><see cref="Activation.Tanh"/> or <see cref="Activation.Relu"/>. PyTorch: <c>nonlinearity</c>.</param>
     /// <param name="bias">Whether to use b_ih and b_hh. PyTorch: <c>bias</c>.</param>
     /// <param name="nameSuffix">Parameter-name suffix such as <c>_l0</c>.</param>
-    public ElmanCell(ParameterBlock<T> block, int inputSize, int hiddenSize, RnnNonlinearity nonlinearity = RnnNonlinearity.Tanh,
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="nonlinearity"/> is not Tanh or Relu.</exception>
+    public ElmanCell(ParameterBlock<T> block, int inputSize, int hiddenSize, Activation nonlinearity = Activation.Tanh,
         bool bias = true, string nameSuffix = "_l0")
         : base(block, inputSize, hiddenSize, 1, bias, nameSuffix)
     {
-        if (!Enum.IsDefined(nonlinearity))
+        if (nonlinearity is not (Activation.Tanh or Activation.Relu))
         {
             throw new ArgumentOutOfRangeException(nameof(nonlinearity), nonlinearity, "The nonlinearity must be Tanh or Relu.");
         }
@@ -45,7 +36,7 @@ public sealed class ElmanCell<T> : RecurrentCell<T>
     }
 
     /// <summary>tanh or relu.</summary>
-    public RnnNonlinearity Nonlinearity { get; }
+    public Activation Nonlinearity { get; }
 
     /// <inheritdoc/>
     public override bool RowsAreIndependent => true;
@@ -97,7 +88,7 @@ public sealed class ElmanCell<T> : RecurrentCell<T>
 
     private void Activate(ReadOnlySpan<T> a, Span<T> hidden)
     {
-        if (Nonlinearity == RnnNonlinearity.Tanh)
+        if (Nonlinearity == Activation.Tanh)
         {
             VectorMath.Tanh<T>(a, hidden);
         }
@@ -109,7 +100,7 @@ public sealed class ElmanCell<T> : RecurrentCell<T>
 
     private void ActivationBackward(ReadOnlySpan<T> hidden, ReadOnlySpan<T> dh, Span<T> da)
     {
-        if (Nonlinearity == RnnNonlinearity.Tanh)
+        if (Nonlinearity == Activation.Tanh)
         {
             Elementwise.TanhBackward<T>(hidden, dh, da);
         }

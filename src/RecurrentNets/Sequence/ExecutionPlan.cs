@@ -96,7 +96,7 @@ internal static class RecurrentPlanner
     private static DirectionPlan PlanDirection<T>(RecurrentCell<T> cell, int layer, int direction, in PlanRequest r)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int threads = Math.Min(r.MaxThreads, 1 + GemmWorkerPool.WorkerCount);
+        int threads = Math.Min(r.MaxThreads, 1 + WorkerPool.Shared.WorkerCount);
         int chunk = ChunkSteps(cell, r.Steps, r.Batch);
         int unitsForward = UnitSplitThreads(cell, r, threads, backward: false);
         int rowsForward = BatchSplitThreads(cell, r, threads);

@@ -49,7 +49,6 @@ public class RecurrentLayer<T>
     private SeededRandom dropoutRandom;
     private bool backwardReady;
     private bool usedLearnedState;
-    private int? maxDegreeOfParallelism;
     private readonly PlanCache plans = new();
     private ConcurrentUseGuard guard;
 
@@ -278,25 +277,14 @@ public class RecurrentLayer<T>
     }
 
     /// <summary>
-    /// The most threads a call of this layer uses (its split time loops and the GEMMs inside), or null for the caller's
-    /// budget (<see cref="KernelOptions.MaxDegreeOfParallelism"/>). 1 runs everything on the calling thread. Results are
-    /// the same bits for every value. PyTorch has only the process-wide <c>torch.set_num_threads</c>; ONNX Runtime's
-    /// per-session <c>intra_op_num_threads</c> is the closer model.
+    /// The most threads one <see cref="Forward"/> or <see cref="Backward"/> may use (its GEMMs and split time loops),
+    /// the calling thread included; null (the default) takes the limit of the caller (a model or trainer that owns the
+    /// layer), else the number of processors. Results are bit-identical for every value. PyTorch's
+    /// <c>torch.set_num_threads</c> sets one limit for the process; this one is the layer's, as ONNX Runtime's
+    /// <c>intra_op_num_threads</c> is a session's.
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">The value is below 1.</exception>
-    public int? MaxDegreeOfParallelism
-    {
-        get => maxDegreeOfParallelism;
-        set
-        {
-            if (value is < 1)
-            {
-                throw new ArgumentOutOfRangeException(nameof(value), value, "MaxDegreeOfParallelism must be at least 1 (or null for the caller's budget).");
-            }
-
-            maxDegreeOfParallelism = value;
-        }
-    }
+    /// <exception cref="ArgumentOutOfRangeException">The value is less than 1.</exception>
+    public int? MaxDegreeOfParallelism { get; set => field = KernelScope.Validate(value); }
 
     /// <summary>Whether batch-1 loops may fuse the input projection and dL/dx into the recurrent products (tests compare
     /// both ways; the bits are the same).</summary>
@@ -320,7 +308,7 @@ public class RecurrentLayer<T>
     }
 
     private PlanRequest Request(int timeSteps, int batchSize, bool hasSequenceLengths)
-        => new(timeSteps, batchSize, MaxDegreeOfParallelism ?? KernelOptions.MaxDegreeOfParallelism, GemmDriver.ResolvePath(),
+        => new(timeSteps, batchSize, MaxDegreeOfParallelism ?? KernelScope.MaxThreads, GemmDriver.ResolvePath(),
             WeightsFrozen, hasSequenceLengths, Training && RecurrentDropout > 0, FuseProducts);
 
     /// <summary>Runs the stack over a sequence and keeps the activations for <see cref="Backward"/>.</summary>
@@ -343,6 +331,7 @@ public class RecurrentLayer<T>
     public void Forward(Tensor<T> input, Tensor<T> output, RecurrentState<T>? initialState = null, RecurrentState<T>? finalState = null,
         ReadOnlySpan<int> sequenceLengths = default)
     {
+        using var scope = KernelScope.Enter(MaxDegreeOfParallelism);
         guard.Enter(this);
         try
         {
@@ -409,6 +398,7 @@ public class RecurrentLayer<T>
     /// <exception cref="InvalidOperationException">Another thread is running a call of this layer.</exception>
     public void Backward(Tensor<T> dOutput, RecurrentState<T>? dFinalState = null, Tensor<T>? dInput = null, RecurrentState<T>? dInitialState = null)
     {
+        using var scope = KernelScope.Enter(MaxDegreeOfParallelism);
         guard.Enter(this);
         try
         {

@@ -55,7 +55,7 @@ internal static class SplitLoops
     public static unsafe bool Run<T>(LayerPass<T> pass, int index, int first, int count, int parts, delegate*<GemmJob, int, void> body)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (!GemmWorkerPool.TryAcquire())
+        if (!WorkerPool.Shared.TryAcquire())
         {
             return false;
         }
@@ -64,17 +64,16 @@ internal static class SplitLoops
         try
         {
             (split.Index, split.First, split.Count) = (index, first, count);
-            GemmJob job = GemmWorkerPool.Job;
-            job.Parts = parts;
+            GemmJob job = GemmJob.Shared;
             job.State = pass;
             job.Body = body;
-            GemmWorkerPool.Run();
+            WorkerPool.Shared.RunAcquired(job, parts);
         }
         finally
         {
-            GemmWorkerPool.Job.State = null;
+            GemmJob.Shared.State = null;
             split.DOut = null;
-            GemmWorkerPool.Release();
+            WorkerPool.Shared.Release();
         }
 
         return true;

@@ -10,17 +10,15 @@ namespace RecurrentNets.Tests.Kernels;
 /// plain versions, however the tiles' panels fall between calls, and stay close to the naive reference.
 /// </summary>
 [Collection(GemmCollection.Name)]
-public sealed class FusedTilesTests : IDisposable
+public sealed class FusedTilesTests
 {
-    public FusedTilesTests() => KernelOptions.MaxDegreeOfParallelism = 1;
-
-    public void Dispose() => KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
 
     private static float[] Floats(Random rng, int length) => GemmTests.RandomArray<float>(rng, length);
 
     [Fact]
     public void FusedTilesRideOnlyOnTheAvx512Path()
     {
+        using var scope = KernelScope.Enter(1); // the products run on this thread alone
         // Without AVX-512 the layer projects every row itself: the fused tiles must refuse (the other tests here are skipped).
         var packed = new PackedMatrix<float>();
         Gemm.Pack<float>(true, 128, 512, new float[128 * 512], 128, packed);
@@ -40,6 +38,7 @@ public sealed class FusedTilesTests : IDisposable
     [InlineData(128, 384, 128, 384)] // GRU (1, 128) forward: one and a half units per call
     public void RowProductAndFusedTilesGiveThePlainProductsBits(int k, int n, int tilesK, int tilesN)
     {
+        using var scope = KernelScope.Enter(1); // the products run on this thread alone
         var rng = new Random(k + n + tilesK + tilesN);
         float[] w = Floats(rng, n * k), wTiles = Floats(rng, tilesN * tilesK);
         var packed = new PackedMatrix<float>();
@@ -81,6 +80,7 @@ public sealed class FusedTilesTests : IDisposable
     [Avx512Fact]
     public void FusedProductsMatchTheNaiveReference()
     {
+        using var scope = KernelScope.Enter(1); // the products run on this thread alone
         int k = 64, n = 256, tilesK = 48, tilesN = 160, rows = FusedTiles<float>.Rows;
         var rng = new Random(5);
         float[] w = Floats(rng, n * k), wTiles = Floats(rng, tilesN * tilesK);
@@ -105,6 +105,7 @@ public sealed class FusedTilesTests : IDisposable
     [Avx512Fact]
     public void ACarriedUnitIsDroppedByClearAndByANewStart()
     {
+        using var scope = KernelScope.Enter(1); // the products run on this thread alone
         // Row K = 128 over four panels leaves half of a 512-deep tiles unit in its tile after one call.
         int k = 128, n = 128, tilesK = 512, tilesN = 64, rows = FusedTiles<float>.Rows;
         var rng = new Random(13);
@@ -139,6 +140,7 @@ public sealed class FusedTilesTests : IDisposable
     [Fact]
     public void UnsupportedShapesFallBackToThePlainProduct()
     {
+        using var scope = KernelScope.Enter(1); // the products run on this thread alone
         // 96 columns are not whole groups of four panels: the row product runs alone and leaves the fused tiles pending.
         int k = 16, n = 96, rows = FusedTiles<float>.Rows;
         var rng = new Random(9);
@@ -159,6 +161,7 @@ public sealed class FusedTilesTests : IDisposable
     [Fact]
     public void UnitPanelsListEachGateBlocksColumnsOfTheUnits()
     {
+        using var scope = KernelScope.Enter(1); // the products run on this thread alone
         // Units [64, 128) of H = 128 in four gate blocks: panels 2, 3 of each block of four.
         Span<int> panels = stackalloc int[20];
         Assert.Equal(8, FusedTiles<float>.UnitPanels(panels, 4, 128, 64, 128));
@@ -171,6 +174,7 @@ public sealed class FusedTilesTests : IDisposable
     [Fact]
     public void StartRejectsTooSmallBuffers()
     {
+        using var scope = KernelScope.Enter(1); // the products run on this thread alone
         var packed = new PackedMatrix<float>();
         Gemm.Pack<float>(true, 16, 64, new float[64 * 16], 16, packed);
         var tiles = new FusedTiles<float>();

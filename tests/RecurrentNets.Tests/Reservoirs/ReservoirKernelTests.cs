@@ -41,7 +41,7 @@ public class ReservoirKernelTests
         var wd = Enumerable.Range(0, n * d).Select(_ => random.NextUniform(-1, 1)).ToArray();
         var drive = new[] { 0.3, -0.7 };
         var bias = Enumerable.Range(0, n).Select(_ => random.NextUniform(-0.2, 0.2)).ToArray();
-        foreach (var act in Enum.GetValues<ReservoirActivation>())
+        foreach (var act in Enum.GetValues<Activation>())
         {
             var fast = new double[n];
             var slow = new double[n];
@@ -94,7 +94,7 @@ public class ReservoirKernelTests
         var wdf = wd.Select(v => (float)v).ToArray();
         var drf = drives.Select(v => (float)v).ToArray();
         var bf = bias.Select(v => (float)v).ToArray();
-        foreach (var act in Enum.GetValues<ReservoirActivation>())
+        foreach (var act in Enum.GetValues<Activation>())
         {
             var fast = new double[batch * n];
             var slow = new double[batch * n];
@@ -223,10 +223,12 @@ public class ReservoirKernelTests
         var slow = new double[columns * columns];
         foreach (int threads in new[] { 1, 2 })
         {
-            KernelOptions.MaxDegreeOfParallelism = threads;
             Array.Clear(fast);
-            GramKernels.AccumulateUpper(x, rows, columns, fast, new double[GramKernels.PackLength(columns)]);
-            KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
+            using (KernelScope.Enter(threads))
+            {
+                GramKernels.AccumulateUpper(x, rows, columns, fast, new double[GramKernels.PackLength(columns)]);
+            }
+
             Array.Clear(slow);
             ReferenceSparse.AccumulateGramUpper(x, rows, columns, slow);
             for (int i = 0; i < columns; i++)

@@ -185,8 +185,8 @@ public class CellGradientTests
         double recurrentDropout = 0)
         => kind switch
         {
-            CellKind.RnnTanh => new Rnn<double>(inputSize, hidden, numLayers, RnnNonlinearity.Tanh, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),
-            CellKind.RnnRelu => new Rnn<double>(inputSize, hidden, numLayers, RnnNonlinearity.Relu, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),
+            CellKind.RnnTanh => new Rnn<double>(inputSize, hidden, numLayers, Activation.Tanh, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),
+            CellKind.RnnRelu => new Rnn<double>(inputSize, hidden, numLayers, Activation.Relu, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),
             CellKind.Lstm => new Lstm<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),
             CellKind.LstmPeephole => new Lstm<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, peephole: true, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),
             CellKind.LstmCoupled => new Lstm<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, coupledInputForget: true, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),

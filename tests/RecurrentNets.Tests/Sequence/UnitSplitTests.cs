@@ -91,8 +91,7 @@ public class UnitSplitTests
     internal static float[][] Run(int threads, string cell, int batch, int hidden, int layers, bool bidirectional, int inputSize,
         int steps = 9, bool bias = true, bool frozen = false, bool fuse = true, List<ExecutionPlan>? plans = null)
     {
-        int saved = KernelOptions.MaxDegreeOfParallelism;
-        KernelOptions.MaxDegreeOfParallelism = threads;
+        var scope = KernelScope.Enter(threads);
         try
         {
             var random = new SeededRandom(5);
@@ -105,7 +104,7 @@ public class UnitSplitTests
                 "cifg-peephole" => new Lstm<float>(inputSize, hidden, layers, bias, random, block, bidirectional, peephole: true, coupledInputForget: true),
                 "gru" => new Gru<float>(inputSize, hidden, layers, bias, random, block, bidirectional),
                 "gru-cho" => new Gru<float>(inputSize, hidden, layers, bias, random, block, bidirectional, resetAfterRecurrence: false),
-                "rnn-relu" => new Rnn<float>(inputSize, hidden, layers, RnnNonlinearity.Relu, bias, random, block, bidirectional),
+                "rnn-relu" => new Rnn<float>(inputSize, hidden, layers, Activation.Relu, bias, random, block, bidirectional),
                 _ => new Rnn<float>(inputSize, hidden, layers, bias: bias, random: random, parameters: block, bidirectional: bidirectional),
             };
 
@@ -155,7 +154,7 @@ public class UnitSplitTests
         }
         finally
         {
-            KernelOptions.MaxDegreeOfParallelism = saved;
+            scope.Dispose();
         }
     }
 }

@@ -125,18 +125,17 @@ public class GemmBenchmarks
         matA = Matrix<float>.Build.Dense(Shape.M, Shape.K, (i, j) => a[i * Shape.K + j]);
         matB = Matrix<float>.Build.Dense(bRows, bCols, (i, j) => b[i * bCols + j]);
         matC = Matrix<float>.Build.Dense(Shape.M, Shape.N);
-        KernelOptions.MaxDegreeOfParallelism = Threads;
         Control.UseManaged();
         Control.MaxDegreeOfParallelism = Threads;
     }
 
-    [GlobalCleanup]
-    public void Cleanup() => KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
-
     [Benchmark]
-    public void RecurrentNetsGemm() =>
+    public void RecurrentNetsGemm()
+    {
+        using var scope = KernelScope.Enter(Threads);
         Gemm.Compute<float>(false, Shape.TransposeB, Shape.M, Shape.N, Shape.K, a, Shape.K, b, Shape.TransposeB ? Shape.K : Shape.N,
             c, Shape.N, accumulate: false);
+    }
 
     [Benchmark(Baseline = true)]
     public void MathNet()
@@ -176,17 +175,17 @@ public class Gemm512Comparison
         matA = Matrix<float>.Build.Dense(Size, Size, (i, j) => a[i * Size + j]);
         matB = Matrix<float>.Build.Dense(Size, Size, (i, j) => b[i * Size + j]);
         matC = Matrix<float>.Build.Dense(Size, Size);
-        KernelOptions.MaxDegreeOfParallelism = 1;
         Control.UseManaged();
         Control.UseSingleThread();
     }
 
-    [GlobalCleanup]
-    public void Cleanup() => KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
-
     [Benchmark]
     [Flops(Flops)]
-    public void RecurrentNetsGemm() => Gemm.Multiply<float>(a, b, c, Size, Size, Size);
+    public void RecurrentNetsGemm()
+    {
+        using var scope = KernelScope.Enter(1);
+        Gemm.Multiply<float>(a, b, c, Size, Size, Size);
+    }
 
     [Benchmark(Baseline = true)]
     [Flops(Flops)]

@@ -38,13 +38,15 @@ public class ModelBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        KernelOptions.MaxDegreeOfParallelism = Threads;
         var parameters = new ParameterBlock<float>();
         lstm = new Lstm<float>(Hidden, Hidden, random: new SeededRandom(1), parameters: parameters);
         head = new Linear<float>(Hidden, Classes, random: new SeededRandom(2), parameters: parameters, name: "head");
         adam = new Adam<float>(parameters, 1e-3);
         model = new SequenceModel<float>(Hidden, seed: 1).Add(Layer.Lstm(Hidden)).Add(Layer.Linear(Classes));
         model.Compile(new CrossEntropy<float>(), p => new Adam<float>(p, 1e-3));
+        lstm.MaxDegreeOfParallelism = Threads;
+        head.MaxDegreeOfParallelism = Threads;
+        model.MaxDegreeOfParallelism = Threads;
 
         batch = new SequenceBatch<float>(Steps, Batch, Hidden, TargetKind.Classes, targetSteps: Steps);
         var random = new SeededRandom(3);
@@ -65,9 +67,6 @@ public class ModelBenchmarks
         logits = new float[Steps * Batch * Classes];
         dLogits = new float[logits.Length];
     }
-
-    [GlobalCleanup]
-    public void Cleanup() => KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
 
     /// <summary>The step written on the engine: forward, head, loss, head backward, BPTT, Adam.</summary>
     [Benchmark(Baseline = true)]
@@ -129,7 +128,6 @@ public class ModelBenchmarks
                     model.Add(clock.Elapsed.TotalMilliseconds / 5);
                 }
 
-                bench.Cleanup();
                 engine.Sort();
                 model.Sort();
                 double em = engine[engine.Count / 2], mm = model[model.Count / 2];

@@ -15,7 +15,7 @@ namespace RecurrentNets.Benchmarks;
 /// share of the machine used by other processes during our timing is reported beside it, as the peers do.
 /// </summary>
 /// <remarks>Usage: <c>dotnet run -c Release --project benchmarks/RecurrentNets.Benchmarks -- compare [--cells lstm,gru,rnn]
-/// [--threads 1,2] [--points 1x128,32x512] [--out results.md] [--ours-only]</c>; <c>--ours-only</c> skips the peers.</remarks>
+/// [--threads 1,2] [--points 1x128,32x512] [--out results.md] [--ours-only] [--no-fuse]</c>; <c>--ours-only</c> skips the peers; <c>--no-fuse</c> turns the fused batch-1 loops off.</remarks>
 internal static class PeerComparison
 {
     private static readonly string PeerRoot = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "recurrentnets-peers", "bin");
@@ -30,6 +30,9 @@ internal static class PeerComparison
             .Select(p => p.Split('x')).Select(p => (int.Parse(p[0], CultureInfo.InvariantCulture), int.Parse(p[1], CultureInfo.InvariantCulture))).ToArray();
         string? output = Option(args, "--out", "");
         bool oursOnly = args.Contains("--ours-only");
+
+        // --no-fuse: the batch-1 loops without fused products (to measure what the fusion pays).
+        bool fuse = !args.Contains("--no-fuse");
         if (oursOnly)
         {
             // Quick A/B of our own builds: our medians only, no peers.
@@ -39,7 +42,7 @@ internal static class PeerComparison
                 {
                     foreach (var (b, h) in points)
                     {
-                        var (train, infer, repacking, other) = MeasureOurs(cell, b, h, t);
+                        var (train, infer, repacking, other) = MeasureOurs(cell, b, h, t, fuse);
                         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{cell} B={b} H={h} threads={t} train_ms={train:F3} infer_ms={infer:F3} infer_repacking_ms={repacking:F3} other_cpu_pct={other:F0}"));
                     }
                 }
@@ -85,9 +88,9 @@ internal static class PeerComparison
         return 0;
     }
 
-    private static (double Train, double Infer, double InferRepacking, double OtherCpu) MeasureOurs(string cell, int batch, int hidden, int threads)
+    private static (double Train, double Infer, double InferRepacking, double OtherCpu) MeasureOurs(string cell, int batch, int hidden, int threads, bool fuse = true)
     {
-        KernelOptions.MaxDegreeOfParallelism = threads;
+        using var scope = KernelScope.Enter(threads);
         var random = new SeededRandom(1);
         RecurrentLayer<float> layer = cell switch
         {
@@ -95,6 +98,7 @@ internal static class PeerComparison
             "gru" => new Gru<float>(hidden, hidden, random: random),
             _ => new Rnn<float>(hidden, hidden, random: random),
         };
+        layer.FuseProducts = fuse;
         var x = new Tensor<float>(100, batch, hidden);
         for (int i = 0; i < x.Length; i++)
         {

@@ -87,7 +87,7 @@ public class ReservoirStepBenchmarks
         var w = rd.Weights;
         for (int s = 0; s < StepsPerInvoke; s++)
         {
-            ReferenceSparse.LeakyStep<double>(w.RowPointers, w.ColumnIndices, w.Values, xd, rd.DriveWeights, ud.AsSpan(t++ % 10_000, 1), [], 0.5, 0.5, ReservoirActivation.Tanh, nd);
+            ReferenceSparse.LeakyStep<double>(w.RowPointers, w.ColumnIndices, w.Values, xd, rd.DriveWeights, ud.AsSpan(t++ % 10_000, 1), [], 0.5, 0.5, Activation.Tanh, nd);
             (xd, nd) = (nd, xd);
         }
     }
@@ -135,7 +135,6 @@ public class RidgeFitBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        KernelOptions.MaxDegreeOfParallelism = Threads;
         var r = Reservoir<double>.Create(new ReservoirOptions
         {
             Units = Units, LeakRate = 0.5, SpectralRadius = 0.9, InputScaling = 1.0, InputConnectivity = 0.1, Connectivity = 0.01, Seed = 1,
@@ -157,12 +156,10 @@ public class RidgeFitBenchmarks
         Console.WriteLine($"// load {File.ReadAllText("/proc/loadavg").Trim()}");
     }
 
-    [GlobalCleanup]
-    public void Cleanup() => KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
-
     [Benchmark]
     public double RidgeFit()
     {
+        using var scope = KernelScope.Enter(Threads);
         var readout = new RidgeReadout<double>(Units, 1, 1e-6);
         readout.AccumulateRows(states, targets, Steps);
         readout.Fit();
@@ -173,6 +170,7 @@ public class RidgeFitBenchmarks
     [Benchmark]
     public void GramOnly()
     {
+        using var scope = KernelScope.Enter(Threads);
         GramKernels.AccumulateUpper(states, Steps, Units, gram, pack);
     }
 }

@@ -47,7 +47,7 @@ internal static partial class ReservoirCpuTime
 
     public static void Run()
     {
-        KernelOptions.MaxDegreeOfParallelism = 1;
+        using var scope = KernelScope.Enter(1);
         Console.WriteLine($"load before: {File.ReadAllText("/proc/loadavg").Trim()}");
         Console.WriteLine("| units | nnz | float µs/step | float ns/nnz | double µs/step | double ns/nnz |");
         Console.WriteLine("|---:|---:|---:|---:|---:|---:|");

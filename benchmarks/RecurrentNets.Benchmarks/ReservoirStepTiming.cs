@@ -51,7 +51,6 @@ internal static partial class ReservoirStepTiming
             if (args[a] == "--cpu")
             {
                 cpuTime = true;
-                Kernels.KernelOptions.MaxDegreeOfParallelism = 1;
                 continue;
             }
 
@@ -75,6 +74,8 @@ internal static partial class ReservoirStepTiming
             }
         }
 
+        // One thread for CPU time: the workers' time would not be counted.
+        using var scope = Kernels.KernelScope.Enter(cpuTime ? 1 : null);
         string path = Vector512.IsHardwareAccelerated ? "AVX-512" : Vector256.IsHardwareAccelerated ? "AVX2" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar";
         Console.WriteLine($"vector path {path}, {(cpuTime ? "thread CPU time, one thread" : "wall clock, " + Environment.ProcessorCount + " processors")}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, load {File.ReadAllText("/proc/loadavg").Trim()}");
         Console.WriteLine("| units | precision | Step µs (min / median) | StepBatch(8) µs (min / median) | per stream | 8 × Step ÷ StepBatch(8) (median of rounds) | other % |");

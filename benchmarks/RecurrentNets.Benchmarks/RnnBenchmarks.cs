@@ -42,7 +42,6 @@ public abstract class RecurrentBenchmark
     [GlobalSetup]
     public void Setup()
     {
-        KernelOptions.MaxDegreeOfParallelism = Point.Threads;
         var random = new SeededRandom(1);
         int h = Point.Hidden;
         layer = Point.Cell switch
@@ -57,6 +56,10 @@ public abstract class RecurrentBenchmark
             CellKind.Gru => new Gru<float>(h, h, random: new SeededRandom(1)),
             _ => new Rnn<float>(h, h, random: new SeededRandom(1)),
         };
+        layer.MaxDegreeOfParallelism = Point.Threads;
+        frozen.MaxDegreeOfParallelism = Point.Threads;
+        Configure(layer);
+        Configure(frozen);
         frozen.FreezeWeights();
         x = new Tensor<float>(RnnPoint.Steps, Point.Batch, h);
         for (int i = 0; i < x.Length; i++)
@@ -74,8 +77,10 @@ public abstract class RecurrentBenchmark
         dx = new Tensor<float>(RnnPoint.Steps, Point.Batch, h);
     }
 
-    [GlobalCleanup]
-    public void Cleanup() => KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
+    /// <summary>Sets a layer's options before the run (the default sets none).</summary>
+    protected virtual void Configure(RecurrentLayer<float> recurrent)
+    {
+    }
 
     [Benchmark]
     [FlopsFactor(1)]
@@ -120,4 +125,35 @@ public class RnnBenchmarks : RecurrentBenchmark
 
     [ParamsSource(nameof(Points))]
     public override RnnPoint Point { get; set; } = null!;
+}
+
+/// <summary>
+/// The batch-1 points of the grid with the fused loops (<c>Kernels/Fused</c>: the recurrent products compute the input
+/// projection forward and dL/dx backward in their spare cycles) on and off: whether each fused path pays.
+/// </summary>
+[MemoryDiagnoser]
+[Config(typeof(GflopsConfig))]
+public class FusedLoopBenchmarks : RecurrentBenchmark
+{
+    public static IEnumerable<RnnPoint> Points()
+    {
+        foreach (var cell in new[] { CellKind.Lstm, CellKind.Gru, CellKind.Rnn })
+        {
+            foreach (int threads in new[] { 1, 2 })
+            {
+                foreach (int h in new[] { 128, 512 })
+                {
+                    yield return new RnnPoint(cell, 1, h, threads);
+                }
+            }
+        }
+    }
+
+    [ParamsSource(nameof(Points))]
+    public override RnnPoint Point { get; set; } = null!;
+
+    [Params(true, false)]
+    public bool Fused { get; set; }
+
+    protected override void Configure(RecurrentLayer<float> recurrent) => recurrent.FuseProducts = Fused;
 }

@@ -141,7 +141,7 @@ internal static class ServeBenchmark
         md.AppendLine("### Serving N streams: batcher, unbatched frozen steps, ONNX Runtime");
         md.AppendLine();
         md.AppendLine($"- Command: `dotnet run -c Release --project benchmarks/RecurrentNets.Benchmarks -- serve {string.Join(' ', args)}`".Replace(" -- serve `", " -- serve`", StringComparison.Ordinal));
-        md.AppendLine(Invariant($"- Date: {started:yyyy-MM-dd HH:mm} UTC; CPU: {CpuModel()}; {processors} hardware threads; vector path: {(Vector512.IsHardwareAccelerated ? "AVX-512" : Vector256.IsHardwareAccelerated ? "AVX2" : "Vector128")} (Vector512.IsHardwareAccelerated = {Vector512.IsHardwareAccelerated}); KernelOptions.MaxDegreeOfParallelism = {KernelOptions.MaxDegreeOfParallelism}; .NET {Environment.Version}; ONNX Runtime 1.31.1"));
+        md.AppendLine(Invariant($"- Date: {started:yyyy-MM-dd HH:mm} UTC; CPU: {CpuModel()}; {processors} hardware threads; vector path: {(Vector512.IsHardwareAccelerated ? "AVX-512" : Vector256.IsHardwareAccelerated ? "AVX2" : "Vector128")} (Vector512.IsHardwareAccelerated = {Vector512.IsHardwareAccelerated}); kernel threads per call (MaxDegreeOfParallelism null: all processors) = {KernelScope.MaxThreads}; .NET {Environment.Version}; ONNX Runtime 1.31.1"));
         md.AppendLine(Invariant($"- Model: `new SequenceModel<float>(64, seed: 17).Add(Layer.Lstm(256))`, output h (no head); {FlopPerStep / 1e3:F0} kFLOP (2·4H·(I + H)) per stream-step."));
         md.AppendLine(Invariant($"- FMA peak, all {processors} threads at once (register-only FMA loop): {fmaStart.Gflops:F1} GFLOP/s at the start, {fmaEnd.Gflops:F1} at the end ({fmaStart.Width}-bit; one thread alone {fmaStart.OneThread:F1}); FMA-bound limit = {Math.Max(fmaStart.Gflops, fmaEnd.Gflops):F1} GFLOP/s / {FlopPerStep / 1e3:F0} kFLOP = **{limit:F0} stream-steps/s**."));
         md.AppendLine(Invariant($"- Each point: {warmup} s warm-up, then {seconds} s measured; closed loop (a stream sends its next step when it has the previous result); latency from submit to result of every step completed in the window. Load average (1/5/15 min) before: {loadBefore}; after: {loadAfter}. \"Other CPU\" is the machine's CPU time used by other processes during the window, in % of all cores."));
@@ -188,7 +188,7 @@ internal static class ServeBenchmark
         if (invarianceRows.Count > 0)
         {
             md.AppendLine();
-            md.AppendLine("Cost of batch invariance: one batched step of B rows, median µs: the frozen model's step (every product on the packed weights, the same kernels for any B) against the engine's `RecurrentLayer<float>.Forward` of one step (weights frozen, i.e. packed once; and not frozen, the engine's default), same weights, same KernelOptions.MaxDegreeOfParallelism:");
+            md.AppendLine("Cost of batch invariance: one batched step of B rows, median µs: the frozen model's step (every product on the packed weights, the same kernels for any B) against the engine's `RecurrentLayer<float>.Forward` of one step (weights frozen, i.e. packed once; and not frozen, the engine's default), same weights, the same thread limit (KernelScope):");
             md.AppendLine();
             md.AppendLine("| threads | B | frozen model step µs | engine Forward, weights frozen µs | frozen / engine | engine Forward, weights not frozen (default) µs | frozen GFLOP/s |");
             md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|");
@@ -514,13 +514,11 @@ internal static class ServeBenchmark
         var rows = new List<(int, int, double, double, double)>();
         var layer = model.GetRecurrentLayer(0)!;
         layer.Training = false;
-        int saved = KernelOptions.MaxDegreeOfParallelism;
         var random = new Random(5);
-        try
+        foreach (int threads in new[] { 1, Environment.ProcessorCount }.Distinct())
         {
-            foreach (int threads in new[] { 1, Environment.ProcessorCount }.Distinct())
+            using (KernelScope.Enter(threads))
             {
-                KernelOptions.MaxDegreeOfParallelism = threads;
                 foreach (int b in new[] { 1, 16, 64, 256, 1000 })
                 {
                     var x = new Tensor<float>(1, b, InputSize);
@@ -549,10 +547,6 @@ internal static class ServeBenchmark
                     Console.WriteLine(Invariant($"invariance threads={threads} B={b}: frozen {ours:F1} µs, engine (frozen weights) {engine:F1} µs, ratio {ours / engine:F2}, engine (packing per call) {packing:F1} µs"));
                 }
             }
-        }
-        finally
-        {
-            KernelOptions.MaxDegreeOfParallelism = saved;
         }
 
         return rows;

@@ -17,7 +17,7 @@ internal static class StepProbe
 {
     public static int Run(string[] args)
     {
-        KernelOptions.MaxDegreeOfParallelism = 1;
+        using var scope = KernelScope.Enter(1);
         if (args is ["--loop", string loopCell, string loopPoint, string seconds, ..])
         {
             // For a sampling profiler (perf with DOTNET_PerfMapEnabled=1): the layer's forward pass, over and over.

@@ -1,3 +1,4 @@
+using RecurrentNets;
 using RecurrentNets.Init;
 using RecurrentNets.Reservoirs;
 using Spectre.Console;
@@ -19,7 +20,7 @@ internal static class MemoryApp
         });
         var linear = Reservoir<double>.Create(new ReservoirOptions
         {
-            Units = units, Activation = ReservoirActivation.Identity, Recurrent = new OrthogonalInitializer(), SpectralRadius = 0.95,
+            Units = units, Activation = Activation.Identity, Recurrent = new OrthogonalInitializer(), SpectralRadius = 0.95,
             InputScaling = 0.1, InputDistribution = WeightDistribution.Normal, Seed = 1,
         });
         var r2Tanh = ReservoirMetrics.MemoryCapacity(tanh, u, MaxDelay, Test, 1e-4);

@@ -1,3 +1,4 @@
+using RecurrentNets;
 using RecurrentNets.Data;
 using RecurrentNets.Init;
 using RecurrentNets.Layers;
@@ -36,6 +37,16 @@ internal abstract class FrameModel
     public int HiddenSize { get; }
 
     public abstract string Name { get; }
+
+    /// <summary>Runs every product of the model (layer and head) on at most <paramref name="threads"/> threads.</summary>
+    public FrameModel WithThreads(int threads)
+    {
+        head.MaxDegreeOfParallelism = threads;
+        SetLayerThreads(threads);
+        return this;
+    }
+
+    protected abstract void SetLayerThreads(int threads);
 
     protected abstract void LayerForward(Tensor<float> input, Tensor<float> output);
 
@@ -115,6 +126,8 @@ internal sealed class TdnnModel : FrameModel
 
     public int ReceptiveField => network.ReceptiveField;
 
+    protected override void SetLayerThreads(int threads) => network.MaxDegreeOfParallelism = threads;
+
     protected override void LayerForward(Tensor<float> input, Tensor<float> output) => network.Forward(input, output);
 
     protected override void LayerBackward(Tensor<float> dOutput) => network.Backward(dOutput);
@@ -142,6 +155,8 @@ internal sealed class LstmModel : FrameModel
     public static int ParameterCount(int hiddenSize) => 4 * hiddenSize * (LaggedMatch.InputSize + hiddenSize) + 8 * hiddenSize + 2 * hiddenSize + 2;
 
     public override string Name => "LSTM";
+
+    protected override void SetLayerThreads(int threads) => lstm.MaxDegreeOfParallelism = threads;
 
     protected override void LayerForward(Tensor<float> input, Tensor<float> output) => lstm.Forward(input, output);
 

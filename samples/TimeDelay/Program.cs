@@ -97,7 +97,7 @@ root.SetAction(parseResult =>
     var settings = new Settings(lags, parseResult.GetValue(widthOption), kernels, dilations, parseResult.GetValue(lstmHiddenOption),
         parseResult.GetValue(batchOption), parseResult.GetValue(stepsOption), parseResult.GetValue(timeStepsOption), parseResult.GetValue(gapOption),
         parseResult.GetValue(learningRateOption), parseResult.GetValue(forgetBiasOption), parseResult.GetValue(clipOption), parseResult.GetValue(evaluateOption),
-        parseResult.GetValue(testOption), parseResult.GetValue(seedOption), parseResult.GetValue(outputOption)!);
+        parseResult.GetValue(testOption), parseResult.GetValue(seedOption), parseResult.GetValue(outputOption)!, parseResult.GetValue(threadsOption));
     foreach (int lag in lags)
     {
         if (settings.StepsFor(lag) < lag + 1 + settings.MaxGap)
@@ -107,7 +107,6 @@ root.SetAction(parseResult =>
         }
     }
 
-    RecurrentNets.Kernels.KernelOptions.MaxDegreeOfParallelism = parseResult.GetValue(threadsOption);
     return TimeDelayApp.Run(settings);
 });
 

@@ -9,7 +9,7 @@ namespace TimeDelaySample;
 /// <summary>The command-line settings.</summary>
 internal sealed record Settings(
     int[] Lags, int Width, int[] Kernels, int[] Dilations, int? LstmHidden, int Batch, int Steps, int? TimeSteps, int MaxGap,
-    double LearningRate, double ForgetBias, double ClipNorm, int EvaluateEvery, int TestBatches, ulong Seed, FileInfo Output)
+    double LearningRate, double ForgetBias, double ClipNorm, int EvaluateEvery, int TestBatches, ulong Seed, FileInfo Output, int Threads)
 {
     public int ReceptiveField => 1 + Kernels.Zip(Dilations, (k, d) => (k - 1) * d).Sum();
 
@@ -48,8 +48,10 @@ internal static class TimeDelayApp
         var runs = new List<(ModelRun Tdnn, ModelRun Lstm)>();
         foreach (int lag in settings.Lags)
         {
-            var tdnn = Train(TdnnModel.Create(settings.Width, settings.Kernels, settings.Dilations, new SeededRandom(settings.Seed), settings.LearningRate, settings.ClipNorm), lag, settings);
-            var lstm = Train(LstmModel.Create(lstmHidden, settings.ForgetBias, new SeededRandom(settings.Seed), settings.LearningRate, settings.ClipNorm), lag, settings);
+            var tdnn = Train(TdnnModel.Create(settings.Width, settings.Kernels, settings.Dilations, new SeededRandom(settings.Seed), settings.LearningRate, settings.ClipNorm)
+                .WithThreads(settings.Threads), lag, settings);
+            var lstm = Train(LstmModel.Create(lstmHidden, settings.ForgetBias, new SeededRandom(settings.Seed), settings.LearningRate, settings.ClipNorm)
+                .WithThreads(settings.Threads), lag, settings);
             runs.Add((tdnn, lstm));
         }
 

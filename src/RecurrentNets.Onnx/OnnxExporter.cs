@@ -311,7 +311,7 @@ public static partial class OnnxExporter
                     op = "RNN";
                     gates = 1;
                     attributes.Add(Attribute("activations", Enumerable.Range(0, directions)
-                        .Select(d => ((ElmanCell<T>)layer.Cells[l * directions + d]).Nonlinearity == RnnNonlinearity.Relu ? "Relu" : "Tanh").ToArray()));
+                        .Select(d => ((ElmanCell<T>)layer.Cells[l * directions + d]).Nonlinearity == Activation.Relu ? "Relu" : "Tanh").ToArray()));
                     break;
                 case GruCell<T> gru:
                     op = "GRU";
@@ -352,7 +352,7 @@ public static partial class OnnxExporter
                 {
                     int src = order[k];
                     Convert(cell.WeightIH.Values.Slice(src * h * inputSize, h * inputSize), wd.Slice(k * h * inputSize, h * inputSize));
-                    Convert(cell.WeightHH.Values.Slice(src * h * h, h * h), rd.Slice(k * h * h, h * h));
+                    Convert(cell.WeightHH!.Values.Slice(src * h * h, h * h), rd.Slice(k * h * h, h * h));
                     if (hasBias)
                     {
                         Convert(cell.BiasIH!.Values.Slice(src * h, h), bd.Slice(k * h, h));

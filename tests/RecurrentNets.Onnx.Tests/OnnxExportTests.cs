@@ -37,7 +37,7 @@ public sealed class OnnxExportTests(ITestOutputHelper log)
         double dropout = layers > 1 ? 0.3 : 0;
         RecurrentLayer<float> layer = name.Split('-')[0] switch
         {
-            "rnn" => new Rnn<float>(I, H, layers, name.Contains("relu", StringComparison.Ordinal) ? RnnNonlinearity.Relu : RnnNonlinearity.Tanh,
+            "rnn" => new Rnn<float>(I, H, layers, name.Contains("relu", StringComparison.Ordinal) ? Activation.Relu : Activation.Tanh,
                 bias, random, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState),
             "gru" => new Gru<float>(I, H, layers, bias, random, bidirectional: bidirectional, dropout: dropout,
                 resetAfterRecurrence: !name.Contains("cho", StringComparison.Ordinal), learnInitialState: learnInitialState, recurrentDropout: 0.2),

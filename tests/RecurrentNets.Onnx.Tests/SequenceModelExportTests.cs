@@ -42,7 +42,7 @@ public sealed class SequenceModelExportTests(ITestOutputHelper log)
                 break;
             case "rnn-relu-2layers-dropout":
                 // No head: the output is the RNN's own (not all zero, as the comparison checks).
-                model.Add(Layer.Rnn(5, numLayers: 2, nonlinearity: RnnNonlinearity.Relu, dropout: 0.4)).Add(Layer.Dropout(0.5));
+                model.Add(Layer.Rnn(5, numLayers: 2, nonlinearity: Activation.Relu, dropout: 0.4)).Add(Layer.Dropout(0.5));
                 break;
             case "lstm-peephole-cifg-learned-state-laststep-linear":
                 model.Add(Layer.Lstm(5, peephole: true, coupledInputForget: true) with { LearnInitialState = true })

@@ -90,15 +90,14 @@ public readonly ref struct CellStep<T>
     public Span<T> Scratch { get; }
 
     /// <summary>
-    /// Set by the engine on every other step: products on W_hh may walk its columns in reverse, so a matrix larger than
-    /// the cache finds the part read last still there. It never changes a result.
+    /// The step's recurrent products (h(t-1)·W_hhᵀ forward, dGates·W_hh backward), run by the engine on W_hh packed once
+    /// per time loop. Set by the engine; a step built by hand has none.
     /// </summary>
-    internal bool ReverseSweep { get; init; }
+    public RecurrentProduct<T> Recurrent { get; init; }
 
-    /// <summary>
-    /// Rows of another product that the step's batch-1 recurrent products may compute alongside (forward, the input
-    /// projection of coming steps; backward, dL/dx of finished ones), or null. Cells need not use it: the engine finishes
-    /// what is left.
-    /// </summary>
-    internal Kernels.GemmGuest<T>? Guest { get; init; }
+    /// <summary>The first unit the step computes: 0 unless the engine split the step over units (built-in cells only).</summary>
+    internal int FirstUnit => Recurrent.FirstUnit;
+
+    /// <summary>The end of the units the step computes: H unless the engine split the step over units.</summary>
+    internal int EndUnit => Recurrent.EndUnit;
 }

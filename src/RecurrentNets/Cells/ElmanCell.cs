@@ -4,16 +4,6 @@ using RecurrentNets.Parameters;
 
 namespace RecurrentNets.Cells;
 
-/// <summary>The nonlinearity of an Elman cell. PyTorch: <c>nonlinearity</c>.</summary>
-public enum RnnNonlinearity
-{
-    /// <summary>h = tanh(a) (PyTorch's default, the course's equation).</summary>
-    Tanh,
-
-    /// <summary>h = max(a, 0) (Le et al. 2015's IRNN uses it with identity initialisation).</summary>
-    Relu,
-}
-
 /// <summary>
 /// The Elman (vanilla) recurrent cell (Elman 1990): a(t) = b + W h(t-1) + U x(t), h(t) = tanh(a(t)) or relu(a(t)).
 /// </summary>
@@ -29,14 +19,15 @@ public sealed class ElmanCell<T> : RecurrentCell<T>
     /// <param name="block">The block that stores the parameters.</param>
     /// <param name="inputSize">I. PyTorch: <c>input_size</c>.</param>
     /// <param name="hiddenSize">H. PyTorch: <c>hidden_size</c>.</param>
-    /// <param name="nonlinearity">tanh or relu. PyTorch: <c>nonlinearity</c>.</param>
+    /// <param name="nonlinearity"><see cref="Activation.Tanh"/> or <see cref="Activation.Relu"/>. PyTorch: <c>nonlinearity</c>.</param>
     /// <param name="bias">Whether to use b_ih and b_hh. PyTorch: <c>bias</c>.</param>
     /// <param name="nameSuffix">Parameter-name suffix such as <c>_l0</c>.</param>
-    public ElmanCell(ParameterBlock<T> block, int inputSize, int hiddenSize, RnnNonlinearity nonlinearity = RnnNonlinearity.Tanh,
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="nonlinearity"/> is not Tanh or Relu.</exception>
+    public ElmanCell(ParameterBlock<T> block, int inputSize, int hiddenSize, Activation nonlinearity = Activation.Tanh,
         bool bias = true, string nameSuffix = "_l0")
         : base(block, inputSize, hiddenSize, 1, bias, nameSuffix)
     {
-        if (!Enum.IsDefined(nonlinearity))
+        if (nonlinearity is not (Activation.Tanh or Activation.Relu))
         {
             throw new ArgumentOutOfRangeException(nameof(nonlinearity), nonlinearity, "The nonlinearity must be Tanh or Relu.");
         }
@@ -45,51 +36,29 @@ public sealed class ElmanCell<T> : RecurrentCell<T>
     }
 
     /// <summary>tanh or relu.</summary>
-    public RnnNonlinearity Nonlinearity { get; }
+    public Activation Nonlinearity { get; }
 
     /// <inheritdoc/>
-    public override void PrepareWeights(bool backward) => PackRecurrentWeights(backward);
-
-    /// <inheritdoc/>
-    internal override bool ForwardRowsConcurrently => true;
-
-    /// <inheritdoc/>
-    public override void Forward(in CellStep<T> step)
-    {
-        int b = step.BatchSize, h = HiddenSize;
-
-        // a = (x·Uᵀ + b) + h(t-1)·Wᵀ, accumulated onto the precomputed input projection.
-        MultiplyByRecurrentWeightsTransposed(step.RecurrentInput, step.Gates, b, accumulate: true, step.ReverseSweep, step.Guest);
-        if (Nonlinearity == RnnNonlinearity.Tanh)
-        {
-            VectorMath.Tanh<T>(step.Gates, step.Hidden);
-        }
-        else
-        {
-            Elementwise.Relu<T>(step.Gates, step.Hidden);
-        }
-    }
+    public override bool RowsAreIndependent => true;
 
     /// <inheritdoc/>
     internal override bool SplitsUnits => typeof(T) == typeof(float);
 
     /// <inheritdoc/>
-    internal override void ForwardUnits(in CellStep<T> step, int first, int end)
+    public override void Forward(in CellStep<T> step)
     {
-        int b = step.BatchSize, h = HiddenSize, count = end - first;
-        MultiplyUnitsByRecurrentWeightsTransposed(step.RecurrentInput, step.Gates, b, first, end, accumulate: true, step.ReverseSweep, step.Guest);
+        // a = (x·Uᵀ + b) + h(t-1)·Wᵀ, accumulated onto the precomputed input projection; h = f(a) on the step's units.
+        step.Recurrent.Forward(step.RecurrentInput, step.Gates, accumulate: true);
+        int b = step.BatchSize, h = HiddenSize, first = step.FirstUnit, count = step.EndUnit - first;
+        if (count == h)
+        {
+            Activate(step.Gates, step.Hidden);
+            return;
+        }
+
         for (int r = 0; r < b; r++)
         {
-            ReadOnlySpan<T> a = step.Gates.Slice(r * h + first, count);
-            Span<T> hidden = step.Hidden.Slice(r * h + first, count);
-            if (Nonlinearity == RnnNonlinearity.Tanh)
-            {
-                VectorMath.Tanh<T>(a, hidden);
-            }
-            else
-            {
-                Elementwise.Relu<T>(a, hidden);
-            }
+            Activate(step.Gates.Slice(r * h + first, count), step.Hidden.Slice(r * h + first, count));
         }
     }
 
@@ -99,40 +68,45 @@ public sealed class ElmanCell<T> : RecurrentCell<T>
         int b = step.BatchSize, h = HiddenSize, count = end - first;
         for (int r = 0; r < b; r++)
         {
-            ReadOnlySpan<T> hidden = step.Hidden.Slice(r * h + first, count), dh = step.DHidden.Slice(r * h + first, count);
-            Span<T> da = step.Gates.Slice(r * h + first, count);
-            if (Nonlinearity == RnnNonlinearity.Tanh)
-            {
-                Elementwise.TanhBackward<T>(hidden, dh, da);
-            }
-            else
-            {
-                Elementwise.ReluBackward<T>(hidden, dh, da);
-            }
+            ActivationBackward(step.Hidden.Slice(r * h + first, count), step.DHidden.Slice(r * h + first, count), step.Gates.Slice(r * h + first, count));
         }
     }
 
     /// <inheritdoc/>
-    internal override void BackwardUnitsProduct(in CellStep<T> step, int first, int end)
-        => MultiplyUnitsByRecurrentWeights(step.Gates, step.DHiddenPrev, step.BatchSize, first, end, accumulate: false, step.ReverseSweep);
+    internal override void BackwardUnitsProduct(in CellStep<T> step) => step.Recurrent.Backward(step.Gates, step.DHiddenPrev, accumulate: false);
 
     /// <inheritdoc/>
     public override void Backward(in CellStep<T> step)
     {
-        int b = step.BatchSize, h = HiddenSize;
-
         // da = dh ⊙ f'(a), from the stored h; it overwrites the pre-activation cache of this step.
-        if (Nonlinearity == RnnNonlinearity.Tanh)
+        ActivationBackward(step.Hidden, step.DHidden, step.Gates);
+
+        // dh(t-1) = (da·W) ⊙ m.
+        step.Recurrent.Backward(step.Gates, step.DHiddenPrev, accumulate: false);
+        ApplyRecurrentMask(step, step.DHiddenPrev);
+    }
+
+    private void Activate(ReadOnlySpan<T> a, Span<T> hidden)
+    {
+        if (Nonlinearity == Activation.Tanh)
         {
-            Elementwise.TanhBackward<T>(step.Hidden, step.DHidden, step.Gates);
+            VectorMath.Tanh<T>(a, hidden);
         }
         else
         {
-            Elementwise.ReluBackward<T>(step.Hidden, step.DHidden, step.Gates);
+            Elementwise.Relu<T>(a, hidden);
         }
+    }
 
-        // dh(t-1) = (da·W) ⊙ m.
-        MultiplyByRecurrentWeights(step.Gates, step.DHiddenPrev, b, accumulate: false, step.ReverseSweep, step.Guest);
-        ApplyRecurrentMask(step, step.DHiddenPrev);
+    private void ActivationBackward(ReadOnlySpan<T> hidden, ReadOnlySpan<T> dh, Span<T> da)
+    {
+        if (Nonlinearity == Activation.Tanh)
+        {
+            Elementwise.TanhBackward<T>(hidden, dh, da);
+        }
+        else
+        {
+            Elementwise.ReluBackward<T>(hidden, dh, da);
+        }
     }
 }

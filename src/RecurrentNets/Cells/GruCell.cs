@@ -35,6 +35,11 @@ public sealed class GruCell<T> : RecurrentCell<T>
         : base(block, inputSize, hiddenSize, 3, bias, nameSuffix)
     {
         ResetAfterRecurrence = resetAfterRecurrence;
+        if (!resetAfterRecurrence)
+        {
+            // r and z multiply W_hh by h(t-1), n by r ⊙ h(t-1): two products.
+            SplitRecurrentProduct(2, 1);
+        }
     }
 
     /// <summary>Whether n = tanh(x_n + r ⊙ (W_hn h + b_hn)) (PyTorch) rather than tanh(x_n + W_hn (r ⊙ h) + b_hn) (Cho).</summary>
@@ -51,40 +56,26 @@ public sealed class GruCell<T> : RecurrentCell<T>
     public override int StepCacheWidth => HiddenSize;
 
     /// <inheritdoc/>
-    /// <remarks>PyTorch's form packs W_hh as LSTM does; Cho's form reads it in place (its two products use row blocks).</remarks>
-    public override void PrepareWeights(bool backward)
-    {
-        if (ResetAfterRecurrence)
-        {
-            PackRecurrentWeights(backward);
-        }
-    }
+    public override bool RowsAreIndependent => true;
 
     /// <inheritdoc/>
-    internal override bool ForwardRowsConcurrently => true;
+    internal override bool SplitsUnits => typeof(T) == typeof(float) && ResetAfterRecurrence;
 
     /// <inheritdoc/>
     public override void Forward(in CellStep<T> step)
     {
         int b = step.BatchSize, h = HiddenSize, gw = GateWidth;
-        ReadOnlySpan<T> w = WeightHH.Values;
         if (ResetAfterRecurrence)
         {
-            // hp = h(t-1)·W_hhᵀ + b_hh for all three blocks, in scratch [B, 3H].
+            // hp = h(t-1)·W_hhᵀ + b_hh for all three blocks (the step's units of them), in scratch [B, 3H].
             Span<T> hp = step.Scratch[..(b * gw)];
-            if (BiasHH is not null)
-            {
-                for (int r = 0; r < b; r++)
-                {
-                    BiasHH.Values.CopyTo(hp.Slice(r * gw, gw));
-                }
-            }
-
-            MultiplyByRecurrentWeightsTransposed(step.RecurrentInput, hp, b, accumulate: BiasHH is not null, step.ReverseSweep, step.Guest);
+            int first = step.FirstUnit, count = step.EndUnit - first;
+            BroadcastRecurrentBias(hp, b, 0, 3, first, count);
+            step.Recurrent.Forward(step.RecurrentInput, hp, accumulate: BiasHH is not null);
             if (typeof(T) == typeof(float))
             {
                 // One pass: σ, tanh, the new state, and W_hn h + b_hn kept for backward.
-                GruKernels.ForwardResetAfter(Cast(step.Gates), Cast(hp), Cast(step.HiddenPrev), Cast(step.StepCache), Cast(step.Hidden), b, h);
+                GruKernels.ForwardResetAfter(Cast(step.Gates), Cast(hp), Cast(step.HiddenPrev), Cast(step.StepCache), Cast(step.Hidden), b, h, first, count);
                 return;
             }
 
@@ -102,7 +93,8 @@ public sealed class GruCell<T> : RecurrentCell<T>
         {
             // r, z from h(t-1); then n from r ⊙ h(t-1).
             Span<T> hp = step.Scratch[..(b * 2 * h)];
-            RecurrentProduct(step.RecurrentInput, w, 0, 2 * h, hp, 2 * h, b);
+            BroadcastRecurrentBias(hp, b, 0, 2, 0, h);
+            step.Recurrent.Forward(0, step.RecurrentInput, hp, accumulate: BiasHH is not null);
             GruKernels.ResetUpdate<T>(step.Gates, hp, 2 * h, b, h);
             Span<T> rh = step.StepCache;
             for (int r = 0; r < b; r++)
@@ -111,34 +103,28 @@ public sealed class GruCell<T> : RecurrentCell<T>
             }
 
             Span<T> recN = step.Scratch[..(b * h)];
-            RecurrentProduct(rh, w, 2 * h, h, recN, h, b);
+            BroadcastRecurrentBias(recN, b, 2, 1, 0, h);
+            step.Recurrent.Forward(1, rh, recN, accumulate: BiasHH is not null);
             GruKernels.Candidate<T>(step.Gates, recN, h, multiplyByReset: false, step.HiddenPrev, step.Hidden, b, h);
         }
     }
 
-    /// <inheritdoc/>
-    internal override bool SplitsUnits => typeof(T) == typeof(float) && ResetAfterRecurrence;
-
-    /// <inheritdoc/>
-    internal override void ForwardUnits(in CellStep<T> step, int first, int end)
+    // Rows of c[B, gates·H] = b_hh of gate blocks [firstGate, firstGate + gates), units [first, first + count) of each.
+    private void BroadcastRecurrentBias(Span<T> c, int batch, int firstGate, int gates, int first, int count)
     {
-        int b = step.BatchSize, h = HiddenSize, gw = GateWidth, count = end - first;
-
-        // The columns of units [first, end) of hp = h(t-1)·W_hhᵀ + b_hh, in the whole step's scratch [B, 3H].
-        Span<T> hp = step.Scratch[..(b * gw)];
-        if (BiasHH is not null)
+        if (BiasHH is null)
         {
-            for (int r = 0; r < b; r++)
-            {
-                for (int g = 0; g < 3; g++)
-                {
-                    BiasHH.Values.Slice(g * h + first, count).CopyTo(hp.Slice(r * gw + g * h + first, count));
-                }
-            }
+            return;
         }
 
-        MultiplyUnitsByRecurrentWeightsTransposed(step.RecurrentInput, hp, b, first, end, accumulate: BiasHH is not null, step.ReverseSweep, step.Guest);
-        GruKernels.ForwardResetAfter(Cast(step.Gates), Cast(hp), Cast(step.HiddenPrev), Cast(step.StepCache), Cast(step.Hidden), b, h, first, count);
+        int h = HiddenSize, width = gates * h;
+        for (int r = 0; r < batch; r++)
+        {
+            for (int g = 0; g < gates; g++)
+            {
+                BiasHH.Values.Slice((firstGate + g) * h + first, count).CopyTo(c.Slice(r * width + g * h + first, count));
+            }
+        }
     }
 
     /// <inheritdoc/>
@@ -147,29 +133,18 @@ public sealed class GruCell<T> : RecurrentCell<T>
             step.BatchSize, HiddenSize, resetAfter: true, first, end - first);
 
     /// <inheritdoc/>
-    internal override void BackwardUnitsProduct(in CellStep<T> step, int first, int end)
-        => MultiplyUnitsByRecurrentWeights(step.RecurrentGradient, step.DHiddenPrev, step.BatchSize, first, end, accumulate: true, step.ReverseSweep);
+    internal override void BackwardUnitsProduct(in CellStep<T> step) => step.Recurrent.Backward(step.RecurrentGradient, step.DHiddenPrev, accumulate: true);
 
     /// <inheritdoc/>
     public override void Backward(in CellStep<T> step)
     {
         int b = step.BatchSize, h = HiddenSize, gw = GateWidth;
-        ReadOnlySpan<T> w = WeightHH.Values;
         if (ResetAfterRecurrence)
         {
             GruKernels.Backward<T>(step.Gates, step.RecurrentGradient, step.StepCache, step.HiddenPrev, default, default, step.DHidden, step.DHiddenPrev, b, h, resetAfter: true);
 
-            // dh(t-1) += (dRecurrent·W_hh) ⊙ m, on the packed W_hh.
-            if (step.RecurrentMask.IsEmpty)
-            {
-                MultiplyByRecurrentWeights(step.RecurrentGradient, step.DHiddenPrev, b, accumulate: true, step.ReverseSweep, step.Guest);
-            }
-            else
-            {
-                Span<T> product = step.Scratch[..(b * h)];
-                MultiplyByRecurrentWeights(step.RecurrentGradient, product, b, accumulate: false, step.ReverseSweep, step.Guest);
-                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd<T>(product, step.RecurrentMask, step.DHiddenPrev, step.DHiddenPrev);
-            }
+            // dh(t-1) += (dRecurrent·W_hh) ⊙ m.
+            AddRecurrentGradient(step, 0, step.RecurrentGradient, gw, step.Scratch);
         }
         else
         {
@@ -188,11 +163,11 @@ public sealed class GruCell<T> : RecurrentCell<T>
                 System.Numerics.Tensors.TensorPrimitives.Multiply<T>(d, dRh.Slice(r * h, h), d);
             }
 
-            Gemm.Compute(false, false, b, h, h, dan, h, w[(2 * h * h)..], h, dRh, h, accumulate: false);
+            step.Recurrent.Backward(1, dan, h, dRh, accumulate: false);
             GruKernels.Backward<T>(step.Gates, default, dRh, step.HiddenPrev, step.RecurrentInput, step.RecurrentMask, step.DHidden, step.DHiddenPrev, b, h, resetAfter: false);
 
             // dh(t-1) += ([da_r, da_z]·W_hh[r, z]) ⊙ m.
-            AddThroughRecurrentMask(step, false, false, 2 * h, step.Gates, gw, w, h, step.Scratch);
+            AddRecurrentGradient(step, 0, step.Gates, gw, step.Scratch);
         }
     }
 
@@ -207,7 +182,7 @@ public sealed class GruCell<T> : RecurrentCell<T>
         }
 
         int h = HiddenSize, gw = GateWidth;
-        Span<T> dW = WeightHH.Gradients;
+        Span<T> dW = WeightHH!.Gradients;
 
         // r and z blocks see h(t-1); the n block sees r ⊙ h(t-1).
         Gemm.Compute(true, false, 2 * h, h, rows, recurrentGradient, gw, hiddenPrev, h, dW, h, accumulate: true);
@@ -221,20 +196,4 @@ public sealed class GruCell<T> : RecurrentCell<T>
     private static Span<float> Cast(Span<T> values) => MemoryMarshal.Cast<T, float>(values);
 
     private static ReadOnlySpan<float> Cast(ReadOnlySpan<T> values) => MemoryMarshal.Cast<T, float>(values);
-
-    // c[B, n] = b_hh[offset .. offset + n] + a[B, H]·W_hh[offset .. offset + n, :]ᵀ
-    private void RecurrentProduct(ReadOnlySpan<T> a, ReadOnlySpan<T> w, int rowOffset, int n, Span<T> c, int ldc, int batch)
-    {
-        int h = HiddenSize;
-        if (BiasHH is not null)
-        {
-            ReadOnlySpan<T> bias = BiasHH.Values.Slice(rowOffset, n);
-            for (int r = 0; r < batch; r++)
-            {
-                bias.CopyTo(c.Slice(r * ldc, n));
-            }
-        }
-
-        Gemm.Compute(false, true, batch, n, h, a, h, w[(rowOffset * h)..], h, c, ldc, accumulate: BiasHH is not null);
-    }
 }

@@ -77,34 +77,23 @@ public sealed class LstmCell<T> : RecurrentCell<T>
     public override int StepCacheWidth => HiddenSize;
 
     /// <inheritdoc/>
-    public override void PrepareWeights(bool backward) => PackRecurrentWeights(backward);
-
-    /// <inheritdoc/>
-    internal override bool ForwardRowsConcurrently => true;
+    public override bool RowsAreIndependent => true;
 
     /// <inheritdoc/>
     public override void Forward(in CellStep<T> step)
     {
-        MultiplyByRecurrentWeightsTransposed(step.RecurrentInput, step.Gates, step.BatchSize, accumulate: true, step.ReverseSweep, step.Guest);
-        ForwardPointwise(step, 0, HiddenSize);
+        step.Recurrent.Forward(step.RecurrentInput, step.Gates, accumulate: true);
+        ForwardPointwise(step, step.FirstUnit, step.EndUnit);
     }
 
     /// <inheritdoc/>
     internal override bool SplitsUnits => typeof(T) == typeof(float);
 
     /// <inheritdoc/>
-    internal override void ForwardUnits(in CellStep<T> step, int first, int end)
-    {
-        MultiplyUnitsByRecurrentWeightsTransposed(step.RecurrentInput, step.Gates, step.BatchSize, first, end, accumulate: true, step.ReverseSweep, step.Guest);
-        ForwardPointwise(step, first, end);
-    }
-
-    /// <inheritdoc/>
     internal override void BackwardUnitsPointwise(in CellStep<T> step, int first, int end) => BackwardPointwise(step, first, end);
 
     /// <inheritdoc/>
-    internal override void BackwardUnitsProduct(in CellStep<T> step, int first, int end)
-        => MultiplyUnitsByRecurrentWeights(step.Gates, step.DHiddenPrev, step.BatchSize, first, end, accumulate: false, step.ReverseSweep);
+    internal override void BackwardUnitsProduct(in CellStep<T> step) => step.Recurrent.Backward(step.Gates, step.DHiddenPrev, accumulate: false);
 
     // The gates' activations, C(t) and h(t) of units [first, end) (a window only in float; double takes all units).
     private void ForwardPointwise(in CellStep<T> step, int first, int end)
@@ -168,7 +157,7 @@ public sealed class LstmCell<T> : RecurrentCell<T>
         BackwardPointwise(step, 0, HiddenSize);
 
         // dh(t-1) = (dGates·W_hh) ⊙ m.
-        MultiplyByRecurrentWeights(step.Gates, step.DHiddenPrev, step.BatchSize, accumulate: false, step.ReverseSweep, step.Guest);
+        step.Recurrent.Backward(step.Gates, step.DHiddenPrev, accumulate: false);
         ApplyRecurrentMask(step, step.DHiddenPrev);
     }
 

@@ -1,5 +1,6 @@
 using System.Numerics;
 using RecurrentNets.Kernels;
+using System.Numerics.Tensors;
 using RecurrentNets.Parameters;
 
 namespace RecurrentNets.Cells;
@@ -21,10 +22,12 @@ public abstract class RecurrentCell<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly List<ParameterView<T>> parameters = [];
-    // A training pass packs W_hh for its forward loop, then again for its backward loop, and W_ih likewise: each pair
-    // shares its memory (packing one drops the other; frozen weights keep the forward ones, and frozen weights never
-    // run backward).
-    private readonly PackedMatrix<T> packedForward, packedBackward, packedInput, packedInputBackward;
+
+    // W_ih packed for the input projection and for dL/dx; they share memory (a training pass needs one at a time).
+    private readonly PackedMatrix<T> packedInput, packedInputBackward;
+
+    // The recurrent products, one unless the cell splits them (SplitRecurrentProduct).
+    private ProductBlock[] products;
     private bool weightsFrozen;
 
     /// <summary>Adds the cell's parameters to <paramref name="block"/>.</summary>
@@ -34,22 +37,35 @@ public abstract class RecurrentCell<T>
     /// <param name="gateCount">G, the stacked gate blocks (1 for Elman, 4 for LSTM, 3 for GRU).</param>
     /// <param name="bias">Whether the cell has the two bias vectors. PyTorch: <c>bias</c>.</param>
     /// <param name="nameSuffix">The PyTorch parameter-name suffix, e.g. <c>_l0</c> or <c>_l1_reverse</c>.</param>
-    /// <exception cref="ArgumentOutOfRangeException">A size is below 1.</exception>
-    protected RecurrentCell(ParameterBlock<T> block, int inputSize, int hiddenSize, int gateCount, bool bias, string nameSuffix)
+    /// <param name="recurrentWeights">The shape of W_hh: [G·H, H] (the default), [G·H] for a diagonal one, or none.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is below 1, or <paramref name="recurrentWeights"/> is not a
+    /// defined value.</exception>
+    protected RecurrentCell(ParameterBlock<T> block, int inputSize, int hiddenSize, int gateCount, bool bias, string nameSuffix,
+        RecurrentWeights recurrentWeights = RecurrentWeights.Full)
     {
         ArgumentNullException.ThrowIfNull(block);
         ArgumentOutOfRangeException.ThrowIfLessThan(inputSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(hiddenSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(gateCount, 1);
-        packedForward = new PackedMatrix<T>();
-        packedBackward = new PackedMatrix<T>(packedForward);
+        if (!Enum.IsDefined(recurrentWeights))
+        {
+            throw new ArgumentOutOfRangeException(nameof(recurrentWeights), recurrentWeights, "recurrentWeights must be Full, Diagonal or None.");
+        }
+
         packedInput = new PackedMatrix<T>();
         packedInputBackward = new PackedMatrix<T>(packedInput);
         InputSize = inputSize;
         HiddenSize = hiddenSize;
         GateCount = gateCount;
+        RecurrentWeightShape = recurrentWeights;
+        products = [new ProductBlock(0, gateCount)];
         WeightIH = AddParameter(block, "weight_ih" + nameSuffix, gateCount * hiddenSize, inputSize);
-        WeightHH = AddParameter(block, "weight_hh" + nameSuffix, gateCount * hiddenSize, hiddenSize);
+        WeightHH = recurrentWeights switch
+        {
+            RecurrentWeights.Full => AddParameter(block, "weight_hh" + nameSuffix, gateCount * hiddenSize, hiddenSize),
+            RecurrentWeights.Diagonal => AddParameter(block, "weight_hh" + nameSuffix, gateCount * hiddenSize),
+            _ => null,
+        };
         if (bias)
         {
             BiasIH = AddParameter(block, "bias_ih" + nameSuffix, gateCount * hiddenSize);
@@ -72,11 +88,15 @@ public abstract class RecurrentCell<T>
     /// <summary>G·H, the width of the stacked gates.</summary>
     public int GateWidth => GateCount * HiddenSize;
 
+    /// <summary>The shape of <see cref="WeightHH"/>.</summary>
+    public RecurrentWeights RecurrentWeightShape { get; }
+
     /// <summary>W_ih [G·H, I]. PyTorch: <c>weight_ih_lK</c>.</summary>
     public ParameterView<T> WeightIH { get; }
 
-    /// <summary>W_hh [G·H, H]. PyTorch: <c>weight_hh_lK</c>.</summary>
-    public ParameterView<T> WeightHH { get; }
+    /// <summary>W_hh: [G·H, H] (PyTorch: <c>weight_hh_lK</c>), [G·H] when diagonal, null when the cell has none
+    /// (<see cref="RecurrentWeightShape"/>).</summary>
+    public ParameterView<T>? WeightHH { get; }
 
     /// <summary>b_ih [G·H], or null without biases. PyTorch: <c>bias_ih_lK</c>.</summary>
     public ParameterView<T>? BiasIH { get; }
@@ -100,23 +120,73 @@ public abstract class RecurrentCell<T>
     public virtual bool HasSeparateRecurrentGradient => false;
 
     /// <summary>
-    /// Whether concurrent <see cref="Forward"/> calls on disjoint batch rows of one step are safe, so the engine may
-    /// split its time loop over threads. True for the built-in cells, whose steps touch only the step's buffers; a
-    /// derived cell outside this library is run on one thread (it may keep buffers of its own).
+    /// Whether <see cref="Forward"/> may run at the same time on disjoint batch rows of one step, so the engine may split
+    /// its forward time loop over threads by batch rows (each thread takes its rows through every step). True when the
+    /// step reads and writes only the <see cref="CellStep{T}"/> buffers and the cell's parameters, row by row, and keeps
+    /// no buffer of its own. The default is false (one thread); the built-in cells return true. Results are the same bits
+    /// either way.
     /// </summary>
-    internal virtual bool ForwardRowsConcurrently => false;
+    public virtual bool RowsAreIndependent => false;
 
     /// <summary>E, the elements per batch row the cell keeps from forward to backward besides gates and states.</summary>
     public virtual int StepCacheWidth => 0;
 
+    /// <summary>The number of recurrent products (1 unless <see cref="SplitRecurrentProduct"/> split them).</summary>
+    public int RecurrentProductCount => products.Length;
+
+    /// <summary>
+    /// Splits the recurrent product into products over consecutive gate blocks, for a cell whose gates multiply W_hh by
+    /// different vectors (GRU in Cho's form: r and z see h(t-1), n sees r ⊙ h(t-1); a minimal gated unit likewise): product
+    /// p covers the next <paramref name="gatesPerProduct"/>[p] gate blocks, and the cell calls
+    /// <see cref="RecurrentProduct{T}.Forward(int, ReadOnlySpan{T}, Span{T}, bool)"/> with p. Call it in the constructor.
+    /// </summary>
+    /// <exception cref="ArgumentException">The counts are not positive or do not add up to <see cref="GateCount"/>.</exception>
+    protected void SplitRecurrentProduct(params int[] gatesPerProduct)
+    {
+        ArgumentNullException.ThrowIfNull(gatesPerProduct);
+        if (gatesPerProduct.Length == 0 || gatesPerProduct.Any(n => n < 1) || gatesPerProduct.Sum() != GateCount)
+        {
+            throw new ArgumentException(
+                $"The products must cover the {GateCount} gate blocks with at least one each, but got [{string.Join(", ", gatesPerProduct)}].",
+                nameof(gatesPerProduct));
+        }
+
+        var split = new ProductBlock[gatesPerProduct.Length];
+        for (int p = 0, first = 0; p < split.Length; first += gatesPerProduct[p], p++)
+        {
+            split[p] = new ProductBlock(first, gatesPerProduct[p]);
+        }
+
+        products = split;
+    }
+
     /// <summary>
     /// Called by the engine once before each forward time loop (<paramref name="backward"/> false) and once before each
-    /// backward time loop (true). The weights do not change during a loop, so a cell may prepare them here for all its
-    /// steps (the built-in cells pack W_hh once instead of at every step). The default does nothing.
+    /// backward time loop (true). The weights do not change during a loop, so the base packs W_hh here once for all the
+    /// steps' <see cref="RecurrentProduct{T}"/> calls. Overrides call the base.
     /// </summary>
     /// <param name="backward">Whether the coming loop is the backward one.</param>
     public virtual void PrepareWeights(bool backward)
     {
+        if (RecurrentWeightShape != RecurrentWeights.Full)
+        {
+            return;
+        }
+
+        int h = HiddenSize;
+        foreach (var product in products)
+        {
+            int n = product.GateCount * h;
+            ReadOnlySpan<T> rows = WeightHH!.Values.Slice(product.FirstGate * h * h, n * h);
+            if (backward)
+            {
+                Gemm.Pack(false, n, h, rows, h, product.Backward);
+            }
+            else if (!weightsFrozen || !product.Forward.IsPacked)
+            {
+                Gemm.Pack(true, h, n, rows, h, product.Forward);
+            }
+        }
     }
 
     /// <summary>
@@ -126,22 +196,25 @@ public abstract class RecurrentCell<T>
     /// </summary>
     public virtual void ReleaseWeights()
     {
-        if (!weightsFrozen)
+        foreach (var product in products)
         {
-            packedForward.Invalidate();
-        }
+            if (!weightsFrozen)
+            {
+                product.Forward.Invalidate();
+            }
 
-        packedBackward.Invalidate();
+            product.Backward.Invalidate();
+        }
     }
 
     /// <summary>W_ihᵀ packed for the engine's input projection x·W_ihᵀ (by <see cref="PackInputWeights"/>).</summary>
     internal PackedMatrix<T> PackedInputWeights => packedInput;
 
-    /// <summary>W_hhᵀ packed for the forward product h·W_hhᵀ (while <see cref="PrepareWeights"/> keeps one).</summary>
-    internal PackedMatrix<T> PackedRecurrentWeights => packedForward;
+    /// <summary>W_hhᵀ packed for the forward product h·W_hhᵀ of the one product (while <see cref="PrepareWeights"/> keeps one).</summary>
+    internal PackedMatrix<T> PackedRecurrentWeights => products[0].Forward;
 
-    /// <summary>W_hh packed for the backward product dGates·W_hh (while <see cref="PrepareWeights"/> keeps one).</summary>
-    internal PackedMatrix<T> PackedRecurrentWeightsBackward => packedBackward;
+    /// <summary>W_hh packed for the backward product dGates·W_hh of the one product (while <see cref="PrepareWeights"/> keeps one).</summary>
+    internal PackedMatrix<T> PackedRecurrentWeightsBackward => products[0].Backward;
 
     /// <summary>W_ih packed for dL/dx = dGates·W_ih (by <see cref="PackInputWeightsBackward"/>).</summary>
     internal PackedMatrix<T> PackedInputWeightsBackward => packedInputBackward;
@@ -166,9 +239,13 @@ public abstract class RecurrentCell<T>
     internal void FreezeWeights(bool frozen)
     {
         weightsFrozen = false;
-        packedForward.Invalidate();
-        packedBackward.Invalidate();
         packedInput.Invalidate();
+        foreach (var product in products)
+        {
+            product.Forward.Invalidate();
+            product.Backward.Invalidate();
+        }
+
         if (frozen)
         {
             PackInputWeights();
@@ -177,55 +254,159 @@ public abstract class RecurrentCell<T>
         }
     }
 
-    /// <summary>Packs W_hh for the forward product h·W_hhᵀ (kept while the weights are frozen), or for the backward product dGates·W_hh.</summary>
-    private protected void PackRecurrentWeights(bool backward)
+    // RecurrentProduct.Forward: output[B, n·H] (+)= input[B, H]·W_hh[rows of product p]ᵀ, or the units' columns of it.
+    internal void RecurrentForward(in RecurrentProduct<T> step, int product, ReadOnlySpan<T> input, Span<T> output, bool accumulate)
     {
-        if (backward)
-            Gemm.Pack(false, GateWidth, HiddenSize, WeightHH.Values, HiddenSize, packedBackward);
-        else if (!weightsFrozen || !packedForward.IsPacked)
-            Gemm.Pack(true, HiddenSize, GateWidth, WeightHH.Values, HiddenSize, packedForward);
+        var block = Product(product);
+        int b = step.BatchSize, h = HiddenSize, n = block.GateCount * h;
+        CheckLength(input, b * h, nameof(input), "[batchSize, hiddenSize]");
+        CheckLength(output, b * n, nameof(output), "[batchSize, gates·hiddenSize] of the product");
+        int first = step.FirstUnit, end = step.EndUnit;
+        bool whole = first == 0 && end == h;
+        switch (RecurrentWeightShape)
+        {
+            case RecurrentWeights.None:
+                throw new InvalidOperationException("The cell has no recurrent weights (RecurrentWeights.None): it has no recurrent product.");
+            case RecurrentWeights.Diagonal:
+                DiagonalForward(block, b, input, output, accumulate, first, end);
+                return;
+        }
+
+        if (!block.Forward.IsPacked)
+        {
+            Gemm.Compute(false, true, b, n, h, input, h, WeightHH!.Values[(block.FirstGate * h * h)..], h, output, n, accumulate);
+        }
+        else if (b == 1 && step.Fused is { Pending: true } fused)
+        {
+            if (whole)
+            {
+                FusedGemm.ComputeRow(n, h, input, block.Forward, output, accumulate, step.ReverseSweep, fused);
+                return;
+            }
+
+            // The units' columns of every gate block, as whole panels (the engine fuses only whole panels of them).
+            Span<int> panels = stackalloc int[n / FusedTiles<T>.PanelWidth + block.GateCount];
+            int count = FusedTiles<T>.UnitPanels(panels, block.GateCount, h, first, end);
+            FusedGemm.ComputeRow(n, h, input, block.Forward, output, accumulate, step.ReverseSweep, fused, panels[..count]);
+        }
+        else if (whole)
+        {
+            Gemm.Compute(false, b, n, h, input, h, block.Forward, output, n, accumulate, step.ReverseSweep);
+        }
+        else
+        {
+            for (int i = 0; i < block.GateCount; i++)
+            {
+                int g = step.ReverseSweep ? block.GateCount - 1 - i : i;
+                Gemm.ComputeColumns(b, n, h, input, h, block.Forward, output, n, accumulate, g * h + first, g * h + end, step.ReverseSweep);
+            }
+        }
     }
 
-    /// <summary>output[B, G·H] (+)= input[B, H]·W_hhᵀ, on the packed W_hh while one is prepared.</summary>
-    private protected void MultiplyByRecurrentWeightsTransposed(ReadOnlySpan<T> input, Span<T> output, int batch, bool accumulate, bool reverse = false,
-        GemmGuest<T>? guest = null)
+    // RecurrentProduct.Backward: dInput[B, H] (+)= gradient[B, n·H]·W_hh[rows of product p], or the units' columns of it.
+    internal void RecurrentBackward(in RecurrentProduct<T> step, int product, ReadOnlySpan<T> gradient, int stride, Span<T> dInput, bool accumulate)
     {
-        int h = HiddenSize, gw = GateWidth;
-        if (packedForward.IsPacked && batch == 1 && guest is { Pending: true })
-            Gemm.ComputeRowWithGuest(gw, h, input, packedForward, output, accumulate, reverse, guest);
-        else if (packedForward.IsPacked)
-            Gemm.Compute(false, batch, gw, h, input, h, packedForward, output, gw, accumulate, reverse);
+        var block = Product(product);
+        int b = step.BatchSize, h = HiddenSize, n = block.GateCount * h;
+        if (stride == 0)
+        {
+            stride = n;
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(stride, n, nameof(stride));
+        CheckLength(gradient, (b - 1) * stride + n, nameof(gradient), "[batchSize, gates·hiddenSize] of the product");
+        CheckLength(dInput, b * h, nameof(dInput), "[batchSize, hiddenSize]");
+        int first = step.FirstUnit, end = step.EndUnit;
+        switch (RecurrentWeightShape)
+        {
+            case RecurrentWeights.None:
+                throw new InvalidOperationException("The cell has no recurrent weights (RecurrentWeights.None): it has no recurrent product.");
+            case RecurrentWeights.Diagonal:
+                DiagonalBackward(block, b, gradient, stride, dInput, accumulate, first, end);
+                return;
+        }
+
+        if (!block.Backward.IsPacked)
+        {
+            Gemm.Compute(false, false, b, h, n, gradient, stride, WeightHH!.Values[(block.FirstGate * h * h)..], h, dInput, h, accumulate);
+        }
+        else if (first != 0 || end != h)
+        {
+            Gemm.ComputeColumns(b, h, n, gradient, stride, block.Backward, dInput, h, accumulate, first, end, step.ReverseSweep);
+        }
+        else if (b == 1 && stride == n && step.Fused is { Pending: true } fused)
+        {
+            FusedGemm.ComputeRow(h, n, gradient, block.Backward, dInput, accumulate, step.ReverseSweep, fused);
+        }
         else
-            Gemm.Compute(false, true, batch, gw, h, input, h, WeightHH.Values, h, output, gw, accumulate);
+        {
+            Gemm.Compute(false, b, h, n, gradient, stride, block.Backward, dInput, h, accumulate, step.ReverseSweep);
+        }
     }
 
-    /// <summary>output[B, H] (+)= gradient[B, G·H]·W_hh, on the packed W_hh while one is prepared.</summary>
-    private protected void MultiplyByRecurrentWeights(ReadOnlySpan<T> gradient, Span<T> output, int batch, bool accumulate, bool reverse = false,
-        GemmGuest<T>? guest = null)
+    private void DiagonalForward(ProductBlock block, int batch, ReadOnlySpan<T> input, Span<T> output, bool accumulate, int first, int end)
     {
-        int h = HiddenSize, gw = GateWidth;
-        if (packedBackward.IsPacked && batch == 1 && guest is { Pending: true })
-            Gemm.ComputeRowWithGuest(h, gw, gradient, packedBackward, output, accumulate, reverse, guest);
-        else if (packedBackward.IsPacked)
-            Gemm.Compute(false, batch, h, gw, gradient, gw, packedBackward, output, h, accumulate, reverse);
-        else
-            Gemm.Compute(false, false, batch, h, gw, gradient, gw, WeightHH.Values, h, output, h, accumulate);
+        int h = HiddenSize, n = block.GateCount * h, count = end - first;
+        ReadOnlySpan<T> u = WeightHH!.Values;
+        for (int r = 0; r < batch; r++)
+        {
+            ReadOnlySpan<T> x = input.Slice(r * h + first, count);
+            for (int g = 0; g < block.GateCount; g++)
+            {
+                ReadOnlySpan<T> ug = u.Slice((block.FirstGate + g) * h + first, count);
+                Span<T> o = output.Slice(r * n + g * h + first, count);
+                if (accumulate)
+                    TensorPrimitives.MultiplyAdd(ug, x, o, o);
+                else
+                    TensorPrimitives.Multiply(ug, x, o);
+            }
+        }
+    }
+
+    private void DiagonalBackward(ProductBlock block, int batch, ReadOnlySpan<T> gradient, int stride, Span<T> dInput, bool accumulate, int first, int end)
+    {
+        int h = HiddenSize, count = end - first;
+        ReadOnlySpan<T> u = WeightHH!.Values;
+        for (int r = 0; r < batch; r++)
+        {
+            Span<T> d = dInput.Slice(r * h + first, count);
+            if (!accumulate)
+            {
+                d.Clear();
+            }
+
+            for (int g = 0; g < block.GateCount; g++)
+            {
+                TensorPrimitives.MultiplyAdd(gradient.Slice(r * stride + g * h + first, count), u.Slice((block.FirstGate + g) * h + first, count), d, d);
+            }
+        }
+    }
+
+    private ProductBlock Product(int product)
+    {
+        if ((uint)product >= (uint)products.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(product), product, $"The cell has {products.Length} recurrent product(s) (SplitRecurrentProduct).");
+        }
+
+        return products[product];
+    }
+
+    private static void CheckLength(ReadOnlySpan<T> span, int needed, string name, string shape)
+    {
+        if (span.Length < needed)
+        {
+            throw new ArgumentException($"{name} has {span.Length} elements but the product needs {needed} ({shape}).", name);
+        }
     }
 
     /// <summary>
     /// Whether the engine may split this cell's steps over ranges of hidden units, one thread per range (the built-in
-    /// cells in float, when each range's products and pointwise work give the bits of the whole step). A cell that
-    /// returns true implements <see cref="ForwardUnits"/>, <see cref="BackwardUnitsPointwise"/> and
-    /// <see cref="BackwardUnitsProduct"/>.
+    /// cells in float, when each range's products and pointwise work give the bits of the whole step). Such a cell's
+    /// <see cref="Forward"/> computes only the units of the step's window (<see cref="CellStep{T}.FirstUnit"/>, <see cref="CellStep{T}.EndUnit"/>),
+    /// and it implements <see cref="BackwardUnitsPointwise"/> and <see cref="BackwardUnitsProduct"/>.
     /// </summary>
     internal virtual bool SplitsUnits => false;
-
-    /// <summary>
-    /// <see cref="Forward"/> on units [<paramref name="first"/>, <paramref name="end"/>) of every batch row: their gates'
-    /// recurrent products (which read all of h(t-1)) and their pointwise step. Ranges start at multiples of
-    /// <see cref="Gemm.ColumnAlignment"/>; concurrent calls on disjoint ranges of one step are safe.
-    /// </summary>
-    internal virtual void ForwardUnits(in CellStep<T> step, int first, int end) => throw new NotSupportedException();
 
     /// <summary>
     /// The pointwise part of <see cref="Backward"/> on units [<paramref name="first"/>, <paramref name="end"/>): the
@@ -234,64 +415,35 @@ public abstract class RecurrentCell<T>
     internal virtual void BackwardUnitsPointwise(in CellStep<T> step, int first, int end) => throw new NotSupportedException();
 
     /// <summary>
-    /// The recurrent product of <see cref="Backward"/> on units [<paramref name="first"/>, <paramref name="end"/>) of
-    /// dL/dh(t-1): it reads the gate gradients of every unit, so it runs after every range's
-    /// <see cref="BackwardUnitsPointwise"/> of the step.
+    /// The recurrent product of <see cref="Backward"/> on the step's units of dL/dh(t-1): it reads the gate gradients of
+    /// every unit, so it runs after every range's <see cref="BackwardUnitsPointwise"/> of the step.
     /// </summary>
-    internal virtual void BackwardUnitsProduct(in CellStep<T> step, int first, int end) => throw new NotSupportedException();
-
-    /// <summary>The gate columns of units [first, end) of output[B, G·H] (+)= input[B, H]·W_hhᵀ, on the packed W_hh.</summary>
-    private protected void MultiplyUnitsByRecurrentWeightsTransposed(ReadOnlySpan<T> input, Span<T> output, int batch, int first, int end,
-        bool accumulate, bool reverse = false, GemmGuest<T>? guest = null)
-    {
-        int h = HiddenSize, gw = GateWidth;
-        if (packedForward.IsPacked && batch == 1 && guest is { Pending: true })
-        {
-            // The units' columns of every gate block, as 32-column panels (the engine hosts only whole panels of them).
-            Span<int> panels = stackalloc int[gw / GemmGuest<T>.PanelWidth + GateCount];
-            int count = GemmGuest<T>.UnitPanels(panels, GateCount, h, first, end);
-            Gemm.ComputeRowWithGuest(gw, h, input, packedForward, output, accumulate, reverse, guest, panels[..count]);
-            return;
-        }
-
-        for (int i = 0; i < GateCount; i++)
-        {
-            int g = reverse ? GateCount - 1 - i : i;
-            Gemm.ComputeColumns(batch, gw, h, input, h, packedForward, output, gw, accumulate, g * h + first, g * h + end, reverse);
-        }
-    }
-
-    /// <summary>Columns [first, end) of output[B, H] (+)= gradient[B, G·H]·W_hh, on the packed W_hh.</summary>
-    private protected void MultiplyUnitsByRecurrentWeights(ReadOnlySpan<T> gradient, Span<T> output, int batch, int first, int end,
-        bool accumulate, bool reverse = false)
-        => Gemm.ComputeColumns(batch, HiddenSize, GateWidth, gradient, GateWidth, packedBackward, output, HiddenSize, accumulate, first, end, reverse);
+    internal virtual void BackwardUnitsProduct(in CellStep<T> step) => throw new NotSupportedException();
 
     /// <summary>gradient ⊙ m when recurrent dropout is on (a gradient with respect to the recurrent input becomes one with respect to h(t-1)).</summary>
     protected static void ApplyRecurrentMask(in CellStep<T> step, Span<T> gradient)
     {
         if (!step.RecurrentMask.IsEmpty)
         {
-            System.Numerics.Tensors.TensorPrimitives.Multiply(gradient, step.RecurrentMask, gradient);
+            TensorPrimitives.Multiply(gradient, step.RecurrentMask, gradient);
         }
     }
 
     /// <summary>
-    /// dL/dh(t-1) += (a·b) ⊙ m: the recurrent path of a gradient, through the recurrent-dropout mask when there is one.
-    /// <paramref name="scratch"/> needs [B, H] when a mask is present.
+    /// dL/dh(t-1) += (gradient·W_hh[rows of product p]) ⊙ m: a gradient of product <paramref name="product"/>'s output on its
+    /// way to h(t-1), through the recurrent-dropout mask m when there is one (<paramref name="scratch"/> needs [B, H] then).
     /// </summary>
-    protected static void AddThroughRecurrentMask(in CellStep<T> step, bool transposeA, bool transposeB, int k,
-        ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, Span<T> scratch)
+    protected static void AddRecurrentGradient(in CellStep<T> step, int product, ReadOnlySpan<T> gradient, int gradientStride, Span<T> scratch)
     {
-        int rows = step.BatchSize, h = step.DHiddenPrev.Length / Math.Max(1, rows);
         if (step.RecurrentMask.IsEmpty)
         {
-            Gemm.Compute(transposeA, transposeB, rows, h, k, a, lda, b, ldb, step.DHiddenPrev, h, accumulate: true);
+            step.Recurrent.Backward(product, gradient, gradientStride, step.DHiddenPrev, accumulate: true);
             return;
         }
 
-        Span<T> product = scratch[..(rows * h)];
-        Gemm.Compute(transposeA, transposeB, rows, h, k, a, lda, b, ldb, product, h, accumulate: false);
-        System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(product, step.RecurrentMask, step.DHiddenPrev, step.DHiddenPrev);
+        Span<T> result = scratch[..step.DHiddenPrev.Length];
+        step.Recurrent.Backward(product, gradient, gradientStride, result, accumulate: false);
+        TensorPrimitives.MultiplyAdd(result, step.RecurrentMask, step.DHiddenPrev, step.DHiddenPrev);
     }
 
     /// <summary>Adds a parameter of the cell to <paramref name="block"/> and to <see cref="Parameters"/>.</summary>
@@ -324,10 +476,48 @@ public abstract class RecurrentCell<T>
     public virtual void AccumulateRecurrentGradients(ReadOnlySpan<T> recurrentGradient, ReadOnlySpan<T> hiddenPrev,
         ReadOnlySpan<T> stepCache, int rows)
     {
-        Gemm.MultiplyTransposeA(recurrentGradient, hiddenPrev, WeightHH.Gradients, GateWidth, rows, HiddenSize, accumulate: true);
+        int h = HiddenSize, gw = GateWidth;
+        if (RecurrentWeightShape == RecurrentWeights.Full)
+        {
+            Gemm.MultiplyTransposeA(recurrentGradient, hiddenPrev, WeightHH!.Gradients, gw, rows, h, accumulate: true);
+        }
+        else if (RecurrentWeightShape == RecurrentWeights.Diagonal)
+        {
+            // du[g·H + j] += Σ_rows dRecurrent[row, g·H + j]·h(t-1)[row, j].
+            Span<T> du = WeightHH!.Gradients;
+            for (int r = 0; r < rows; r++)
+            {
+                for (int g = 0; g < GateCount; g++)
+                {
+                    Span<T> d = du.Slice(g * h, h);
+                    TensorPrimitives.MultiplyAdd(recurrentGradient.Slice(r * gw + g * h, h), hiddenPrev.Slice(r * h, h), d, d);
+                }
+            }
+        }
+
         if (BiasHH is not null)
         {
-            Elementwise.AddColumnSums(recurrentGradient, rows, GateWidth, BiasHH.Gradients);
+            Elementwise.AddColumnSums(recurrentGradient, rows, gw, BiasHH.Gradients);
         }
+    }
+
+    // One recurrent product's gate blocks and its packed W_hh (forward and backward share memory).
+    private sealed class ProductBlock
+    {
+        public ProductBlock(int firstGate, int gateCount)
+        {
+            FirstGate = firstGate;
+            GateCount = gateCount;
+            Forward = new PackedMatrix<T>();
+            Backward = new PackedMatrix<T>(Forward);
+        }
+
+        public int FirstGate { get; }
+
+        public int GateCount { get; }
+
+        public PackedMatrix<T> Forward { get; }
+
+        public PackedMatrix<T> Backward { get; }
     }
 }

@@ -68,7 +68,7 @@ public static class OnnxLstm
         (int Block, float Sign)[] map = cell.CoupledInputForget
             ? [(OnnxI, -1f), (OnnxC, 1f), (OnnxO, 1f)]
             : [(OnnxI, 1f), (OnnxF, 1f), (OnnxC, 1f), (OnnxO, 1f)];
-        Span<T> wih = cell.WeightIH.Values, whh = cell.WeightHH.Values;
+        Span<T> wih = cell.WeightIH.Values, whh = cell.WeightHH!.Values;
         for (int k = 0; k < map.Length; k++)
         {
             (int block, float sign) = map[k];
@@ -126,7 +126,7 @@ public static class OnnxLstm
         (int Block, float Sign)[] map = cell.CoupledInputForget
             ? [(OnnxI, -1f), (OnnxC, 1f), (OnnxO, 1f)]
             : [(OnnxI, 1f), (OnnxF, 1f), (OnnxC, 1f), (OnnxO, 1f)];
-        ReadOnlySpan<T> wih = cell.WeightIH.Values, whh = cell.WeightHH.Values;
+        ReadOnlySpan<T> wih = cell.WeightIH.Values, whh = cell.WeightHH!.Values;
         for (int k = 0; k < map.Length; k++)
         {
             (int block, float sign) = map[k];

@@ -1,13 +1,12 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
-using RecurrentNets.Layers;
 using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace RecurrentNets.Kernels;
 
 /// <summary>
 /// The forward and backward passes of an <see cref="Activation"/> in place over a span, on TensorPrimitives' SIMD
-/// operations. The naive twin is <see cref="Reference.ReferenceTimeDelay.Activate"/> / <see cref="Reference.ReferenceTimeDelay.ActivationDerivative"/>.
+/// operations. The naive twin is <c>Reference.ReferenceTimeDelay.Activate</c> / <c>Reference.ReferenceTimeDelay.ActivationDerivative</c>.
 /// </summary>
 public static class ActivationKernels
 {

@@ -6,7 +6,7 @@ namespace RecurrentNets.Kernels;
 /// <summary>
 /// Cholesky factorisation A = L·Lᵀ and the two triangular solves, in double, for the ridge readout's normal
 /// equations. Row-oriented (Cholesky-Crout): every inner product runs over two contiguous rows of L, so
-/// TensorPrimitives' SIMD dot does the work. The naive twin is <see cref="Reference.ReferenceCholesky"/>.
+/// TensorPrimitives' SIMD dot does the work. The naive twin is <c>Reference.ReferenceCholesky</c>.
 /// </summary>
 /// <remarks>Legend: N = order of A; matrices are row-major [N, N]; only the lower triangle of A is read.</remarks>
 public static class CholeskyKernels

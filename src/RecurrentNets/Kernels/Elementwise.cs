@@ -6,7 +6,7 @@ namespace RecurrentNets.Kernels;
 
 /// <summary>
 /// Elementwise and row-wise kernels shared by cells, layers and losses, on TensorPrimitives' SIMD operations.
-/// Each has a naive twin in <see cref="Reference.ReferenceElementwise"/>.
+/// Each has a naive twin in <c>Reference.ReferenceElementwise</c>.
 /// </summary>
 /// <remarks>Legend: R = rows, C = columns; matrices are row-major [R, C].</remarks>
 public static class Elementwise

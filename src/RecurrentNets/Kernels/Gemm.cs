@@ -108,63 +108,6 @@ public static class Gemm
         => PackedProduct(transposeA, m, n, k, a, lda, packed, c, ldc, accumulate, reverse, 0, n, wholeProduct: true);
 
     /// <summary>
-    /// c[1, N] (+)= a[1, K]·B on a packed B, as <see cref="Compute{T}(bool, int, int, int, ReadOnlySpan{T}, int, PackedMatrix{T}, Span{T}, int, bool, bool)"/>
-    /// with one row (the same bits), on the calling thread, with the pending panels of <paramref name="guest"/> computed
-    /// inside the same loop as far as the row product leaves room (see <see cref="GemmGuest{T}"/>). Only the 32-column
-    /// panels of <paramref name="rowPanels"/> (a multiple of four of them) are computed when it is given, all of C
-    /// otherwise. A guest that <see cref="GemmGuest{T}.IsSupported"/> refuses, or none pending, leaves the plain product.
-    /// </summary>
-    internal static unsafe void ComputeRowWithGuest<T>(int n, int k, ReadOnlySpan<T> a, PackedMatrix<T> packed, Span<T> c,
-        bool accumulate, bool reverse, GemmGuest<T> guest, ReadOnlySpan<int> rowPanels = default)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int width = GemmGuest<T>.PanelWidth;
-        bool whole = rowPanels.IsEmpty;
-        if (!guest.Pending || !GemmGuest<T>.IsSupported(packed, guest.B) || packed.K != k || packed.N != n || a.Length < k || c.Length < n
-            || (!whole && rowPanels.Length % 4 != 0))
-        {
-            if (whole)
-            {
-                Compute(false, 1, n, k, a, k, packed, c, n, accumulate, reverse);
-                return;
-            }
-
-            foreach (int panel in rowPanels)
-                ComputeColumns(1, n, k, a, k, packed, c, n, accumulate, panel * width, Math.Min(n, panel * width + width), reverse);
-            return;
-        }
-
-        int panels = whole ? n / width : rowPanels.Length;
-        int* list = stackalloc int[panels];
-        for (int i = 0; i < panels; i++)
-        {
-            list[i] = whole ? i : rowPanels[i];
-            if ((uint)list[i] >= (uint)(n / width))
-                throw new ArgumentOutOfRangeException(nameof(rowPanels), list[i], $"A panel must lie in [0, {n / width}) for {n} columns.");
-        }
-
-        fixed (T* pa = a)
-        fixed (T* pc = c)
-        fixed (T* gc = guest.CArray)
-        {
-            var state = guest.State(gc);
-
-            // K blocks of the row product in order, each over all the panels (every column adds its blocks in order, as
-            // the plain product's row groups do); the guest carries on from one block to the next.
-            int ncPad = n;
-            for (int pc0 = 0; pc0 < k; pc0 += GemmDriver.KC)
-            {
-                int kc = Math.Min(GemmDriver.KC, k - pc0);
-                GemmGuestKernel.Run(kc, (float*)pa + pc0, (float*)packed.Data + (nint)ncPad * pc0, list, panels / 4, (float*)pc,
-                    accumulate || pc0 > 0, reverse, ref state);
-            }
-
-            guest.NextUnit = state.Next;
-            guest.Progress = (int)state.Progress;
-        }
-    }
-
-    /// <summary>
     /// Columns [<paramref name="columnStart"/>, <paramref name="columnEnd"/>) of C = A·B (or C += A·B), B packed by
     /// <see cref="Pack{T}"/>, on the calling thread only: the same bits as those columns of the whole product, so threads
     /// may each take a range of columns. columnStart must be a multiple of 32 (of every path's panel width).

@@ -44,6 +44,38 @@ internal unsafe struct GemmProblem
     public bool Reverse;
 }
 
+/// <summary>
+/// One job split into parts over <see cref="WorkerPool"/>: a GEMM over disjoint tiles of C, the packing of a matrix, or
+/// (with <see cref="State"/>) the recurrent layer's split time loop. One object, <see cref="Shared"/>, serves every call
+/// of whoever holds the pool.
+/// </summary>
+internal sealed unsafe class GemmJob : IParallelJob
+{
+    /// <summary>The job of the pool's holder (only the thread that holds <see cref="WorkerPool.Shared"/> fills it).</summary>
+    public static readonly GemmJob Shared = new();
+
+    /// <summary>Runs part <c>index</c> of the job (a generic instantiation chosen by the caller, so no delegate).</summary>
+    public delegate*<GemmJob, int, void> Body;
+
+    /// <summary>The whole problem; the parts only read it.</summary>
+    public GemmProblem Problem;
+
+    /// <summary>Split C by rows (true) or by columns (false).</summary>
+    public bool SplitRows;
+
+    /// <summary>Rows or columns per part (a multiple of the register tile).</summary>
+    public int Chunk;
+
+    /// <summary>For a packing job: NR, the width of a micro-panel.</summary>
+    public int PanelWidth;
+
+    /// <summary>For jobs other than a GEMM (the recurrent layer's batch-split time loop): the object the parts work on.</summary>
+    public object? State;
+
+    /// <inheritdoc/>
+    public void Run(int part, int parts) => Body(this, part);
+}
+
 /// <summary>The blocked, packed GEMM: a generic driver over a micro-kernel struct, plus threading over tiles of C.</summary>
 internal static unsafe class GemmDriver
 {
@@ -99,13 +131,11 @@ internal static unsafe class GemmDriver
     /// </summary>
     internal const double ThreadingThreshold = 1e6;
 
-    /// <summary>Set by tests to force one instruction-set path; Auto picks the widest accelerated one.</summary>
-    internal static GemmPath ForcedPath { get; set; } = GemmPath.Auto;
-
-    /// <summary>The path a call with the current <see cref="ForcedPath"/> takes.</summary>
+    /// <summary>The path a call takes: the calling thread's <see cref="KernelScope.Path"/> (tests force one), else the
+    /// widest accelerated one.</summary>
     internal static GemmPath ResolvePath()
     {
-        GemmPath forced = ForcedPath;
+        GemmPath forced = KernelScope.Path;
         if (forced != GemmPath.Auto)
             return forced;
         if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
@@ -151,28 +181,10 @@ internal static unsafe class GemmDriver
         // pass, and a thread alone leaves half the bandwidth unused (B = 1, H = 512: two 4 MB packs a pass).
         int panels = (n + nr - 1) / nr;
         int parts = 1;
-        if (KernelOptions.MaxDegreeOfParallelism > 1 && (long)k * n >= PackThreadingElements)
-            parts = Math.Min(Math.Min(KernelOptions.MaxDegreeOfParallelism, 1 + GemmWorkerPool.WorkerCount), panels);
-        if (parts > 1 && GemmWorkerPool.TryAcquire())
-        {
-            try
-            {
-                GemmJob job = GemmWorkerPool.Job;
-                job.Problem = problem;
-                job.Parts = parts;
-                job.Chunk = (panels + parts - 1) / parts * nr;
-                job.SplitRows = false;
-                job.PanelWidth = nr;
-                job.Body = &PackPart<T>;
-                GemmWorkerPool.Run();
-            }
-            finally
-            {
-                GemmWorkerPool.Release();
-            }
-
+        if ((long)k * n >= PackThreadingElements)
+            parts = Math.Min(WorkerPool.Shared.MaxParts, panels);
+        if (parts > 1 && TryRunParts(in problem, parts, splitRows: false, (panels + parts - 1) / parts * nr, nr, &PackPart<T>))
             return;
-        }
 
         PackColumns<T>(ref problem, 0, n, nr);
     }
@@ -289,11 +301,10 @@ internal static unsafe class GemmDriver
 
         // Threads split C into disjoint row or column bands aligned to the register tile; the sum over K of every
         // element runs in the same order whatever the split, so results are bit-identical for any thread count.
-        // The pool (and its threads) is only touched when a call may use it.
+        // The workers' threads start only when a job first needs them.
         int parts = 1;
-        int maxThreads = KernelOptions.MaxDegreeOfParallelism;
-        if (maxThreads > 1 && 2.0 * problem.M * problem.N * problem.K >= ThreadingThreshold)
-            parts = Math.Min(maxThreads, 1 + GemmWorkerPool.WorkerCount);
+        if (2.0 * problem.M * problem.N * problem.K >= ThreadingThreshold)
+            parts = WorkerPool.Shared.MaxParts;
 
         if (parts > 1)
         {
@@ -303,30 +314,38 @@ internal static unsafe class GemmDriver
             bool splitRows = !problem.Dot && !problem.Rows && (problem.M > problem.N ? rowTiles >= parts : colTiles < parts);
             int tiles = splitRows ? rowTiles : colTiles;
             parts = Math.Min(parts, tiles);
-            if (parts > 1 && GemmWorkerPool.TryAcquire())
-            {
-                try
-                {
-                    if (!splitRows && !packed && !problem.TransposeB && problem.M <= DirectMaxMThreaded)
-                        problem.DirectB = true;
-                    GemmJob job = GemmWorkerPool.Job;
-                    job.Problem = problem;
-                    job.Parts = parts;
-                    job.SplitRows = splitRows;
-                    job.Chunk = (tiles + parts - 1) / parts * (splitRows ? mr : nr);
-                    job.Body = &RunPart<T, TKernel>;
-                    GemmWorkerPool.Run();
-                }
-                finally
-                {
-                    GemmWorkerPool.Release();
-                }
-
+            GemmProblem split = problem;
+            if (!splitRows && !packed && !problem.TransposeB && problem.M <= DirectMaxMThreaded)
+                split.DirectB = true;
+            if (parts > 1 && TryRunParts(in split, parts, splitRows, (tiles + parts - 1) / parts * (splitRows ? mr : nr), 0, &RunPart<T, TKernel>))
                 return;
-            }
         }
 
         Part<T, TKernel>(ref problem, 0, problem.M, 0, problem.N);
+    }
+
+    // Runs body over parts of the shared job on the pool, when it is free; false (nothing done) when another call holds it.
+    private static bool TryRunParts(in GemmProblem problem, int parts, bool splitRows, int chunk, int panelWidth, delegate*<GemmJob, int, void> body)
+    {
+        var pool = WorkerPool.Shared;
+        if (!pool.TryAcquire())
+            return false;
+        try
+        {
+            GemmJob job = GemmJob.Shared;
+            job.Problem = problem;
+            job.SplitRows = splitRows;
+            job.Chunk = chunk;
+            job.PanelWidth = panelWidth;
+            job.Body = body;
+            pool.RunAcquired(job, parts);
+        }
+        finally
+        {
+            pool.Release();
+        }
+
+        return true;
     }
 
     private static void RunPart<T, TKernel>(GemmJob job, int part)

@@ -1,19 +1,20 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace RecurrentNets.Kernels;
 
 /// <summary>
 /// The Gram matrix XᵀX of a block of rows, accumulated in double over the upper triangle (a SYRK): the cost of a
-/// ridge readout fit. The naive twin is <see cref="Reference.ReferenceSparse.AccumulateGramUpper"/>.
+/// ridge readout fit. The naive twin is <c>Reference.ReferenceSparse.AccumulateGramUpper</c>.
 /// </summary>
 /// <remarks>
 /// Legend: R = rows of the block, F = columns (features), Fp = F rounded up to the panel width 8.
 /// The block is packed into column panels [Fp/8][R][8]; a 4×8 register tile of G then reads one broadcast per row
 /// of its four columns and two vector loads per row of its eight, all contiguous. Threads take interleaved
 /// 4-column strips, so the triangle's work is balanced; every element is summed over rows in the same order for
-/// any thread count.
+/// any thread count. The multiply-adds are <see cref="Vector256.FusedMultiplyAdd(Vector256{double}, Vector256{double}, Vector256{double})"/>:
+/// the FMA instruction where the CPU has one, an exact emulation (slow, one rounding each) where it has not, so every
+/// CPU gives the same bits.
 /// </remarks>
 public static class GramKernels
 {
@@ -50,12 +51,6 @@ public static class GramKernels
         if (pack.Length < PackLength(columns))
         {
             throw new ArgumentException($"pack has {pack.Length} elements but {PackLength(columns)} are needed", nameof(pack));
-        }
-
-        if (!Fma.IsSupported)
-        {
-            Reference.ReferenceSparse.AccumulateGramUpper(x[..(rows * columns)], rows, columns, gram);
-            return;
         }
 
         int panels = (columns + PanelWidth - 1) / PanelWidth;
@@ -148,20 +143,20 @@ public static class GramKernels
                 {
                     double* br = b + r * PanelWidth;
                     double* ar = a + r * PanelWidth;
-                    var b0 = Avx.LoadVector256(br);
-                    var b1 = Avx.LoadVector256(br + 4);
+                    var b0 = Vector256.Load(br);
+                    var b1 = Vector256.Load(br + 4);
                     var av = Vector256.Create(ar[0]);
-                    c0a = Fma.MultiplyAdd(av, b0, c0a);
-                    c0b = Fma.MultiplyAdd(av, b1, c0b);
+                    c0a = Vector256.FusedMultiplyAdd(av, b0, c0a);
+                    c0b = Vector256.FusedMultiplyAdd(av, b1, c0b);
                     av = Vector256.Create(ar[1]);
-                    c1a = Fma.MultiplyAdd(av, b0, c1a);
-                    c1b = Fma.MultiplyAdd(av, b1, c1b);
+                    c1a = Vector256.FusedMultiplyAdd(av, b0, c1a);
+                    c1b = Vector256.FusedMultiplyAdd(av, b1, c1b);
                     av = Vector256.Create(ar[2]);
-                    c2a = Fma.MultiplyAdd(av, b0, c2a);
-                    c2b = Fma.MultiplyAdd(av, b1, c2b);
+                    c2a = Vector256.FusedMultiplyAdd(av, b0, c2a);
+                    c2b = Vector256.FusedMultiplyAdd(av, b1, c2b);
                     av = Vector256.Create(ar[3]);
-                    c3a = Fma.MultiplyAdd(av, b0, c3a);
-                    c3b = Fma.MultiplyAdd(av, b1, c3b);
+                    c3a = Vector256.FusedMultiplyAdd(av, b0, c3a);
+                    c3b = Vector256.FusedMultiplyAdd(av, b1, c3b);
                 }
 
                 int j0 = jp * PanelWidth;
@@ -183,8 +178,8 @@ public static class GramKernels
         double* g = gram + (long)i * columns + j0;
         if (j0 + PanelWidth <= columns)
         {
-            Avx.Store(g, Avx.Add(Avx.LoadVector256(g), lo));
-            Avx.Store(g + 4, Avx.Add(Avx.LoadVector256(g + 4), hi));
+            (Vector256.Load(g) + lo).Store(g);
+            (Vector256.Load(g + 4) + hi).Store(g + 4);
             return;
         }
 

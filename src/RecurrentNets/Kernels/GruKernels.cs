@@ -8,7 +8,7 @@ namespace RecurrentNets.Kernels;
 
 /// <summary>
 /// The pointwise part of one GRU step (Cho et al. 2014), forward and backward. Gate blocks r, z, n (PyTorch's order).
-/// Naive twin: <see cref="Reference.ReferenceGru"/>.
+/// Naive twin: <c>Reference.ReferenceGru</c>.
 /// </summary>
 /// <remarks>
 /// Legend: B = batchSize, H = hiddenSize; gates [B, 3H]. With <c>rn</c> the reset-gated recurrent term of n:

@@ -10,7 +10,7 @@ namespace RecurrentNets.Kernels;
 /// The fused pointwise part of one LSTM step, forward and backward, for the standard cell (gate blocks i, f, g, o)
 /// and the coupled input-forget cell (f, g, o with i = 1 - f), with or without peepholes. The variant is chosen by
 /// struct type arguments, so each combination compiles to its own branch-free loop.
-/// Naive twin: <see cref="Reference.ReferenceLstm"/>.
+/// Naive twin: <c>Reference.ReferenceLstm</c>.
 /// </summary>
 /// <remarks>
 /// Legend: B = batchSize, H = hiddenSize, G = 4 (standard) or 3 (coupled); gates are [B, G·H] row-major.

@@ -5,7 +5,7 @@ namespace RecurrentNets.Kernels;
 /// <summary>
 /// The small dense kernels of R2N2 (Cheng and Brown 2025): matrix-vector products, transposed products and rank-1
 /// accumulations on row-major double matrices, vectorised through <c>TensorPrimitives</c>. Naive twins:
-/// <see cref="Reference.ReferenceR2N2Kernels"/>.
+/// <c>Reference.ReferenceR2N2Kernels</c>.
 /// </summary>
 /// <remarks>Legend: M = rows, N = columns of W [M, N]; x [N], y [M]. None of them allocates.</remarks>
 public static class R2N2Kernels

@@ -3,7 +3,7 @@ using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace RecurrentNets.Kernels;
 
-/// <summary>Softmax kernels (numerically stable: the row maximum is subtracted first). Twin: <see cref="Reference.ReferenceElementwise.SoftmaxRows"/>.</summary>
+/// <summary>Softmax kernels (numerically stable: the row maximum is subtracted first). Twin: <c>Reference.ReferenceElementwise.SoftmaxRows</c>.</summary>
 public static class Softmax
 {
     /// <summary>probabilities = softmax(logits) of one row.</summary>

@@ -4,7 +4,6 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-using RecurrentNets.Reservoirs;
 using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace RecurrentNets.Kernels;
@@ -14,7 +13,7 @@ namespace RecurrentNets.Kernels;
 /// (<see cref="SlicedEllMatrix{T}"/>, one vector lane per row, the same bits): sparse mat-vec (four independent
 /// accumulator chains, software prefetch past L2), dense drive, SIMD activation and leak fused per block of rows (Jaeger
 /// 2001; Jaeger et al. 2007); and the batched step over stream-interleaved states. The naive twin is
-/// <see cref="Reference.ReferenceSparse"/>.
+/// <c>Reference.ReferenceSparse</c>.
 /// </summary>
 /// <remarks>
 /// Legend: N = units (rows of W), D = drive size (inputs plus fed-back outputs), B = batch of independent streams.
@@ -56,7 +55,7 @@ public static class SparseKernels
     /// <param name="nextState">x(t+1) [N]; must not overlap <paramref name="state"/>.</param>
     public static void LeakyStep<T>(ReadOnlySpan<int> rowPointers, ReadOnlySpan<int> columnIndices, ReadOnlySpan<T> values,
         ReadOnlySpan<T> state, ReadOnlySpan<T> driveWeights, ReadOnlySpan<T> drive, ReadOnlySpan<T> bias,
-        T decay, T gain, ReservoirActivation activation, Span<T> nextState)
+        T decay, T gain, Activation activation, Span<T> nextState)
         where T : unmanaged, IFloatingPointIeee754<T>
         => LeakyStepRows(rowPointers, columnIndices, values, state, driveWeights, drive, bias, decay, gain, activation,
             nextState, 0, rowPointers.Length - 1);
@@ -65,7 +64,7 @@ public static class SparseKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void LeakyStepRows<T>(ReadOnlySpan<int> rowPointers, ReadOnlySpan<int> columnIndices, ReadOnlySpan<T> values,
         ReadOnlySpan<T> state, ReadOnlySpan<T> driveWeights, ReadOnlySpan<T> drive, ReadOnlySpan<T> bias,
-        T decay, T gain, ReservoirActivation activation, Span<T> nextState, int rowStart, int rowEnd)
+        T decay, T gain, Activation activation, Span<T> nextState, int rowStart, int rowEnd)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int d = drive.Length;
@@ -146,7 +145,7 @@ public static class SparseKernels
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void LeakyStepRows<T>(SlicedEllMatrix<T> w, ReadOnlySpan<T> state, ReadOnlySpan<T> driveWeights, ReadOnlySpan<T> drive,
-        ReadOnlySpan<T> bias, T decay, T gain, ReservoirActivation activation, Span<T> nextState, int rowStart, int rowEnd)
+        ReadOnlySpan<T> bias, T decay, T gain, Activation activation, Span<T> nextState, int rowStart, int rowEnd)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (Vector256.IsHardwareAccelerated && w.Lanes == Vector256<T>.Count)
@@ -164,7 +163,7 @@ public static class SparseKernels
     }
 
     private static unsafe void LeakyStepSliced<TL, TV, T>(SlicedEllMatrix<T> w, ReadOnlySpan<T> state, ReadOnlySpan<T> driveWeights, ReadOnlySpan<T> drive,
-        ReadOnlySpan<T> bias, T decay, T gain, ReservoirActivation activation, Span<T> nextState, int rowStart, int rowEnd)
+        ReadOnlySpan<T> bias, T decay, T gain, Activation activation, Span<T> nextState, int rowStart, int rowEnd)
         where TL : struct, ISlicedLanes<TV, T>
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -377,7 +376,7 @@ public static class SparseKernels
     /// </remarks>
     public static unsafe void LeakyStepBatch<T>(ReadOnlySpan<int> rowPointers, ReadOnlySpan<int> columnIndices, ReadOnlySpan<T> values,
         ReadOnlySpan<T> states, ReadOnlySpan<T> driveWeights, ReadOnlySpan<T> drives, ReadOnlySpan<T> bias,
-        T decay, T gain, ReservoirActivation activation, int batchSize, Span<T> nextStates)
+        T decay, T gain, Activation activation, int batchSize, Span<T> nextStates)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = rowPointers.Length - 1;
@@ -614,7 +613,7 @@ public static class SparseKernels
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void LeakyStepBatchRows<T>(int* ptr, int* idx, T* val, T* states, T* xT, T* driveWeights, T* dT, int d,
-        T* bias, T decay, T gain, ReservoirActivation activation, int n, int batchSize, int stride, T* tile, T* next, int rowStart, int rowEnd)
+        T* bias, T decay, T gain, Activation activation, int n, int batchSize, int stride, T* tile, T* next, int rowStart, int rowEnd)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         // Past L2, the xT rows of a row's columns are cache misses in random order: prefetch them a few rows ahead.
@@ -1066,12 +1065,12 @@ public static class SparseKernels
     }
 
     /// <summary>values = f(values) in place.</summary>
-    public static void Activate<T>(Span<T> values, ReservoirActivation activation)
+    public static void Activate<T>(Span<T> values, Activation activation)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         switch (activation)
         {
-            case ReservoirActivation.Tanh:
+            case Activation.Tanh:
                 if (typeof(T) == typeof(double))
                 {
                     // TensorPrimitives' double tanh is about 6x slower than ours here (see VectorMath).
@@ -1083,12 +1082,12 @@ public static class SparseKernels
                 }
 
                 break;
-            case ReservoirActivation.Identity:
+            case Activation.Identity:
                 break;
-            case ReservoirActivation.Sigmoid:
+            case Activation.Sigmoid:
                 TP.Sigmoid(values, values);
                 break;
-            case ReservoirActivation.Relu:
+            case Activation.Relu:
                 TP.Max(values, T.Zero, values);
                 break;
             default:

@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace RecurrentNets.Kernels;
 
 /// <summary>
-/// A reusable barrier for the parts of one <see cref="GemmWorkerPool"/> job, each on its own thread: the parts of a
+/// A reusable barrier for the parts of one <see cref="WorkerPool"/> job, each on its own thread: the parts of a
 /// time loop split over hidden units meet here once per step. A waiter spins for a few microseconds (a step lasts
 /// microseconds and the partner is on its own core), then blocks: when another process has taken the partner's core, a
 /// core left idle lets the scheduler move the partner onto it, where a spinning waiter would keep it away for a whole

@@ -58,6 +58,17 @@ public sealed class Linear<T>
     /// <summary>b [Out], or null. PyTorch: <c>bias</c>.</summary>
     public ParameterView<T>? Bias { get; }
 
+    /// <summary>
+    /// The most threads one <see cref="Forward(ReadOnlySpan{T}, int, Span{T})"/> or
+    /// <see cref="Backward(ReadOnlySpan{T}, ReadOnlySpan{T}, int, Span{T})"/> may use for its GEMMs, the calling thread
+    /// included; null (the default) takes the limit of the caller (a model), else the number of processors. Results are
+    /// bit-identical for every value.
+    /// PyTorch's <c>torch.set_num_threads</c> sets one limit for the process; this one is the layer's, as ONNX Runtime's
+    /// <c>intra_op_num_threads</c> is a session's.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is less than 1.</exception>
+    public int? MaxDegreeOfParallelism { get; set => field = KernelScope.Validate(value); }
+
     /// <summary>y = x·Wᵀ + b for <paramref name="rows"/> rows.</summary>
     /// <param name="input">x, [rows, In].</param>
     /// <param name="rows">N.</param>
@@ -65,6 +76,7 @@ public sealed class Linear<T>
     /// <exception cref="ArgumentException">A span's length is not N times the feature count.</exception>
     public void Forward(ReadOnlySpan<T> input, int rows, Span<T> output)
     {
+        using var scope = KernelScope.Enter(MaxDegreeOfParallelism);
         CheckRows(input.Length, rows, InFeatures, nameof(input), "inFeatures");
         CheckRows(output.Length, rows, OutFeatures, nameof(output), "outFeatures");
         if (Bias is not null)
@@ -101,6 +113,7 @@ public sealed class Linear<T>
     /// <param name="dInput">Receives (overwritten) dL/dx, [rows, In]; pass an empty span to skip it.</param>
     public void Backward(ReadOnlySpan<T> input, ReadOnlySpan<T> dOutput, int rows, Span<T> dInput)
     {
+        using var scope = KernelScope.Enter(MaxDegreeOfParallelism);
         CheckRows(input.Length, rows, InFeatures, nameof(input), "inFeatures");
         CheckRows(dOutput.Length, rows, OutFeatures, nameof(dOutput), "outFeatures");
         if (!dInput.IsEmpty)

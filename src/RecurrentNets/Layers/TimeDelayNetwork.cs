@@ -104,12 +104,23 @@ public sealed class TimeDelayNetwork<T>
         }
     }
 
+    /// <summary>
+    /// The most threads one <see cref="Forward"/> or <see cref="Backward"/> may use for its GEMMs, the calling thread
+    /// included; null (the default) takes the limit of the caller, else the number of processors. Results are
+    /// bit-identical for every value.
+    /// PyTorch's <c>torch.set_num_threads</c> sets one limit for the process; this one is the layer's, as ONNX Runtime's
+    /// <c>intra_op_num_threads</c> is a session's.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is less than 1.</exception>
+    public int? MaxDegreeOfParallelism { get; set => field = Kernels.KernelScope.Validate(value); }
+
     /// <summary>Runs the stack over a sequence and keeps every layer's activations for <see cref="Backward"/>.</summary>
     /// <param name="input">x, [timeSteps, batchSize, inputSize] (copied).</param>
     /// <param name="output">Receives y, [timeSteps, batchSize, outputSize].</param>
     /// <exception cref="ArgumentException">A shape disagrees; the message names the argument and both shapes.</exception>
     public void Forward(Tensor<T> input, Tensor<T> output)
     {
+        using var scope = Kernels.KernelScope.Enter(MaxDegreeOfParallelism);
         (int steps, int batch) = ShapeCheck.RequireSequence(input, InputSize, "network");
         ArgumentNullException.ThrowIfNull(output);
 
@@ -140,6 +151,7 @@ public sealed class TimeDelayNetwork<T>
     /// <exception cref="ArgumentException">A shape disagrees with the forward pass.</exception>
     public void Backward(Tensor<T> dOutput, Tensor<T>? dInput = null)
     {
+        using var scope = Kernels.KernelScope.Enter(MaxDegreeOfParallelism);
         for (int l = layers.Length - 1; l >= 0; l--)
         {
             layers[l].Backward(l == layers.Length - 1 ? dOutput : dHidden[l], l == 0 ? dInput : dHidden[l - 1]);

@@ -2,6 +2,7 @@ using System.Numerics;
 using RecurrentNets.Cells;
 using RecurrentNets.Data;
 using RecurrentNets.Init;
+using RecurrentNets.Kernels;
 using RecurrentNets.Layers;
 using RecurrentNets.Losses;
 using RecurrentNets.Parameters;
@@ -177,6 +178,16 @@ public sealed partial class EncoderDecoder<T>
     /// <summary>The output layer from h_dec to the logits.</summary>
     public Linear<T> Output => output;
 
+    /// <summary>
+    /// The most threads one <see cref="Forward"/>, <see cref="Backward"/> or <see cref="Decode"/> (and so
+    /// <c>Fit</c>, <c>Evaluate</c> and <c>Predict</c>) may use, the calling thread included; null (the default) takes
+    /// the limit of the caller, else the number of processors.
+    /// Results are bit-identical for every value. PyTorch's <c>torch.set_num_threads</c> sets one limit for the process;
+    /// this one is the object's, as ONNX Runtime's <c>intra_op_num_threads</c> is a session's.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is less than 1.</exception>
+    public int? MaxDegreeOfParallelism { get; set => field = KernelScope.Validate(value); }
+
     /// <summary>U of the last <see cref="Forward"/>: the longest target plus one.</summary>
     public int DecoderSteps { get; private set; }
 
@@ -197,6 +208,7 @@ public sealed partial class EncoderDecoder<T>
     /// capacity, or a token is out of range; nothing is computed.</exception>
     public double Forward(TokenBatch source, TokenBatch target)
     {
+        using var scope = KernelScope.Enter(MaxDegreeOfParallelism);
         CheckPair(source, target, nameof(target));
         CheckTarget(target);
         backwardReady = false;
@@ -248,6 +260,7 @@ public sealed partial class EncoderDecoder<T>
     /// <see cref="Backward"/>; <see cref="Decode"/> overwrites the caches).</exception>
     public void Backward()
     {
+        using var scope = KernelScope.Enter(MaxDegreeOfParallelism);
         if (!backwardReady)
         {
             throw new InvalidOperationException("Backward needs a Forward call first; each Forward allows one Backward, and Decode overwrites the caches.");
@@ -282,6 +295,7 @@ public sealed partial class EncoderDecoder<T>
     /// range.</exception>
     public int Decode(TokenBatch source, TokenBatch result)
     {
+        using var scope = KernelScope.Enter(MaxDegreeOfParallelism);
         CheckPair(source, result, nameof(result));
         backwardReady = false;
         int batch = source.BatchSize, v = TargetVocabularySize;

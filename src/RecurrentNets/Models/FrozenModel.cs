@@ -42,6 +42,7 @@ public sealed class FrozenModel<T>
     private readonly int maxGateWidth;
     private readonly int maxHidden;
     private readonly int maxSlots = 1;
+    private int maxThreads; // 0: null
 
     internal FrozenModel(SequenceModel<T> source)
     {
@@ -84,7 +85,7 @@ public sealed class FrozenModel<T>
             {
                 case RecurrentAdapter<T> recurrent:
                     var op = new RecurrentOp(recurrent.Layer, stateSize);
-                    if (op.Layer.Cells.Any(c => !c.ForwardRowsConcurrently))
+                    if (op.Layer.Cells.Any(c => !c.RowsAreIndependent))
                     {
                         throw new NotSupportedException("A recurrent layer has a cell written outside this library: a frozen model runs only the built-in LSTM, GRU and RNN cells.");
                     }
@@ -114,6 +115,22 @@ public sealed class FrozenModel<T>
         ops = [.. list];
         StateSize = stateSize;
         pool = new Pool(this);
+        MaxDegreeOfParallelism = source.MaxDegreeOfParallelism;
+    }
+
+    /// <summary>
+    /// The most threads one call (<see cref="Predict(SequenceBatch{T})"/>, <see cref="Step(ModelStream{T}, ReadOnlySpan{T}, Span{T})"/>)
+    /// may use, the calling thread included; null takes the limit of the calling thread (all processors unless an
+    /// enclosing call set one). <see cref="SequenceModel{T}.Freeze"/> copies the source model's value; a
+    /// <see cref="Serving.StreamBatcher{T}"/> with one worker uses it for its batches. The bits of every output are the
+    /// same for every value. ONNX Runtime: <c>SessionOptions.intra_op_num_threads</c>, a session's limit (PyTorch's
+    /// <c>torch.set_num_threads</c> is the process's).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is less than 1.</exception>
+    public int? MaxDegreeOfParallelism
+    {
+        get => Volatile.Read(ref maxThreads) is int n and > 0 ? n : null;
+        set => Volatile.Write(ref maxThreads, KernelScope.Validate(value) ?? 0);
     }
 
     /// <summary>Features per step, or the vocabulary size when the model reads tokens.</summary>
@@ -158,6 +175,7 @@ public sealed class FrozenModel<T>
     /// <exception cref="ArgumentException">The batch does not fit the model (the message names both sizes).</exception>
     public Tensor<T> Predict(SequenceBatch<T> batch)
     {
+        using var scope = KernelScope.Enter(MaxDegreeOfParallelism);
         model.CheckBatch(batch);
         var output = new Tensor<T>(ReducesTime ? 1 : batch.Steps, batch.BatchSize, OutputSize);
         PredictCore(batch, output.AsSpan());
@@ -170,6 +188,7 @@ public sealed class FrozenModel<T>
     /// <exception cref="ArgumentException">The batch does not fit the model, or <paramref name="output"/> has another length.</exception>
     public void Predict(SequenceBatch<T> batch, Span<T> output)
     {
+        using var scope = KernelScope.Enter(MaxDegreeOfParallelism);
         model.CheckBatch(batch);
         int needed = (ReducesTime ? 1 : batch.Steps) * batch.BatchSize * OutputSize;
         if (output.Length != needed)
@@ -202,6 +221,7 @@ public sealed class FrozenModel<T>
     /// <exception cref="InvalidOperationException">Another thread is stepping the same stream.</exception>
     public void Step(ModelStream<T> stream, ReadOnlySpan<T> features, Span<T> output)
     {
+        using var scope = KernelScope.Enter(MaxDegreeOfParallelism);
         CheckStream(stream, output);
         if (TokenInput)
         {
@@ -237,6 +257,7 @@ public sealed class FrozenModel<T>
     /// <exception cref="InvalidOperationException">Another thread is stepping the same stream.</exception>
     public void Step(ModelStream<T> stream, int token, Span<T> output)
     {
+        using var scope = KernelScope.Enter(MaxDegreeOfParallelism);
         CheckStream(stream, output);
         if (!TokenInput)
         {
@@ -716,7 +737,10 @@ public sealed class FrozenModel<T>
                 int t = direction == 0 ? s : steps - 1 - s;
                 var step = new CellStep<T>(rows, gates.Slice(t * rows * gw, rows * gw), default, hidden, newHidden,
                     hasCell ? cellState : default, hasCell ? newCell : default, work.StepCache.AsSpan(0, rows * cell.StepCacheWidth),
-                    default, default, default, default, work.Scratch.AsSpan(0, rows * (gw + h)));
+                    default, default, default, default, work.Scratch.AsSpan(0, rows * (gw + h)))
+                {
+                    Recurrent = new RecurrentProduct<T>(cell, rows),
+                };
                 cell.Forward(step);
                 for (int b = 0; b < rows; b++)
                 {

@@ -132,7 +132,7 @@ public sealed record RecurrentSpec(RecurrentKind Kind, int HiddenSize) : LayerSp
     public bool ResetAfterRecurrence { get; init; } = true;
 
     /// <summary>RNN only: tanh or relu. PyTorch: <c>nonlinearity</c>.</summary>
-    public RnnNonlinearity Nonlinearity { get; init; } = RnnNonlinearity.Tanh;
+    public Activation Nonlinearity { get; init; } = Activation.Tanh;
 
     /// <inheritdoc/>
     public override string DefaultName => "rnn";
@@ -282,7 +282,7 @@ public static class Layer
     /// <param name="dropout">Dropout between stacked layers. PyTorch: <c>dropout</c>.</param>
     /// <param name="recurrentDropout">Keras: <c>recurrent_dropout</c>.</param>
     /// <param name="name">The module name (parameter prefix); null for <c>rnn</c>.</param>
-    public static RecurrentSpec Rnn(int hiddenSize, int numLayers = 1, RnnNonlinearity nonlinearity = RnnNonlinearity.Tanh,
+    public static RecurrentSpec Rnn(int hiddenSize, int numLayers = 1, Activation nonlinearity = Activation.Tanh,
         bool bidirectional = false, double dropout = 0, double recurrentDropout = 0, string? name = null) =>
         new(RecurrentKind.Rnn, hiddenSize)
         {

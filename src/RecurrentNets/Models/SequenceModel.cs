@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using RecurrentNets.Init;
+using RecurrentNets.Kernels;
 using RecurrentNets.Layers;
 using RecurrentNets.Optimizers;
 using RecurrentNets.Parameters;
@@ -130,6 +131,17 @@ public sealed partial class SequenceModel<T>
         get => Metadata.TryGetValue(NormalizerKey, out string? json) ? Data.Normalizer<T>.FromJson(json) : null;
         set => SetOrRemove(NormalizerKey, value?.ToJson());
     }
+
+    /// <summary>
+    /// The most threads one call of the model (<see cref="Fit"/>, <see cref="TrainStep"/>, <see cref="Predict(SequenceBatch{T})"/>,
+    /// <see cref="Forward"/>, a stepper's step, ...) may use for its GEMMs and split time loops, the calling thread
+    /// included; null (the default) takes the limit of the caller (a <see cref="Training.Trainer{T}"/>), else the number of
+    /// processors. <see cref="Freeze"/> hands it to the frozen model; it is not saved with the model.
+    /// Results are bit-identical for every value. PyTorch's <c>torch.set_num_threads</c> sets one limit for the process;
+    /// this one is the object's, as ONNX Runtime's <c>intra_op_num_threads</c> is a session's.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is less than 1.</exception>
+    public int? MaxDegreeOfParallelism { get; set => field = KernelScope.Validate(value); }
 
     /// <summary>Whether dropout is on (PyTorch <c>train()</c> / <c>eval()</c>). <see cref="Fit"/>, <see cref="Evaluate"/> and
     /// <see cref="Predict(SequenceBatch{T})"/> set it themselves.</summary>
@@ -473,17 +485,22 @@ public sealed partial class SequenceModel<T>
         }
     }
 
-    /// <summary>Marks this thread as running a call of the model until the scope ends (see <see cref="ConcurrentUseGuard"/>).</summary>
+    /// <summary>Marks this thread as running a call of the model until the scope ends (see <see cref="ConcurrentUseGuard"/>),
+    /// under the model's <see cref="MaxDegreeOfParallelism"/>.</summary>
     internal UseScope Use()
     {
         guard.Enter(this);
-        return new UseScope(this);
+        return new UseScope(this, KernelScope.Enter(MaxDegreeOfParallelism));
     }
 
     /// <summary>Ends a <see cref="Use"/>.</summary>
-    internal readonly ref struct UseScope(SequenceModel<T> model)
+    internal readonly ref struct UseScope(SequenceModel<T> model, KernelScope kernels)
     {
-        public void Dispose() => model.guard.Exit();
+        public void Dispose()
+        {
+            kernels.Dispose();
+            model.guard.Exit();
+        }
     }
 
     /// <summary>The buffers of one batch shape: each layer's output and its gradient.</summary>

@@ -1,5 +1,4 @@
 using System.Numerics;
-using RecurrentNets.Reservoirs;
 
 namespace RecurrentNets.Reference;
 
@@ -9,7 +8,7 @@ public static class ReferenceSparse
     /// <summary>next[i] = decay·x[i] + gain·f(bias[i] + Σ_j Wd[i, j]·d[j] + Σ_k W[i, k]·x[k]), row by row.</summary>
     public static void LeakyStep<T>(ReadOnlySpan<int> rowPointers, ReadOnlySpan<int> columnIndices, ReadOnlySpan<T> values,
         ReadOnlySpan<T> state, ReadOnlySpan<T> driveWeights, ReadOnlySpan<T> drive, ReadOnlySpan<T> bias,
-        T decay, T gain, ReservoirActivation activation, Span<T> nextState)
+        T decay, T gain, Activation activation, Span<T> nextState)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = rowPointers.Length - 1;
@@ -29,10 +28,10 @@ public static class ReferenceSparse
 
             T f = activation switch
             {
-                ReservoirActivation.Tanh => T.Tanh(s),
-                ReservoirActivation.Identity => s,
-                ReservoirActivation.Sigmoid => T.One / (T.One + T.Exp(-s)),
-                ReservoirActivation.Relu => T.Max(s, T.Zero),
+                Activation.Tanh => T.Tanh(s),
+                Activation.Identity => s,
+                Activation.Sigmoid => T.One / (T.One + T.Exp(-s)),
+                Activation.Relu => T.Max(s, T.Zero),
                 _ => throw new ArgumentOutOfRangeException(nameof(activation)),
             };
             nextState[i] = decay * state[i] + gain * f;
@@ -42,7 +41,7 @@ public static class ReferenceSparse
     /// <summary>The batched step: <see cref="LeakyStep{T}"/> on each stream b of states [B, N] and drives [B, D].</summary>
     public static void LeakyStepBatch<T>(ReadOnlySpan<int> rowPointers, ReadOnlySpan<int> columnIndices, ReadOnlySpan<T> values,
         ReadOnlySpan<T> states, ReadOnlySpan<T> driveWeights, ReadOnlySpan<T> drives, ReadOnlySpan<T> bias,
-        T decay, T gain, ReservoirActivation activation, int batchSize, Span<T> nextStates)
+        T decay, T gain, Activation activation, int batchSize, Span<T> nextStates)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = rowPointers.Length - 1;

@@ -121,6 +121,17 @@ public sealed class EchoStateNetwork<T>
     /// <summary>Outputs O.</summary>
     public int Outputs => Readout.Outputs;
 
+    /// <summary>
+    /// The most threads one call (<see cref="Train"/>, <see cref="Force"/>, <see cref="Run"/>, <see cref="Generate"/>) may
+    /// use for the reservoir's steps and the readout's fit, the calling thread included; null (the default) takes the
+    /// limit of the caller, else the number of processors. A reservoir with its own
+    /// <see cref="Reservoir{T}.MaxDegreeOfParallelism"/> keeps it for its steps. Results are bit-identical for every value.
+    /// PyTorch's <c>torch.set_num_threads</c> sets one limit for the process; this one is the network's, as ONNX
+    /// Runtime's <c>intra_op_num_threads</c> is a session's.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is less than 1.</exception>
+    public int? MaxDegreeOfParallelism { get; set => field = Kernels.KernelScope.Validate(value); }
+
     /// <summary>The number of readout features for a reservoir and a choice of features.</summary>
     public static int FeatureCount(IReservoir<T> reservoir, ReadoutFeatures readoutFeatures)
     {
@@ -146,6 +157,7 @@ public sealed class EchoStateNetwork<T>
     /// <exception cref="ArgumentException">A length does not match.</exception>
     public void Train(EsnState<T> state, ReadOnlySpan<T> inputs, ReadOnlySpan<T> targets, int washout, bool fit = true)
     {
+        using var scope = Kernels.KernelScope.Enter(MaxDegreeOfParallelism);
         int steps = CheckSequence(state, inputs, targets);
         if (washout < 0 || washout >= steps)
         {
@@ -193,6 +205,7 @@ public sealed class EchoStateNetwork<T>
     /// <param name="outputs">The readout's one-step predictions [T, O], or empty.</param>
     public void Force(EsnState<T> state, ReadOnlySpan<T> inputs, ReadOnlySpan<T> teacher, Span<T> outputs)
     {
+        using var scope = Kernels.KernelScope.Enter(MaxDegreeOfParallelism);
         int steps = CheckSequence(state, inputs, teacher);
         int i = Inputs, o = Outputs;
         if (!outputs.IsEmpty && outputs.Length != steps * o)
@@ -220,6 +233,7 @@ public sealed class EchoStateNetwork<T>
     /// <exception cref="InvalidOperationException">The readout has not been trained.</exception>
     public void Run(EsnState<T> state, ReadOnlySpan<T> inputs, Span<T> outputs)
     {
+        using var scope = Kernels.KernelScope.Enter(MaxDegreeOfParallelism);
         int steps = CheckSequence(state, inputs, outputs);
         int i = Inputs, o = Outputs;
         for (int t = 0; t < steps; t++)
@@ -242,6 +256,7 @@ public sealed class EchoStateNetwork<T>
     /// <exception cref="InvalidOperationException">The readout is not trained, or inputs ≠ outputs.</exception>
     public void Generate(EsnState<T> state, Span<T> outputs)
     {
+        using var scope = Kernels.KernelScope.Enter(MaxDegreeOfParallelism);
         ArgumentNullException.ThrowIfNull(state);
         int o = Outputs;
         if (Inputs != o)

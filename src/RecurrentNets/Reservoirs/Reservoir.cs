@@ -81,7 +81,7 @@ public sealed class Reservoir<T> : IReservoir<T>
     /// <exception cref="ArgumentException">A shape does not match.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The leak rate is outside (0, 1].</exception>
     public Reservoir(CsrMatrix<T> weights, T[] driveWeights, T[]? bias, int inputs, int feedbackSize,
-        double leakRate = 1.0, double? activationGain = null, ReservoirActivation activation = ReservoirActivation.Tanh)
+        double leakRate = 1.0, double? activationGain = null, Activation activation = Activation.Tanh)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(driveWeights);
@@ -150,7 +150,7 @@ public sealed class Reservoir<T> : IReservoir<T>
     public double ActivationGain { get; }
 
     /// <summary>The activation f.</summary>
-    public ReservoirActivation Activation { get; }
+    public Activation Activation { get; }
 
     /// <summary>The spectral radius W was scaled to (NaN when it was not rescaled).</summary>
     public double SpectralRadius { get; private init; } = double.NaN;
@@ -162,6 +162,7 @@ public sealed class Reservoir<T> : IReservoir<T>
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        using var scope = KernelScope.Enter(options.MaxDegreeOfParallelism);
         int n = options.Units;
         var random = new SeededRandom(options.Seed);
         var wRandom = random.Fork();
@@ -239,6 +240,7 @@ public sealed class Reservoir<T> : IReservoir<T>
         return new Reservoir<T>(wt, drive, bias, inputs, fb, options.LeakRate, options.ActivationGain, options.Activation)
         {
             SpectralRadius = scaledTo,
+            MaxDegreeOfParallelism = options.MaxDegreeOfParallelism,
         };
     }
 
@@ -246,6 +248,7 @@ public sealed class Reservoir<T> : IReservoir<T>
     /// <exception cref="ArgumentException">A length does not match.</exception>
     public void Step(ReadOnlySpan<T> state, ReadOnlySpan<T> drive, Span<T> nextState)
     {
+        using var scope = KernelScope.Enter(MaxDegreeOfParallelism);
         int n = Units;
         if (state.Length != n || nextState.Length != n)
         {
@@ -291,9 +294,20 @@ public sealed class Reservoir<T> : IReservoir<T>
     }
 
     /// <summary>Reservoirs with at least this many nonzeros (nonzeros × streams for <see cref="StepBatch"/>) split each
-    /// step over the kernel threads (see <see cref="KernelOptions.MaxDegreeOfParallelism"/>); results are identical either
+    /// step over the kernel threads (see <see cref="MaxDegreeOfParallelism"/>); results are identical either
     /// way.</summary>
     public int ParallelMinNonZeros { get; set; } = 200_000;
+
+    /// <summary>
+    /// The most threads one <see cref="Step"/> or <see cref="StepBatch"/> may use, the calling thread included; null takes
+    /// the limit of the caller (an <see cref="EchoStateNetwork{T}"/>), else the number of processors. Set from
+    /// <see cref="ReservoirOptions.MaxDegreeOfParallelism"/> by <see cref="Create"/>. The states are bit-identical for
+    /// every value.
+    /// PyTorch's <c>torch.set_num_threads</c> sets one limit for the process; this one is the object's, as ONNX Runtime's
+    /// <c>intra_op_num_threads</c> is a session's.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is less than 1.</exception>
+    public int? MaxDegreeOfParallelism { get; set => field = KernelScope.Validate(value); }
 
     private StepJob? stepJob;
 
@@ -324,6 +338,7 @@ public sealed class Reservoir<T> : IReservoir<T>
     /// <exception cref="ArgumentException">A length does not match.</exception>
     public void StepBatch(ReadOnlySpan<T> states, ReadOnlySpan<T> drives, int batchSize, Span<T> nextStates)
     {
+        using var scope = KernelScope.Enter(MaxDegreeOfParallelism);
         ArgumentOutOfRangeException.ThrowIfNegative(batchSize);
         long n = (long)batchSize * Units;
         if (states.Length != n || nextStates.Length != n)

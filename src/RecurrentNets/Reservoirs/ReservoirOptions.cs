@@ -65,7 +65,7 @@ public sealed class ReservoirOptions
     public WeightDistribution FeedbackDistribution { get; init; } = WeightDistribution.Uniform;
 
     /// <summary>The activation f (tanh by default).</summary>
-    public ReservoirActivation Activation { get; init; } = ReservoirActivation.Tanh;
+    public Activation Activation { get; init; } = Activation.Tanh;
 
     /// <summary>Seed of every random draw: the same seed gives bit-identical weights.</summary>
     public ulong Seed { get; init; }
@@ -78,6 +78,15 @@ public sealed class ReservoirOptions
 
     /// <summary>A custom initializer for Wfb [Units, FeedbackSize] (then not rescaled by the feedback scaling).</summary>
     public IMatrixInitializer? Feedback { get; init; }
+
+    /// <summary>
+    /// The most threads <see cref="Reservoir{T}.Create"/> (the spectral radius) and then the reservoir's steps
+    /// (<see cref="Reservoir{T}.MaxDegreeOfParallelism"/>) may use, the calling thread included; null (the default) takes
+    /// the limit of the caller, else the number of processors. The weights and states are bit-identical for every value.
+    /// PyTorch's <c>torch.set_num_threads</c> sets one limit for the process; this one is the object's, as ONNX Runtime's
+    /// <c>intra_op_num_threads</c> is a session's.
+    /// </summary>
+    public int? MaxDegreeOfParallelism { get; init; }
 
     /// <summary>Checks every option.</summary>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range; the message names it.</exception>
@@ -151,6 +160,7 @@ public sealed class ReservoirOptions
         CheckDefined(RecurrentDistribution, nameof(RecurrentDistribution));
         CheckDefined(FeedbackDistribution, nameof(FeedbackDistribution));
         CheckDefined(Activation, nameof(Activation));
+        Kernels.KernelScope.Validate(MaxDegreeOfParallelism, nameof(MaxDegreeOfParallelism));
     }
 
     private static void CheckScaling(double value, string name)

@@ -53,4 +53,29 @@ public sealed class RecurrentState<T>
         other.Hidden.Data.CopyTo(Hidden.Data, 0);
         other.Cell?.Data.CopyTo(Cell!.Data, 0);
     }
+
+    // Checks this state against a layer of `layers` layers and directions: the message names the argument and both shapes.
+    // The names are built only on failure: the check runs on every step of a training loop.
+    internal void Require(int layers, int batch, int hiddenSize, bool needsCell, string name)
+    {
+        if (!Hidden.HasShape(layers, batch, hiddenSize))
+        {
+            ShapeCheck.Require(Hidden, [layers, batch, hiddenSize], name + ".Hidden", "[numLayers·directions, batchSize, hiddenSize]");
+        }
+
+        if (!needsCell)
+        {
+            return;
+        }
+
+        if (Cell is null)
+        {
+            throw new ArgumentException($"{name} has no cell state but the layer's cells need one.", name);
+        }
+
+        if (!Cell.HasShape(layers, batch, hiddenSize))
+        {
+            ShapeCheck.Require(Cell, [layers, batch, hiddenSize], name + ".Cell", "[numLayers·directions, batchSize, hiddenSize]");
+        }
+    }
 }

@@ -25,7 +25,8 @@ public sealed class Rnn<T> : RecurrentLayer<T>
     /// <param name="inputSize">I. PyTorch: <c>input_size</c>.</param>
     /// <param name="hiddenSize">H. PyTorch: <c>hidden_size</c>.</param>
     /// <param name="numLayers">L. PyTorch: <c>num_layers</c>.</param>
-    /// <param name="nonlinearity">tanh or relu. PyTorch: <c>nonlinearity</c>.</param>
+    /// <param name="nonlinearity"><see cref="Activation.Tanh"/> or <see cref="Activation.Relu"/>. PyTorch: <c>nonlinearity</c>
+    /// (<c>'tanh'</c> or <c>'relu'</c>).</param>
     /// <param name="bias">Whether to use b_ih and b_hh. PyTorch: <c>bias</c>.</param>
     /// <param name="random">The initialisation (and dropout) source; seed 0 when null.</param>
     /// <param name="parameters">A block to add the parameters to (to share one block with other layers); a new one when null.</param>
@@ -34,7 +35,8 @@ public sealed class Rnn<T> : RecurrentLayer<T>
     /// <param name="recurrentDropout">Variational dropout on h(t-1) as seen by W_hh, one mask per sequence kept across
     /// time (Gal and Ghahramani 2016). Keras: <c>recurrent_dropout</c>.</param>
     /// <param name="learnInitialState">Learn h(0) as parameters <c>initial_hidden</c>.</param>
-    public Rnn(int inputSize, int hiddenSize, int numLayers = 1, RnnNonlinearity nonlinearity = RnnNonlinearity.Tanh,
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="nonlinearity"/> is not Tanh or Relu.</exception>
+    public Rnn(int inputSize, int hiddenSize, int numLayers = 1, Activation nonlinearity = Activation.Tanh,
         bool bias = true, SeededRandom? random = null, ParameterBlock<T>? parameters = null, bool bidirectional = false,
         double dropout = 0, bool learnInitialState = false, double recurrentDropout = 0)
         : base(parameters, inputSize, hiddenSize, numLayers,
@@ -46,7 +48,7 @@ public sealed class Rnn<T> : RecurrentLayer<T>
     }
 
     /// <summary>tanh or relu.</summary>
-    public RnnNonlinearity Nonlinearity { get; }
+    public Activation Nonlinearity { get; }
 
     /// <inheritdoc/>
     public override IReadOnlyDictionary<string, string> Configuration
@@ -54,7 +56,7 @@ public sealed class Rnn<T> : RecurrentLayer<T>
         get
         {
             var configuration = BaseConfiguration("RNN");
-            configuration["nonlinearity"] = Nonlinearity == RnnNonlinearity.Tanh ? "tanh" : "relu";
+            configuration["nonlinearity"] = Nonlinearity == Activation.Tanh ? "tanh" : "relu";
             return configuration;
         }
     }

@@ -130,7 +130,7 @@ public static class Checkpoint
         double dropout = Real("dropout"), recurrentDropout = Real("recurrent_dropout");
         Sequence.RecurrentLayer<T> layer = model switch
         {
-            "RNN" => new Sequence.Rnn<T>(input, hidden, layers, Get("nonlinearity") == "relu" ? Cells.RnnNonlinearity.Relu : Cells.RnnNonlinearity.Tanh,
+            "RNN" => new Sequence.Rnn<T>(input, hidden, layers, Get("nonlinearity") == "relu" ? Activation.Relu : Activation.Tanh,
                 bias, null, null, bidirectional, dropout, learn, recurrentDropout),
             "LSTM" => new Sequence.Lstm<T>(input, hidden, layers, bias, null, null, bidirectional, dropout, Bool("peephole"),
                 Bool("coupled_input_forget"), null, learn, recurrentDropout),

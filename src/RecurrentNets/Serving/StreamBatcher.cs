@@ -525,12 +525,6 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
     {
         try
         {
-            if (workers.Length > 1)
-            {
-                // Each worker runs its batched steps on its own thread: the workers are the parallelism.
-                Kernels.KernelOptions.ThreadLimit = 1;
-            }
-
             while (true)
             {
                 Generation? generation;
@@ -722,7 +716,14 @@ public sealed class StreamBatcher<T> : IAsyncDisposable, IDisposable
             }
 
             t1 = Stopwatch.GetTimestamp();
-            model.StepRows(work, rows, outputs.AsSpan(0, rows * outputSize), states.AsSpan(0, rows * stateSize), counts.AsSpan(0, rows), tokens: model.TokenInput);
+
+            // With several workers each runs its batched steps on its own thread (the workers are the parallelism);
+            // one worker uses the threads the model allows.
+            using (Kernels.KernelScope.Enter(workers.Length > 1 ? 1 : model.MaxDegreeOfParallelism))
+            {
+                model.StepRows(work, rows, outputs.AsSpan(0, rows * outputSize), states.AsSpan(0, rows * stateSize), counts.AsSpan(0, rows), tokens: model.TokenInput);
+            }
+
             t2 = Stopwatch.GetTimestamp();
             for (int r = 0; r < rows; r++)
             {

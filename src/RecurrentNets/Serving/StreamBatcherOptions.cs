@@ -29,8 +29,9 @@ public sealed record StreamBatcherOptions
 
     /// <summary>
     /// The threads that run batched steps (default 1). With one, a batched step's products use the library's worker
-    /// threads (<see cref="Kernels.KernelOptions.MaxDegreeOfParallelism"/>); with more, each runs its own batches on its own
-    /// thread, so that batches of different streams run side by side with no meeting of threads inside a step.
+    /// threads, up to the model's <see cref="Models.FrozenModel{T}.MaxDegreeOfParallelism"/> (all processors when null);
+    /// with more, each runs its own batches on its own thread alone, so that batches of different streams run side by
+    /// side with no meeting of threads inside a step.
     /// </summary>
     public int Workers { get; init; } = 1;
 

@@ -114,6 +114,14 @@ public sealed record TrainerOptions
     /// <summary>Continue a run from the state an <see cref="EpochEnd"/> gave (with the parameters and the optimiser's
     /// state of that moment restored by the caller): the run then goes on as if it had not stopped.</summary>
     public TrainerState? Resume { get; init; }
+
+    /// <summary>
+    /// The most threads the steps and validations of <see cref="Trainer{T}.Fit"/> may use, the calling thread included:
+    /// the limit every model and layer the task calls inherits unless it sets its own. Null (the default) takes the
+    /// limit of the caller, else the number of processors. Results are bit-identical for every value. PyTorch's
+    /// <c>torch.set_num_threads</c> sets one limit for the process; this one is the run's.
+    /// </summary>
+    public int? MaxDegreeOfParallelism { get; init; }
 }
 
 /// <summary>
@@ -150,6 +158,8 @@ public sealed class Trainer<T>
         {
             throw new ArgumentOutOfRangeException("options.CheckpointEvery", this.options.CheckpointEvery, "CheckpointEvery must be at least 1.");
         }
+
+        Kernels.KernelScope.Validate(this.options.MaxDegreeOfParallelism, "options.MaxDegreeOfParallelism");
     }
 
     /// <summary>Runs the epochs.</summary>
@@ -161,6 +171,7 @@ public sealed class Trainer<T>
     {
         ArgumentNullException.ThrowIfNull(task);
         ArgumentOutOfRangeException.ThrowIfLessThan(task.StepsPerEpoch, 1, "task.StepsPerEpoch");
+        using var scope = Kernels.KernelScope.Enter(options.MaxDegreeOfParallelism);
         var resume = options.Resume;
         double baseRate = resume?.BaseLearningRate ?? optimizer.LearningRate;
         var losses = new List<double>(resume?.EpochLosses ?? []);

@@ -83,7 +83,7 @@ public sealed class ValidationSweepTests(ITestOutputHelper output)
         ["ReservoirOptions Connectivity NaN"] = (() => Reservoir(new() { Connectivity = NaN }), "Connectivity"),
         ["ReservoirOptions Units 0"] = (() => Reservoir(new() { Units = 0 }), "Units"),
         ["ReservoirOptions Degree 0"] = (() => Reservoir(new() { Degree = 0 }), "Degree"),
-        ["ReservoirOptions Activation 99"] = (() => Reservoir(new() { Activation = (ReservoirActivation)99 }), "Activation"),
+        ["ReservoirOptions Activation 99"] = (() => Reservoir(new() { Activation = (Activation)99 }), "Activation"),
         ["ReservoirOptions SpectralRadiusMethod 99"] = (() => Reservoir(new() { SpectralRadiusMethod = (SpectralRadiusMethod)99 }), "SpectralRadiusMethod"),
         ["ReservoirOptions InputDistribution 99"] = (() => Reservoir(new() { InputDistribution = (WeightDistribution)99 }), "InputDistribution"),
         ["ReservoirOptions RecurrentDistribution 99"] = (() => Reservoir(new() { RecurrentDistribution = (WeightDistribution)99 }), "RecurrentDistribution"),

@@ -66,9 +66,9 @@ public class GateKernelTests
             var hNew = new double[batch * hidden];
             var stepCache = new double[batch * hidden];
             var scratch = new double[batch * (gw + hidden)];
-            cell.Forward(new CellStep<double>(batch, gates, gates, hPrev, hNew, default, default, stepCache, default, default, default, default, scratch));
+            cell.Forward(new CellStep<double>(batch, gates, gates, hPrev, hNew, default, default, stepCache, default, default, default, default, scratch) { Recurrent = new RecurrentProduct<double>(cell, batch) });
             var expected = new double[batch * hidden];
-            ReferenceGru.Forward(projection, hPrev, cell.WeightHH.Values, cell.BiasHH!.Values, resetAfter, batch, hidden, expected);
+            ReferenceGru.Forward(projection, hPrev, cell.WeightHH!.Values, cell.BiasHH!.Values, resetAfter, batch, hidden, expected);
             for (int i = 0; i < expected.Length; i++)
             {
                 Assert.True(Math.Abs(expected[i] - hNew[i]) < 1e-12, $"h[{i}] H={hidden} resetAfter={resetAfter}: {expected[i]} vs {hNew[i]}");
@@ -102,10 +102,10 @@ public class GateKernelTests
                     cell.PrepareWeights(backward: false);
                 }
 
-                cell.Forward(new CellStep<float>(batch, gates, gates, hPrev, hNew, default, default, stepCache, default, default, default, default, scratch));
+                cell.Forward(new CellStep<float>(batch, gates, gates, hPrev, hNew, default, default, stepCache, default, default, default, default, scratch) { Recurrent = new RecurrentProduct<float>(cell, batch) });
                 cell.ReleaseWeights();
                 var expected = new double[batch * hidden];
-                ReferenceGru.Forward(D(projection), D(hPrev), D(cell.WeightHH.Values.ToArray()), D(cell.BiasHH!.Values.ToArray()), resetAfter, batch, hidden, expected);
+                ReferenceGru.Forward(D(projection), D(hPrev), D(cell.WeightHH!.Values.ToArray()), D(cell.BiasHH!.Values.ToArray()), resetAfter, batch, hidden, expected);
                 AssertClose(expected, hNew, $"h H={hidden} resetAfter={resetAfter} packed={packed}", 2e-6 * Math.Sqrt(hidden));
             }
         }

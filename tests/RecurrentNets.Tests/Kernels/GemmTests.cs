@@ -6,30 +6,21 @@ using RecurrentNets.Reference;
 
 namespace RecurrentNets.Tests.Kernels;
 
-/// <summary>The GEMM tests force global kernel settings, so they run alone.</summary>
+/// <summary>
+/// The GEMM tests run alone, so that the worker pool is free when they compare one thread with several (a call that
+/// finds the pool held by another test's call runs on its own thread, which would compare one thread with one).
+/// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class GemmCollection
 {
-    public const string Name = "Gemm (global kernel settings)";
+    public const string Name = "Gemm (the worker pool to themselves)";
 }
 
 /// <summary>Fast GEMM against <see cref="ReferenceGemm"/> on every forced path, every transpose, every small size.</summary>
 [Collection(GemmCollection.Name)]
-public sealed class GemmTests : IDisposable
+public sealed class GemmTests
 {
     private static readonly int[] FixedSizes = [1, 7, 33, 70];
-
-    public GemmTests()
-    {
-        GemmDriver.ForcedPath = GemmPath.Auto;
-        KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
-    }
-
-    public void Dispose()
-    {
-        GemmDriver.ForcedPath = GemmPath.Auto;
-        KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
-    }
 
     /// <summary>The paths this CPU can run; forcing one it cannot accelerate would only test a software emulation.</summary>
     private static GemmPath[] AvailablePaths()
@@ -110,7 +101,7 @@ public sealed class GemmTests : IDisposable
         int[][] shapes = [[300, 100, 200], [100, 300, 200], [12, 2000, 300], [97, 97, 401], [47, 401, 300], [100, 600, 700]];
         foreach (GemmPath path in AvailablePaths())
         {
-            GemmDriver.ForcedPath = path;
+            using var scope = KernelScope.Enter(null, path);
             foreach (int[] s in shapes)
             {
                 CompareThreadCounts<float>(transposeA, transposeB, s[0], s[1], s[2]);
@@ -148,34 +139,29 @@ public sealed class GemmTests : IDisposable
     public void ThreadedPackingGivesTheSameProductsAsSingleThreadedPacking(bool transposeB)
     {
         // Matrices of a million elements and more are packed by all threads, each taking a range of micro-panels.
-        int saved = KernelOptions.MaxDegreeOfParallelism;
-        try
+        foreach (GemmPath path in AvailablePaths())
         {
-            foreach (GemmPath path in AvailablePaths())
+            using var scope = KernelScope.Enter(null, path);
+            foreach (var (k, n) in new[] { (700, 2100), (513, 2049) })
             {
-                GemmDriver.ForcedPath = path;
-                foreach (var (k, n) in new[] { (700, 2100), (513, 2049) })
+                var rng = new Random(k + n);
+                float[] b = RandomArray<float>(rng, k * n), a = RandomArray<float>(rng, 3 * k);
+                var single = new PackedMatrix<float>();
+                var threaded = new PackedMatrix<float>();
+                using (KernelScope.Enter(1))
                 {
-                    var rng = new Random(k + n);
-                    float[] b = RandomArray<float>(rng, k * n), a = RandomArray<float>(rng, 3 * k);
-                    var single = new PackedMatrix<float>();
-                    var threaded = new PackedMatrix<float>();
-                    KernelOptions.MaxDegreeOfParallelism = 1;
                     Gemm.Pack<float>(transposeB, k, n, b, transposeB ? k : n, single);
-                    KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
-                    Gemm.Pack<float>(transposeB, k, n, b, transposeB ? k : n, threaded);
-                    KernelOptions.MaxDegreeOfParallelism = 1;
+                }
+
+                Gemm.Pack<float>(transposeB, k, n, b, transposeB ? k : n, threaded);
+                using (KernelScope.Enter(1))
+                {
                     float[] c1 = new float[3 * n], c2 = new float[3 * n];
                     Gemm.Compute<float>(false, 3, n, k, a, k, single, c1, n, false);
                     Gemm.Compute<float>(false, 3, n, k, a, k, threaded, c2, n, false);
                     Assert.Equal(c1, c2);
                 }
             }
-        }
-        finally
-        {
-            GemmDriver.ForcedPath = GemmPath.Auto;
-            KernelOptions.MaxDegreeOfParallelism = saved;
         }
     }
 
@@ -186,7 +172,7 @@ public sealed class GemmTests : IDisposable
         int[][] shapes = [[300, 100, 200], [100, 300, 200], [1, 4100, 600], [3, 2100, 700], [12, 2000, 300], [47, 401, 300]];
         foreach (GemmPath path in AvailablePaths())
         {
-            GemmDriver.ForcedPath = path;
+            using var scope = KernelScope.Enter(null, path);
             foreach (int[] s in shapes)
             {
                 ComparePackedThreadCounts<float>(transposeA, transposeB, s[0], s[1], s[2]);
@@ -202,7 +188,7 @@ public sealed class GemmTests : IDisposable
         var rng = new Random(3);
         foreach (GemmPath path in AvailablePaths())
         {
-            GemmDriver.ForcedPath = path;
+            using var scope = KernelScope.Enter(null, path);
             foreach (int m in new[] { 1, 3, 4, 5, 13, 40 })
             {
                 int n = 300, k = 600;
@@ -227,7 +213,7 @@ public sealed class GemmTests : IDisposable
         var forward = new PackedMatrix<float>();
         var backward = new PackedMatrix<float>();
         int[] rows = [1, 5, 32];
-        KernelOptions.MaxDegreeOfParallelism = 1;
+        using var scope = KernelScope.Enter(1);
         long best = SteadyState.AllocatedBytes(_ =>
         {
             Gemm.Pack<float>(true, 512, 2048, b, 512, forward);
@@ -327,7 +313,7 @@ public sealed class GemmTests : IDisposable
         float[] a = RandomArray<float>(rng, m * k), b = RandomArray<float>(rng, n * k);
         float[] start = RandomArray<float>(rng, m * n);
         var packed = new PackedMatrix<float>();
-        KernelOptions.MaxDegreeOfParallelism = 1;
+        using var scope = KernelScope.Enter(1);
         Gemm.Pack<float>(true, k, n, b, k, packed);
         foreach (bool accumulate in new[] { false, true })
         {
@@ -353,7 +339,7 @@ public sealed class GemmTests : IDisposable
         var a = new float[64 * 512];
         var b = new float[2048 * 512];
         var c = new float[64 * 2048];
-        KernelOptions.MaxDegreeOfParallelism = 1;
+        using var scope = KernelScope.Enter(1);
         foreach (int m in new[] { 1, 5, 32 })
         {
             // Warm-up grows this thread's packing buffers once.
@@ -400,9 +386,10 @@ public sealed class GemmTests : IDisposable
         int m = 150, n = 160, k = 170;
         float[] a = RandomArray<float>(rng, m * k), b = RandomArray<float>(rng, k * n);
         var expected = new float[m * n];
-        KernelOptions.MaxDegreeOfParallelism = 1;
-        Gemm.Multiply<float>(a, b, expected, m, k, n);
-        KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
+        using (KernelScope.Enter(1))
+        {
+            Gemm.Multiply<float>(a, b, expected, m, k, n);
+        }
 
         var results = new float[4][];
         var threads = new Thread[4];
@@ -563,7 +550,7 @@ public sealed class GemmTests : IDisposable
 
         foreach (GemmPath path in paths)
         {
-            GemmDriver.ForcedPath = path;
+            using var scope = KernelScope.Enter(null, path);
             foreach (bool accumulate in new[] { false, true })
             {
                 if (accumulate)
@@ -599,8 +586,6 @@ public sealed class GemmTests : IDisposable
                 }
             }
         }
-
-        GemmDriver.ForcedPath = GemmPath.Auto;
     }
 
     private static void CompareThreadCounts<T>(bool transposeA, bool transposeB, int m, int n, int k)
@@ -614,9 +599,11 @@ public sealed class GemmTests : IDisposable
         foreach (bool accumulate in new[] { false, true })
         {
             T[] single = (T[])start.Clone(), threaded = (T[])start.Clone();
-            KernelOptions.MaxDegreeOfParallelism = 1;
-            Gemm.Compute<T>(transposeA, transposeB, m, n, k, a, aCols, b, bCols, single, n, accumulate);
-            KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
+            using (KernelScope.Enter(1))
+            {
+                Gemm.Compute<T>(transposeA, transposeB, m, n, k, a, aCols, b, bCols, single, n, accumulate);
+            }
+
             Gemm.Compute<T>(transposeA, transposeB, m, n, k, a, aCols, b, bCols, threaded, n, accumulate);
             Assert.Equal(single, threaded);
         }
@@ -671,12 +658,15 @@ public sealed class GemmTests : IDisposable
 
         foreach (GemmPath path in paths)
         {
-            GemmDriver.ForcedPath = path;
-            Gemm.Pack<T>(transposeB, k, n, b, ldb, packed);
+            using (KernelScope.Enter(null, path))
+            {
+                Gemm.Pack<T>(transposeB, k, n, b, ldb, packed);
+            }
+
             Assert.Equal(path, packed.Path);
 
             // The product runs on the path B was packed for, whatever is forced when it is called.
-            GemmDriver.ForcedPath = GemmPath.Portable;
+            using var portable = KernelScope.Enter(null, GemmPath.Portable);
             foreach (bool accumulate in new[] { false, true })
             {
                 if (accumulate)
@@ -711,8 +701,6 @@ public sealed class GemmTests : IDisposable
                 }
             }
         }
-
-        GemmDriver.ForcedPath = GemmPath.Auto;
     }
 
     private static void ComparePackedThreadCounts<T>(bool transposeA, bool transposeB, int m, int n, int k)
@@ -728,9 +716,11 @@ public sealed class GemmTests : IDisposable
         foreach (bool accumulate in new[] { false, true })
         {
             T[] single = (T[])start.Clone(), threaded = (T[])start.Clone();
-            KernelOptions.MaxDegreeOfParallelism = 1;
-            Gemm.Compute<T>(transposeA, m, n, k, a, aCols, packed, single, n, accumulate);
-            KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
+            using (KernelScope.Enter(1))
+            {
+                Gemm.Compute<T>(transposeA, m, n, k, a, aCols, packed, single, n, accumulate);
+            }
+
             Gemm.Compute<T>(transposeA, m, n, k, a, aCols, packed, threaded, n, accumulate);
             Assert.Equal(single, threaded);
         }

@@ -87,7 +87,7 @@ public class SequenceModelTests
             case "gru-cho-mean":
                 return new SequenceModel<T>(3, seed: 6).Add(Layer.Gru(5, resetAfterRecurrence: false)).Add(Layer.MeanOverTime()).Add(Layer.Linear(2));
             case "rnn-relu-every-step":
-                return new SequenceModel<T>(3, seed: 7).Add(Layer.Rnn(4, nonlinearity: RnnNonlinearity.Relu)).Add(Layer.Linear(3, bias: false));
+                return new SequenceModel<T>(3, seed: 7).Add(Layer.Rnn(4, nonlinearity: Activation.Relu)).Add(Layer.Linear(3, bias: false));
             case "lstm-peephole-coupled-last":
                 return new SequenceModel<T>(3, seed: 8).Add(Layer.Lstm(4, peephole: true, coupledInputForget: true, forgetBias: 1))
                     .Add(Layer.LastStep()).Add(Layer.Linear(2));
@@ -184,7 +184,7 @@ public class SequenceModelTests
         {
             NumLayers = 3, Bidirectional = true, Dropout = 0.25, RecurrentDropout = 0.125, Bias = false, LearnInitialState = true,
             Peephole = true, CoupledInputForget = true, ForgetBias = 1.5, ResetAfterRecurrence = false,
-            Nonlinearity = RnnNonlinearity.Relu, Name = "enc",
+            Nonlinearity = Activation.Relu, Name = "enc",
         };
         var model = new SequenceModel<double>(2, seed: 3).Add(spec).Add(Layer.TimeDelay(3, 2, dilation: 3, activation: Activation.Sigmoid))
             .Add(Layer.MeanOverTime()).Add(Layer.Linear(2, bias: false));

@@ -30,7 +30,7 @@ public class LoopTests(ITestOutputHelper output)
         Assert.Equal(a.Loss, b.Loss, 1e-12);
 
         int n = 8, h = 16;
-        var hh = bptt.Layer.Cells[0].WeightHH.Gradients;
+        var hh = bptt.Layer.Cells[0].WeightHH!.Gradients;
         var ih = bptt.Layer.Cells[0].WeightIH.Gradients;
         double max = 0;
         for (int i = 0; i < n; i++)

@@ -337,7 +337,7 @@ internal static class Protocols
         var reservoir = Reservoir<double>.Create(new ReservoirOptions
         {
             Units = units,
-            Activation = ReservoirActivation.Identity,
+            Activation = Activation.Identity,
             Recurrent = new OrthogonalInitializer(),
             SpectralRadius = 0.95,
             InputScaling = 0.1,

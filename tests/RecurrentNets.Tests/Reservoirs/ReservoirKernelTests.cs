@@ -41,7 +41,7 @@ public class ReservoirKernelTests
         var wd = Enumerable.Range(0, n * d).Select(_ => random.NextUniform(-1, 1)).ToArray();
         var drive = new[] { 0.3, -0.7 };
         var bias = Enumerable.Range(0, n).Select(_ => random.NextUniform(-0.2, 0.2)).ToArray();
-        foreach (var act in Enum.GetValues<ReservoirActivation>())
+        foreach (var act in Enum.GetValues<Activation>())
         {
             var fast = new double[n];
             var slow = new double[n];
@@ -124,7 +124,7 @@ public class ReservoirKernelTests
         var bias = Enumerable.Range(0, n).Select(_ => T.CreateTruncating(random.NextUniform(-0.2, 0.2))).ToArray();
         var sliced = SlicedEllMatrix<T>.FromCsr(n, w.RowPointers, w.ColumnIndices, w.Values, lanes);
         T decay = T.CreateTruncating(0.7), gain = T.CreateTruncating(0.3);
-        foreach (var act in Enum.GetValues<ReservoirActivation>())
+        foreach (var act in Enum.GetValues<Activation>())
         {
             var csr = new T[n];
             var fast = new T[n];
@@ -175,7 +175,7 @@ public class ReservoirKernelTests
         var wdf = wd.Select(v => (float)v).ToArray();
         var drf = drives.Select(v => (float)v).ToArray();
         var bf = bias.Select(v => (float)v).ToArray();
-        foreach (var act in Enum.GetValues<ReservoirActivation>())
+        foreach (var act in Enum.GetValues<Activation>())
         {
             var fast = new double[batch * n];
             var slow = new double[batch * n];
@@ -275,7 +275,7 @@ public class ReservoirKernelTests
     [MemberData(nameof(BatchSizeClasses))]
     public void EveryStreamOfABatchEqualsTheStreamSteppedAloneInEverySizeClass(int n, int batch)
     {
-        foreach (var activation in Enum.GetValues<ReservoirActivation>())
+        foreach (var activation in Enum.GetValues<Activation>())
         {
             foreach (bool split in new[] { false, true })
             {
@@ -285,7 +285,7 @@ public class ReservoirKernelTests
         }
     }
 
-    private static void EveryStreamEqualsItsStep<T>(int n, int batch, ReservoirActivation activation, bool split)
+    private static void EveryStreamEqualsItsStep<T>(int n, int batch, Activation activation, bool split)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         var options = new ReservoirOptions
@@ -329,7 +329,7 @@ public class ReservoirKernelTests
     {
         var random = new SeededRandom(17);
         var source = Enumerable.Range(0, 2048).Select(_ => T.CreateTruncating(random.NextUniform(-12, 12) * random.NextUniform(0, 1))).ToArray();
-        foreach (var activation in Enum.GetValues<ReservoirActivation>())
+        foreach (var activation in Enum.GetValues<Activation>())
         {
             var whole = (T[])source.Clone();
             SparseKernels.Activate<T>(whole, activation);
@@ -398,10 +398,12 @@ public class ReservoirKernelTests
         var slow = new double[columns * columns];
         foreach (int threads in new[] { 1, 2 })
         {
-            KernelOptions.MaxDegreeOfParallelism = threads;
             Array.Clear(fast);
-            GramKernels.AccumulateUpper(x, rows, columns, fast, new double[GramKernels.PackLength(columns)]);
-            KernelOptions.MaxDegreeOfParallelism = Environment.ProcessorCount;
+            using (KernelScope.Enter(threads))
+            {
+                GramKernels.AccumulateUpper(x, rows, columns, fast, new double[GramKernels.PackLength(columns)]);
+            }
+
             Array.Clear(slow);
             ReferenceSparse.AccumulateGramUpper(x, rows, columns, slow);
             for (int i = 0; i < columns; i++)

@@ -1,4 +1,6 @@
 using RecurrentNets.Cells;
+using RecurrentNets.Models;
+using RecurrentNets.Parameters;
 using RecurrentNets.Sequence;
 using RecurrentNets.Tensors;
 
@@ -78,9 +80,20 @@ public class BadInputTests
         Assert.Throws<InvalidOperationException>(() => fresh.Backward(new Tensor<float>(4, 2, 5)));
     }
 
-    [Fact]
-    public void UnknownNonlinearityIsRejected() =>
-        Assert.Throws<ArgumentOutOfRangeException>(() => new Rnn<float>(3, 5, nonlinearity: (RnnNonlinearity)7));
+    [Theory]
+    [InlineData(Activation.Sigmoid)]
+    [InlineData(Activation.Identity)]
+    [InlineData((Activation)7)]
+    public void ANonlinearityOtherThanTanhOrReluIsRejected(Activation nonlinearity)
+    {
+        // PyTorch's nn.RNN accepts only 'tanh' and 'relu'; the shared enum has more members, which the Elman cell refuses.
+        var layer = Assert.Throws<ArgumentOutOfRangeException>(() => new Rnn<float>(3, 5, nonlinearity: nonlinearity));
+        Assert.Equal("nonlinearity", layer.ParamName);
+        var cell = Assert.Throws<ArgumentOutOfRangeException>(() => new ElmanCell<float>(new ParameterBlock<float>(), 3, 5, nonlinearity));
+        Assert.Equal("nonlinearity", cell.ParamName);
+        var spec = Assert.Throws<ArgumentOutOfRangeException>(() => new SequenceModel<float>(3).Add(Layer.Rnn(5, nonlinearity: nonlinearity)));
+        Assert.Equal("nonlinearity", spec.ParamName);
+    }
 
     private sealed class NoOp : IWindowObjective<float>
     {

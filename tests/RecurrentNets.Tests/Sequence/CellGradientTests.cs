@@ -111,7 +111,7 @@ public class CellGradientTests
         rnn.Forward(x, y, initial);
 
         // Recover the mask of the first step from h(1) = tanh(W_hh (h0 ⊙ m)), then check every later step uses it.
-        var w = rnn.Cells[0].WeightHH.Values.ToArray();
+        var w = rnn.Cells[0].WeightHH!.Values.ToArray();
         double Predict(double[] hPrev, double[] mask, int i)
         {
             double a = 0;
@@ -185,8 +185,8 @@ public class CellGradientTests
         double recurrentDropout = 0)
         => kind switch
         {
-            CellKind.RnnTanh => new Rnn<double>(inputSize, hidden, numLayers, RnnNonlinearity.Tanh, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),
-            CellKind.RnnRelu => new Rnn<double>(inputSize, hidden, numLayers, RnnNonlinearity.Relu, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),
+            CellKind.RnnTanh => new Rnn<double>(inputSize, hidden, numLayers, Activation.Tanh, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),
+            CellKind.RnnRelu => new Rnn<double>(inputSize, hidden, numLayers, Activation.Relu, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),
             CellKind.Lstm => new Lstm<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),
             CellKind.LstmPeephole => new Lstm<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, peephole: true, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),
             CellKind.LstmCoupled => new Lstm<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, coupledInputForget: true, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),

@@ -32,7 +32,7 @@ public class CustomCellTests
         public override void Forward(in CellStep<T> step)
         {
             int b = step.BatchSize, h = HiddenSize;
-            Gemm.MultiplyTransposeB(step.HiddenPrev, WeightHH.Values, step.Gates, b, h, h, accumulate: true);
+            Gemm.MultiplyTransposeB(step.HiddenPrev, WeightHH!.Values, step.Gates, b, h, h, accumulate: true);
             TP.Tanh<T>(step.Gates, step.StepCache);
             TP.Multiply(step.HiddenPrev, T.One - alpha, step.Hidden);
             TP.MultiplyAdd(step.StepCache, alpha, step.Hidden, step.Hidden);
@@ -46,7 +46,7 @@ public class CustomCellTests
             TP.Multiply(step.DHidden, alpha, step.Scratch[..(b * h)]);
             Elementwise.TanhBackward<T>(step.StepCache, step.Scratch[..(b * h)], step.Gates);
             TP.Multiply(step.DHidden, T.One - alpha, step.DHiddenPrev);
-            Gemm.Multiply<T>(step.Gates, WeightHH.Values, step.DHiddenPrev, b, h, h, accumulate: true);
+            Gemm.Multiply<T>(step.Gates, WeightHH!.Values, step.DHiddenPrev, b, h, h, accumulate: true);
         }
     }
 

@@ -79,8 +79,7 @@ public class EngineTests
     {
         // The (32, 128) cases run the threaded GEMMs, the chunked input projection and the batch-split time loop; the
         // (1, 128) ones the products that carry the input projection and dL/dx.
-        int saved = KernelOptions.MaxDegreeOfParallelism;
-        KernelOptions.MaxDegreeOfParallelism = threads;
+        var scope = KernelScope.Enter(threads);
         try
         {
             const int steps = 20, inputSize = 5, classes = 5;
@@ -136,7 +135,7 @@ public class EngineTests
         }
         finally
         {
-            KernelOptions.MaxDegreeOfParallelism = saved;
+            scope.Dispose();
         }
     }
 
@@ -156,8 +155,7 @@ public class EngineTests
 
     private static float[] TrainAndReturnWeights(int threads, string cell)
     {
-        int saved = KernelOptions.MaxDegreeOfParallelism;
-        KernelOptions.MaxDegreeOfParallelism = threads;
+        var scope = KernelScope.Enter(threads);
         try
         {
             // Sizes large enough that the input projection and weight-gradient GEMMs use threads.
@@ -203,7 +201,7 @@ public class EngineTests
         }
         finally
         {
-            KernelOptions.MaxDegreeOfParallelism = saved;
+            scope.Dispose();
         }
     }
 

@@ -24,8 +24,7 @@ public class FreezeWeightsTests
     public void FrozenForwardGivesTheBitsOfTheUnfrozenOne(string cell, int steps, int batch, int hidden, int threads)
     {
         // Frozen passes keep no activations for Backward: gates, step caches and C reuse a few slots (see ringCaches).
-        int saved = KernelOptions.MaxDegreeOfParallelism;
-        KernelOptions.MaxDegreeOfParallelism = threads;
+        var scope = KernelScope.Enter(threads);
         try
         {
             var (layer, x) = Make(cell, steps, batch, hidden);
@@ -49,7 +48,7 @@ public class FreezeWeightsTests
         }
         finally
         {
-            KernelOptions.MaxDegreeOfParallelism = saved;
+            scope.Dispose();
         }
     }
 

@@ -89,10 +89,9 @@ public class UnitSplitTests
     /// and final states of a frozen forward pass after them).
     /// </summary>
     internal static float[][] Run(int threads, string cell, int batch, int hidden, int layers, bool bidirectional, int inputSize,
-        int steps = 9, bool bias = true, bool frozen = false)
+        int steps = 9, bool bias = true, bool frozen = false, bool fuse = true, List<ExecutionPlan>? plans = null)
     {
-        int saved = KernelOptions.MaxDegreeOfParallelism;
-        KernelOptions.MaxDegreeOfParallelism = threads;
+        var scope = KernelScope.Enter(threads);
         try
         {
             var random = new SeededRandom(5);
@@ -105,7 +104,7 @@ public class UnitSplitTests
                 "cifg-peephole" => new Lstm<float>(inputSize, hidden, layers, bias, random, block, bidirectional, peephole: true, coupledInputForget: true),
                 "gru" => new Gru<float>(inputSize, hidden, layers, bias, random, block, bidirectional),
                 "gru-cho" => new Gru<float>(inputSize, hidden, layers, bias, random, block, bidirectional, resetAfterRecurrence: false),
-                "rnn-relu" => new Rnn<float>(inputSize, hidden, layers, RnnNonlinearity.Relu, bias, random, block, bidirectional),
+                "rnn-relu" => new Rnn<float>(inputSize, hidden, layers, Activation.Relu, bias, random, block, bidirectional),
                 _ => new Rnn<float>(inputSize, hidden, layers, bias: bias, random: random, parameters: block, bidirectional: bidirectional),
             };
 
@@ -121,6 +120,8 @@ public class UnitSplitTests
                 }
             }
 
+            rnn.FuseProducts = fuse;
+            plans?.Add(rnn.Plan(steps, batch));
             int width = rnn.OutputSize;
             var x = EngineTests.Random<float>(random, steps, batch, inputSize);
             var dy = EngineTests.Random<float>(random, steps, batch, width);
@@ -153,7 +154,7 @@ public class UnitSplitTests
         }
         finally
         {
-            KernelOptions.MaxDegreeOfParallelism = saved;
+            scope.Dispose();
         }
     }
 }

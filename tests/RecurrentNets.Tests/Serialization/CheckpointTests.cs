@@ -69,7 +69,7 @@ public sealed class CheckpointTests(ITestOutputHelper output) : IDisposable
     {
         RecurrentLayer<float>[] layers =
         [
-            new Rnn<float>(3, 4, 2, RecurrentNets.Cells.RnnNonlinearity.Relu, bidirectional: true, random: new SeededRandom(1)),
+            new Rnn<float>(3, 4, 2, Activation.Relu, bidirectional: true, random: new SeededRandom(1)),
             new Lstm<float>(3, 4, 2, peephole: true, coupledInputForget: true, dropout: 0.25, recurrentDropout: 0.1, random: new SeededRandom(2)),
             new Gru<float>(3, 4, bias: false, resetAfterRecurrence: false, learnInitialState: true, random: new SeededRandom(3)),
         ];

@@ -46,8 +46,8 @@ public sealed class TwoGroupBptt : ISequenceLearner
         int hs = 2 * n;
         for (int i = 0; i < n; i++)
         {
-            reference.WeightBA.Values.Slice(i * n, n).CopyTo(cell.WeightHH.Values.Slice(i * hs + n, n));
-            reference.WeightAB.Values.Slice(i * n, n).CopyTo(cell.WeightHH.Values.Slice((n + i) * hs, n));
+            reference.WeightBA.Values.Slice(i * n, n).CopyTo(cell.WeightHH!.Values.Slice(i * hs + n, n));
+            reference.WeightAB.Values.Slice(i * n, n).CopyTo(cell.WeightHH!.Values.Slice((n + i) * hs, n));
             reference.WeightIn.Values.Slice(i * inputs, inputs).CopyTo(cell.WeightIH.Values.Slice(i * inputs, inputs));
         }
 

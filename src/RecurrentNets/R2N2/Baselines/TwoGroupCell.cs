@@ -44,7 +44,7 @@ public sealed class TwoGroupCell : RecurrentCell<double>
     public override void Forward(in CellStep<double> step)
     {
         int h = 2 * n;
-        ReadOnlySpan<double> w = WeightHH.Values;
+        ReadOnlySpan<double> w = WeightHH!.Values;
         for (int r = 0; r < step.BatchSize; r++)
         {
             var gates = step.Gates.Slice(r * h, h);
@@ -75,7 +75,7 @@ public sealed class TwoGroupCell : RecurrentCell<double>
     public override void Backward(in CellStep<double> step)
     {
         int h = 2 * n;
-        ReadOnlySpan<double> w = WeightHH.Values;
+        ReadOnlySpan<double> w = WeightHH!.Values;
         for (int r = 0; r < step.BatchSize; r++)
         {
             var dh = step.DHidden.Slice(r * h, h);
@@ -123,7 +123,7 @@ public sealed class TwoGroupCell : RecurrentCell<double>
         ReadOnlySpan<double> stepCache, int rows)
     {
         int h = 2 * n;
-        Span<double> g = WeightHH.Gradients;
+        Span<double> g = WeightHH!.Gradients;
         // Block [0:n, n:2n] += (dδa [rows, n])ᵀ · tanh(b_prev) [rows, n]; both strided by 2n.
         Gemm.Compute(true, false, n, n, rows, recurrentGradient, h, stepCache[n..], h, g[n..], h, accumulate: true);
         // Block [n:2n, 0:n] += (dδb)ᵀ · tanh(a).

@@ -7,14 +7,14 @@ namespace RecurrentNets.Kernels;
 
 /// <summary>
 /// Eight rows of a second product, C[8, N] (+)= A[8, K]·B on a packed B, that a one-row product on another packed
-/// matrix computes alongside its own work (<see cref="Gemm.ComputeRowWithGuest"/>): forward, the recurrent product of
+/// matrix computes alongside its own work (<see cref="FusedGemm.ComputeRow"/>): forward, the recurrent product of
 /// a batch-1 step carries the input projection of coming steps; backward, dGates·W_hh carries dL/dx of finished ones.
 /// </summary>
 /// <remarks>
 /// <para>
 /// Why: a one-row product reads every element of its matrix once, so it runs at the speed the matrix streams from L2 (or
-/// L3) and leaves about half of the core's multiply-add throughput idle; the guest's 8x32 register tiles reuse each
-/// element of B eight times from L1 and need that throughput. One guest k step after every two of the row product's
+/// L3) and leaves about half of the core's multiply-add throughput idle; the tiles' 8x32 register tiles reuse each
+/// element of B eight times from L1 and need that throughput. One tiles k step after every two of the row product's
 /// keeps both busy: the recurrent product of an LSTM step at (B, H) = (1, 128) plus two tiles of the next steps'
 /// projection took 2.7 µs together against 3.5 µs one after the other (bits identical).
 /// </para>
@@ -26,11 +26,11 @@ namespace RecurrentNets.Kernels;
 /// by <see cref="Finish"/>.
 /// </para>
 /// </remarks>
-/// <typeparam name="T"><see cref="float"/> or <see cref="double"/> (only float is ever hosted).</typeparam>
-internal sealed unsafe class GemmGuest<T>
+/// <typeparam name="T"><see cref="float"/> or <see cref="double"/> (only float is ever fused).</typeparam>
+internal sealed unsafe class FusedTiles<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>Rows of a guest: one AVX-512 register tile.</summary>
+    /// <summary>Rows of fused tiles: one AVX-512 register tile.</summary>
     public const int Rows = 8;
 
     /// <summary>Columns of a panel (the AVX-512 kernel's NR).</summary>
@@ -49,8 +49,8 @@ internal sealed unsafe class GemmGuest<T>
     private readonly float[] tileStorage = GC.AllocateUninitializedArray<float>(16 * 16 + 16, pinned: true);
     private readonly float* tile;
 
-    /// <summary>Sets up an idle guest (no units until <see cref="Start"/>).</summary>
-    public GemmGuest()
+    /// <summary>Sets up an idle tiles (no units until <see cref="Start"/>).</summary>
+    public FusedTiles()
     {
         nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(tileStorage));
         tile = (float*)((address + 63) & ~(nint)63);
@@ -86,19 +86,19 @@ internal sealed unsafe class GemmGuest<T>
     public bool Accumulate { get; private set; }
 
     /// <summary>
-    /// Whether a guest on <paramref name="guestB"/> can ride along a one-row product on <paramref name="rowB"/>: both
+    /// Whether fused tiles on <paramref name="tilesB"/> can ride along a one-row product on <paramref name="rowB"/>: both
     /// float, packed for AVX-512, one N block each, the row product over whole groups of four panels (N a multiple of
-    /// 128) and the guest over whole panels (N a multiple of 32).
+    /// 128) and the fused tiles over whole panels (N a multiple of 32).
     /// </summary>
-    public static bool IsSupported(PackedMatrix<T> rowB, PackedMatrix<T> guestB)
-        => CanHost(rowB) && guestB.Path == GemmPath.Vector512 && FitsShape(guestB.K, guestB.N);
+    public static bool IsSupported(PackedMatrix<T> rowB, PackedMatrix<T> tilesB)
+        => CanCarry(rowB) && tilesB.Path == GemmPath.Vector512 && FitsShape(tilesB.K, tilesB.N);
 
-    /// <summary>Whether a one-row product on <paramref name="rowB"/> can carry a guest (of a shape <see cref="FitsShape"/> allows).</summary>
-    public static bool CanHost(PackedMatrix<T> rowB)
+    /// <summary>Whether a one-row product on <paramref name="rowB"/> can carry fused tiles (of a shape <see cref="FitsShape"/> allows).</summary>
+    public static bool CanCarry(PackedMatrix<T> rowB)
         => typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated && rowB.Path == GemmPath.Vector512
             && rowB.N <= GemmDriver.NC && rowB.N % (4 * PanelWidth) == 0;
 
-    /// <summary>Whether a guest product with B of [<paramref name="k"/>, <paramref name="n"/>] fits one N block in whole panels.</summary>
+    /// <summary>Whether fused tiles product with B of [<paramref name="k"/>, <paramref name="n"/>] fits one N block in whole panels.</summary>
     public static bool FitsShape(int k, int n) => k >= 1 && n <= GemmDriver.NC && n % PanelWidth == 0;
 
     /// <summary>
@@ -128,7 +128,7 @@ internal sealed unsafe class GemmGuest<T>
         int k = packedB.K, n = packedB.N, count = columnPanels.IsEmpty ? n / PanelWidth : columnPanels.Length;
         if (x.Length < Rows * k || offset < 0 || leadingDimension < n || (long)offset + (long)(Rows - 1) * leadingDimension + n > cArray.Length)
         {
-            throw new ArgumentException($"A guest needs x [{Rows}, {k}] and C [{Rows}, {n}] (ldc {leadingDimension}) from offset {offset} of {cArray.Length}.");
+            throw new ArgumentException($"Fused tiles needs x [{Rows}, {k}] and C [{Rows}, {n}] (ldc {leadingDimension}) from offset {offset} of {cArray.Length}.");
         }
 
         foreach (int panel in columnPanels)
@@ -186,7 +186,7 @@ internal sealed unsafe class GemmGuest<T>
         Progress = 0;
     }
 
-    /// <summary>Computes the pending panels on this thread (the micro-kernel itself: the same bits as hosted ones).</summary>
+    /// <summary>Computes the pending panels on this thread (the micro-kernel itself: the same bits as fused ones).</summary>
     public void Finish()
     {
         if (!Pending)
@@ -198,7 +198,7 @@ internal sealed unsafe class GemmGuest<T>
             {
                 // The unit a row product left unfinished: its remaining k steps from the carried tile.
                 var state = State(pc);
-                GemmGuestKernel.FinishCarriedUnit(ref state);
+                FusedTilesKernel.FinishCarriedUnit(ref state);
                 NextUnit = state.Next;
                 Progress = 0;
             }
@@ -219,8 +219,8 @@ internal sealed unsafe class GemmGuest<T>
         Progress = 0;
     }
 
-    /// <summary>The guest's pointers and progress for <see cref="GemmGuestKernel"/>, with C's data at <paramref name="pc"/> (float only).</summary>
-    internal GuestState State(T* pc) => new()
+    /// <summary>The tiles' pointers and progress for <see cref="FusedTilesKernel"/>, with C's data at <paramref name="pc"/> (float only).</summary>
+    internal FusedTilesState State(T* pc) => new()
     {
         A = (float*)a, B = (float*)b!.Data, C = (float*)PanelC(pc, 0), Panels = PanelList, Ldc = ldc, N = b.N, K = b.K,
         KBlocks = KBlocks, Add = Accumulate, Next = NextUnit, End = UnitCount, Tile = tile, Progress = Progress,
@@ -242,8 +242,8 @@ internal sealed unsafe class GemmGuest<T>
     private int* PanelList => (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(panels));
 }
 
-/// <summary>A guest's pointers and progress for <see cref="GemmGuestKernel.Run"/> (float: only float is hosted).</summary>
-internal unsafe struct GuestState
+/// <summary>A tiles' pointers and progress for <see cref="FusedTilesKernel.Run"/> (float: only float is fused).</summary>
+internal unsafe struct FusedTilesState
 {
     /// <summary>Packed A of all K (a[p·8 + r]).</summary>
     public float* A;
@@ -251,10 +251,10 @@ internal unsafe struct GuestState
     /// <summary>Packed B (one N block: K block q starts at N·q·KC).</summary>
     public float* B;
 
-    /// <summary>C at column 0 of the guest's first row.</summary>
+    /// <summary>C at column 0 of the tiles' first row.</summary>
     public float* C;
 
-    /// <summary>The guest's panels.</summary>
+    /// <summary>The tiles' panels.</summary>
     public int* Panels;
 
     /// <summary>C's leading dimension and B's columns.</summary>
@@ -276,30 +276,30 @@ internal unsafe struct GuestState
     public nint Progress;
 }
 
-/// <summary>The AVX-512 loop of <see cref="Gemm.ComputeRowWithGuest"/>: a one-row product with guest tiles interleaved.</summary>
-internal static unsafe class GemmGuestKernel
+/// <summary>The AVX-512 loop of <see cref="FusedGemm.ComputeRow"/>: a one-row product with fused tiles interleaved.</summary>
+internal static unsafe class FusedTilesKernel
 {
     /// <summary>
     /// c[0, 32·j..) (+)= a[0, k)·B for the panels j of <paramref name="rowPanels"/> (B's panel j: k x 32 values at
     /// b + 32·k·j), in groups of four taken in order or reversed, each group with
-    /// <see cref="GemmKernel512{T}.RowPanels4"/>'s operations; meanwhile the guest's units from <see cref="GuestState.Next"/>
-    /// with <see cref="GemmKernel512{T}.Run"/>'s, one guest k step after every two row k steps, carrying on from
-    /// <see cref="GuestState.Progress"/> and leaving a unit begun, with its tile, for the next call. Advances
-    /// <see cref="GuestState.Next"/> past the units done.
+    /// <see cref="GemmKernel512{T}.RowPanels4"/>'s operations; meanwhile the tiles' units from <see cref="FusedTilesState.Next"/>
+    /// with <see cref="GemmKernel512{T}.Run"/>'s, one tiles k step after every two row k steps, carrying on from
+    /// <see cref="FusedTilesState.Progress"/> and leaving a unit begun, with its tile, for the next call. Advances
+    /// <see cref="FusedTilesState.Next"/> past the units done.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(nint k, float* a, float* b, int* rowPanels, int groups, float* c, bool add, bool reverse, ref GuestState guest)
+    public static void Run(nint k, float* a, float* b, int* rowPanels, int groups, float* c, bool add, bool reverse, ref FusedTilesState tiles)
     {
         nint ps = 32 * k;
-        bool active = guest.Next < guest.End;
+        bool active = tiles.Next < tiles.End;
         nint tk = 0, kc = 0;
         float* ta = null, tb = null, tc = null;
         bool tadd = false;
         if (active)
-            Begin(ref guest, out ta, out tb, out tc, out kc, out tadd);
+            Begin(ref tiles, out ta, out tb, out tc, out kc, out tadd);
         TileAccumulators tile = default;
-        if (active && guest.Progress > 0)
-            tk = CarryOn(ref guest, ref ta, ref tb, ref tile); // the unit an earlier row product left unfinished
+        if (active && tiles.Progress > 0)
+            tk = CarryOn(ref tiles, ref ta, ref tb, ref tile); // the unit an earlier row product left unfinished
 
         for (int gi = 0; gi < groups; gi++)
         {
@@ -323,13 +323,13 @@ internal static unsafe class GemmGuestKernel
                 tk += pairs;
                 if (tk == kc)
                 {
-                    StoreTile(tc, guest.Ldc, tadd, ref tile);
+                    StoreTile(tc, tiles.Ldc, tadd, ref tile);
                     tile = default;
-                    guest.Next++;
+                    tiles.Next++;
                     tk = 0;
-                    active = guest.Next < guest.End;
+                    active = tiles.Next < tiles.End;
                     if (active)
-                        Begin(ref guest, out ta, out tb, out tc, out kc, out tadd);
+                        Begin(ref tiles, out ta, out tb, out tc, out kc, out tadd);
                 }
             }
 
@@ -343,25 +343,25 @@ internal static unsafe class GemmGuestKernel
         }
 
         // A unit begun inside the row product waits, with its partial sums, for the next call (or Finish).
-        guest.Progress = active ? tk : 0;
+        tiles.Progress = active ? tk : 0;
         if (active && tk > 0)
-            SaveTile(guest.Tile, ref tile);
+            SaveTile(tiles.Tile, ref tile);
     }
 
     /// <summary>
-    /// Finishes unit <see cref="GuestState.Next"/> from its carried tile (<see cref="GuestState.Progress"/> k steps done):
-    /// the remaining steps with the same operations, then C, and advances <see cref="GuestState.Next"/>.
+    /// Finishes unit <see cref="FusedTilesState.Next"/> from its carried tile (<see cref="FusedTilesState.Progress"/> k steps done):
+    /// the remaining steps with the same operations, then C, and advances <see cref="FusedTilesState.Next"/>.
     /// </summary>
-    public static void FinishCarriedUnit(ref GuestState guest)
+    public static void FinishCarriedUnit(ref FusedTilesState tiles)
     {
-        Begin(ref guest, out float* ta, out float* tb, out float* tc, out nint kc, out bool tadd);
+        Begin(ref tiles, out float* ta, out float* tb, out float* tc, out nint kc, out bool tadd);
         TileAccumulators tile = default;
-        for (nint tk = CarryOn(ref guest, ref ta, ref tb, ref tile); tk < kc; tk++, ta += 8, tb += 32)
+        for (nint tk = CarryOn(ref tiles, ref ta, ref tb, ref tile); tk < kc; tk++, ta += 8, tb += 32)
             TileStep(ref tile, ta, tb);
 
-        StoreTile(tc, guest.Ldc, tadd, ref tile);
-        guest.Next++;
-        guest.Progress = 0;
+        StoreTile(tc, tiles.Ldc, tadd, ref tile);
+        tiles.Next++;
+        tiles.Progress = 0;
     }
 
     // The row product's four panels (two vectors each) of a group.
@@ -370,7 +370,7 @@ internal static unsafe class GemmGuestKernel
         public Vector512<float> S00, S01, S10, S11, S20, S21, S30, S31;
     }
 
-    // The guest's 8 x 32 register tile.
+    // The tiles' 8 x 32 register tile.
     private struct TileAccumulators
     {
         public Vector512<float> C00, C01, C10, C11, C20, C21, C30, C31, C40, C41, C50, C51, C60, C61, C70, C71;
@@ -391,7 +391,7 @@ internal static unsafe class GemmGuestKernel
         s.S31 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q3 + o + 16), s.S31);
     }
 
-    // One k step of the guest tile: the micro-kernel's operations (a[0..8) against one 32-wide step of B).
+    // One k step of the fused tiles tile: the micro-kernel's operations (a[0..8) against one 32-wide step of B).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void TileStep(ref TileAccumulators t, float* ta, float* tb)
     {
@@ -422,18 +422,18 @@ internal static unsafe class GemmGuestKernel
         t.C71 = Vector512.FusedMultiplyAdd(av, b1, t.C71);
     }
 
-    // The pointers of the guest's next unit: K block q of panel j reads A from row q·KC, B's panel j of block q
+    // The pointers of the tiles' next unit: K block q of panel j reads A from row q·KC, B's panel j of block q
     // (N·q·KC + 32·kc·j), and adds into C unless it is the first block of a product that overwrites.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Begin(ref GuestState guest, out float* ta, out float* tb, out float* tc, out nint kc, out bool tadd)
+    private static void Begin(ref FusedTilesState tiles, out float* ta, out float* tb, out float* tc, out nint kc, out bool tadd)
     {
-        int panel = guest.Panels[guest.Next / guest.KBlocks], block = guest.Next % guest.KBlocks;
+        int panel = tiles.Panels[tiles.Next / tiles.KBlocks], block = tiles.Next % tiles.KBlocks;
         nint k0 = (nint)block * GemmDriver.KC;
-        kc = Math.Min(GemmDriver.KC, guest.K - k0);
-        ta = guest.A + k0 * 8;
-        tb = guest.B + guest.N * k0 + panel * 32 * kc;
-        tc = guest.C + panel * 32;
-        tadd = guest.Add || block > 0;
+        kc = Math.Min(GemmDriver.KC, tiles.K - k0);
+        ta = tiles.A + k0 * 8;
+        tb = tiles.B + tiles.N * k0 + panel * 32 * kc;
+        tc = tiles.C + panel * 32;
+        tadd = tiles.Add || block > 0;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -451,12 +451,12 @@ internal static unsafe class GemmGuestKernel
 
     // Resumes the current unit where a row product left it: its tile back in registers, A and B past the k steps done.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static nint CarryOn(ref GuestState guest, ref float* ta, ref float* tb, ref TileAccumulators tile)
+    private static nint CarryOn(ref FusedTilesState tiles, ref float* ta, ref float* tb, ref TileAccumulators tile)
     {
-        nint done = guest.Progress;
+        nint done = tiles.Progress;
         ta += done * 8;
         tb += done * 32;
-        LoadTile(guest.Tile, ref tile);
+        LoadTile(tiles.Tile, ref tile);
         return done;
     }
 

@@ -19,6 +19,12 @@ if (args is ["reservoir-cputime", ..])
     return 0;
 }
 
+// `reservoir-steps` alternates the reservoir's Step and StepBatch(8) in one process (see ReservoirStepTiming).
+if (args is ["reservoir-steps", ..])
+{
+    return RecurrentNets.Benchmarks.ReservoirStepTiming.Run(args[1..]);
+}
+
 // `spectral` times the Arnoldi spectral radius (see SpectralRadiusTiming).
 if (args is ["spectral", ..])
 {

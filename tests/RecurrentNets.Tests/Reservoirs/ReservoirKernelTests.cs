@@ -69,6 +69,87 @@ public class ReservoirKernelTests
     }
 
     [Theory]
+    [MemberData(nameof(Sizes))]
+    public void SlicedStepEqualsTheCsrStepBitForBit(int n, int degree)
+    {
+        // The single step's layout (rows side by side in chunks, sorted by length within blocks of 256) against the
+        // row-by-row kernel, whole and split at a block boundary, every activation, both precisions.
+        SlicedEqualsCsr(RandomCsr(n, degree, (ulong)(n * 13 + degree)));
+    }
+
+    [Fact]
+    public void SlicedStepEqualsTheCsrStepWithRowsOfEveryLengthAndEmptyRows()
+    {
+        // Rows of lengths 0 to 22 in a repeating pattern, so chunks mix lengths, groups of four and tails.
+        const int n = 700;
+        var random = new SeededRandom(21);
+        var pointers = new int[n + 1];
+        var columns = new List<int>();
+        var values = new List<double>();
+        for (int i = 0; i < n; i++)
+        {
+            int length = (i * 7) % 23;
+            foreach (int c in Enumerable.Range(0, n).OrderBy(_ => random.NextUniform(0, 1)).Take(length).Order())
+            {
+                columns.Add(c);
+                values.Add(random.NextNormal());
+            }
+
+            pointers[i + 1] = columns.Count;
+        }
+
+        SlicedEqualsCsr(new CsrMatrix<double>(n, n, pointers, columns.ToArray(), values.ToArray()));
+    }
+
+    private static void SlicedEqualsCsr(CsrMatrix<double> w)
+    {
+        SlicedEqualsCsr<double>(w);
+        SlicedEqualsCsr<float>(w.Convert<float>());
+    }
+
+    private static void SlicedEqualsCsr<T>(CsrMatrix<T> w)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        int lanes = SparseKernels.SlicedLanes<T>();
+        if (lanes == 0)
+        {
+            return; // this vector path steps row by row
+        }
+
+        int n = w.Rows, d = 2;
+        var random = new SeededRandom((ulong)n);
+        var x = Enumerable.Range(0, n).Select(_ => T.CreateTruncating(random.NextUniform(-2, 2))).ToArray();
+        var wd = Enumerable.Range(0, n * d).Select(_ => T.CreateTruncating(random.NextUniform(-1, 1))).ToArray();
+        var drive = new[] { T.CreateTruncating(0.3), T.CreateTruncating(-0.7) };
+        var bias = Enumerable.Range(0, n).Select(_ => T.CreateTruncating(random.NextUniform(-0.2, 0.2))).ToArray();
+        var sliced = SlicedEllMatrix<T>.FromCsr(n, w.RowPointers, w.ColumnIndices, w.Values, lanes);
+        T decay = T.CreateTruncating(0.7), gain = T.CreateTruncating(0.3);
+        foreach (var act in Enum.GetValues<Activation>())
+        {
+            var csr = new T[n];
+            var fast = new T[n];
+            SparseKernels.LeakyStep<T>(w.RowPointers, w.ColumnIndices, w.Values, x, wd, drive, bias, decay, gain, act, csr);
+            SparseKernels.LeakyStepRows(sliced, x, wd, drive, bias, decay, gain, act, fast, 0, n);
+            Assert.Equal(csr, fast);
+            var naive = new T[n];
+            ReferenceSparse.LeakyStep<T>(w.RowPointers, w.ColumnIndices, w.Values, x, wd, drive, bias, decay, gain, act, naive);
+            T tolerance = T.CreateTruncating(typeof(T) == typeof(float) ? 2e-5 : 1e-13);
+            for (int i = 0; i < n; i++)
+            {
+                Assert.True(T.Abs(naive[i] - fast[i]) <= tolerance * T.Max(T.One, T.Abs(naive[i])), $"unit {i}: {fast[i]} against the naive twin's {naive[i]}");
+            }
+            if (n > 256)
+            {
+                Array.Clear(fast);
+                SparseKernels.LeakyStepRows(sliced, x, wd, drive, [], decay, gain, act, fast, 256, n);
+                SparseKernels.LeakyStepRows(sliced, x, wd, drive, [], decay, gain, act, fast, 0, 256);
+                SparseKernels.LeakyStep<T>(w.RowPointers, w.ColumnIndices, w.Values, x, wd, drive, [], decay, gain, act, csr);
+                Assert.Equal(csr, fast);
+            }
+        }
+    }
+
+    [Theory]
     [InlineData(1, 1, 1)]
     [InlineData(1, 5, 1)]
     [InlineData(3, 3, 0)]
@@ -170,6 +251,100 @@ public class ReservoirKernelTests
             Assert.Equal(one, next.AsSpan(b * n, n).ToArray());
             reservoir.Step(states.AsSpan(b * n, n), drives.AsSpan(b * 2, 2), oneSplit);
             Assert.Equal(one, oneSplit);
+        }
+    }
+
+    public static TheoryData<int, int> BatchSizeClasses()
+    {
+        // Units: below one transpose block, a 256-row block exactly, last blocks of 7 and 14 rows (short: the activation
+        // runs per stream), of 16, 44 and 232 rows (the activation runs over the tile), rows not a multiple of 8.
+        // Streams: below, at and past the 4-double and 8-float transpose groups, and a padded stride.
+        var d = new TheoryData<int, int>();
+        foreach (int n in new[] { 5, 23, 256, 263, 270, 272, 300, 1000 })
+        {
+            foreach (int batch in new[] { 2, 3, 4, 5, 8, 9, 12, 16, 17 })
+            {
+                d.Add(n, batch);
+            }
+        }
+
+        return d;
+    }
+
+    [Theory]
+    [MemberData(nameof(BatchSizeClasses))]
+    public void EveryStreamOfABatchEqualsTheStreamSteppedAloneInEverySizeClass(int n, int batch)
+    {
+        foreach (var activation in Enum.GetValues<Activation>())
+        {
+            foreach (bool split in new[] { false, true })
+            {
+                EveryStreamEqualsItsStep<float>(n, batch, activation, split);
+                EveryStreamEqualsItsStep<double>(n, batch, activation, split);
+            }
+        }
+    }
+
+    private static void EveryStreamEqualsItsStep<T>(int n, int batch, Activation activation, bool split)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        var options = new ReservoirOptions
+        {
+            Units = n, Inputs = 2, FeedbackSize = 1, Connectivity = Math.Min(1.0, 12.0 / n), BiasScaling = 0.3, LeakRate = 0.3,
+            Activation = activation, Seed = (ulong)(n * 7 + batch), SpectralRadius = null,
+        };
+        var reservoir = Reservoir<T>.Create(options);
+        reservoir.ParallelMinNonZeros = split ? 1 : int.MaxValue;
+        var random = new SeededRandom((ulong)(n + batch));
+        // Large enough that tanh and the sigmoid leave their linear parts, and ReLU cuts.
+        var states = Enumerable.Range(0, batch * n).Select(_ => T.CreateTruncating(random.NextUniform(-3, 3))).ToArray();
+        var drives = Enumerable.Range(0, batch * 3).Select(_ => T.CreateTruncating(random.NextUniform(-1, 1))).ToArray();
+        var next = new T[batch * n];
+        reservoir.StepBatch(states, drives, batch, next);
+        reservoir.ParallelMinNonZeros = int.MaxValue;
+        var one = new T[n];
+        for (int b = 0; b < batch; b++)
+        {
+            reservoir.Step(states.AsSpan(b * n, n), drives.AsSpan(b * 3, 3), one);
+            for (int i = 0; i < n; i++)
+            {
+                Assert.True(one[i].Equals(next[(b * n) + i]),
+                    $"{typeof(T).Name} {activation}, n {n}, batch {batch}, split {split}: stream {b} unit {i} is {next[(b * n) + i]} in the batch, {one[i]} alone");
+            }
+        }
+    }
+
+    [Fact]
+    public void ActivationsGiveTheSameBitsInEverySpanOfSixteenOrMore()
+    {
+        // StepBatch runs f once over a block's whole tile of interleaved streams where Step runs it over each stream's
+        // span of the block: the same bits only if an element's result does not depend on its span once the span is at
+        // least 16 long (shorter spans may take a narrower vector or the scalar tail, and do differ in TensorPrimitives).
+        SpansAgree<float>();
+        SpansAgree<double>();
+    }
+
+    private static void SpansAgree<T>()
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        var random = new SeededRandom(17);
+        var source = Enumerable.Range(0, 2048).Select(_ => T.CreateTruncating(random.NextUniform(-12, 12) * random.NextUniform(0, 1))).ToArray();
+        foreach (var activation in Enum.GetValues<Activation>())
+        {
+            var whole = (T[])source.Clone();
+            SparseKernels.Activate<T>(whole, activation);
+            for (int length = 16; length <= 300; length += 7)
+            {
+                for (int start = 0; start < 40; start += 3)
+                {
+                    var part = source.AsSpan(start, length).ToArray();
+                    SparseKernels.Activate<T>(part, activation);
+                    for (int i = 0; i < length; i++)
+                    {
+                        Assert.True(part[i].Equals(whole[start + i]), $"{typeof(T).Name} {activation}: span [{start}, {start + length}) gives {part[i]} at {start + i}, the whole array {whole[start + i]}");
+                    }
+                }
+            }
         }
     }
 
@@ -364,6 +539,10 @@ public class ReservoirKernelTests
         var states64 = new float[64 * 500];
         var nextStates64 = new float[64 * 500];
         var drives64 = new float[64];
+        var reservoirD = Reservoir<double>.Create(new ReservoirOptions { Units = 500, Connectivity = 0.02, Seed = 1 });
+        var states8 = new double[8 * 500];
+        var nextStates8 = new double[8 * 500];
+        var drives8 = new double[8];
         var readout = new RidgeReadout<float>(500, 1, 1e-6);
         var esn = new EchoStateNetwork<float>(reservoir, readout);
         var state = esn.CreateState();
@@ -374,10 +553,12 @@ public class ReservoirKernelTests
             reservoir.Step(x, drive, next);
             reservoir.StepBatch(states, drives, 3, nextStates);
             reservoir.StepBatch(states64, drives64, 64, nextStates64);
+            reservoirD.StepBatch(states8, drives8, 8, nextStates8);
             esn.Train(state, u, y, 10, fit: false);
         }
 
-        // Some steady-state window of 100 steps and a training pass allocates nothing.
+        // Some steady-state window of 100 steps and a training pass allocates nothing (the batches of 3 and 8 streams run
+        // serially, the batch of 64 is split over the workers).
         long best = SteadyState.AllocatedBytes(_ =>
         {
             for (int t = 0; t < 100; t++)
@@ -385,7 +566,7 @@ public class ReservoirKernelTests
                 reservoir.Step(x, drive, next);
                 reservoir.StepBatch(states, drives, 3, nextStates);
                 reservoir.StepBatch(states64, drives64, 64, nextStates64);
-            reservoir.StepBatch(states64, drives64, 64, nextStates64);
+                reservoirD.StepBatch(states8, drives8, 8, nextStates8);
             }
 
             esn.Train(state, u, y, 10, fit: false);

@@ -81,8 +81,7 @@ internal static unsafe class GemmDriver
 {
     /// <summary>
     /// Depth of a packed block: an 8x512 float A micro-panel (16 KB on Vector512) and a 512x32 B micro-panel (64 KB, read
-    /// from L2 at 8 bytes a cycle) per kernel call. 512 rather than 256 halves the passes over C: two threads, 2-6 % faster
-    /// on the layer products of (B, H) = (64, 1024) (e.g. 6400x1024x4096: 205 -> 213 GFLOP/s), the same on small ones.
+    /// from L2) per kernel call; 512 rather than 256 halves the passes over C (docs/engine.md has the measurement).
     /// </summary>
     internal const int KC = 512;
 
@@ -111,10 +110,9 @@ internal static unsafe class GemmDriver
 
     /// <summary>
     /// Up to this many rows of A, a product with plain B that is split over threads by columns reads B in place
-    /// (<see cref="GemmProblem.DirectB"/>) instead of packing it: dx = dGates·W_ih at batch 1 (M = T = 100) on two
-    /// threads went from 1.25-1.30 to 1.05-1.15 ms at H = 512 (162-167 to 182-200 GFLOP/s) and 0.077-0.081 to
-    /// 0.066-0.075 ms at H = 128. On one thread reading in place was 3-7 % slower at M = 100, so there the limit stays
-    /// at two register tiles. Reading in place runs the same operations as packing first, so the bits do not change.
+    /// (<see cref="GemmProblem.DirectB"/>) instead of packing it; on one thread the limit stays at two register tiles,
+    /// where packing is faster (docs/engine.md has the measurements). Reading in place runs the same operations as
+    /// packing first, so the bits do not change.
     /// </summary>
     internal const int DirectMaxMThreaded = 128;
 
@@ -126,8 +124,7 @@ internal static unsafe class GemmDriver
 
     /// <summary>
     /// Below this many flops (2·M·N·K) a call stays on the calling thread: waking a worker costs more. 1 MFLOP lets the
-    /// per-step recurrent products of B = 1, H = 512 (2 MFLOP) split over two threads: LSTM inference at that point went
-    /// from about 8.5 to 5.2 ms (100 steps) and training from 18 to 14 ms with two threads.
+    /// per-step recurrent products of B = 1, H = 512 (2 MFLOP) split over two threads (docs/engine.md has the measurement).
     /// </summary>
     internal const double ThreadingThreshold = 1e6;
 
@@ -190,9 +187,8 @@ internal static unsafe class GemmDriver
     }
 
     /// <summary>
-    /// Matrices of at least this many elements are packed by all threads (64 K: an LSTM's W_hh at H = 128, about 6 µs
-    /// alone, where handing half to the other thread costs about 1 µs; two-thread LSTM training at (1, 128), best of
-    /// run, 0.641 -> 0.624 ms).
+    /// Matrices of at least this many elements are packed by all threads (64 K: an LSTM's W_hh at H = 128, where
+    /// handing half to the other thread costs less than it saves; docs/engine.md has the measurement).
     /// </summary>
     internal const long PackThreadingElements = 1 << 16;
 

@@ -15,8 +15,7 @@ namespace RecurrentNets.Kernels;
 /// Why: a one-row product reads every element of its matrix once, so it runs at the speed the matrix streams from L2 (or
 /// L3) and leaves about half of the core's multiply-add throughput idle; the tiles' 8x32 register tiles reuse each
 /// element of B eight times from L1 and need that throughput. One tiles k step after every two of the row product's
-/// keeps both busy: the recurrent product of an LSTM step at (B, H) = (1, 128) plus two tiles of the next steps'
-/// projection took 2.7 µs together against 3.5 µs one after the other (bits identical).
+/// keeps both busy (README.md here and docs/engine.md give the measurements).
 /// </para>
 /// <para>
 /// Bits: the work is cut into units, a 32-column panel times a K block of <see cref="GemmDriver.KC"/>, each run with the

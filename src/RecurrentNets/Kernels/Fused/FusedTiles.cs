@@ -13,8 +13,8 @@ namespace RecurrentNets.Kernels;
 /// <remarks>
 /// <para>
 /// Why: a one-row product reads every element of its matrix once, so it runs at the speed the matrix streams from L2 (or
-/// L3) and leaves about half of the core's multiply-add throughput idle; the tiles' 8x32 register tiles reuse each
-/// element of B eight times from L1 and need that throughput. One tiles k step after every two of the row product's
+/// L3) and leaves about half of the core's multiply-add throughput idle; the fused 8x32 register tiles reuse each
+/// element of B eight times from L1 and need that throughput. One k step of the tiles after every two of the row product's
 /// keeps both busy (README.md here and docs/engine.md give the measurements).
 /// </para>
 /// <para>

@@ -390,7 +390,7 @@ internal static unsafe class FusedTilesKernel
         s.S31 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q3 + o + 16), s.S31);
     }
 
-    // One k step of the fused tiles tile: the micro-kernel's operations (a[0..8) against one 32-wide step of B).
+    // One k step of a fused tile: the micro-kernel's operations (a[0..8) against one 32-wide step of B).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void TileStep(ref TileAccumulators t, float* ta, float* tb)
     {

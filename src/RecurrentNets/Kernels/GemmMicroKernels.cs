@@ -517,9 +517,9 @@ internal readonly unsafe struct GemmKernel256<T> : IGemmMicroKernel<T>
 }
 
 /// <summary>
-/// Portable micro-kernel on Vector128 (SSE2 or NEON): 6 rows x 2 Vector128 (6x8 floats, 6x4 doubles). Uses a fused
-/// multiply-add where the CPU has one and a multiply then an add elsewhere (MultiplyAddEstimate), so it never falls
-/// back to a software FMA.
+/// Portable micro-kernel on Vector128 (SSE2 or NEON): 6 rows x 2 Vector128 (6x8 floats, 6x4 doubles). Every
+/// multiply-add rounds once, as on the wider paths (<see cref="ExactFma"/>: the instruction where the CPU has it, the
+/// same bits from SSE2 arithmetic where it does not), so every path gives the same bits.
 /// </summary>
 internal readonly unsafe struct GemmKernel128<T> : IGemmMicroKernel<T>
     where T : unmanaged, IFloatingPointIeee754<T>
@@ -708,10 +708,5 @@ internal readonly unsafe struct GemmKernel128<T> : IGemmMicroKernel<T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<T> Fma(Vector128<T> x, Vector128<T> y, Vector128<T> z)
-    {
-        if (typeof(T) == typeof(float))
-            return Vector128.MultiplyAddEstimate(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
-        return Vector128.MultiplyAddEstimate(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
-    }
+    private static Vector128<T> Fma(Vector128<T> x, Vector128<T> y, Vector128<T> z) => ExactFma.MultiplyAdd(x, y, z);
 }

@@ -6,8 +6,8 @@ using TP = System.Numerics.Tensors.TensorPrimitives;
 namespace RecurrentNets.Kernels;
 
 /// <summary>
-/// The forward and backward passes of an <see cref="Activation"/> in place over a span, on TensorPrimitives' SIMD
-/// operations. The naive twin is <see cref="Reference.ReferenceTimeDelay.Activate"/> / <see cref="Reference.ReferenceTimeDelay.ActivationDerivative"/>.
+/// The forward and backward passes of an <see cref="Activation"/> in place over a span (σ and tanh from
+/// <see cref="VectorMath"/>: the same bits on every vector path). The naive twin is <see cref="Reference.ReferenceTimeDelay.Activate"/> / <see cref="Reference.ReferenceTimeDelay.ActivationDerivative"/>.
 /// </summary>
 public static class ActivationKernels
 {
@@ -23,13 +23,13 @@ public static class ActivationKernels
             case Activation.Identity:
                 break;
             case Activation.Tanh:
-                TP.Tanh<T>(values, values);
+                VectorMath.Tanh<T>(values, values);
                 break;
             case Activation.Relu:
                 Elementwise.Relu<T>(values, values);
                 break;
             case Activation.Sigmoid:
-                TP.Sigmoid<T>(values, values);
+                VectorMath.Sigmoid<T>(values);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");

@@ -55,6 +55,8 @@ public static class VectorMath
     private const float SigmoidLimit = 104f;
     private const float TanhLimit = 10f;
     private const float TwoToMinus64 = 1f / 18446744073709551616f;
+    private const float TwoTo64 = 18446744073709551616f;
+    private const float ExpUpperLimit = 88.8f;
 
     /// <summary>destination[i] = σ(x[i]) = 1/(1 + e^(−x[i])).</summary>
     /// <param name="x">The values [n].</param>
@@ -74,24 +76,53 @@ public static class VectorMath
     /// <summary>tanh(x) for one value, with the same operations as the vector paths.</summary>
     public static float Tanh(float x) => Tanh<float, Lanes1>(x);
 
-    /// <summary>σ in place: ours for float, TensorPrimitives' for double (whose σ is accurate and fast enough there).</summary>
+    /// <summary>destination[i] = e^x[i].</summary>
+    /// <param name="x">The values [n].</param>
+    /// <param name="destination">[n]; may be <paramref name="x"/> itself.</param>
+    /// <exception cref="ArgumentException">The destination is shorter than the source.</exception>
+    public static void Exp(ReadOnlySpan<float> x, Span<float> destination) => Apply<ExpOperator>(x, destination);
+
+    /// <summary>e^x for one value, with the same operations as the vector paths.</summary>
+    public static float Exp(float x) => Exp<float, Lanes1>(x);
+
+    /// <summary>σ in place, ours in float and double (TensorPrimitives' σ gives other bits on each vector width).</summary>
     internal static void Sigmoid<T>(Span<T> values)
+        where T : unmanaged, IFloatingPointIeee754<T> => Sigmoid<T>(values, values);
+
+    /// <summary>destination = σ(x), ours in float and double.</summary>
+    internal static void Sigmoid<T>(ReadOnlySpan<T> x, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (typeof(T) == typeof(float))
-            Sigmoid(MemoryMarshal.Cast<T, float>(values), MemoryMarshal.Cast<T, float>(values));
+            Sigmoid(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(destination));
+        else if (typeof(T) == typeof(double))
+            Sigmoid(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(destination));
         else
-            TP.Sigmoid<T>(values, values);
+            throw new NotSupportedException($"{typeof(T).Name}: float and double only.");
     }
 
-    /// <summary>destination = tanh(x): ours for float, TensorPrimitives' for double.</summary>
+    /// <summary>destination = tanh(x), ours in float and double.</summary>
     internal static void Tanh<T>(ReadOnlySpan<T> x, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (typeof(T) == typeof(float))
             Tanh(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(destination));
+        else if (typeof(T) == typeof(double))
+            Tanh(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(destination));
         else
-            TP.Tanh<T>(x, destination);
+            throw new NotSupportedException($"{typeof(T).Name}: float and double only.");
+    }
+
+    /// <summary>destination = e^x, ours in float and double.</summary>
+    internal static void Exp<T>(ReadOnlySpan<T> x, Span<T> destination)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float))
+            Exp(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(destination));
+        else if (typeof(T) == typeof(double))
+            Exp(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(destination));
+        else
+            throw new NotSupportedException($"{typeof(T).Name}: float and double only.");
     }
 
     /// <summary>σ of every lane.</summary>
@@ -124,6 +155,20 @@ public static class VectorMath
         return TL.OrSign(v, x);
     }
 
+    /// <summary>e^x of every lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static TV Exp<TV, TL>(TV x)
+        where TV : struct
+        where TL : struct, IFloatLanes<TV>
+    {
+        // z in [−104, 88.8] (beyond, e^z rounds to 0 or overflows; NaN passes); e^z = 2^k·(1 + q) as
+        // 2^(k ± 64)·(1 + q)·2^(∓64), so that 2^(k ± 64) stays a normal float for k in [−150, 128].
+        var z = TL.MinLimit(TL.Broadcast(ExpUpperLimit), TL.MaxLimit(TL.Broadcast(-SigmoidLimit), x));
+        var q = ExpMinusOneReduced<TV, TL>(z, out var shifted);
+        var s = TL.SelectNegative(z, TL.PowerOfTwo(shifted, 64), TL.PowerOfTwo(shifted, -64));
+        return TL.Multiply(TL.FusedMultiplyAdd(s, q, s), TL.SelectNegative(z, TL.Broadcast(TwoToMinus64), TL.Broadcast(TwoTo64)));
+    }
+
     // q = e^r − 1 for e^z = 2^k·(1 + q); shifted = k + 1.5·2^23 (k in its low mantissa bits).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TV ExpMinusOneReduced<TV, TL>(TV z, out TV shifted)
@@ -149,7 +194,7 @@ public static class VectorMath
             where TL : struct, IFloatLanes<TV>;
     }
 
-    private readonly struct SigmoidOperator : IUnaryOperator
+    private readonly partial struct SigmoidOperator : IUnaryOperator
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static TV Invoke<TV, TL>(TV x)
@@ -165,15 +210,19 @@ public static class VectorMath
             where TL : struct, IFloatLanes<TV> => Tanh<TV, TL>(x);
     }
 
+    private readonly partial struct ExpOperator : IUnaryOperator
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TV Invoke<TV, TL>(TV x)
+            where TV : struct
+            where TL : struct, IFloatLanes<TV> => Exp<TV, TL>(x);
+    }
+
     // The one driver: the widest accelerated vector, then the scalar tail (same operations, same bits).
     private static void Apply<TOp>(ReadOnlySpan<float> x, Span<float> destination)
         where TOp : struct, IUnaryOperator
     {
-        if (destination.Length < x.Length)
-        {
-            throw new ArgumentException($"destination has length {destination.Length} but the source has {x.Length} values.", nameof(destination));
-        }
-
+        CheckDestination(x.Length, destination.Length);
         ref float src = ref MemoryMarshal.GetReference(x);
         ref float dst = ref MemoryMarshal.GetReference(destination);
         int n = x.Length, i = 0;
@@ -194,21 +243,127 @@ public static class VectorMath
 
     /// <summary>values[i] = tanh(values[i]) in place.</summary>
     /// <param name="values">The values [n].</param>
-    public static void Tanh(Span<double> values)
+    public static void Tanh(Span<double> values) => Tanh(values, values);
+
+    /// <summary>destination[i] = tanh(x[i]).</summary>
+    /// <param name="x">The values [n].</param>
+    /// <param name="destination">[n]; may be <paramref name="x"/> itself.</param>
+    /// <exception cref="ArgumentException">The destination is shorter than the source.</exception>
+    public static void Tanh(ReadOnlySpan<double> x, Span<double> destination)
     {
-        ref double r = ref MemoryMarshal.GetReference(values);
-        int n = values.Length, i = 0;
+        CheckDestination(x.Length, destination.Length);
+        ref double src = ref MemoryMarshal.GetReference(x);
+        ref double dst = ref MemoryMarshal.GetReference(destination);
+        int n = x.Length, i = 0;
         if (Vector.IsHardwareAccelerated)
         {
             for (; i <= n - Vector<double>.Count; i += Vector<double>.Count)
             {
-                Tanh(Vector.LoadUnsafe(ref r, (nuint)i)).StoreUnsafe(ref r, (nuint)i);
+                Tanh(Vector.LoadUnsafe(ref src, (nuint)i)).StoreUnsafe(ref dst, (nuint)i);
             }
         }
 
         for (; i < n; i++)
         {
-            Unsafe.Add(ref r, i) = Tanh(Unsafe.Add(ref r, i));
+            Unsafe.Add(ref dst, i) = Tanh(Unsafe.Add(ref src, i));
+        }
+    }
+
+    /// <summary>destination[i] = σ(x[i]) = 1/(1 + e^(−x[i])).</summary>
+    /// <param name="x">The values [n].</param>
+    /// <param name="destination">[n]; may be <paramref name="x"/> itself.</param>
+    /// <exception cref="ArgumentException">The destination is shorter than the source.</exception>
+    public static void Sigmoid(ReadOnlySpan<double> x, Span<double> destination) => ApplyDouble<SigmoidOperator>(x, destination);
+
+    /// <summary>destination[i] = e^x[i].</summary>
+    /// <param name="x">The values [n].</param>
+    /// <param name="destination">[n]; may be <paramref name="x"/> itself.</param>
+    /// <exception cref="ArgumentException">The destination is shorter than the source.</exception>
+    public static void Exp(ReadOnlySpan<double> x, Span<double> destination) => ApplyDouble<ExpOperator>(x, destination);
+
+    /// <summary>σ(x) for one value: the vector path on one lane.</summary>
+    public static double Sigmoid(double x) => Sigmoid(new Vector<double>(x))[0];
+
+    /// <summary>e^x for one value: the vector path on one lane.</summary>
+    public static double Exp(double x) => Exp(new Vector<double>(x))[0];
+
+    /// <summary>σ of every lane: 1/(1 + E) for x ≥ 0, E/(1 + E) for x &lt; 0, E = e^(−|x|).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<double> Sigmoid(Vector<double> x)
+    {
+        var e = Exp(Vector.AsVectorDouble(Vector.AsVectorInt64(x) | new Vector<long>(long.MinValue)));
+        var one = Vector<double>.One;
+        return Vector.ConditionalSelect(Vector.LessThan(x, Vector<double>.Zero), e, one) / (one + e);
+    }
+
+    /// <summary>e^x of every lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<double> Exp(Vector<double> x)
+    {
+        // y in [−746, 710] (beyond, e^y rounds to 0 or overflows; NaN passes); e^y = 2^k·p(r) as
+        // 2^(k ± 512)·p(r)·2^(∓512), so that 2^(k ± 512) stays a normal double for k in [−1076, 1025].
+        var y = Vector.ConditionalSelect(Vector.LessThan(new Vector<double>(ExpLowerLimit), x), x, new Vector<double>(ExpLowerLimit));
+        y = Vector.ConditionalSelect(Vector.GreaterThan(new Vector<double>(ExpUpperLimitDouble), y), y, new Vector<double>(ExpUpperLimitDouble));
+        y = Vector.ConditionalSelect(Vector.Equals(x, x), y, x);
+        var t = ExactFma.MultiplyAdd(y, new Vector<double>(Log2E), new Vector<double>(Shifter));
+        var k = t - new Vector<double>(Shifter);
+        var rr = ExactFma.MultiplyAdd(k, new Vector<double>(-Ln2Hi), y);
+        rr = ExactFma.MultiplyAdd(k, new Vector<double>(-Ln2Lo), rr);
+        var p = ExpPolynomial(rr);
+        var negative = Vector.LessThan(y, Vector<double>.Zero);
+        var bias = Vector.ConditionalSelect(negative, new Vector<long>(1023 + 512), new Vector<long>(1023 - 512));
+        var scale = Vector.AsVectorDouble(Vector.ShiftLeft(Vector.AsVectorInt64(t) - Vector.AsVectorInt64(new Vector<double>(Shifter)) + bias, 52));
+        return p * scale * Vector.ConditionalSelect(negative, new Vector<double>(TwoToMinus512), new Vector<double>(TwoTo512));
+    }
+
+    private const double ExpLowerLimit = -746.0;
+    private const double ExpUpperLimitDouble = 710.0;
+    private const double TwoTo512 = 1.3407807929942597e154;
+    private const double TwoToMinus512 = 7.458340731200207e-155;
+
+    private interface IDoubleOperator
+    {
+        static abstract Vector<double> Invoke(Vector<double> x);
+    }
+
+    private readonly partial struct SigmoidOperator : IDoubleOperator
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector<double> Invoke(Vector<double> x) => Sigmoid(x);
+    }
+
+    private readonly partial struct ExpOperator : IDoubleOperator
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector<double> Invoke(Vector<double> x) => Exp(x);
+    }
+
+    // The double driver: whole vectors, then the last few values in one zero-padded vector (so every value goes through
+    // the same operations, wherever it lies in the span).
+    private static void ApplyDouble<TOp>(ReadOnlySpan<double> x, Span<double> destination)
+        where TOp : struct, IDoubleOperator
+    {
+        CheckDestination(x.Length, destination.Length);
+        ref double src = ref MemoryMarshal.GetReference(x);
+        ref double dst = ref MemoryMarshal.GetReference(destination);
+        int n = x.Length, i = 0, w = Vector<double>.Count;
+        for (; i <= n - w; i += w)
+            TOp.Invoke(Vector.LoadUnsafe(ref src, (nuint)i)).StoreUnsafe(ref dst, (nuint)i);
+        if (i < n)
+        {
+            Span<double> lanes = stackalloc double[w];
+            lanes.Clear();
+            x[i..].CopyTo(lanes);
+            TOp.Invoke(new Vector<double>(lanes)).CopyTo(lanes);
+            lanes[..(n - i)].CopyTo(destination[i..]);
+        }
+    }
+
+    private static void CheckDestination(int source, int destination)
+    {
+        if (destination < source)
+        {
+            throw new ArgumentException($"destination has length {destination} but the source has {source} values.", nameof(destination));
         }
     }
 
@@ -260,21 +415,21 @@ public static class VectorMath
 
         // Small |x|: the odd polynomial.
         var x2 = a * a;
-        var p = Vector.FusedMultiplyAdd(new Vector<double>(T17), x2, new Vector<double>(T15));
-        p = Vector.FusedMultiplyAdd(p, x2, new Vector<double>(T13));
-        p = Vector.FusedMultiplyAdd(p, x2, new Vector<double>(T11));
-        p = Vector.FusedMultiplyAdd(p, x2, new Vector<double>(T9));
-        p = Vector.FusedMultiplyAdd(p, x2, new Vector<double>(T7));
-        p = Vector.FusedMultiplyAdd(p, x2, new Vector<double>(T5));
-        p = Vector.FusedMultiplyAdd(p, x2, new Vector<double>(T3));
-        var small = Vector.FusedMultiplyAdd(a * x2, p, a);
+        var p = ExactFma.MultiplyAdd(new Vector<double>(T17), x2, new Vector<double>(T15));
+        p = ExactFma.MultiplyAdd(p, x2, new Vector<double>(T13));
+        p = ExactFma.MultiplyAdd(p, x2, new Vector<double>(T11));
+        p = ExactFma.MultiplyAdd(p, x2, new Vector<double>(T9));
+        p = ExactFma.MultiplyAdd(p, x2, new Vector<double>(T7));
+        p = ExactFma.MultiplyAdd(p, x2, new Vector<double>(T5));
+        p = ExactFma.MultiplyAdd(p, x2, new Vector<double>(T3));
+        var small = ExactFma.MultiplyAdd(a * x2, p, a);
 
         // Large |x|: (1 − E)/(1 + E), E = e^(−2|x|).
         var y = a * new Vector<double>(-2.0);
-        var t = Vector.FusedMultiplyAdd(y, new Vector<double>(Log2E), new Vector<double>(Shifter));
+        var t = ExactFma.MultiplyAdd(y, new Vector<double>(Log2E), new Vector<double>(Shifter));
         var k = t - new Vector<double>(Shifter);
-        var rr = Vector.FusedMultiplyAdd(k, new Vector<double>(-Ln2Hi), y);
-        rr = Vector.FusedMultiplyAdd(k, new Vector<double>(-Ln2Lo), rr);
+        var rr = ExactFma.MultiplyAdd(k, new Vector<double>(-Ln2Hi), y);
+        rr = ExactFma.MultiplyAdd(k, new Vector<double>(-Ln2Lo), rr);
         var e = ExpPolynomial(rr);
         var bits = Vector.ShiftLeft(Vector.AsVectorInt64(t) - Vector.AsVectorInt64(new Vector<double>(Shifter)) + new Vector<long>(1023), 52);
         e *= Vector.AsVectorDouble(bits);
@@ -307,17 +462,17 @@ public static class VectorMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector<double> ExpPolynomial(Vector<double> r)
     {
-        var p = Vector.FusedMultiplyAdd(new Vector<double>(E12), r, new Vector<double>(E11));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<double>(E10));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<double>(E9));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<double>(E8));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<double>(E7));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<double>(E6));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<double>(E5));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<double>(E4));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<double>(E3));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<double>(E2));
-        p = Vector.FusedMultiplyAdd(p, r, Vector<double>.One);
-        return Vector.FusedMultiplyAdd(p, r, Vector<double>.One);
+        var p = ExactFma.MultiplyAdd(new Vector<double>(E12), r, new Vector<double>(E11));
+        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E10));
+        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E9));
+        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E8));
+        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E7));
+        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E6));
+        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E5));
+        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E4));
+        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E3));
+        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E2));
+        p = ExactFma.MultiplyAdd(p, r, Vector<double>.One);
+        return ExactFma.MultiplyAdd(p, r, Vector<double>.One);
     }
 }

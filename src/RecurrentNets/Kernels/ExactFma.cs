@@ -8,7 +8,7 @@ namespace RecurrentNets.Kernels;
 
 /// <summary>
 /// a·b + c with one rounding on every lane, on every CPU: the FMA instruction where the CPU has one, otherwise the same
-/// bits from plain SSE2 arithmetic. Every kernel that multiplies and adds in one step goes through here, so a result
+/// bits from plain SSE2 arithmetic (unless <see cref="Determinism.SameBitsOnEveryCpu"/> is turned off). Every kernel that multiplies and adds in one step goes through here, so a result
 /// never depends on whether the CPU (or <c>DOTNET_EnableAVX2=0</c>, which turns FMA off with AVX2) offers the FMA
 /// instruction. <c>Vector128.MultiplyAddEstimate</c> would round twice there, and .NET's own fallback for
 /// <see cref="Vector128.FusedMultiplyAdd(Vector128{float}, Vector128{float}, Vector128{float})"/> calls the C library
@@ -40,6 +40,8 @@ internal static class ExactFma
             return Fma.MultiplyAdd(a, b, c);
         if (AdvSimd.IsSupported)
             return AdvSimd.FusedMultiplyAdd(c, a, b);
+        if (!Emulate)
+            return a * b + c;
         return Emulated(a, b, c);
     }
 
@@ -51,6 +53,8 @@ internal static class ExactFma
             return Fma.MultiplyAdd(a, b, c);
         if (AdvSimd.Arm64.IsSupported)
             return AdvSimd.Arm64.FusedMultiplyAdd(c, a, b);
+        if (!Emulate)
+            return a * b + c;
         return Emulated(a, b, c);
     }
 
@@ -72,10 +76,18 @@ internal static class ExactFma
         // Vector<T> is 128 bits exactly when the CPU (or the runtime's settings) stops short of AVX2, and with it of FMA.
         if (!Fma.IsSupported && Vector<byte>.Count == 16)
             return MultiplyAdd(a.AsVector128(), b.AsVector128(), c.AsVector128()).AsVector();
+        if (!Fma.IsSupported && !AdvSimd.IsSupported && !Emulate)
+            return a * b + c;
         if (typeof(T) == typeof(float))
             return Vector.AsVectorSingle(Vector.FusedMultiplyAdd(Vector.AsVectorSingle(a), Vector.AsVectorSingle(b), Vector.AsVectorSingle(c))).As<float, T>();
         return Vector.FusedMultiplyAdd(Vector.AsVectorDouble(a), Vector.AsVectorDouble(b), Vector.AsVectorDouble(c)).As<double, T>();
     }
+
+    /// <summary>
+    /// Whether CPUs without the FMA instruction emulate it (<see cref="Determinism.SameBitsOnEveryCpu"/>); without, they
+    /// multiply and add with two roundings (the JIT folds this constant, so the check costs nothing).
+    /// </summary>
+    private static readonly bool Emulate = Determinism.SameBitsOnEveryCpu;
 
     /// <summary>The SSE2 arithmetic of <see cref="MultiplyAdd(Vector128{float}, Vector128{float}, Vector128{float})"/>
     /// without the FMA instruction (the tests hold it to the instruction).</summary>

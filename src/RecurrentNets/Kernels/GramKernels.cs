@@ -6,7 +6,7 @@ namespace RecurrentNets.Kernels;
 
 /// <summary>
 /// The Gram matrix XᵀX of a block of rows, accumulated in double over the upper triangle (a SYRK): the cost of a
-/// ridge readout fit. The naive twin is <see cref="Reference.ReferenceSparse.AccumulateGramUpper"/>.
+/// ridge readout fit. The same bits on every CPU: AVX with FMA, or Vector128 with <see cref="ExactFma"/>. The naive twin is <see cref="Reference.ReferenceSparse.AccumulateGramUpper"/>.
 /// </summary>
 /// <remarks>
 /// Legend: R = rows of the block, F = columns (features), Fp = F rounded up to the panel width 8.
@@ -50,12 +50,6 @@ public static class GramKernels
         if (pack.Length < PackLength(columns))
         {
             throw new ArgumentException($"pack has {pack.Length} elements but {PackLength(columns)} are needed", nameof(pack));
-        }
-
-        if (!Fma.IsSupported)
-        {
-            Reference.ReferenceSparse.AccumulateGramUpper(x[..(rows * columns)], rows, columns, gram);
-            return;
         }
 
         int panels = (columns + PanelWidth - 1) / PanelWidth;
@@ -130,9 +124,18 @@ public static class GramKernels
         }
     }
 
-    // Strips s = first, first + stride, ...: columns [4s, 4s + 4) of G against panels from the diagonal on.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // Strips s = first, first + stride, ...: columns [4s, 4s + 4) of G against panels from the diagonal on. Every
+    // element of a block is fma(x[r, i], x[r, j], ·) over its rows in order from zero, then added to G, on every path.
     private static unsafe void Strips(double* pack, double* gram, int kc, int columns, int panels, int strips, int first, int stride)
+    {
+        if (Fma.IsSupported)
+            StripsAvx(pack, gram, kc, columns, panels, strips, first, stride);
+        else
+            StripsPortable(pack, gram, kc, columns, panels, strips, first, stride);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void StripsAvx(double* pack, double* gram, int kc, int columns, int panels, int strips, int first, int stride)
     {
         for (int s = first; s < strips; s += stride)
         {
@@ -170,6 +173,68 @@ public static class GramKernels
                 Store(gram, columns, ib + 2, j0, c2a, c2b);
                 Store(gram, columns, ib + 3, j0, c3a, c3b);
             }
+        }
+    }
+
+    // Without FMA (Vector128, ExactFma's one rounding): each panel as two halves of four columns, 8 accumulators of the
+    // 16 xmm registers; the same operations per element as StripsAvx.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void StripsPortable(double* pack, double* gram, int kc, int columns, int panels, int strips, int first, int stride)
+    {
+        for (int s = first; s < strips; s += stride)
+        {
+            int ib = 4 * s;
+            int pa = ib / PanelWidth;
+            double* a = pack + (long)pa * kc * PanelWidth + (ib % PanelWidth);
+            for (int jp = pa; jp < panels; jp++)
+            {
+                for (int half = 0; half < PanelWidth; half += 4)
+                {
+                    double* b = pack + (long)jp * kc * PanelWidth + half;
+                    Vector128<double> c0a = default, c0b = default, c1a = default, c1b = default;
+                    Vector128<double> c2a = default, c2b = default, c3a = default, c3b = default;
+                    for (int r = 0; r < kc; r++)
+                    {
+                        double* br = b + r * PanelWidth;
+                        double* ar = a + r * PanelWidth;
+                        var b0 = Vector128.Load(br);
+                        var b1 = Vector128.Load(br + 2);
+                        var av = Vector128.Create(ar[0]);
+                        c0a = ExactFma.MultiplyAdd(av, b0, c0a);
+                        c0b = ExactFma.MultiplyAdd(av, b1, c0b);
+                        av = Vector128.Create(ar[1]);
+                        c1a = ExactFma.MultiplyAdd(av, b0, c1a);
+                        c1b = ExactFma.MultiplyAdd(av, b1, c1b);
+                        av = Vector128.Create(ar[2]);
+                        c2a = ExactFma.MultiplyAdd(av, b0, c2a);
+                        c2b = ExactFma.MultiplyAdd(av, b1, c2b);
+                        av = Vector128.Create(ar[3]);
+                        c3a = ExactFma.MultiplyAdd(av, b0, c3a);
+                        c3b = ExactFma.MultiplyAdd(av, b1, c3b);
+                    }
+
+                    int j0 = jp * PanelWidth + half;
+                    Store(gram, columns, ib, j0, c0a, c0b);
+                    Store(gram, columns, ib + 1, j0, c1a, c1b);
+                    Store(gram, columns, ib + 2, j0, c2a, c2b);
+                    Store(gram, columns, ib + 3, j0, c3a, c3b);
+                }
+            }
+        }
+    }
+
+    private static unsafe void Store(double* gram, int columns, int i, int j0, Vector128<double> lo, Vector128<double> hi)
+    {
+        if (i >= columns)
+        {
+            return;
+        }
+
+        double* g = gram + (long)i * columns + j0;
+        int w = Math.Min(4, columns - j0);
+        for (int j = 0; j < w; j++)
+        {
+            g[j] += j < 2 ? lo.GetElement(j) : hi.GetElement(j - 2);
         }
     }
 

@@ -4,9 +4,15 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using System.Text;
 using RecurrentNets.Cells;
+using RecurrentNets.Data;
 using RecurrentNets.Init;
+using RecurrentNets.Layers;
 using RecurrentNets.Models;
 using RecurrentNets.Optimizers;
+using RecurrentNets.R2N2;
+using RecurrentNets.R2N2.Tasks;
+using RecurrentNets.Reservoirs;
+using RecurrentNets.Training;
 using Xunit.Abstractions;
 
 namespace RecurrentNets.Tests.Determinism;
@@ -23,6 +29,7 @@ public class SameBitsProbe(ITestOutputHelper output)
         new("b", "", 37, 2, true, 32, 9, true, false, false, Dropout: 0.2),
         new("c", "", 128, 1, false, 32, 6, true, true, true, RecurrentDropout: 0.1),
         new("d", "", 37, 2, false, 3, 8, true, true, false),
+        new("e", "", 256, 1, false, 1, 12, false, true, false),
     ];
 
     internal static readonly string[] Kinds = ["rnn-tanh", "rnn-relu", "lstm", "lstm-peep", "lstm-cifg", "lstm-cifg-peep", "gru", "gru-cho"];
@@ -157,6 +164,129 @@ public class SameBitsProbe(ITestOutputHelper output)
         return stages;
     }
 
+
+    /// <summary>Two models trained by Fit (shuffled batches, validation, metrics, schedules, SGD and Adam), then predicted
+    /// and stepped; (stage, hash) pairs of the epoch summaries, the weights and the outputs.</summary>
+    internal static List<(string Stage, ulong Hash)> RunFit<T>()
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var stages = new List<(string, ulong)>();
+        var random = new SeededRandom(5);
+
+        // Tokens -> embedding -> LSTM -> dropout -> time-delay (σ) -> mean over time -> 3 classes, SGD with momentum.
+        var tokens = new List<(int[], int)>();
+        for (int i = 0; i < 70; i++)
+        {
+            int length = 3 + random.NextInt(9);
+            var sequence = new int[length];
+            for (int t = 0; t < length; t++)
+                sequence[t] = random.NextInt(11);
+            tokens.Add((sequence, sequence.Sum() % 3));
+        }
+
+        var (train, validation) = SequenceDataset<T>.Create(tokens).Split(0.8, seed: 3);
+        var classifier = new SequenceModel<T>(11, seed: 21).Add(Layer.Embedding(6)).Add(Layer.Lstm(33, peephole: true))
+            .Add(Layer.Dropout(0.1)).Add(Layer.TimeDelay(7, 3, dilation: 2, activation: Activation.Sigmoid))
+            .Add(Layer.MeanOverTime()).Add(Layer.Linear(3));
+        classifier.Compile(new CrossEntropy<T>(), p => new Sgd<T>(p, 0.05, momentum: 0.9, nesterov: true), new Accuracy<T>(), new Perplexity<T>());
+        var history = classifier.Fit(train, validation, new FitOptions { Epochs = 3, BatchSize = 16, ClipNorm = 1, BucketByLength = true });
+        foreach (var epoch in history.Epochs)
+            stages.Add(($"fit1.epoch{epoch.Epoch}", Hash<double>([epoch.Loss, epoch.ValidationLoss ?? 0, .. epoch.Metrics.Values])));
+        stages.Add(("fit1.weights", Hash<T>(classifier.Parameters.Values)));
+        stages.Add(("fit1.probabilities", Hash<T>(classifier.Predict(validation, probabilities: true).SelectMany(x => x).ToArray())));
+
+        // Features -> stacked relu RNN (recurrent dropout) -> GRU (Cho) -> per-step linear regression, Adam, cosine schedule.
+        var series = new List<(T[,], T[,])>();
+        for (int i = 0; i < 40; i++)
+        {
+            int length = 4 + random.NextInt(13);
+            var x = new T[length, 2];
+            var y = new T[length, 3];
+            for (int t = 0; t < length; t++)
+            {
+                x[t, 0] = T.CreateTruncating(random.NextNormal());
+                x[t, 1] = T.CreateTruncating(random.NextNormal());
+                for (int o = 0; o < 3; o++)
+                    y[t, o] = T.CreateTruncating(Math.Sin(t * 0.3 + o) + 0.1 * random.NextNormal());
+            }
+
+            series.Add((x, y));
+        }
+
+        var data = SequenceDataset<T>.Create(series);
+        var regressor = new SequenceModel<T>(2, seed: 22).Add(Layer.Rnn(20, numLayers: 2, RnnNonlinearity.Relu, recurrentDropout: 0.2))
+            .Add(Layer.Gru(19, resetAfterRecurrence: false)).Add(Layer.Linear(3));
+        regressor.Compile(new MeanSquaredError<T>(), p => new Adam<T>(p, 3e-3, weightDecay: 1e-3, decoupledWeightDecay: true),
+            new MeanAbsoluteError<T>());
+        history = regressor.Fit(data, null, new FitOptions { Epochs = 3, BatchSize = 8, Schedule = LearningRateSchedule.Cosine(3), ClipNorm = 0.3 });
+        foreach (var epoch in history.Epochs)
+            stages.Add(($"fit2.epoch{epoch.Epoch}", Hash<double>([epoch.Loss, .. epoch.Metrics.Values])));
+        stages.Add(("fit2.weights", Hash<T>(regressor.Parameters.Values)));
+
+        // Streaming inference, one step at a time.
+        var stepper = regressor.CreateStepper();
+        var output = new T[3];
+        var outputs = new List<T>();
+        for (int t = 0; t < 20; t++)
+        {
+            stepper.Step([T.CreateTruncating(Math.Cos(t)), T.CreateTruncating(0.5)], output);
+            outputs.AddRange(output);
+        }
+
+        stages.Add(("fit2.stepper", Hash<T>(outputs.ToArray())));
+        return stages;
+    }
+
+
+    /// <summary>An echo state network (sparse reservoir, spectral radius, ridge readout with cross-validation, closed loop)
+    /// and R2N2 (aⁿbⁿ epochs, reversal); (stage, hash) pairs.</summary>
+    internal static List<(string Stage, ulong Hash)> RunReservoirs<T>()
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var stages = new List<(string, ulong)>();
+        double[] series = MackeyGlassSeries.Squash(MackeyGlassSeries.ReservoirPy(2600));
+        var s = series.Select(T.CreateTruncating).ToArray();
+        foreach (var activation in new[] { ReservoirActivation.Tanh, ReservoirActivation.Sigmoid })
+        {
+            var reservoir = Reservoir<T>.Create(new ReservoirOptions
+            {
+                Units = 300, Connectivity = 0.05, SpectralRadius = 0.95, LeakRate = 0.4, InputScaling = 0.5, BiasScaling = 0.2,
+                Seed = 7, Activation = activation,
+            });
+            var readout = new RidgeReadout<T>(features: 300, outputs: 1, ridge: 1e-8, folds: 3);
+            var esn = new EchoStateNetwork<T>(reservoir, readout);
+            var state = esn.CreateState();
+            esn.Train(state, s.AsSpan(0, 2000), s.AsSpan(1, 2000), washout: 200, fit: false);
+            stages.Add(($"esn.{activation}.state", Hash<T>(state.Reservoir)));
+            readout.FitCrossValidated([1e-10, 1e-8, 1e-6]);
+            stages.Add(($"esn.{activation}.readout", Hash<double>([.. readout.Weights, .. readout.Intercept, .. readout.CrossValidationErrors])));
+            var prediction = new T[100];
+            esn.Generate(state.Clone(), prediction);
+            stages.Add(($"esn.{activation}.generate", Hash<T>(prediction)));
+        }
+
+        return stages;
+    }
+
+    internal static List<(string Stage, ulong Hash)> RunR2N2()
+    {
+        var stages = new List<(string, ulong)>();
+        var learner = new R2N2Learner(new R2N2Options { GroupSize = 32, InputSize = 3, OutputSize = 3, BackwardGain = 1.4, Seed = 3 });
+        var run = AnBnProtocol.Run(learner, rangeStart: 1, epochs: 30, shuffleSeed: 100);
+        stages.Add(("r2n2.anbn.loss", Hash<double>(run.Loss)));
+        stages.Add(("r2n2.anbn.weights", Hash<double>(learner.Consolidator.Parameters.Values)));
+
+        var net = new R2N2Consolidator(new R2N2Options { GroupSize = 40, InputSize = 10, OutputSize = 10, Seed = 4 });
+        net.RandomizeState();
+        var x = Enumerable.Range(0, 10).Select(i => Math.Sin(i)).ToArray();
+        net.Forward(x);
+        stages.Add(("r2n2.forward", Hash<double>([.. net.StateA, .. net.StateB])));
+        net.ResetReverseWeights();
+        net.Reverse(x);
+        stages.Add(("r2n2.reverse", Hash<double>([.. net.StateA, .. net.StateB])));
+        return stages;
+    }
+
     internal static string Path =>
         Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : "Vector128";
 
@@ -176,6 +306,18 @@ public class SameBitsProbe(ITestOutputHelper output)
                     text.AppendLine($"double {kind} {c.Name} {stage} {hash:x16}");
             }
         }
+
+        foreach (var (stage, hash) in RunFit<float>())
+            text.AppendLine($"float fit - {stage} {hash:x16}");
+        foreach (var (stage, hash) in RunFit<double>())
+            text.AppendLine($"double fit - {stage} {hash:x16}");
+
+        foreach (var (stage, hash) in RunReservoirs<double>())
+            text.AppendLine($"double reservoir - {stage} {hash:x16}");
+        foreach (var (stage, hash) in RunReservoirs<float>())
+            text.AppendLine($"float reservoir - {stage} {hash:x16}");
+        foreach (var (stage, hash) in RunR2N2())
+            text.AppendLine($"double r2n2 - {stage} {hash:x16}");
 
         string? file = Environment.GetEnvironmentVariable("BITS_PROBE_OUT");
         if (file is not null)

@@ -16,12 +16,13 @@ namespace RecurrentNets.Kernels;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Float without FMA: a·b is exact in double (24 + 24 significant bits fit in 53), so only the sum rounds. The sum is
-/// rounded to odd at double precision (round to nearest, recover the error with Knuth's TwoSum, and step to the odd
-/// neighbour when the sum was inexact and landed on an even one), then to nearest float: rounding to odd at 53 bits
-/// and then to nearest at 24 bits rounds once (Boldo and Melquiond, "Emulation of FMA and correctly rounded sums:
-/// proved algorithms using rounding to odd", IEEE Trans. Computers 57(4), 2008). About 20 SSE2 instructions per four
-/// lanes where the FMA instruction takes one.
+/// Float without FMA: a·b is exact in double (24 + 24 significant bits fit in 53), so only the sum rounds. The double
+/// sum then rounds to the right float unless it landed exactly halfway between two floats (or below float's normal
+/// range); for those the sum is rounded to odd at double precision (round to nearest, recover the error with Knuth's
+/// TwoSum, and step to the odd neighbour when the sum was inexact and landed on an even one), then to nearest float:
+/// rounding to odd at 53 bits and then to nearest at 24 bits rounds once (Boldo and Melquiond, "Emulation of FMA and
+/// correctly rounded sums: proved algorithms using rounding to odd", IEEE Trans. Computers 57(4), 2008). About 30 SSE2
+/// instructions per four lanes where the FMA instruction takes one.
 /// </para>
 /// <para>
 /// Double without FMA: Dekker's exact product uh + ul = a·b (Veltkamp's split), th + tl = c + uh by TwoSum, and the
@@ -94,10 +95,27 @@ internal static class ExactFma
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector128<float> Emulated(Vector128<float> a, Vector128<float> b, Vector128<float> c)
     {
-        var lo = SumRoundedToOdd(Vector128.WidenLower(a) * Vector128.WidenLower(b), Vector128.WidenLower(c));
-        var hi = SumRoundedToOdd(Vector128.WidenUpper(a) * Vector128.WidenUpper(b), Vector128.WidenUpper(c));
-        return Vector128.Narrow(lo, hi);
+        var pLo = Vector128.WidenLower(a) * Vector128.WidenLower(b);
+        var pHi = Vector128.WidenUpper(a) * Vector128.WidenUpper(b);
+        var cLo = Vector128.WidenLower(c);
+        var cHi = Vector128.WidenUpper(c);
+        var sLo = pLo + cLo;
+        var sHi = pHi + cHi;
+
+        // The double sum s rounds to the float nearest the exact sum unless s is itself halfway between two floats (its low
+        // 29 bits 1000...0) or below float's normal range: only then (rarely) is the rounding to odd needed.
+        var midpointBits = Vector128.Create(0x1FFFFFFFUL);
+        var midpoint = Vector128.Create(0x10000000UL);
+        var smallest = Vector128.Create(FloatMinNormal);
+        var twice = Vector128.Equals(sLo.AsUInt64() & midpointBits, midpoint) | Vector128.Equals(sHi.AsUInt64() & midpointBits, midpoint)
+            | (Vector128.LessThan(Vector128.Abs(sLo), smallest) & ~Vector128.Equals(sLo, Vector128<double>.Zero)).AsUInt64()
+            | (Vector128.LessThan(Vector128.Abs(sHi), smallest) & ~Vector128.Equals(sHi, Vector128<double>.Zero)).AsUInt64();
+        if (twice == Vector128<ulong>.Zero)
+            return Vector128.Narrow(sLo, sHi);
+        return Vector128.Narrow(SumRoundedToOdd(pLo, cLo), SumRoundedToOdd(pHi, cHi));
     }
+
+    private const double FloatMinNormal = 1.1754943508222875e-38;   // 2^-126
 
     /// <summary>The plain arithmetic of <see cref="MultiplyAdd(Vector128{double}, Vector128{double}, Vector128{double})"/>
     /// without the FMA instruction.</summary>

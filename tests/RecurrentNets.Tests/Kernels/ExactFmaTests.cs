@@ -65,6 +65,19 @@ public class ExactFmaTests
             CheckFloat(a2, b2, MathF.ScaleB(1, random.Next(-30, 30)) * (random.Next(2) * 2 - 1), ref count);
         }
 
+        // The double sum lands exactly halfway between two floats while the exact sum lies below (or above) it: a sum
+        // rounded twice would round up (down); a·b = 1 − 2^-40, c = 2^24 + 2, exact 2^24 + 3 − 2^-40 → 2^24 + 2.
+        float below = 1 + MathF.ScaleB(1, -20), above = 1 - MathF.ScaleB(1, -20);
+        CheckFloat(below, above, 16777218f, ref count);
+        CheckFloat(below, above, -16777218f, ref count);
+        CheckFloat(-below, above, 16777222f, ref count);
+        CheckFloat(below, below, 16777216f, ref count);
+        Assert.Equal(16777218f, ExactFma.Emulated(Vector128.Create(below), Vector128.Create(above), Vector128.Create(16777218f)).GetElement(0));
+
+        // Sums below float's normal range, where the midpoints are not where the double's low bits say.
+        for (int i = 0; i < 20000; i++)
+            CheckFloat(RandomFloat(random, -70, -60), RandomFloat(random, -70, -60), RandomFloat(random, -150, -126), ref count);
+
         float[] special = [0f, -0f, 1f, -1f, float.Epsilon, -float.Epsilon, float.MaxValue, float.MinValue, float.PositiveInfinity,
             float.NegativeInfinity, float.NaN, 1e-38f, 3e38f, 1.17549435e-38f, MathF.BitDecrement(1f), MathF.BitIncrement(1f)];
         foreach (float a in special)

@@ -33,7 +33,12 @@ public static class GramKernels
     /// <param name="gram">G, row-major [F, F].</param>
     /// <param name="pack">Scratch of at least <see cref="PackLength"/>(columns) doubles.</param>
     /// <exception cref="ArgumentException">A span is too short.</exception>
-    public static unsafe void AccumulateUpper(ReadOnlySpan<double> x, int rows, int columns, Span<double> gram, Span<double> pack)
+    public static void AccumulateUpper(ReadOnlySpan<double> x, int rows, int columns, Span<double> gram, Span<double> pack)
+        => Accumulate(x, rows, columns, gram, pack, portable: !Fma.IsSupported);
+
+    /// <summary><see cref="AccumulateUpper(ReadOnlySpan{double}, int, int, Span{double}, Span{double})"/> on the Vector128
+    /// kernel when <paramref name="portable"/> is set (tests run it beside the AVX kernel: the same bits).</summary>
+    internal static unsafe void Accumulate(ReadOnlySpan<double> x, int rows, int columns, Span<double> gram, Span<double> pack, bool portable)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         ArgumentOutOfRangeException.ThrowIfNegative(columns);
@@ -65,12 +70,12 @@ public static class GramKernels
                 int threads = Math.Min(WorkerPool.Shared.MaxParts, strips / 16);
                 if (threads <= 1)
                 {
-                    Strips(pp, gp, kc, columns, panels, strips, 0, 1);
+                    Strips(pp, gp, kc, columns, panels, strips, 0, 1, portable);
                 }
                 else
                 {
                     var job = cachedJob ??= new StripJob();
-                    job.Set(pp, gp, kc, columns, panels, strips);
+                    job.Set(pp, gp, kc, columns, panels, strips, portable);
                     WorkerPool.Shared.Run(job, threads);
                 }
             }
@@ -85,9 +90,11 @@ public static class GramKernels
         private double* pack;
         private double* gram;
         private int kc, columns, panels, strips;
+        private bool portable;
 
-        public void Set(double* p, double* g, int k, int c, int pn, int s)
+        public void Set(double* p, double* g, int k, int c, int pn, int s, bool usePortable)
         {
+            portable = usePortable;
             pack = p;
             gram = g;
             kc = k;
@@ -96,7 +103,7 @@ public static class GramKernels
             strips = s;
         }
 
-        public void Run(int part, int parts) => Strips(pack, gram, kc, columns, panels, strips, part, parts);
+        public void Run(int part, int parts) => Strips(pack, gram, kc, columns, panels, strips, part, parts, portable);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -126,9 +133,9 @@ public static class GramKernels
 
     // Strips s = first, first + stride, ...: columns [4s, 4s + 4) of G against panels from the diagonal on. Every
     // element of a block is fma(x[r, i], x[r, j], ·) over its rows in order from zero, then added to G, on every path.
-    private static unsafe void Strips(double* pack, double* gram, int kc, int columns, int panels, int strips, int first, int stride)
+    private static unsafe void Strips(double* pack, double* gram, int kc, int columns, int panels, int strips, int first, int stride, bool portable)
     {
-        if (Fma.IsSupported)
+        if (Fma.IsSupported && !portable)
             StripsAvx(pack, gram, kc, columns, panels, strips, first, stride);
         else
             StripsPortable(pack, gram, kc, columns, panels, strips, first, stride);

@@ -1,8 +1,5 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
-using System.Text;
 using RecurrentNets.Cells;
 using RecurrentNets.Data;
 using RecurrentNets.Init;
@@ -13,12 +10,15 @@ using RecurrentNets.R2N2;
 using RecurrentNets.R2N2.Tasks;
 using RecurrentNets.Reservoirs;
 using RecurrentNets.Training;
-using Xunit.Abstractions;
 
 namespace RecurrentNets.Tests.Determinism;
 
-/// <summary>Fixed training runs of every cell and variant through the model layer, hashed stage by stage.</summary>
-public class SameBitsProbe(ITestOutputHelper output)
+/// <summary>
+/// Fixed training runs of every cell and variant through the model layer (and the reservoirs and R2N2), hashed stage by
+/// stage: initial weights, first loss, first gradient of every parameter, weights after each step, evaluation outputs.
+/// <see cref="SameBitsTests"/> pins the hashes; comparing the stage hashes of two paths finds where they part.
+/// </summary>
+internal static class SameBitsProbe
 {
     internal sealed record Case(string Name, string Kind, int Hidden, int Layers, bool Bidirectional, int Batch, int Steps,
         bool Ragged, bool PerStep, bool Regression, double Dropout = 0, double RecurrentDropout = 0);
@@ -287,41 +287,37 @@ public class SameBitsProbe(ITestOutputHelper output)
         return stages;
     }
 
-    internal static string Path =>
-        Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : "Vector128";
-
-    [Fact]
-    [Trait("Category", "Probe")]
-    public void PrintEveryStage()
+    /// <summary>The stage hashes of one group of runs, and one hash of them all.</summary>
+    internal sealed record Group(string Name, List<(string Stage, ulong Hash)> Stages)
     {
-        var text = new StringBuilder();
-        text.AppendLine($"# V512={Vector512.IsHardwareAccelerated} V256={Vector256.IsHardwareAccelerated} Avx2={Avx2.IsSupported} Fma={Fma.IsSupported} Vector<float>={Vector<float>.Count}");
+        public ulong Combined => Hash<ulong>(Stages.Select(s => s.Hash).ToArray());
+    }
+
+    /// <summary>Every cell and variant in float and double on the given cases, one group per (type, cell).</summary>
+    internal static IEnumerable<Group> CellGroups(string[] caseNames, int trainSteps)
+    {
         foreach (string kind in Kinds)
         {
-            foreach (var c in Cases)
+            var floats = new List<(string, ulong)>();
+            var doubles = new List<(string, ulong)>();
+            foreach (var c in Cases.Where(c => caseNames.Contains(c.Name)))
             {
-                foreach (var (stage, hash) in Run<float>(kind, c, 4))
-                    text.AppendLine($"float {kind} {c.Name} {stage} {hash:x16}");
-                foreach (var (stage, hash) in Run<double>(kind, c, 4))
-                    text.AppendLine($"double {kind} {c.Name} {stage} {hash:x16}");
+                floats.AddRange(Run<float>(kind, c, trainSteps).Select(s => ($"{c.Name}.{s.Stage}", s.Hash)));
+                doubles.AddRange(Run<double>(kind, c, trainSteps).Select(s => ($"{c.Name}.{s.Stage}", s.Hash)));
             }
+
+            yield return new Group($"float {kind}", floats);
+            yield return new Group($"double {kind}", doubles);
         }
+    }
 
-        foreach (var (stage, hash) in RunFit<float>())
-            text.AppendLine($"float fit - {stage} {hash:x16}");
-        foreach (var (stage, hash) in RunFit<double>())
-            text.AppendLine($"double fit - {stage} {hash:x16}");
-
-        foreach (var (stage, hash) in RunReservoirs<double>())
-            text.AppendLine($"double reservoir - {stage} {hash:x16}");
-        foreach (var (stage, hash) in RunReservoirs<float>())
-            text.AppendLine($"float reservoir - {stage} {hash:x16}");
-        foreach (var (stage, hash) in RunR2N2())
-            text.AppendLine($"double r2n2 - {stage} {hash:x16}");
-
-        string? file = Environment.GetEnvironmentVariable("BITS_PROBE_OUT");
-        if (file is not null)
-            File.WriteAllText(file, text.ToString());
-        output.WriteLine(text.ToString());
+    /// <summary>The Fit runs, the echo state networks and R2N2.</summary>
+    internal static IEnumerable<Group> ModelGroups()
+    {
+        yield return new Group("float fit", RunFit<float>());
+        yield return new Group("double fit", RunFit<double>());
+        yield return new Group("double reservoir", RunReservoirs<double>());
+        yield return new Group("float reservoir", RunReservoirs<float>());
+        yield return new Group("double r2n2", RunR2N2());
     }
 }

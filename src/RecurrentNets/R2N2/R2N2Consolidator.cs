@@ -443,7 +443,7 @@ public sealed class R2N2Consolidator
         VectorMath.Exp<double>(error, error);
         double sum = Reductions.Sum<double>(error);
         TP.Divide(error, sum, error);
-        double loss = -Math.Log(Math.Max(error[label], double.Epsilon));
+        double loss = -ScalarMath.Log(Math.Max(error[label], double.Epsilon));
         bool correct = TP.IndexOfMax<double>(output) == label;
         error[label] -= 1;
 

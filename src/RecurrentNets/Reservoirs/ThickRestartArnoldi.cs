@@ -123,7 +123,7 @@ internal static class ThickRestartArnoldi
                         products += y is null ? 1 : 2;
                     }
 
-                    double radius = power == 1 ? top : Math.Pow(top, 1.0 / power);
+                    double radius = power == 1 ? top : ScalarMath.Pow(top, 1.0 / power);
                     return new SpectralRadiusEstimate(radius, lambda, top == 0 ? 0 : check / top, products, restarts);
                 }
 

@@ -5,8 +5,8 @@ using TP = System.Numerics.Tensors.TensorPrimitives;
 namespace RecurrentNets.Kernels;
 
 /// <summary>
-/// The forward and backward passes of an <see cref="Activation"/> in place over a span, on TensorPrimitives' SIMD
-/// operations. The naive twin is <c>Reference.ReferenceTimeDelay.Activate</c> / <c>Reference.ReferenceTimeDelay.ActivationDerivative</c>.
+/// The forward and backward passes of an <see cref="Activation"/> in place over a span (σ and tanh from
+/// <see cref="VectorMath"/>: the same bits on every vector path). The naive twin is <c>Reference.ReferenceTimeDelay.Activate</c> / <c>Reference.ReferenceTimeDelay.ActivationDerivative</c>.
 /// </summary>
 public static class ActivationKernels
 {
@@ -22,13 +22,13 @@ public static class ActivationKernels
             case Activation.Identity:
                 break;
             case Activation.Tanh:
-                TP.Tanh<T>(values, values);
+                VectorMath.Tanh<T>(values, values);
                 break;
             case Activation.Relu:
                 Elementwise.Relu<T>(values, values);
                 break;
             case Activation.Sigmoid:
-                TP.Sigmoid<T>(values, values);
+                VectorMath.Sigmoid<T>(values);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");

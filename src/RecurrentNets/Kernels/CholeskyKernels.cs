@@ -28,10 +28,10 @@ public static class CholeskyKernels
             for (int j = 0; j < i; j++)
             {
                 var lj = a.Slice(j * n, j);
-                li[j] = (li[j] - TP.Dot<double>(li[..j], lj)) / a[j * n + j];
+                li[j] = (li[j] - Reductions.Dot<double>(li[..j], lj)) / a[j * n + j];
             }
 
-            double d = li[i] - TP.Dot<double>(li[..i], li[..i]);
+            double d = li[i] - Reductions.Dot<double>(li[..i], li[..i]);
             if (!(d > 0) || !double.IsFinite(d))
             {
                 return false;
@@ -57,7 +57,7 @@ public static class CholeskyKernels
             // Forward: L·y = b, rows of L are contiguous.
             for (int i = 0; i < n; i++)
             {
-                x[i] = (x[i] - TP.Dot(l.Slice(i * n, i), x[..i])) / l[i * n + i];
+                x[i] = (x[i] - Reductions.Dot(l.Slice(i * n, i), x[..i])) / l[i * n + i];
             }
 
             // Backward: Lᵀ·x = y, column i of Lᵀ is row i of L: subtract x[i]·L[i, 0:i] from the rest (axpy).

@@ -55,10 +55,11 @@ public static class Elementwise
             }
         }
 
+        // The tail with the body's operations: which elements fall in it depends on the vector width.
         for (; i < h.Length; i++)
         {
-            T hv = h[i];
-            da[i] = dh[i] * (T.One - hv * hv);
+            T hv = h[i], g = dh[i];
+            da[i] = g - g * hv * hv;
         }
     }
 

@@ -145,7 +145,7 @@ internal readonly struct LanesVector : IFloatLanes<Vector<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<float> FusedMultiplyAdd(Vector<float> left, Vector<float> right, Vector<float> addend) =>
-        Vector.FusedMultiplyAdd(left, right, addend);
+        ExactFma.MultiplyAdd(left, right, addend);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<float> MinLimit(Vector<float> limit, Vector<float> x) =>

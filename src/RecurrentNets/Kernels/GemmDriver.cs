@@ -377,8 +377,9 @@ internal static unsafe class GemmDriver
     }
 
     /// <summary>
-    /// C[i0..i1, j0..j1) (+)= A·Bᵀ for small M as 4x4 (or 2x4) tiles of dot products: B is read in place, once (its four rows
-    /// stay in L1 while every row of A, L2-resident, passes over them).
+    /// C[i0..i1, j0..j1) (+)= A·Bᵀ for small M as tiles of four rows of A by four of B (<see cref="GemmDot"/>: the same
+    /// sums on every path): B is read in place, once (its four rows stay in L1 while every row of A, L2-resident, passes
+    /// over them).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DotProducts<T, TKernel>(ref GemmProblem problem, int i0, int i1, int j0, int j1)
@@ -409,7 +410,7 @@ internal static unsafe class GemmDriver
             a += i0 * lda;
         }
 
-        int tileRows = TKernel.DotRows;
+        const int tileRows = 4;
         T* r = stackalloc T[16];
         bool add = problem.Accumulate;
         for (int j = j0; j < j1; j += 4)
@@ -427,10 +428,7 @@ internal static unsafe class GemmDriver
                 T* a1 = rowCount > 1 ? a0 + lda : a0;
                 T* a2 = rowCount > 2 ? a0 + 2 * lda : a0;
                 T* a3 = rowCount > 3 ? a0 + 3 * lda : a0;
-                if (rowCount == 1)
-                    TKernel.DotRow(k, a0, b0, b1, b2, b3, r);
-                else
-                    TKernel.DotTile(k, a0, a1, a2, a3, b0, b1, b2, b3, r);
+                GemmDot.Tile<T, TKernel>(k, rowCount, a0, a1, a2, a3, b0, b1, b2, b3, r);
                 for (int ii = 0; ii < rowCount; ii++)
                 {
                     T* dst = c + (i0 + i + ii) * ldc + j;

@@ -40,22 +40,6 @@ internal unsafe interface IGemmMicroKernel<T>
     /// </summary>
     static abstract void Run(nint kc, T* a, T* b, nint bStride, T* c, nint ldc, bool add);
 
-    /// <summary>Rows of A per dot-product tile (<see cref="DotTile"/>): 4 where 32 vector registers allow it, else 2.</summary>
-    static abstract int DotRows { get; }
-
-    /// <summary>
-    /// The dot products r[4·i + j] = Σ_p ai[p]·bj[p] of <see cref="DotRows"/> rows of A (a2, a3 unused when it is 2)
-    /// with four rows of B, all contiguous over k: lane-wise fused multiply-adds over whole vectors, the fixed-tree
-    /// vector sum, then a scalar tail.
-    /// </summary>
-    static abstract void DotTile(nint k, T* a0, T* a1, T* a2, T* a3, T* b0, T* b1, T* b2, T* b3, T* r);
-
-    /// <summary>
-    /// One row of <see cref="DotTile"/>: r[j] = Σ_p a0[p]·bj[p], with the same operations per element (so the same
-    /// bits), for a single remaining row of A without computing repeated rows.
-    /// </summary>
-    static abstract void DotRow(nint k, T* a0, T* b0, T* b1, T* b2, T* b3, T* r);
-
     /// <summary>
     /// One row of <see cref="Run"/> over four micro-panels panelStride apart: for q = 0..3, acc_q[j] =
     /// fma(a[p·aStride], b[q·panelStride + p·NR + j], acc_q[j]) over p = 0..kc-1 from acc = 0; then
@@ -101,8 +85,6 @@ internal readonly unsafe struct GemmKernel512<T> : IGemmMicroKernel<T>
     public static int MR => 8;
 
     public static int NR => 2 * Vector512<T>.Count;
-
-    public static int DotRows => 4;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(nint kc, T* a, T* b, nint bStride, T* c, nint ldc, bool add)
@@ -155,100 +137,6 @@ internal readonly unsafe struct GemmKernel512<T> : IGemmMicroKernel<T>
         Store(c + 5 * ldc, w, c50, c51, add);
         Store(c + 6 * ldc, w, c60, c61, add);
         Store(c + 7 * ldc, w, c70, c71, add);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void DotTile(nint k, T* a0, T* a1, T* a2, T* a3, T* b0, T* b1, T* b2, T* b3, T* r)
-    {
-        // 4x4 tile: 16 accumulators + 4 rows of A + 1 of B in the 32 zmm registers; 8 loads per 16 FMAs.
-        nint w = Vector512<T>.Count;
-        Vector512<T> s00 = default, s01 = default, s02 = default, s03 = default;
-        Vector512<T> s10 = default, s11 = default, s12 = default, s13 = default;
-        Vector512<T> s20 = default, s21 = default, s22 = default, s23 = default;
-        Vector512<T> s30 = default, s31 = default, s32 = default, s33 = default;
-        nint p = 0;
-        for (; p + w <= k; p += w)
-        {
-            Vector512<T> x0 = Vector512.Load(a0 + p), x1 = Vector512.Load(a1 + p);
-            Vector512<T> x2 = Vector512.Load(a2 + p), x3 = Vector512.Load(a3 + p);
-            Vector512<T> y = Vector512.Load(b0 + p);
-            s00 = Fma(x0, y, s00);
-            s10 = Fma(x1, y, s10);
-            s20 = Fma(x2, y, s20);
-            s30 = Fma(x3, y, s30);
-            y = Vector512.Load(b1 + p);
-            s01 = Fma(x0, y, s01);
-            s11 = Fma(x1, y, s11);
-            s21 = Fma(x2, y, s21);
-            s31 = Fma(x3, y, s31);
-            y = Vector512.Load(b2 + p);
-            s02 = Fma(x0, y, s02);
-            s12 = Fma(x1, y, s12);
-            s22 = Fma(x2, y, s22);
-            s32 = Fma(x3, y, s32);
-            y = Vector512.Load(b3 + p);
-            s03 = Fma(x0, y, s03);
-            s13 = Fma(x1, y, s13);
-            s23 = Fma(x2, y, s23);
-            s33 = Fma(x3, y, s33);
-        }
-
-        Finish(k, p, a0, b0, b1, b2, b3, s00, s01, s02, s03, r);
-        Finish(k, p, a1, b0, b1, b2, b3, s10, s11, s12, s13, r + 4);
-        Finish(k, p, a2, b0, b1, b2, b3, s20, s21, s22, s23, r + 8);
-        Finish(k, p, a3, b0, b1, b2, b3, s30, s31, s32, s33, r + 12);
-    }
-
-    /// <summary>One row of a dot tile: reduce the four vector sums, then add the scalar tail p..k.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Finish(nint k, nint p, T* a, T* b0, T* b1, T* b2, T* b3,
-        Vector512<T> s0, Vector512<T> s1, Vector512<T> s2, Vector512<T> s3, T* r)
-    {
-        T r0 = Vector512.Sum(s0), r1 = Vector512.Sum(s1), r2 = Vector512.Sum(s2), r3 = Vector512.Sum(s3);
-        for (; p < k; p++)
-        {
-            T x = a[p];
-            r0 += x * b0[p];
-            r1 += x * b1[p];
-            r2 += x * b2[p];
-            r3 += x * b3[p];
-        }
-
-        r[0] = r0;
-        r[1] = r1;
-        r[2] = r2;
-        r[3] = r3;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void DotRow(nint k, T* a0, T* b0, T* b1, T* b2, T* b3, T* r)
-    {
-        nint w = Vector512<T>.Count;
-        Vector512<T> s0 = default, s1 = default, s2 = default, s3 = default;
-        nint p = 0;
-        for (; p + w <= k; p += w)
-        {
-            Vector512<T> x = Vector512.Load(a0 + p);
-            s0 = Fma(x, Vector512.Load(b0 + p), s0);
-            s1 = Fma(x, Vector512.Load(b1 + p), s1);
-            s2 = Fma(x, Vector512.Load(b2 + p), s2);
-            s3 = Fma(x, Vector512.Load(b3 + p), s3);
-        }
-
-        T r0 = Vector512.Sum(s0), r1 = Vector512.Sum(s1), r2 = Vector512.Sum(s2), r3 = Vector512.Sum(s3);
-        for (; p < k; p++)
-        {
-            T x = a0[p];
-            r0 += x * b0[p];
-            r1 += x * b1[p];
-            r2 += x * b2[p];
-            r3 += x * b3[p];
-        }
-
-        r[0] = r0;
-        r[1] = r1;
-        r[2] = r2;
-        r[3] = r3;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -325,8 +213,6 @@ internal readonly unsafe struct GemmKernel256<T> : IGemmMicroKernel<T>
 
     public static int NR => 2 * Vector256<T>.Count;
 
-    public static int DotRows => 2;
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(nint kc, T* a, T* b, nint bStride, T* c, nint ldc, bool add)
     {
@@ -368,86 +254,6 @@ internal readonly unsafe struct GemmKernel256<T> : IGemmMicroKernel<T>
         Store(c + 3 * ldc, w, c30, c31, add);
         Store(c + 4 * ldc, w, c40, c41, add);
         Store(c + 5 * ldc, w, c50, c51, add);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void DotTile(nint k, T* a0, T* a1, T* a2, T* a3, T* b0, T* b1, T* b2, T* b3, T* r)
-    {
-        nint w = Vector256<T>.Count;
-        Vector256<T> s00 = default, s01 = default, s02 = default, s03 = default;
-        Vector256<T> s10 = default, s11 = default, s12 = default, s13 = default;
-        nint p = 0;
-        for (; p + w <= k; p += w)
-        {
-            Vector256<T> x0 = Vector256.Load(a0 + p), x1 = Vector256.Load(a1 + p);
-            Vector256<T> y = Vector256.Load(b0 + p);
-            s00 = Fma(x0, y, s00);
-            s10 = Fma(x1, y, s10);
-            y = Vector256.Load(b1 + p);
-            s01 = Fma(x0, y, s01);
-            s11 = Fma(x1, y, s11);
-            y = Vector256.Load(b2 + p);
-            s02 = Fma(x0, y, s02);
-            s12 = Fma(x1, y, s12);
-            y = Vector256.Load(b3 + p);
-            s03 = Fma(x0, y, s03);
-            s13 = Fma(x1, y, s13);
-        }
-
-        T r00 = Vector256.Sum(s00), r01 = Vector256.Sum(s01), r02 = Vector256.Sum(s02), r03 = Vector256.Sum(s03);
-        T r10 = Vector256.Sum(s10), r11 = Vector256.Sum(s11), r12 = Vector256.Sum(s12), r13 = Vector256.Sum(s13);
-        for (; p < k; p++)
-        {
-            T x0 = a0[p], x1 = a1[p];
-            r00 += x0 * b0[p];
-            r01 += x0 * b1[p];
-            r02 += x0 * b2[p];
-            r03 += x0 * b3[p];
-            r10 += x1 * b0[p];
-            r11 += x1 * b1[p];
-            r12 += x1 * b2[p];
-            r13 += x1 * b3[p];
-        }
-
-        r[0] = r00;
-        r[1] = r01;
-        r[2] = r02;
-        r[3] = r03;
-        r[4] = r10;
-        r[5] = r11;
-        r[6] = r12;
-        r[7] = r13;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void DotRow(nint k, T* a0, T* b0, T* b1, T* b2, T* b3, T* r)
-    {
-        nint w = Vector256<T>.Count;
-        Vector256<T> s0 = default, s1 = default, s2 = default, s3 = default;
-        nint p = 0;
-        for (; p + w <= k; p += w)
-        {
-            Vector256<T> x = Vector256.Load(a0 + p);
-            s0 = Fma(x, Vector256.Load(b0 + p), s0);
-            s1 = Fma(x, Vector256.Load(b1 + p), s1);
-            s2 = Fma(x, Vector256.Load(b2 + p), s2);
-            s3 = Fma(x, Vector256.Load(b3 + p), s3);
-        }
-
-        T r0 = Vector256.Sum(s0), r1 = Vector256.Sum(s1), r2 = Vector256.Sum(s2), r3 = Vector256.Sum(s3);
-        for (; p < k; p++)
-        {
-            T x = a0[p];
-            r0 += x * b0[p];
-            r1 += x * b1[p];
-            r2 += x * b2[p];
-            r3 += x * b3[p];
-        }
-
-        r[0] = r0;
-        r[1] = r1;
-        r[2] = r2;
-        r[3] = r3;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -517,9 +323,9 @@ internal readonly unsafe struct GemmKernel256<T> : IGemmMicroKernel<T>
 }
 
 /// <summary>
-/// Portable micro-kernel on Vector128 (SSE2 or NEON): 6 rows x 2 Vector128 (6x8 floats, 6x4 doubles). Uses a fused
-/// multiply-add where the CPU has one and a multiply then an add elsewhere (MultiplyAddEstimate), so it never falls
-/// back to a software FMA.
+/// Portable micro-kernel on Vector128 (SSE2 or NEON): 6 rows x 2 Vector128 (6x8 floats, 6x4 doubles). Every
+/// multiply-add rounds once, as on the wider paths (<see cref="ExactFma"/>: the instruction where the CPU has it, the
+/// same bits from SSE2 arithmetic where it does not), so every path gives the same bits.
 /// </summary>
 internal readonly unsafe struct GemmKernel128<T> : IGemmMicroKernel<T>
     where T : unmanaged, IFloatingPointIeee754<T>
@@ -527,8 +333,6 @@ internal readonly unsafe struct GemmKernel128<T> : IGemmMicroKernel<T>
     public static int MR => 6;
 
     public static int NR => 2 * Vector128<T>.Count;
-
-    public static int DotRows => 2;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(nint kc, T* a, T* b, nint bStride, T* c, nint ldc, bool add)
@@ -568,86 +372,6 @@ internal readonly unsafe struct GemmKernel128<T> : IGemmMicroKernel<T>
         Store(c + 3 * ldc, w, c30, c31, add);
         Store(c + 4 * ldc, w, c40, c41, add);
         Store(c + 5 * ldc, w, c50, c51, add);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void DotTile(nint k, T* a0, T* a1, T* a2, T* a3, T* b0, T* b1, T* b2, T* b3, T* r)
-    {
-        nint w = Vector128<T>.Count;
-        Vector128<T> s00 = default, s01 = default, s02 = default, s03 = default;
-        Vector128<T> s10 = default, s11 = default, s12 = default, s13 = default;
-        nint p = 0;
-        for (; p + w <= k; p += w)
-        {
-            Vector128<T> x0 = Vector128.Load(a0 + p), x1 = Vector128.Load(a1 + p);
-            Vector128<T> y = Vector128.Load(b0 + p);
-            s00 = Fma(x0, y, s00);
-            s10 = Fma(x1, y, s10);
-            y = Vector128.Load(b1 + p);
-            s01 = Fma(x0, y, s01);
-            s11 = Fma(x1, y, s11);
-            y = Vector128.Load(b2 + p);
-            s02 = Fma(x0, y, s02);
-            s12 = Fma(x1, y, s12);
-            y = Vector128.Load(b3 + p);
-            s03 = Fma(x0, y, s03);
-            s13 = Fma(x1, y, s13);
-        }
-
-        T r00 = Vector128.Sum(s00), r01 = Vector128.Sum(s01), r02 = Vector128.Sum(s02), r03 = Vector128.Sum(s03);
-        T r10 = Vector128.Sum(s10), r11 = Vector128.Sum(s11), r12 = Vector128.Sum(s12), r13 = Vector128.Sum(s13);
-        for (; p < k; p++)
-        {
-            T x0 = a0[p], x1 = a1[p];
-            r00 += x0 * b0[p];
-            r01 += x0 * b1[p];
-            r02 += x0 * b2[p];
-            r03 += x0 * b3[p];
-            r10 += x1 * b0[p];
-            r11 += x1 * b1[p];
-            r12 += x1 * b2[p];
-            r13 += x1 * b3[p];
-        }
-
-        r[0] = r00;
-        r[1] = r01;
-        r[2] = r02;
-        r[3] = r03;
-        r[4] = r10;
-        r[5] = r11;
-        r[6] = r12;
-        r[7] = r13;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void DotRow(nint k, T* a0, T* b0, T* b1, T* b2, T* b3, T* r)
-    {
-        nint w = Vector128<T>.Count;
-        Vector128<T> s0 = default, s1 = default, s2 = default, s3 = default;
-        nint p = 0;
-        for (; p + w <= k; p += w)
-        {
-            Vector128<T> x = Vector128.Load(a0 + p);
-            s0 = Fma(x, Vector128.Load(b0 + p), s0);
-            s1 = Fma(x, Vector128.Load(b1 + p), s1);
-            s2 = Fma(x, Vector128.Load(b2 + p), s2);
-            s3 = Fma(x, Vector128.Load(b3 + p), s3);
-        }
-
-        T r0 = Vector128.Sum(s0), r1 = Vector128.Sum(s1), r2 = Vector128.Sum(s2), r3 = Vector128.Sum(s3);
-        for (; p < k; p++)
-        {
-            T x = a0[p];
-            r0 += x * b0[p];
-            r1 += x * b1[p];
-            r2 += x * b2[p];
-            r3 += x * b3[p];
-        }
-
-        r[0] = r0;
-        r[1] = r1;
-        r[2] = r2;
-        r[3] = r3;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -708,10 +432,5 @@ internal readonly unsafe struct GemmKernel128<T> : IGemmMicroKernel<T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<T> Fma(Vector128<T> x, Vector128<T> y, Vector128<T> z)
-    {
-        if (typeof(T) == typeof(float))
-            return Vector128.MultiplyAddEstimate(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
-        return Vector128.MultiplyAddEstimate(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
-    }
+    private static Vector128<T> Fma(Vector128<T> x, Vector128<T> y, Vector128<T> z) => ExactFma.MultiplyAdd(x, y, z);
 }

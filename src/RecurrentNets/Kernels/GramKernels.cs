@@ -1,11 +1,12 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace RecurrentNets.Kernels;
 
 /// <summary>
 /// The Gram matrix XᵀX of a block of rows, accumulated in double over the upper triangle (a SYRK): the cost of a
-/// ridge readout fit. The naive twin is <c>Reference.ReferenceSparse.AccumulateGramUpper</c>.
+/// ridge readout fit. The same bits on every CPU: AVX with FMA, or Vector128 with <see cref="ExactFma"/>. The naive twin is <c>Reference.ReferenceSparse.AccumulateGramUpper</c>.
 /// </summary>
 /// <remarks>
 /// Legend: R = rows of the block, F = columns (features), Fp = F rounded up to the panel width 8.
@@ -34,7 +35,12 @@ public static class GramKernels
     /// <param name="gram">G, row-major [F, F].</param>
     /// <param name="pack">Scratch of at least <see cref="PackLength"/>(columns) doubles.</param>
     /// <exception cref="ArgumentException">A span is too short.</exception>
-    public static unsafe void AccumulateUpper(ReadOnlySpan<double> x, int rows, int columns, Span<double> gram, Span<double> pack)
+    public static void AccumulateUpper(ReadOnlySpan<double> x, int rows, int columns, Span<double> gram, Span<double> pack)
+        => Accumulate(x, rows, columns, gram, pack, portable: !Fma.IsSupported);
+
+    /// <summary><see cref="AccumulateUpper(ReadOnlySpan{double}, int, int, Span{double}, Span{double})"/> on the Vector128
+    /// kernel when <paramref name="portable"/> is set (tests run it beside the AVX kernel: the same bits).</summary>
+    internal static unsafe void Accumulate(ReadOnlySpan<double> x, int rows, int columns, Span<double> gram, Span<double> pack, bool portable)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         ArgumentOutOfRangeException.ThrowIfNegative(columns);
@@ -66,12 +72,12 @@ public static class GramKernels
                 int threads = Math.Min(WorkerPool.Shared.MaxParts, strips / 16);
                 if (threads <= 1)
                 {
-                    Strips(pp, gp, kc, columns, panels, strips, 0, 1);
+                    Strips(pp, gp, kc, columns, panels, strips, 0, 1, portable);
                 }
                 else
                 {
                     var job = cachedJob ??= new StripJob();
-                    job.Set(pp, gp, kc, columns, panels, strips);
+                    job.Set(pp, gp, kc, columns, panels, strips, portable);
                     WorkerPool.Shared.Run(job, threads);
                 }
             }
@@ -86,9 +92,11 @@ public static class GramKernels
         private double* pack;
         private double* gram;
         private int kc, columns, panels, strips;
+        private bool portable;
 
-        public void Set(double* p, double* g, int k, int c, int pn, int s)
+        public void Set(double* p, double* g, int k, int c, int pn, int s, bool usePortable)
         {
+            portable = usePortable;
             pack = p;
             gram = g;
             kc = k;
@@ -97,7 +105,7 @@ public static class GramKernels
             strips = s;
         }
 
-        public void Run(int part, int parts) => Strips(pack, gram, kc, columns, panels, strips, part, parts);
+        public void Run(int part, int parts) => Strips(pack, gram, kc, columns, panels, strips, part, parts, portable);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -125,9 +133,18 @@ public static class GramKernels
         }
     }
 
-    // Strips s = first, first + stride, ...: columns [4s, 4s + 4) of G against panels from the diagonal on.
+    // Strips s = first, first + stride, ...: columns [4s, 4s + 4) of G against panels from the diagonal on. Every
+    // element of a block is fma(x[r, i], x[r, j], ·) over its rows in order from zero, then added to G, on every path.
+    private static unsafe void Strips(double* pack, double* gram, int kc, int columns, int panels, int strips, int first, int stride, bool portable)
+    {
+        if (Fma.IsSupported && !portable)
+            StripsAvx(pack, gram, kc, columns, panels, strips, first, stride);
+        else
+            StripsPortable(pack, gram, kc, columns, panels, strips, first, stride);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Strips(double* pack, double* gram, int kc, int columns, int panels, int strips, int first, int stride)
+    private static unsafe void StripsAvx(double* pack, double* gram, int kc, int columns, int panels, int strips, int first, int stride)
     {
         for (int s = first; s < strips; s += stride)
         {
@@ -165,6 +182,68 @@ public static class GramKernels
                 Store(gram, columns, ib + 2, j0, c2a, c2b);
                 Store(gram, columns, ib + 3, j0, c3a, c3b);
             }
+        }
+    }
+
+    // Without FMA (Vector128, ExactFma's one rounding): each panel as two halves of four columns, 8 accumulators of the
+    // 16 xmm registers; the same operations per element as StripsAvx.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void StripsPortable(double* pack, double* gram, int kc, int columns, int panels, int strips, int first, int stride)
+    {
+        for (int s = first; s < strips; s += stride)
+        {
+            int ib = 4 * s;
+            int pa = ib / PanelWidth;
+            double* a = pack + (long)pa * kc * PanelWidth + (ib % PanelWidth);
+            for (int jp = pa; jp < panels; jp++)
+            {
+                for (int half = 0; half < PanelWidth; half += 4)
+                {
+                    double* b = pack + (long)jp * kc * PanelWidth + half;
+                    Vector128<double> c0a = default, c0b = default, c1a = default, c1b = default;
+                    Vector128<double> c2a = default, c2b = default, c3a = default, c3b = default;
+                    for (int r = 0; r < kc; r++)
+                    {
+                        double* br = b + r * PanelWidth;
+                        double* ar = a + r * PanelWidth;
+                        var b0 = Vector128.Load(br);
+                        var b1 = Vector128.Load(br + 2);
+                        var av = Vector128.Create(ar[0]);
+                        c0a = ExactFma.MultiplyAdd(av, b0, c0a);
+                        c0b = ExactFma.MultiplyAdd(av, b1, c0b);
+                        av = Vector128.Create(ar[1]);
+                        c1a = ExactFma.MultiplyAdd(av, b0, c1a);
+                        c1b = ExactFma.MultiplyAdd(av, b1, c1b);
+                        av = Vector128.Create(ar[2]);
+                        c2a = ExactFma.MultiplyAdd(av, b0, c2a);
+                        c2b = ExactFma.MultiplyAdd(av, b1, c2b);
+                        av = Vector128.Create(ar[3]);
+                        c3a = ExactFma.MultiplyAdd(av, b0, c3a);
+                        c3b = ExactFma.MultiplyAdd(av, b1, c3b);
+                    }
+
+                    int j0 = jp * PanelWidth + half;
+                    Store(gram, columns, ib, j0, c0a, c0b);
+                    Store(gram, columns, ib + 1, j0, c1a, c1b);
+                    Store(gram, columns, ib + 2, j0, c2a, c2b);
+                    Store(gram, columns, ib + 3, j0, c3a, c3b);
+                }
+            }
+        }
+    }
+
+    private static unsafe void Store(double* gram, int columns, int i, int j0, Vector128<double> lo, Vector128<double> hi)
+    {
+        if (i >= columns)
+        {
+            return;
+        }
+
+        double* g = gram + (long)i * columns + j0;
+        int w = Math.Min(4, columns - j0);
+        for (int j = 0; j < w; j++)
+        {
+            g[j] += j < 2 ? lo.GetElement(j) : hi.GetElement(j - 2);
         }
     }
 

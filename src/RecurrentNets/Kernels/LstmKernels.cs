@@ -56,8 +56,8 @@ internal static class LstmKernels
             }
 
             // σ over i and f together (adjacent blocks), tanh over g.
-            TP.Sigmoid<T>(row[..(TCoupled.Enabled ? h : 2 * h)], row[..(TCoupled.Enabled ? h : 2 * h)]);
-            TP.Tanh<T>(g, g);
+            VectorMath.Sigmoid<T>(row[..(TCoupled.Enabled ? h : 2 * h)]);
+            VectorMath.Tanh<T>(g, g);
 
             if (TCoupled.Enabled)
             {
@@ -77,8 +77,8 @@ internal static class LstmKernels
                 TP.MultiplyAdd(peepholeO, c, o, o);
             }
 
-            TP.Sigmoid<T>(o, o);
-            TP.Tanh<T>(c, tc);
+            VectorMath.Sigmoid<T>(o);
+            VectorMath.Tanh<T>(c, tc);
             TP.Multiply(o, tc, hv);
         }
     }

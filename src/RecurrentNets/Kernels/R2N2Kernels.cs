@@ -22,7 +22,7 @@ public static class R2N2Kernels
         for (int i = 0; i < y.Length; i++)
         {
             // One SIMD dot product per row: W is row-major, so the row is contiguous.
-            double s = alpha * TP.Dot(w.Slice(i * n, n), x);
+            double s = alpha * Reductions.Dot(w.Slice(i * n, n), x);
             y[i] = accumulate ? y[i] + s : s;
         }
     }

@@ -3,7 +3,11 @@ using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace RecurrentNets.Kernels;
 
-/// <summary>Softmax kernels (numerically stable: the row maximum is subtracted first). Twin: <c>Reference.ReferenceElementwise.SoftmaxRows</c>.</summary>
+/// <summary>
+/// Softmax kernels (numerically stable: the row maximum is subtracted first), with <see cref="VectorMath"/>'s exp and
+/// <see cref="Reductions"/>' sum, so a row gives the same bits on every vector path. Twin:
+/// <c>Reference.ReferenceElementwise.SoftmaxRows</c>.
+/// </summary>
 public static class Softmax
 {
     /// <summary>probabilities = softmax(logits) of one row.</summary>
@@ -17,8 +21,8 @@ public static class Softmax
 
         T max = TP.Max(logits);
         TP.Subtract(logits, max, probabilities);
-        TP.Exp<T>(probabilities, probabilities);
-        T sum = TP.Sum<T>(probabilities);
+        VectorMath.Exp<T>(probabilities, probabilities);
+        T sum = Reductions.Sum<T>(probabilities);
         TP.Divide(probabilities, sum, probabilities);
     }
 

@@ -2,8 +2,6 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.Arm;
-using System.Runtime.Intrinsics.X86;
 using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace RecurrentNets.Kernels;
@@ -57,6 +55,8 @@ public static class VectorMath
     private const float SigmoidLimit = 104f;
     private const float TanhLimit = 10f;
     private const float TwoToMinus64 = 1f / 18446744073709551616f;
+    private const float TwoTo64 = 18446744073709551616f;
+    private const float ExpUpperLimit = 88.8f;
 
     /// <summary>destination[i] = σ(x[i]) = 1/(1 + e^(−x[i])).</summary>
     /// <param name="x">The values [n].</param>
@@ -76,24 +76,53 @@ public static class VectorMath
     /// <summary>tanh(x) for one value, with the same operations as the vector paths.</summary>
     public static float Tanh(float x) => Tanh<float, Lanes1>(x);
 
-    /// <summary>σ in place: ours for float, TensorPrimitives' for double (whose σ is accurate and fast enough there).</summary>
+    /// <summary>destination[i] = e^x[i].</summary>
+    /// <param name="x">The values [n].</param>
+    /// <param name="destination">[n]; may be <paramref name="x"/> itself.</param>
+    /// <exception cref="ArgumentException">The destination is shorter than the source.</exception>
+    public static void Exp(ReadOnlySpan<float> x, Span<float> destination) => Apply<ExpOperator>(x, destination);
+
+    /// <summary>e^x for one value, with the same operations as the vector paths.</summary>
+    public static float Exp(float x) => Exp<float, Lanes1>(x);
+
+    /// <summary>σ in place, ours in float and double (TensorPrimitives' σ gives other bits on each vector width).</summary>
     internal static void Sigmoid<T>(Span<T> values)
+        where T : unmanaged, IFloatingPointIeee754<T> => Sigmoid<T>(values, values);
+
+    /// <summary>destination = σ(x), ours in float and double.</summary>
+    internal static void Sigmoid<T>(ReadOnlySpan<T> x, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (typeof(T) == typeof(float))
-            Sigmoid(MemoryMarshal.Cast<T, float>(values), MemoryMarshal.Cast<T, float>(values));
+            Sigmoid(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(destination));
+        else if (typeof(T) == typeof(double))
+            Sigmoid(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(destination));
         else
-            TP.Sigmoid<T>(values, values);
+            throw new NotSupportedException($"{typeof(T).Name}: float and double only.");
     }
 
-    /// <summary>destination = tanh(x): ours for float, TensorPrimitives' for double.</summary>
+    /// <summary>destination = tanh(x), ours in float and double.</summary>
     internal static void Tanh<T>(ReadOnlySpan<T> x, Span<T> destination)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (typeof(T) == typeof(float))
             Tanh(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(destination));
+        else if (typeof(T) == typeof(double))
+            Tanh(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(destination));
         else
-            TP.Tanh<T>(x, destination);
+            throw new NotSupportedException($"{typeof(T).Name}: float and double only.");
+    }
+
+    /// <summary>destination = e^x, ours in float and double.</summary>
+    internal static void Exp<T>(ReadOnlySpan<T> x, Span<T> destination)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float))
+            Exp(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(destination));
+        else if (typeof(T) == typeof(double))
+            Exp(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(destination));
+        else
+            throw new NotSupportedException($"{typeof(T).Name}: float and double only.");
     }
 
     /// <summary>σ of every lane.</summary>
@@ -126,6 +155,20 @@ public static class VectorMath
         return TL.OrSign(v, x);
     }
 
+    /// <summary>e^x of every lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static TV Exp<TV, TL>(TV x)
+        where TV : struct
+        where TL : struct, IFloatLanes<TV>
+    {
+        // z in [−104, 88.8] (beyond, e^z rounds to 0 or overflows; NaN passes); e^z = 2^k·(1 + q) as
+        // 2^(k ± 64)·(1 + q)·2^(∓64), so that 2^(k ± 64) stays a normal float for k in [−150, 128].
+        var z = TL.MinLimit(TL.Broadcast(ExpUpperLimit), TL.MaxLimit(TL.Broadcast(-SigmoidLimit), x));
+        var q = ExpMinusOneReduced<TV, TL>(z, out var shifted);
+        var s = TL.SelectNegative(z, TL.PowerOfTwo(shifted, 64), TL.PowerOfTwo(shifted, -64));
+        return TL.Multiply(TL.FusedMultiplyAdd(s, q, s), TL.SelectNegative(z, TL.Broadcast(TwoToMinus64), TL.Broadcast(TwoTo64)));
+    }
+
     // q = e^r − 1 for e^z = 2^k·(1 + q); shifted = k + 1.5·2^23 (k in its low mantissa bits).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TV ExpMinusOneReduced<TV, TL>(TV z, out TV shifted)
@@ -151,7 +194,7 @@ public static class VectorMath
             where TL : struct, IFloatLanes<TV>;
     }
 
-    private readonly struct SigmoidOperator : IUnaryOperator
+    private readonly partial struct SigmoidOperator : IUnaryOperator
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static TV Invoke<TV, TL>(TV x)
@@ -167,15 +210,19 @@ public static class VectorMath
             where TL : struct, IFloatLanes<TV> => Tanh<TV, TL>(x);
     }
 
+    private readonly partial struct ExpOperator : IUnaryOperator
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TV Invoke<TV, TL>(TV x)
+            where TV : struct
+            where TL : struct, IFloatLanes<TV> => Exp<TV, TL>(x);
+    }
+
     // The one driver: the widest accelerated vector, then the scalar tail (same operations, same bits).
     private static void Apply<TOp>(ReadOnlySpan<float> x, Span<float> destination)
         where TOp : struct, IUnaryOperator
     {
-        if (destination.Length < x.Length)
-        {
-            throw new ArgumentException($"destination has length {destination.Length} but the source has {x.Length} values.", nameof(destination));
-        }
-
+        CheckDestination(x.Length, destination.Length);
         ref float src = ref MemoryMarshal.GetReference(x);
         ref float dst = ref MemoryMarshal.GetReference(destination);
         int n = x.Length, i = 0;
@@ -196,95 +243,150 @@ public static class VectorMath
 
     /// <summary>values[i] = tanh(values[i]) in place.</summary>
     /// <param name="values">The values [n].</param>
-    /// <remarks>
-    /// On x86 without FMA (the Vector128 path) every fused multiply-add would be a call to the C library's software fma
-    /// (121 µs for 1,000 values on Zen 4 with AVX2 disabled); there each one is a multiply then an add, and the polynomials
-    /// run in Estrin's scheme, since without FMA the Horner chains' latency bounds the loop (7.4 µs; 2.4 µs with AVX2 and FMA). Both branches do
-    /// the same in the vector body and in the scalar tail, so on one machine every position gives the same bits; the
-    /// results differ by a few ulp between machines with and without FMA.
-    /// </remarks>
-    public static void Tanh(Span<double> values)
+    public static void Tanh(Span<double> values) => Tanh(values, values);
+
+    /// <summary>destination[i] = tanh(x[i]).</summary>
+    /// <param name="x">The values [n].</param>
+    /// <param name="destination">[n]; may be <paramref name="x"/> itself.</param>
+    /// <exception cref="ArgumentException">The destination is shorter than the source.</exception>
+    public static void Tanh(ReadOnlySpan<double> x, Span<double> destination)
     {
-        if (HasFusedMultiplyAdd)
-        {
-            TanhSpan<Fused>(values);
-        }
-        else
-        {
-            TanhSpan<Unfused>(values);
-        }
-    }
-
-    /// <summary>tanh(x) for one value, with the same operations as the vector path.</summary>
-    public static double Tanh(double x) => HasFusedMultiplyAdd ? Tanh<Fused>(x) : Tanh<Unfused>(x);
-
-    /// <summary>tanh of every lane.</summary>
-    public static Vector<double> Tanh(Vector<double> x) =>
-        HasFusedMultiplyAdd ? Tanh<Vector<double>, DoubleLanesVector, Fused>(x) : Tanh<Vector<double>, DoubleLanesVector, Unfused>(x);
-
-    /// <summary>The variant without FMA that <see cref="Tanh(Span{double})"/> runs on x86 without FMA (for tests on any machine).</summary>
-    internal static void TanhWithoutFusedMultiplyAdd(Span<double> values) => TanhSpan<Unfused>(values);
-
-    /// <summary>Its scalar form.</summary>
-    internal static double TanhWithoutFusedMultiplyAdd(double x) => Tanh<Unfused>(x);
-
-    /// <summary>Whether a fused multiply-add is one instruction here (a JIT-time constant).</summary>
-    private static bool HasFusedMultiplyAdd => Fma.IsSupported || AdvSimd.Arm64.IsSupported;
-
-    // Vector<double>, then the scalar tail (same operations, same bits). A Vector512 body was 2.4x slower on Zen 4.
-    private static void TanhSpan<TM>(Span<double> values)
-        where TM : struct, IFusion
-    {
-        ref double r = ref MemoryMarshal.GetReference(values);
-        int n = values.Length, i = 0;
+        CheckDestination(x.Length, destination.Length);
+        ref double src = ref MemoryMarshal.GetReference(x);
+        ref double dst = ref MemoryMarshal.GetReference(destination);
+        int n = x.Length, i = 0;
         if (Vector.IsHardwareAccelerated)
         {
             for (; i <= n - Vector<double>.Count; i += Vector<double>.Count)
             {
-                Tanh<Vector<double>, DoubleLanesVector, TM>(Vector.LoadUnsafe(ref r, (nuint)i)).StoreUnsafe(ref r, (nuint)i);
+                Tanh(Vector.LoadUnsafe(ref src, (nuint)i)).StoreUnsafe(ref dst, (nuint)i);
             }
         }
 
         for (; i < n; i++)
         {
-            Unsafe.Add(ref r, i) = Tanh<TM>(Unsafe.Add(ref r, i));
+            Unsafe.Add(ref dst, i) = Tanh(Unsafe.Add(ref src, i));
         }
     }
 
-    private static double Tanh<TM>(double x)
-        where TM : struct, IFusion
+    /// <summary>destination[i] = σ(x[i]) = 1/(1 + e^(−x[i])).</summary>
+    /// <param name="x">The values [n].</param>
+    /// <param name="destination">[n]; may be <paramref name="x"/> itself.</param>
+    /// <exception cref="ArgumentException">The destination is shorter than the source.</exception>
+    public static void Sigmoid(ReadOnlySpan<double> x, Span<double> destination) => ApplyDouble<SigmoidOperator>(x, destination);
+
+    /// <summary>destination[i] = e^x[i].</summary>
+    /// <param name="x">The values [n].</param>
+    /// <param name="destination">[n]; may be <paramref name="x"/> itself.</param>
+    /// <exception cref="ArgumentException">The destination is shorter than the source.</exception>
+    public static void Exp(ReadOnlySpan<double> x, Span<double> destination) => ApplyDouble<ExpOperator>(x, destination);
+
+    /// <summary>σ(x) for one value: the vector path on one lane.</summary>
+    public static double Sigmoid(double x) => Sigmoid(new Vector<double>(x))[0];
+
+    /// <summary>e^x for one value: the vector path on one lane.</summary>
+    public static double Exp(double x) => Exp(new Vector<double>(x))[0];
+
+    /// <summary>σ of every lane: 1/(1 + E) for x ≥ 0, E/(1 + E) for x &lt; 0, E = e^(−|x|).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<double> Sigmoid(Vector<double> x)
+    {
+        var e = Exp(Vector.AsVectorDouble(Vector.AsVectorInt64(x) | new Vector<long>(long.MinValue)));
+        var one = Vector<double>.One;
+        return Vector.ConditionalSelect(Vector.LessThan(x, Vector<double>.Zero), e, one) / (one + e);
+    }
+
+    /// <summary>e^x of every lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<double> Exp(Vector<double> x)
+    {
+        // y in [−746, 710] (beyond, e^y rounds to 0 or overflows; NaN passes); e^y = 2^k·p(r) as
+        // 2^(k ± 512)·p(r)·2^(∓512), so that 2^(k ± 512) stays a normal double for k in [−1076, 1025].
+        var y = Vector.ConditionalSelect(Vector.LessThan(new Vector<double>(ExpLowerLimit), x), x, new Vector<double>(ExpLowerLimit));
+        y = Vector.ConditionalSelect(Vector.GreaterThan(new Vector<double>(ExpUpperLimitDouble), y), y, new Vector<double>(ExpUpperLimitDouble));
+        y = Vector.ConditionalSelect(Vector.Equals(x, x), y, x);
+        var t = ExactFma.MultiplyAdd(y, new Vector<double>(Log2E), new Vector<double>(Shifter));
+        var k = t - new Vector<double>(Shifter);
+        var rr = ExactFma.MultiplyAdd(k, new Vector<double>(-Ln2Hi), y);
+        rr = ExactFma.MultiplyAdd(k, new Vector<double>(-Ln2Lo), rr);
+        var p = ExpPolynomial(rr);
+        var negative = Vector.LessThan(y, Vector<double>.Zero);
+        var bias = Vector.ConditionalSelect(negative, new Vector<long>(1023 + 512), new Vector<long>(1023 - 512));
+        var scale = Vector.AsVectorDouble(Vector.ShiftLeft(Vector.AsVectorInt64(t) - Vector.AsVectorInt64(new Vector<double>(Shifter)) + bias, 52));
+        return p * scale * Vector.ConditionalSelect(negative, new Vector<double>(TwoToMinus512), new Vector<double>(TwoTo512));
+    }
+
+    private const double ExpLowerLimit = -746.0;
+    private const double ExpUpperLimitDouble = 710.0;
+    private const double TwoTo512 = 1.3407807929942597e154;
+    private const double TwoToMinus512 = 7.458340731200207e-155;
+
+    private interface IDoubleOperator
+    {
+        static abstract Vector<double> Invoke(Vector<double> x);
+    }
+
+    private readonly partial struct SigmoidOperator : IDoubleOperator
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector<double> Invoke(Vector<double> x) => Sigmoid(x);
+    }
+
+    private readonly partial struct ExpOperator : IDoubleOperator
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector<double> Invoke(Vector<double> x) => Exp(x);
+    }
+
+    // The double driver: whole vectors, then the last few values in one zero-padded vector (so every value goes through
+    // the same operations, wherever it lies in the span).
+    private static void ApplyDouble<TOp>(ReadOnlySpan<double> x, Span<double> destination)
+        where TOp : struct, IDoubleOperator
+    {
+        CheckDestination(x.Length, destination.Length);
+        ref double src = ref MemoryMarshal.GetReference(x);
+        ref double dst = ref MemoryMarshal.GetReference(destination);
+        int n = x.Length, i = 0, w = Vector<double>.Count;
+        for (; i <= n - w; i += w)
+            TOp.Invoke(Vector.LoadUnsafe(ref src, (nuint)i)).StoreUnsafe(ref dst, (nuint)i);
+        if (i < n)
+        {
+            Span<double> lanes = stackalloc double[w];
+            lanes.Clear();
+            x[i..].CopyTo(lanes);
+            TOp.Invoke(new Vector<double>(lanes)).CopyTo(lanes);
+            lanes[..(n - i)].CopyTo(destination[i..]);
+        }
+    }
+
+    private static void CheckDestination(int source, int destination)
+    {
+        if (destination < source)
+        {
+            throw new ArgumentException($"destination has length {destination} but the source has {source} values.", nameof(destination));
+        }
+    }
+
+    /// <summary>tanh(x) for one value, with the same operations as the vector path.</summary>
+    public static double Tanh(double x)
     {
         double a = Math.Min(Math.Abs(x), LargeLimit);
         double q;
         if (a < SmallLimit)
         {
             double x2 = a * a;
-            double p;
-            if (TM.IsFused)
-            {
-                p = TM.MultiplyAdd(T17, x2, T15);
-                p = TM.MultiplyAdd(p, x2, T13);
-                p = TM.MultiplyAdd(p, x2, T11);
-                p = TM.MultiplyAdd(p, x2, T9);
-                p = TM.MultiplyAdd(p, x2, T7);
-                p = TM.MultiplyAdd(p, x2, T5);
-                p = TM.MultiplyAdd(p, x2, T3);
-            }
-            else
-            {
-                // Estrin's scheme in x2: without FMA the step is bound by the latency of Horner's chain.
-                double x4 = x2 * x2;
-                double x8 = x4 * x4;
-                double lo = TM.MultiplyAdd(TM.MultiplyAdd(T9, x2, T7), x4, TM.MultiplyAdd(T5, x2, T3));
-                double hi = TM.MultiplyAdd(TM.MultiplyAdd(T17, x2, T15), x4, TM.MultiplyAdd(T13, x2, T11));
-                p = TM.MultiplyAdd(hi, x8, lo);
-            }
-
-            q = TM.MultiplyAdd(a * x2, p, a);
+            double p = Math.FusedMultiplyAdd(T17, x2, T15);
+            p = Math.FusedMultiplyAdd(p, x2, T13);
+            p = Math.FusedMultiplyAdd(p, x2, T11);
+            p = Math.FusedMultiplyAdd(p, x2, T9);
+            p = Math.FusedMultiplyAdd(p, x2, T7);
+            p = Math.FusedMultiplyAdd(p, x2, T5);
+            p = Math.FusedMultiplyAdd(p, x2, T3);
+            q = Math.FusedMultiplyAdd(a * x2, p, a);
         }
         else
         {
-            q = Large<TM>(a);
+            q = Large(a);
         }
 
         // tanh is odd: the sign of x (also for -0).
@@ -292,232 +394,85 @@ public static class VectorMath
     }
 
     // (1 − E)/(1 + E), E = e^(−2a), for a in [1/8, 22].
-    private static double Large<TM>(double a)
-        where TM : struct, IFusion
+    private static double Large(double a)
     {
         double y = -2 * a;
-        double t = TM.MultiplyAdd(y, Log2E, Shifter);
+        double t = Math.FusedMultiplyAdd(y, Log2E, Shifter);
         double k = t - Shifter;
-        double rr = TM.MultiplyAdd(k, -Ln2Hi, y);
-        rr = TM.MultiplyAdd(k, -Ln2Lo, rr);
-        double e = ExpPolynomial<TM>(rr);
+        double rr = Math.FusedMultiplyAdd(k, -Ln2Hi, y);
+        rr = Math.FusedMultiplyAdd(k, -Ln2Lo, rr);
+        double e = ExpPolynomial(rr);
         long bits = (BitConverter.DoubleToInt64Bits(t) - BitConverter.DoubleToInt64Bits(Shifter) + 1023) << 52;
         e *= BitConverter.Int64BitsToDouble(bits);
         return (1 - e) / (1 + e);
     }
 
-    private static double ExpPolynomial<TM>(double r)
-        where TM : struct, IFusion
-    {
-        if (!TM.IsFused)
-        {
-            // Estrin's scheme (see the small polynomial).
-            double r2 = r * r;
-            double r4 = r2 * r2;
-            double r8 = r4 * r4;
-            double b0 = TM.MultiplyAdd(TM.MultiplyAdd(E3, r, E2), r2, TM.MultiplyAdd(1.0, r, 1.0));
-            double b1 = TM.MultiplyAdd(TM.MultiplyAdd(E7, r, E6), r2, TM.MultiplyAdd(E5, r, E4));
-            double b2 = TM.MultiplyAdd(TM.MultiplyAdd(E11, r, E10), r2, TM.MultiplyAdd(E9, r, E8));
-            return TM.MultiplyAdd(TM.MultiplyAdd(E12, r4, b2), r8, TM.MultiplyAdd(b1, r4, b0));
-        }
-
-        double p = TM.MultiplyAdd(E12, r, E11);
-        p = TM.MultiplyAdd(p, r, E10);
-        p = TM.MultiplyAdd(p, r, E9);
-        p = TM.MultiplyAdd(p, r, E8);
-        p = TM.MultiplyAdd(p, r, E7);
-        p = TM.MultiplyAdd(p, r, E6);
-        p = TM.MultiplyAdd(p, r, E5);
-        p = TM.MultiplyAdd(p, r, E4);
-        p = TM.MultiplyAdd(p, r, E3);
-        p = TM.MultiplyAdd(p, r, E2);
-        p = TM.MultiplyAdd(p, r, 1.0);
-        return TM.MultiplyAdd(p, r, 1.0);
-    }
-
-    /// <summary>tanh of every lane: the scalar function's operations on both branches, then a select.</summary>
+    /// <summary>tanh of every lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV Tanh<TV, TL, TM>(TV x)
-        where TV : struct
-        where TL : struct, IDoubleLanes<TV>
-        where TM : struct, IFusion
+    public static Vector<double> Tanh(Vector<double> x)
     {
-        var a = TL.Min(TL.Abs(x), TL.Broadcast(LargeLimit));
+        var a = Vector.Min(Vector.Abs(x), new Vector<double>(LargeLimit));
 
         // Small |x|: the odd polynomial.
-        var x2 = TL.Multiply(a, a);
-        TV p;
-        if (TM.IsFused)
-        {
-            p = MultiplyAdd<TV, TL, TM>(TL.Broadcast(T17), x2, TL.Broadcast(T15));
-            p = MultiplyAdd<TV, TL, TM>(p, x2, TL.Broadcast(T13));
-            p = MultiplyAdd<TV, TL, TM>(p, x2, TL.Broadcast(T11));
-            p = MultiplyAdd<TV, TL, TM>(p, x2, TL.Broadcast(T9));
-            p = MultiplyAdd<TV, TL, TM>(p, x2, TL.Broadcast(T7));
-            p = MultiplyAdd<TV, TL, TM>(p, x2, TL.Broadcast(T5));
-            p = MultiplyAdd<TV, TL, TM>(p, x2, TL.Broadcast(T3));
-        }
-        else
-        {
-            var x4 = TL.Multiply(x2, x2);
-            var x8 = TL.Multiply(x4, x4);
-            var lo = MultiplyAdd<TV, TL, TM>(MultiplyAdd<TV, TL, TM>(TL.Broadcast(T9), x2, TL.Broadcast(T7)), x4, MultiplyAdd<TV, TL, TM>(TL.Broadcast(T5), x2, TL.Broadcast(T3)));
-            var hi = MultiplyAdd<TV, TL, TM>(MultiplyAdd<TV, TL, TM>(TL.Broadcast(T17), x2, TL.Broadcast(T15)), x4, MultiplyAdd<TV, TL, TM>(TL.Broadcast(T13), x2, TL.Broadcast(T11)));
-            p = MultiplyAdd<TV, TL, TM>(hi, x8, lo);
-        }
-
-        var small = MultiplyAdd<TV, TL, TM>(TL.Multiply(a, x2), p, a);
+        var x2 = a * a;
+        var p = ExactFma.MultiplyAdd(new Vector<double>(T17), x2, new Vector<double>(T15));
+        p = ExactFma.MultiplyAdd(p, x2, new Vector<double>(T13));
+        p = ExactFma.MultiplyAdd(p, x2, new Vector<double>(T11));
+        p = ExactFma.MultiplyAdd(p, x2, new Vector<double>(T9));
+        p = ExactFma.MultiplyAdd(p, x2, new Vector<double>(T7));
+        p = ExactFma.MultiplyAdd(p, x2, new Vector<double>(T5));
+        p = ExactFma.MultiplyAdd(p, x2, new Vector<double>(T3));
+        var small = ExactFma.MultiplyAdd(a * x2, p, a);
 
         // Large |x|: (1 − E)/(1 + E), E = e^(−2|x|).
-        var y = TL.Multiply(a, TL.Broadcast(-2.0));
-        var t = MultiplyAdd<TV, TL, TM>(y, TL.Broadcast(Log2E), TL.Broadcast(Shifter));
-        var k = TL.Subtract(t, TL.Broadcast(Shifter));
-        var rr = MultiplyAdd<TV, TL, TM>(k, TL.Broadcast(-Ln2Hi), y);
-        rr = MultiplyAdd<TV, TL, TM>(k, TL.Broadcast(-Ln2Lo), rr);
-        var e = ExpPolynomial<TV, TL, TM>(rr);
-        e = TL.Multiply(e, TL.PowerOfTwo(t, Shifter));
-        var one = TL.Broadcast(1.0);
-        var large = TL.Divide(TL.Subtract(one, e), TL.Add(one, e));
+        var y = a * new Vector<double>(-2.0);
+        var t = ExactFma.MultiplyAdd(y, new Vector<double>(Log2E), new Vector<double>(Shifter));
+        var k = t - new Vector<double>(Shifter);
+        var rr = ExactFma.MultiplyAdd(k, new Vector<double>(-Ln2Hi), y);
+        rr = ExactFma.MultiplyAdd(k, new Vector<double>(-Ln2Lo), rr);
+        var e = ExpPolynomial(rr);
+        var bits = Vector.ShiftLeft(Vector.AsVectorInt64(t) - Vector.AsVectorInt64(new Vector<double>(Shifter)) + new Vector<long>(1023), 52);
+        e *= Vector.AsVectorDouble(bits);
+        var one = Vector<double>.One;
+        var large = (one - e) / (one + e);
 
-        var q = TL.SelectLess(a, TL.Broadcast(SmallLimit), small, large);
-        // tanh is odd: the sign of x (also for -0); NaN lanes: x itself (every comparison above is false for them).
-        return TL.SelectNaN(x, TL.OrSign(q, x));
+        var q = Vector.ConditionalSelect(Vector.LessThan(a, new Vector<double>(SmallLimit)), small, large);
+        // tanh is odd: the sign of x (also for -0).
+        var result = Vector.AsVectorDouble(Vector.AsVectorInt64(q) | (Vector.AsVectorInt64(x) & new Vector<long>(long.MinValue)));
+        // NaN lanes: x itself (every comparison above is false for them).
+        return Vector.ConditionalSelect(Vector.Equals(x, x), result, x);
+    }
+
+    private static double ExpPolynomial(double r)
+    {
+        double p = Math.FusedMultiplyAdd(E12, r, E11);
+        p = Math.FusedMultiplyAdd(p, r, E10);
+        p = Math.FusedMultiplyAdd(p, r, E9);
+        p = Math.FusedMultiplyAdd(p, r, E8);
+        p = Math.FusedMultiplyAdd(p, r, E7);
+        p = Math.FusedMultiplyAdd(p, r, E6);
+        p = Math.FusedMultiplyAdd(p, r, E5);
+        p = Math.FusedMultiplyAdd(p, r, E4);
+        p = Math.FusedMultiplyAdd(p, r, E3);
+        p = Math.FusedMultiplyAdd(p, r, E2);
+        p = Math.FusedMultiplyAdd(p, r, 1.0);
+        return Math.FusedMultiplyAdd(p, r, 1.0);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV ExpPolynomial<TV, TL, TM>(TV r)
-        where TV : struct
-        where TL : struct, IDoubleLanes<TV>
-        where TM : struct, IFusion
+    private static Vector<double> ExpPolynomial(Vector<double> r)
     {
-        if (!TM.IsFused)
-        {
-            var r2 = TL.Multiply(r, r);
-            var r4 = TL.Multiply(r2, r2);
-            var r8 = TL.Multiply(r4, r4);
-            var b0 = MultiplyAdd<TV, TL, TM>(MultiplyAdd<TV, TL, TM>(TL.Broadcast(E3), r, TL.Broadcast(E2)), r2, MultiplyAdd<TV, TL, TM>(TL.Broadcast(1.0), r, TL.Broadcast(1.0)));
-            var b1 = MultiplyAdd<TV, TL, TM>(MultiplyAdd<TV, TL, TM>(TL.Broadcast(E7), r, TL.Broadcast(E6)), r2, MultiplyAdd<TV, TL, TM>(TL.Broadcast(E5), r, TL.Broadcast(E4)));
-            var b2 = MultiplyAdd<TV, TL, TM>(MultiplyAdd<TV, TL, TM>(TL.Broadcast(E11), r, TL.Broadcast(E10)), r2, MultiplyAdd<TV, TL, TM>(TL.Broadcast(E9), r, TL.Broadcast(E8)));
-            return MultiplyAdd<TV, TL, TM>(MultiplyAdd<TV, TL, TM>(TL.Broadcast(E12), r4, b2), r8, MultiplyAdd<TV, TL, TM>(b1, r4, b0));
-        }
-
-        var e = MultiplyAdd<TV, TL, TM>(TL.Broadcast(E12), r, TL.Broadcast(E11));
-        e = MultiplyAdd<TV, TL, TM>(e, r, TL.Broadcast(E10));
-        e = MultiplyAdd<TV, TL, TM>(e, r, TL.Broadcast(E9));
-        e = MultiplyAdd<TV, TL, TM>(e, r, TL.Broadcast(E8));
-        e = MultiplyAdd<TV, TL, TM>(e, r, TL.Broadcast(E7));
-        e = MultiplyAdd<TV, TL, TM>(e, r, TL.Broadcast(E6));
-        e = MultiplyAdd<TV, TL, TM>(e, r, TL.Broadcast(E5));
-        e = MultiplyAdd<TV, TL, TM>(e, r, TL.Broadcast(E4));
-        e = MultiplyAdd<TV, TL, TM>(e, r, TL.Broadcast(E3));
-        e = MultiplyAdd<TV, TL, TM>(e, r, TL.Broadcast(E2));
-        e = MultiplyAdd<TV, TL, TM>(e, r, TL.Broadcast(1.0));
-        return MultiplyAdd<TV, TL, TM>(e, r, TL.Broadcast(1.0));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV MultiplyAdd<TV, TL, TM>(TV left, TV right, TV addend)
-        where TV : struct
-        where TL : struct, IDoubleLanes<TV>
-        where TM : struct, IFusion
-        => TM.IsFused ? TL.FusedMultiplyAdd(left, right, addend) : TL.Add(TL.Multiply(left, right), addend);
-
-    /// <summary>How a multiply-add rounds: once (fused) or twice (multiply, then add).</summary>
-    private interface IFusion
-    {
-        static abstract bool IsFused { get; }
-
-        static abstract double MultiplyAdd(double left, double right, double addend);
-    }
-
-    private readonly struct Fused : IFusion
-    {
-        public static bool IsFused => true;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static double MultiplyAdd(double left, double right, double addend) => Math.FusedMultiplyAdd(left, right, addend);
-    }
-
-    private readonly struct Unfused : IFusion
-    {
-        public static bool IsFused => false;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static double MultiplyAdd(double left, double right, double addend) => (left * right) + addend;
-    }
-
-    /// <summary>The double operations of the vector tanh over one vector type.</summary>
-    private interface IDoubleLanes<TV>
-        where TV : struct
-    {
-        static abstract TV Broadcast(double value);
-
-        static abstract TV Add(TV left, TV right);
-
-        static abstract TV Subtract(TV left, TV right);
-
-        static abstract TV Multiply(TV left, TV right);
-
-        static abstract TV Divide(TV left, TV right);
-
-        static abstract TV FusedMultiplyAdd(TV left, TV right, TV addend);
-
-        static abstract TV Min(TV left, TV right);
-
-        static abstract TV Abs(TV x);
-
-        /// <summary>2^k for t = k + shifter (k in the low mantissa bits of t).</summary>
-        static abstract TV PowerOfTwo(TV t, double shifter);
-
-        /// <summary>left &lt; right ? ifLess : otherwise per lane.</summary>
-        static abstract TV SelectLess(TV left, TV right, TV ifLess, TV otherwise);
-
-        /// <summary>magnitude with the sign bit of <paramref name="sign"/> ORed in.</summary>
-        static abstract TV OrSign(TV magnitude, TV sign);
-
-        /// <summary>x where x is NaN, value elsewhere.</summary>
-        static abstract TV SelectNaN(TV x, TV value);
-    }
-
-    private readonly struct DoubleLanesVector : IDoubleLanes<Vector<double>>
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector<double> Broadcast(double value) => new(value);
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector<double> Add(Vector<double> left, Vector<double> right) => left + right;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector<double> Subtract(Vector<double> left, Vector<double> right) => left - right;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector<double> Multiply(Vector<double> left, Vector<double> right) => left * right;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector<double> Divide(Vector<double> left, Vector<double> right) => left / right;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector<double> FusedMultiplyAdd(Vector<double> left, Vector<double> right, Vector<double> addend) => Vector.FusedMultiplyAdd(left, right, addend);
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector<double> Min(Vector<double> left, Vector<double> right) => Vector.Min(left, right);
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector<double> Abs(Vector<double> x) => Vector.Abs(x);
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector<double> PowerOfTwo(Vector<double> t, double shifter) =>
-            Vector.AsVectorDouble(Vector.ShiftLeft(Vector.AsVectorInt64(t) - Vector.AsVectorInt64(new Vector<double>(shifter)) + new Vector<long>(1023), 52));
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector<double> SelectLess(Vector<double> left, Vector<double> right, Vector<double> ifLess, Vector<double> otherwise) =>
-            Vector.ConditionalSelect(Vector.LessThan(left, right), ifLess, otherwise);
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector<double> OrSign(Vector<double> magnitude, Vector<double> sign) =>
-            Vector.AsVectorDouble(Vector.AsVectorInt64(magnitude) | (Vector.AsVectorInt64(sign) & new Vector<long>(long.MinValue)));
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector<double> SelectNaN(Vector<double> x, Vector<double> value) => Vector.ConditionalSelect(Vector.Equals(x, x), value, x);
+        var p = ExactFma.MultiplyAdd(new Vector<double>(E12), r, new Vector<double>(E11));
+        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E10));
+        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E9));
+        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E8));
+        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E7));
+        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E6));
+        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E5));
+        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E4));
+        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E3));
+        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E2));
+        p = ExactFma.MultiplyAdd(p, r, Vector<double>.One);
+        return ExactFma.MultiplyAdd(p, r, Vector<double>.One);
     }
 }

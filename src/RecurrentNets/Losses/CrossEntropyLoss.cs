@@ -177,9 +177,9 @@ public static class CrossEntropyLoss
         double sum = 0;
         foreach (T v in row)
         {
-            sum += Math.Exp(double.CreateTruncating(v) - max);
+            sum += ScalarMath.Exp(double.CreateTruncating(v) - max);
         }
 
-        return max + Math.Log(sum);
+        return max + ScalarMath.Log(sum);
     }
 }

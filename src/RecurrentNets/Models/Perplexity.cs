@@ -1,6 +1,7 @@
 using System.Numerics;
 using RecurrentNets.Losses;
 using RecurrentNets.Tensors;
+using RecurrentNets.Kernels;
 
 namespace RecurrentNets.Models;
 
@@ -35,5 +36,5 @@ public sealed class Perplexity<T> : AccumulatedMetric<T>
     }
 
     /// <inheritdoc/>
-    protected override double Finish(double mean) => Math.Exp(mean);
+    protected override double Finish(double mean) => ScalarMath.Exp(mean);
 }

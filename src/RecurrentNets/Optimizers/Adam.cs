@@ -1,6 +1,7 @@
 using System.Numerics;
 using RecurrentNets.Parameters;
 using TP = System.Numerics.Tensors.TensorPrimitives;
+using RecurrentNets.Kernels;
 
 namespace RecurrentNets.Optimizers;
 
@@ -110,7 +111,8 @@ public sealed class Adam<T> : Optimizer<T>
         TP.MultiplyAdd(work, T.CreateTruncating(1 - Beta2), v, v);
 
         // p ← p - (lr / bc1) · m / (√v / √bc2 + ε)
-        double bc1 = 1 - Math.Pow(Beta1, t), bc2 = 1 - Math.Pow(Beta2, t);
+        // β^t by repeated squaring: the C library's pow rounds differently on CPUs with and without FMA.
+        double bc1 = 1 - ScalarMath.Power(Beta1, t), bc2 = 1 - ScalarMath.Power(Beta2, t);
         TP.Sqrt<T>(v, work);
         TP.Multiply(work, T.CreateTruncating(1 / Math.Sqrt(bc2)), work);
         TP.Add(work, T.CreateTruncating(Epsilon), work);

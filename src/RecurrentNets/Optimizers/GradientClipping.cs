@@ -1,4 +1,5 @@
 using System.Numerics;
+using RecurrentNets.Kernels;
 using RecurrentNets.Parameters;
 using TP = System.Numerics.Tensors.TensorPrimitives;
 
@@ -44,7 +45,8 @@ public static class GradientClipping
         return norm;
     }
 
-    /// <summary>‖g‖₂ over all gradients of the block, accumulated in double in fixed-size chunks (deterministic).</summary>
+    /// <summary>‖g‖₂ over all gradients of the block, accumulated in double over fixed-size chunks, each summed in the
+    /// order of <see cref="Reductions"/> (the same bits for any thread count and on every vector path).</summary>
     public static double GradientNorm<T>(ParameterBlock<T> parameters)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -54,7 +56,7 @@ public static class GradientClipping
         const int Chunk = 4096;
         for (int i = 0; i < g.Length; i += Chunk)
         {
-            sum += double.CreateTruncating(TP.SumOfSquares(g.Slice(i, Math.Min(Chunk, g.Length - i))));
+            sum += double.CreateTruncating(Reductions.SumOfSquares(g.Slice(i, Math.Min(Chunk, g.Length - i))));
         }
 
         return Math.Sqrt(sum);

@@ -207,7 +207,7 @@ public sealed class HopfieldSequenceCache
             int readTime = (int)Math.Floor((itemIndex + 0.5) * HalfCycle) - 1;
             while (time < readTime)
             {
-                lambda = 0.5 * (1 + Math.Cos(Math.PI * time / HalfCycle));
+                lambda = 0.5 * (1 + ScalarMath.CosPi((double)time / HalfCycle));
                 Step();
             }
         }

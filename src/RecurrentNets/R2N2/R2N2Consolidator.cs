@@ -150,8 +150,8 @@ public sealed class R2N2Consolidator
 
         stateA.CopyTo(a);
         stateB.CopyTo(b);
-        TP.Tanh<double>(a, tanhA);
-        TP.Tanh<double>(b, tanhB);
+        VectorMath.Tanh<double>(a, tanhA);
+        VectorMath.Tanh<double>(b, tanhB);
     }
 
     /// <summary>Draws a fresh initial state: each unit clip(N(0, 3²), ±m) with m = <see cref="R2N2Options.InitialStateMagnitude"/>.</summary>
@@ -168,8 +168,8 @@ public sealed class R2N2Consolidator
             b[i] = Math.Clamp(random.NextNormal(0, 3), -m, m);
         }
 
-        TP.Tanh<double>(a, tanhA);
-        TP.Tanh<double>(b, tanhB);
+        VectorMath.Tanh<double>(a, tanhA);
+        VectorMath.Tanh<double>(b, tanhB);
     }
 
     /// <summary>One forward step with input <paramref name="x"/> [n_x] (A from B and x, then B from the new A).</summary>
@@ -190,7 +190,7 @@ public sealed class R2N2Consolidator
         estimatorA?.Add(tanhB, current);
         R2N2Kernels.MatVec(WeightIn.Values, x, 1, current, accumulate: true);
         R2N2Kernels.Leak(a, c, current, d);
-        TP.Tanh<double>(a, tanhA);
+        VectorMath.Tanh<double>(a, tanhA);
 
         // b ← c·b + d·W_AB·tanh(a)
         R2N2Kernels.MatVec(WeightAB.Values, tanhA, 1, current, accumulate: false);
@@ -201,7 +201,7 @@ public sealed class R2N2Consolidator
 
         estimatorB?.Add(tanhA, current);
         R2N2Kernels.Leak(b, c, current, d);
-        TP.Tanh<double>(b, tanhB);
+        VectorMath.Tanh<double>(b, tanhB);
     }
 
     /// <summary>
@@ -220,14 +220,14 @@ public sealed class R2N2Consolidator
         R2N2Kernels.MatVec(ReverseWeightAB, tanhA, d, current, accumulate: false);
         TP.Add(b, current, b);
         TP.Multiply(b, inverseC, b);
-        TP.Tanh<double>(b, tanhB);
+        VectorMath.Tanh<double>(b, tanhB);
 
         // a_{t−1} = (a_t + d·V_BA·tanh(b_{t−1}) − d·W_in·x) / c
         R2N2Kernels.MatVec(ReverseWeightBA, tanhB, d, current, accumulate: false);
         R2N2Kernels.MatVec(WeightIn.Values, x, -d, current, accumulate: true);
         TP.Add(a, current, a);
         TP.Multiply(a, inverseC, a);
-        TP.Tanh<double>(a, tanhA);
+        VectorMath.Tanh<double>(a, tanhA);
     }
 
     /// <summary>y = W_out·tanh(b) [n_y] of the current state.</summary>
@@ -358,7 +358,7 @@ public sealed class R2N2Consolidator
         {
             ComputeOutput(output);
             TP.Subtract(output, target, error);
-            loss += 0.5 * TP.Dot(error, error);
+            loss += 0.5 * Reductions.Dot(error, error);
             int scored = Options.ScoredOutputs > 0 ? Math.Min(Options.ScoredOutputs, OutputSize) : OutputSize;
             if (TP.IndexOfMax<double>(output.AsSpan(0, scored)) == TP.IndexOfMax<double>(target.AsSpan(0, scored)))
             {
@@ -389,8 +389,8 @@ public sealed class R2N2Consolidator
     {
         Array.Fill(a, Options.InitialStateMagnitude);
         Array.Fill(b, Options.InitialStateMagnitude);
-        TP.Tanh<double>(a, tanhA);
-        TP.Tanh<double>(b, tanhB);
+        VectorMath.Tanh<double>(a, tanhA);
+        VectorMath.Tanh<double>(b, tanhB);
         Parameters.ZeroGradients();
         var result = AccumulateClassificationEpisode(replay, label);
         if (!(result.ReconstructionError <= Options.ReconstructionTolerance))
@@ -440,10 +440,10 @@ public sealed class R2N2Consolidator
         ComputeOutput(output);
         double max = TP.Max<double>(output);
         TP.Subtract(output, max, error);
-        TP.Exp<double>(error, error);
-        double sum = TP.Sum<double>(error);
+        VectorMath.Exp<double>(error, error);
+        double sum = Reductions.Sum<double>(error);
         TP.Divide(error, sum, error);
-        double loss = -Math.Log(Math.Max(error[label], double.Epsilon));
+        double loss = -ScalarMath.Log(Math.Max(error[label], double.Epsilon));
         bool correct = TP.IndexOfMax<double>(output) == label;
         error[label] -= 1;
 
@@ -499,10 +499,10 @@ public sealed class R2N2Consolidator
     {
         // Normalised LMS, ΔV = (η/‖r‖²)·(−I − V·r)·rᵀ: V learns to cancel the unit's own forward recurrent drive.
         int n = GroupSize;
-        double eta = Options.LmsRate / Math.Max(TP.Dot(rate, rate), 1e-12);
+        double eta = Options.LmsRate / Math.Max(Reductions.Dot(rate, rate), 1e-12);
         for (int i = 0; i < n; i++)
         {
-            double prediction = TP.Dot(reverse.AsSpan(i * n, n), rate);
+            double prediction = Reductions.Dot(reverse.AsSpan(i * n, n), rate);
             double r = -current[i] - prediction;
             TP.MultiplyAdd(rate, eta * r, reverse.AsSpan(i * n, n), reverse.AsSpan(i * n, n));
         }

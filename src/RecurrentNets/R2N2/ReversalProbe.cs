@@ -1,6 +1,7 @@
 using System.Numerics;
 using RecurrentNets.Init;
 using TP = System.Numerics.Tensors.TensorPrimitives;
+using RecurrentNets.Kernels;
 
 namespace RecurrentNets.R2N2;
 
@@ -48,16 +49,16 @@ public static class ReversalProbe
         for (int t = 0; t < steps; t++)
         {
             var x = inputs.AsSpan(t * nx, nx);
-            TP.Tanh<T>(b, tb);
+            VectorMath.Tanh<T>(b, tb);
             for (int i = 0; i < n; i++)
             {
-                a[i] = c * a[i] + d * (TP.Dot<T>(wBA.AsSpan(i * n, n), tb) + TP.Dot<T>(wIn.AsSpan(i * nx, nx), x));
+                a[i] = c * a[i] + d * (Reductions.Dot<T>(wBA.AsSpan(i * n, n), tb) + Reductions.Dot<T>(wIn.AsSpan(i * nx, nx), x));
             }
 
-            TP.Tanh<T>(a, ta);
+            VectorMath.Tanh<T>(a, ta);
             for (int i = 0; i < n; i++)
             {
-                b[i] = c * b[i] + d * TP.Dot<T>(wAB.AsSpan(i * n, n), ta);
+                b[i] = c * b[i] + d * Reductions.Dot<T>(wAB.AsSpan(i * n, n), ta);
             }
 
             a.CopyTo(states.AsSpan((t + 1) * 2 * n, n));
@@ -69,16 +70,16 @@ public static class ReversalProbe
         {
             // b_{t−1} = (b_t − d·W_AB·tanh(a_t)) / c;  a_{t−1} = (a_t − d·W_BA·tanh(b_{t−1}) − d·W_in·x) / c
             var x = inputs.AsSpan((t - 1) * nx, nx);
-            TP.Tanh<T>(a, ta);
+            VectorMath.Tanh<T>(a, ta);
             for (int i = 0; i < n; i++)
             {
-                b[i] = (b[i] - d * TP.Dot<T>(wAB.AsSpan(i * n, n), ta)) / c;
+                b[i] = (b[i] - d * Reductions.Dot<T>(wAB.AsSpan(i * n, n), ta)) / c;
             }
 
-            TP.Tanh<T>(b, tb);
+            VectorMath.Tanh<T>(b, tb);
             for (int i = 0; i < n; i++)
             {
-                a[i] = (a[i] - d * TP.Dot<T>(wBA.AsSpan(i * n, n), tb) - d * TP.Dot<T>(wIn.AsSpan(i * nx, nx), x)) / c;
+                a[i] = (a[i] - d * Reductions.Dot<T>(wBA.AsSpan(i * n, n), tb) - d * Reductions.Dot<T>(wIn.AsSpan(i * nx, nx), x)) / c;
             }
 
             double max = 0;

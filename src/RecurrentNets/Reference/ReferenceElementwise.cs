@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace RecurrentNets.Reference;
 
@@ -63,5 +64,37 @@ public static class ReferenceElementwise
                 probabilities[r * columns + c] /= sum;
             }
         }
+    }
+
+    /// <summary>
+    /// Σ v[i], v[i] = x[i]·y[i] when <paramref name="y"/> is given and x[i] otherwise, in the order of
+    /// <see cref="Kernels.Reductions"/>: 128 bytes of lanes (L values), lane l summing v[l], v[l + L], ... over the first
+    /// n − n mod L values, the lanes folded in halves, then the last n mod L values in order.
+    /// </summary>
+    public static T FixedOrderSum<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int lanes = 128 / Unsafe.SizeOf<T>(), n = x.Length, body = n - n % lanes;
+        var sums = new T[lanes];
+        for (int i = 0; i < body; i++)
+        {
+            sums[i % lanes] += y.IsEmpty ? x[i] : x[i] * y[i];
+        }
+
+        for (int width = lanes / 2; width >= 1; width /= 2)
+        {
+            for (int l = 0; l < width; l++)
+            {
+                sums[l] += sums[l + width];
+            }
+        }
+
+        T sum = sums[0];
+        for (int i = body; i < n; i++)
+        {
+            sum += y.IsEmpty ? x[i] : x[i] * y[i];
+        }
+
+        return sum;
     }
 }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace RecurrentNets.Reference;
 
@@ -44,5 +45,38 @@ public static class ReferenceGemm
                 c[i * ldc + j] = accumulate ? c[i * ldc + j] + result : result;
             }
         }
+    }
+
+    /// <summary>
+    /// Σ_p a[p]·b[p] in the order of the fast GEMM's small-M A·Bᵀ path (<see cref="Kernels.GemmDot"/>), on every vector
+    /// path: 64 bytes of lanes (L = 16 floats or 8 doubles), lane l = fma(a[p], b[p], lane l) for p ≡ l (mod L) and
+    /// p &lt; K − K mod L in order, the lanes folded in halves (l + L/2, then l + L/4, ...), then the last K mod L products
+    /// added in order, each rounded before the addition.
+    /// </summary>
+    public static T DotProduct<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int lanes = 64 / Unsafe.SizeOf<T>(), k = a.Length, body = k - k % lanes;
+        var sums = new T[lanes];
+        for (int p = 0; p < body; p++)
+        {
+            sums[p % lanes] = T.FusedMultiplyAdd(a[p], b[p], sums[p % lanes]);
+        }
+
+        for (int width = lanes / 2; width >= 1; width /= 2)
+        {
+            for (int l = 0; l < width; l++)
+            {
+                sums[l] += sums[l + width];
+            }
+        }
+
+        T sum = sums[0];
+        for (int p = body; p < k; p++)
+        {
+            sum += a[p] * b[p];
+        }
+
+        return sum;
     }
 }

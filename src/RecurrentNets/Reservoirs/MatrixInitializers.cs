@@ -1,4 +1,5 @@
 using RecurrentNets.Init;
+using RecurrentNets.Kernels;
 
 namespace RecurrentNets.Reservoirs;
 
@@ -86,7 +87,7 @@ public sealed class SparseRandomInitializer : IMatrixInitializer
         var idx = new List<int>((int)Math.Min(expected, int.MaxValue / 2));
         var val = new List<double>(idx.Capacity);
         var ptr = new int[rows + 1];
-        double logq = p < 1 ? Math.Log(1 - p) : 0;
+        double logq = p < 1 ? ScalarMath.Log(1 - p) : 0;
         for (int i = 0; i < rows; i++)
         {
             if (p >= 1)
@@ -104,7 +105,7 @@ public sealed class SparseRandomInitializer : IMatrixInitializer
                 while (true)
                 {
                     double u = 1.0 - random.NextDouble();
-                    j += 1 + (long)Math.Floor(Math.Log(u) / logq);
+                    j += 1 + (long)Math.Floor(ScalarMath.Log(u) / logq);
                     if (j >= columns)
                     {
                         break;

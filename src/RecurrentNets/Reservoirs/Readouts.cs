@@ -1,4 +1,5 @@
 using System.Numerics;
+using RecurrentNets.Kernels;
 
 namespace RecurrentNets.Reservoirs;
 
@@ -329,7 +330,7 @@ public sealed class RlsReadout<T> : LinearReadout<T>, IOnlineReadout<T>
         double den = Forgetting;
         for (int i = 0; i < fa; i++)
         {
-            pz[i] = System.Numerics.Tensors.TensorPrimitives.Dot<double>(p.AsSpan(i * fa, fa), z);
+            pz[i] = Reductions.Dot<double>(p.AsSpan(i * fa, fa), z);
             den += z[i] * pz[i];
         }
 

@@ -182,7 +182,7 @@ public sealed class RidgeReadout<T> : OfflineLinearReadout<T>
             // The solve's intercept is for z - c: b = b' - W·c.
             for (int k = 0; k < Outputs; k++)
             {
-                Intercept[k] -= TP.Dot<double>(Weights.AsSpan(k * Features, Features), shift);
+                Intercept[k] -= Reductions.Dot<double>(Weights.AsSpan(k * Features, Features), shift);
             }
         }
         Ridge = ridge;
@@ -257,10 +257,10 @@ public sealed class RidgeReadout<T> : OfflineLinearReadout<T>
 
                     for (int i = 0; i < width; i++)
                     {
-                        gw[i] = TP.Dot<double>(gv.AsSpan(i * width, width), wa);
+                        gw[i] = Reductions.Dot<double>(gv.AsSpan(i * width, width), wa);
                     }
 
-                    sse += targetSquares[v][o] - 2 * TP.Dot<double>(wa, cross[v].AsSpan(o * width, width)) + TP.Dot<double>(wa, gw);
+                    sse += targetSquares[v][o] - 2 * Reductions.Dot<double>(wa, cross[v].AsSpan(o * width, width)) + Reductions.Dot<double>(wa, gw);
                 }
             }
 

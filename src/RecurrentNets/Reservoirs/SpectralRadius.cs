@@ -2,6 +2,7 @@ using System.Numerics;
 using MathNet.Numerics.LinearAlgebra;
 using RecurrentNets.Init;
 using TP = System.Numerics.Tensors.TensorPrimitives;
+using RecurrentNets.Kernels;
 
 namespace RecurrentNets.Reservoirs;
 
@@ -130,7 +131,7 @@ public static class SpectralRadius
             return 0;
         }
 
-        double ss = TP.SumOfSquares<double>(matrix.Values);
+        double ss = Reductions.SumOfSquares<double>(matrix.Values);
         return Math.Sqrt(ss / matrix.Rows);
     }
 
@@ -146,7 +147,7 @@ public static class SpectralRadius
         for (int it = 0; it < maxIterations; it++)
         {
             matrix.Multiply(x, y);
-            double norm = TP.Norm<double>(y);
+            double norm = Math.Sqrt(Reductions.SumOfSquares<double>(y));
             if (norm == 0)
             {
                 return 0;
@@ -265,7 +266,7 @@ public static class SpectralRadius
             x[i] = random.NextUniform(-1, 1);
         }
 
-        double norm = TP.Norm<double>(x);
+        double norm = Math.Sqrt(Reductions.SumOfSquares<double>(x));
         TP.Divide(x, norm, x);
         return x;
     }

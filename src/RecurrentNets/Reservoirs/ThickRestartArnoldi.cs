@@ -55,7 +55,7 @@ internal static class ThickRestartArnoldi
         var v = new double[(m + 1) * n];
         var rotated = new double[m * n];
         FillRandom(Row(v, 0, n), random);
-        TP.Divide(Row(v, 0, n), TP.Norm<double>(Row(v, 0, n)), Row(v, 0, n));
+        TP.Divide(Row(v, 0, n), Math.Sqrt(Reductions.SumOfSquares<double>(Row(v, 0, n))), Row(v, 0, n));
         var g = new double[m + 1, m];
         var coefficients = new double[m + 1];
         int k = 0, products = 0, restarts = 0;
@@ -73,7 +73,7 @@ internal static class ThickRestartArnoldi
                 var w = Row(v, j + 1, n);
                 op.Apply(v.AsMemory(j * n, n), v.AsMemory((j + 1) * n, n));
                 products += power;
-                double before = TP.Norm<double>(w);
+                double before = Math.Sqrt(Reductions.SumOfSquares<double>(w));
                 double beta = Orthogonalize(v, n, j + 1, w, before, coefficients);
                 for (int i = 0; i <= j; i++)
                 {
@@ -123,7 +123,7 @@ internal static class ThickRestartArnoldi
                         products += y is null ? 1 : 2;
                     }
 
-                    double radius = power == 1 ? top : Math.Pow(top, 1.0 / power);
+                    double radius = power == 1 ? top : ScalarMath.Pow(top, 1.0 / power);
                     return new SpectralRadiusEstimate(radius, lambda, top == 0 ? 0 : check / top, products, restarts);
                 }
 
@@ -185,14 +185,14 @@ internal static class ThickRestartArnoldi
         matrix.Multiply(x, wx);
         if (y is null)
         {
-            return TP.Dot<double>(x, wx) / TP.Dot<double>(x, x);
+            return Reductions.Dot<double>(x, wx) / Reductions.Dot<double>(x, x);
         }
 
         var wy = new double[x.Length];
         matrix.Multiply(y, wy);
         // (x − i y)ᵀ (W x + i W y) = x·Wx + y·Wy + i (x·Wy − y·Wx).
-        var numerator = new Complex(TP.Dot<double>(x, wx) + TP.Dot<double>(y, wy), TP.Dot<double>(x, wy) - TP.Dot<double>(y, wx));
-        return numerator / (TP.Dot<double>(x, x) + TP.Dot<double>(y, y));
+        var numerator = new Complex(Reductions.Dot<double>(x, wx) + Reductions.Dot<double>(y, wy), Reductions.Dot<double>(x, wy) - Reductions.Dot<double>(y, wx));
+        return numerator / (Reductions.Dot<double>(x, x) + Reductions.Dot<double>(y, y));
     }
 
     /// <summary>y = W^power·x, for Arnoldi on W^power: the same eigenvectors, moduli raised to the power, so the gap at
@@ -442,11 +442,11 @@ internal static class ThickRestartArnoldi
             TP.MultiplyAdd(y, b, wx, wx);
             TP.MultiplyAdd(x, -b, wy, wy);
             TP.MultiplyAdd(y, -a, wy, wy);
-            sumSquares = TP.SumOfSquares<double>(wx) + TP.SumOfSquares<double>(wy);
-            return Math.Sqrt(sumSquares / (TP.SumOfSquares<double>(x) + TP.SumOfSquares<double>(y)));
+            sumSquares = Reductions.SumOfSquares<double>(wx) + Reductions.SumOfSquares<double>(wy);
+            return Math.Sqrt(sumSquares / (Reductions.SumOfSquares<double>(x) + Reductions.SumOfSquares<double>(y)));
         }
 
-        return TP.Norm<double>(wx) / TP.Norm<double>(x);
+        return Math.Sqrt(Reductions.SumOfSquares<double>(wx)) / Math.Sqrt(Reductions.SumOfSquares<double>(x));
     }
 
     /// <summary>
@@ -461,7 +461,7 @@ internal static class ThickRestartArnoldi
         {
             for (int i = 0; i < count; i++)
             {
-                c[i] = TP.Dot<double>(Row(v, i, n), w);
+                c[i] = Reductions.Dot<double>(Row(v, i, n), w);
             }
 
             for (int i = 0; i < count; i++)
@@ -470,7 +470,7 @@ internal static class ThickRestartArnoldi
                 TP.MultiplyAdd(Row(v, i, n), -c[i], w, w);
             }
 
-            double after = TP.Norm<double>(w);
+            double after = Math.Sqrt(Reductions.SumOfSquares<double>(w));
             if (after > 0.7071067811865476 * norm)
             {
                 return after;
@@ -492,8 +492,8 @@ internal static class ThickRestartArnoldi
         }
 
         FillRandom(w, random);
-        Orthogonalize(v, n, index, w, TP.Norm<double>(w), coefficients);
-        TP.Divide(w, TP.Norm<double>(w), w);
+        Orthogonalize(v, n, index, w, Math.Sqrt(Reductions.SumOfSquares<double>(w)), coefficients);
+        TP.Divide(w, Math.Sqrt(Reductions.SumOfSquares<double>(w)), w);
     }
 
     private static void FillRandom(Span<double> x, SeededRandom random)

@@ -1,3 +1,5 @@
+using RecurrentNets.Kernels;
+
 namespace RecurrentNets.Training;
 
 /// <summary>A learning rate as a function of the epoch. PyTorch: <c>torch.optim.lr_scheduler</c>.</summary>
@@ -41,12 +43,12 @@ public abstract class LearningRateSchedule
 
     private sealed class StepSchedule(int stepSize, double gamma) : LearningRateSchedule
     {
-        public override double RateAt(int epoch, double baseRate) => baseRate * Math.Pow(gamma, epoch / stepSize);
+        public override double RateAt(int epoch, double baseRate) => baseRate * ScalarMath.Power(gamma, epoch / stepSize);
     }
 
     private sealed class CosineSchedule(int maxEpochs, double minimumRate) : LearningRateSchedule
     {
         public override double RateAt(int epoch, double baseRate) =>
-            minimumRate + (baseRate - minimumRate) * (1 + Math.Cos(Math.PI * Math.Min(epoch, maxEpochs) / maxEpochs)) / 2;
+            minimumRate + (baseRate - minimumRate) * (1 + ScalarMath.CosPi((double)Math.Min(epoch, maxEpochs) / maxEpochs)) / 2;
     }
 }

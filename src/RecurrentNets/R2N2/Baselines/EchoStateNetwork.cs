@@ -84,12 +84,12 @@ public sealed class EchoStateNetwork : ISequenceLearner
             sequence.Data.AsSpan(t * inputs, inputs).CopyTo(target);
             R2N2Kernels.MatVec(withInputLearning.WeightRec, h, 1, u, accumulate: false);
             R2N2Kernels.MatVec(withInputLearning.WeightIn, x, 1, u, accumulate: true);
-            TP.Tanh<double>(u, u);
+            VectorMath.Tanh<double>(u, u);
             TP.Subtract(u, h, u);
             TP.MultiplyAdd(u, 1 / tau, h, h);
             R2N2Kernels.MatVec(WeightOut, h, 1, y, accumulate: false);
             TP.Subtract(target, y, err);
-            loss += 0.5 * TP.Dot(err, err);
+            loss += 0.5 * Reductions.Dot(err, err);
             if (TP.IndexOfMax<double>(y) == TP.IndexOfMax<double>(target))
             {
                 correct++;

@@ -147,7 +147,7 @@ public sealed class Rflo : ISequenceLearner
             // u = W_rec·h + W_in·x;  h ← h + (tanh(u) − h)/τ
             R2N2Kernels.MatVec(WeightRec, hPrev, 1, u, accumulate: false);
             R2N2Kernels.MatVec(WeightIn, x, 1, u, accumulate: true);
-            TP.Tanh<double>(u, derivative);
+            VectorMath.Tanh<double>(u, derivative);
             TP.Subtract(derivative, hPrev, h);
             TP.MultiplyAdd(h, rate, hPrev, h);
             for (int i = 0; i < n; i++)
@@ -158,7 +158,7 @@ public sealed class Rflo : ISequenceLearner
             // y, ε = x* − y
             R2N2Kernels.MatVec(WeightOut, h, 1, y, accumulate: false);
             TP.Subtract(target, y, err);
-            loss += 0.5 * TP.Dot(err, err);
+            loss += 0.5 * Reductions.Dot(err, err);
             if (TP.IndexOfMax<double>(y) == TP.IndexOfMax<double>(target))
             {
                 correct++;

@@ -121,11 +121,11 @@ public sealed class TwoGroupBptt : ISequenceLearner
         for (int t = 0; t < steps; t++)
         {
             var b = h.AsSpan().Slice(t * 2 * n + n, n);
-            TP.Tanh<double>(b, rate);
+            VectorMath.Tanh<double>(b, rate);
             R2N2Kernels.MatVec(WeightOut.Values, rate, 1, y, accumulate: false);
             var target = sequence.Data.AsSpan((t + 1) * inputs, inputs);
             TP.Subtract(y, target, e);
-            loss += 0.5 * TP.Dot(e, e);
+            loss += 0.5 * Reductions.Dot(e, e);
             if (TP.IndexOfMax<double>(y) == TP.IndexOfMax<double>(target))
             {
                 correct++;

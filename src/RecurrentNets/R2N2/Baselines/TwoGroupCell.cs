@@ -52,21 +52,21 @@ public sealed class TwoGroupCell : RecurrentCell<double>
             var next = step.Hidden.Slice(r * h, h);
             var cache = step.StepCache.Slice(r * h, h);
             Span<double> tanhA = cache[..n], tanhBPrev = cache[n..];
-            TP.Tanh<double>(prev[n..], tanhBPrev);
+            VectorMath.Tanh<double>(prev[n..], tanhBPrev);
 
             // a = c·a + d·(W_BA·tanh(b) + W_in·x): W_BA is the block [0:n, n:2n] of weight_hh.
             for (int i = 0; i < n; i++)
             {
-                double drive = TP.Dot(w.Slice(i * h + n, n), tanhBPrev) + gates[i];
+                double drive = Reductions.Dot(w.Slice(i * h + n, n), tanhBPrev) + gates[i];
                 next[i] = c * prev[i] + d * drive;
             }
 
-            TP.Tanh<double>(next[..n], tanhA);
+            VectorMath.Tanh<double>(next[..n], tanhA);
 
             // b = c·b + d·W_AB·tanh(a): W_AB is the block [n:2n, 0:n].
             for (int i = 0; i < n; i++)
             {
-                next[n + i] = c * prev[n + i] + d * TP.Dot(w.Slice((n + i) * h, n), tanhA);
+                next[n + i] = c * prev[n + i] + d * Reductions.Dot(w.Slice((n + i) * h, n), tanhA);
             }
         }
     }

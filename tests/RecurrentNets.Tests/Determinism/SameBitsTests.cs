@@ -1,0 +1,90 @@
+using System.Numerics;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using System.Text;
+using Xunit.Abstractions;
+
+namespace RecurrentNets.Tests.Determinism;
+
+/// <summary>
+/// Same seed, same bits on every x64 CPU: fixed training runs give the same pinned checksums on the AVX-512, AVX2 and
+/// Vector128 paths (CI runs these tests on all three). A change that moves a checksum on purpose (a new kernel order)
+/// updates the constants, after checking that the new ones hold on every path.
+/// </summary>
+/// <remarks>
+/// To find where two paths part, run the failing test on both with <c>BITS_PROBE_OUT=file</c> and compare the files:
+/// each line is one stage (initial weights, first loss, first gradient of each parameter, weights after each step,
+/// evaluation outputs) of one run.
+/// </remarks>
+[Collection(Kernels.GemmCollection.Name)]
+public class SameBitsTests(ITestOutputHelper output)
+{
+    /// <summary>Cases a (H = 5, B = 1) and d (H = 37, two layers, B = 3, ragged) of every cell, and the two Fit runs.</summary>
+    private static readonly Dictionary<string, ulong> Small = new()
+    {
+        ["float rnn-tanh"] = 0x8216c4cc4e4c300a, ["double rnn-tanh"] = 0x33ed8038392ffb82,
+        ["float rnn-relu"] = 0xd4ccb59ae319c0c3, ["double rnn-relu"] = 0x0a0ed690c5117297,
+        ["float lstm"] = 0x624ac3271cbfe548, ["double lstm"] = 0x1980652c4f25040f,
+        ["float lstm-peep"] = 0x106c18445f9607dc, ["double lstm-peep"] = 0x823f8b7a3e600531,
+        ["float lstm-cifg"] = 0x61edcdcbc7aaf020, ["double lstm-cifg"] = 0xb798d2436b1fcad6,
+        ["float lstm-cifg-peep"] = 0x95dec713101d98f8, ["double lstm-cifg-peep"] = 0x5d8df2ca83c5c99f,
+        ["float gru"] = 0x74744d2633e78763, ["double gru"] = 0x3776fe9d66333ee1,
+        ["float gru-cho"] = 0xb884de84fc101bef, ["double gru-cho"] = 0x79299edb44fc351b,
+        ["float fit"] = 0xf162d1d01315d8af, ["double fit"] = 0x779ff254f1911fc6,
+        ["double reservoir"] = 0x5cc0a949c9b5e31c, ["float reservoir"] = 0xaf5fcc7b944d797d,
+        ["double r2n2"] = 0x7bbe8b976c4e2926,
+    };
+
+    /// <summary>The echo state networks (tanh and σ reservoirs, double and float) and R2N2 (aⁿbⁿ, reversal).</summary>
+    private static readonly Dictionary<string, ulong> Reservoirs = new()
+    {
+        ["double reservoir"] = 0x2ecb6a19b880aa61, ["float reservoir"] = 0xb38583da235677a8, ["double r2n2"] = 0xa7675f152edbccbd,
+    };
+
+    /// <summary>Cases b (H = 37, two bidirectional layers, B = 32, dropout), c (H = 128, B = 32, recurrent dropout, MSE)
+    /// and e (H = 256, B = 1: the unit split over threads and, on AVX-512, the guest tiles) of every cell.</summary>
+    private static readonly Dictionary<string, ulong> Large = new()
+    {
+        ["float rnn-tanh"] = 0x2488d635dacaac42, ["double rnn-tanh"] = 0xcc812f9b553b331b,
+        ["float rnn-relu"] = 0xcaf500b450e3426b, ["double rnn-relu"] = 0x2e56b573d3919362,
+        ["float lstm"] = 0x78259b63fe02b20c, ["double lstm"] = 0x62577b513561032e,
+        ["float lstm-peep"] = 0x339e7bdf32592419, ["double lstm-peep"] = 0x9b12a3bb623867a8,
+        ["float lstm-cifg"] = 0x455b37dfcc5dc487, ["double lstm-cifg"] = 0x83881d3979c5463e,
+        ["float lstm-cifg-peep"] = 0x0a2df65b9980c1cd, ["double lstm-cifg-peep"] = 0x3843d016ef37b08e,
+        ["float gru"] = 0xa8cd3638a3a5531d, ["double gru"] = 0xb95264d19e9f0c4a,
+        ["float gru-cho"] = 0x731775e2a8d83928, ["double gru-cho"] = 0xf8a3156b59a928fa,
+    };
+
+    [Fact]
+    public void FixedTrainingRunsGiveThePinnedBitsOnEveryPath() =>
+        Check(Small, SameBitsProbe.CellGroups(["a", "d"], trainSteps: 4).Concat(SameBitsProbe.FitGroups()));
+
+    [Fact]
+    public void ReservoirsAndR2N2GiveThePinnedBitsOnEveryPath() => Check(Reservoirs, SameBitsProbe.ReservoirGroups());
+
+    [Fact]
+    public void LargerTrainingRunsGiveThePinnedBitsOnEveryPath() =>
+        Check(Large, SameBitsProbe.CellGroups(["b", "c", "e"], trainSteps: 4));
+
+    private void Check(Dictionary<string, ulong> expected, IEnumerable<SameBitsProbe.Group> groups)
+    {
+        Assert.True(RecurrentNets.Kernels.Determinism.SameBitsOnEveryCpu);
+        var text = new StringBuilder($"# Vector512 {Vector512.IsHardwareAccelerated}, Vector256 {Vector256.IsHardwareAccelerated}, " +
+            $"AVX2 {Avx2.IsSupported}, FMA {Fma.IsSupported}, Vector<float> {Vector<float>.Count} lanes\n");
+        var wrong = new List<string>();
+        foreach (var group in groups)
+        {
+            foreach (var (stage, hash) in group.Stages)
+                text.AppendLine($"{group.Name} {stage} {hash:x16}");
+            text.AppendLine($"{group.Name} combined {group.Combined:x16}");
+            if (!expected.TryGetValue(group.Name, out ulong pinned) || pinned != group.Combined)
+                wrong.Add($"[\"{group.Name}\"] = 0x{group.Combined:x16}");
+        }
+
+        string? file = Environment.GetEnvironmentVariable("BITS_PROBE_OUT");
+        if (file is not null)
+            File.AppendAllText(file, text.ToString());
+        output.WriteLine(text.ToString());
+        Assert.True(wrong.Count == 0, $"{wrong.Count} groups give other bits than pinned (the stages are in the output): {string.Join(", ", wrong)}");
+    }
+}

@@ -9,7 +9,7 @@ namespace RecurrentNets.Kernels;
 /// 64 bytes of lanes (16 floats or 8 doubles: one Vector512, two Vector256 or four Vector128), lane l summing
 /// fma(a[p], b[p]) over p ≡ l (mod lanes) for p &lt; K − K mod lanes; the lanes folded in halves (lane l + lane l + 8, then
 /// l + 4, ..., down to one); then the last K mod lanes products added in order (each rounded, then added). The naive
-/// twin is <see cref="Reference.ReferenceGemm.DotProduct{T}"/>.
+/// twin is <c>Reference.ReferenceGemm.DotProduct{T}</c>.
 /// </summary>
 /// <remarks>
 /// Legend: K the length of every row; r[4·i + j] receives row i of A against row j of B. The tiles differ by path (4x4

@@ -9,7 +9,7 @@ namespace RecurrentNets.Kernels;
 /// Sums, sums of squares and dot products whose order of additions is fixed, not chosen by the CPU's vector width:
 /// the same bits on the AVX-512, AVX2 and Vector128 paths (TensorPrimitives' reductions add in the order of the widest
 /// vector the CPU has, so their last bits differ from one CPU to the next). The naive twin is
-/// <see cref="Reference.ReferenceElementwise.FixedOrderSum{T}"/>.
+/// <c>Reference.ReferenceElementwise.FixedOrderSum{T}</c>.
 /// </summary>
 /// <remarks>
 /// The order, for n values v[i] (v = x, x² or x·y, each product rounded before it is added): 128 bytes of lanes

@@ -29,8 +29,8 @@ public class SameBitsTests(ITestOutputHelper output)
         ["float lstm-cifg"] = 0x61edcdcbc7aaf020, ["double lstm-cifg"] = 0xb798d2436b1fcad6,
         ["float lstm-cifg-peep"] = 0x95dec713101d98f8, ["double lstm-cifg-peep"] = 0x5d8df2ca83c5c99f,
         ["float gru"] = 0x74744d2633e78763, ["double gru"] = 0x3776fe9d66333ee1,
-        ["float gru-cho"] = 0xb884de84fc101bef, ["double gru-cho"] = 0x79299edb44fc351b,
-        ["float fit"] = 0xf162d1d01315d8af, ["double fit"] = 0x779ff254f1911fc6,
+        ["float gru-cho"] = 0xbf232000c5c17c79, ["double gru-cho"] = 0x827132e177607f81,
+        ["float fit"] = 0xcd0f9107767621d8, ["double fit"] = 0xff68069ede92cae2,
         ["double reservoir"] = 0x5cc0a949c9b5e31c, ["float reservoir"] = 0xaf5fcc7b944d797d,
         ["double r2n2"] = 0x7bbe8b976c4e2926,
     };
@@ -52,7 +52,7 @@ public class SameBitsTests(ITestOutputHelper output)
         ["float lstm-cifg"] = 0x455b37dfcc5dc487, ["double lstm-cifg"] = 0x83881d3979c5463e,
         ["float lstm-cifg-peep"] = 0x0a2df65b9980c1cd, ["double lstm-cifg-peep"] = 0x3843d016ef37b08e,
         ["float gru"] = 0xa8cd3638a3a5531d, ["double gru"] = 0xb95264d19e9f0c4a,
-        ["float gru-cho"] = 0x731775e2a8d83928, ["double gru-cho"] = 0xf8a3156b59a928fa,
+        ["float gru-cho"] = 0x8e78d072e9147d2a, ["double gru-cho"] = 0x349571f025ef65e9,
     };
 
     [Fact]

@@ -43,5 +43,11 @@ if (args is ["model-ab", ..])
     return RecurrentNets.Benchmarks.ModelBenchmarks.RunAlternated();
 }
 
+// `ab <folder>` alternates this build's RnnBenchmarks and ModelBenchmarks with another build's in one process (see CrossBuildComparison).
+if (args is ["ab", ..])
+{
+    return RecurrentNets.Benchmarks.CrossBuildComparison.Run(args[1..]);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;

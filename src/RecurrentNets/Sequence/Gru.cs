@@ -42,12 +42,5 @@ public sealed class Gru<T> : RecurrentLayer<T>
 
     /// <inheritdoc/>
     public override IReadOnlyDictionary<string, string> Configuration
-    {
-        get
-        {
-            var configuration = BaseConfiguration("GRU");
-            configuration["reset_after_recurrence"] = ResetAfterRecurrence ? "true" : "false";
-            return configuration;
-        }
-    }
+        => BaseConfiguration("GRU", ("reset_after_recurrence", ResetAfterRecurrence ? "true" : "false"));
 }

@@ -65,13 +65,6 @@ public sealed class Lstm<T> : RecurrentLayer<T>
 
     /// <inheritdoc/>
     public override IReadOnlyDictionary<string, string> Configuration
-    {
-        get
-        {
-            var configuration = BaseConfiguration("LSTM");
-            configuration["peephole"] = Peephole ? "true" : "false";
-            configuration["coupled_input_forget"] = CoupledInputForget ? "true" : "false";
-            return configuration;
-        }
-    }
+        => BaseConfiguration("LSTM",
+            ("peephole", Peephole ? "true" : "false"), ("coupled_input_forget", CoupledInputForget ? "true" : "false"));
 }

@@ -4,17 +4,8 @@ using RecurrentNets.Init;
 using RecurrentNets.Kernels;
 using RecurrentNets.Parameters;
 using RecurrentNets.Tensors;
-using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace RecurrentNets.Sequence;
-
-/// <summary>Creates the cell of one stacked layer and direction.</summary>
-/// <param name="block">The parameter block the cell adds its parameters to.</param>
-/// <param name="layer">The layer index l (0 is the bottom).</param>
-/// <param name="inputSize">The cell's input width: the layer's input size for l = 0, D·H above.</param>
-/// <param name="nameSuffix">The PyTorch parameter-name suffix, e.g. <c>_l1</c> or <c>_l1_reverse</c>.</param>
-public delegate RecurrentCell<T> CellFactory<T>(ParameterBlock<T> block, int layer, int inputSize, string nameSuffix)
-    where T : unmanaged, IFloatingPointIeee754<T>;
 
 /// <summary>
 /// The backprop-through-time engine: runs a stack of recurrent cells (optionally bidirectional) over a time-major
@@ -104,28 +95,7 @@ public class RecurrentLayer<T>
         Directions = bidirectional ? 2 : 1;
         Dropout = dropout;
         dropoutRandom = random?.Fork() ?? new SeededRandom(0);
-        cells = new RecurrentCell<T>[numLayers * Directions];
-        for (int l = 0; l < numLayers; l++)
-        {
-            int cellInput = l == 0 ? inputSize : Directions * hiddenSize;
-            for (int d = 0; d < Directions; d++)
-            {
-                var cell = cellFactory(Parameters, l, cellInput, d == 0 ? $"_l{l}" : $"_l{l}_reverse");
-                if (cell.InputSize != cellInput || cell.HiddenSize != hiddenSize)
-                {
-                    throw new ArgumentException(
-                        $"The cell of layer {l} has inputSize {cell.InputSize} and hiddenSize {cell.HiddenSize} but the layer needs {cellInput} and {hiddenSize}.",
-                        nameof(cellFactory));
-                }
-
-                if (cells[0] is not null && cell.HasCellState != cells[0].HasCellState)
-                {
-                    throw new ArgumentException("Every cell must agree on whether it has a cell state.", nameof(cellFactory));
-                }
-
-                cells[l * Directions + d] = cell;
-            }
-        }
+        cells = CellStack.Build(cellFactory, Parameters, numLayers, Directions, inputSize, hiddenSize);
 
         if (learnInitialState)
         {
@@ -178,11 +148,14 @@ public class RecurrentLayer<T>
     /// </summary>
     public virtual IReadOnlyDictionary<string, string> Configuration => BaseConfiguration("custom");
 
-    /// <summary>The configuration entries every layer has, with <c>model</c> = <paramref name="model"/>.</summary>
-    protected Dictionary<string, string> BaseConfiguration(string model)
+    /// <summary>
+    /// The configuration entries every layer has, with <c>model</c> = <paramref name="model"/>, then
+    /// <paramref name="entries"/> (a layer type's own options).
+    /// </summary>
+    protected Dictionary<string, string> BaseConfiguration(string model, params ReadOnlySpan<(string Key, string Value)> entries)
     {
         var inv = System.Globalization.CultureInfo.InvariantCulture;
-        return new Dictionary<string, string>(StringComparer.Ordinal)
+        var configuration = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["model"] = model,
             ["dtype"] = typeof(T) == typeof(float) ? "float32" : "float64",
@@ -195,6 +168,12 @@ public class RecurrentLayer<T>
             ["recurrent_dropout"] = RecurrentDropout.ToString("R", inv),
             ["learn_initial_state"] = InitialHidden is null ? "false" : "true",
         };
+        foreach (var (key, value) in entries)
+        {
+            configuration[key] = value;
+        }
+
+        return configuration;
     }
 
     /// <summary>Whether dropout is active (PyTorch's <c>train()</c> / <c>eval()</c>). Default true.</summary>

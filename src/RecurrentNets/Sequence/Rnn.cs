@@ -52,12 +52,5 @@ public sealed class Rnn<T> : RecurrentLayer<T>
 
     /// <inheritdoc/>
     public override IReadOnlyDictionary<string, string> Configuration
-    {
-        get
-        {
-            var configuration = BaseConfiguration("RNN");
-            configuration["nonlinearity"] = Nonlinearity == Activation.Tanh ? "tanh" : "relu";
-            return configuration;
-        }
-    }
+        => BaseConfiguration("RNN", ("nonlinearity", Nonlinearity == Activation.Tanh ? "tanh" : "relu"));
 }

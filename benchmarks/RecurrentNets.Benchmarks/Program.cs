@@ -1,5 +1,13 @@
 using BenchmarkDotNet.Running;
 
+// `--no-same-bits` anywhere: CPUs without FMA (or DOTNET_EnableAVX2=0) multiply and add with two roundings instead of
+// emulating the FMA (Determinism.SameBitsOnEveryCpu off), to time what the same bits cost there.
+if (args.Contains("--no-same-bits"))
+{
+    AppContext.SetSwitch(RecurrentNets.Kernels.Determinism.SwitchName, false);
+    args = [.. args.Where(a => a != "--no-same-bits")];
+}
+
 // `compare` times us and the peers side by side (see PeerComparison); anything else goes to BenchmarkDotNet.
 if (args.Length > 0 && args[0] == "compare")
 {

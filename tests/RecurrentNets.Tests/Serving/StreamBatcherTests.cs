@@ -510,13 +510,15 @@ public class StreamBatcherMemoryTests
         for (int window = 0; window < 4 && best > 0; window++)
         {
             // The only allocations left are the 16 loops' async state machines and Task.WhenAll's, once per window:
-            // 2,448 bytes measured for a window of 16 x 2,000 steps (the Task-returning overload: about 1.5 KB per step).
+            // 2,448 bytes measured for a window of 16 x 2,000 steps on a quiet machine, 4,120 under load (the thread
+            // pool then adds threads and work items now and then). One allocation per step, even of the smallest
+            // object (24 bytes), would be 768,000 bytes; the Task-returning overload allocates about 1.5 KB per step.
             long before = GC.GetTotalAllocatedBytes(precise: true);
             await Run(2_000);
             best = Math.Min(best, GC.GetTotalAllocatedBytes(precise: true) - before);
         }
 
-        Assert.True(best <= 4_096, $"{best} bytes for 32,000 steps");
+        Assert.True(best <= 32_768, $"{best} bytes for 32,000 steps: something allocates per step");
     }
 
     [Fact]

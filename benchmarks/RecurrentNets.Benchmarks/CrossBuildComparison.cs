@@ -7,7 +7,7 @@ using RecurrentNets.Kernels;
 namespace RecurrentNets.Benchmarks;
 
 /// <summary>
-/// <c>ab &lt;other build's bin folder&gt; [rounds] [point filter]</c>: this build's <see cref="RnnBenchmarks"/> (and <see cref="ModelBenchmarks"/>)
+/// <c>ab &lt;other build's bin folder&gt; [rounds] [point filters]</c>: this build's <see cref="RnnBenchmarks"/> (and <see cref="ModelBenchmarks"/>)
 /// against another build's, alternated in one process. The other build (say main, built in another worktree) is loaded
 /// into its own <see cref="AssemblyLoadContext"/>, so both run side by side on the same machine state: each round times a
 /// few calls of one, then of the other, and the ratio of the medians over the rounds cancels the drift of a shared
@@ -19,13 +19,15 @@ public static class CrossBuildComparison
     {
         if (args.Length < 1 || !File.Exists(Path.Combine(args[0], "RecurrentNets.Benchmarks.dll")))
         {
-            Console.Error.WriteLine("usage: ab <folder holding the other build's RecurrentNets.Benchmarks.dll> [rounds] [text a point's name contains]");
+            Console.Error.WriteLine("usage: ab <folder holding the other build's RecurrentNets.Benchmarks.dll> [rounds] [texts a point's name contains, comma-separated]");
             return 1;
         }
 
         string folder = Path.GetFullPath(args[0]);
         int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 15;
-        string filter = args.Length > 2 ? args[2] : "";
+        // Comma-separated; a point runs when its name contains any of them ("B=1 ,B=32 " skips the (64, 1024) points).
+        string[] filters = args.Length > 2 ? args[2].Split(',') : [""];
+        bool Selected(string name) => filters.Any(f => name.Contains(f, StringComparison.Ordinal));
         Assembly other = new FolderContext(folder).LoadFromAssemblyPath(Path.Combine(folder, "RecurrentNets.Benchmarks.dll"));
 
         string library = other.GetReferencedAssemblies().Any(n => n.Name == "RecurrentNets")
@@ -33,7 +35,7 @@ public static class CrossBuildComparison
         Console.WriteLine($"# this build: {typeof(Gemm).Assembly.Location}; other: {library}; {rounds} rounds");
         Console.WriteLine("| benchmark | point | this median ms | other median ms | this / other |");
         Console.WriteLine("|---|---|---:|---:|---:|");
-        foreach (var point in RnnBenchmarks.Points().Where(p => p.ToString().Contains(filter, StringComparison.Ordinal)))
+        foreach (var point in RnnBenchmarks.Points().Where(p => Selected(p.ToString())))
         {
             var mine = new RnnBenchmarks { Point = point };
             object theirs = Create(other, "RecurrentNets.Benchmarks.RnnBenchmarks");
@@ -45,13 +47,14 @@ public static class CrossBuildComparison
                 Compare("RnnBenchmarks." + method, point.ToString(), mine, theirs, method, rounds);
         }
 
-        foreach (int batch in new[] { 1, 32 }.Where(b => $"ModelBenchmarks B={b} t=1".Contains(filter, StringComparison.Ordinal)))
+        foreach (int batch in new[] { 1, 32 }.Where(b => Selected($"ModelBenchmarks B={b} t=1")))
         {
             var mine = new ModelBenchmarks { Batch = batch, Threads = 1 };
             object theirs = Create(other, "RecurrentNets.Benchmarks.ModelBenchmarks");
             theirs.GetType().GetProperty("Batch")!.SetValue(theirs, batch);
             theirs.GetType().GetProperty("Threads")!.SetValue(theirs, 1);
             Compare("ModelBenchmarks.Model", $"B={batch} t=1", mine, theirs, "Model", rounds);
+            Compare("ModelBenchmarks.Engine", $"B={batch} t=1", mine, theirs, "Engine", rounds);
         }
 
         return 0;
@@ -76,10 +79,11 @@ public static class CrossBuildComparison
         mine.GetType().GetMethod("Setup")!.Invoke(mine, null);
         theirs.GetType().GetMethod("Setup")!.Invoke(theirs, null);
 
-        // Warm up both (tiered JIT), and size a batch of calls to about 50 ms.
+        // Warm up both (tiered JIT: with 0.3 s, the first point of a process came out up to 1.8x apart between runs),
+        // and size a batch of calls to about 50 ms.
         var clock = Stopwatch.StartNew();
         int calls = 0;
-        while (clock.ElapsedMilliseconds < 300 || calls < 4)
+        while (clock.ElapsedMilliseconds < 2000 || calls < 4)
         {
             a();
             b();
@@ -104,8 +108,8 @@ public static class CrossBuildComparison
             }
         }
 
-        mine.GetType().GetMethod("Cleanup")!.Invoke(mine, null);
-        theirs.GetType().GetMethod("Cleanup")!.Invoke(theirs, null);
+        mine.GetType().GetMethod("Cleanup")?.Invoke(mine, null); // builds since the engine redesign have none
+        theirs.GetType().GetMethod("Cleanup")?.Invoke(theirs, null);
         double ma = Median(ta), mb = Median(tb);
         Console.WriteLine(FormattableString.Invariant($"| {name} | {point} | {ma:F4} | {mb:F4} | {ma / mb:F3} |"));
     }

@@ -10,8 +10,8 @@ namespace RecurrentNets.Kernels;
 /// small-M dot products); σ, tanh and exp are ours, with one set of operations per element whether it falls in a
 /// vector body or a scalar tail (<see cref="VectorMath"/>); and every multiply-add rounds once, also on CPUs without
 /// the FMA instruction (x64 CPUs without AVX2, or <c>DOTNET_EnableAVX2=0</c>). Only that last part costs anything, and
-/// only on those CPUs: there the FMA is emulated with SSE2 arithmetic, which makes a GEMM roughly 10 to 25 times slower
-/// than a multiply then an add (docs/testing.md has the measurements).
+/// only on those CPUs: there the FMA is emulated with SSE2 arithmetic, which makes a recurrent layer 12 to 15 times
+/// slower than a multiply then an add (docs/testing.md has the measurements).
 /// </para>
 /// <para>
 /// Turning it off (the <see cref="AppContext"/> switch <c>RecurrentNets.SameBitsOnEveryCpu</c> set to false, in the

@@ -49,14 +49,14 @@ public static class ReferenceGemm
 
     /// <summary>
     /// Σ_p a[p]·b[p] in the order of the fast GEMM's small-M A·Bᵀ path (<see cref="Kernels.GemmDot"/>), on every vector
-    /// path: 32 bytes of lanes (L = 8 floats or 4 doubles), lane l = fma(a[p], b[p], lane l) for p ≡ l (mod L) and
+    /// path: 64 bytes of lanes (L = 16 floats or 8 doubles), lane l = fma(a[p], b[p], lane l) for p ≡ l (mod L) and
     /// p &lt; K − K mod L in order, the lanes folded in halves (l + L/2, then l + L/4, ...), then the last K mod L products
     /// added in order, each rounded before the addition.
     /// </summary>
     public static T DotProduct<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int lanes = 32 / Unsafe.SizeOf<T>(), k = a.Length, body = k - k % lanes;
+        int lanes = 64 / Unsafe.SizeOf<T>(), k = a.Length, body = k - k % lanes;
         var sums = new T[lanes];
         for (int p = 0; p < body; p++)
         {

@@ -13,9 +13,10 @@ namespace RecurrentNets.Kernels;
 /// </summary>
 /// <remarks>
 /// The order, for n values v[i] (v = x, x² or x·y, each product rounded before it is added): 128 bytes of lanes
-/// (L = 32 floats or 16 doubles), lane l summing v[l], v[l + L], v[l + 2L], ... over the first n − n mod L values; the
-/// lanes folded in halves (lane l + lane l + L/2, then l + L/4, ..., down to one); then the last n mod L values added
-/// in order. AVX-512 keeps the lanes in two registers, AVX2 in four, Vector128 in eight; each runs the same additions.
+/// (L = 32 floats or 16 doubles) over blocks of 2L values, lane l adding v[b + l] + v[b + l + L] of each block b in
+/// turn (the pair first: two independent additions per lane and block keep the adders busy); the lanes folded in halves
+/// (lane l + lane l + L/2, then l + L/4, ..., down to one); then the last n mod 2L values added in order. AVX-512 keeps
+/// the lanes in two registers, AVX2 in four, Vector128 in eight; each runs the same additions.
 /// </remarks>
 public static class Reductions
 {
@@ -104,17 +105,17 @@ public static class Reductions
 
         ref T xr = ref MemoryMarshal.GetReference(x);
         ref T yr = ref MemoryMarshal.GetReference(y);
-        int n = x.Length, lanes = Lanes<T>(), body = n - n % lanes;
+        int n = x.Length, lanes = Lanes<T>(), body = n - n % (2 * lanes);
         T sum;
         if (Vector512.IsHardwareAccelerated)
         {
-            // Lanes 0..L/2 in a0, L/2..L in a1.
+            // Lanes 0..L/2 in a0, L/2..L in a1; a block's second half (u2, u3) pairs with its first (u0, u1).
             nuint w = (nuint)Vector512<T>.Count;
             Vector512<T> a0 = default, a1 = default;
-            for (nuint i = 0; i < (nuint)body; i += 2 * w)
+            for (nuint i = 0; i < (nuint)body; i += 4 * w)
             {
-                a0 += TMap.Invoke(Vector512.LoadUnsafe(ref xr, i), Vector512.LoadUnsafe(ref yr, i));
-                a1 += TMap.Invoke(Vector512.LoadUnsafe(ref xr, i + w), Vector512.LoadUnsafe(ref yr, i + w));
+                a0 += Map512<T, TMap>(ref xr, ref yr, i) + Map512<T, TMap>(ref xr, ref yr, i + 2 * w);
+                a1 += Map512<T, TMap>(ref xr, ref yr, i + w) + Map512<T, TMap>(ref xr, ref yr, i + 3 * w);
             }
 
             var half = a0 + a1;
@@ -123,15 +124,15 @@ public static class Reductions
         }
         else if (Vector256.IsHardwareAccelerated)
         {
-            // Lanes in quarters a0..a3; the first fold adds a0 + a2 and a1 + a3.
+            // Lanes in quarters a0..a3 (pairs u_q + u_(q+4)); the first fold adds a0 + a2 and a1 + a3.
             nuint w = (nuint)Vector256<T>.Count;
             Vector256<T> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (nuint i = 0; i < (nuint)body; i += 4 * w)
+            for (nuint i = 0; i < (nuint)body; i += 8 * w)
             {
-                a0 += TMap.Invoke(Vector256.LoadUnsafe(ref xr, i), Vector256.LoadUnsafe(ref yr, i));
-                a1 += TMap.Invoke(Vector256.LoadUnsafe(ref xr, i + w), Vector256.LoadUnsafe(ref yr, i + w));
-                a2 += TMap.Invoke(Vector256.LoadUnsafe(ref xr, i + 2 * w), Vector256.LoadUnsafe(ref yr, i + 2 * w));
-                a3 += TMap.Invoke(Vector256.LoadUnsafe(ref xr, i + 3 * w), Vector256.LoadUnsafe(ref yr, i + 3 * w));
+                a0 += Map256<T, TMap>(ref xr, ref yr, i) + Map256<T, TMap>(ref xr, ref yr, i + 4 * w);
+                a1 += Map256<T, TMap>(ref xr, ref yr, i + w) + Map256<T, TMap>(ref xr, ref yr, i + 5 * w);
+                a2 += Map256<T, TMap>(ref xr, ref yr, i + 2 * w) + Map256<T, TMap>(ref xr, ref yr, i + 6 * w);
+                a3 += Map256<T, TMap>(ref xr, ref yr, i + 3 * w) + Map256<T, TMap>(ref xr, ref yr, i + 7 * w);
             }
 
             var quarter = (a0 + a2) + (a1 + a3);
@@ -139,19 +140,19 @@ public static class Reductions
         }
         else
         {
-            // Lanes in eighths a0..a7: folds a_i + a_(i+4), then b_i + b_(i+2), then c0 + c1.
+            // Lanes in eighths a0..a7 (pairs u_q + u_(q+8)): folds a_q + a_(q+4), then b_q + b_(q+2), then c0 + c1.
             nuint w = (nuint)Vector128<T>.Count;
             Vector128<T> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
-            for (nuint i = 0; i < (nuint)body; i += 8 * w)
+            for (nuint i = 0; i < (nuint)body; i += 16 * w)
             {
-                a0 += TMap.Invoke(Vector128.LoadUnsafe(ref xr, i), Vector128.LoadUnsafe(ref yr, i));
-                a1 += TMap.Invoke(Vector128.LoadUnsafe(ref xr, i + w), Vector128.LoadUnsafe(ref yr, i + w));
-                a2 += TMap.Invoke(Vector128.LoadUnsafe(ref xr, i + 2 * w), Vector128.LoadUnsafe(ref yr, i + 2 * w));
-                a3 += TMap.Invoke(Vector128.LoadUnsafe(ref xr, i + 3 * w), Vector128.LoadUnsafe(ref yr, i + 3 * w));
-                a4 += TMap.Invoke(Vector128.LoadUnsafe(ref xr, i + 4 * w), Vector128.LoadUnsafe(ref yr, i + 4 * w));
-                a5 += TMap.Invoke(Vector128.LoadUnsafe(ref xr, i + 5 * w), Vector128.LoadUnsafe(ref yr, i + 5 * w));
-                a6 += TMap.Invoke(Vector128.LoadUnsafe(ref xr, i + 6 * w), Vector128.LoadUnsafe(ref yr, i + 6 * w));
-                a7 += TMap.Invoke(Vector128.LoadUnsafe(ref xr, i + 7 * w), Vector128.LoadUnsafe(ref yr, i + 7 * w));
+                a0 += Map128<T, TMap>(ref xr, ref yr, i) + Map128<T, TMap>(ref xr, ref yr, i + 8 * w);
+                a1 += Map128<T, TMap>(ref xr, ref yr, i + w) + Map128<T, TMap>(ref xr, ref yr, i + 9 * w);
+                a2 += Map128<T, TMap>(ref xr, ref yr, i + 2 * w) + Map128<T, TMap>(ref xr, ref yr, i + 10 * w);
+                a3 += Map128<T, TMap>(ref xr, ref yr, i + 3 * w) + Map128<T, TMap>(ref xr, ref yr, i + 11 * w);
+                a4 += Map128<T, TMap>(ref xr, ref yr, i + 4 * w) + Map128<T, TMap>(ref xr, ref yr, i + 12 * w);
+                a5 += Map128<T, TMap>(ref xr, ref yr, i + 5 * w) + Map128<T, TMap>(ref xr, ref yr, i + 13 * w);
+                a6 += Map128<T, TMap>(ref xr, ref yr, i + 6 * w) + Map128<T, TMap>(ref xr, ref yr, i + 14 * w);
+                a7 += Map128<T, TMap>(ref xr, ref yr, i + 7 * w) + Map128<T, TMap>(ref xr, ref yr, i + 15 * w);
             }
 
             var b0 = a0 + a4;
@@ -165,6 +166,21 @@ public static class Reductions
             sum += TMap.Invoke(Unsafe.Add(ref xr, i), Unsafe.Add(ref yr, i));
         return sum;
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> Map512<T, TMap>(ref T x, ref T y, nuint i)
+        where T : unmanaged
+        where TMap : struct, IMap => TMap.Invoke(Vector512.LoadUnsafe(ref x, i), Vector512.LoadUnsafe(ref y, i));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> Map256<T, TMap>(ref T x, ref T y, nuint i)
+        where T : unmanaged
+        where TMap : struct, IMap => TMap.Invoke(Vector256.LoadUnsafe(ref x, i), Vector256.LoadUnsafe(ref y, i));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<T> Map128<T, TMap>(ref T x, ref T y, nuint i)
+        where T : unmanaged
+        where TMap : struct, IMap => TMap.Invoke(Vector128.LoadUnsafe(ref x, i), Vector128.LoadUnsafe(ref y, i));
 
     // The last 16 bytes: floats (v0 + v2) + (v1 + v3), doubles v0 + v1.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

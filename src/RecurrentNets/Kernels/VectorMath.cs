@@ -218,7 +218,7 @@ public static class VectorMath
             where TL : struct, IFloatLanes<TV> => Exp<TV, TL>(x);
     }
 
-    // The one driver: the widest accelerated vector, then the scalar tail (same operations, same bits).
+    // The one driver: the widest accelerated vector, then the tail in a padded vector (same operations, same bits).
     private static void Apply<TOp>(ReadOnlySpan<float> x, Span<float> destination)
         where TOp : struct, IUnaryOperator
     {
@@ -235,6 +235,26 @@ public static class VectorMath
         {
             for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
                 LanesVector.Store(TOp.Invoke<Vector<float>, LanesVector>(LanesVector.Load(ref src, (nuint)i)), ref dst, (nuint)i);
+        }
+
+        if (i < n && Vector.IsHardwareAccelerated)
+        {
+            // The last few values in one zero-padded vector: the same operations as the scalar lanes (and the same bits),
+            // a dozen times faster than one value at a time when a short row (softmax's classes) is all tail.
+            Span<float> lanes = stackalloc float[Vector512<float>.Count];
+            lanes.Clear();
+            x[i..n].CopyTo(lanes);
+            ref float lane = ref MemoryMarshal.GetReference(lanes);
+            if (Vector512.IsHardwareAccelerated)
+                Lanes512.Store(TOp.Invoke<Vector512<float>, Lanes512>(Lanes512.Load(ref lane, 0)), ref lane, 0);
+            else
+            {
+                for (int j = 0; j < n - i; j += Vector<float>.Count)
+                    LanesVector.Store(TOp.Invoke<Vector<float>, LanesVector>(LanesVector.Load(ref lane, (nuint)j)), ref lane, (nuint)j);
+            }
+
+            lanes[..(n - i)].CopyTo(destination[i..]);
+            return;
         }
 
         for (; i < n; i++)

@@ -68,17 +68,22 @@ public static class ReferenceElementwise
 
     /// <summary>
     /// Σ v[i], v[i] = x[i]·y[i] when <paramref name="y"/> is given and x[i] otherwise, in the order of
-    /// <see cref="Kernels.Reductions"/>: 128 bytes of lanes (L values), lane l summing v[l], v[l + L], ... over the first
-    /// n − n mod L values, the lanes folded in halves, then the last n mod L values in order.
+    /// <see cref="Kernels.Reductions"/>: 128 bytes of lanes (L values), lane l adding v[b + l] + v[b + l + L] for each
+    /// block b of 2L values, the lanes folded in halves, then the last n mod 2L values in order.
     /// </summary>
     public static T FixedOrderSum<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int lanes = 128 / Unsafe.SizeOf<T>(), n = x.Length, body = n - n % lanes;
+        int lanes = 128 / Unsafe.SizeOf<T>(), n = x.Length, body = n - n % (2 * lanes);
         var sums = new T[lanes];
-        for (int i = 0; i < body; i++)
+        for (int b = 0; b < body; b += 2 * lanes)
         {
-            sums[i % lanes] += y.IsEmpty ? x[i] : x[i] * y[i];
+            for (int l = 0; l < lanes; l++)
+            {
+                T first = y.IsEmpty ? x[b + l] : x[b + l] * y[b + l];
+                T second = y.IsEmpty ? x[b + l + lanes] : x[b + l + lanes] * y[b + l + lanes];
+                sums[l] += first + second;
+            }
         }
 
         for (int width = lanes / 2; width >= 1; width /= 2)

@@ -30,7 +30,7 @@ public class SameBitsTests(ITestOutputHelper output)
         ["float lstm-cifg-peep"] = 0x95dec713101d98f8, ["double lstm-cifg-peep"] = 0x5d8df2ca83c5c99f,
         ["float gru"] = 0x74744d2633e78763, ["double gru"] = 0x3776fe9d66333ee1,
         ["float gru-cho"] = 0xbf232000c5c17c79, ["double gru-cho"] = 0x827132e177607f81,
-        ["float fit"] = 0xcd0f9107767621d8, ["double fit"] = 0xff68069ede92cae2,
+        ["float fit"] = 0x68b4da24ae844f49, ["double fit"] = 0x506b839137769f1b,
         ["double reservoir"] = 0x5cc0a949c9b5e31c, ["float reservoir"] = 0xaf5fcc7b944d797d,
         ["double r2n2"] = 0x7bbe8b976c4e2926,
     };
@@ -38,21 +38,21 @@ public class SameBitsTests(ITestOutputHelper output)
     /// <summary>The echo state networks (tanh and σ reservoirs, double and float) and R2N2 (aⁿbⁿ, reversal).</summary>
     private static readonly Dictionary<string, ulong> Reservoirs = new()
     {
-        ["double reservoir"] = 0x2ecb6a19b880aa61, ["float reservoir"] = 0xb38583da235677a8, ["double r2n2"] = 0xa7675f152edbccbd,
+        ["double reservoir"] = 0xfa7d71b6092796ba, ["float reservoir"] = 0xed2d1160ed074d5e, ["double r2n2"] = 0xa7675f152edbccbd,
     };
 
     /// <summary>Cases b (H = 37, two bidirectional layers, B = 32, dropout), c (H = 128, B = 32, recurrent dropout, MSE)
     /// and e (H = 256, B = 1: the unit split over threads and, on AVX-512, the guest tiles) of every cell.</summary>
     private static readonly Dictionary<string, ulong> Large = new()
     {
-        ["float rnn-tanh"] = 0x2488d635dacaac42, ["double rnn-tanh"] = 0xcc812f9b553b331b,
+        ["float rnn-tanh"] = 0x79c7fd5db6640ce1, ["double rnn-tanh"] = 0x4c5de82cc6bac64e,
         ["float rnn-relu"] = 0xcaf500b450e3426b, ["double rnn-relu"] = 0x2e56b573d3919362,
         ["float lstm"] = 0x78259b63fe02b20c, ["double lstm"] = 0x62577b513561032e,
         ["float lstm-peep"] = 0x339e7bdf32592419, ["double lstm-peep"] = 0x9b12a3bb623867a8,
         ["float lstm-cifg"] = 0x455b37dfcc5dc487, ["double lstm-cifg"] = 0x83881d3979c5463e,
         ["float lstm-cifg-peep"] = 0x0a2df65b9980c1cd, ["double lstm-cifg-peep"] = 0x3843d016ef37b08e,
         ["float gru"] = 0xa8cd3638a3a5531d, ["double gru"] = 0xb95264d19e9f0c4a,
-        ["float gru-cho"] = 0x8e78d072e9147d2a, ["double gru-cho"] = 0x349571f025ef65e9,
+        ["float gru-cho"] = 0x72672fc8f22eaa9b, ["double gru-cho"] = 0x349571f025ef65e9,
     };
 
     [Fact]

@@ -23,7 +23,7 @@ public sealed class GemmTests
     private static readonly int[] FixedSizes = [1, 7, 33, 70];
 
     /// <summary>The paths this CPU can run; forcing one it cannot accelerate would only test a software emulation.</summary>
-    private static GemmPath[] AvailablePaths()
+    internal static GemmPath[] AvailablePaths()
     {
         var paths = new List<GemmPath>(3);
         if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)

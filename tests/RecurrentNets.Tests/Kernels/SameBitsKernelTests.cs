@@ -1,6 +1,4 @@
 using System.Numerics;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using RecurrentNets.Kernels;
 using RecurrentNets.Reference;
 
@@ -55,24 +53,13 @@ public sealed class SameBitsKernelTests
     public void ReductionsRefuseSpansOfTwoLengths() =>
         Assert.Throws<ArgumentException>(() => Reductions.Dot<float>(new float[3], new float[4]));
 
-    private static GemmPath[] AvailablePaths()
-    {
-        var paths = new List<GemmPath>(3);
-        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
-            paths.Add(GemmPath.Vector512);
-        if (Vector256.IsHardwareAccelerated && Fma.IsSupported)
-            paths.Add(GemmPath.Vector256);
-        paths.Add(GemmPath.Portable);
-        return [.. paths];
-    }
-
     private static void DotProductsMatchTheirTwin<T>()
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         // A·Bᵀ with few rows of A (every tile shape: 1 to 5 rows, 1 to 6 columns) over K from 0 past a few 64-byte blocks.
         var random = new Random(12);
         int[] ks = [.. Enumerable.Range(0, 70), 127, 128, 129, 513, 1000];
-        foreach (GemmPath path in AvailablePaths())
+        foreach (GemmPath path in GemmTests.AvailablePaths())
         {
             using var pathScope = KernelScope.Enter(null, path);
             foreach (int k in ks)
@@ -116,7 +103,7 @@ public sealed class SameBitsKernelTests
                     foreach (bool transposeB in new[] { false, true })
                     {
                         T[]? first = null, firstPacked = null;
-                        foreach (GemmPath path in AvailablePaths())
+                        foreach (GemmPath path in GemmTests.AvailablePaths())
                         {
                             using var pathScope = KernelScope.Enter(null, path);
                             var c = new T[m * n];

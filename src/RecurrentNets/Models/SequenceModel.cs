@@ -487,21 +487,7 @@ public sealed partial class SequenceModel<T>
 
     /// <summary>Marks this thread as running a call of the model until the scope ends (see <see cref="ConcurrentUseGuard"/>),
     /// under the model's <see cref="MaxDegreeOfParallelism"/>.</summary>
-    internal UseScope Use()
-    {
-        guard.Enter(this);
-        return new UseScope(this, KernelScope.Enter(MaxDegreeOfParallelism));
-    }
-
-    /// <summary>Ends a <see cref="Use"/>.</summary>
-    internal readonly ref struct UseScope(SequenceModel<T> model, KernelScope kernels)
-    {
-        public void Dispose()
-        {
-            kernels.Dispose();
-            model.guard.Exit();
-        }
-    }
+    internal CallScope Use() => new(ref guard, this, MaxDegreeOfParallelism);
 
     /// <summary>The buffers of one batch shape: each layer's output and its gradient.</summary>
     private sealed class Workspace

@@ -1,3 +1,5 @@
+using RecurrentNets.Kernels;
+
 namespace RecurrentNets.Sequence;
 
 /// <summary>
@@ -38,4 +40,31 @@ internal struct ConcurrentUseGuard
     private static string Describe(Type type) => type.IsGenericType
         ? $"{type.Name[..type.Name.IndexOf('`', StringComparison.Ordinal)]}<{string.Join(", ", type.GetGenericArguments().Select(a => a == typeof(float) ? "float" : a == typeof(double) ? "double" : a.Name))}>"
         : type.Name;
+}
+
+/// <summary>
+/// One call of a layer or model: its <see cref="ConcurrentUseGuard"/> entered and the object's thread limit in force
+/// until <see cref="Dispose"/> (<c>using var call = new CallScope(ref guard, this, MaxDegreeOfParallelism);</c>).
+/// </summary>
+internal ref struct CallScope
+{
+    private readonly ref ConcurrentUseGuard guard;
+    private readonly KernelScope kernels;
+
+    /// <summary>Enters <paramref name="guard"/> for <paramref name="target"/>, then a kernel scope of
+    /// <paramref name="maxThreads"/>.</summary>
+    /// <exception cref="InvalidOperationException">Another thread is inside <paramref name="target"/>.</exception>
+    public CallScope(ref ConcurrentUseGuard guard, object target, int? maxThreads)
+    {
+        guard.Enter(target);
+        this.guard = ref guard;
+        kernels = KernelScope.Enter(maxThreads);
+    }
+
+    /// <summary>Restores the thread limit and leaves the guard.</summary>
+    public readonly void Dispose()
+    {
+        kernels.Dispose();
+        guard.Exit();
+    }
 }

@@ -310,21 +310,7 @@ public class RecurrentLayer<T>
     public void Forward(Tensor<T> input, Tensor<T> output, RecurrentState<T>? initialState = null, RecurrentState<T>? finalState = null,
         ReadOnlySpan<int> sequenceLengths = default)
     {
-        using var scope = KernelScope.Enter(MaxDegreeOfParallelism);
-        guard.Enter(this);
-        try
-        {
-            ForwardCore(input, output, initialState, finalState, sequenceLengths);
-        }
-        finally
-        {
-            guard.Exit();
-        }
-    }
-
-    private void ForwardCore(Tensor<T> input, Tensor<T> output, RecurrentState<T>? initialState, RecurrentState<T>? finalState,
-        ReadOnlySpan<int> sequenceLengths)
-    {
+        using var call = new CallScope(ref guard, this, MaxDegreeOfParallelism);
         (int steps, int batch) = ShapeCheck.RequireSequence(input, InputSize, "layer");
         ArgumentNullException.ThrowIfNull(output);
         if (!output.HasShape(steps, batch, OutputSize))
@@ -377,20 +363,7 @@ public class RecurrentLayer<T>
     /// <exception cref="InvalidOperationException">Another thread is running a call of this layer.</exception>
     public void Backward(Tensor<T> dOutput, RecurrentState<T>? dFinalState = null, Tensor<T>? dInput = null, RecurrentState<T>? dInitialState = null)
     {
-        using var scope = KernelScope.Enter(MaxDegreeOfParallelism);
-        guard.Enter(this);
-        try
-        {
-            BackwardCore(dOutput, dFinalState, dInput, dInitialState);
-        }
-        finally
-        {
-            guard.Exit();
-        }
-    }
-
-    private void BackwardCore(Tensor<T> dOutput, RecurrentState<T>? dFinalState, Tensor<T>? dInput, RecurrentState<T>? dInitialState)
-    {
+        using var call = new CallScope(ref guard, this, MaxDegreeOfParallelism);
         ArgumentNullException.ThrowIfNull(dOutput);
         if (WeightsFrozen)
         {

@@ -62,7 +62,7 @@ internal static class StepProbe
             Report(point, "tanh 4BH (TP)", () => TP.Tanh<float>(gates, gates));
             Report(point, "sigmoid 4BH (ours)", () => VectorMath.Sigmoid(gates, gates));
             Report(point, "tanh 4BH (ours)", () => VectorMath.Tanh(gates, gates));
-            float[] gruGates = new float[b * 3 * h], rec = new float[b * 3 * h], recN = new float[b * h];
+            float[] gruGates = new float[b * 3 * h], rec = new float[b * 3 * h + 40], recN = new float[b * h];
             Report(point, "gru pointwise", () =>
             {
                 Array.Fill(gruGates, 0.1f);

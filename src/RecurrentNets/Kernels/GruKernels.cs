@@ -107,9 +107,7 @@ internal static class GruKernels
     private readonly struct ResetUpdatePass : IUnitPass<Row>
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Run<TV, TL>(ref Row row, nuint j)
-            where TV : struct
-            where TL : struct, IFloatLanes<TV>
+        public static void Run<TV, TL>(ref Row row, nuint j) where TV : struct where TL : struct, IFloatLanes<TV>
         {
             nuint h = row.H;
             TL.Store(VectorMath.Sigmoid<TV, TL>(TL.Add(TL.Load(ref row.Gates, j), TL.Load(ref row.Recurrent, j))), ref row.Gates, j);
@@ -121,9 +119,7 @@ internal static class GruKernels
     private readonly struct CandidatePass : IUnitPass<Row>
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Run<TV, TL>(ref Row row, nuint j)
-            where TV : struct
-            where TL : struct, IFloatLanes<TV>
+        public static void Run<TV, TL>(ref Row row, nuint j) where TV : struct where TL : struct, IFloatLanes<TV>
         {
             nuint h = row.H;
             var r = TL.Load(ref row.Gates, j);

@@ -142,9 +142,7 @@ internal static class LstmKernels
         where TCoupled : struct, IFlag
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Run<TV, TL>(ref Row row, nuint j)
-            where TV : struct
-            where TL : struct, IFloatLanes<TV>
+        public static void Run<TV, TL>(ref Row row, nuint j) where TV : struct where TL : struct, IFloatLanes<TV>
         {
             var cPrev = TL.Load(ref row.CellPrev, j);
             var f = TL.Load(ref row.F, j);
@@ -171,9 +169,7 @@ internal static class LstmKernels
         where TCoupled : struct, IFlag
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Run<TV, TL>(ref Row row, nuint j)
-            where TV : struct
-            where TL : struct, IFloatLanes<TV>
+        public static void Run<TV, TL>(ref Row row, nuint j) where TV : struct where TL : struct, IFloatLanes<TV>
         {
             var cPrev = TL.Load(ref row.CellPrev, j);
             var f = TL.Load(ref row.F, j);
@@ -195,9 +191,7 @@ internal static class LstmKernels
         where TPeephole : struct, IFlag
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Run<TV, TL>(ref Row row, nuint j)
-            where TV : struct
-            where TL : struct, IFloatLanes<TV>
+        public static void Run<TV, TL>(ref Row row, nuint j) where TV : struct where TL : struct, IFloatLanes<TV>
         {
             var o = TL.Load(ref row.O, j);
             if (TPeephole.Enabled)
@@ -210,9 +204,7 @@ internal static class LstmKernels
     private readonly struct HiddenPass : IUnitPass<Row>
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Run<TV, TL>(ref Row row, nuint j)
-            where TV : struct
-            where TL : struct, IFloatLanes<TV>
+        public static void Run<TV, TL>(ref Row row, nuint j) where TV : struct where TL : struct, IFloatLanes<TV>
         {
             var c = TL.Load(ref row.Cell, j);
             var o = TL.Load(ref row.O, j);

@@ -476,6 +476,17 @@ internal static unsafe class GemmDriver
                 {
                     int mc = Math.Min(MC, i1 - ic);
                     PackA(ref problem, packedA, ic, mc, pc, kc, mr);
+
+                    // A last row tile of few rows (M = 32 on AVX2's six-row tile leaves two) runs row by row over four
+                    // panels at a time, instead of computing all MR rows of the tile for each panel.
+                    int edgeRows = mc % mr, tiledRows = mc;
+                    if (edgeRows > 0 && 2 * edgeRows < mr && !problem.DirectB)
+                    {
+                        tiledRows = mc - edgeRows;
+                        T* firstPanel = prepacked ? PackedPanel<T>(ref problem, jc, pc, kc, nr) : packedB;
+                        EdgeRows<T, TKernel>(packedA + (nint)tiledRows * kc, kc, firstPanel, c + (ic + tiledRows) * ldc + jc, ldc, edgeRows, nc, add, tile);
+                    }
+
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int cols = Math.Min(nr, nc - jr);
@@ -487,9 +498,9 @@ internal static unsafe class GemmDriver
                             bStride = problem.Ldb;
                         }
 
-                        for (int ir = 0; ir < mc; ir += mr)
+                        for (int ir = 0; ir < tiledRows; ir += mr)
                         {
-                            int rows = Math.Min(mr, mc - ir);
+                            int rows = Math.Min(mr, tiledRows - ir);
                             T* aPanel = packedA + (nint)ir * kc;
                             T* cTile = c + (ic + ir) * ldc + jc + jr;
                             if (rows == mr && cols == nr)
@@ -583,6 +594,35 @@ internal static unsafe class GemmDriver
                     TKernel.RowPanel(kc, aRow, aStride, panel, tile, false);
                     WriteEdge(tile, nr, cRow + j, ldc, 1, j1 - j, add);
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// C[rows, nc] (+)= the last <paramref name="rows"/> (fewer than MR / 2) rows of a packed A block times the nc columns of
+    /// B's packed panels (kc·NR apart from <paramref name="panels"/>): each row over four panels per kernel call. The
+    /// same per-element operations (and bits) as the MR-row tile.
+    /// </summary>
+    private static void EdgeRows<T, TKernel>(T* aPanel, int kc, T* panels, T* c, nint ldc, int rows, int nc, bool add, T* tile)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TKernel : struct, IGemmMicroKernel<T>
+    {
+        int mr = TKernel.MR, nr = TKernel.NR;
+        nint panelStride = (nint)nr * kc;
+        for (int r = 0; r < rows; r++)
+        {
+            T* aRow = aPanel + r;
+            T* cRow = c + r * ldc;
+            T* panel = panels;
+            int j = 0;
+            for (; j + 4 * nr <= nc; j += 4 * nr, panel += 4 * panelStride)
+                TKernel.RowPanels4(kc, aRow, mr, panel, panelStride, cRow + j, add);
+            for (; j + nr <= nc; j += nr, panel += panelStride)
+                TKernel.RowPanel(kc, aRow, mr, panel, cRow + j, add);
+            if (j < nc)
+            {
+                TKernel.RowPanel(kc, aRow, mr, panel, tile, false);
+                WriteEdge(tile, nr, cRow + j, ldc, 1, nc - j, add);
             }
         }
     }

@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Runtime.InteropServices;
 using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace RecurrentNets.Kernels;
@@ -62,35 +61,10 @@ public static class ActivationKernels
                 Elementwise.ReluBackward(h, dh, da);
                 break;
             case Activation.Sigmoid:
-                SigmoidBackward(h, dh, da);
+                Elementwise.Backward<T, SigmoidGradient<T>>(h, dh, da);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
-        }
-    }
-
-    /// <summary>da = dh ⊙ h ⊙ (1 - h): the gradient through h = σ(a), from h.</summary>
-    private static void SigmoidBackward<T>(ReadOnlySpan<T> h, ReadOnlySpan<T> dh, Span<T> da)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        ref T hr = ref MemoryMarshal.GetReference(h);
-        ref T dhr = ref MemoryMarshal.GetReference(dh);
-        ref T dar = ref MemoryMarshal.GetReference(da);
-        int i = 0;
-        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
-        {
-            for (; i <= h.Length - Vector<T>.Count; i += Vector<T>.Count)
-            {
-                var hv = Vector.LoadUnsafe(ref hr, (nuint)i);
-                var g = Vector.LoadUnsafe(ref dhr, (nuint)i);
-                (g * hv * (Vector<T>.One - hv)).StoreUnsafe(ref dar, (nuint)i);
-            }
-        }
-
-        for (; i < h.Length; i++)
-        {
-            T hv = h[i];
-            da[i] = dh[i] * hv * (T.One - hv);
         }
     }
 }

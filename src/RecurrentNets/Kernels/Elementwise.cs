@@ -35,33 +35,10 @@ public static class Elementwise
         }
     }
 
-    /// <summary>da = dh ⊙ (1 - h²): the gradient through h = tanh(a), from h.</summary>
+    /// <summary>da = dh ⊙ (1 - h²): the gradient through h = tanh(a), from h. dh may alias da.</summary>
     public static void TanhBackward<T>(ReadOnlySpan<T> h, ReadOnlySpan<T> dh, Span<T> da)
         where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        CheckSame(h, dh, da);
-        // da = dh - (dh ⊙ h) ⊙ h, two passes; dh may alias da.
-        ref T hr = ref MemoryMarshal.GetReference(h);
-        ref T dhr = ref MemoryMarshal.GetReference(dh);
-        ref T dar = ref MemoryMarshal.GetReference(da);
-        int i = 0;
-        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
-        {
-            for (; i <= h.Length - Vector<T>.Count; i += Vector<T>.Count)
-            {
-                var hv = Vector.LoadUnsafe(ref hr, (nuint)i);
-                var g = Vector.LoadUnsafe(ref dhr, (nuint)i);
-                (g - g * hv * hv).StoreUnsafe(ref dar, (nuint)i);
-            }
-        }
-
-        // The tail with the body's operations: which elements fall in it depends on the vector width.
-        for (; i < h.Length; i++)
-        {
-            T hv = h[i], g = dh[i];
-            da[i] = g - g * hv * hv;
-        }
-    }
+        => Backward<T, TanhGradient<T>>(h, dh, da);
 
     /// <summary>h = max(a, 0).</summary>
     public static void Relu<T>(ReadOnlySpan<T> a, Span<T> h)
@@ -71,6 +48,13 @@ public static class Elementwise
     /// <summary>da = dh where h &gt; 0, else 0: the gradient through h = relu(a), from h.</summary>
     public static void ReluBackward<T>(ReadOnlySpan<T> h, ReadOnlySpan<T> dh, Span<T> da)
         where T : unmanaged, IFloatingPointIeee754<T>
+        => Backward<T, ReluGradient<T>>(h, dh, da);
+
+    /// <summary>da = <typeparamref name="TGradient"/>(h, dh) per element: vectors, then a tail with the same operations
+    /// (which elements fall in it depends on the vector width, so it must give the body's bits).</summary>
+    internal static void Backward<T, TGradient>(ReadOnlySpan<T> h, ReadOnlySpan<T> dh, Span<T> da)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TGradient : struct, IActivationGradient<T>
     {
         CheckSame(h, dh, da);
         ref T hr = ref MemoryMarshal.GetReference(h);
@@ -80,17 +64,11 @@ public static class Elementwise
         if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
         {
             for (; i <= h.Length - Vector<T>.Count; i += Vector<T>.Count)
-            {
-                var hv = Vector.LoadUnsafe(ref hr, (nuint)i);
-                var g = Vector.LoadUnsafe(ref dhr, (nuint)i);
-                Vector.ConditionalSelect(Vector.GreaterThan(hv, Vector<T>.Zero), g, Vector<T>.Zero).StoreUnsafe(ref dar, (nuint)i);
-            }
+                TGradient.Of(Vector.LoadUnsafe(ref hr, (nuint)i), Vector.LoadUnsafe(ref dhr, (nuint)i)).StoreUnsafe(ref dar, (nuint)i);
         }
 
         for (; i < h.Length; i++)
-        {
-            da[i] = h[i] > T.Zero ? dh[i] : T.Zero;
-        }
+            da[i] = TGradient.Of(h[i], dh[i]);
     }
 
     private static void CheckSame<T>(ReadOnlySpan<T> h, ReadOnlySpan<T> dh, Span<T> da)
@@ -116,4 +94,43 @@ public static class Elementwise
             throw new ArgumentException($"{name} has {span.Length} elements but {length} are expected.", name);
         }
     }
+}
+
+/// <summary>The gradient through an activation from its output: da = f(h, dh), with the same operations per element
+/// in a vector and alone.</summary>
+internal interface IActivationGradient<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>da for a vector of elements.</summary>
+    static abstract Vector<T> Of(Vector<T> h, Vector<T> dh);
+
+    /// <summary>da for one element.</summary>
+    static abstract T Of(T h, T dh);
+}
+
+/// <summary>tanh: da = dh - (dh ⊙ h) ⊙ h.</summary>
+internal readonly struct TanhGradient<T> : IActivationGradient<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static Vector<T> Of(Vector<T> h, Vector<T> dh) => dh - dh * h * h;
+
+    public static T Of(T h, T dh) => dh - dh * h * h;
+}
+
+/// <summary>relu: da = dh where h &gt; 0, else 0.</summary>
+internal readonly struct ReluGradient<T> : IActivationGradient<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static Vector<T> Of(Vector<T> h, Vector<T> dh) => Vector.ConditionalSelect(Vector.GreaterThan(h, Vector<T>.Zero), dh, Vector<T>.Zero);
+
+    public static T Of(T h, T dh) => h > T.Zero ? dh : T.Zero;
+}
+
+/// <summary>σ: da = dh ⊙ h ⊙ (1 - h).</summary>
+internal readonly struct SigmoidGradient<T> : IActivationGradient<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static Vector<T> Of(Vector<T> h, Vector<T> dh) => dh * h * (Vector<T>.One - h);
+
+    public static T Of(T h, T dh) => dh * h * (T.One - h);
 }

@@ -152,9 +152,9 @@ public static class Gemm
                 TransposeA = transposeA, TransposeB = false, Accumulate = accumulate, Packed = packed.Data, Reverse = reverse,
             };
             if (wholeProduct)
-                GemmDriver.RunPacked<T>(ref problem, packed.Path);
+                GemmDriver.Run<T>(ref problem, packed.Path);
             else
-                GemmDriver.RunPackedColumns<T>(ref problem, packed.Path, j0, j1);
+                GemmDriver.Run<T>(ref problem, packed.Path, j0, j1);
         }
     }
 

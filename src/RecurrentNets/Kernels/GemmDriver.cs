@@ -142,22 +142,41 @@ internal static unsafe class GemmDriver
         return GemmPath.Portable;
     }
 
-    /// <summary>Computes a validated problem with M, N, K all positive.</summary>
+    /// <summary>Computes a validated problem with M, N, K all positive, on the current path.</summary>
     public static void Run<T>(ref GemmProblem problem)
         where T : unmanaged, IFloatingPointIeee754<T>
+        => Run<T>(ref problem, ResolvePath());
+
+    /// <summary>
+    /// Computes a validated problem with M, N, K positive on <paramref name="path"/> (a prepacked B's own), or, when
+    /// <paramref name="j1"/> is not negative, only its columns [j0, j1) on the calling thread (j0 a multiple of the
+    /// path's NR).
+    /// </summary>
+    public static void Run<T>(ref GemmProblem problem, GemmPath path, int j0 = 0, int j1 = -1)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        switch (ResolvePath())
+        switch (path)
         {
             case GemmPath.Vector512:
-                Run<T, GemmKernel512<T>>(ref problem);
+                RunOn<T, GemmKernel512<T>>(ref problem, j0, j1);
                 break;
             case GemmPath.Vector256:
-                Run<T, GemmKernel256<T>>(ref problem);
+                RunOn<T, GemmKernel256<T>>(ref problem, j0, j1);
                 break;
             default:
-                Run<T, GemmKernel128<T>>(ref problem);
+                RunOn<T, GemmKernel128<T>>(ref problem, j0, j1);
                 break;
         }
+    }
+
+    private static void RunOn<T, TKernel>(ref GemmProblem problem, int j0, int j1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TKernel : struct, IGemmMicroKernel<T>
+    {
+        if (j1 < 0)
+            Run<T, TKernel>(ref problem);
+        else
+            Columns<T, TKernel>(ref problem, j0, j1);
     }
 
     /// <summary>Packs op(B)[K, N] into <paramref name="packed"/> on the current path (K, N positive, arguments validated).</summary>
@@ -221,42 +240,6 @@ internal static unsafe class GemmDriver
                 T* block = data + (nint)jc * k + (nint)ncPad * pc;
                 PackB(ref problem, block + (nint)(from - jc) * kc, pc, kc, from, to - from, nr);
             }
-        }
-    }
-
-    /// <summary>Computes a validated problem with M, N, K positive and <see cref="GemmProblem.Packed"/> set, on <paramref name="path"/>.</summary>
-    public static void RunPacked<T>(ref GemmProblem problem, GemmPath path)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        switch (path)
-        {
-            case GemmPath.Vector512:
-                Run<T, GemmKernel512<T>>(ref problem);
-                break;
-            case GemmPath.Vector256:
-                Run<T, GemmKernel256<T>>(ref problem);
-                break;
-            default:
-                Run<T, GemmKernel128<T>>(ref problem);
-                break;
-        }
-    }
-
-    /// <summary>Columns [j0, j1) of a prepacked product on the calling thread (j0 a multiple of the path's NR).</summary>
-    public static void RunPackedColumns<T>(ref GemmProblem problem, GemmPath path, int j0, int j1)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        switch (path)
-        {
-            case GemmPath.Vector512:
-                Columns<T, GemmKernel512<T>>(ref problem, j0, j1);
-                break;
-            case GemmPath.Vector256:
-                Columns<T, GemmKernel256<T>>(ref problem, j0, j1);
-                break;
-            default:
-                Columns<T, GemmKernel128<T>>(ref problem, j0, j1);
-                break;
         }
     }
 

@@ -22,10 +22,16 @@ var modelsOption = new Option<string[]>("--models")
 };
 var threadsOption = new Option<int>("--threads") { Description = "Runs in parallel.", DefaultValueFactory = _ => Environment.ProcessorCount };
 var markdownOption = new Option<bool>("--markdown") { Description = "Print the score table as Markdown to stdout (progress to stderr), no plot." };
+var layoutOption = new Option<string>("--layout")
+{
+    Description = "sets: one row per model and range with every seed set (docs/r2n2.md); summary: one row per model, mean ± sd over the sets per range (docs/results.md); both: the two tables.",
+    DefaultValueFactory = _ => "sets",
+};
+layoutOption.AcceptOnlyFromAmong("sets", "summary", "both");
 var outOption = new Option<string>("--out") { Description = "The PNG file of the learning curves (one seed, one range).", DefaultValueFactory = _ => "r2n2-anbn.png" };
 var root = new RootCommand("R2N2 on aⁿbⁿ: R2N2-FA, R2N2-exact, RFLO and an echo state network under the authors' protocol.")
 {
-    rangeOption, epochsOption, seedOption, setSizeOption, modelsOption, threadsOption, markdownOption, outOption,
+    rangeOption, epochsOption, seedOption, setSizeOption, modelsOption, threadsOption, markdownOption, layoutOption, outOption,
 };
 root.SetAction(result =>
 {
@@ -90,38 +96,58 @@ root.SetAction(result =>
         return 0;
     }
 
-    // One row per (model, range): each seed set's scores, mean ± sd over the set means, sequences solved per n.
+    // Per (range, model): each seed set's scores, mean ± sd over the set means, sequences solved per n.
     int sets = seeds.Length / setSize;
-    var header = new List<string> { "model", "m (n)" };
-    for (int s = 0; s < sets; s++)
-    {
-        header.Add($"seeds {string.Join(", ", seeds.Skip(s * setSize).Take(setSize))}");
-    }
-
-    header.Add($"over the {sets} sets");
-    header.Add("per n (mean over all seeds)");
-    var rows = new List<string[]>();
+    var cells = new Dictionary<(int M, int Model), (string[] Sets, string Over, string PerN)>();
     foreach (int m in ranges)
     {
         for (int i = 0; i < models.Length; i++)
         {
             var mine = Enumerable.Range(0, jobs.Length).Where(j => jobs[j].m == m && jobs[j].i == i).Select(j => runs[j]).ToArray();
-            var row = new List<string> { DisplayName(models[i]), $"{m} ({m}–{m + 3})" };
+            var setCells = new string[sets];
             var setMeans = new double[sets];
             for (int s = 0; s < sets; s++)
             {
                 var scores = mine.Skip(s * setSize).Take(setSize).Select(r => r.Score()).ToArray();
                 setMeans[s] = scores.Average();
-                row.Add(string.Join(", ", scores.Select(F3)));
+                setCells[s] = string.Join(", ", scores.Select(F3));
             }
 
             double mean = setMeans.Average(), sd = Math.Sqrt(setMeans.Sum(v => (v - mean) * (v - mean)) / sets);
-            row.Add($"{F3(mean)} ± {F3(sd)}");
-            row.Add(string.Join(" ", Enumerable.Range(0, 4).Select(k => $"{m + k}: {mine.Average(r => r.ScoreOf(k)).ToString("F2", CultureInfo.InvariantCulture)}")));
-            rows.Add([.. row]);
+            cells[(m, i)] = (setCells, $"{F3(mean)} ± {F3(sd)}",
+                string.Join(" ", Enumerable.Range(0, 4).Select(k => $"{m + k}: {mine.Average(r => r.ScoreOf(k)).ToString("F2", CultureInfo.InvariantCulture)}")));
         }
     }
 
+    string layout = result.GetValue(layoutOption)!;
+    if (layout != "summary")
+    {
+        var header = new List<string> { "model", "m (n)" };
+        header.AddRange(Enumerable.Range(0, sets).Select(s => $"seeds {string.Join(", ", seeds.Skip(s * setSize).Take(setSize))}"));
+        header.Add($"over the {sets} sets");
+        header.Add("per n (mean over all seeds)");
+        var rows = from m in ranges
+                   from i in Enumerable.Range(0, models.Length)
+                   let c = cells[(m, i)]
+                   select (string[])[DisplayName(models[i]), $"{m} ({m}–{m + 3})", .. c.Sets, c.Over, c.PerN];
+        WriteTable(header, rows, markdown);
+    }
+
+    if (layout != "sets")
+    {
+        var header = new List<string> { $"model (mean ± sd over {sets} seed sets)" };
+        header.AddRange(ranges.Select(m => $"n = {m}–{m + 3}"));
+        var rows = Enumerable.Range(0, models.Length).Select(i => (string[])[DisplayName(models[i]), .. ranges.Select(m => cells[(m, i)].Over)]);
+        WriteTable(header, rows, markdown);
+    }
+
+    return 0;
+});
+return root.Parse(args).Invoke();
+
+// A Markdown table to stdout, or a console table; a blank line after each.
+static void WriteTable(List<string> header, IEnumerable<string[]> rows, bool markdown)
+{
     if (markdown)
     {
         Console.WriteLine($"| {string.Join(" | ", header)} |");
@@ -142,9 +168,8 @@ root.SetAction(result =>
         AnsiConsole.Write(table);
     }
 
-    return 0;
-});
-return root.Parse(args).Invoke();
+    Console.WriteLine();
+}
 
 static string F3(double value) => value.ToString("F3", CultureInfo.InvariantCulture);
 

@@ -1,7 +1,4 @@
-using RecurrentNets.Init;
-using RecurrentNets.Kernels;
 using RecurrentNets.Tensors;
-using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace RecurrentNets.R2N2.Baselines;
 
@@ -18,33 +15,25 @@ namespace RecurrentNets.R2N2.Baselines;
 /// </remarks>
 public sealed class EchoStateNetwork : ISequenceLearner
 {
-    private readonly Rflo withInputLearning;
-    private readonly int n, inputs;
-    private readonly double tau, initialHidden;
-    private readonly double[] h, u, y, err, dOut, x, target;
+    private readonly Rflo network;
 
     /// <summary>Creates the network (arguments as for <see cref="Rflo"/>).</summary>
+    /// <param name="inputSize">n_x.</param>
+    /// <param name="hiddenSize">N (64 in the authors' AnBn runs).</param>
+    /// <param name="outputSize">n_y.</param>
+    /// <param name="seed">The seed of the weights.</param>
+    /// <param name="learningRate">lr (0.01).</param>
+    /// <param name="trainInput">Train W_in through RFLO's input traces (the authors' protocol) or only W_out.</param>
+    /// <param name="tau">τ (10).</param>
+    /// <param name="gain">g of W_rec (1.5).</param>
+    /// <param name="initialHidden">h_0 of every unit (0.1).</param>
+    /// <param name="quirks">Which of the released code's departures to reproduce (none; see <see cref="RfloQuirks"/>).</param>
     /// <exception cref="ArgumentOutOfRangeException">As for <see cref="Rflo"/>.</exception>
     public EchoStateNetwork(int inputSize, int hiddenSize, int outputSize, ulong seed, double learningRate = 0.01, bool trainInput = true,
-        double tau = 10, double gain = 1.5, double initialHidden = 0.1)
+        double tau = 10, double gain = 1.5, double initialHidden = 0.1, RfloQuirks quirks = RfloQuirks.None)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(inputSize, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(hiddenSize, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(outputSize, 1);
-        Rflo.CheckArguments(learningRate, tau, gain, initialHidden);
-        withInputLearning = new Rflo(inputSize, hiddenSize, outputSize, seed, learningRate, learnRecurrent: false, tau, gain, initialHidden);
+        network = new Rflo(inputSize, hiddenSize, outputSize, seed, learningRate, learnRecurrent: false, learnInput: trainInput, tau, gain, initialHidden, quirks);
         TrainInput = trainInput;
-        n = hiddenSize;
-        inputs = inputSize;
-        this.tau = tau;
-        this.initialHidden = initialHidden;
-        h = new double[n];
-        u = new double[n];
-        y = new double[outputSize];
-        err = new double[outputSize];
-        dOut = new double[outputSize * n];
-        x = new double[inputSize];
-        target = new double[outputSize];
     }
 
     /// <inheritdoc/>
@@ -53,52 +42,22 @@ public sealed class EchoStateNetwork : ISequenceLearner
     /// <summary>Whether W_in learns too (the authors' protocol).</summary>
     public bool TrainInput { get; }
 
+    /// <summary>The released code's departures reproduced (<see cref="RfloQuirks.None"/> by default).</summary>
+    public RfloQuirks Quirks => network.Quirks;
+
     /// <summary>The fixed reservoir W_rec [N, N].</summary>
-    public double[] WeightRec => withInputLearning.WeightRec;
+    public double[] WeightRec => network.WeightRec;
 
     /// <summary>The read-out W_out [n_y, N].</summary>
-    public double[] WeightOut => withInputLearning.WeightOut;
+    public double[] WeightOut => network.WeightOut;
+
+    /// <summary>The input weights W_in [N, n_x] (trained when <see cref="TrainInput"/> is true).</summary>
+    public double[] WeightIn => network.WeightIn;
+
+    /// <summary>B [N, n_y], the fixed random feedback of W_in's updates.</summary>
+    public double[] Feedback => network.Feedback;
 
     /// <inheritdoc/>
-    public EpisodeResult TrainSequence(Tensor<double> sequence)
-    {
-        if (TrainInput)
-        {
-            return withInputLearning.TrainSequence(sequence);
-        }
-
-        ArgumentNullException.ThrowIfNull(sequence);
-        if (sequence.Rank != 2 || sequence.Size(0) < 2 || sequence.Size(1) != inputs || y.Length != inputs)
-        {
-            throw new ArgumentException($"sequence has shape {Tensor<double>.FormatShape(sequence.Shape)} but [length ≥ 2, {inputs}] with inputSize = outputSize is expected.", nameof(sequence));
-        }
-
-        int length = sequence.Size(0);
-        Array.Fill(h, initialHidden);
-        Array.Clear(dOut);
-        double loss = 0;
-        int correct = 0;
-        for (int t = 1; t < length; t++)
-        {
-            sequence.Data.AsSpan((t - 1) * inputs, inputs).CopyTo(x);
-            sequence.Data.AsSpan(t * inputs, inputs).CopyTo(target);
-            R2N2Kernels.MatVec(withInputLearning.WeightRec, h, 1, u, accumulate: false);
-            R2N2Kernels.MatVec(withInputLearning.WeightIn, x, 1, u, accumulate: true);
-            VectorMath.Tanh<double>(u, u);
-            TP.Subtract(u, h, u);
-            TP.MultiplyAdd(u, 1 / tau, h, h);
-            R2N2Kernels.MatVec(WeightOut, h, 1, y, accumulate: false);
-            TP.Subtract(target, y, err);
-            loss += 0.5 * Reductions.Dot(err, err);
-            if (TP.IndexOfMax<double>(y) == TP.IndexOfMax<double>(target))
-            {
-                correct++;
-            }
-
-            R2N2Kernels.OuterAdd(err, h, 1, dOut);
-        }
-
-        TP.MultiplyAdd(dOut, withInputLearning.LearningRate / length, WeightOut, WeightOut);
-        return new EpisodeResult(loss, length - 1, correct, 0);
-    }
+    /// <exception cref="ArgumentException">The sequence is not [L ≥ 2, n_x] or n_x ≠ n_y.</exception>
+    public EpisodeResult TrainSequence(Tensor<double> sequence) => network.TrainSequence(sequence);
 }

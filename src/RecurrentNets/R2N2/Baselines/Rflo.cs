@@ -18,14 +18,17 @@ namespace RecurrentNets.R2N2.Baselines;
 /// </code>
 /// <para>After the sequence: W += lr·ΔW / T (plain SGD, lr 0.01 as in the authors' <c>exp_anbn</c>). Init: W_rec ~ N(0, g²/N),
 /// g = 1.5; W_in ~ U(−0.1, 0.1); W_out ~ U(−0.1, 0.1)/√N; B ~ N(0, 1/n_y); h_0 = 0.1. The released code's quirks
-/// (W_in ~ U(−0.1, 0), the first input never fed) are not reproduced. With <c>learnRecurrent = false</c> this is the
-/// authors' "ESN" (see <see cref="EchoStateNetwork"/>). Allocation-free per sequence.</para>
+/// (W_in ~ U[−0.1, 0], the first input never fed, a lagged input trace, …) are off by default;
+/// <see cref="RfloQuirks.ReleasedCode"/> reproduces them (see <see cref="RfloQuirks"/>). With
+/// <c>learnRecurrent = false</c> this is the authors' "ESN" (see <see cref="EchoStateNetwork"/>). Allocation-free per
+/// sequence.</para>
 /// </remarks>
 public sealed class Rflo : ISequenceLearner
 {
     private readonly int n, inputs, outputs;
     private readonly double tau, initialHidden;
-    private readonly double[] h, hPrev, u, derivative, y, err, feedbackErr, traceRec, traceIn, dRec, dIn, dOut, x, target;
+    private readonly bool learnInput;
+    private readonly double[] h, hPrev, u, derivative, y, err, feedbackErr, traceRec, traceIn, dRec, dIn, dOut, x, xPrev, target;
 
     /// <summary>Creates the network.</summary>
     /// <param name="inputSize">n_x.</param>
@@ -37,16 +40,24 @@ public sealed class Rflo : ISequenceLearner
     /// <param name="tau">τ (10).</param>
     /// <param name="gain">g of W_rec (1.5).</param>
     /// <param name="initialHidden">h_0 of every unit (0.1).</param>
+    /// <param name="quirks">Which of the released code's departures from the textbook RFLO to reproduce (none).</param>
     /// <exception cref="ArgumentOutOfRangeException">A size is below 1, <paramref name="tau"/> is below 1 or infinite,
-    /// <paramref name="learningRate"/> or <paramref name="gain"/> is NaN, infinite or negative, or
-    /// <paramref name="initialHidden"/> is NaN or infinite.</exception>
+    /// <paramref name="learningRate"/> or <paramref name="gain"/> is NaN, infinite or negative,
+    /// <paramref name="initialHidden"/> is NaN or infinite, or <paramref name="quirks"/> has an undefined flag.</exception>
     public Rflo(int inputSize, int hiddenSize, int outputSize, ulong seed, double learningRate = 0.01, bool learnRecurrent = true,
-        double tau = 10, double gain = 1.5, double initialHidden = 0.1)
+        double tau = 10, double gain = 1.5, double initialHidden = 0.1, RfloQuirks quirks = RfloQuirks.None)
+        : this(inputSize, hiddenSize, outputSize, seed, learningRate, learnRecurrent, learnInput: true, tau, gain, initialHidden, quirks)
+    {
+    }
+
+    /// <summary>The full constructor; <paramref name="learnInput"/> = false leaves W_in fixed (the read-out-only ESN).</summary>
+    internal Rflo(int inputSize, int hiddenSize, int outputSize, ulong seed, double learningRate, bool learnRecurrent, bool learnInput,
+        double tau, double gain, double initialHidden, RfloQuirks quirks)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(inputSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(hiddenSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(outputSize, 1);
-        CheckArguments(learningRate, tau, gain, initialHidden);
+        CheckArguments(learningRate, tau, gain, initialHidden, quirks);
         n = hiddenSize;
         inputs = inputSize;
         outputs = outputSize;
@@ -54,6 +65,8 @@ public sealed class Rflo : ISequenceLearner
         this.initialHidden = initialHidden;
         LearningRate = learningRate;
         LearnRecurrent = learnRecurrent;
+        this.learnInput = learnInput;
+        Quirks = quirks;
         var random = new SeededRandom(seed);
         WeightRec = new double[n * n];
         WeightIn = new double[n * inputs];
@@ -64,9 +77,11 @@ public sealed class Rflo : ISequenceLearner
             WeightRec[i] = random.NextNormal(0, gain / Math.Sqrt(n));
         }
 
+        // The same draws either way, so the flag changes only the range.
+        double inputHigh = (quirks & RfloQuirks.NonPositiveInputWeights) != 0 ? 0 : 0.1;
         for (int i = 0; i < WeightIn.Length; i++)
         {
-            WeightIn[i] = random.NextUniform(-0.1, 0.1);
+            WeightIn[i] = random.NextUniform(-0.1, inputHigh);
         }
 
         for (int i = 0; i < WeightOut.Length; i++)
@@ -92,6 +107,7 @@ public sealed class Rflo : ISequenceLearner
         dIn = new double[n * inputs];
         dOut = new double[outputs * n];
         x = new double[inputs];
+        xPrev = new double[inputs];
         target = new double[outputs];
     }
 
@@ -103,6 +119,9 @@ public sealed class Rflo : ISequenceLearner
 
     /// <summary>Whether W_rec learns.</summary>
     public bool LearnRecurrent { get; }
+
+    /// <summary>The released code's departures reproduced (<see cref="RfloQuirks.None"/> by default).</summary>
+    public RfloQuirks Quirks { get; }
 
     /// <summary>W_rec [N, N].</summary>
     public double[] WeightRec { get; }
@@ -130,15 +149,37 @@ public sealed class Rflo : ISequenceLearner
         }
 
         int length = sequence.Size(0);
+        bool skipFirst = (Quirks & RfloQuirks.FirstInputSkipped) != 0, laggedTrace = (Quirks & RfloQuirks.LaggedInputTrace) != 0;
+        bool softClip = (Quirks & RfloQuirks.SoftClippedDerivative) != 0;
         Array.Fill(h, initialHidden);
         Array.Clear(traceRec);
         Array.Clear(traceIn);
         Array.Clear(dRec);
         Array.Clear(dIn);
         Array.Clear(dOut);
+        Array.Clear(xPrev);
         double loss = 0, decay = 1 - 1 / tau, rate = 1 / tau;
-        int correct = 0;
-        for (int t = 1; t < length; t++)
+        int correct = 0, first = 1;
+        if (skipFirst)
+        {
+            // The released code's y_0: never driven (0), no error fed back, but scored against s_1 and in the loss.
+            first = 2;
+            sequence.Data.AsSpan(inputs, inputs).CopyTo(target);
+            loss += 0.5 * Reductions.Dot(target, target);
+            correct += TP.IndexOfMax<double>(target) == 0 ? 1 : 0;
+            sequence.Data.AsSpan(0, inputs).CopyTo(xPrev);
+        }
+
+        if (laggedTrace && learnInput)
+        {
+            // Q starts at (1/τ)·tanh'(0)·x_prevᵀ for every unit, x_prev the item before the first one fed.
+            for (int i = 0; i < n; i++)
+            {
+                TP.Multiply(xPrev, rate, traceIn.AsSpan(i * inputs, inputs));
+            }
+        }
+
+        for (int t = first; t < length; t++)
         {
             sequence.Data.AsSpan((t - 1) * inputs, inputs).CopyTo(x);
             sequence.Data.AsSpan(t * inputs, inputs).CopyTo(target);
@@ -152,7 +193,7 @@ public sealed class Rflo : ISequenceLearner
             TP.MultiplyAdd(h, rate, hPrev, h);
             for (int i = 0; i < n; i++)
             {
-                derivative[i] = 1 - derivative[i] * derivative[i];
+                derivative[i] = softClip ? SoftClippedDerivative(u[i]) : 1 - derivative[i] * derivative[i];
             }
 
             // y, ε = x* − y
@@ -165,28 +206,47 @@ public sealed class Rflo : ISequenceLearner
             }
 
             // Eligibility traces (the local, causal part that RFLO keeps of RTRL).
-            TP.Multiply(traceRec, decay, traceRec);
-            TP.Multiply(traceIn, decay, traceIn);
-            R2N2Kernels.OuterAdd(derivative, hPrev, rate, traceRec);
-            R2N2Kernels.OuterAdd(derivative, x, rate, traceIn);
+            if (LearnRecurrent)
+            {
+                TP.Multiply(traceRec, decay, traceRec);
+                R2N2Kernels.OuterAdd(derivative, hPrev, rate, traceRec);
+            }
+
+            if (learnInput)
+            {
+                TP.Multiply(traceIn, decay, traceIn);
+                R2N2Kernels.OuterAdd(derivative, laggedTrace ? xPrev : x, rate, traceIn);
+            }
+
+            x.CopyTo(xPrev, 0);
 
             // ΔW from the random projection of the error.
-            R2N2Kernels.MatVec(Feedback, err, 1, feedbackErr, accumulate: false);
             R2N2Kernels.OuterAdd(err, h, 1, dOut);
-            for (int i = 0; i < n; i++)
+            if (LearnRecurrent || learnInput)
             {
-                if (LearnRecurrent)
+                R2N2Kernels.MatVec(Feedback, err, 1, feedbackErr, accumulate: false);
+                for (int i = 0; i < n; i++)
                 {
-                    TP.MultiplyAdd(traceRec.AsSpan(i * n, n), feedbackErr[i], dRec.AsSpan(i * n, n), dRec.AsSpan(i * n, n));
-                }
+                    if (LearnRecurrent)
+                    {
+                        TP.MultiplyAdd(traceRec.AsSpan(i * n, n), feedbackErr[i], dRec.AsSpan(i * n, n), dRec.AsSpan(i * n, n));
+                    }
 
-                TP.MultiplyAdd(traceIn.AsSpan(i * inputs, inputs), feedbackErr[i], dIn.AsSpan(i * inputs, inputs), dIn.AsSpan(i * inputs, inputs));
+                    if (learnInput)
+                    {
+                        TP.MultiplyAdd(traceIn.AsSpan(i * inputs, inputs), feedbackErr[i], dIn.AsSpan(i * inputs, inputs), dIn.AsSpan(i * inputs, inputs));
+                    }
+                }
             }
         }
 
-        double step = LearningRate / length;
+        double step = LearningRate / ((Quirks & RfloQuirks.StepOverOutputs) != 0 ? length - 1 : length);
         TP.MultiplyAdd(dOut, step, WeightOut, WeightOut);
-        TP.MultiplyAdd(dIn, step, WeightIn, WeightIn);
+        if (learnInput)
+        {
+            TP.MultiplyAdd(dIn, step, WeightIn, WeightIn);
+        }
+
         if (LearnRecurrent)
         {
             TP.MultiplyAdd(dRec, step, WeightRec, WeightRec);
@@ -197,8 +257,13 @@ public sealed class Rflo : ISequenceLearner
 
     /// <summary>Checks the real-valued arguments shared with the ESN baseline.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of range; ParamName names it.</exception>
-    internal static void CheckArguments(double learningRate, double tau, double gain, double initialHidden)
+    internal static void CheckArguments(double learningRate, double tau, double gain, double initialHidden, RfloQuirks quirks)
     {
+        if ((quirks & ~RfloQuirks.ReleasedCode) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(quirks), quirks, $"quirks has undefined flags; the defined ones are {RfloQuirks.ReleasedCode}.");
+        }
+
         if (!double.IsFinite(learningRate) || learningRate < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "learningRate must be finite and non-negative.");
@@ -218,5 +283,12 @@ public sealed class Rflo : ISequenceLearner
         {
             throw new ArgumentOutOfRangeException(nameof(initialHidden), initialHidden, "initialHidden must be finite.");
         }
+    }
+
+    /// <summary>The released code's tanh': 1/cosh²(10·tanh(u/10)).</summary>
+    private static double SoftClippedDerivative(double u)
+    {
+        double c = Math.Cosh(10 * Math.Tanh(u / 10));
+        return 1 / (c * c);
     }
 }

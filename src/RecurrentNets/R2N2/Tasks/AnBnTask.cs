@@ -1,4 +1,5 @@
 using RecurrentNets.Init;
+using RecurrentNets.R2N2.Baselines;
 using RecurrentNets.Tensors;
 
 namespace RecurrentNets.R2N2.Tasks;
@@ -79,9 +80,49 @@ public sealed record AnBnRun(string Learner, int RangeStart, int Epochs, bool[] 
     }
 }
 
+/// <summary>The models of the authors' aⁿbⁿ comparison (<c>exp_anbn</c>).</summary>
+public enum AnBnModel
+{
+    /// <summary>R2N2 with feedback alignment: 32 units per group, Adam 1e-3, g_b 1.4, exact carry ("R2N2-FA").</summary>
+    R2N2FeedbackAlignment,
+
+    /// <summary>R2N2 with the transposed weights and the exact carry, i.e. BPTT by replay ("R2N2-exact").</summary>
+    R2N2Exact,
+
+    /// <summary>RFLO, 64 units, SGD 0.01 ("RFLO").</summary>
+    Rflo,
+
+    /// <summary>The authors' "ESN": the RFLO network with W_rec frozen, W_in and W_out trained ("ESN").</summary>
+    EchoStateNetwork,
+}
+
 /// <summary>Runs the aⁿbⁿ protocol on any <see cref="ISequenceLearner"/>.</summary>
 public static class AnBnProtocol
 {
+    /// <summary>One of the authors' aⁿbⁿ models with their settings (three symbols in and out).</summary>
+    /// <param name="model">Which model.</param>
+    /// <param name="seed">The seed of its weights (and of R2N2's initial states).</param>
+    /// <param name="baselineQuirks">For <see cref="AnBnModel.Rflo"/> and <see cref="AnBnModel.EchoStateNetwork"/>: the
+    /// released code's departures to reproduce (<see cref="RfloQuirks.ReleasedCode"/> gives the authors' baselines).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="model"/> is undefined, or quirks are given for an R2N2
+    /// model, or <paramref name="baselineQuirks"/> has an undefined flag.</exception>
+    public static ISequenceLearner CreateLearner(AnBnModel model, ulong seed, RfloQuirks baselineQuirks = RfloQuirks.None)
+    {
+        if (baselineQuirks != RfloQuirks.None && model is AnBnModel.R2N2FeedbackAlignment or AnBnModel.R2N2Exact)
+        {
+            throw new ArgumentOutOfRangeException(nameof(baselineQuirks), baselineQuirks, $"baselineQuirks apply to the RFLO and ESN baselines only, not to {model}.");
+        }
+
+        return model switch
+        {
+            AnBnModel.R2N2FeedbackAlignment => new R2N2Learner(new R2N2Options { GroupSize = 32, InputSize = AnBnTask.Symbols, OutputSize = AnBnTask.Symbols, BackwardGain = 1.4, Seed = seed }),
+            AnBnModel.R2N2Exact => new R2N2Learner(new R2N2Options { GroupSize = 32, InputSize = AnBnTask.Symbols, OutputSize = AnBnTask.Symbols, Feedback = FeedbackMode.Transposed, Seed = seed }),
+            AnBnModel.Rflo => new Rflo(AnBnTask.Symbols, 64, AnBnTask.Symbols, seed, quirks: baselineQuirks),
+            AnBnModel.EchoStateNetwork => new EchoStateNetwork(AnBnTask.Symbols, 64, AnBnTask.Symbols, seed, quirks: baselineQuirks),
+            _ => throw new ArgumentOutOfRangeException(nameof(model), model, "model is not an AnBnModel."),
+        };
+    }
+
     /// <summary>Trains <paramref name="learner"/> for <paramref name="epochs"/> epochs on the range n = m … m+3.</summary>
     /// <param name="learner">The model.</param>
     /// <param name="rangeStart">m (1, 6, 11, … in the paper).</param>

@@ -127,9 +127,8 @@ internal static class LstmKernels
             refs.TanhCell = ref MemoryMarshal.GetReference(tanhCell.Slice(b * h, h));
             refs.Hidden = ref MemoryMarshal.GetReference(hidden.Slice(b * h, h));
             // Four passes over the row's units (in L1) instead of one: each has at most one activation on a unit's
-            // critical path, so the CPU overlaps many units. One pass per unit chained σ, C, σ and tanh C and ran at the
-            // latency of that chain: (B, H) = (32, 128) took 16.2 µs on AVX2 and 9.3 on AVX-512, now 12 and 8.6.
-            // Every element sees the same operations, so the bits do not change.
+            // critical path, so the CPU overlaps many units (docs/engine.md, "Pointwise passes"). Every element sees the
+            // same operations, so the bits do not change.
             UnitPasses.Run<InputForgetPass<TPeephole, TCoupled>, Row>(ref refs, first, first + count);
             UnitPasses.Run<CellPass<TCoupled>, Row>(ref refs, first, first + count);
             UnitPasses.Run<OutputGatePass<TPeephole>, Row>(ref refs, first, first + count);

@@ -21,8 +21,8 @@ internal interface IUnitPass<TRow>
 /// <summary>
 /// Runs a pointwise step as passes over a row's units, each pass over every unit before the next begins. A pass that
 /// has at most one σ or tanh on each unit's critical path lets the CPU overlap many units; one pass that chains several
-/// per unit runs at the latency of that chain (docs/engine.md, "Pointwise passes"). Each element sees the same
-/// operations in either arrangement, so the bits do not change.
+/// per unit runs at the latency of that chain (docs/engine.md, "Pointwise passes and the GEMM's last rows"). Each
+/// element sees the same operations in either arrangement, so the bits do not change.
 /// </summary>
 internal static class UnitPasses
 {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Reflection;
 using RecurrentNets.DocTables;
 
@@ -12,8 +13,15 @@ namespace RecurrentNets.Readme.Tests;
 /// tables (<c>table timing:</c>) are never compared. Regenerate with <c>dotnet run -c Release --project tools/DocTables
 /// -- regenerate</c> (docs/testing.md, "Tables in the docs").
 /// </summary>
+[Collection(CurrentDirectory)]
 public class DocTableTests
 {
+    /// <summary>
+    /// The tests that use the process's current folder: the README's programs run in a temporary one, and the samples
+    /// write their PNGs into it, so they must not run at the same time.
+    /// </summary>
+    public const string CurrentDirectory = "current directory";
+
     private static readonly string Root = DocTableBlocks.RepositoryRoot(AppContext.BaseDirectory);
 
     // One run per command: results.md and learning-tasks.md show the same adding-problem table.
@@ -115,11 +123,18 @@ public class DocTableTests
             + $"{block.Doc} --match \"{block.Project}\"");
     }
 
-    // Runs the sample's entry point with the marker's arguments and --markdown FILE; returns what it wrote there.
+    // Runs the sample's entry point with the marker's arguments and --markdown FILE; returns what it wrote there. A
+    // sample that prints its table on stdout (the marker's arguments hold the --markdown flag) runs in its own process,
+    // from its build output, since the console is shared by every test of this process.
     private static string Run(DocTableBlock block)
     {
         var entry = EntryPoint(block)
             ?? throw new InvalidOperationException($"{block}: {block.AssemblyName} is not referenced by RecurrentNets.Readme.Tests.");
+        if (block.PrintsToStandardOutput)
+        {
+            return RunInItsOwnProcess(block);
+        }
+
         string file = Path.Combine(Path.GetTempPath(), $"doctable-{Guid.NewGuid():N}.md");
         try
         {
@@ -131,6 +146,34 @@ public class DocTableTests
         finally
         {
             File.Delete(file);
+        }
+    }
+
+    private static string RunInItsOwnProcess(DocTableBlock block)
+    {
+        // This test runs from tests/RecurrentNets.Readme.Tests/bin/<configuration>/<framework>/: the sample's build
+        // output has the same two last folders.
+        var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        string dll = Path.Combine(Root, block.Project, "bin", output.Parent!.Name, output.Name, block.AssemblyName + ".dll");
+        Assert.True(File.Exists(dll), $"{block}: {dll} is not built.");
+        string work = Directory.CreateTempSubdirectory("doctable-").FullName;
+        try
+        {
+            var start = new ProcessStartInfo("dotnet") { WorkingDirectory = work, RedirectStandardOutput = true, UseShellExecute = false };
+            foreach (string argument in (string[])[dll, .. block.Arguments])
+            {
+                start.ArgumentList.Add(argument);
+            }
+
+            using var process = Process.Start(start)!;
+            string printed = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            Assert.True(process.ExitCode == 0, $"{block} exited with {process.ExitCode}.");
+            return printed;
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
         }
     }
 }

@@ -20,7 +20,7 @@ public enum DocTableKind
 /// One generated table of a doc: the lines between <c>&lt;!-- table: PROJECT -- ARGS --&gt;</c> (or <c>table slow:</c>,
 /// <c>table timing:</c>) and <c>&lt;!-- /table --&gt;</c>. The first line inside is the caption the tool writes (command,
 /// date, CPU, vector path); the rest is what <c>dotnet run -c Release --project PROJECT -- ARGS --markdown FILE</c>
-/// wrote to FILE.
+/// wrote to FILE (or, when ARGS hold <c>--markdown</c> as a flag, what the command printed on stdout).
 /// </summary>
 /// <param name="Doc">The doc's path relative to the repository root, with '/' separators (docs/reservoirs.md).</param>
 /// <param name="Line">The 1-based line of the opening marker.</param>
@@ -37,8 +37,15 @@ public sealed record DocTableBlock(
     /// <summary>The assembly (and folder) name of the project: samples/MackeyGlass → MackeyGlass.</summary>
     public string AssemblyName => Project[(Project.LastIndexOf('/') + 1)..];
 
+    /// <summary>
+    /// Whether the sample prints the table on stdout: the marker's arguments hold <c>--markdown</c> themselves (a flag,
+    /// progress on stderr). Otherwise the sample takes <c>--markdown FILE</c> and the tool and the tests add it.
+    /// </summary>
+    public bool PrintsToStandardOutput => Arguments.Contains("--markdown");
+
     /// <summary>The command as a user types it; FILE stands for the Markdown file.</summary>
-    public string Command => $"dotnet run -c Release --project {Project} -- {string.Join(' ', Arguments.Append("--markdown FILE"))}";
+    public string Command => $"dotnet run -c Release --project {Project} -- {string.Join(' ', Arguments)}"
+        + (PrintsToStandardOutput ? " > FILE" : $"{(Arguments.Length > 0 ? " " : "")}--markdown FILE");
 
     /// <summary>A short name for messages: the doc, the line and the command.</summary>
     public override string ToString() => $"{Doc}:{Line} `{Command}`";

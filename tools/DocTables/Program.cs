@@ -120,28 +120,30 @@ if (verb != "list")
 return failures == 0 ? 0 : 1;
 
 // Runs the block's command in a temporary folder (the samples write their PNGs into the current folder) and returns
-// what it wrote with --markdown, or null when it failed.
+// what it wrote with --markdown FILE (or on stdout), or null when it failed.
 string? Run(DocTableBlock block)
 {
     string work = Directory.CreateTempSubdirectory("doctables-").FullName;
     try
     {
         string markdown = Path.Combine(work, "table.md");
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = work, UseShellExecute = false };
-        foreach (string argument in (string[])["run", "-c", "Release", "--project", Path.Combine(root, block.Project), "--", .. block.Arguments, "--markdown", markdown])
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = work, UseShellExecute = false, RedirectStandardOutput = block.PrintsToStandardOutput };
+        string[] arguments = block.PrintsToStandardOutput ? block.Arguments : [.. block.Arguments, "--markdown", markdown];
+        foreach (string argument in (string[])["run", "-c", "Release", "--project", Path.Combine(root, block.Project), "--", .. arguments])
         {
             start.ArgumentList.Add(argument);
         }
 
         using var process = Process.Start(start)!;
+        string? printed = block.PrintsToStandardOutput ? process.StandardOutput.ReadToEnd() : null;
         process.WaitForExit();
-        if (process.ExitCode != 0 || !File.Exists(markdown))
+        if (process.ExitCode != 0 || (printed is null && !File.Exists(markdown)))
         {
-            Console.Error.WriteLine($"{block}: exit code {process.ExitCode}{(File.Exists(markdown) ? "" : ", no Markdown written")}");
+            Console.Error.WriteLine($"{block}: exit code {process.ExitCode}{(printed is not null || File.Exists(markdown) ? "" : ", no Markdown written")}");
             return null;
         }
 
-        return File.ReadAllText(markdown);
+        return printed ?? File.ReadAllText(markdown);
     }
     finally
     {

@@ -20,11 +20,10 @@ if (args is ["serve", ..])
     return RecurrentNets.Benchmarks.ServeBenchmark.Run(args[1..]);
 }
 
-// `reservoir-cputime` times the reservoir steps and the ridge fit by thread CPU time (see ReservoirCpuTime).
+// `reservoir-cputime [--markdown FILE]` times the reservoir steps and the ridge fit by thread CPU time (see ReservoirCpuTime).
 if (args is ["reservoir-cputime", ..])
 {
-    RecurrentNets.Benchmarks.ReservoirCpuTime.Run();
-    return 0;
+    return RecurrentNets.Benchmarks.ReservoirCpuTime.Run(args[1..]);
 }
 
 // `reservoir-steps` alternates the reservoir's Step and StepBatch(8) in one process (see ReservoirStepTiming).

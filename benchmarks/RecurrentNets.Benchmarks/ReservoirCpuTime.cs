@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using System.Text;
 using RecurrentNets.Init;
 using RecurrentNets.Kernels;
 using RecurrentNets.Reservoirs;
@@ -45,12 +46,32 @@ internal static partial class ReservoirCpuTime
         return best;
     }
 
-    public static void Run()
+    // The 1, 5 and 15 minute load averages (Linux).
+    private static string LoadAverage() =>
+        string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+
+    /// <summary>Runs the timings; <c>--markdown FILE</c> also writes the table (and the ridge fit below it) to FILE.</summary>
+    public static int Run(string[] args)
     {
+        string? markdown = args is ["--markdown", var file] ? file : null;
+        if (args.Length > 0 && markdown is null)
+        {
+            Console.Error.WriteLine("usage: reservoir-cputime [--markdown FILE]");
+            return 2;
+        }
+
         using var scope = KernelScope.Enter(1);
-        Console.WriteLine($"load before: {File.ReadAllText("/proc/loadavg").Trim()}");
-        Console.WriteLine("| units | nnz | float µs/step | float ns/nnz | double µs/step | double ns/nnz |");
-        Console.WriteLine("|---:|---:|---:|---:|---:|---:|");
+        var table = new StringBuilder();
+        void Line(string line)
+        {
+            Console.WriteLine(line);
+            table.Append(line).Append('\n');
+        }
+
+        string loadBefore = LoadAverage();
+        Console.WriteLine($"load before: {loadBefore}");
+        Line("| units | nnz | float µs/step | float ns/nnz | double µs/step | double ns/nnz |");
+        Line("|---:|---:|---:|---:|---:|---:|");
         foreach (int n in new[] { 1_000, 10_000, 100_000, 1_000_000 })
         {
             var rd = Reservoir<double>.Create(new ReservoirOptions
@@ -84,14 +105,23 @@ internal static partial class ReservoirCpuTime
                 }
             }, 7) / steps;
             int nnz = rd.Weights.NonZeros;
-            Console.WriteLine($"| {n:N0} | {nnz:N0} | {f * 1e6:F1} | {f * 1e9 / nnz:F2} | {d * 1e6:F1} | {d * 1e9 / nnz:F2} |");
+            Line($"| {n:N0} | {nnz:N0} | {f * 1e6:N1} | {f * 1e9 / nnz:F2} | {d * 1e6:N1} | {d * 1e9 / nnz:F2} |");
         }
 
         var fit = new RidgeFitBenchmarks { Threads = 1 };
         fit.Setup();
         double fitSeconds = Best(() => fit.RidgeFit(), 5);
         double gramSeconds = Best(fit.GramOnly, 5);
-        Console.WriteLine($"ridge fit 10,000 × 1,000 (1 thread, CPU time): {fitSeconds:F3} s; ZᵀZ alone {gramSeconds:F3} s");
-        Console.WriteLine($"load after: {File.ReadAllText("/proc/loadavg").Trim()}");
+        string fitLine = $"ridge fit 10,000 × 1,000 (1 thread, CPU time): {fitSeconds:F3} s; ZᵀZ alone {gramSeconds:F3} s";
+        string loadAfter = LoadAverage();
+        Console.WriteLine(fitLine);
+        Console.WriteLine($"load after: {loadAfter}");
+        if (markdown is not null)
+        {
+            File.WriteAllText(markdown, $"One thread, thread CPU time, best of 7 (load average before: {loadBefore}; after: {loadAfter})\n\n"
+                + $"{table}\n{char.ToUpperInvariant(fitLine[0])}{fitLine[1..]}.\n");
+        }
+
+        return 0;
     }
 }

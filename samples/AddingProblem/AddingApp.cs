@@ -1,5 +1,6 @@
 using RecurrentNets.Samples;
 using System.Diagnostics;
+using System.Globalization;
 using RecurrentNets.Data;
 using RecurrentNets.Init;
 using RecurrentNets.Tensors;
@@ -10,7 +11,8 @@ namespace AddingSample;
 /// <summary>The command-line settings.</summary>
 internal sealed record Settings(
     int[] Lengths, CellKind[] Cells, int Hidden, int Batch, int Steps, double LearningRate, double RnnLearningRate,
-    double ForgetBias, double ClipNorm, int EvaluateEvery, int TestSequences, bool KeepTraining, ulong Seed, FileInfo Output);
+    double ForgetBias, double ClipNorm, int EvaluateEvery, int TestSequences, bool KeepTraining, ulong Seed, FileInfo Output,
+    FileInfo? Markdown);
 
 /// <summary>The learning curve and outcome of one (cell, T) pair.</summary>
 internal sealed record CellRun(CellKind Kind, int TimeSteps, List<(int Step, double Mse)> Curve, int? SolvedAtStep, TimeSpan Elapsed)
@@ -129,22 +131,26 @@ internal static class AddingApp
     private static void PrintTable(List<CellRun> runs, Settings settings)
     {
         var table = new Table().Border(TableBorder.Rounded).AddColumn("Cell");
+        var markdown = new MarkdownTable().Column("Cell");
         foreach (int t in settings.Lengths)
         {
             table.AddColumn(new TableColumn($"T = {t}").RightAligned());
+            markdown.NumberColumn($"T = {t}");
         }
 
         table.AddColumn(new TableColumn("Largest T").RightAligned());
+        markdown.NumberColumn("Largest T");
         foreach (var kind in settings.Cells)
         {
             var cells = new List<string> { Markup.Escape(kind.Name()) };
+            var plain = new List<string> { kind.Name() };
             int? largest = null;
             foreach (int t in settings.Lengths)
             {
                 var run = runs.Single(r => r.Kind == kind && r.TimeSteps == t);
-                cells.Add(run.SolvedAtStep is int s
-                    ? $"[green]{run.FinalMse:F4}[/] @ {s:N0}"
-                    : $"[red]{run.FinalMse:F4}[/] ✗");
+                string mse = run.FinalMse.ToString("F4", CultureInfo.InvariantCulture);
+                cells.Add(run.SolvedAtStep is int s ? $"[green]{mse}[/] @ {s:N0}" : $"[red]{mse}[/] ✗");
+                plain.Add(run.SolvedAtStep is int solved ? $"{mse} @ {MarkdownTable.Count(solved)}" : $"{mse} ✗");
                 if (run.SolvedAtStep is not null)
                 {
                     largest = Math.Max(largest ?? 0, t);
@@ -152,10 +158,14 @@ internal static class AddingApp
             }
 
             cells.Add(largest is int l ? $"{l}" : "none");
+            plain.Add(cells[^1]);
             table.AddRow(cells.ToArray());
+            markdown.Row(plain.ToArray());
         }
 
-        AnsiConsole.MarkupLine($"[bold]Final held-out MSE @ steps to reach MSE < {SolvedMse}[/] (✗: not solved in {settings.Steps:N0} steps of {settings.Batch}; baseline {AddingProblem.ConstantBaselineMse:F3})");
+        string title = $"Final held-out MSE @ steps to reach MSE < {SolvedMse} (✗: not solved in {settings.Steps:N0} steps of {settings.Batch}; baseline {AddingProblem.ConstantBaselineMse:F3})";
+        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(title)}[/]");
         AnsiConsole.Write(table);
+        markdown.WriteTo(settings.Markdown, title);
     }
 }

@@ -48,6 +48,7 @@ var outputOption = new Option<FileInfo>("--output")
     Description = "Where to write the learning-curve PNG.",
     DefaultValueFactory = _ => new FileInfo("adding-problem.png"),
 };
+var markdownOption = new Option<FileInfo?>("--markdown") { Description = "Also write the result table as Markdown to this file (for the docs)." };
 
 foreach (var option in new[] { batchOption, evaluateOption })
 {
@@ -95,7 +96,7 @@ var root = new RootCommand(
     + "(predicting the constant 1 gives 0.167), and writes the learning curves as a PNG.")
 {
     lengthsOption, cellsOption, fullOption, hiddenOption, batchOption, stepsOption, learningRateOption, rnnLearningRateOption,
-    forgetBiasOption, clipOption, evaluateOption, testOption, keepOption, seedOption, outputOption,
+    forgetBiasOption, clipOption, evaluateOption, testOption, keepOption, seedOption, outputOption, markdownOption,
 };
 
 root.SetAction(parseResult =>
@@ -120,7 +121,8 @@ root.SetAction(parseResult =>
         parseResult.GetValue(testOption) ?? (full ? 2560 : 1000),
         parseResult.GetValue(keepOption),
         parseResult.GetValue(seedOption),
-        parseResult.GetValue(outputOption)!);
+        parseResult.GetValue(outputOption)!,
+        parseResult.GetValue(markdownOption));
     return AddingApp.Run(settings);
 });
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using RecurrentNets.Models;
+using RecurrentNets.Samples;
 using Spectre.Console;
 
 namespace ForecastingSample;
@@ -7,7 +8,7 @@ namespace ForecastingSample;
 /// <summary>Generate, train, compare with the baselines, save, plot.</summary>
 internal static class ForecastApp
 {
-    public static int Run(ForecastSettings settings, FileInfo? save, DirectoryInfo output)
+    public static int Run(ForecastSettings settings, FileInfo? save, DirectoryInfo output, FileInfo? markdown)
     {
         var clock = Stopwatch.StartNew();
         var data = new LorenzForecastData(settings);
@@ -43,19 +44,26 @@ internal static class ForecastApp
 
         int[] steps = [.. new[] { 1, 3, 6, 12, 24 }.Where(h => h < data.Horizon).Append(data.Horizon)];
         var table = new Table().AddColumn(new TableColumn("step h").RightAligned());
+        var markdownTable = new MarkdownTable().NumberColumn("step h");
         foreach (var (name, _) in rows)
         {
             table.AddColumn(new TableColumn($"{name}\nMAE / RMSE").RightAligned());
+            markdownTable.NumberColumn($"{name} MAE / RMSE");
         }
 
         foreach (int h in steps)
         {
-            table.AddRow([h.ToString(), .. rows.Select(r => $"{r.Errors.Mae[h - 1]:F3} / {r.Errors.Rmse[h - 1]:F3}")]);
+            string[] cells = [$"{h}", .. rows.Select(r => $"{r.Errors.Mae[h - 1]:F3} / {r.Errors.Rmse[h - 1]:F3}")];
+            table.AddRow(cells);
+            markdownTable.Row(cells);
         }
 
-        table.Caption($"{data.Test.Count:N0} held-out test windows; errors against the noisy observations in original units, "
-            + "mean over x, y, z; noise floor = the noise-free truth as forecast");
+        string caption = $"{data.Test.Count:N0} held-out test windows; errors against the noisy observations in original units, "
+            + "mean over x, y, z; noise floor = the noise-free truth as forecast";
+        table.Caption(caption);
         AnsiConsole.Write(table);
+        markdownTable.WriteTo(markdown, $"{cell} {settings.Hidden}, seed {settings.Seed}: stopped ({history.Reason}) after {history.Epochs.Count} epochs, "
+            + $"weights of epoch {history.BestEpoch}; {caption}");
         var (modelMae, persistenceMae) = (rows[2].Errors.Mae, rows[0].Errors.Mae);
         AnsiConsole.MarkupLine($"MAE at h={data.Horizon}: {cell} {modelMae[^1]:F3} vs persistence {persistenceMae[^1]:F3} "
             + $"({100 * (1 - modelMae[^1] / persistenceMae[^1]):F0} % lower)");

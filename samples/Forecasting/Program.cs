@@ -10,6 +10,7 @@ var window = new Option<int>("--window") { Description = "Observed steps per inp
 var horizon = new Option<int>("--horizon") { Description = "Steps ahead to forecast H.", DefaultValueFactory = _ => 12 };
 var noise = new Option<double>("--noise") { Description = "Observation noise, as a fraction of each variable's standard deviation.", DefaultValueFactory = _ => 0.05 };
 var save = new Option<FileInfo?>("--save") { Description = "Save the trained forecaster (weights, architecture, normaliser) to this safetensors file." };
+var markdown = new Option<FileInfo?>("--markdown") { Description = "Also write the error table as Markdown to this file (for the docs)." };
 var output = new Option<DirectoryInfo>("--output") { Description = "Folder for the PNG.", DefaultValueFactory = _ => new DirectoryInfo(".") };
 foreach (var option in new[] { hidden, epochs, window, horizon })
 {
@@ -28,7 +29,7 @@ var root = new RootCommand(
     + "training part only, early stopping with the best weights restored; MAE and RMSE per horizon step on the held-out "
     + "final part against persistence and a linear autoregression, and a PNG of one held-out forecast.")
 {
-    cell, hidden, epochs, seed, window, horizon, noise, save, output,
+    cell, hidden, epochs, seed, window, horizon, noise, save, output, markdown,
 };
 root.SetAction(parse => ForecastApp.Run(
     new ForecastSettings
@@ -36,5 +37,5 @@ root.SetAction(parse => ForecastApp.Run(
         Cell = parse.GetValue(cell)!, Hidden = parse.GetValue(hidden), Epochs = parse.GetValue(epochs), Seed = parse.GetValue(seed),
         Window = parse.GetValue(window), Horizon = parse.GetValue(horizon), Noise = parse.GetValue(noise),
     },
-    parse.GetValue(save), parse.GetValue(output)!));
+    parse.GetValue(save), parse.GetValue(output)!, parse.GetValue(markdown)));
 return root.Parse(args).Invoke();

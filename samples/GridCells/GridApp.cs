@@ -2,6 +2,7 @@ using System.Diagnostics;
 using RecurrentNets.Data;
 using RecurrentNets.Diagnostics;
 using RecurrentNets.Init;
+using RecurrentNets.Samples;
 using Spectre.Console;
 
 namespace GridCellsSample;
@@ -10,7 +11,7 @@ namespace GridCellsSample;
 internal sealed record Settings(
     int Steps, int Batch, int TimeSteps, int Hidden, int Bottleneck, double Dropout, double LearningRate, double ClipNorm,
     double WeightDecay, int PlaceCells, double PlaceVariance, int HeadDirectionCells, double Kappa, TrajectoryOptions Motion,
-    int Bins, int MapTrajectories, double Threshold, ulong Seed, string OutputPrefix);
+    int Bins, int MapTrajectories, double Threshold, ulong Seed, string OutputPrefix, FileInfo? Markdown);
 
 /// <summary>What one training condition produced.</summary>
 internal sealed record ConditionRun(
@@ -197,14 +198,19 @@ internal static class GridApp
             table.AddColumn(new TableColumn(column).RightAligned());
         }
 
+        var markdown = new MarkdownTable().Column("condition").NumberColumn("place CE").NumberColumn("HD CE").NumberColumn("position error (cm)")
+            .NumberColumn($"units gridness > {s.Threshold:G}").NumberColumn("max gridness");
         foreach (var run in runs)
         {
-            table.AddRow(Markup.Escape(run.Name), $"{run.PlaceLoss:F3}", $"{run.HeadDirectionLoss:F3}", $"{run.PositionErrorCm:F1}",
-                $"{run.GridUnits(s.Threshold)} / {run.Gridness.Length}", $"{run.Gridness.Max():F2}", $"{run.TrainTime.TotalSeconds:F0}");
+            string[] cells = [run.Name, $"{run.PlaceLoss:F3}", $"{run.HeadDirectionLoss:F3}", $"{run.PositionErrorCm:F1}",
+                $"{run.GridUnits(s.Threshold)} / {run.Gridness.Length}", $"{run.Gridness.Max():F2}"];
+            table.AddRow([Markup.Escape(cells[0]), .. cells[1..], $"{run.TrainTime.TotalSeconds:F0}"]);
+            markdown.Row(cells);
         }
 
-        AnsiConsole.MarkupLineInterpolated(
-            $"[bold]Held-out results[/] ({s.MapTrajectories:N0} trajectories; chance position error, always answering the centre: {100 * task.ChanceError:F1} cm)");
+        string title = $"Held-out results ({s.MapTrajectories:N0} trajectories; chance position error, always answering the centre: {100 * task.ChanceError:F1} cm)";
+        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(title)}[/]");
         AnsiConsole.Write(table);
+        markdown.WriteTo(s.Markdown, title);
     }
 }

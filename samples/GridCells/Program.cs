@@ -40,6 +40,7 @@ var mapOption = new Option<int>("--map-trajectories")
     Description = "Held-out trajectories for the losses, the decoding error and the rate maps.",
     DefaultValueFactory = _ => 2000,
 };
+var markdownOption = new Option<FileInfo?>("--markdown") { Description = "Also write the results table (without the training times) as Markdown to this file (for the docs)." };
 var thresholdOption = new Option<double>("--threshold") { Description = "Gridness above which a unit counts as grid-like.", DefaultValueFactory = _ => 0.3 };
 var seedOption = new Option<ulong>("--seed") { Description = "Seed of the cells, weights and data.", DefaultValueFactory = _ => 1UL };
 var outputOption = new Option<string>("--output")
@@ -111,7 +112,7 @@ var root = new RootCommand(
 {
     fullOption, stepsOption, batchOption, timeStepsOption, hiddenOption, bottleneckOption, dropoutOption, learningRateOption, clipOption,
     weightDecayOption, placeCellsOption, placeVarianceOption, hdCellsOption, kappaOption, speedOption, turnOption, binsOption, mapOption,
-    thresholdOption, seedOption, outputOption,
+    thresholdOption, seedOption, outputOption, markdownOption,
 };
 
 root.SetAction(parseResult =>
@@ -136,7 +137,8 @@ root.SetAction(parseResult =>
         parseResult.GetValue(mapOption),
         parseResult.GetValue(thresholdOption),
         parseResult.GetValue(seedOption),
-        parseResult.GetValue(outputOption)!);
+        parseResult.GetValue(outputOption)!,
+        parseResult.GetValue(markdownOption));
     return GridApp.Run(settings);
 });
 

@@ -1,7 +1,9 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Numerics;
 using RecurrentNets.Data;
 using RecurrentNets.Reservoirs;
+using RecurrentNets.Samples;
 using Spectre.Console;
 
 namespace MackeyGlass;
@@ -11,7 +13,7 @@ internal static class ForecastApp
 {
     private const int Washout = 1000, Train = 3000, Offset = 10000;
 
-    public static int Run(int units, double ridge, double bias, int horizon, ulong seed, bool useFloat, FileInfo output)
+    public static int Run(int units, double ridge, double bias, int horizon, ulong seed, bool useFloat, FileInfo output, FileInfo? markdown)
     {
         var series = MackeyGlassSeries.Squash(MackeyGlassSeries.ReservoirPy(30000));
         double sigma = ReservoirMetrics.StandardDeviation(series);
@@ -38,12 +40,19 @@ internal static class ForecastApp
         var report = ReservoirMetrics.FreeRun(prediction, truth, sigma);
 
         var table = new Table().AddColumn("step k").AddColumn("|error| / σ").AddColumn("NRMSE over 1..k");
+        var markdownTable = new MarkdownTable().NumberColumn("step k").NumberColumn("|error| / σ").NumberColumn("NRMSE over 1..k");
         foreach (int k in new[] { 1, 10, 50, 84, 100, 200, 300, 400, 500 }.Where(k => k <= horizon))
         {
-            table.AddRow(k.ToString(), report.At(k).ToString("E2"), ReservoirMetrics.Nrmse(prediction.AsSpan(0, k), truth[..k], sigma).ToString("E2"));
+            string[] row = [k.ToString(CultureInfo.InvariantCulture), MarkdownTable.Scientific(report.At(k)),
+                MarkdownTable.Scientific(ReservoirMetrics.Nrmse(prediction.AsSpan(0, k), truth[..k], sigma))];
+            table.AddRow(row);
+            markdownTable.Row(row);
         }
 
         AnsiConsole.Write(table);
+        markdownTable.WriteTo(markdown, string.Create(CultureInfo.InvariantCulture,
+            $"Free-running error after training: {units} units, ridge {ridge:0e-0}, bias ±{bias}, reservoir seed {seed}, {(useFloat ? "float" : "double")}; "
+            + $"{(report.Diverged ? $"diverged at step {report.DivergenceStep}" : "no divergence (|error| ≤ σ throughout)")}"));
         if (horizon >= 84)
         {
             AnsiConsole.MarkupLine($"NRMSE at step 84: [green]{report.At(84):E2}[/] (ReservoirPy, 20-run RMS: 3.3e-5 to 5.9e-5)");

@@ -19,6 +19,7 @@ var clipOption = new Option<double>("--clip") { Description = "Gradient-norm cli
 var trialsOption = new Option<int>("--trials") { Description = "Trials (seeds) per cell.", DefaultValueFactory = _ => 3 };
 var evaluateOption = new Option<int>("--evaluate-every") { Description = "Steps between checks of all 512 strings.", DefaultValueFactory = _ => 50 };
 var seedOption = new Option<ulong>("--seed") { Description = "Seed of the first trial's weights and data.", DefaultValueFactory = _ => 1UL };
+var markdownOption = new Option<FileInfo?>("--markdown") { Description = "Also write the summary table (without the times) as Markdown to this file (for the docs)." };
 
 foreach (var option in new[] { hiddenOption, batchOption, stepsOption, trialsOption, evaluateOption })
 {
@@ -48,6 +49,7 @@ var root = new RootCommand(
     + "the sequences it took, and example predictions.")
 {
     cellsOption, hiddenOption, batchOption, stepsOption, learningRateOption, clipOption, trialsOption, evaluateOption, seedOption,
+    markdownOption,
 };
 
 root.SetAction(parseResult =>
@@ -65,7 +67,8 @@ root.SetAction(parseResult =>
         parseResult.GetValue(clipOption),
         parseResult.GetValue(trialsOption),
         parseResult.GetValue(evaluateOption),
-        parseResult.GetValue(seedOption));
+        parseResult.GetValue(seedOption),
+        parseResult.GetValue(markdownOption));
     return ReberApp.Run(settings);
 });
 

@@ -9,7 +9,7 @@ namespace ReberSample;
 /// <summary>The command-line settings.</summary>
 internal sealed record Settings(
     CellKind[] Cells, int Hidden, int Batch, int Steps, double LearningRate, double ClipNorm, int Trials, int EvaluateEvery,
-    ulong Seed);
+    ulong Seed, FileInfo? Markdown);
 
 /// <summary>The outcome of one trial.</summary>
 internal sealed record Trial(int? SolvedAtStep, int FailingStrings, double Loss, TimeSpan Elapsed, ReberModel Model);
@@ -126,16 +126,27 @@ internal static class ReberApp
             .AddColumn(new TableColumn("Sequences (mean)").RightAligned())
             .AddColumn(new TableColumn("Range").RightAligned())
             .AddColumn(new TableColumn("s/trial").RightAligned());
+        var markdown = new MarkdownTable().Column("Cell").NumberColumn("Solved").NumberColumn("Sequences (mean)").NumberColumn("Range");
         foreach (var (kind, trials) in results)
         {
             var solved = trials.Where(t => t.SolvedAtStep is not null).Select(t => t.SolvedAtStep!.Value * settings.Batch).ToList();
+            string[] row =
+            [
+                kind.Name(),
+                $"{solved.Count} of {trials.Count}",
+                solved.Count > 0 ? MarkdownTable.Count(solved.Average()) : "—",
+                solved.Count > 0 ? $"{MarkdownTable.Count(solved.Min())}-{MarkdownTable.Count(solved.Max())}" : "—",
+            ];
             table.AddRow(
-                Markup.Escape(kind.Name()),
-                $"{(solved.Count == trials.Count ? "[green]" : "[red]")}{solved.Count} of {trials.Count}[/]",
-                solved.Count > 0 ? $"{solved.Average():N0}" : "—",
-                solved.Count > 0 ? $"{solved.Min():N0}-{solved.Max():N0}" : "—",
+                Markup.Escape(row[0]),
+                $"{(solved.Count == trials.Count ? "[green]" : "[red]")}{row[1]}[/]",
+                row[2],
+                row[3],
                 $"{trials.Average(t => t.Elapsed.TotalSeconds):F1}");
+            markdown.Row(row);
         }
+
+        markdown.WriteTo(settings.Markdown, $"Trials solved and training sequences needed ({settings.Hidden} hidden units, seeds {settings.Seed}-{settings.Seed + (ulong)settings.Trials - 1})");
 
         AnsiConsole.MarkupLine("[bold]Trials solved and training sequences needed[/]");
         AnsiConsole.MarkupLine("(1997 paper, online LSTM with 3-4 blocks: 97-100 % of trials, 8,440-39,740 sequences; Elman nets 0 %)");

@@ -26,6 +26,7 @@ var threadsOption = new Option<int>("--threads")
     DefaultValueFactory = _ => 1,
 };
 var seedOption = new Option<ulong>("--seed") { Description = "Seed of the weights and data.", DefaultValueFactory = _ => 1UL };
+var markdownOption = new Option<FileInfo?>("--markdown") { Description = "Also write the result table (without the times per step) as Markdown to this file (for the docs)." };
 var outputOption = new Option<FileInfo>("--output")
 {
     Description = "Where to write the learning curves (PNG); the accuracy-vs-lag figure goes beside it as <name>-lags.png.",
@@ -79,7 +80,7 @@ var root = new RootCommand(
     + "accuracy, steps to 95 % and time per step, says which model wins at each lag and why, and writes the learning curves.")
 {
     lagsOption, kernelsOption, dilationsOption, widthOption, lstmHiddenOption, batchOption, stepsOption, timeStepsOption, gapOption,
-    learningRateOption, forgetBiasOption, clipOption, evaluateOption, testOption, threadsOption, seedOption, outputOption,
+    learningRateOption, forgetBiasOption, clipOption, evaluateOption, testOption, threadsOption, seedOption, outputOption, markdownOption,
 };
 
 root.SetAction(parseResult =>
@@ -97,7 +98,8 @@ root.SetAction(parseResult =>
     var settings = new Settings(lags, parseResult.GetValue(widthOption), kernels, dilations, parseResult.GetValue(lstmHiddenOption),
         parseResult.GetValue(batchOption), parseResult.GetValue(stepsOption), parseResult.GetValue(timeStepsOption), parseResult.GetValue(gapOption),
         parseResult.GetValue(learningRateOption), parseResult.GetValue(forgetBiasOption), parseResult.GetValue(clipOption), parseResult.GetValue(evaluateOption),
-        parseResult.GetValue(testOption), parseResult.GetValue(seedOption), parseResult.GetValue(outputOption)!, parseResult.GetValue(threadsOption));
+        parseResult.GetValue(testOption), parseResult.GetValue(seedOption), parseResult.GetValue(outputOption)!, parseResult.GetValue(threadsOption),
+        parseResult.GetValue(markdownOption));
     foreach (int lag in lags)
     {
         if (settings.StepsFor(lag) < lag + 1 + settings.MaxGap)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using RecurrentNets.Data;
 using RecurrentNets.Init;
+using RecurrentNets.Samples;
 using RecurrentNets.Tensors;
 using Spectre.Console;
 
@@ -9,7 +10,8 @@ namespace TimeDelaySample;
 /// <summary>The command-line settings.</summary>
 internal sealed record Settings(
     int[] Lags, int Width, int[] Kernels, int[] Dilations, int? LstmHidden, int Batch, int Steps, int? TimeSteps, int MaxGap,
-    double LearningRate, double ForgetBias, double ClipNorm, int EvaluateEvery, int TestBatches, ulong Seed, FileInfo Output, int Threads)
+    double LearningRate, double ForgetBias, double ClipNorm, int EvaluateEvery, int TestBatches, ulong Seed, FileInfo Output, int Threads,
+    FileInfo? Markdown = null)
 {
     public int ReceptiveField => 1 + Kernels.Zip(Dilations, (k, d) => (k - 1) * d).Sum();
 
@@ -182,9 +184,13 @@ internal static class TimeDelayApp
             .AddColumn(new TableColumn("steps").RightAligned())
             .AddColumn(new TableColumn("ms/step").RightAligned())
             .AddColumn("winner");
+        var markdown = new MarkdownTable().NumberColumn("L").NumberColumn("T").Column("L in window").NumberColumn("TDNN acc.")
+            .NumberColumn("TDNN steps").NumberColumn("LSTM acc.").NumberColumn("LSTM steps").Column("winner");
         foreach (var (tdnn, lstm) in runs)
         {
             bool inside = tdnn.Lag + 1 <= settings.ReceptiveField;
+            markdown.Row($"{tdnn.Lag}", $"{settings.StepsFor(tdnn.Lag)}", inside ? "yes" : "no", $"{tdnn.FinalAccuracy:P1}", Steps(tdnn),
+                $"{lstm.FinalAccuracy:P1}", Steps(lstm), WinnerName(tdnn, lstm));
             table.AddRow(
                 $"{tdnn.Lag}", $"{settings.StepsFor(tdnn.Lag)}",
                 inside ? "yes" : "no",
@@ -195,6 +201,8 @@ internal static class TimeDelayApp
 
         AnsiConsole.MarkupLine($"[bold]TDNN receptive field {settings.ReceptiveField} frames: held-out accuracy after {settings.Steps:N0} steps, steps to reach {SolvedAccuracy:P0} (-: never), training time per step[/]");
         AnsiConsole.Write(table);
+        markdown.WriteTo(settings.Markdown, $"TDNN receptive field {settings.ReceptiveField} frames: held-out accuracy after {settings.Steps:N0} steps, "
+            + $"steps to reach {SolvedAccuracy:P0} (-: never); the winner reaches it in fewer steps");
 
         static string Accuracy(ModelRun run) => run.SolvedAtStep is null ? $"[red]{run.FinalAccuracy:P1}[/]" : $"[green]{run.FinalAccuracy:P1}[/]";
 

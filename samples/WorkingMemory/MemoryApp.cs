@@ -10,7 +10,8 @@ namespace WorkingMemorySample;
 internal sealed record Settings(
     int Locations, int MinimumDelay, int MaximumDelay, int[] TestDelays, CellKind[] Cells, CellKind[] UnitCells, int Hidden,
     int Batch, int Steps, int RnnSteps, double LearningRate, double RnnLearningRate, double ForgetBias, double ClipNorm, double Noise,
-    bool Fixation, int TestTrials, int Units, int AnalysisDelay, int AnalysisTrials, ulong Seed, FileInfo Output, FileInfo UnitsOutput);
+    bool Fixation, int TestTrials, int Units, int AnalysisDelay, int AnalysisTrials, ulong Seed, FileInfo Output, FileInfo UnitsOutput,
+    FileInfo? Markdown);
 
 /// <summary>One trained cell: its accuracy at every test delay and, when analysed, its delay units.</summary>
 internal sealed record CellResult(
@@ -165,13 +166,16 @@ internal static class MemoryApp
     private static void PrintAccuracyTable(List<CellResult> results, Settings settings)
     {
         var table = new Table().Border(TableBorder.Rounded).AddColumn("Cell \\ d");
+        var markdown = new MarkdownTable().Column("Cell \\ d");
         foreach (int delay in settings.TestDelays)
         {
             bool inside = delay >= settings.MinimumDelay && delay <= settings.MaximumDelay;
             table.AddColumn(new TableColumn(inside ? $"{delay}" : $"{delay}*").RightAligned());
+            markdown.NumberColumn(inside ? $"{delay}" : $"{delay}*");
         }
 
         table.AddColumn(new TableColumn($"to {100 * SolvedAccuracy:F0} %").RightAligned());
+        markdown.NumberColumn($"to {100 * SolvedAccuracy:F0} %");
 
         foreach (var result in results)
         {
@@ -184,13 +188,16 @@ internal static class MemoryApp
 
             cells.Add(result.SolvedAtStep is int s ? $"{s:N0}" : "[red]not reached[/]");
             table.AddRow(cells.ToArray());
+            markdown.Row([result.Kind.Name(), .. result.Accuracy.Select(a => $"{100 * a.Accuracy:F1}"),
+                result.SolvedAtStep is int solved ? MarkdownTable.Count(solved) : "not reached"]);
         }
 
-        AnsiConsole.MarkupLine(
-            $"[bold]Held-out accuracy (%) by delay d[/] (trained on d = {settings.MinimumDelay}-{settings.MaximumDelay}; *: beyond the training range; "
+        string title = $"Held-out accuracy (%) by delay d (trained on d = {settings.MinimumDelay}-{settings.MaximumDelay}; *: beyond the training range; "
             + $"chance {100.0 / settings.Locations:F1} %; {settings.TestTrials:N0} trials per delay; "
-            + $"steps to reach {100 * SolvedAccuracy:F0} % on {ValidationTrials} validation trials from the training range, checked every {EvaluateEvery})");
+            + $"steps to reach {100 * SolvedAccuracy:F0} % on {ValidationTrials} validation trials from the training range, checked every {EvaluateEvery})";
+        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(title)}[/]");
         AnsiConsole.Write(table);
+        markdown.WriteTo(settings.Markdown, title);
     }
 
     private static void PrintUnitTable(List<DelayAnalysis> analyses, Settings settings)

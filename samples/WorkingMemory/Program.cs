@@ -38,6 +38,7 @@ var unitsOption = new Option<int>("--units") { Description = "Delay units plotte
 var analysisDelayOption = new Option<int?>("--analysis-delay") { Description = "Delay of the trials used to find the delay units (default --max-delay)." };
 var analysisTrialsOption = new Option<int>("--analysis-trials") { Description = "Trials used to find the delay units.", DefaultValueFactory = _ => 800 };
 var seedOption = new Option<ulong>("--seed") { Description = "Seed of the weights and data.", DefaultValueFactory = _ => 1UL };
+var markdownOption = new Option<FileInfo?>("--markdown") { Description = "Also write the accuracy table as Markdown to this file (for the docs)." };
 var outputOption = new Option<FileInfo>("--output")
 {
     Description = "Where to write the accuracy-vs-delay PNG.",
@@ -116,7 +117,7 @@ var root = new RootCommand(
 {
     locationsOption, minDelayOption, maxDelayOption, testDelaysOption, cellsOption, unitCellsOption, hiddenOption, batchOption,
     stepsOption, rnnStepsOption, learningRateOption, rnnLearningRateOption, forgetBiasOption, clipOption, noiseOption, fixationOption, testOption,
-    unitsOption, analysisDelayOption, analysisTrialsOption, seedOption, outputOption, unitsOutputOption,
+    unitsOption, analysisDelayOption, analysisTrialsOption, seedOption, outputOption, unitsOutputOption, markdownOption,
 };
 
 root.SetAction(parseResult =>
@@ -154,7 +155,8 @@ root.SetAction(parseResult =>
         parseResult.GetValue(analysisTrialsOption),
         parseResult.GetValue(seedOption),
         parseResult.GetValue(outputOption)!,
-        parseResult.GetValue(unitsOutputOption)!);
+        parseResult.GetValue(unitsOutputOption)!,
+        parseResult.GetValue(markdownOption));
     return MemoryApp.Run(settings);
 });
 

@@ -10,6 +10,7 @@ namespace RecurrentNets.Readme.Tests;
 /// Every C# block of the README is a whole program: each is compiled with Roslyn against the library (with the SDK's
 /// implicit usings) and run, in a temporary folder, so the README cannot drift from the API.
 /// </summary>
+[Collection(DocTableTests.CurrentDirectory)]
 public partial class ReadmeSnippetTests
 {
     private const string GlobalUsings = """

@@ -102,4 +102,59 @@ public static class ReferenceElementwise
 
         return sum;
     }
+
+    /// <summary>
+    /// addend + Σ x[i]·y[i] in the order of <see cref="Kernels.Reductions.CompensatedDot"/> (Ogita, Rump and Oishi's
+    /// Dot2): 16 lanes, each a pair (s, e) taking x[b + l]·y[b + l] of each block b of 16 values (p = x·y,
+    /// q = fma(x, y, -p), (s, t) = TwoSum(s, p), e = e + (q + t)); the lanes folded in halves ((s, t) = TwoSum(s, s'),
+    /// e = (e + e') + t); then the addend and the last n mod 16 products into that pair; s + e.
+    /// </summary>
+    public static double FixedOrderCompensatedDot(ReadOnlySpan<double> x, ReadOnlySpan<double> y, double addend = 0)
+    {
+        const int lanes = 16;
+        int n = x.Length, body = n - n % lanes;
+        var s = new double[lanes];
+        var e = new double[lanes];
+        for (int b = 0; b < body; b += lanes)
+        {
+            for (int l = 0; l < lanes; l++)
+            {
+                double p = x[b + l] * y[b + l];
+                double q = Math.FusedMultiplyAdd(x[b + l], y[b + l], -p);
+                double t = TwoSum(ref s[l], p);
+                e[l] += q + t;
+            }
+        }
+
+        for (int width = lanes / 2; width >= 1; width /= 2)
+        {
+            for (int l = 0; l < width; l++)
+            {
+                double t = TwoSum(ref s[l], s[l + width]);
+                e[l] = (e[l] + e[l + width]) + t;
+            }
+        }
+
+        double sum = s[0], error = e[0];
+        error += TwoSum(ref sum, addend);
+        for (int i = body; i < n; i++)
+        {
+            double p = x[i] * y[i];
+            double q = Math.FusedMultiplyAdd(x[i], y[i], -p);
+            double t = TwoSum(ref sum, p);
+            error += q + t;
+        }
+
+        return sum + error;
+    }
+
+    // Knuth's TwoSum: s + v = s' + t exactly; s becomes s', t is returned.
+    private static double TwoSum(ref double s, double v)
+    {
+        double sum = s + v;
+        double z = sum - s;
+        double t = (s - (sum - z)) + (v - z);
+        s = sum;
+        return t;
+    }
 }

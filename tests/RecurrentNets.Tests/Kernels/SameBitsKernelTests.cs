@@ -50,6 +50,60 @@ public sealed class SameBitsKernelTests
     public void DoubleReductionsMatchTheirTwinBitForBit() => ReductionsMatchTheirTwin<double>();
 
     [Fact]
+    public void CompensatedDotMatchesItsTwinBitForBit()
+    {
+        // Values over twenty binary orders of magnitude, so the compensation terms are far from zero.
+        var random = new Random(15);
+        foreach (int n in Lengths())
+        {
+            double[] x = RandomValues<double>(random, n), y = RandomValues<double>(random, n);
+            for (int i = 0; i < n; i++)
+            {
+                x[i] = Math.ScaleB(x[i], random.Next(-10, 11));
+            }
+
+            double addend = Math.ScaleB(random.NextDouble() - 0.5, random.Next(-10, 11));
+            double expected = ReferenceElementwise.FixedOrderCompensatedDot(x, y, addend);
+            double fast = Reductions.CompensatedDot(x, y, addend);
+            Assert.True(BitConverter.DoubleToInt64Bits(expected) == BitConverter.DoubleToInt64Bits(fast), $"n = {n}: {fast:R}, the twin gives {expected:R}");
+        }
+
+        Assert.Throws<ArgumentException>(() => Reductions.CompensatedDot(new double[3], new double[4]));
+    }
+
+    [Fact]
+    public void CompensatedCholeskyMatchesItsTwinBitForBit()
+    {
+        // Orders around the 16 lanes of the compensated dot and the Vector<double> widths of the back substitution.
+        var random = new Random(16);
+        foreach (int n in new[] { 1, 2, 3, 7, 15, 16, 17, 31, 33, 70, 131 })
+        {
+            int rows = n + 3;
+            double[] z = RandomValues<double>(random, rows * n);
+            var a = new double[n * n];
+            for (int i = 0; i < n; i++)
+            {
+                for (int j = 0; j < n; j++)
+                {
+                    for (int r = 0; r < rows; r++)
+                    {
+                        a[i * n + j] += z[r * n + i] * z[r * n + j];
+                    }
+                }
+            }
+
+            double[] fast = (double[])a.Clone(), slow = (double[])a.Clone();
+            Assert.True(CholeskyKernels.Factor(fast, n));
+            Assert.True(ReferenceCholesky.FactorCompensated(slow, n));
+            Assert.True(fast.AsSpan().SequenceEqual(slow), $"N = {n}: L differs from the twin's");
+            double[] b = RandomValues<double>(random, 2 * n), bSlow = (double[])b.Clone();
+            CholeskyKernels.Solve(fast, n, b, 2);
+            ReferenceCholesky.SolveCompensated(slow, n, bSlow, 2);
+            Assert.True(b.AsSpan().SequenceEqual(bSlow), $"N = {n}: the solution differs from the twin's");
+        }
+    }
+
+    [Fact]
     public void ReductionsRefuseSpansOfTwoLengths() =>
         Assert.Throws<ArgumentException>(() => Reductions.Dot<float>(new float[3], new float[4]));
 

@@ -365,19 +365,32 @@ public sealed class GemmTests
 
         // Counted on the threads that run the GEMM (the caller and each pool worker), not process-wide: the test host's
         // own threads allocate now and then, and on a slow vector path a window of ten calls is long enough to see it.
+        // The best of three windows, as SteadyState does: an allocation per call shows in every window, while a one-off
+        // (the caller running a whole product once because another test held the pool, a lazy runtime structure) does
+        // not repeat (CI saw 4,600 B on the caller once in a fully parallel run).
         var pool = WorkerPool.Shared;
         var before = new ThreadAllocations(pool);
         var after = new ThreadAllocations(pool);
-        before.Read();
-        for (int i = 0; i < 10; i++)
-            Gemm.Multiply<float>(a, b, c, 256, 256, 256);
-        after.Read();
-
-        for (int t = 0; t < before.Bytes.Length; t++)
+        long[] allocated = new long[before.Bytes.Length];
+        for (int window = 0; window < 3; window++)
         {
-            long allocated = after.Bytes[t] - before.Bytes[t];
-            Assert.True(allocated == 0, $"Thread {t} (0 = the caller) allocated {allocated} B in ten calls.");
+            before.Read();
+            for (int i = 0; i < 10; i++)
+                Gemm.Multiply<float>(a, b, c, 256, 256, 256);
+            after.Read();
+            bool clean = true;
+            for (int t = 0; t < allocated.Length; t++)
+            {
+                allocated[t] = after.Bytes[t] - before.Bytes[t];
+                clean &= allocated[t] == 0;
+            }
+
+            if (clean)
+                break;
         }
+
+        for (int t = 0; t < allocated.Length; t++)
+            Assert.True(allocated[t] == 0, $"Thread {t} (0 = the caller) allocated {allocated[t]} B in ten calls, in each of three windows.");
     }
 
     /// <summary>

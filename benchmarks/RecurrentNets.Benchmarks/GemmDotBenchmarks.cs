@@ -49,11 +49,11 @@ public unsafe class GemmDotBenchmarks
         fixed (float* pa = a, pb = b, pc = c)
         {
             if (Vector512.IsHardwareAccelerated)
-                Run(pa, pb, pc, 4, &Tile<GemmKernel512<float>>, null);
+                Run(pa, pb, pc, 4, &Tile<GemmKernel<float, Vector512<float>>>, null);
             else if (Vector256.IsHardwareAccelerated)
-                Run(pa, pb, pc, 4, &Tile<GemmKernel256<float>>, null);
+                Run(pa, pb, pc, 4, &Tile<GemmKernel<float, Vector256<float>>>, null);
             else
-                Run(pa, pb, pc, 4, &Tile<GemmKernel128<float>>, null);
+                Run(pa, pb, pc, 4, &Tile<GemmKernel<float, Vector128<float>>>, null);
         }
     }
 

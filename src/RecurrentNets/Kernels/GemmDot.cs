@@ -29,7 +29,7 @@ internal static unsafe class GemmDot
         where T : unmanaged, IFloatingPointIeee754<T>
         where TKernel : struct, IGemmMicroKernel<T>
     {
-        if (typeof(TKernel) == typeof(GemmKernel512<T>))
+        if (typeof(TKernel) == typeof(GemmKernel<T, Vector512<T>>))
         {
             if (rows == 1)
                 Row512(k, a0, b0, b1, b2, b3, r);
@@ -38,7 +38,7 @@ internal static unsafe class GemmDot
             return;
         }
 
-        if (typeof(TKernel) == typeof(GemmKernel256<T>))
+        if (typeof(TKernel) == typeof(GemmKernel<T, Vector256<T>>))
         {
             if (rows == 1)
             {
@@ -52,13 +52,13 @@ internal static unsafe class GemmDot
                 T* c0 = j == 0 ? b0 : b2, c1 = j == 0 ? b1 : b3;
                 if (rows == 3)
                 {
-                    Block3x2(k, a0, a1, a2, c0, c1, r + j);
+                    Block<T, On>(k, a0, a1, a2, c0, c1, r + j);
                     continue;
                 }
 
-                Block2x2(k, a0, a1, c0, c1, r + j);
+                Block<T, Off>(k, a0, a1, a0, c0, c1, r + j);
                 if (rows == 4)
-                    Block2x2(k, a2, a3, c0, c1, r + 8 + j);
+                    Block<T, Off>(k, a2, a3, a2, c0, c1, r + 8 + j);
             }
 
             return;
@@ -87,26 +87,10 @@ internal static unsafe class GemmDot
         {
             Vector512<T> x0 = Vector512.Load(a0 + p), x1 = Vector512.Load(a1 + p);
             Vector512<T> x2 = Vector512.Load(a2 + p), x3 = Vector512.Load(a3 + p);
-            Vector512<T> y = Vector512.Load(b0 + p);
-            s00 = Fma(x0, y, s00);
-            s10 = Fma(x1, y, s10);
-            s20 = Fma(x2, y, s20);
-            s30 = Fma(x3, y, s30);
-            y = Vector512.Load(b1 + p);
-            s01 = Fma(x0, y, s01);
-            s11 = Fma(x1, y, s11);
-            s21 = Fma(x2, y, s21);
-            s31 = Fma(x3, y, s31);
-            y = Vector512.Load(b2 + p);
-            s02 = Fma(x0, y, s02);
-            s12 = Fma(x1, y, s12);
-            s22 = Fma(x2, y, s22);
-            s32 = Fma(x3, y, s32);
-            y = Vector512.Load(b3 + p);
-            s03 = Fma(x0, y, s03);
-            s13 = Fma(x1, y, s13);
-            s23 = Fma(x2, y, s23);
-            s33 = Fma(x3, y, s33);
+            ColumnStep(x0, x1, x2, x3, b0 + p, ref s00, ref s10, ref s20, ref s30);
+            ColumnStep(x0, x1, x2, x3, b1 + p, ref s01, ref s11, ref s21, ref s31);
+            ColumnStep(x0, x1, x2, x3, b2 + p, ref s02, ref s12, ref s22, ref s32);
+            ColumnStep(x0, x1, x2, x3, b3 + p, ref s03, ref s13, ref s23, ref s33);
         }
 
         Finish(k, p, a0, b0, b1, b2, b3, Fold(s00), Fold(s01), Fold(s02), Fold(s03), r);
@@ -146,25 +130,23 @@ internal static unsafe class GemmDot
         for (; p + 2 * w <= k; p += 2 * w)
         {
             Vector256<T> xl = Vector256.Load(a + p), xh = Vector256.Load(a + p + w);
-            s0l = Fma(xl, Vector256.Load(b0 + p), s0l);
-            s0h = Fma(xh, Vector256.Load(b0 + p + w), s0h);
-            s1l = Fma(xl, Vector256.Load(b1 + p), s1l);
-            s1h = Fma(xh, Vector256.Load(b1 + p + w), s1h);
-            s2l = Fma(xl, Vector256.Load(b2 + p), s2l);
-            s2h = Fma(xh, Vector256.Load(b2 + p + w), s2h);
-            s3l = Fma(xl, Vector256.Load(b3 + p), s3l);
-            s3h = Fma(xh, Vector256.Load(b3 + p + w), s3h);
+            PairStep(xl, xh, b0 + p, w, ref s0l, ref s0h);
+            PairStep(xl, xh, b1 + p, w, ref s1l, ref s1h);
+            PairStep(xl, xh, b2 + p, w, ref s2l, ref s2h);
+            PairStep(xl, xh, b3 + p, w, ref s3l, ref s3h);
         }
 
         Finish(k, p, a, b0, b1, b2, b3, Fold(s0l + s0h), Fold(s1l + s1h), Fold(s2l + s2h), Fold(s3l + s3h), r);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block3x2<T>(nint k, T* a0, T* a1, T* a2, T* b0, T* b1, T* r)
+    private static void Block<T, TThree>(nint k, T* a0, T* a1, T* a2, T* b0, T* b1, T* r)
         where T : unmanaged, IFloatingPointIeee754<T>
+        where TThree : struct, IFlag
     {
-        // Three rows by two columns, each dot product's 64 bytes in two halves: 12 accumulators + 2 of B + 1 of A of the
-        // 16 ymm registers; 10 loads per 12 FMAs (main's 2x4 tile of 32-byte lanes took 6 per 8).
+        // Two or three rows (a2 unused with two) by two columns, each dot product's 64 bytes in two halves. Three rows: 12
+        // accumulators + 2 of B + 1 of A of the 16 ymm registers, 10 loads per 12 FMAs (main's 2x4 tile of 32-byte lanes
+        // took 6 per 8); two rows: 8 accumulators, 8 loads per 8 FMAs.
         nint w = Vector256<T>.Count;
         Vector256<T> s00l = default, s00h = default, s01l = default, s01h = default;
         Vector256<T> s10l = default, s10h = default, s11l = default, s11h = default;
@@ -172,91 +154,81 @@ internal static unsafe class GemmDot
         nint p = 0;
         for (; p + 2 * w <= k; p += 2 * w)
         {
-            Vector256<T> y0 = Vector256.Load(b0 + p), y1 = Vector256.Load(b1 + p);
-            Vector256<T> x = Vector256.Load(a0 + p);
-            s00l = Fma(x, y0, s00l);
-            s01l = Fma(x, y1, s01l);
-            x = Vector256.Load(a1 + p);
-            s10l = Fma(x, y0, s10l);
-            s11l = Fma(x, y1, s11l);
-            x = Vector256.Load(a2 + p);
-            s20l = Fma(x, y0, s20l);
-            s21l = Fma(x, y1, s21l);
-            y0 = Vector256.Load(b0 + p + w);
-            y1 = Vector256.Load(b1 + p + w);
-            x = Vector256.Load(a0 + p + w);
-            s00h = Fma(x, y0, s00h);
-            s01h = Fma(x, y1, s01h);
-            x = Vector256.Load(a1 + p + w);
-            s10h = Fma(x, y0, s10h);
-            s11h = Fma(x, y1, s11h);
-            x = Vector256.Load(a2 + p + w);
-            s20h = Fma(x, y0, s20h);
-            s21h = Fma(x, y1, s21h);
+            BlockStep<T, TThree>(a0 + p, a1 + p, a2 + p, b0 + p, b1 + p, ref s00l, ref s01l, ref s10l, ref s11l, ref s20l, ref s21l);
+            BlockStep<T, TThree>(a0 + p + w, a1 + p + w, a2 + p + w, b0 + p + w, b1 + p + w, ref s00h, ref s01h, ref s10h, ref s11h, ref s20h, ref s21h);
         }
 
         Finish2(k, p, a0, b0, b1, Fold(s00l + s00h), Fold(s01l + s01h), r);
         Finish2(k, p, a1, b0, b1, Fold(s10l + s10h), Fold(s11l + s11h), r + 4);
-        Finish2(k, p, a2, b0, b1, Fold(s20l + s20h), Fold(s21l + s21h), r + 8);
+        if (TThree.Enabled)
+            Finish2(k, p, a2, b0, b1, Fold(s20l + s20h), Fold(s21l + s21h), r + 8);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block2x2<T>(nint k, T* a0, T* a1, T* b0, T* b1, T* r)
+    // One Vector256 of each of Block's dot products (the low or the high half of its 64 bytes of lanes).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void BlockStep<T, TThree>(T* a0, T* a1, T* a2, T* b0, T* b1, ref Vector256<T> s00, ref Vector256<T> s01,
+        ref Vector256<T> s10, ref Vector256<T> s11, ref Vector256<T> s20, ref Vector256<T> s21)
         where T : unmanaged, IFloatingPointIeee754<T>
+        where TThree : struct, IFlag
     {
-        // 8 accumulators + 2 of B + 1 of A; 8 loads per 8 FMAs.
-        nint w = Vector256<T>.Count;
-        Vector256<T> s00l = default, s00h = default, s01l = default, s01h = default;
-        Vector256<T> s10l = default, s10h = default, s11l = default, s11h = default;
-        nint p = 0;
-        for (; p + 2 * w <= k; p += 2 * w)
+        Vector256<T> y0 = Vector256.Load(b0), y1 = Vector256.Load(b1);
+        Vector256<T> x = Vector256.Load(a0);
+        s00 = Fma(x, y0, s00);
+        s01 = Fma(x, y1, s01);
+        x = Vector256.Load(a1);
+        s10 = Fma(x, y0, s10);
+        s11 = Fma(x, y1, s11);
+        if (TThree.Enabled)
         {
-            Vector256<T> y0 = Vector256.Load(b0 + p), y1 = Vector256.Load(b1 + p);
-            Vector256<T> x = Vector256.Load(a0 + p);
-            s00l = Fma(x, y0, s00l);
-            s01l = Fma(x, y1, s01l);
-            x = Vector256.Load(a1 + p);
-            s10l = Fma(x, y0, s10l);
-            s11l = Fma(x, y1, s11l);
-            y0 = Vector256.Load(b0 + p + w);
-            y1 = Vector256.Load(b1 + p + w);
-            x = Vector256.Load(a0 + p + w);
-            s00h = Fma(x, y0, s00h);
-            s01h = Fma(x, y1, s01h);
-            x = Vector256.Load(a1 + p + w);
-            s10h = Fma(x, y0, s10h);
-            s11h = Fma(x, y1, s11h);
+            x = Vector256.Load(a2);
+            s20 = Fma(x, y0, s20);
+            s21 = Fma(x, y1, s21);
         }
-
-        Finish2(k, p, a0, b0, b1, Fold(s00l + s00h), Fold(s01l + s01h), r);
-        Finish2(k, p, a1, b0, b1, Fold(s10l + s10h), Fold(s11l + s11h), r + 4);
     }
 
+    // The 64 bytes of lanes in quarters q0..q3 per dot product: 8 accumulators + 4 of A + 1 of B of 16 xmm.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Row128<T>(nint k, T* a, T* b0, T* b1, T* r)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        // The 64 bytes of lanes in quarters q0..q3 per dot product: 8 accumulators + 4 of A + 1 of B of 16 xmm.
-        nint w = Vector128<T>.Count;
         Vector128<T> s00 = default, s01 = default, s02 = default, s03 = default;
         Vector128<T> s10 = default, s11 = default, s12 = default, s13 = default;
-        nint p = 0;
+        nint w = Vector128<T>.Count, p = 0;
         for (; p + 4 * w <= k; p += 4 * w)
         {
             Vector128<T> x0 = Vector128.Load(a + p), x1 = Vector128.Load(a + p + w);
             Vector128<T> x2 = Vector128.Load(a + p + 2 * w), x3 = Vector128.Load(a + p + 3 * w);
-            s00 = ExactFma.MultiplyAdd(x0, Vector128.Load(b0 + p), s00);
-            s01 = ExactFma.MultiplyAdd(x1, Vector128.Load(b0 + p + w), s01);
-            s02 = ExactFma.MultiplyAdd(x2, Vector128.Load(b0 + p + 2 * w), s02);
-            s03 = ExactFma.MultiplyAdd(x3, Vector128.Load(b0 + p + 3 * w), s03);
-            s10 = ExactFma.MultiplyAdd(x0, Vector128.Load(b1 + p), s10);
-            s11 = ExactFma.MultiplyAdd(x1, Vector128.Load(b1 + p + w), s11);
-            s12 = ExactFma.MultiplyAdd(x2, Vector128.Load(b1 + p + 2 * w), s12);
-            s13 = ExactFma.MultiplyAdd(x3, Vector128.Load(b1 + p + 3 * w), s13);
+            PairStep(x0, x1, b0 + p, w, ref s00, ref s01);
+            PairStep(x2, x3, b0 + p + 2 * w, w, ref s02, ref s03);
+            PairStep(x0, x1, b1 + p, w, ref s10, ref s11);
+            PairStep(x2, x3, b1 + p + 2 * w, w, ref s12, ref s13);
         }
 
         // Halves: q0 + q2 (lanes l and l + 8), q1 + q3; then those two (l and l + 4).
         Finish2(k, p, a, b0, b1, Fold((s00 + s02) + (s01 + s03)), Fold((s10 + s12) + (s11 + s13)), r);
+    }
+
+    // One vector of four rows against one column: s_i += x_i·y for y = q[0..w), each rounded once.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ColumnStep<T>(Vector512<T> x0, Vector512<T> x1, Vector512<T> x2, Vector512<T> x3, T* q,
+        ref Vector512<T> s0, ref Vector512<T> s1, ref Vector512<T> s2, ref Vector512<T> s3)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Vector512<T> y = Vector512.Load(q);
+        s0 = Fma(x0, y, s0);
+        s1 = Fma(x1, y, s1);
+        s2 = Fma(x2, y, s2);
+        s3 = Fma(x3, y, s3);
+    }
+
+    // Two consecutive vectors of one dot product: s0 += x0·q[0..w), s1 += x1·q[w..2w), each rounded once.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PairStep<TV, T>(TV x0, TV x1, T* q, nint w, ref TV s0, ref TV s1)
+        where TV : unmanaged
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        s0 = Lanes<TV, T>.MultiplyAdd(x0, Lanes<TV, T>.Load(q), s0);
+        s1 = Lanes<TV, T>.MultiplyAdd(x1, Lanes<TV, T>.Load(q + w), s1);
     }
 
     // The last K mod lanes products of two columns, in order.
@@ -315,19 +287,9 @@ internal static unsafe class GemmDot
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<T> Fma<T>(Vector512<T> x, Vector512<T> y, Vector512<T> z)
-        where T : unmanaged
-    {
-        if (typeof(T) == typeof(float))
-            return Vector512.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
-        return Vector512.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
-    }
+        where T : unmanaged, IFloatingPointIeee754<T> => Lanes<Vector512<T>, T>.MultiplyAdd(x, y, z);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<T> Fma<T>(Vector256<T> x, Vector256<T> y, Vector256<T> z)
-        where T : unmanaged
-    {
-        if (typeof(T) == typeof(float))
-            return Vector256.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), z.AsSingle()).As<float, T>();
-        return Vector256.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), z.AsDouble()).As<double, T>();
-    }
+        where T : unmanaged, IFloatingPointIeee754<T> => Lanes<Vector256<T>, T>.MultiplyAdd(x, y, z);
 }

@@ -158,13 +158,13 @@ internal static unsafe class GemmDriver
         switch (path)
         {
             case GemmPath.Vector512:
-                RunOn<T, GemmKernel512<T>>(ref problem, j0, j1);
+                RunOn<T, GemmKernel<T, Vector512<T>>>(ref problem, j0, j1);
                 break;
             case GemmPath.Vector256:
-                RunOn<T, GemmKernel256<T>>(ref problem, j0, j1);
+                RunOn<T, GemmKernel<T, Vector256<T>>>(ref problem, j0, j1);
                 break;
             default:
-                RunOn<T, GemmKernel128<T>>(ref problem, j0, j1);
+                RunOn<T, GemmKernel<T, Vector128<T>>>(ref problem, j0, j1);
                 break;
         }
     }
@@ -186,9 +186,9 @@ internal static unsafe class GemmDriver
         GemmPath path = ResolvePath();
         int nr = path switch
         {
-            GemmPath.Vector512 => GemmKernel512<T>.NR,
-            GemmPath.Vector256 => GemmKernel256<T>.NR,
-            _ => GemmKernel128<T>.NR,
+            GemmPath.Vector512 => GemmKernel<T, Vector512<T>>.NR,
+            GemmPath.Vector256 => GemmKernel<T, Vector256<T>>.NR,
+            _ => GemmKernel<T, Vector128<T>>.NR,
         };
         packed.Reset(k, n, path, nr);
         var problem = new GemmProblem { B = b, Ldb = ldb, K = k, N = n, TransposeB = transposeB, Packed = packed.Data };

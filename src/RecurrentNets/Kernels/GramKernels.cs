@@ -138,14 +138,19 @@ public static class GramKernels
     private static unsafe void Strips(double* pack, double* gram, int kc, int columns, int panels, int strips, int first, int stride, bool portable)
     {
         if (Fma.IsSupported && !portable)
-            StripsAvx(pack, gram, kc, columns, panels, strips, first, stride);
+            Strips<Vector256<double>>(pack, gram, kc, columns, panels, strips, first, stride);
         else
-            StripsPortable(pack, gram, kc, columns, panels, strips, first, stride);
+            Strips<Vector128<double>>(pack, gram, kc, columns, panels, strips, first, stride);
     }
 
+    // One 4-row strip against the panels right of its diagonal: a 4 x (2·TV) register tile per panel part (the whole
+    // panel of 8 columns with Vector256, 8 accumulators of the 16 ymm registers; two halves of four with Vector128, as
+    // many xmm), every multiply-add rounded once, so both widths give the same bits.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void StripsAvx(double* pack, double* gram, int kc, int columns, int panels, int strips, int first, int stride)
+    private static unsafe void Strips<TV>(double* pack, double* gram, int kc, int columns, int panels, int strips, int first, int stride)
+        where TV : unmanaged
     {
+        int n = Lanes<TV, double>.Count;
         for (int s = first; s < strips; s += stride)
         {
             int ib = 4 * s;
@@ -153,76 +158,23 @@ public static class GramKernels
             double* a = pack + (long)pa * kc * PanelWidth + (ib % PanelWidth);
             for (int jp = pa; jp < panels; jp++)
             {
-                double* b = pack + (long)jp * kc * PanelWidth;
-                Vector256<double> c0a = default, c0b = default, c1a = default, c1b = default;
-                Vector256<double> c2a = default, c2b = default, c3a = default, c3b = default;
-                for (int r = 0; r < kc; r++)
+                for (int part = 0; part < PanelWidth; part += 2 * n)
                 {
-                    double* br = b + r * PanelWidth;
-                    double* ar = a + r * PanelWidth;
-                    var b0 = Vector256.Load(br);
-                    var b1 = Vector256.Load(br + 4);
-                    var av = Vector256.Create(ar[0]);
-                    c0a = Vector256.FusedMultiplyAdd(av, b0, c0a);
-                    c0b = Vector256.FusedMultiplyAdd(av, b1, c0b);
-                    av = Vector256.Create(ar[1]);
-                    c1a = Vector256.FusedMultiplyAdd(av, b0, c1a);
-                    c1b = Vector256.FusedMultiplyAdd(av, b1, c1b);
-                    av = Vector256.Create(ar[2]);
-                    c2a = Vector256.FusedMultiplyAdd(av, b0, c2a);
-                    c2b = Vector256.FusedMultiplyAdd(av, b1, c2b);
-                    av = Vector256.Create(ar[3]);
-                    c3a = Vector256.FusedMultiplyAdd(av, b0, c3a);
-                    c3b = Vector256.FusedMultiplyAdd(av, b1, c3b);
-                }
-
-                int j0 = jp * PanelWidth;
-                Store(gram, columns, ib, j0, c0a, c0b);
-                Store(gram, columns, ib + 1, j0, c1a, c1b);
-                Store(gram, columns, ib + 2, j0, c2a, c2b);
-                Store(gram, columns, ib + 3, j0, c3a, c3b);
-            }
-        }
-    }
-
-    // Without FMA (Vector128, ExactFma's one rounding): each panel as two halves of four columns, 8 accumulators of the
-    // 16 xmm registers; the same operations per element as StripsAvx.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void StripsPortable(double* pack, double* gram, int kc, int columns, int panels, int strips, int first, int stride)
-    {
-        for (int s = first; s < strips; s += stride)
-        {
-            int ib = 4 * s;
-            int pa = ib / PanelWidth;
-            double* a = pack + (long)pa * kc * PanelWidth + (ib % PanelWidth);
-            for (int jp = pa; jp < panels; jp++)
-            {
-                for (int half = 0; half < PanelWidth; half += 4)
-                {
-                    double* b = pack + (long)jp * kc * PanelWidth + half;
-                    Vector128<double> c0a = default, c0b = default, c1a = default, c1b = default;
-                    Vector128<double> c2a = default, c2b = default, c3a = default, c3b = default;
+                    double* b = pack + (long)jp * kc * PanelWidth + part;
+                    TV c0a = default, c0b = default, c1a = default, c1b = default;
+                    TV c2a = default, c2b = default, c3a = default, c3b = default;
                     for (int r = 0; r < kc; r++)
                     {
                         double* br = b + r * PanelWidth;
                         double* ar = a + r * PanelWidth;
-                        var b0 = Vector128.Load(br);
-                        var b1 = Vector128.Load(br + 2);
-                        var av = Vector128.Create(ar[0]);
-                        c0a = ExactFma.MultiplyAdd(av, b0, c0a);
-                        c0b = ExactFma.MultiplyAdd(av, b1, c0b);
-                        av = Vector128.Create(ar[1]);
-                        c1a = ExactFma.MultiplyAdd(av, b0, c1a);
-                        c1b = ExactFma.MultiplyAdd(av, b1, c1b);
-                        av = Vector128.Create(ar[2]);
-                        c2a = ExactFma.MultiplyAdd(av, b0, c2a);
-                        c2b = ExactFma.MultiplyAdd(av, b1, c2b);
-                        av = Vector128.Create(ar[3]);
-                        c3a = ExactFma.MultiplyAdd(av, b0, c3a);
-                        c3b = ExactFma.MultiplyAdd(av, b1, c3b);
+                        TV b0 = Lanes<TV, double>.Load(br), b1 = Lanes<TV, double>.Load(br + n);
+                        GemmKernel<double, TV>.RowStep(ar[0], b0, b1, ref c0a, ref c0b);
+                        GemmKernel<double, TV>.RowStep(ar[1], b0, b1, ref c1a, ref c1b);
+                        GemmKernel<double, TV>.RowStep(ar[2], b0, b1, ref c2a, ref c2b);
+                        GemmKernel<double, TV>.RowStep(ar[3], b0, b1, ref c3a, ref c3b);
                     }
 
-                    int j0 = jp * PanelWidth + half;
+                    int j0 = jp * PanelWidth + part;
                     Store(gram, columns, ib, j0, c0a, c0b);
                     Store(gram, columns, ib + 1, j0, c1a, c1b);
                     Store(gram, columns, ib + 2, j0, c2a, c2b);
@@ -232,40 +184,29 @@ public static class GramKernels
         }
     }
 
-    private static unsafe void Store(double* gram, int columns, int i, int j0, Vector128<double> lo, Vector128<double> hi)
+    // g[i, j0 + j] += (lo | hi)[j] for the columns j0 + j of G that exist (the last panel may be partial).
+    private static unsafe void Store<TV>(double* gram, int columns, int i, int j0, TV lo, TV hi)
+        where TV : unmanaged
     {
         if (i >= columns)
         {
             return;
         }
 
+        int n = Lanes<TV, double>.Count;
         double* g = gram + (long)i * columns + j0;
-        int w = Math.Min(4, columns - j0);
-        for (int j = 0; j < w; j++)
+        if (j0 + 2 * n <= columns)
         {
-            g[j] += j < 2 ? lo.GetElement(j) : hi.GetElement(j - 2);
-        }
-    }
-
-    private static unsafe void Store(double* gram, int columns, int i, int j0, Vector256<double> lo, Vector256<double> hi)
-    {
-        if (i >= columns)
-        {
+            Lanes<TV, double>.Store(Lanes<TV, double>.Add(Lanes<TV, double>.Load(g), lo), g);
+            Lanes<TV, double>.Store(Lanes<TV, double>.Add(Lanes<TV, double>.Load(g + n), hi), g + n);
             return;
         }
 
-        double* g = gram + (long)i * columns + j0;
-        if (j0 + PanelWidth <= columns)
-        {
-            (Vector256.Load(g) + lo).Store(g);
-            (Vector256.Load(g + 4) + hi).Store(g + 4);
-            return;
-        }
-
+        double* l = (double*)&lo, h = (double*)&hi;
         int w = columns - j0;
         for (int j = 0; j < w; j++)
         {
-            g[j] += j < 4 ? lo.GetElement(j) : hi.GetElement(j - 4);
+            g[j] += j < n ? l[j] : h[j - n];
         }
     }
 }

@@ -92,20 +92,13 @@ public static class Reductions
             // Lanes in quarters (s0, e0) .. (s3, e3); the first fold takes quarter q with quarter q + 2.
             Vector256<double> s0 = default, e0 = default, s1 = default, e1 = default, s2 = default, e2 = default, s3 = default, e3 = default;
             for (nuint i = 0; i < (nuint)body; i += 16)
-            {
-                Accumulate(ref s0, ref e0, Vector256.LoadUnsafe(ref xr, i), Vector256.LoadUnsafe(ref yr, i));
-                Accumulate(ref s1, ref e1, Vector256.LoadUnsafe(ref xr, i + 4), Vector256.LoadUnsafe(ref yr, i + 4));
-                Accumulate(ref s2, ref e2, Vector256.LoadUnsafe(ref xr, i + 8), Vector256.LoadUnsafe(ref yr, i + 8));
-                Accumulate(ref s3, ref e3, Vector256.LoadUnsafe(ref xr, i + 12), Vector256.LoadUnsafe(ref yr, i + 12));
-            }
+                Accumulate4(ref s0, ref e0, ref s1, ref e1, ref s2, ref e2, ref s3, ref e3, ref xr, ref yr, i);
 
-            Merge(ref s0, ref e0, s2, e2);
-            Merge(ref s1, ref e1, s3, e3);
-            Merge(ref s0, ref e0, s1, e1);
-            var s4 = s0.GetLower();
-            var e4 = e0.GetLower();
-            Merge(ref s4, ref e4, s0.GetUpper(), e0.GetUpper());
-            (s, e) = Fold(s4, e4);
+            Merge4(ref s0, ref e0, s1, e1, s2, e2, s3, e3);
+            var sLower = s0.GetLower();
+            var eLower = e0.GetLower();
+            Merge(ref sLower, ref eLower, s0.GetUpper(), e0.GetUpper());
+            (s, e) = Fold(sLower, eLower);
         }
         else
         {
@@ -114,23 +107,15 @@ public static class Reductions
             Vector128<double> s4 = default, e4 = default, s5 = default, e5 = default, s6 = default, e6 = default, s7 = default, e7 = default;
             for (nuint i = 0; i < (nuint)body; i += 16)
             {
-                Accumulate(ref s0, ref e0, Vector128.LoadUnsafe(ref xr, i), Vector128.LoadUnsafe(ref yr, i));
-                Accumulate(ref s1, ref e1, Vector128.LoadUnsafe(ref xr, i + 2), Vector128.LoadUnsafe(ref yr, i + 2));
-                Accumulate(ref s2, ref e2, Vector128.LoadUnsafe(ref xr, i + 4), Vector128.LoadUnsafe(ref yr, i + 4));
-                Accumulate(ref s3, ref e3, Vector128.LoadUnsafe(ref xr, i + 6), Vector128.LoadUnsafe(ref yr, i + 6));
-                Accumulate(ref s4, ref e4, Vector128.LoadUnsafe(ref xr, i + 8), Vector128.LoadUnsafe(ref yr, i + 8));
-                Accumulate(ref s5, ref e5, Vector128.LoadUnsafe(ref xr, i + 10), Vector128.LoadUnsafe(ref yr, i + 10));
-                Accumulate(ref s6, ref e6, Vector128.LoadUnsafe(ref xr, i + 12), Vector128.LoadUnsafe(ref yr, i + 12));
-                Accumulate(ref s7, ref e7, Vector128.LoadUnsafe(ref xr, i + 14), Vector128.LoadUnsafe(ref yr, i + 14));
+                Accumulate4(ref s0, ref e0, ref s1, ref e1, ref s2, ref e2, ref s3, ref e3, ref xr, ref yr, i);
+                Accumulate4(ref s4, ref e4, ref s5, ref e5, ref s6, ref e6, ref s7, ref e7, ref xr, ref yr, i + 8);
             }
 
             Merge(ref s0, ref e0, s4, e4);
             Merge(ref s1, ref e1, s5, e5);
             Merge(ref s2, ref e2, s6, e6);
             Merge(ref s3, ref e3, s7, e7);
-            Merge(ref s0, ref e0, s2, e2);
-            Merge(ref s1, ref e1, s3, e3);
-            Merge(ref s0, ref e0, s1, e1);
+            Merge4(ref s0, ref e0, s1, e1, s2, e2, s3, e3);
             (s, e) = Fold(s0, e0);
         }
 
@@ -146,47 +131,57 @@ public static class Reductions
         return s + e;
     }
 
+    // Four vectors of products in a row from x[i..] and y[i..], into (s0, e0) .. (s3, e3).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate4<TV>(ref TV s0, ref TV e0, ref TV s1, ref TV e1, ref TV s2, ref TV e2, ref TV s3, ref TV e3,
+        ref double x, ref double y, nuint i)
+        where TV : unmanaged
+    {
+        nuint w = (nuint)Lanes<TV, double>.Count;
+        Accumulate(ref s0, ref e0, Load<TV>(ref x, i), Load<TV>(ref y, i));
+        Accumulate(ref s1, ref e1, Load<TV>(ref x, i + w), Load<TV>(ref y, i + w));
+        Accumulate(ref s2, ref e2, Load<TV>(ref x, i + 2 * w), Load<TV>(ref y, i + 2 * w));
+        Accumulate(ref s3, ref e3, Load<TV>(ref x, i + 3 * w), Load<TV>(ref y, i + 3 * w));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Load<TV>(ref double source, nuint i)
+        where TV : unmanaged
+        => Unsafe.ReadUnaligned<TV>(ref Unsafe.As<double, byte>(ref Unsafe.Add(ref source, i)));
+
+    // (s0, e0) takes (s2, e2) and (s1, e1) takes (s3, e3); then (s0, e0) takes (s1, e1).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Merge4<TV>(ref TV s0, ref TV e0, TV s1, TV e1, TV s2, TV e2, TV s3, TV e3)
+        where TV : unmanaged
+    {
+        Merge(ref s0, ref e0, s2, e2);
+        Merge(ref s1, ref e1, s3, e3);
+        Merge(ref s0, ref e0, s1, e1);
+    }
+
     // (s, e) += x·y per lane: p + q = x·y exactly, (s, t) = TwoSum(s, p), e = e + (q + t).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate(ref Vector256<double> s, ref Vector256<double> e, Vector256<double> x, Vector256<double> y)
+    private static void Accumulate<TV>(ref TV s, ref TV e, TV x, TV y)
+        where TV : unmanaged
     {
-        var p = x * y;
-        var q = Fma.MultiplyAdd(x, y, -p);
-        var sum = s + p;
-        var z = sum - s;
-        e += q + ((s - (sum - z)) + (p - z));
+        TV p = Lanes<TV, double>.Multiply(x, y);
+        TV q = Lanes<TV, double>.MultiplyAdd(x, y, Lanes<TV, double>.Negate(p));
+        TV sum = Lanes<TV, double>.Add(s, p);
+        TV z = Lanes<TV, double>.Subtract(sum, s);
+        TV t = Lanes<TV, double>.Add(Lanes<TV, double>.Subtract(s, Lanes<TV, double>.Subtract(sum, z)), Lanes<TV, double>.Subtract(p, z));
+        e = Lanes<TV, double>.Add(e, Lanes<TV, double>.Add(q, t));
         s = sum;
     }
 
+    // (s, e) += (s', e'): (s, t) = TwoSum(s, s'), e = (e + e') + t, lane by lane.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate(ref Vector128<double> s, ref Vector128<double> e, Vector128<double> x, Vector128<double> y)
+    private static void Merge<TV>(ref TV s, ref TV e, TV s2, TV e2)
+        where TV : unmanaged
     {
-        var p = x * y;
-        var q = ExactFma.MultiplyAdd(x, y, -p);
-        var sum = s + p;
-        var z = sum - s;
-        e += q + ((s - (sum - z)) + (p - z));
-        s = sum;
-    }
-
-    // (s, e) += (s', e'): (s, t) = TwoSum(s, s'), e = (e + e') + t.
-    // Lane by lane the 128-bit Merge (the folds run three times per dot product: their width does not matter).
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Merge(ref Vector256<double> s, ref Vector256<double> e, Vector256<double> s2, Vector256<double> e2)
-    {
-        Vector128<double> sLower = s.GetLower(), eLower = e.GetLower(), sUpper = s.GetUpper(), eUpper = e.GetUpper();
-        Merge(ref sLower, ref eLower, s2.GetLower(), e2.GetLower());
-        Merge(ref sUpper, ref eUpper, s2.GetUpper(), e2.GetUpper());
-        s = Vector256.Create(sLower, sUpper);
-        e = Vector256.Create(eLower, eUpper);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Merge(ref Vector128<double> s, ref Vector128<double> e, Vector128<double> s2, Vector128<double> e2)
-    {
-        var sum = s + s2;
-        var z = sum - s;
-        e = (e + e2) + ((s - (sum - z)) + (s2 - z));
+        TV sum = Lanes<TV, double>.Add(s, s2);
+        TV z = Lanes<TV, double>.Subtract(sum, s);
+        TV t = Lanes<TV, double>.Add(Lanes<TV, double>.Subtract(s, Lanes<TV, double>.Subtract(sum, z)), Lanes<TV, double>.Subtract(s2, z));
+        e = Lanes<TV, double>.Add(Lanes<TV, double>.Add(e, e2), t);
         s = sum;
     }
 

@@ -205,7 +205,7 @@ internal sealed unsafe class FusedTiles<T>
             for (; NextUnit < UnitCount; NextUnit++)
             {
                 int panel = panels[NextUnit / KBlocks], block = NextUnit % KBlocks, kc = Math.Min(GemmDriver.KC, b!.K - block * GemmDriver.KC);
-                GemmKernel512<T>.Run(kc, a + (nint)block * GemmDriver.KC * Rows, PanelB(panel, block), PanelWidth, PanelC(pc, panel), ldc,
+                GemmKernel<T, Vector512<T>>.Run(kc, a + (nint)block * GemmDriver.KC * Rows, PanelB(panel, block), PanelWidth, PanelC(pc, panel), ldc,
                     Accumulate || block > 0);
             }
         }
@@ -278,11 +278,23 @@ internal unsafe struct FusedTilesState
 /// <summary>The AVX-512 loop of <see cref="FusedGemm.ComputeRow"/>: a one-row product with fused tiles interleaved.</summary>
 internal static unsafe class FusedTilesKernel
 {
+    // The row and tile steps are the AVX-512 micro-kernel's, so the fused products have its bits.
+    private readonly struct Kernel
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void RowStep(float a, Vector512<float> b0, Vector512<float> b1, ref Vector512<float> c0, ref Vector512<float> c1)
+            => GemmKernel<float, Vector512<float>>.RowStep(a, b0, b1, ref c0, ref c1);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void PanelStep(Vector512<float> av, float* q, nint w, ref Vector512<float> s0, ref Vector512<float> s1)
+            => GemmKernel<float, Vector512<float>>.PanelStep(av, q, w, ref s0, ref s1);
+    }
+
     /// <summary>
     /// c[0, 32·j..) (+)= a[0, k)·B for the panels j of <paramref name="rowPanels"/> (B's panel j: k x 32 values at
     /// b + 32·k·j), in groups of four taken in order or reversed, each group with
-    /// <see cref="GemmKernel512{T}.RowPanels4"/>'s operations; meanwhile the tiles' units from <see cref="FusedTilesState.Next"/>
-    /// with <see cref="GemmKernel512{T}.Run"/>'s, one tiles k step after every two row k steps, carrying on from
+    /// <see cref="GemmKernel{T, TV}.RowPanels4"/>'s operations; meanwhile the tiles' units from <see cref="FusedTilesState.Next"/>
+    /// with <see cref="GemmKernel{T, TV}.Run"/>'s, one tiles k step after every two row k steps, carrying on from
     /// <see cref="FusedTilesState.Progress"/> and leaving a unit begun, with its tile, for the next call. Advances
     /// <see cref="FusedTilesState.Next"/> past the units done.
     /// </summary>
@@ -380,14 +392,10 @@ internal static unsafe class FusedTilesKernel
     private static void RowStep(ref RowAccumulators s, float ap, float* q0, float* q1, float* q2, float* q3, nint o)
     {
         Vector512<float> av = Vector512.Create(ap);
-        s.S00 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q0 + o), s.S00);
-        s.S01 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q0 + o + 16), s.S01);
-        s.S10 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q1 + o), s.S10);
-        s.S11 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q1 + o + 16), s.S11);
-        s.S20 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q2 + o), s.S20);
-        s.S21 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q2 + o + 16), s.S21);
-        s.S30 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q3 + o), s.S30);
-        s.S31 = Vector512.FusedMultiplyAdd(av, Vector512.Load(q3 + o + 16), s.S31);
+        Kernel.PanelStep(av, q0 + o, 16, ref s.S00, ref s.S01);
+        Kernel.PanelStep(av, q1 + o, 16, ref s.S10, ref s.S11);
+        Kernel.PanelStep(av, q2 + o, 16, ref s.S20, ref s.S21);
+        Kernel.PanelStep(av, q3 + o, 16, ref s.S30, ref s.S31);
     }
 
     // One k step of a fused tile: the micro-kernel's operations (a[0..8) against one 32-wide step of B).
@@ -395,30 +403,14 @@ internal static unsafe class FusedTilesKernel
     private static void TileStep(ref TileAccumulators t, float* ta, float* tb)
     {
         Vector512<float> b0 = Vector512.Load(tb), b1 = Vector512.Load(tb + 16);
-        Vector512<float> av = Vector512.Create(ta[0]);
-        t.C00 = Vector512.FusedMultiplyAdd(av, b0, t.C00);
-        t.C01 = Vector512.FusedMultiplyAdd(av, b1, t.C01);
-        av = Vector512.Create(ta[1]);
-        t.C10 = Vector512.FusedMultiplyAdd(av, b0, t.C10);
-        t.C11 = Vector512.FusedMultiplyAdd(av, b1, t.C11);
-        av = Vector512.Create(ta[2]);
-        t.C20 = Vector512.FusedMultiplyAdd(av, b0, t.C20);
-        t.C21 = Vector512.FusedMultiplyAdd(av, b1, t.C21);
-        av = Vector512.Create(ta[3]);
-        t.C30 = Vector512.FusedMultiplyAdd(av, b0, t.C30);
-        t.C31 = Vector512.FusedMultiplyAdd(av, b1, t.C31);
-        av = Vector512.Create(ta[4]);
-        t.C40 = Vector512.FusedMultiplyAdd(av, b0, t.C40);
-        t.C41 = Vector512.FusedMultiplyAdd(av, b1, t.C41);
-        av = Vector512.Create(ta[5]);
-        t.C50 = Vector512.FusedMultiplyAdd(av, b0, t.C50);
-        t.C51 = Vector512.FusedMultiplyAdd(av, b1, t.C51);
-        av = Vector512.Create(ta[6]);
-        t.C60 = Vector512.FusedMultiplyAdd(av, b0, t.C60);
-        t.C61 = Vector512.FusedMultiplyAdd(av, b1, t.C61);
-        av = Vector512.Create(ta[7]);
-        t.C70 = Vector512.FusedMultiplyAdd(av, b0, t.C70);
-        t.C71 = Vector512.FusedMultiplyAdd(av, b1, t.C71);
+        Kernel.RowStep(ta[0], b0, b1, ref t.C00, ref t.C01);
+        Kernel.RowStep(ta[1], b0, b1, ref t.C10, ref t.C11);
+        Kernel.RowStep(ta[2], b0, b1, ref t.C20, ref t.C21);
+        Kernel.RowStep(ta[3], b0, b1, ref t.C30, ref t.C31);
+        Kernel.RowStep(ta[4], b0, b1, ref t.C40, ref t.C41);
+        Kernel.RowStep(ta[5], b0, b1, ref t.C50, ref t.C51);
+        Kernel.RowStep(ta[6], b0, b1, ref t.C60, ref t.C61);
+        Kernel.RowStep(ta[7], b0, b1, ref t.C70, ref t.C71);
     }
 
     // The pointers of the tiles' next unit: K block q of panel j reads A from row q·KC, B's panel j of block q

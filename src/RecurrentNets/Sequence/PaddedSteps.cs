@@ -140,4 +140,47 @@ internal sealed class PaddedSteps<T>
             }
         }
     }
+
+    /// <summary>destination = source with each sequence's steps [0, length) in reverse order (Keras <c>go_backwards</c>, ONNX
+    /// <c>ReverseSequence</c>); the rows past its end are copied as they are. Both [T, B, width].</summary>
+    public void Reverse(ReadOnlySpan<T> source, Span<T> destination, int steps, int width)
+        => Reverse(source, destination, steps, batch, width, Active ? lengths.AsSpan(0, batch) : default);
+
+    /// <inheritdoc cref="Reverse(ReadOnlySpan{T}, Span{T}, int, int)"/>
+    /// <param name="source">[T, B, width].</param>
+    /// <param name="destination">[T, B, width]; not overlapping <paramref name="source"/>.</param>
+    /// <param name="steps">T.</param>
+    /// <param name="batchSize">B.</param>
+    /// <param name="width">The features of a row.</param>
+    /// <param name="sequenceLengths">[B], or empty when every sequence has T steps.</param>
+    public static void Reverse(ReadOnlySpan<T> source, Span<T> destination, int steps, int batchSize, int width, ReadOnlySpan<int> sequenceLengths)
+    {
+        for (int b = 0; b < batchSize; b++)
+        {
+            int length = sequenceLengths.IsEmpty ? steps : sequenceLengths[b];
+            for (int t = 0; t < steps; t++)
+            {
+                int from = t < length ? length - 1 - t : t;
+                source.Slice((from * batchSize + b) * width, width).CopyTo(destination.Slice((t * batchSize + b) * width, width));
+            }
+        }
+    }
+
+    /// <summary><see cref="Reverse(ReadOnlySpan{T}, Span{T}, int, int)"/> in place.</summary>
+    public void ReverseInPlace(Span<T> sequence, int steps, int width)
+    {
+        for (int b = 0; b < batch; b++)
+        {
+            int length = Active ? lengths[b] : steps;
+            for (int t = 0; t < length / 2; t++)
+            {
+                Span<T> first = sequence.Slice((t * batch + b) * width, width);
+                Span<T> second = sequence.Slice(((length - 1 - t) * batch + b) * width, width);
+                for (int k = 0; k < width; k++)
+                {
+                    (first[k], second[k]) = (second[k], first[k]);
+                }
+            }
+        }
+    }
 }

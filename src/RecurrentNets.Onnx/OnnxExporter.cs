@@ -8,7 +8,7 @@ using static RecurrentNets.Onnx.OnnxProto;
 namespace RecurrentNets.Onnx;
 
 /// <summary>
-/// Writes a <see cref="RecurrentLayer{T}"/> (RNN, LSTM, GRU; stacked, bidirectional), with an optional
+/// Writes a <see cref="RecurrentLayer{T}"/> (RNN, LSTM, GRU; stacked, bidirectional with any merge mode, goBackwards), with an optional
 /// <see cref="Linear{T}"/> head, as an ONNX model that uses the standard <c>RNN</c>, <c>LSTM</c> and <c>GRU</c>
 /// operators (opset <see cref="OpsetVersion"/>), for ONNX Runtime, Triton or TensorRT; or a whole
 /// <see cref="Models.SequenceModel{T}"/> (see <see cref="Export{T}(Models.SequenceModel{T}, string, OnnxExportOptions?)"/>).

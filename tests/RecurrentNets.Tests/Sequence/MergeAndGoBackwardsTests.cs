@@ -382,16 +382,7 @@ public class MergeAndGoBackwardsTests
                 rnn.Forward(x, y);
             }
 
-            for (int i = 0; i < 3; i++)
-            {
-                TrainStep();
-                InferenceStep();
-            }
-
-            long training = SteadyState.AllocatedBytes(_ => TrainStep(), 5);
-            long inference = SteadyState.AllocatedBytes(_ => InferenceStep(), 5);
-            Assert.True(training == 0, $"{training} bytes allocated over 5 steady-state training steps");
-            Assert.True(inference == 0, $"{inference} bytes allocated over 5 steady-state inference calls");
+            EngineTests.AssertStepsAllocateNothing(TrainStep, InferenceStep);
         }
         finally
         {

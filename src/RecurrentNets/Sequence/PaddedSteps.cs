@@ -12,7 +12,7 @@ internal sealed class PaddedSteps<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     private int[] lengths = [];
-    private T[] savedDHidden = [], savedDCell = [];
+    private T[] savedDHidden = [], savedDCell = [], rowScratch = [];
     private int batch, hidden;
 
     /// <summary>Whether some sequence of the current pass is shorter than T.</summary>
@@ -166,9 +166,12 @@ internal sealed class PaddedSteps<T>
         }
     }
 
-    /// <summary><see cref="Reverse(ReadOnlySpan{T}, Span{T}, int, int)"/> in place.</summary>
+    /// <summary><see cref="Reverse(ReadOnlySpan{T}, Span{T}, int, int)"/> in place (rows swapped through one row of
+    /// scratch, grown once).</summary>
     public void ReverseInPlace(Span<T> sequence, int steps, int width)
     {
+        Buffers.Grow(ref rowScratch, width);
+        Span<T> scratch = rowScratch.AsSpan(0, width);
         for (int b = 0; b < batch; b++)
         {
             int length = Active ? lengths[b] : steps;
@@ -176,10 +179,9 @@ internal sealed class PaddedSteps<T>
             {
                 Span<T> first = sequence.Slice((t * batch + b) * width, width);
                 Span<T> second = sequence.Slice(((length - 1 - t) * batch + b) * width, width);
-                for (int k = 0; k < width; k++)
-                {
-                    (first[k], second[k]) = (second[k], first[k]);
-                }
+                first.CopyTo(scratch);
+                second.CopyTo(first);
+                scratch.CopyTo(second);
             }
         }
     }

@@ -170,14 +170,15 @@ internal sealed class LayerPass<T>
     /// <summary>After the forward pass: Backward reads the copy; the caller's array is not held past the call.</summary>
     public void ReleaseInput() => layerInput = inputCopy;
 
-    /// <summary>The input of layer <paramref name="layer"/>, [T·B, I or D·H].</summary>
+    /// <summary>The input of layer <paramref name="layer"/>, [T·B, I or the output width].</summary>
     public ReadOnlySpan<T> LayerInput(int layer)
     {
         int rows = Steps * Batch;
         return layer == 0 ? layerInput.AsSpan(0, rows * InputSize) : LayerOutput(layer - 1);
     }
 
-    /// <summary>The output of layer <paramref name="layer"/>, [T·B, D·H] (after dropout, which writes in place).</summary>
+    /// <summary>The output of layer <paramref name="layer"/>, [T·B, <see cref="OutputSize"/>] (D·H, or H merged; after dropout,
+    /// which writes in place).</summary>
     public Span<T> LayerOutput(int layer)
     {
         int rows = Steps * Batch;

@@ -18,8 +18,9 @@ namespace RecurrentNets.Sequence;
 /// <para>
 /// Per layer and direction, the input projection of all steps is one GEMM before the loop (X[T·B, I]·W_ihᵀ); only
 /// h·W_hhᵀ stays inside it. After the backward loop, dW_ih, dW_hh, the biases and dX are one GEMM (or one column sum)
-/// each over all T·B rows. The output sequence of layer l (both directions concatenated, forward first, as PyTorch)
-/// is the input of layer l + 1, through dropout when it is set. The reverse direction reads the sequence from the
+/// each over all T·B rows. The output sequence of layer l (both directions concatenated, forward first, as PyTorch; or
+/// merged by <see cref="MergeMode"/>, H features, as Keras' <c>Bidirectional</c>) is the input of layer l + 1, through
+/// dropout when it is set. The reverse direction reads the sequence from the
 /// last step to the first, and its output at step t is aligned with input step t. Gradients accumulate into the
 /// parameter block's gradient storage.
 /// </para>

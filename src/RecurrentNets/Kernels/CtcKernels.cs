@@ -234,16 +234,20 @@ internal static class CtcKernels
         return nll;
     }
 
-    /// <summary>ln(e^a + e^b + e^c) per lane: m + ln Σ e^(x − m), m the largest; −∞ when all three are.</summary>
+    /// <summary>ln(e^a + e^b + e^c) per lane: m + ln(1 + e^(n − m) + e^(o − m)), m the largest and n, o the others
+    /// (two exps, not three); −∞ when all three are.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector<T> LogSumExp<T>(Vector<T> a, Vector<T> b, Vector<T> c)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var negInf = new Vector<T>(T.NegativeInfinity);
-        var m = Vector.Max(a, Vector.Max(b, c));
+        var high = Vector.Max(a, b);
+        var m = Vector.Max(high, c);
+        var middle = Vector.Min(high, c);
+        var low = Vector.Min(a, b);
         var empty = Vector.Equals(m, negInf);
         var shift = Vector.ConditionalSelect(empty, Vector<T>.Zero, m);
-        var sum = Exp(a - shift) + Exp(b - shift) + Exp(c - shift);
+        var sum = Vector<T>.One + Exp(middle - shift) + Exp(low - shift);
         return Vector.ConditionalSelect(empty, negInf, shift + Log(sum));
     }
 

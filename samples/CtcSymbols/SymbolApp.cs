@@ -58,7 +58,9 @@ internal static class SymbolApp
         AnsiConsole.MarkupLine($"Wrote {output.FullName}");
         if (markdown is not null)
         {
-            File.WriteAllText(markdown.FullName, table.ToString());
+            File.WriteAllText(markdown.FullName,
+                $"Label error rate on {settings.TestSequences} held-out sequences (K = {settings.Symbols} symbols, noise σ = {settings.Noise}, "
+                + $"BiLSTM {settings.Hidden}+{settings.Hidden}, {settings.Steps} steps of {settings.Batch}, seed {settings.Seed})\n\n" + table);
         }
 
         return 0;

@@ -1,3 +1,4 @@
+using RecurrentNets.Kernels;
 using RecurrentNets.Losses;
 using RecurrentNets.Models;
 using RecurrentNets.Optimizers;
@@ -57,7 +58,7 @@ internal sealed class SymbolTask
             int frames = Math.Max(3, (int)Math.Round(s.BaseDuration * stretch));
             for (int f = 0; f < frames; f++)
             {
-                wave.Add((float)Math.Sin(Math.PI * labels[i] * (f + 0.5) / frames));
+                wave.Add((float)ScalarMath.CosPi((labels[i] * (f + 0.5) / frames) - 0.5)); // sin(π·k·τ)
             }
 
             AddSilence(wave, random.Next(0, 3));
@@ -116,7 +117,7 @@ internal sealed class SymbolTask
         float[] probabilities = Model.PredictProbabilities(batch).AsSpan().ToArray();
         for (int i = 0; i < probabilities.Length; i++)
         {
-            probabilities[i] = MathF.Log(Math.Max(probabilities[i], 1e-30f));
+            probabilities[i] = (float)ScalarMath.Log(Math.Max(probabilities[i], 1e-30f));
         }
 
         return probabilities;
@@ -181,7 +182,8 @@ internal sealed class SymbolTask
 
     private static double Gaussian(Random random)
     {
+        // Box-Muller with the library's CPU-independent log and cos, so the data are the same bits on every CPU.
         double u1 = 1 - random.NextDouble(), u2 = random.NextDouble();
-        return Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
+        return Math.Sqrt(-2 * ScalarMath.Log(u1)) * ScalarMath.CosPi(2 * u2);
     }
 }

@@ -78,12 +78,11 @@ public sealed class LayerNormGruCell<T> : RecurrentCell<T>
     /// <inheritdoc/>
     public override void Forward(in CellStep<T> step)
     {
-        int b = step.BatchSize, h = HiddenSize, gw = GateWidth, e = StepCacheWidth;
+        int h = HiddenSize, gw = GateWidth, e = StepCacheWidth;
 
-        // W_hh h(t-1) for every row, in scratch [B, 3H]; u = its normalisation, in place.
-        Span<T> product = step.Scratch[..(b * gw)];
-        step.Recurrent.Forward(step.RecurrentInput, product, accumulate: false);
-        for (int r = 0; r < b; r++)
+        // W_hh h(t-1) for every row; u = its normalisation, in place.
+        Span<T> product = RowLayerNorm<T>.RecurrentProduct(step, gw);
+        for (int r = 0; r < step.BatchSize; r++)
         {
             Span<T> a = step.Gates.Slice(r * gw, gw), u = product.Slice(r * gw, gw), cache = step.StepCache.Slice(r * e, e);
             input.Forward(a, cache, a, accumulate: false);

@@ -98,12 +98,9 @@ public sealed class LayerNormLstmCell<T> : RecurrentCell<T>
     /// <inheritdoc/>
     public override void Forward(in CellStep<T> step)
     {
-        int b = step.BatchSize, h = HiddenSize, gw = GateWidth, e = StepCacheWidth;
-
-        // W_hh h(t-1) for every row, in scratch [B, 4H].
-        Span<T> product = step.Scratch[..(b * gw)];
-        step.Recurrent.Forward(step.RecurrentInput, product, accumulate: false);
-        for (int r = 0; r < b; r++)
+        int h = HiddenSize, gw = GateWidth, e = StepCacheWidth;
+        Span<T> product = RowLayerNorm<T>.RecurrentProduct(step, gw);
+        for (int r = 0; r < step.BatchSize; r++)
         {
             Span<T> a = step.Gates.Slice(r * gw, gw), cache = step.StepCache.Slice(r * e, e);
 

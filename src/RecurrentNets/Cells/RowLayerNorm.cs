@@ -33,6 +33,14 @@ internal sealed class RowLayerNorm<T>
         Initializers.Constant(gain.Values, 1);
     }
 
+    /// <summary>W_hh h(t-1) (of <see cref="CellStep{T}.RecurrentInput"/>) for every row of the step, [B, G·H] in its scratch.</summary>
+    public static Span<T> RecurrentProduct(in CellStep<T> step, int gateWidth)
+    {
+        Span<T> product = step.Scratch[..(step.BatchSize * gateWidth)];
+        step.Recurrent.Forward(step.RecurrentInput, product, accumulate: false);
+        return product;
+    }
+
     /// <summary>α [n].</summary>
     public ParameterView<T> Gain { get; }
 

@@ -201,18 +201,10 @@ public class LayerNormCellTests
     [InlineData(false)]
     public void TheBatchSplitOverThreadsGivesTheSameBits(bool lstm)
     {
-        var one = Run(lstm, threads: 1, out var planOne);
-        var two = Run(lstm, threads: 2, out var planTwo);
-        Assert.All(planOne.Directions, d => Assert.Equal(LoopStrategy.Serial, d.Forward));
-        if (Environment.ProcessorCount >= 2)
-        {
-            Assert.All(planTwo.Directions, d => Assert.Equal(LoopStrategy.BatchSplit, d.Forward));
-        }
-
-        for (int i = 0; i < one.Length; i++)
-        {
-            Assert.Equal(one[i], two[i]);
-        }
+        var split = Run(lstm, threads: 2, out var plan);
+        Assert.True(Environment.ProcessorCount < 2 || plan.Directions.All(d => d.Forward == LoopStrategy.BatchSplit), "the forward loops were not split");
+        var serial = Run(lstm, threads: 1, out _);
+        Assert.Equal(serial, split);
     }
 
     // Forward and backward of two bidirectional float layers at (T, B, H) = (10, 32, 48): outputs, final state, dL/dx, every gradient.

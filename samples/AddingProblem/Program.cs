@@ -12,7 +12,8 @@ var lengthsOption = new Option<int[]>("--lengths")
 };
 var cellsOption = new Option<string[]>("--cells")
 {
-    Description = "Cells to compare: rnn, lstm, peephole, cifg, gru (repeatable or comma-separated). Default all five.",
+    Description = "Cells to compare: rnn, lstm, peephole, cifg, gru, lnlstm, lngru (the layer-normalised ones; repeatable or "
+        + "comma-separated). Default the first five.",
     AllowMultipleArgumentsPerToken = true,
 };
 var fullOption = new Option<bool>("--full")
@@ -104,7 +105,7 @@ root.SetAction(parseResult =>
     bool full = parseResult.GetValue(fullOption);
     string[] cellNames = SplitCells(parseResult.GetValue(cellsOption));
     var cells = cellNames.Length == 0
-        ? Enum.GetValues<CellKind>()
+        ? [CellKind.Rnn, CellKind.Lstm, CellKind.Peephole, CellKind.Cifg, CellKind.Gru]
         : cellNames.Select(n => CellKinds.TryParse(n, out var k) ? k : default).Distinct().ToArray();
     int[]? lengths = parseResult.GetValue(lengthsOption);
     var settings = new Settings(

@@ -39,6 +39,8 @@ internal sealed class CharLanguageModel
             {
                 CellKind.Lstm => Layer.Lstm(hidden, layers, dropout: between, recurrentDropout: recurrentDropout, forgetBias: 1.0),
                 CellKind.Gru => Layer.Gru(hidden, layers, dropout: between, recurrentDropout: recurrentDropout),
+                CellKind.LnLstm => Layer.LayerNormLstm(hidden, layers, dropout: between, recurrentDropout: recurrentDropout, forgetBias: 1.0),
+                CellKind.LnGru => Layer.LayerNormGru(hidden, layers, dropout: between, recurrentDropout: recurrentDropout),
                 _ => Layer.Rnn(hidden, layers, dropout: between, recurrentDropout: recurrentDropout),
             });
         if (dropout > 0)

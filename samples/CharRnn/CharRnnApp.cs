@@ -7,13 +7,16 @@ using Spectre.Console;
 
 namespace CharRnn;
 
-/// <summary>The recurrent cell: the course's Elman cell, LSTM (Hochreiter and Schmidhuber 1997, forget-gate bias 1) or
-/// GRU (Cho et al. 2014, PyTorch's form).</summary>
+/// <summary>The recurrent cell: the course's Elman cell, LSTM (Hochreiter and Schmidhuber 1997, forget-gate bias 1),
+/// GRU (Cho et al. 2014, PyTorch's form), or the layer-normalised LSTM (Ba, Kiros and Hinton 2016, forget-gate bias 1) and
+/// GRU.</summary>
 internal enum CellKind
 {
     Rnn,
     Lstm,
     Gru,
+    LnLstm,
+    LnGru,
 }
 
 /// <summary>The command-line settings.</summary>
@@ -166,6 +169,8 @@ internal static class CharRnnApp
     {
         RecurrentKind.Lstm => "LSTM",
         RecurrentKind.Gru => "GRU",
+        RecurrentKind.LayerNormLstm => "LN-LSTM",
+        RecurrentKind.LayerNormGru => "LN-GRU",
         _ => "Elman " + elman,
     };
 

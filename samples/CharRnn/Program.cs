@@ -63,7 +63,7 @@ var promptOption = new Option<string[]>("--prompt")
 };
 var cellOption = new Option<CellKind>("--cell")
 {
-    Description = "The recurrent cell: rnn (the course's Elman network), lstm (forget-gate bias 1) or gru.",
+    Description = "The recurrent cell: rnn (the course's Elman network), lstm (forget-gate bias 1), gru, or the layer-normalised lnlstm (forget-gate bias 1) and lngru.",
     DefaultValueFactory = _ => CellKind.Rnn,
 };
 var embeddingOption = new Option<int>("--embedding")

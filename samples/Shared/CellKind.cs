@@ -21,6 +21,12 @@ internal enum CellKind
 
     /// <summary>GRU (Cho et al. 2014, PyTorch form).</summary>
     Gru,
+
+    /// <summary>Layer-normalised LSTM (Ba, Kiros and Hinton 2016).</summary>
+    LayerNormLstm,
+
+    /// <summary>Layer-normalised GRU.</summary>
+    LayerNormGru,
 }
 
 internal static class CellKinds
@@ -31,6 +37,8 @@ internal static class CellKinds
         CellKind.Lstm => "LSTM",
         CellKind.Peephole => "Peephole LSTM",
         CellKind.Cifg => "CIFG LSTM",
+        CellKind.LayerNormLstm => "LN-LSTM",
+        CellKind.LayerNormGru => "LN-GRU",
         _ => "GRU",
     };
 
@@ -39,6 +47,8 @@ internal static class CellKinds
     {
         CellKind.Rnn => new Rnn<float>(inputSize, hiddenSize, random: random, parameters: parameters),
         CellKind.Gru => new Gru<float>(inputSize, hiddenSize, random: random, parameters: parameters),
+        CellKind.LayerNormLstm => new LayerNormLstm<float>(inputSize, hiddenSize, random: random, parameters: parameters, forgetBias: forgetBias),
+        CellKind.LayerNormGru => new LayerNormGru<float>(inputSize, hiddenSize, random: random, parameters: parameters),
         _ => new Lstm<float>(inputSize, hiddenSize, random: random, parameters: parameters,
             peephole: kind == CellKind.Peephole, coupledInputForget: kind == CellKind.Cifg, forgetBias: forgetBias),
     };
@@ -52,6 +62,8 @@ internal static class CellKinds
             case "peephole": kind = CellKind.Peephole; return true;
             case "cifg": kind = CellKind.Cifg; return true;
             case "gru": kind = CellKind.Gru; return true;
+            case "lnlstm" or "ln-lstm": kind = CellKind.LayerNormLstm; return true;
+            case "lngru" or "ln-gru": kind = CellKind.LayerNormGru; return true;
             default: kind = default; return false;
         }
     }

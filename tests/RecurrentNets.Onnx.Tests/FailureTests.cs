@@ -31,6 +31,15 @@ public sealed class FailureTests
     }
 
     [Fact]
+    public void LayerNormalisedCellsAreRefused()
+    {
+        var lstm = Assert.Throws<NotSupportedException>(() => OnnxExporter.ToBytes(new LayerNormLstm<float>(3, 4), null));
+        Assert.Contains("LayerNormLstmCell", lstm.Message, StringComparison.Ordinal);
+        var gru = Assert.Throws<NotSupportedException>(() => OnnxExporter.ToBytes(new LayerNormGru<float>(3, 4, numLayers: 2), null));
+        Assert.Contains("LayerNormGruCell", gru.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void CustomCellInAnUpperLayerIsRefused()
     {
         var layer = new RecurrentLayer<float>(null, 3, 4, 2, (block, l, input, suffix) =>

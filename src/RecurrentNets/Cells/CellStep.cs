@@ -71,7 +71,8 @@ public readonly ref struct CellStep<T>
     /// <summary>[B, H]: C(t), written by the forward step; empty for cells without a cell state.</summary>
     public Span<T> Cell { get; }
 
-    /// <summary>[B, E]: the cell's own per-step cache, kept from forward to backward.</summary>
+    /// <summary>[B, E]: the cell's own per-step cache, kept from forward to backward; what backward writes here reaches
+    /// <see cref="RecurrentCell{T}.AccumulateRecurrentGradients"/>.</summary>
     public Span<T> StepCache { get; }
 
     /// <summary>Backward, [B, H]: on entry, dL/dh(t) (all paths). The cell may overwrite it.</summary>

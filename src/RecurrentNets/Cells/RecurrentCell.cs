@@ -467,11 +467,14 @@ public abstract class RecurrentCell<T>
 
     /// <summary>
     /// After the backward loop: dW_hh += Σ_t dRecurrent(t)ᵀ·h(t-1) and db_hh += Σ_t dRecurrent(t), as one GEMM over
-    /// all T·B rows. Cells whose recurrent product does not take h(t-1) as is override this.
+    /// all T·B rows. Cells whose recurrent product does not take h(t-1) as is override this, and so do cells with
+    /// parameters of their own whose gradients are sums over the steps (they call the base).
     /// </summary>
     /// <param name="recurrentGradient">[T·B, G·H]: dRecurrent of every step.</param>
     /// <param name="hiddenPrev">[T·B, H]: h(t-1) of every step.</param>
-    /// <param name="stepCache">[T·B, E]: the per-step caches.</param>
+    /// <param name="stepCache">[T·B, E]: the per-step caches as the backward steps left them (a cell may write there in
+    /// <see cref="Backward"/> what the gradients of its other parameters need, and form those here: a layer-normalised cell
+    /// keeps dL/dy of each normalisation for its gains and biases).</param>
     /// <param name="rows">T·B.</param>
     public virtual void AccumulateRecurrentGradients(ReadOnlySpan<T> recurrentGradient, ReadOnlySpan<T> hiddenPrev,
         ReadOnlySpan<T> stepCache, int rows)

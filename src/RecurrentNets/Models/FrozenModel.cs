@@ -41,6 +41,7 @@ public sealed class FrozenModel<T>
     private readonly int maxWidth;
     private readonly int maxGateWidth;
     private readonly int maxHidden;
+    private readonly int maxStepCache;
     private readonly int maxSlots = 1;
     private int maxThreads; // 0: null
 
@@ -93,6 +94,7 @@ public sealed class FrozenModel<T>
                     stateSize += op.StateSize;
                     maxGateWidth = Math.Max(maxGateWidth, op.Layer.Cells.Max(c => c.GateWidth));
                     maxHidden = Math.Max(maxHidden, op.Layer.HiddenSize);
+                    maxStepCache = Math.Max(maxStepCache, op.Layer.Cells.Max(c => c.StepCacheWidth));
                     maxSlots = Math.Max(maxSlots, op.Layer.NumLayers * op.Layer.Directions);
                     list.Add(op);
                     CanStream &= op.Layer.Directions == 1 && !op.Layer.GoBackwards;
@@ -510,7 +512,7 @@ public sealed class FrozenModel<T>
         /// <summary>State, for each layer and direction [L·D, B, H]: h and C.</summary>
         public T[] Hidden = [], Cell = [];
 
-        /// <summary>One step's new h, new C [B, H], step cache [B, H] and scratch [B, G·H + H].</summary>
+        /// <summary>One step's new h, new C [B, H], step cache [B, E] and scratch [B, G·H + H].</summary>
         public T[] NewHidden = [], NewCell = [], StepCache = [], Scratch = [];
 
         /// <summary>Grows the buffers for a call of T steps and B rows (never shrinks).</summary>
@@ -529,7 +531,7 @@ public sealed class FrozenModel<T>
             Grow(ref Cell, owner.maxSlots * b * h);
             Grow(ref NewHidden, b * h);
             Grow(ref NewCell, b * h);
-            Grow(ref StepCache, b * h);
+            Grow(ref StepCache, b * owner.maxStepCache);
             Grow(ref Scratch, b * (gw + h));
         }
 

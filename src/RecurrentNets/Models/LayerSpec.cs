@@ -17,6 +17,12 @@ public enum RecurrentKind
 
     /// <summary>GRU (<see cref="Gru{T}"/>; PyTorch <c>nn.GRU</c>).</summary>
     Gru,
+
+    /// <summary>Layer-normalised LSTM (<see cref="LayerNormLstm{T}"/>; Ba, Kiros and Hinton 2016).</summary>
+    LayerNormLstm,
+
+    /// <summary>Layer-normalised GRU (<see cref="LayerNormGru{T}"/>).</summary>
+    LayerNormGru,
 }
 
 /// <summary>How a reduction layer turns a sequence of steps into one step.</summary>
@@ -96,7 +102,8 @@ public sealed record OneHotSpec : LayerSpec
         throw new InvalidOperationException("A one-hot encoding is built by the model as its input stage.");
 }
 
-/// <summary>A stack of recurrent layers on the BPTT engine (<see cref="Rnn{T}"/>, <see cref="Lstm{T}"/>, <see cref="Gru{T}"/>).</summary>
+/// <summary>A stack of recurrent layers on the BPTT engine (<see cref="Rnn{T}"/>, <see cref="Lstm{T}"/>, <see cref="Gru{T}"/>,
+/// <see cref="LayerNormLstm{T}"/>, <see cref="LayerNormGru{T}"/>).</summary>
 /// <param name="Kind">The cell.</param>
 /// <param name="HiddenSize">H. PyTorch: <c>hidden_size</c>.</param>
 public sealed record RecurrentSpec(RecurrentKind Kind, int HiddenSize) : LayerSpec
@@ -140,11 +147,16 @@ public sealed record RecurrentSpec(RecurrentKind Kind, int HiddenSize) : LayerSp
     /// <summary>LSTM only: no input gate, C = f C(t-1) + (1 - f) g.</summary>
     public bool CoupledInputForget { get; init; }
 
-    /// <summary>LSTM only: the forget gate's starting bias (Keras <c>unit_forget_bias</c> uses 1), or null.</summary>
+    /// <summary>LSTM and layer-normalised LSTM only: the forget gate's starting bias (Keras <c>unit_forget_bias</c> uses 1),
+    /// or null.</summary>
     public double? ForgetBias { get; init; }
 
     /// <summary>GRU only: PyTorch's form (true) or Cho et al.'s original (false). ONNX: <c>linear_before_reset</c>.</summary>
     public bool ResetAfterRecurrence { get; init; } = true;
+
+    /// <summary>Layer-normalised cells only: ε of the normalisations, or null for 1e-5 (PyTorch <c>nn.LayerNorm</c>'s
+    /// default <c>eps</c>).</summary>
+    public double? LayerNormEpsilon { get; init; }
 
     /// <summary>RNN only: tanh or relu. PyTorch: <c>nonlinearity</c>.</summary>
     public Activation Nonlinearity { get; init; } = Activation.Tanh;
@@ -162,6 +174,10 @@ public sealed record RecurrentSpec(RecurrentKind Kind, int HiddenSize) : LayerSp
                 Dropout, Peephole, CoupledInputForget, ForgetBias, LearnInitialState, RecurrentDropout, MergeMode, GoBackwards),
             RecurrentKind.Gru => new Gru<T>(context.InputSize, HiddenSize, NumLayers, Bias, context.Random, context.Parameters, Bidirectional,
                 Dropout, ResetAfterRecurrence, LearnInitialState, RecurrentDropout, MergeMode, GoBackwards),
+            RecurrentKind.LayerNormLstm => new LayerNormLstm<T>(context.InputSize, HiddenSize, NumLayers, context.Random, context.Parameters,
+                Bidirectional, Dropout, ForgetBias, LearnInitialState, RecurrentDropout, LayerNormEpsilon ?? 1e-5, MergeMode, GoBackwards),
+            RecurrentKind.LayerNormGru => new LayerNormGru<T>(context.InputSize, HiddenSize, NumLayers, context.Random, context.Parameters,
+                Bidirectional, Dropout, LearnInitialState, RecurrentDropout, LayerNormEpsilon ?? 1e-5, MergeMode, GoBackwards),
             _ => throw new ArgumentOutOfRangeException(nameof(Kind), Kind, "Unknown recurrent kind."),
         };
 
@@ -294,6 +310,45 @@ public static class Layer
         {
             NumLayers = numLayers, Bidirectional = bidirectional, Dropout = dropout, RecurrentDropout = recurrentDropout,
             ResetAfterRecurrence = resetAfterRecurrence, Name = name, MergeMode = mergeMode, GoBackwards = goBackwards,
+        };
+
+    /// <summary>A layer-normalised LSTM stack (<see cref="LayerNormLstm{T}"/>; Ba, Kiros and Hinton 2016).</summary>
+    /// <param name="hiddenSize">H. PyTorch: <c>hidden_size</c>.</param>
+    /// <param name="numLayers">L. PyTorch: <c>num_layers</c>.</param>
+    /// <param name="bidirectional">PyTorch: <c>bidirectional</c>.</param>
+    /// <param name="dropout">Dropout between stacked layers. PyTorch: <c>dropout</c>.</param>
+    /// <param name="recurrentDropout">Keras: <c>recurrent_dropout</c>.</param>
+    /// <param name="forgetBias">The forget gate's starting β_ih, or null (0).</param>
+    /// <param name="epsilon">ε of the normalisations; null for 1e-5. PyTorch: <c>nn.LayerNorm</c>'s <c>eps</c>.</param>
+    /// <param name="name">The module name (parameter prefix); null for <c>rnn</c>.</param>
+    /// <param name="mergeMode">How a bidirectional stack combines its directions. Keras: <c>Bidirectional(merge_mode=...)</c>.</param>
+    /// <param name="goBackwards">Read each sequence from its last step. Keras: <c>go_backwards</c>.</param>
+    public static RecurrentSpec LayerNormLstm(int hiddenSize, int numLayers = 1, bool bidirectional = false, double dropout = 0,
+        double recurrentDropout = 0, double? forgetBias = null, double? epsilon = null, string? name = null,
+        MergeMode mergeMode = MergeMode.Concat, bool goBackwards = false) =>
+        new(RecurrentKind.LayerNormLstm, hiddenSize)
+        {
+            NumLayers = numLayers, Bidirectional = bidirectional, Dropout = dropout, RecurrentDropout = recurrentDropout,
+            ForgetBias = forgetBias, LayerNormEpsilon = epsilon, Name = name, MergeMode = mergeMode, GoBackwards = goBackwards,
+        };
+
+    /// <summary>A layer-normalised GRU stack (<see cref="LayerNormGru{T}"/>).</summary>
+    /// <param name="hiddenSize">H. PyTorch: <c>hidden_size</c>.</param>
+    /// <param name="numLayers">L. PyTorch: <c>num_layers</c>.</param>
+    /// <param name="bidirectional">PyTorch: <c>bidirectional</c>.</param>
+    /// <param name="dropout">Dropout between stacked layers. PyTorch: <c>dropout</c>.</param>
+    /// <param name="recurrentDropout">Keras: <c>recurrent_dropout</c>.</param>
+    /// <param name="epsilon">ε of the normalisations; null for 1e-5. PyTorch: <c>nn.LayerNorm</c>'s <c>eps</c>.</param>
+    /// <param name="name">The module name (parameter prefix); null for <c>rnn</c>.</param>
+    /// <param name="mergeMode">How a bidirectional stack combines its directions. Keras: <c>Bidirectional(merge_mode=...)</c>.</param>
+    /// <param name="goBackwards">Read each sequence from its last step. Keras: <c>go_backwards</c>.</param>
+    public static RecurrentSpec LayerNormGru(int hiddenSize, int numLayers = 1, bool bidirectional = false, double dropout = 0,
+        double recurrentDropout = 0, double? epsilon = null, string? name = null, MergeMode mergeMode = MergeMode.Concat,
+        bool goBackwards = false) =>
+        new(RecurrentKind.LayerNormGru, hiddenSize)
+        {
+            NumLayers = numLayers, Bidirectional = bidirectional, Dropout = dropout, RecurrentDropout = recurrentDropout,
+            LayerNormEpsilon = epsilon, Name = name, MergeMode = mergeMode, GoBackwards = goBackwards,
         };
 
     /// <summary>An Elman RNN stack (PyTorch <c>nn.RNN</c>, Keras <c>SimpleRNN</c>).</summary>

@@ -293,6 +293,23 @@ public class RecurrentLayer<T>
         }
     }
 
+    /// <summary>
+    /// PyTorch's default initialisation of W_ih and W_hh only, U(-1/√H, 1/√H), drawn in parameter order; the cells' other
+    /// parameters keep the values their constructors gave them (a layer-normalised cell's gains 1 and biases 0).
+    /// </summary>
+    protected void InitializeWeights(SeededRandom random)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        foreach (var cell in cells)
+        {
+            Initializers.PyTorchRecurrentDefault(cell.WeightIH, HiddenSize, random);
+            if (cell.WeightHH is not null)
+            {
+                Initializers.PyTorchRecurrentDefault(cell.WeightHH, HiddenSize, random);
+            }
+        }
+    }
+
     /// <summary>A zero state [L·D, batchSize, H] of this stack for <paramref name="batchSize"/> sequences.</summary>
     public RecurrentState<T> CreateState(int batchSize)
     {

@@ -124,6 +124,7 @@ public static class Checkpoint
             ? double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double d) ? d : throw new InvalidDataException($"{path}: '{key}' is '{v}', not a number.")
             : 0;
 
+        double LayerNormEpsilon() => metadata.ContainsKey("layer_norm_eps") ? Real("layer_norm_eps") : 1e-5;
         string model = Get("model");
         int input = Int("input_size"), hidden = Int("hidden_size"), layers = Int("num_layers");
         bool bias = Bool("bias", true), bidirectional = Bool("bidirectional"), learn = Bool("learn_initial_state");
@@ -147,7 +148,11 @@ public static class Checkpoint
                 Bool("coupled_input_forget"), null, learn, recurrentDropout, mergeMode, goBackwards),
             "GRU" => new Sequence.Gru<T>(input, hidden, layers, bias, null, null, bidirectional, dropout, Bool("reset_after_recurrence", true),
                 learn, recurrentDropout, mergeMode, goBackwards),
-            string other => throw new InvalidDataException($"{path}: model '{other}' is not RNN, LSTM or GRU."),
+            "LayerNormLSTM" => new Sequence.LayerNormLstm<T>(input, hidden, layers, null, null, bidirectional, dropout, null, learn, recurrentDropout,
+                LayerNormEpsilon(), mergeMode, goBackwards),
+            "LayerNormGRU" => new Sequence.LayerNormGru<T>(input, hidden, layers, null, null, bidirectional, dropout, learn, recurrentDropout,
+                LayerNormEpsilon(), mergeMode, goBackwards),
+            string other => throw new InvalidDataException($"{path}: model '{other}' is not RNN, LSTM, GRU, LayerNormLSTM or LayerNormGRU."),
         };
         Load(path, layer.Parameters, nonFinite: nonFinite);
         return layer;

@@ -41,7 +41,7 @@ internal static class SameBitsProbe
         new("h", 37, 2, false, 3, 8, true, true, false, GoBackwards: true),
     ];
 
-    internal static readonly string[] Kinds = ["rnn-tanh", "rnn-relu", "lstm", "lstm-peep", "lstm-cifg", "lstm-cifg-peep", "gru", "gru-cho"];
+    internal static readonly string[] Kinds = ["rnn-tanh", "rnn-relu", "lstm", "lstm-peep", "lstm-cifg", "lstm-cifg-peep", "gru", "gru-cho", "lnlstm", "lngru"];
 
     internal static ulong Hash<T>(ReadOnlySpan<T> values) where T : unmanaged
     {
@@ -68,6 +68,8 @@ internal static class SameBitsProbe
             "lstm-cifg-peep" => Layer.Lstm(c.Hidden, c.Layers, c.Bidirectional, c.Dropout, c.RecurrentDropout, peephole: true, coupledInputForget: true),
             "gru" => Layer.Gru(c.Hidden, c.Layers, c.Bidirectional, c.Dropout, c.RecurrentDropout),
             "gru-cho" => Layer.Gru(c.Hidden, c.Layers, c.Bidirectional, c.Dropout, c.RecurrentDropout, resetAfterRecurrence: false),
+            "lnlstm" => Layer.LayerNormLstm(c.Hidden, c.Layers, c.Bidirectional, c.Dropout, c.RecurrentDropout, forgetBias: 1),
+            "lngru" => Layer.LayerNormGru(c.Hidden, c.Layers, c.Bidirectional, c.Dropout, c.RecurrentDropout),
             _ => throw new ArgumentException(kind),
         };
         model.Add(spec with { MergeMode = c.Merge, GoBackwards = c.GoBackwards });

@@ -30,6 +30,8 @@ public class SameBitsTests(ITestOutputHelper output)
         ["float lstm-cifg-peep"] = 0x95dec713101d98f8, ["double lstm-cifg-peep"] = 0x5d8df2ca83c5c99f,
         ["float gru"] = 0x74744d2633e78763, ["double gru"] = 0x3776fe9d66333ee1,
         ["float gru-cho"] = 0xbf232000c5c17c79, ["double gru-cho"] = 0x827132e177607f81,
+        ["float lnlstm"] = 0xd1a3b5590bec96c2, ["double lnlstm"] = 0x1f673698b0b6f087,
+        ["float lngru"] = 0x460b5365721426e7, ["double lngru"] = 0x181cc3a18691c31f,
         ["float fit"] = 0x68b4da24ae844f49, ["double fit"] = 0x506b839137769f1b,
         ["double reservoir"] = 0x5cc0a949c9b5e31c, ["float reservoir"] = 0xaf5fcc7b944d797d,
         ["double r2n2"] = 0x7bbe8b976c4e2926,
@@ -53,6 +55,8 @@ public class SameBitsTests(ITestOutputHelper output)
         ["float lstm-cifg-peep"] = 0x0a2df65b9980c1cd, ["double lstm-cifg-peep"] = 0x3843d016ef37b08e,
         ["float gru"] = 0xa8cd3638a3a5531d, ["double gru"] = 0xb95264d19e9f0c4a,
         ["float gru-cho"] = 0x72672fc8f22eaa9b, ["double gru-cho"] = 0x349571f025ef65e9,
+        ["float lnlstm"] = 0x865d28234c73ea5e, ["double lnlstm"] = 0xbc3e813f1b3c8491,
+        ["float lngru"] = 0x6be7d7989d3bf7bc, ["double lngru"] = 0xbbf25cab051614a3,
     };
 
     /// <summary>Cases f (H = 37, two bidirectional layers merged by mul, B = 32, dropout), g (H = 5, merged by ave, B = 3,

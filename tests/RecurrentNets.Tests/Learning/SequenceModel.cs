@@ -26,6 +26,12 @@ public enum CellKind
 
     /// <summary>GRU (Cho et al. 2014, PyTorch form).</summary>
     Gru,
+
+    /// <summary>Layer-normalised LSTM (Ba, Kiros and Hinton 2016).</summary>
+    LayerNormLstm,
+
+    /// <summary>Layer-normalised GRU.</summary>
+    LayerNormGru,
 }
 
 /// <summary>
@@ -49,6 +55,8 @@ internal sealed class SequenceModel
         {
             CellKind.Rnn => new Rnn<float>(inputSize, hiddenSize, random: random, parameters: Parameters),
             CellKind.Gru => new Gru<float>(inputSize, hiddenSize, random: random, parameters: Parameters),
+            CellKind.LayerNormLstm => new LayerNormLstm<float>(inputSize, hiddenSize, random: random, parameters: Parameters, forgetBias: forgetBias),
+            CellKind.LayerNormGru => new LayerNormGru<float>(inputSize, hiddenSize, random: random, parameters: Parameters),
             _ => new Lstm<float>(inputSize, hiddenSize, random: random, parameters: Parameters,
                 peephole: kind == CellKind.PeepholeLstm, coupledInputForget: kind == CellKind.CifgLstm, forgetBias: forgetBias),
         };

@@ -38,6 +38,12 @@ if (args is ["spectral", ..])
     return RecurrentNets.Benchmarks.SpectralRadiusTiming.Run(args[1..]);
 }
 
+// `attention-decode` times a greedy decoding step with and without attention (see AttentionDecodeTiming).
+if (args is ["attention-decode", ..])
+{
+    return RecurrentNets.Benchmarks.AttentionDecodeTiming.Run(args[1..]);
+}
+
 // `probe` times the parts of one recurrent step separately (see StepProbe).
 if (args.Length > 0 && args[0] == "probe")
 {

@@ -100,7 +100,9 @@ internal static class AttentionDecodeTiming
         }
 
         Console.WriteLine($"Greedy decoding step, LSTM encoder-decoder (float), H = E = {hidden}, source steps {sourceSteps}, batch {batch}, V = {vocabulary}; {rounds} rounds");
-        Console.WriteLine($"vector width {System.Numerics.Vector<float>.Count * 32} bits, {Environment.ProcessorCount} processors");
+        string path = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512"
+            : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "AVX2" : "Vector128";
+        Console.WriteLine($"vector path {path}, {Environment.ProcessorCount} processors, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
         Console.WriteLine();
         Console.WriteLine("| attention | µs per step (median) | ratio to none (median per round) | overhead per step |");
         Console.WriteLine("|---|---:|---:|---:|");

@@ -80,7 +80,7 @@ internal static class Seq2SeqApp
         grid.AddRow("Attention", Markup.Escape(string.Join(", ", settings.Attentions.Select(a => a.ToString().ToLowerInvariant()))
             + " (Luong's global attention: h~ = tanh(W_c [c; h]) feeds the output layer)"));
         grid.AddRow("Model", Markup.Escape($"embedding {settings.Embedding} -> encoder {settings.Layers}x{settings.Hidden} -> final state -> "
-            + $"decoder {settings.Layers}x{settings.Hidden} -> linear {NumberWords.TargetVocabularySize}, softmax cross-entropy"));
+            + $"decoder {settings.Layers}x{settings.Hidden} -> (with attention: tanh(W_c [context; h])) -> linear {NumberWords.TargetVocabularySize}, softmax cross-entropy"));
         grid.AddRow("Training", Markup.Escape($"{settings.Steps:N0} Adam steps of {settings.Batch} fresh training numbers, teacher forcing, "
             + $"lr {settings.LearningRate:G3} (cosine to 0), clip norm {settings.ClipNorm:G}"));
         grid.AddRow("Evaluation", Markup.Escape($"greedy decoding; curve every {settings.EvaluateEvery} steps on {settings.CurveTestSize:N0} held-out numbers, "

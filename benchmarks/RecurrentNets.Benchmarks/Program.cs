@@ -44,6 +44,12 @@ if (args is ["attention-decode", ..])
     return RecurrentNets.Benchmarks.AttentionDecodeTiming.Run(args[1..]);
 }
 
+// `ctc [--threads 1,2] [--rounds 7] [--calls 30]` alternates our CTC loss with libtorch's ctc_loss via python3-torch (see CtcBenchmarks).
+if (args is ["ctc", ..])
+{
+    return RecurrentNets.Benchmarks.CtcBenchmarks.RunVersusTorch(args[1..]);
+}
+
 // `probe` times the parts of one recurrent step separately (see StepProbe).
 if (args.Length > 0 && args[0] == "probe")
 {

@@ -139,7 +139,7 @@ public static partial class OnnxExporter
                 // dropout is bidirectional.
                 inputDirections = specs[i] switch
                 {
-                    RecurrentSpec recurrentSpec => recurrentSpec.Bidirectional ? 2 : 1,
+                    RecurrentSpec recurrentSpec => recurrentSpec.Bidirectional && recurrentSpec.MergeMode == Sequence.MergeMode.Concat ? 2 : 1,
                     DropoutSpec => inputDirections,
                     _ => 1,
                 };

@@ -8,7 +8,7 @@ using static RecurrentNets.Onnx.OnnxProto;
 namespace RecurrentNets.Onnx;
 
 /// <summary>
-/// Writes a <see cref="RecurrentLayer{T}"/> (RNN, LSTM, GRU; stacked, bidirectional), with an optional
+/// Writes a <see cref="RecurrentLayer{T}"/> (RNN, LSTM, GRU; stacked, bidirectional with any merge mode, goBackwards), with an optional
 /// <see cref="Linear{T}"/> head, as an ONNX model that uses the standard <c>RNN</c>, <c>LSTM</c> and <c>GRU</c>
 /// operators (opset <see cref="OpsetVersion"/>), for ONNX Runtime, Triton or TensorRT; or a whole
 /// <see cref="Models.SequenceModel{T}"/> (see <see cref="Export{T}(Models.SequenceModel{T}, string, OnnxExportOptions?)"/>).
@@ -276,10 +276,19 @@ public static partial class OnnxExporter
             }
         }
 
-        // The stack reading x [T, B, I] and writing y [T, B, D·H], one operator node per layer; returns each layer's Y_h
-        // (and Y_c) names. withLengths feeds sequence_lens to every node.
+        // The stack reading x [T, B, I] and writing y [T, B, D·H] (H when merged), one operator node per layer; returns each
+        // layer's Y_h (and Y_c) names. withLengths feeds sequence_lens to every node. A goBackwards stack is a forward one
+        // on the input reversed within each length: ONNX's direction "reverse" would give its outputs aligned with the
+        // input steps, not in reading order, so it is not used.
         private (string[] Hidden, string[] Cell) AddRecurrent(RecurrentLayer<T> layer, string prefix, string x, string y, bool withLengths)
         {
+            if (layer.GoBackwards)
+            {
+                x = withLengths
+                    ? Op("ReverseSequence", $"{prefix}reversed_input", [x, LengthsInt64()], Attribute("batch_axis", 1L), Attribute("time_axis", 0L))
+                    : Op("Slice", $"{prefix}reversed_input", [x, Constant(-1), Constant(long.MinValue), Constant(0), Constant(-1)]);
+            }
+
             var hidden = new string[layer.NumLayers];
             var cell = new string[layer.NumLayers];
             for (int l = 0; l < layer.NumLayers; l++)
@@ -395,10 +404,29 @@ public static partial class OnnxExporter
             string[] nodeOutputs = lstmNode ? [$"{name}_Y", $"{name}_Y_h", $"{name}_Y_c"] : [$"{name}_Y", $"{name}_Y_h"];
             nodes.Add(Node(op, $"{name}_{op.ToLowerInvariant()}", [.. nodeInputs], nodeOutputs, [.. attributes]));
 
+            if (directions == 2 && layer.MergeMode != MergeMode.Concat)
+            {
+                AddMerge(layer.MergeMode, name, h, y);
+                return ($"{name}_Y_h", lstmNode ? $"{name}_Y_c" : "");
+            }
+
             // Y [T, D, B, H] → [T, B, D, H] → [T, B, D·H] (forward first, as our output).
             string tbdh = Op("Transpose", $"{name}_Y_tbdh", [$"{name}_Y"], Attribute("perm", new long[] { 0, 2, 1, 3 }));
             Op("Reshape", y, [tbdh, Constant(0, 0, -1)]);
             return ($"{name}_Y_h", lstmNode ? $"{name}_Y_c" : "");
+        }
+
+        // Y [T, 2, B, H] → y [T, B, H]: Y[:, 0] + Y[:, 1], Y[:, 0] ⊙ Y[:, 1], or their sum times ½ (the engine's order).
+        private void AddMerge(MergeMode merge, string name, int h, string y)
+        {
+            string forward = Slice($"{name}_Y_forward", $"{name}_Y", 0, 1, 1), reverse = Slice($"{name}_Y_reverse", $"{name}_Y", 1, 2, 1);
+            string merged = Op(merge == MergeMode.Multiply ? "Mul" : "Add", $"{name}_Y_merged", [forward, reverse]);
+            if (merge == MergeMode.Average)
+            {
+                merged = Op("Mul", $"{name}_Y_average", [merged, FloatInitializer($"{name}_half", [T.CreateTruncating(0.5)])]);
+            }
+
+            Op("Reshape", y, [merged, Constant(0, -1, h)]);
         }
 
         // The initial h or C of layer l, [D, B, H]: a slice of the graph input, the learned state broadcast, or none (zeros).

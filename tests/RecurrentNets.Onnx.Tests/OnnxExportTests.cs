@@ -24,6 +24,8 @@ public sealed class OnnxExportTests(ITestOutputHelper log)
         "rnn-2layers", "lstm-2layers", "gru-2layers",
         "rnn-bidirectional", "lstm-bidirectional", "lstm-cifg-peephole-bidirectional", "gru-bidirectional", "gru-cho-bidirectional",
         "lstm-2layers-bidirectional", "gru-nobias", "lstm-nobias",
+        "rnn-bidirectional-sum", "lstm-bidirectional-mul", "gru-bidirectional-ave", "lstm-2layers-bidirectional-ave",
+        "gru-2layers-bidirectional-mul", "rnn-gobackwards", "lstm-peephole-gobackwards", "gru-2layers-gobackwards",
     };
 
     private static RecurrentLayer<float> Build(string name, bool learnInitialState = false)
@@ -35,15 +37,21 @@ public sealed class OnnxExportTests(ITestOutputHelper log)
 
         // Dropout is set to check that the export is the inference model.
         double dropout = layers > 1 ? 0.3 : 0;
+        var mergeMode = name.EndsWith("-sum", StringComparison.Ordinal) ? MergeMode.Sum
+            : name.EndsWith("-mul", StringComparison.Ordinal) ? MergeMode.Multiply
+            : name.EndsWith("-ave", StringComparison.Ordinal) ? MergeMode.Average : MergeMode.Concat;
+        bool goBackwards = name.Contains("gobackwards", StringComparison.Ordinal);
         RecurrentLayer<float> layer = name.Split('-')[0] switch
         {
             "rnn" => new Rnn<float>(I, H, layers, name.Contains("relu", StringComparison.Ordinal) ? Activation.Relu : Activation.Tanh,
-                bias, random, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState),
+                bias, random, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState, mergeMode: mergeMode,
+                goBackwards: goBackwards),
             "gru" => new Gru<float>(I, H, layers, bias, random, bidirectional: bidirectional, dropout: dropout,
-                resetAfterRecurrence: !name.Contains("cho", StringComparison.Ordinal), learnInitialState: learnInitialState, recurrentDropout: 0.2),
+                resetAfterRecurrence: !name.Contains("cho", StringComparison.Ordinal), learnInitialState: learnInitialState, recurrentDropout: 0.2,
+                mergeMode: mergeMode, goBackwards: goBackwards),
             _ => new Lstm<float>(I, H, layers, bias, random, bidirectional: bidirectional, dropout: dropout,
                 peephole: name.Contains("peephole", StringComparison.Ordinal), coupledInputForget: name.Contains("cifg", StringComparison.Ordinal),
-                learnInitialState: learnInitialState),
+                learnInitialState: learnInitialState, mergeMode: mergeMode, goBackwards: goBackwards),
         };
         if (learnInitialState)
         {

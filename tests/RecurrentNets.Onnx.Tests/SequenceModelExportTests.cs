@@ -23,6 +23,7 @@ public sealed class SequenceModelExportTests(ITestOutputHelper log)
         "lstm-2layers-bidirectional-laststep-linear", "tokens-embedding-gru-linear", "gru-cho-mean-linear", "rnn-relu-2layers-dropout",
         "lstm-peephole-cifg-learned-state-laststep-linear", "tdnn-lstm-laststep-linear", "tdnn-sigmoid-nobias-bigru-mean",
         "bilstm-dropout-laststep", "tokens-embedding-birnn-laststep-linear-mean", "tokens-onehot-rnn-linear",
+        "bilstm-sum-dropout-laststep", "bigru-2layers-mul-bilstm-ave-linear", "lstm-go-backwards-2layers-laststep-linear",
     };
 
     private static SequenceModel<float> Build(string name)
@@ -63,6 +64,17 @@ public sealed class SequenceModelExportTests(ITestOutputHelper log)
             case "bilstm-dropout-laststep":
                 // Dropout keeps the [forward, reverse] layout: LastStep still takes the reverse half at step 0.
                 model.Add(Layer.Lstm(5, bidirectional: true)).Add(Layer.Dropout(0.2)).Add(Layer.LastStep());
+                break;
+            case "bilstm-sum-dropout-laststep":
+                // A merged output has no halves: LastStep takes the last valid step of all H features.
+                model.Add(Layer.Lstm(5, bidirectional: true, mergeMode: MergeMode.Sum)).Add(Layer.Dropout(0.2)).Add(Layer.LastStep());
+                break;
+            case "bigru-2layers-mul-bilstm-ave-linear":
+                model.Add(Layer.Gru(5, numLayers: 2, bidirectional: true, mergeMode: MergeMode.Multiply))
+                    .Add(Layer.Lstm(4, bidirectional: true, mergeMode: MergeMode.Average)).Add(Layer.Linear(2));
+                break;
+            case "lstm-go-backwards-2layers-laststep-linear":
+                model.Add(Layer.Lstm(5, numLayers: 2, goBackwards: true)).Add(Layer.LastStep()).Add(Layer.Linear(2));
                 break;
             case "tokens-onehot-rnn-linear":
                 model.Add(Layer.OneHot()).Add(Layer.Rnn(5)).Add(Layer.Linear(Vocabulary));

@@ -22,11 +22,13 @@ public static class CrossEntropyLoss
     /// <param name="reduction">Mean over counted rows, or sum.</param>
     /// <returns>The loss (0 when every row is ignored).</returns>
     /// <exception cref="ArgumentException">Lengths disagree or a target is C or more.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="reduction"/> is not Mean or Sum.</exception>
     public static double Compute<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> targets, int classes, Span<T> dLogits,
         LossReduction reduction = LossReduction.Mean)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
+        LossReductionCheck.MeanOrSum(reduction);
         int rows = targets.Length;
         if (logits.Length != (long)rows * classes)
         {
@@ -106,6 +108,7 @@ public static class CrossEntropyLoss
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
+        LossReductionCheck.MeanOrSum(reduction);
         if (targetProbabilities.Length != logits.Length)
         {
             throw new ArgumentException($"targetProbabilities has {targetProbabilities.Length} elements but logits has {logits.Length}.", nameof(targetProbabilities));

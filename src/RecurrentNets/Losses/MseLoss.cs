@@ -11,6 +11,7 @@ public static class MseLoss
     /// <param name="dPrediction">Receives (overwritten) dL/dŷ; pass an empty span for the loss alone.</param>
     /// <param name="reduction">Mean over all elements, or sum.</param>
     /// <exception cref="ArgumentException">Lengths disagree or are zero.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="reduction"/> is not Mean or Sum.</exception>
     public static double Compute<T>(ReadOnlySpan<T> prediction, ReadOnlySpan<T> target, Span<T> dPrediction,
         LossReduction reduction = LossReduction.Mean)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -39,6 +40,7 @@ public static class MseLoss
     /// <param name="reduction">Mean over the counted elements, or sum.</param>
     /// <returns>The loss (0 when nothing counts).</returns>
     /// <exception cref="ArgumentException">Lengths disagree.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="reduction"/> is not Mean or Sum.</exception>
     public static double Compute<T>(ReadOnlySpan<T> prediction, ReadOnlySpan<T> target, ReadOnlySpan<bool> mask, Span<T> dPrediction,
         LossReduction reduction = LossReduction.Mean)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -62,6 +64,7 @@ public static class MseLoss
         Span<T> dPrediction, LossReduction reduction)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        LossReductionCheck.MeanOrSum(reduction);
         bool wantGradient = !dPrediction.IsEmpty;
         if (wantGradient && dPrediction.Length != prediction.Length)
         {

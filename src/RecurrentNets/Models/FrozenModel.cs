@@ -95,7 +95,7 @@ public sealed class FrozenModel<T>
                     maxHidden = Math.Max(maxHidden, op.Layer.HiddenSize);
                     maxSlots = Math.Max(maxSlots, op.Layer.NumLayers * op.Layer.Directions);
                     list.Add(op);
-                    CanStream &= op.Layer.Directions == 1;
+                    CanStream &= op.Layer.Directions == 1 && !op.Layer.GoBackwards;
                     break;
                 case LinearAdapter<T> linear:
                     list.Add(new LinearOp(linear.Linear));
@@ -311,7 +311,7 @@ public sealed class FrozenModel<T>
     {
         if (!CanStream)
         {
-            throw new NotSupportedException("The model has a bidirectional layer: it needs the whole sequence and cannot run as streams.");
+            throw new NotSupportedException("The model has a bidirectional or goBackwards layer: it needs the whole sequence and cannot run as streams.");
         }
     }
 
@@ -690,11 +690,19 @@ public sealed class FrozenModel<T>
 
         /// <summary>
         /// The stack over T steps of B rows from the state in the workspace (left there at the end): x [T, B, I] to
-        /// y [T, B, D·H]. Past its length a row's output is zero and its state is kept.
+        /// y [T, B, D·H] (H when the directions merge). Past its length a row's output is zero and its state is kept. A
+        /// goBackwards stack reads each row's steps reversed within its length (copied to Below first).
         /// </summary>
         public void Run(Workspace work, ReadOnlySpan<T> x, int steps, int rows, ReadOnlySpan<int> lengths, Span<T> y)
         {
-            int h = Layer.HiddenSize, directions = Layer.Directions, width = directions * h, n = steps * rows;
+            int h = Layer.HiddenSize, directions = Layer.Directions, width = Layer.OutputSize, n = steps * rows;
+            if (Layer.GoBackwards)
+            {
+                Span<T> reversed = work.Below.AsSpan(0, n * Layer.InputSize);
+                PaddedSteps<T>.Reverse(x, reversed, steps, rows, Layer.InputSize, lengths);
+                x = reversed;
+            }
+
             for (int l = 0; l < Layer.NumLayers; l++)
             {
                 // Layer l reads x (l = 0) or the layer below (in Below); the top layer writes y, the others LayerOutput,
@@ -732,6 +740,8 @@ public sealed class FrozenModel<T>
             Span<T> hidden = work.Hidden.AsSpan(k * state, state), cellState = work.Cell.AsSpan(k * state, state);
             Span<T> newHidden = work.NewHidden.AsSpan(0, state), newCell = work.NewCell.AsSpan(0, state);
             bool hasCell = cell.HasCellState;
+            var merge = direction == 1 ? Layer.MergeMode : MergeMode.Concat;
+            int column = merge == MergeMode.Concat ? direction * h : 0;
             for (int s = 0; s < steps; s++)
             {
                 int t = direction == 0 ? s : steps - 1 - s;
@@ -744,7 +754,7 @@ public sealed class FrozenModel<T>
                 cell.Forward(step);
                 for (int b = 0; b < rows; b++)
                 {
-                    Span<T> yr = output.Slice((t * rows + b) * width + direction * h, h);
+                    Span<T> yr = output.Slice((t * rows + b) * width + column, h);
                     if (!lengths.IsEmpty && t >= lengths[b])
                     {
                         // Padding: no output, the state stays (the reverse direction starts at the last valid step).
@@ -758,8 +768,31 @@ public sealed class FrozenModel<T>
                         newCell.Slice(b * h, h).CopyTo(cellState.Slice(b * h, h));
                     }
 
-                    hidden.Slice(b * h, h).CopyTo(yr);
+                    Merge(merge, hidden.Slice(b * h, h), yr);
                 }
+            }
+        }
+
+        // The reverse direction's h_r(t) into y(t), which holds h_f(t) when the directions merge (the engine's operations in
+        // the engine's order, so the bits agree): concat copies it into its own columns.
+        private static void Merge(MergeMode merge, ReadOnlySpan<T> hr, Span<T> y)
+        {
+            switch (merge)
+            {
+                case MergeMode.Concat:
+                    hr.CopyTo(y);
+                    break;
+                case MergeMode.Multiply:
+                    TP.Multiply(y, hr, y);
+                    break;
+                default:
+                    TP.Add(y, hr, y);
+                    if (merge == MergeMode.Average)
+                    {
+                        TP.Multiply(y, T.CreateTruncating(0.5), y);
+                    }
+
+                    break;
             }
         }
     }

@@ -104,8 +104,23 @@ public sealed record RecurrentSpec(RecurrentKind Kind, int HiddenSize) : LayerSp
     /// <summary>L. PyTorch: <c>num_layers</c>.</summary>
     public int NumLayers { get; init; } = 1;
 
-    /// <summary>PyTorch: <c>bidirectional</c>. The output is [forward, reverse], 2H features.</summary>
+    /// <summary>PyTorch: <c>bidirectional</c>. The output is [forward, reverse], 2H features, or H when
+    /// <see cref="MergeMode"/> is not concat.</summary>
     public bool Bidirectional { get; init; }
+
+    /// <summary>How a bidirectional stack combines its directions (<see cref="Sequence.MergeMode"/>; concat by default).
+    /// Keras: <c>Bidirectional(merge_mode=...)</c>; saved under <c>merge_mode</c> as Keras names it (<c>concat</c>,
+    /// <c>sum</c>, <c>mul</c>, <c>ave</c>), and left out when concat, so an architecture saved before the option reads
+    /// and saves the same. A layer after a merged one reads its H features (a <see cref="Reduction.LastStep"/> takes the
+    /// merged output's last valid step).</summary>
+    [JsonConverter(typeof(MergeModeJsonConverter))]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public MergeMode MergeMode { get; init; }
+
+    /// <summary>A one-direction stack reads each sequence backwards and returns its outputs in that order (see
+    /// <see cref="RecurrentLayer{T}.GoBackwards"/>). Keras: <c>go_backwards</c>; saved only when true.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool GoBackwards { get; init; }
 
     /// <summary>Dropout between stacked layers. PyTorch: <c>dropout</c>.</summary>
     public double Dropout { get; init; }
@@ -142,11 +157,11 @@ public sealed record RecurrentSpec(RecurrentKind Kind, int HiddenSize) : LayerSp
         where T : unmanaged, IFloatingPointIeee754<T> => Kind switch
         {
             RecurrentKind.Rnn => new Rnn<T>(context.InputSize, HiddenSize, NumLayers, Nonlinearity, Bias, context.Random, context.Parameters,
-                Bidirectional, Dropout, LearnInitialState, RecurrentDropout),
+                Bidirectional, Dropout, LearnInitialState, RecurrentDropout, MergeMode, GoBackwards),
             RecurrentKind.Lstm => new Lstm<T>(context.InputSize, HiddenSize, NumLayers, Bias, context.Random, context.Parameters, Bidirectional,
-                Dropout, Peephole, CoupledInputForget, ForgetBias, LearnInitialState, RecurrentDropout),
+                Dropout, Peephole, CoupledInputForget, ForgetBias, LearnInitialState, RecurrentDropout, MergeMode, GoBackwards),
             RecurrentKind.Gru => new Gru<T>(context.InputSize, HiddenSize, NumLayers, Bias, context.Random, context.Parameters, Bidirectional,
-                Dropout, ResetAfterRecurrence, LearnInitialState, RecurrentDropout),
+                Dropout, ResetAfterRecurrence, LearnInitialState, RecurrentDropout, MergeMode, GoBackwards),
             _ => throw new ArgumentOutOfRangeException(nameof(Kind), Kind, "Unknown recurrent kind."),
         };
 
@@ -250,12 +265,16 @@ public static class Layer
     /// <param name="coupledInputForget">No input gate (CIFG).</param>
     /// <param name="forgetBias">The forget gate's starting bias, or null (PyTorch's default initialisation).</param>
     /// <param name="name">The module name (parameter prefix); null for <c>rnn</c>.</param>
+    /// <param name="mergeMode">How the two directions combine. Keras: <c>merge_mode</c>.</param>
+    /// <param name="goBackwards">Read each sequence backwards (one direction). Keras: <c>go_backwards</c>.</param>
     public static RecurrentSpec Lstm(int hiddenSize, int numLayers = 1, bool bidirectional = false, double dropout = 0,
-        double recurrentDropout = 0, bool peephole = false, bool coupledInputForget = false, double? forgetBias = null, string? name = null) =>
+        double recurrentDropout = 0, bool peephole = false, bool coupledInputForget = false, double? forgetBias = null, string? name = null,
+        MergeMode mergeMode = MergeMode.Concat, bool goBackwards = false) =>
         new(RecurrentKind.Lstm, hiddenSize)
         {
             NumLayers = numLayers, Bidirectional = bidirectional, Dropout = dropout, RecurrentDropout = recurrentDropout,
             Peephole = peephole, CoupledInputForget = coupledInputForget, ForgetBias = forgetBias, Name = name,
+            MergeMode = mergeMode, GoBackwards = goBackwards,
         };
 
     /// <summary>A GRU stack (PyTorch <c>nn.GRU</c>, Keras <c>GRU</c>).</summary>
@@ -266,12 +285,15 @@ public static class Layer
     /// <param name="recurrentDropout">Keras: <c>recurrent_dropout</c>.</param>
     /// <param name="resetAfterRecurrence">PyTorch's form (true) or Cho et al.'s original (false).</param>
     /// <param name="name">The module name (parameter prefix); null for <c>rnn</c>.</param>
+    /// <param name="mergeMode">How the two directions combine. Keras: <c>merge_mode</c>.</param>
+    /// <param name="goBackwards">Read each sequence backwards (one direction). Keras: <c>go_backwards</c>.</param>
     public static RecurrentSpec Gru(int hiddenSize, int numLayers = 1, bool bidirectional = false, double dropout = 0,
-        double recurrentDropout = 0, bool resetAfterRecurrence = true, string? name = null) =>
+        double recurrentDropout = 0, bool resetAfterRecurrence = true, string? name = null, MergeMode mergeMode = MergeMode.Concat,
+        bool goBackwards = false) =>
         new(RecurrentKind.Gru, hiddenSize)
         {
             NumLayers = numLayers, Bidirectional = bidirectional, Dropout = dropout, RecurrentDropout = recurrentDropout,
-            ResetAfterRecurrence = resetAfterRecurrence, Name = name,
+            ResetAfterRecurrence = resetAfterRecurrence, Name = name, MergeMode = mergeMode, GoBackwards = goBackwards,
         };
 
     /// <summary>An Elman RNN stack (PyTorch <c>nn.RNN</c>, Keras <c>SimpleRNN</c>).</summary>
@@ -282,12 +304,15 @@ public static class Layer
     /// <param name="dropout">Dropout between stacked layers. PyTorch: <c>dropout</c>.</param>
     /// <param name="recurrentDropout">Keras: <c>recurrent_dropout</c>.</param>
     /// <param name="name">The module name (parameter prefix); null for <c>rnn</c>.</param>
+    /// <param name="mergeMode">How the two directions combine. Keras: <c>merge_mode</c>.</param>
+    /// <param name="goBackwards">Read each sequence backwards (one direction). Keras: <c>go_backwards</c>.</param>
     public static RecurrentSpec Rnn(int hiddenSize, int numLayers = 1, Activation nonlinearity = Activation.Tanh,
-        bool bidirectional = false, double dropout = 0, double recurrentDropout = 0, string? name = null) =>
+        bool bidirectional = false, double dropout = 0, double recurrentDropout = 0, string? name = null,
+        MergeMode mergeMode = MergeMode.Concat, bool goBackwards = false) =>
         new(RecurrentKind.Rnn, hiddenSize)
         {
             NumLayers = numLayers, Nonlinearity = nonlinearity, Bidirectional = bidirectional, Dropout = dropout,
-            RecurrentDropout = recurrentDropout, Name = name,
+            RecurrentDropout = recurrentDropout, Name = name, MergeMode = mergeMode, GoBackwards = goBackwards,
         };
 
     /// <summary>A token embedding; it must be the first layer (PyTorch <c>nn.Embedding</c>, Keras <c>Embedding</c>).</summary>
@@ -324,4 +349,25 @@ public static class Layer
 
     /// <summary>The mean over the valid steps of each sequence (Keras <c>GlobalAveragePooling1D</c> with a mask).</summary>
     public static ReduceSpec MeanOverTime() => new(Reduction.Mean);
+}
+
+/// <summary><see cref="MergeMode"/> as Keras names it in a saved architecture (<c>concat</c>, <c>sum</c>, <c>mul</c>,
+/// <c>ave</c>); any other name is refused with a message naming it and the four.</summary>
+internal sealed class MergeModeJsonConverter : JsonConverter<MergeMode>
+{
+    public override MergeMode Read(ref System.Text.Json.Utf8JsonReader reader, Type typeToConvert, System.Text.Json.JsonSerializerOptions options)
+    {
+        string? name = reader.TokenType == System.Text.Json.JsonTokenType.String ? reader.GetString() : null;
+        try
+        {
+            return MergeModes.Parse(name);
+        }
+        catch (FormatException e)
+        {
+            throw new System.Text.Json.JsonException(e.Message, e);
+        }
+    }
+
+    public override void Write(System.Text.Json.Utf8JsonWriter writer, MergeMode value, System.Text.Json.JsonSerializerOptions options)
+        => writer.WriteStringValue(MergeModes.ToKerasName(value));
 }

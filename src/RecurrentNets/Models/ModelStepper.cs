@@ -46,8 +46,8 @@ public sealed class ModelStepper<T>
             var layer = layers[i];
             switch (layer)
             {
-                case RecurrentAdapter<T> recurrent when recurrent.Layer.Directions == 2:
-                    throw new NotSupportedException($"Layer {i} ('{model.Architecture[i + (model.TokenInput ? 1 : 0)].Name}') is bidirectional: it needs the whole sequence and cannot run step by step.");
+                case RecurrentAdapter<T> recurrent when recurrent.Layer.Directions == 2 || recurrent.Layer.GoBackwards:
+                    throw new NotSupportedException($"Layer {i} ('{model.Architecture[i + (model.TokenInput ? 1 : 0)].Name}') is {(recurrent.Layer.GoBackwards ? "goBackwards (it reads from the last step)" : "bidirectional")}: it needs the whole sequence and cannot run step by step.");
                 case RecurrentAdapter<T> recurrent:
                     states[i] = recurrent.Layer.CreateState(batchSize);
                     break;

@@ -280,7 +280,7 @@ public sealed partial class SequenceModel<T>
     }
 
     /// <summary>2 when the current output is a bidirectional layer's [forward, reverse] halves (possibly through
-    /// dropout, which keeps the layout), else 1.</summary>
+    /// dropout, which keeps the layout), else 1 (a merged bidirectional output has no halves).</summary>
     internal int InputDirections()
     {
         for (int i = layers.Count - 1; i >= 0; i--)
@@ -288,7 +288,7 @@ public sealed partial class SequenceModel<T>
             switch (layers[i])
             {
                 case RecurrentAdapter<T> recurrent:
-                    return recurrent.Layer.Directions;
+                    return recurrent.Layer.MergeMode == MergeMode.Concat ? recurrent.Layer.Directions : 1;
                 case DropoutAdapter<T>:
                     continue;
                 default:

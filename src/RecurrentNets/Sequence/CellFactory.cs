@@ -7,7 +7,8 @@ namespace RecurrentNets.Sequence;
 /// <summary>Creates the cell of one stacked layer and direction.</summary>
 /// <param name="block">The parameter block the cell adds its parameters to.</param>
 /// <param name="layer">The layer index l (0 is the bottom).</param>
-/// <param name="inputSize">The cell's input width: the layer's input size for l = 0, D·H above.</param>
+/// <param name="inputSize">The cell's input width: the layer's input size for l = 0, the output width of layer l - 1 above
+/// (D·H, or H when two directions merge other than by concat).</param>
 /// <param name="nameSuffix">The PyTorch parameter-name suffix, e.g. <c>_l1</c> or <c>_l1_reverse</c>.</param>
 public delegate RecurrentCell<T> CellFactory<T>(ParameterBlock<T> block, int layer, int inputSize, string nameSuffix)
     where T : unmanaged, IFloatingPointIeee754<T>;
@@ -16,13 +17,14 @@ public delegate RecurrentCell<T> CellFactory<T>(ParameterBlock<T> block, int lay
 internal static class CellStack
 {
     public static RecurrentCell<T>[] Build<T>(CellFactory<T> factory, ParameterBlock<T> parameters, int numLayers, int directions,
-        int inputSize, int hiddenSize)
+        int inputSize, int hiddenSize, int layerOutputSize)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var cells = new RecurrentCell<T>[numLayers * directions];
         for (int l = 0; l < numLayers; l++)
         {
-            int cellInput = l == 0 ? inputSize : directions * hiddenSize;
+            // Layer l + 1 reads layer l's output: D·H (concat) or H (merged).
+            int cellInput = l == 0 ? inputSize : layerOutputSize;
             for (int d = 0; d < directions; d++)
             {
                 var cell = factory(parameters, l, cellInput, d == 0 ? $"_l{l}" : $"_l{l}_reverse");

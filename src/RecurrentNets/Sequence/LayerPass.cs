@@ -10,7 +10,8 @@ namespace RecurrentNets.Sequence;
 /// One forward pass of a <see cref="RecurrentLayer{T}"/> and its backward pass: the stack of layers and directions,
 /// each direction's loop run by the executor its <see cref="DirectionPlan"/> names (<see cref="SerialLoop"/>,
 /// <see cref="SplitLoops"/>, <see cref="FusedLoops"/>), and what happens between loops: initial and final states,
-/// interleaving both directions' outputs, dropout between layers, and the weight gradients over all steps at once.
+/// interleaving or merging both directions' outputs (<see cref="MergeMode"/>), dropout between layers, and the weight
+/// gradients over all steps at once.
 /// Owns the buffers; sized once per (T, B) and reused.
 /// </summary>
 internal sealed class LayerPass<T>
@@ -19,8 +20,12 @@ internal sealed class LayerPass<T>
     private readonly T[][] outputs, dOutputs, masks;
     private T[] inputCopy = [];
 
-    public LayerPass(RecurrentCell<T>[] cells, int numLayers, int directions, int inputSize, int hiddenSize)
+    // dL/dh_d of a merged layer for one direction, [T·B, H] (ave: shared by both; mul: one direction at a time).
+    private T[] mergeGradient = [];
+
+    public LayerPass(RecurrentCell<T>[] cells, int numLayers, int directions, int inputSize, int hiddenSize, MergeMode mergeMode)
     {
+        Merge = directions == 2 ? mergeMode : MergeMode.Concat;
         Cells = cells;
         NumLayers = numLayers;
         Directions = directions;
@@ -53,7 +58,14 @@ internal sealed class LayerPass<T>
 
     public int HiddenSize { get; }
 
-    public int OutputSize => Directions * HiddenSize;
+    /// <summary>How a bidirectional layer's directions combine (<see cref="MergeMode.Concat"/> on one direction).</summary>
+    public MergeMode Merge { get; }
+
+    /// <summary>Whether each output row of a layer holds one H-wide block that each direction's gradient reads at column 0
+    /// (one direction, or two merged), rather than the direction's half of a concatenated row.</summary>
+    private bool OwnColumns => Directions == 1 || Merge != MergeMode.Concat;
+
+    public int OutputSize => Directions == 2 && Merge == MergeMode.Concat ? 2 * HiddenSize : HiddenSize;
 
     public PaddedSteps<T> Padding { get; } = new();
 
@@ -126,15 +138,28 @@ internal sealed class LayerPass<T>
         }
 
         Buffers.Grow(ref Scratch, batch * (maxGate + HiddenSize));
+        if (Merge is MergeMode.Average or MergeMode.Multiply)
+        {
+            Buffers.Grow(ref mergeGradient, rows * HiddenSize);
+        }
+
         Buffers.Grow(ref BiasSum, maxGate);
     }
 
-    /// <summary>Takes the first layer's input: read in place on frozen weights (nothing is kept), else copied for Backward.</summary>
-    public void TakeInput(T[] input, int length, bool inPlace)
+    /// <summary>Takes the first layer's input: read in place on frozen weights (nothing is kept), else copied for Backward;
+    /// with <paramref name="reverse"/>, each sequence's steps in reverse order (<c>go_backwards</c>).</summary>
+    public void TakeInput(T[] input, int length, bool inPlace, bool reverse)
     {
         if (inPlace)
         {
             layerInput = input;
+            return;
+        }
+
+        if (reverse)
+        {
+            Padding.Reverse(input.AsSpan(0, length), inputCopy, Steps, InputSize);
+            layerInput = inputCopy;
             return;
         }
 
@@ -145,14 +170,15 @@ internal sealed class LayerPass<T>
     /// <summary>After the forward pass: Backward reads the copy; the caller's array is not held past the call.</summary>
     public void ReleaseInput() => layerInput = inputCopy;
 
-    /// <summary>The input of layer <paramref name="layer"/>, [T·B, I or D·H].</summary>
+    /// <summary>The input of layer <paramref name="layer"/>, [T·B, I or the output width].</summary>
     public ReadOnlySpan<T> LayerInput(int layer)
     {
         int rows = Steps * Batch;
         return layer == 0 ? layerInput.AsSpan(0, rows * InputSize) : LayerOutput(layer - 1);
     }
 
-    /// <summary>The output of layer <paramref name="layer"/>, [T·B, D·H] (after dropout, which writes in place).</summary>
+    /// <summary>The output of layer <paramref name="layer"/>, [T·B, <see cref="OutputSize"/>] (D·H, or H merged; after dropout,
+    /// which writes in place).</summary>
     public Span<T> LayerOutput(int layer)
     {
         int rows = Steps * Batch;
@@ -216,7 +242,14 @@ internal sealed class LayerPass<T>
 
             if (Directions == 2)
             {
-                Interleave(l);
+                if (Merge == MergeMode.Concat)
+                {
+                    Interleave(l);
+                }
+                else
+                {
+                    MergeOutputs(l);
+                }
             }
 
             if (DroppedOut && l < NumLayers - 1)
@@ -267,9 +300,10 @@ internal sealed class LayerPass<T>
                 int fusedRows = 0;
                 try
                 {
-                    if (plan.Backward != LoopStrategy.UnitSplit || !SplitLoops.BackwardUnitSplit(this, index, dOut, plan.BackwardThreads))
+                    T[] dOutD = DirectionGradient(dOut, l, d);
+                    if (plan.Backward != LoopStrategy.UnitSplit || !SplitLoops.BackwardUnitSplit(this, index, dOutD, plan.BackwardThreads))
                     {
-                        fusedRows = SerialLoop.Backward(this, index, dOut, plan.FusedInputGradient ? dX : null);
+                        fusedRows = SerialLoop.Backward(this, index, dOutD, plan.FusedInputGradient ? dX : null);
                     }
                 }
                 finally
@@ -312,22 +346,71 @@ internal sealed class LayerPass<T>
         }
     }
 
-    /// <summary>dh += dL/d output(t) of direction d (columns d·H .. (d+1)·H of each row), rows [b0, b0 + count) of units
-    /// [u0, u1) (all when count is 0).</summary>
+    /// <summary>dh += dL/d output(t) of direction d (columns d·H .. (d+1)·H of each row of a concatenated output; the whole
+    /// row of one direction's or a merged layer's direction gradient), units [u0, u1) (all when u1 is negative).</summary>
     public void AddOutputGradient(ReadOnlySpan<T> dOut, int t, int direction, Span<T> dh, int u0 = 0, int u1 = -1)
     {
-        int h = HiddenSize, width = OutputSize, batch = Batch;
-        if (u1 < 0 && Directions == 1)
+        int h = HiddenSize, batch = Batch;
+        bool own = OwnColumns;
+        if (u1 < 0 && own)
         {
             TP.Add<T>(dh, dOut.Slice(t * batch * h, batch * h), dh);
             return;
         }
 
+        int width = own ? h : 2 * h, first = own ? u0 : direction * h + u0;
         u1 = u1 < 0 ? h : u1;
         for (int b = 0; b < batch; b++)
         {
             Span<T> row = dh.Slice(b * h + u0, u1 - u0);
-            TP.Add<T>(row, dOut.Slice((t * batch + b) * width + direction * h + u0, u1 - u0), row);
+            TP.Add<T>(row, dOut.Slice((t * batch + b) * width + first, u1 - u0), row);
+        }
+    }
+
+    // The gradient direction d of layer l reads: dOut itself (one direction, concat, sum), dOut / 2 (ave, made once for
+    // both directions), or dOut ⊙ the other direction's h (mul: ∂(h_f ⊙ h_r)/∂h_f = h_r).
+    private T[] DirectionGradient(T[] dOut, int layer, int direction)
+    {
+        int count = Steps * Batch * HiddenSize;
+        switch (Merge)
+        {
+            case MergeMode.Average:
+                if (direction == 0)
+                {
+                    TP.Multiply(dOut.AsSpan(0, count), T.CreateTruncating(0.5), mergeGradient.AsSpan(0, count));
+                }
+
+                return mergeGradient;
+            case MergeMode.Multiply:
+                TP.Multiply<T>(dOut.AsSpan(0, count), MergedHidden(layer, 1 - direction), mergeGradient.AsSpan(0, count));
+                return mergeGradient;
+            default:
+                return dOut;
+        }
+    }
+
+    // h_d(t) of layer l for t = 0..T-1, [T·B, H]: slots 1..T forward, 0..T-1 reverse (each aligned with input step t).
+    private ReadOnlySpan<T> MergedHidden(int layer, int direction)
+    {
+        int stateSize = Batch * HiddenSize;
+        return Caches[layer * 2 + direction].Hidden.AsSpan(direction == 0 ? stateSize : 0, Steps * stateSize);
+    }
+
+    // outputs[l][t, b] = h_f(t) + h_r(t), h_f(t) ⊙ h_r(t) or (h_f(t) + h_r(t)) · ½: one vector pass over all steps.
+    private void MergeOutputs(int layer)
+    {
+        Span<T> output = outputs[layer].AsSpan(0, Steps * Batch * HiddenSize);
+        ReadOnlySpan<T> forward = MergedHidden(layer, 0), reverse = MergedHidden(layer, 1);
+        if (Merge == MergeMode.Multiply)
+        {
+            TP.Multiply(forward, reverse, output);
+            return;
+        }
+
+        TP.Add(forward, reverse, output);
+        if (Merge == MergeMode.Average)
+        {
+            TP.Multiply(output, T.CreateTruncating(0.5), output);
         }
     }
 

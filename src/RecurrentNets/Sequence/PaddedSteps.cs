@@ -12,7 +12,7 @@ internal sealed class PaddedSteps<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     private int[] lengths = [];
-    private T[] savedDHidden = [], savedDCell = [];
+    private T[] savedDHidden = [], savedDCell = [], rowScratch = [];
     private int batch, hidden;
 
     /// <summary>Whether some sequence of the current pass is shorter than T.</summary>
@@ -137,6 +137,51 @@ internal sealed class PaddedSteps<T>
             if (!dcPrev.IsEmpty)
             {
                 savedDCell.AsSpan(b * h, h).CopyTo(dcPrev.Slice(b * h, h));
+            }
+        }
+    }
+
+    /// <summary>destination = source with each sequence's steps [0, length) in reverse order (Keras <c>go_backwards</c>, ONNX
+    /// <c>ReverseSequence</c>); the rows past its end are copied as they are. Both [T, B, width].</summary>
+    public void Reverse(ReadOnlySpan<T> source, Span<T> destination, int steps, int width)
+        => Reverse(source, destination, steps, batch, width, Active ? lengths.AsSpan(0, batch) : default);
+
+    /// <inheritdoc cref="Reverse(ReadOnlySpan{T}, Span{T}, int, int)"/>
+    /// <param name="source">[T, B, width].</param>
+    /// <param name="destination">[T, B, width]; not overlapping <paramref name="source"/>.</param>
+    /// <param name="steps">T.</param>
+    /// <param name="batchSize">B.</param>
+    /// <param name="width">The features of a row.</param>
+    /// <param name="sequenceLengths">[B], or empty when every sequence has T steps.</param>
+    public static void Reverse(ReadOnlySpan<T> source, Span<T> destination, int steps, int batchSize, int width, ReadOnlySpan<int> sequenceLengths)
+    {
+        for (int b = 0; b < batchSize; b++)
+        {
+            int length = sequenceLengths.IsEmpty ? steps : sequenceLengths[b];
+            for (int t = 0; t < steps; t++)
+            {
+                int from = t < length ? length - 1 - t : t;
+                source.Slice((from * batchSize + b) * width, width).CopyTo(destination.Slice((t * batchSize + b) * width, width));
+            }
+        }
+    }
+
+    /// <summary><see cref="Reverse(ReadOnlySpan{T}, Span{T}, int, int)"/> in place (rows swapped through one row of
+    /// scratch, grown once).</summary>
+    public void ReverseInPlace(Span<T> sequence, int steps, int width)
+    {
+        Buffers.Grow(ref rowScratch, width);
+        Span<T> scratch = rowScratch.AsSpan(0, width);
+        for (int b = 0; b < batch; b++)
+        {
+            int length = Active ? lengths[b] : steps;
+            for (int t = 0; t < length / 2; t++)
+            {
+                Span<T> first = sequence.Slice((t * batch + b) * width, width);
+                Span<T> second = sequence.Slice(((length - 1 - t) * batch + b) * width, width);
+                first.CopyTo(scratch);
+                second.CopyTo(first);
+                scratch.CopyTo(second);
             }
         }
     }

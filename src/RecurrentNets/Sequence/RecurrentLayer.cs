@@ -18,8 +18,9 @@ namespace RecurrentNets.Sequence;
 /// <para>
 /// Per layer and direction, the input projection of all steps is one GEMM before the loop (X[T·B, I]·W_ihᵀ); only
 /// h·W_hhᵀ stays inside it. After the backward loop, dW_ih, dW_hh, the biases and dX are one GEMM (or one column sum)
-/// each over all T·B rows. The output sequence of layer l (both directions concatenated, forward first, as PyTorch)
-/// is the input of layer l + 1, through dropout when it is set. The reverse direction reads the sequence from the
+/// each over all T·B rows. The output sequence of layer l (both directions concatenated, forward first, as PyTorch; or
+/// merged by <see cref="MergeMode"/>, H features, as Keras' <c>Bidirectional</c>) is the input of layer l + 1, through
+/// dropout when it is set. The reverse direction reads the sequence from the
 /// last step to the first, and its output at step t is aligned with input step t. Gradients accumulate into the
 /// parameter block's gradient storage.
 /// </para>
@@ -58,13 +59,20 @@ public class RecurrentLayer<T>
     /// <param name="recurrentDropout">Variational dropout on the recurrent connections (Gal and Ghahramani 2016): W_hh
     /// sees h(t-1) ⊙ m with one mask m per sequence and unit, drawn per forward pass and kept across time steps, while
     /// <see cref="Training"/>. Keras: <c>recurrent_dropout</c>.</param>
-    /// <exception cref="ArgumentOutOfRangeException">A size is below 1 or a dropout is outside [0, 1).</exception>
-    /// <exception cref="ArgumentException">A cell's sizes disagree with the layer's.</exception>
+    /// <param name="mergeMode">How a bidirectional layer combines its two directions (<see cref="Sequence.MergeMode"/>): concat
+    /// (2H features, the default, PyTorch's only mode), sum, mul or ave (H features). Keras: <c>Bidirectional(merge_mode=...)</c>.</param>
+    /// <param name="goBackwards">A one-direction stack reads the sequence from its last step to its first and returns
+    /// its outputs in that order (each sequence within its own length). Keras: <c>go_backwards</c>.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is below 1, a dropout is outside [0, 1), or
+    /// <paramref name="mergeMode"/> is not a defined value.</exception>
+    /// <exception cref="ArgumentException">A cell's sizes disagree with the layer's; <paramref name="mergeMode"/> is not
+    /// concat on a one-direction layer; <paramref name="goBackwards"/> is set on a bidirectional layer.</exception>
     public RecurrentLayer(ParameterBlock<T>? parameters, int inputSize, int hiddenSize, int numLayers, CellFactory<T> cellFactory,
         bool bidirectional = false, double dropout = 0, bool learnInitialState = false, SeededRandom? random = null,
-        double recurrentDropout = 0)
+        double recurrentDropout = 0, MergeMode mergeMode = MergeMode.Concat, bool goBackwards = false)
     {
         ArgumentNullException.ThrowIfNull(cellFactory);
+        CheckDirectionOptions(bidirectional, mergeMode, goBackwards);
         ArgumentOutOfRangeException.ThrowIfLessThan(inputSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(hiddenSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(numLayers, 1);
@@ -93,9 +101,11 @@ public class RecurrentLayer<T>
         HiddenSize = hiddenSize;
         NumLayers = numLayers;
         Directions = bidirectional ? 2 : 1;
+        MergeMode = mergeMode;
+        GoBackwards = goBackwards;
         Dropout = dropout;
         dropoutRandom = random?.Fork() ?? new SeededRandom(0);
-        cells = CellStack.Build(cellFactory, Parameters, numLayers, Directions, inputSize, hiddenSize);
+        cells = CellStack.Build(cellFactory, Parameters, numLayers, Directions, inputSize, hiddenSize, OutputSize);
 
         if (learnInitialState)
         {
@@ -104,7 +114,31 @@ public class RecurrentLayer<T>
         }
 
         ParameterViews = Parameters.Views.Skip(firstView).ToArray();
-        pass = new LayerPass<T>(cells, numLayers, Directions, inputSize, hiddenSize);
+        pass = new LayerPass<T>(cells, numLayers, Directions, inputSize, hiddenSize, mergeMode);
+    }
+
+    // Keras allows go_backwards inside Bidirectional only to build its backward layer, which this layer's reverse
+    // direction already is: on a bidirectional layer the option would only swap the directions, so it is refused.
+    private static void CheckDirectionOptions(bool bidirectional, MergeMode mergeMode, bool goBackwards)
+    {
+        if (!Enum.IsDefined(mergeMode))
+        {
+            throw new ArgumentOutOfRangeException(nameof(mergeMode), mergeMode, "mergeMode must be Concat, Sum, Multiply or Average.");
+        }
+
+        if (mergeMode != MergeMode.Concat && !bidirectional)
+        {
+            throw new ArgumentException(
+                $"mergeMode {mergeMode} (Keras merge_mode '{MergeModes.ToKerasName(mergeMode)}') combines the two directions of a bidirectional layer, but bidirectional is false.",
+                nameof(mergeMode));
+        }
+
+        if (goBackwards && bidirectional)
+        {
+            throw new ArgumentException(
+                "goBackwards (Keras go_backwards) applies to a one-direction layer, but bidirectional is true: its reverse direction already reads the sequence backwards.",
+                nameof(goBackwards));
+        }
     }
 
     /// <summary>
@@ -132,8 +166,17 @@ public class RecurrentLayer<T>
     /// <summary>D: 2 when bidirectional, else 1.</summary>
     public int Directions { get; }
 
-    /// <summary>D·H, the features of each output step.</summary>
-    public int OutputSize => Directions * HiddenSize;
+    /// <summary>The features of each output step: D·H, or H for a bidirectional layer whose <see cref="MergeMode"/> is not
+    /// concat.</summary>
+    public int OutputSize => Directions == 2 && MergeMode != MergeMode.Concat ? HiddenSize : Directions * HiddenSize;
+
+    /// <summary>How the two directions' outputs combine (always <see cref="MergeMode.Concat"/> on a one-direction layer).
+    /// Keras: <c>merge_mode</c>.</summary>
+    public MergeMode MergeMode { get; }
+
+    /// <summary>Whether the stack reads the sequence from its last step to its first and returns its outputs in that
+    /// order. Keras: <c>go_backwards</c>.</summary>
+    public bool GoBackwards { get; }
 
     /// <summary>The dropout probability between layers.</summary>
     public double Dropout { get; }
@@ -167,6 +210,8 @@ public class RecurrentLayer<T>
             ["dropout"] = Dropout.ToString("R", inv),
             ["recurrent_dropout"] = RecurrentDropout.ToString("R", inv),
             ["learn_initial_state"] = InitialHidden is null ? "false" : "true",
+            ["merge_mode"] = MergeModes.ToKerasName(MergeMode),
+            ["go_backwards"] = GoBackwards ? "true" : "false",
         };
         foreach (var (key, value) in entries)
         {
@@ -293,7 +338,9 @@ public class RecurrentLayer<T>
     /// <summary>Runs the stack over a sequence and keeps the activations for <see cref="Backward"/>.</summary>
     /// <param name="input">x, [timeSteps, batchSize, inputSize]. It is copied for <see cref="Backward"/> (read in place
     /// on frozen weights): the caller may reuse it once the call returns.</param>
-    /// <param name="output">Receives the top layer's h(t) for every step, [timeSteps, batchSize, D·hiddenSize].</param>
+    /// <param name="output">Receives the top layer's h(t) for every step, [timeSteps, batchSize, <see cref="OutputSize"/>]
+    /// (D·hiddenSize, or hiddenSize when two directions merge other than by concat). With <see cref="GoBackwards"/>, step t
+    /// holds the state after reading steps length-1 down to length-1-t of the input (Keras' order).</param>
     /// <param name="initialState">h(0) (and C(0)) of every layer and direction, [L·D, batchSize, hiddenSize]; when null,
     /// the learned initial state if there is one, else zeros.</param>
     /// <param name="finalState">Receives h(T) (and C(T)) of every layer and direction, when given (for the reverse
@@ -315,7 +362,7 @@ public class RecurrentLayer<T>
         ArgumentNullException.ThrowIfNull(output);
         if (!output.HasShape(steps, batch, OutputSize))
         {
-            ShapeCheck.Require(output, [steps, batch, OutputSize], nameof(output), "[timeSteps, batchSize, directions·hiddenSize]");
+            ShapeCheck.Require(output, [steps, batch, OutputSize], nameof(output), "[timeSteps, batchSize, outputSize]");
         }
 
         CheckState(initialState, batch, nameof(initialState));
@@ -327,7 +374,7 @@ public class RecurrentLayer<T>
         bool ring = WeightsFrozen && !pass.Padding.Active;
         pass.Begin(plans.Get(cells, Directions, Request(steps, batch, pass.Padding.Active)), steps, batch, Training && Dropout > 0, Training && RecurrentDropout > 0, Dropout, RecurrentDropout);
         pass.Ring = ring;
-        pass.TakeInput(input.Data, steps * batch * InputSize, inPlace: ring);
+        pass.TakeInput(input.Data, steps * batch * InputSize, inPlace: ring && !GoBackwards, reverse: GoBackwards);
         var initial = new StateSource<T>(initialState, InitialHidden, InitialCell, HiddenSize);
         usedLearnedState = initial.UsesLearned;
         try
@@ -352,7 +399,7 @@ public class RecurrentLayer<T>
     /// Backpropagates through the sequence of the last <see cref="Forward"/> call and adds every parameter's gradient
     /// to <see cref="ParameterBlock{T}.Gradients"/>.
     /// </summary>
-    /// <param name="dOutput">dL/d output, [timeSteps, batchSize, D·hiddenSize].</param>
+    /// <param name="dOutput">dL/d output, [timeSteps, batchSize, <see cref="OutputSize"/>].</param>
     /// <param name="dFinalState">dL/d h(T) (and C(T)) of every layer and direction, when the loss reads the final state;
     /// null for none.</param>
     /// <param name="dInput">Receives (overwritten) dL/dx, [timeSteps, batchSize, inputSize], when given.</param>
@@ -378,7 +425,7 @@ public class RecurrentLayer<T>
         int steps = pass.Steps, batch = pass.Batch;
         if (!dOutput.HasShape(steps, batch, OutputSize))
         {
-            ShapeCheck.Require(dOutput, [steps, batch, OutputSize], nameof(dOutput), "[timeSteps, batchSize, directions·hiddenSize] of the forward pass");
+            ShapeCheck.Require(dOutput, [steps, batch, OutputSize], nameof(dOutput), "[timeSteps, batchSize, outputSize] of the forward pass");
         }
 
         if (dInput is not null && !dInput.HasShape(steps, batch, InputSize))
@@ -392,6 +439,11 @@ public class RecurrentLayer<T>
         backwardReady = false;
         var sink = new StateSink<T>(dInitialState, usedLearnedState ? InitialHidden : null, usedLearnedState ? InitialCell : null, HiddenSize);
         pass.Backward(dOutput.Data, dFinalState, dInput?.Data, sink);
+        if (GoBackwards && dInput is not null)
+        {
+            // The stack read the input reversed: put dL/dx back in the input's order.
+            pass.Padding.ReverseInPlace(dInput.AsSpan(), steps, InputSize);
+        }
     }
 
     private void CheckState(RecurrentState<T>? state, int batch, string name)

@@ -22,26 +22,20 @@ public sealed class Rnn<T> : RecurrentLayer<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Builds the stack with PyTorch's default initialisation U(-1/√H, 1/√H).</summary>
-    /// <param name="inputSize">I. PyTorch: <c>input_size</c>.</param>
-    /// <param name="hiddenSize">H. PyTorch: <c>hidden_size</c>.</param>
-    /// <param name="numLayers">L. PyTorch: <c>num_layers</c>.</param>
+    /// <include file="RecurrentLayerDocs.xml" path="docs/stack/param"/>
     /// <param name="nonlinearity"><see cref="Activation.Tanh"/> or <see cref="Activation.Relu"/>. PyTorch: <c>nonlinearity</c>
     /// (<c>'tanh'</c> or <c>'relu'</c>).</param>
-    /// <param name="bias">Whether to use b_ih and b_hh. PyTorch: <c>bias</c>.</param>
-    /// <param name="random">The initialisation (and dropout) source; seed 0 when null.</param>
-    /// <param name="parameters">A block to add the parameters to (to share one block with other layers); a new one when null.</param>
-    /// <param name="bidirectional">Add a reverse direction to every layer. PyTorch: <c>bidirectional</c>.</param>
-    /// <param name="dropout">Dropout on the outputs of every layer but the last. PyTorch: <c>dropout</c>.</param>
-    /// <param name="recurrentDropout">Variational dropout on h(t-1) as seen by W_hh, one mask per sequence kept across
-    /// time (Gal and Ghahramani 2016). Keras: <c>recurrent_dropout</c>.</param>
-    /// <param name="learnInitialState">Learn h(0) as parameters <c>initial_hidden</c>.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="nonlinearity"/> is not Tanh or Relu.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="nonlinearity"/> is not Tanh or Relu, a size is below 1,
+    /// or a dropout is outside [0, 1).</exception>
+    /// <exception cref="ArgumentException"><paramref name="mergeMode"/> is not concat on a one-direction stack, or
+    /// <paramref name="goBackwards"/> is set on a bidirectional one.</exception>
     public Rnn(int inputSize, int hiddenSize, int numLayers = 1, Activation nonlinearity = Activation.Tanh,
         bool bias = true, SeededRandom? random = null, ParameterBlock<T>? parameters = null, bool bidirectional = false,
-        double dropout = 0, bool learnInitialState = false, double recurrentDropout = 0)
+        double dropout = 0, bool learnInitialState = false, double recurrentDropout = 0, MergeMode mergeMode = MergeMode.Concat,
+        bool goBackwards = false)
         : base(parameters, inputSize, hiddenSize, numLayers,
             (block, _, cellInput, suffix) => new ElmanCell<T>(block, cellInput, hiddenSize, nonlinearity, bias, suffix),
-            bidirectional, dropout, learnInitialState, random, recurrentDropout)
+            bidirectional, dropout, learnInitialState, random, recurrentDropout, mergeMode, goBackwards)
     {
         Nonlinearity = nonlinearity;
         InitializeUniform(random ?? new SeededRandom(0));

@@ -40,9 +40,16 @@ public sealed class TruncatedBptt<T>
     /// <param name="windowLength">k, the steps per window (≥ 1).</param>
     /// <param name="batchSize">B, the parallel streams.</param>
     /// <exception cref="ArgumentOutOfRangeException">k or B is below 1.</exception>
+    /// <exception cref="ArgumentException"><paramref name="layer"/> reads backwards (<see cref="RecurrentLayer{T}.GoBackwards"/>):
+    /// windows run forward in time, so each would be read backwards on its own.</exception>
     public TruncatedBptt(RecurrentLayer<T> layer, int windowLength, int batchSize)
     {
         ArgumentNullException.ThrowIfNull(layer);
+        if (layer.GoBackwards)
+        {
+            throw new ArgumentException("The layer reads backwards (goBackwards): truncated BPTT carries the state forward from window to window, so it needs a layer that reads forward.", nameof(layer));
+        }
+
         ArgumentOutOfRangeException.ThrowIfLessThan(windowLength, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         this.layer = layer;

@@ -128,14 +128,25 @@ public static class Checkpoint
         int input = Int("input_size"), hidden = Int("hidden_size"), layers = Int("num_layers");
         bool bias = Bool("bias", true), bidirectional = Bool("bidirectional"), learn = Bool("learn_initial_state");
         double dropout = Real("dropout"), recurrentDropout = Real("recurrent_dropout");
+        bool goBackwards = Bool("go_backwards");
+        Sequence.MergeMode mergeMode;
+        try
+        {
+            mergeMode = metadata.TryGetValue("merge_mode", out string? mode) ? Sequence.MergeModes.Parse(mode) : Sequence.MergeMode.Concat;
+        }
+        catch (FormatException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
+
         Sequence.RecurrentLayer<T> layer = model switch
         {
             "RNN" => new Sequence.Rnn<T>(input, hidden, layers, Get("nonlinearity") == "relu" ? Activation.Relu : Activation.Tanh,
-                bias, null, null, bidirectional, dropout, learn, recurrentDropout),
+                bias, null, null, bidirectional, dropout, learn, recurrentDropout, mergeMode, goBackwards),
             "LSTM" => new Sequence.Lstm<T>(input, hidden, layers, bias, null, null, bidirectional, dropout, Bool("peephole"),
-                Bool("coupled_input_forget"), null, learn, recurrentDropout),
+                Bool("coupled_input_forget"), null, learn, recurrentDropout, mergeMode, goBackwards),
             "GRU" => new Sequence.Gru<T>(input, hidden, layers, bias, null, null, bidirectional, dropout, Bool("reset_after_recurrence", true),
-                learn, recurrentDropout),
+                learn, recurrentDropout, mergeMode, goBackwards),
             string other => throw new InvalidDataException($"{path}: model '{other}' is not RNN, LSTM or GRU."),
         };
         Load(path, layer.Parameters, nonFinite: nonFinite);

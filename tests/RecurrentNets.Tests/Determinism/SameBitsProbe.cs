@@ -9,6 +9,7 @@ using RecurrentNets.Optimizers;
 using RecurrentNets.R2N2;
 using RecurrentNets.R2N2.Tasks;
 using RecurrentNets.Reservoirs;
+using RecurrentNets.Sequence;
 using RecurrentNets.Training;
 
 namespace RecurrentNets.Tests.Determinism;
@@ -21,9 +22,11 @@ namespace RecurrentNets.Tests.Determinism;
 internal static class SameBitsProbe
 {
     /// <summary>A training run's shape: H, layers, directions, B, T, lengths, a target per step or per sequence
-    /// (after the last step), MSE or cross-entropy, dropout between layers and on the recurrent input.</summary>
+    /// (after the last step), MSE or cross-entropy, dropout between layers and on the recurrent input, Keras' merge mode
+    /// and go_backwards.</summary>
     internal sealed record Case(string Name, int Hidden, int Layers, bool Bidirectional, int Batch, int Steps,
-        bool Ragged, bool PerStep, bool Regression, double Dropout = 0, double RecurrentDropout = 0);
+        bool Ragged, bool PerStep, bool Regression, double Dropout = 0, double RecurrentDropout = 0, MergeMode Merge = MergeMode.Concat,
+        bool GoBackwards = false);
 
     /// <summary>H = 5, 37, 128, 256 hit the vector tails of every width (and 256 the unit split over threads).</summary>
     internal static readonly Case[] Cases =
@@ -33,6 +36,9 @@ internal static class SameBitsProbe
         new("c", 128, 1, false, 32, 6, true, true, true, RecurrentDropout: 0.1),
         new("d", 37, 2, false, 3, 8, true, true, false),
         new("e", 256, 1, false, 1, 12, false, true, false),
+        new("f", 37, 2, true, 32, 9, true, false, false, Dropout: 0.2, Merge: MergeMode.Multiply),
+        new("g", 5, 1, true, 3, 7, true, true, true, Merge: MergeMode.Average),
+        new("h", 37, 2, false, 3, 8, true, true, false, GoBackwards: true),
     ];
 
     internal static readonly string[] Kinds = ["rnn-tanh", "rnn-relu", "lstm", "lstm-peep", "lstm-cifg", "lstm-cifg-peep", "gru", "gru-cho"];
@@ -64,7 +70,7 @@ internal static class SameBitsProbe
             "gru-cho" => Layer.Gru(c.Hidden, c.Layers, c.Bidirectional, c.Dropout, c.RecurrentDropout, resetAfterRecurrence: false),
             _ => throw new ArgumentException(kind),
         };
-        model.Add(spec);
+        model.Add(spec with { MergeMode = c.Merge, GoBackwards = c.GoBackwards });
         if (!c.PerStep)
         {
             model.Add(Layer.LastStep());

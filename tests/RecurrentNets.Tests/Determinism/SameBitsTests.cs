@@ -55,6 +55,24 @@ public class SameBitsTests(ITestOutputHelper output)
         ["float gru-cho"] = 0x72672fc8f22eaa9b, ["double gru-cho"] = 0x349571f025ef65e9,
     };
 
+    /// <summary>Cases f (H = 37, two bidirectional layers merged by mul, B = 32, dropout), g (H = 5, merged by ave, B = 3,
+    /// MSE) and h (H = 37, two goBackwards layers, B = 3) of every cell, all ragged.</summary>
+    private static readonly Dictionary<string, ulong> KerasOptions = new()
+    {
+        ["float rnn-tanh"] = 0x71d3690c4e3fea75, ["double rnn-tanh"] = 0x80e0d55cb9be2228,
+        ["float rnn-relu"] = 0x051cbd20e65fdc41, ["double rnn-relu"] = 0x8cac90efdc2b4a5b,
+        ["float lstm"] = 0xccbf0c7ef2cc07f7, ["double lstm"] = 0x64efce7dd9b86042,
+        ["float lstm-peep"] = 0xc97206780084393b, ["double lstm-peep"] = 0x8b2dff2d121243e7,
+        ["float lstm-cifg"] = 0x2d15931ceb29e5a3, ["double lstm-cifg"] = 0x386934d7f9125fb9,
+        ["float lstm-cifg-peep"] = 0xf74b45b76e68f558, ["double lstm-cifg-peep"] = 0x5720d268b3ca18d7,
+        ["float gru"] = 0x99231b666beea3de, ["double gru"] = 0x7e6b691dbd062a40,
+        ["float gru-cho"] = 0x9666ba6b74d123c5, ["double gru-cho"] = 0x984df7f4b38a1688,
+    };
+
+    [Fact]
+    public void MergeModesAndGoBackwardsGiveThePinnedBitsOnEveryPath() =>
+        Check(KerasOptions, SameBitsProbe.CellGroups(["f", "g", "h"], trainSteps: 3));
+
     [Fact]
     public void FixedTrainingRunsGiveThePinnedBitsOnEveryPath() =>
         Check(Small, SameBitsProbe.CellGroups(["a", "d"], trainSteps: 4).Concat(SameBitsProbe.FitGroups()));

@@ -5,6 +5,7 @@ using RecurrentNets.Init;
 using RecurrentNets.Layers;
 using RecurrentNets.Models;
 using RecurrentNets.Parameters;
+using RecurrentNets.Sequence;
 using RecurrentNets.Tensors;
 
 namespace RecurrentNets.Tests.Models;
@@ -73,6 +74,8 @@ public class SequenceModelTests
     {
         "lstm-stack-bidirectional-last", "gru-cho-mean", "rnn-relu-every-step", "lstm-peephole-coupled-last",
         "tokens-gru-every-step", "tdnn-dropout-lstm-last", "lstm-learned-initial-state-every-step",
+        "lstm-stack-bidirectional-sum-last", "gru-bidirectional-mul-dropout-rnn-ave-every-step", "lstm-stack-go-backwards-last",
+        "rnn-go-backwards-gru-every-step",
     };
 
     /// <summary>Builds a small model of each architecture in the Theory's list.</summary>
@@ -100,6 +103,16 @@ public class SequenceModelTests
             case "lstm-learned-initial-state-every-step":
                 return new SequenceModel<T>(3, seed: 11).Add(new RecurrentSpec(RecurrentKind.Lstm, 4) { LearnInitialState = true, Name = "encoder" })
                     .Add(Layer.Linear(2));
+            case "lstm-stack-bidirectional-sum-last":
+                return new SequenceModel<T>(3, seed: 14).Add(Layer.Lstm(4, numLayers: 2, bidirectional: true, mergeMode: MergeMode.Sum))
+                    .Add(Layer.LastStep()).Add(Layer.Linear(3));
+            case "gru-bidirectional-mul-dropout-rnn-ave-every-step":
+                return new SequenceModel<T>(3, seed: 15).Add(Layer.Gru(4, bidirectional: true, mergeMode: MergeMode.Multiply))
+                    .Add(Layer.Dropout(0.0)).Add(Layer.Rnn(3, bidirectional: true, mergeMode: MergeMode.Average)).Add(Layer.Linear(2));
+            case "lstm-stack-go-backwards-last":
+                return new SequenceModel<T>(3, seed: 16).Add(Layer.Lstm(4, numLayers: 2, goBackwards: true)).Add(Layer.LastStep()).Add(Layer.Linear(2));
+            case "rnn-go-backwards-gru-every-step":
+                return new SequenceModel<T>(3, seed: 17).Add(Layer.Rnn(4, goBackwards: true)).Add(Layer.Gru(3)).Add(Layer.Linear(2));
             case "tokens-onehot-rnn-every-step":
                 vocabulary = 6;
                 return new SequenceModel<T>(6, seed: 13).Add(Layer.OneHot()).Add(Layer.Rnn(5)).Add(Layer.Linear(6));

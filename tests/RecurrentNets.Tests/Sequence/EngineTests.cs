@@ -122,16 +122,7 @@ public class EngineTests
                 head.Forward(y.Data, steps * batch, logits);
             }
 
-            for (int i = 0; i < 3; i++)
-            {
-                TrainStep();
-                InferenceStep();
-            }
-
-            long training = SteadyState.AllocatedBytes(_ => TrainStep(), 5);
-            long inference = SteadyState.AllocatedBytes(_ => InferenceStep(), 5);
-            Assert.True(training == 0, $"{training} bytes allocated over 5 steady-state training steps");
-            Assert.True(inference == 0, $"{inference} bytes allocated over 5 steady-state inference calls");
+            AssertStepsAllocateNothing(TrainStep, InferenceStep);
         }
         finally
         {
@@ -203,6 +194,22 @@ public class EngineTests
         {
             scope.Dispose();
         }
+    }
+
+    /// <summary>After three warm-up rounds, some window of 5 training steps and some window of 5 inference calls allocate
+    /// nothing on this thread.</summary>
+    internal static void AssertStepsAllocateNothing(Action trainStep, Action inferenceStep)
+    {
+        for (int i = 0; i < 3; i++)
+        {
+            trainStep();
+            inferenceStep();
+        }
+
+        long training = SteadyState.AllocatedBytes(_ => trainStep(), 5);
+        long inference = SteadyState.AllocatedBytes(_ => inferenceStep(), 5);
+        Assert.True(training == 0, $"{training} bytes allocated over 5 steady-state training steps");
+        Assert.True(inference == 0, $"{inference} bytes allocated over 5 steady-state inference calls");
     }
 
     internal static Tensor<double> Random(SeededRandom random, params int[] shape) => Random<double>(random, shape);

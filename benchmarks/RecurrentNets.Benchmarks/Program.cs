@@ -38,6 +38,12 @@ if (args is ["spectral", ..])
     return RecurrentNets.Benchmarks.SpectralRadiusTiming.Run(args[1..]);
 }
 
+// `attention-decode` times a greedy decoding step with and without attention (see AttentionDecodeTiming).
+if (args is ["attention-decode", ..])
+{
+    return RecurrentNets.Benchmarks.AttentionDecodeTiming.Run(args[1..]);
+}
+
 // `ctc [--threads 1,2] [--rounds 7] [--calls 30]` alternates our CTC loss with libtorch's ctc_loss via python3-torch (see CtcBenchmarks).
 if (args is ["ctc", ..])
 {

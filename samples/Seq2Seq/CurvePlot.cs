@@ -16,14 +16,14 @@ internal static class CurvePlot
             var points = run.Curve.Where(p => !double.IsNaN(p.Loss)).ToList();
             var lossLine = loss.Add.Scatter(points.Select(p => (double)p.Step).ToArray(),
                 points.Select(p => Math.Log10(Math.Max(p.Loss, 1e-6))).ToArray());
-            lossLine.LegendText = $"{run.Cell}";
+            lossLine.LegendText = run.Name;
             lossLine.Color = palette.GetColor(i);
             lossLine.LineWidth = 2;
             lossLine.MarkerSize = 0;
 
             var matchLine = match.Add.Scatter(run.Curve.Select(p => (double)p.Step).ToArray(),
                 run.Curve.Select(p => 100 * p.ExactMatch).ToArray());
-            matchLine.LegendText = $"{run.Cell}";
+            matchLine.LegendText = run.Name;
             matchLine.Color = palette.GetColor(i);
             matchLine.LineWidth = 2;
             matchLine.MarkerSize = 0;

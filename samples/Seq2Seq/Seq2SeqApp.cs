@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using RecurrentNets.Data;
 using RecurrentNets.Init;
+using RecurrentNets.Layers;
 using RecurrentNets.Models;
 using RecurrentNets.Optimizers;
 using Spectre.Console;
@@ -10,32 +11,48 @@ namespace Seq2SeqSample;
 /// <summary>The command-line settings.</summary>
 internal sealed record Settings(
     EncoderDecoderCell[] Cells, int MaxDigits, int Embedding, int Hidden, int Layers, int Batch, int Steps, double LearningRate,
-    double ClipNorm, int EvaluateEvery, int CurveTestSize, int TestSize, int Examples, ulong Seed, FileInfo Output);
+    double ClipNorm, int EvaluateEvery, int CurveTestSize, int TestSize, int Examples, ulong Seed, FileInfo Output,
+    AttentionKind[] Attentions, int Beam, double LengthNormalization, bool Long, FileInfo HeatMap);
 
 /// <summary>Exact-match and token accuracy of greedy decoding on a set of numbers.</summary>
 internal readonly record struct Score(double ExactMatch, double TokenAccuracy, int Sequences);
 
-/// <summary>One cell's learning curve and final score.</summary>
-internal sealed record CellRun(EncoderDecoderCell Cell, List<(int Step, double Loss, double ExactMatch)> Curve, Score Final,
-    List<(string Words, string Target, string Output)> Examples, List<(string Words, string Target, string Output)> Errors,
-    TimeSpan Elapsed, int Parameters);
+/// <summary>One (cell, attention) run's learning curve and final scores (greedy, and beam search when asked).</summary>
+internal sealed record CellRun(EncoderDecoderCell Cell, AttentionKind Attention, List<(int Step, double Loss, double ExactMatch)> Curve,
+    Score Final, Score? Beam, List<(string Words, string Target, string Output)> Examples, List<(string Words, string Target, string Output)> Errors,
+    TimeSpan Elapsed, int Parameters)
+{
+    public string Name => Attention == AttentionKind.None ? $"{Cell}" : $"{Cell}+{Attention.ToString().ToLowerInvariant()}";
+
+    /// <summary>The first curve step with held-out exact match at or above <see cref="Seq2SeqApp.Criterion"/>, or null.</summary>
+    public int? StepsToCriterion => Curve.FirstOrDefault(p => p.ExactMatch >= Seq2SeqApp.Criterion) is var (step, _, match) && match >= Seq2SeqApp.Criterion ? step : null;
+}
 
 /// <summary>Trains one encoder-decoder per cell on number words to digits, prints the table and writes the curves.</summary>
 internal static class Seq2SeqApp
 {
     public const double Bar = 0.99;
 
+    /// <summary>The exact match of "steps to criterion".</summary>
+    public const double Criterion = 0.95;
+
     public static int Run(Settings settings)
     {
-        var task = new NumberWords(settings.MaxDigits, splitSeed: settings.Seed);
+        ITranslationTask task = settings.Long ? new LongTask(settings.Seed) : new ShortTask(new NumberWords(settings.MaxDigits, splitSeed: settings.Seed));
         PrintSetup(settings, task);
         var clock = Stopwatch.StartNew();
         var runs = new List<CellRun>();
+        (EncoderDecoder<float> Model, CellRun Run)? firstAttention = null;
         foreach (var cell in settings.Cells)
         {
-            var run = Train(cell, task, settings);
-            runs.Add(run);
-            AnsiConsole.MarkupLine($"{cell,-5} held-out exact match [bold]{run.Final.ExactMatch:P2}[/], token accuracy {run.Final.TokenAccuracy:P2}  {run.Elapsed.TotalSeconds,6:F1} s");
+            foreach (var attention in settings.Attentions)
+            {
+                var (model, run) = Train(cell, attention, task, settings);
+                runs.Add(run);
+                firstAttention ??= attention == AttentionKind.None ? null : (model, run);
+                string beam = run.Beam is { } b ? $", beam {settings.Beam} {b.ExactMatch:P2}" : "";
+                AnsiConsole.MarkupLine($"{run.Name,-14} held-out exact match [bold]{run.Final.ExactMatch:P2}[/]{beam}, token accuracy {run.Final.TokenAccuracy:P2}  {run.Elapsed.TotalSeconds,6:F1} s");
+            }
         }
 
         AnsiConsole.WriteLine();
@@ -44,37 +61,45 @@ internal static class Seq2SeqApp
         AnsiConsole.MarkupLineInterpolated($"Total time {clock.Elapsed.TotalSeconds:F0} s.");
         CurvePlot.Write(runs, settings.Output.FullName);
         AnsiConsole.MarkupLineInterpolated($"Learning curves written to [bold]{settings.Output.FullName}[/].");
+        if (firstAttention is var (attentionModel, attentionRun))
+        {
+            HeatMap.Write(attentionModel, attentionRun, task, settings);
+            AnsiConsole.MarkupLineInterpolated($"Attention weights of {attentionRun.Name} written to [bold]{settings.HeatMap.FullName}[/].");
+        }
+
         return 0;
     }
 
-    private static void PrintSetup(Settings settings, NumberWords task)
+    private static void PrintSetup(Settings settings, ITranslationTask task)
     {
         AnsiConsole.Write(new Rule("[bold]Encoder-decoder: number words to digits[/] (Sutskever et al. 2014; Cho et al. 2014)").LeftJustified());
         var grid = new Grid().AddColumn(new GridColumn().PadRight(3)).AddColumn();
-        grid.AddRow("Task", Markup.Escape($"English words of 0 .. {task.MaxNumber:N0} -> digits (\"five thousand twelve\" -> \"5012\"); "
-            + $"{NumberWords.SourceVocabularySize} words, {NumberWords.TargetVocabularySize} target tokens with <bos>, <eos>"));
-        grid.AddRow("Split", Markup.Escape($"numbers >= 100 whose seeded hash is divisible by {task.HeldOutEvery} are held out (never trained on)"));
+        grid.AddRow("Task", Markup.Escape(task.Description));
+        grid.AddRow("Split", Markup.Escape("numbers >= 100 whose seeded hash is divisible by 10 are held out (never trained on)"));
         grid.AddRow("Cells", string.Join(", ", settings.Cells));
+        grid.AddRow("Attention", Markup.Escape(string.Join(", ", settings.Attentions.Select(a => a.ToString().ToLowerInvariant()))
+            + " (Luong's global attention: h~ = tanh(W_c [c; h]) feeds the output layer)"));
         grid.AddRow("Model", Markup.Escape($"embedding {settings.Embedding} -> encoder {settings.Layers}x{settings.Hidden} -> final state -> "
-            + $"decoder {settings.Layers}x{settings.Hidden} -> linear {NumberWords.TargetVocabularySize}, softmax cross-entropy"));
+            + $"decoder {settings.Layers}x{settings.Hidden} -> (with attention: tanh(W_c [context; h])) -> linear {NumberWords.TargetVocabularySize}, softmax cross-entropy"));
         grid.AddRow("Training", Markup.Escape($"{settings.Steps:N0} Adam steps of {settings.Batch} fresh training numbers, teacher forcing, "
             + $"lr {settings.LearningRate:G3} (cosine to 0), clip norm {settings.ClipNorm:G}"));
         grid.AddRow("Evaluation", Markup.Escape($"greedy decoding; curve every {settings.EvaluateEvery} steps on {settings.CurveTestSize:N0} held-out numbers, "
-            + $"final score on {settings.TestSize:N0} other held-out draws"));
+            + $"final score on {settings.TestSize:N0} other held-out draws"
+            + (settings.Beam > 1 ? $", also with beam search (width {settings.Beam}, alpha {settings.LengthNormalization:G3})" : "")));
         grid.AddRow("Seed", $"{settings.Seed}");
         AnsiConsole.Write(grid);
         AnsiConsole.WriteLine();
     }
 
-    private static CellRun Train(EncoderDecoderCell cell, NumberWords task, Settings settings)
+    private static (EncoderDecoder<float> Model, CellRun Run) Train(EncoderDecoderCell cell, AttentionKind attention, ITranslationTask task, Settings settings)
     {
         var clock = Stopwatch.StartNew();
         var data = new SeededRandom(settings.Seed * 1_000_003 + 7);
         var curveSet = TestSet.Draw(task, settings.CurveTestSize, data.Fork());
         var finalSet = TestSet.Draw(task, settings.TestSize, data.Fork());
-        var model = new EncoderDecoder<float>(cell, NumberWords.SourceVocabularySize, NumberWords.TargetVocabularySize,
+        var model = new EncoderDecoder<float>(cell, task.SourceVocabularySize, NumberWords.TargetVocabularySize,
             NumberWords.BeginToken, NumberWords.EndToken, settings.Embedding, settings.Hidden, settings.Layers,
-            new SeededRandom(settings.Seed), forgetBias: 1.0);
+            new SeededRandom(settings.Seed), forgetBias: 1.0, attention: attention);
         var optimizer = new Adam<float>(model.Parameters, settings.LearningRate);
         var source = new TokenBatch(task.MaxSourceLength, settings.Batch);
         var target = new TokenBatch(task.MaxTargetLength, settings.Batch);
@@ -102,7 +127,7 @@ internal static class Seq2SeqApp
                     lossCount = 0;
                     if (progress is not null)
                     {
-                        progress.Description = $"{cell}: exact match {score.ExactMatch:P1}";
+                        progress.Description = $"{cell} {attention}: exact match {score.ExactMatch:P1}";
                         progress.Value = step;
                     }
                 }
@@ -114,7 +139,7 @@ internal static class Seq2SeqApp
             AnsiConsole.Progress()
                 .AutoClear(true)
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-                .Start(context => Loop(context.AddTask($"{cell}", maxValue: settings.Steps)));
+                .Start(context => Loop(context.AddTask($"{cell} {attention}", maxValue: settings.Steps)));
         }
         else
         {
@@ -123,26 +148,36 @@ internal static class Seq2SeqApp
 
         var errors = new List<(string, string, string)>();
         var final = finalSet.Evaluate(model, errors);
+        Score? beam = settings.Beam > 1 ? finalSet.Evaluate(model, null, settings.Beam, settings.LengthNormalization) : null;
         var examples = finalSet.Examples(model, settings.Examples);
-        return new CellRun(cell, curve, final, examples, errors, clock.Elapsed, model.Parameters.Length);
+        return (model, new CellRun(cell, attention, curve, final, beam, examples, errors, clock.Elapsed, model.Parameters.Length));
     }
 
     private static void PrintTable(List<CellRun> runs, Settings settings)
     {
-        var table = new Table().Border(TableBorder.Rounded).AddColumn("Cell").AddColumn(new TableColumn("Parameters").RightAligned())
+        var table = new Table().Border(TableBorder.Rounded).AddColumn("Model").AddColumn(new TableColumn("Parameters").RightAligned())
             .AddColumn(new TableColumn("Train loss").RightAligned())
-            .AddColumn(new TableColumn("Exact match").RightAligned()).AddColumn(new TableColumn("Token accuracy").RightAligned())
+            .AddColumn(new TableColumn("Exact match").RightAligned());
+        if (settings.Beam > 1)
+        {
+            table.AddColumn(new TableColumn($"Beam {settings.Beam}").RightAligned());
+        }
+
+        table.AddColumn(new TableColumn("Token accuracy").RightAligned()).AddColumn(new TableColumn($"Steps to {Criterion:P0}").RightAligned())
             .AddColumn(new TableColumn($"> {Bar:P0}").Centered()).AddColumn(new TableColumn("Time").RightAligned());
         foreach (var run in runs)
         {
-            table.AddRow(
-                $"{run.Cell}",
-                $"{run.Parameters:N0}",
-                $"{run.Curve[^1].Loss:F5}",
-                $"{run.Final.ExactMatch:P2}",
-                $"{run.Final.TokenAccuracy:P2}",
-                run.Final.ExactMatch > Bar ? "[green]yes[/]" : "[red]no[/]",
-                $"{run.Elapsed.TotalSeconds:F0} s");
+            var row = new List<string> { run.Name, $"{run.Parameters:N0}", $"{run.Curve[^1].Loss:F5}", $"{run.Final.ExactMatch:P2}" };
+            if (run.Beam is { } beam)
+            {
+                row.Add($"{beam.ExactMatch:P2}");
+            }
+
+            row.Add($"{run.Final.TokenAccuracy:P2}");
+            row.Add(run.StepsToCriterion is int steps ? $"{steps:N0}" : "not reached");
+            row.Add(run.Final.ExactMatch > Bar ? "[green]yes[/]" : "[red]no[/]");
+            row.Add($"{run.Elapsed.TotalSeconds:F0} s");
+            table.AddRow(row.ToArray());
         }
 
         AnsiConsole.MarkupLine($"[bold]Greedy decoding on {runs[0].Final.Sequences:N0} held-out numbers[/] (after {settings.Steps:N0} steps of {settings.Batch})");
@@ -154,7 +189,7 @@ internal static class Seq2SeqApp
         var table = new Table().Border(TableBorder.Rounded).AddColumn("Source (held out)").AddColumn("Target");
         foreach (var run in runs)
         {
-            table.AddColumn($"{run.Cell} output");
+            table.AddColumn($"{run.Name} output");
         }
 
         for (int i = 0; i < runs[0].Examples.Count; i++)
@@ -177,7 +212,7 @@ internal static class Seq2SeqApp
                 continue;
             }
 
-            var errors = new Table().Border(TableBorder.Rounded).AddColumn($"{run.Cell}: wrong (first {Math.Min(5, run.Errors.Count)} of {run.Errors.Count})")
+            var errors = new Table().Border(TableBorder.Rounded).AddColumn($"{run.Name}: wrong (first {Math.Min(5, run.Errors.Count)} of {run.Errors.Count})")
                 .AddColumn("Target").AddColumn("Output");
             foreach (var (words, target, output) in run.Errors.Take(5))
             {
@@ -195,9 +230,11 @@ internal sealed class TestSet
     private const int Chunk = 500;
     private readonly List<(TokenBatch Source, TokenBatch Target, TokenBatch Output)> batches = [];
 
-    public static TestSet Draw(NumberWords task, int size, SeededRandom random)
+    private ITranslationTask task = null!;
+
+    public static TestSet Draw(ITranslationTask task, int size, SeededRandom random)
     {
-        var set = new TestSet();
+        var set = new TestSet { task = task };
         for (int done = 0; done < size; done += Chunk)
         {
             int n = Math.Min(Chunk, size - done);
@@ -210,12 +247,20 @@ internal sealed class TestSet
         return set;
     }
 
-    public Score Evaluate(EncoderDecoder<float> model, List<(string, string, string)>? errors = null)
+    public Score Evaluate(EncoderDecoder<float> model, List<(string, string, string)>? errors = null, int beam = 1, double alpha = 0)
     {
         int exact = 0, sequences = 0, tokens = 0, correct = 0;
         foreach (var (source, target, output) in batches)
         {
-            model.Decode(source, output);
+            if (beam > 1)
+            {
+                model.BeamDecode(source, output, beam, alpha);
+            }
+            else
+            {
+                model.Decode(source, output);
+            }
+
             for (int b = 0; b < source.BatchSize; b++)
             {
                 int length = target.Lengths[b], produced = output.Lengths[b];
@@ -232,7 +277,7 @@ internal sealed class TestSet
                 exact += same ? 1 : 0;
                 if (!same && errors is not null)
                 {
-                    errors.Add((NumberWords.FormatSource(source.GetSequence(b)), NumberWords.FormatTarget(target.GetSequence(b)),
+                    errors.Add((task.FormatSource(source.GetSequence(b)), NumberWords.FormatTarget(target.GetSequence(b)),
                         NumberWords.FormatTarget(output.GetSequence(b))));
                 }
 
@@ -252,7 +297,7 @@ internal sealed class TestSet
         model.Decode(source, output);
         for (int b = 0; b < Math.Min(count, source.BatchSize); b++)
         {
-            examples.Add((NumberWords.FormatSource(source.GetSequence(b)), NumberWords.FormatTarget(target.GetSequence(b)),
+            examples.Add((task.FormatSource(source.GetSequence(b)), NumberWords.FormatTarget(target.GetSequence(b)),
                 NumberWords.FormatTarget(output.GetSequence(b))));
         }
 

@@ -144,7 +144,7 @@ public sealed partial class EncoderDecoder<T>
         return new EvaluationResult(sum / tokens, new Dictionary<string, double>(StringComparer.Ordinal) { [ExactMatch] = (double)matches / data.Count });
     }
 
-    /// <summary>Greedy decoding (<see cref="Decode"/>) of many sources (Keras <c>model.predict</c>).</summary>
+    /// <summary>Greedy decoding (<see cref="Decode(TokenBatch, TokenBatch)"/>) of many sources (Keras <c>model.predict</c>).</summary>
     /// <param name="sources">Each of at least one token in [0, Vsrc).</param>
     /// <param name="maxLength">The most tokens an output may have (an output that has not produced &lt;eos&gt; by then is
     /// cut).</param>
@@ -280,9 +280,12 @@ public sealed partial class EncoderDecoder<T>
     private void SaveTrainingCheckpoint(string path, TrainerState state) =>
         TrainingCheckpoint.Save(path, Parameters, Optimizer!, state, ModelMetadata());
 
-    private TrainerState LoadTrainingCheckpoint(string path) =>
-        TrainingCheckpoint.Load(path, Parameters, Optimizer!,
+    private TrainerState LoadTrainingCheckpoint(string path)
+    {
+        CheckAttentionKind(SafeTensorsFile.Read(path), path);
+        return TrainingCheckpoint.Load(path, Parameters, Optimizer!,
             metadata => metadata.GetValueOrDefault("format") == FormatName && metadata.GetValueOrDefault("architecture") == ArchitectureJson());
+    }
 
     /// <summary>The model's side of a <see cref="Trainer{T}"/> run: pair batches in, losses out.</summary>
     private sealed class FitTask(EncoderDecoder<T> model, SequencePairDataset train, SequencePairDataset? validation, FitOptions options)

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using RecurrentNets.Layers;
 using RecurrentNets.Serialization;
 
 namespace RecurrentNets.Models;
@@ -17,7 +18,7 @@ public sealed partial class EncoderDecoder<T>
     /// stores under <c>architecture</c>), e.g. <c>{"cell":"Lstm","source_vocabulary_size":6,...}</c>.</summary>
     public string ArchitectureJson() => JsonSerializer.Serialize(
         new EncoderDecoderArchitecture(Cell, SourceVocabularySize, TargetVocabularySize, BeginToken, EndToken, EmbeddingSize, HiddenSize,
-            NumLayers, ForgetBias),
+            NumLayers, ForgetBias, AttentionKind == AttentionKind.None ? null : AttentionKind),
         EncoderDecoderJsonContext.Default.EncoderDecoderArchitecture);
 
     /// <summary>
@@ -48,8 +49,18 @@ public sealed partial class EncoderDecoder<T>
     /// <param name="path">The file.</param>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">The file is corrupt or stores another dtype.</exception>
-    /// <exception cref="ArgumentException">A name is missing or extra, or a shape differs; the message names it and both shapes.</exception>
-    public void LoadWeights(string path) => Checkpoint.Load(path, Parameters);
+    /// <exception cref="ArgumentException">The file holds a model with another attention kind (the message names both),
+    /// a name is missing or extra, or a shape differs; the message names it and both shapes.</exception>
+    public void LoadWeights(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (File.Exists(path))
+        {
+            CheckAttentionKind(SafeTensorsFile.Read(path), path);
+        }
+
+        Checkpoint.Load(path, Parameters);
+    }
 
     /// <summary>
     /// Rebuilds a model saved by <see cref="Save"/>: the architecture from the metadata, then the parameters, then
@@ -83,7 +94,7 @@ public sealed partial class EncoderDecoder<T>
             var a = JsonSerializer.Deserialize(json, EncoderDecoderJsonContext.Default.EncoderDecoderArchitecture)
                 ?? throw new InvalidDataException($"{path}: the architecture is empty.");
             model = new EncoderDecoder<T>(a.Cell, a.SourceVocabularySize, a.TargetVocabularySize, a.BeginToken, a.EndToken,
-                a.EmbeddingSize, a.HiddenSize, a.NumLayers, forgetBias: a.ForgetBias);
+                a.EmbeddingSize, a.HiddenSize, a.NumLayers, forgetBias: a.ForgetBias, attention: a.Attention ?? AttentionKind.None);
         }
         catch (Exception e) when (e is JsonException or ArgumentException)
         {
@@ -110,6 +121,44 @@ public sealed partial class EncoderDecoder<T>
         return model;
     }
 
+    /// <summary>The attention kind of the model a safetensors file holds: its architecture when it has one, else what
+    /// its tensor names say (<c>attention.Wa.weight</c> additive, <c>attention.attn.weight</c> general, <c>concat.weight</c>
+    /// alone dot, none of them none).</summary>
+    private static AttentionKind AttentionKindOf(SafeTensorsFile file)
+    {
+        if (file.Metadata.GetValueOrDefault("format") == FormatName && file.Metadata.TryGetValue("architecture", out string? json))
+        {
+            try
+            {
+                var a = JsonSerializer.Deserialize(json, EncoderDecoderJsonContext.Default.EncoderDecoderArchitecture);
+                if (a is not null)
+                {
+                    return a.Attention ?? AttentionKind.None;
+                }
+            }
+            catch (JsonException)
+            {
+                // Fall back to the names.
+            }
+        }
+
+        return file.Find("attention.Wa.weight") is not null ? AttentionKind.Additive
+            : file.Find("attention.attn.weight") is not null ? AttentionKind.General
+            : file.Find("concat.weight") is not null ? AttentionKind.Dot
+            : AttentionKind.None;
+    }
+
+    private void CheckAttentionKind(SafeTensorsFile file, string path)
+    {
+        var kind = AttentionKindOf(file);
+        if (kind != AttentionKind)
+        {
+            throw new ArgumentException(
+                $"{path} holds an encoder-decoder with attention '{kind}' but this model has attention '{AttentionKind}'; build the model with attention: AttentionKind.{kind} (or use EncoderDecoder.Load, which reads the architecture).",
+                nameof(path));
+        }
+    }
+
     private static string DTypeName => typeof(T) == typeof(float) ? "float32" : "float64";
 
     private List<(string Name, int[] Shape, Array Values)> Tensors() =>
@@ -125,7 +174,8 @@ public sealed partial class EncoderDecoder<T>
 
 /// <summary>The architecture a saved encoder-decoder's metadata holds: its constructor's arguments.</summary>
 internal sealed record EncoderDecoderArchitecture(EncoderDecoderCell Cell, int SourceVocabularySize, int TargetVocabularySize,
-    int BeginToken, int EndToken, int EmbeddingSize, int HiddenSize, int NumLayers, double? ForgetBias = null);
+    int BeginToken, int EndToken, int EmbeddingSize, int HiddenSize, int NumLayers, double? ForgetBias = null,
+    AttentionKind? Attention = null);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, UseStringEnumConverter = true,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, RespectRequiredConstructorParameters = true)]

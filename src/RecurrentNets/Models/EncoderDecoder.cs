@@ -25,9 +25,10 @@ public enum EncoderDecoderCell
 }
 
 /// <summary>
-/// A sequence-to-sequence model without attention (Sutskever, Vinyals and Le 2014; Cho et al. 2014): a recurrent
-/// encoder reads the source tokens, and a recurrent decoder that starts from the encoder's final state writes the target
-/// tokens one at a time. Trained with teacher forcing, run with greedy decoding.
+/// A sequence-to-sequence model (Sutskever, Vinyals and Le 2014; Cho et al. 2014), optionally with global attention
+/// (Luong, Pham and Manning 2015; the additive score of Bahdanau, Cho and Bengio 2015): a recurrent encoder reads the
+/// source tokens, and a recurrent decoder that starts from the encoder's final state writes the target tokens one at a
+/// time. Trained with teacher forcing, run with greedy decoding or beam search.
 /// </summary>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
 /// <remarks>
@@ -37,18 +38,29 @@ public enum EncoderDecoderCell
 /// own last token; y(0) = &lt;bos&gt;, y(u) = target(u) for u ≥ 1; the decoder starts from the encoder's final state and
 /// reads z(u) = E_tgt[y(u-1)]; logits o(u) = W·h_dec(u) + b; L = mean over the B·(length+1) decoder steps of
 /// -log softmax(o(u))[target(u)], where the step after the last target token predicts &lt;eos&gt;.</para>
+/// <para>Attention (<see cref="AttentionKind"/> other than None), Luong's global attention without input feeding: with
+/// h(u) the top decoder layer's output and k(s) the top encoder layer's output, e(u, s) = score(h(u), k(s)) for the
+/// source's real steps s &lt; n (padded steps are masked: weight 0, gradient 0), α(u, ·) = softmax(e(u, ·)),
+/// c(u) = Σ_s α(u, s) k(s), the attentional state h~(u) = tanh(W_c [c(u); h(u)] + b_c), and the logits read h~:
+/// o(u) = W·h~(u) + b. Scores (<see cref="Attention{T}"/>): dot h·k; general hᵀ W_a k; additive vᵀ tanh(W_a h + U_a k),
+/// Bahdanau's score (Luong's <c>concat</c>), here with the current decoder state as the query and the context feeding
+/// the output as in Luong et al.; Bahdanau's placement (the previous decoder state as query, the context concatenated
+/// with the decoder's input) would need the decoder run step by step in training, which this engine does not do. The
+/// gradient of the loss reaches the encoder's outputs at every real source step as well as its final state.</para>
 /// <para>Training (<see cref="Forward"/>, <see cref="Backward"/>) is teacher forcing: the decoder reads the true
 /// previous token. Gradients flow from the logits through the decoder, through its initial state into the encoder's
 /// final state (<c>dFinalState</c> of <see cref="RecurrentLayer{T}.Backward"/>), through the encoder and into both
 /// embeddings. Sources and targets of different lengths share a batch through the engine's <c>sequenceLengths</c>:
 /// padded decoder steps are ignored by the loss.</para>
-/// <para>Inference (<see cref="Decode"/>) is greedy: the decoder runs one step at a time from the carried state, feeding
+/// <para>Inference (<see cref="Decode(TokenBatch, TokenBatch)"/>) is greedy: the decoder runs one step at a time from the carried state, feeding
 /// back the arg max of its own logits, until every sequence has produced &lt;eos&gt; or the output is full. Both halves
 /// are <see cref="RecurrentLayer{T}"/> engines; decoding calls the decoder's forward pass with one time step.</para>
 /// <para>Parameters, in one <see cref="ParameterBlock{T}"/>: <c>source_embedding.weight [Vsrc, E]</c>, the encoder's
 /// <c>weight_ih_lK_encoder</c>, <c>weight_hh_lK_encoder</c>, <c>bias_ih_lK_encoder</c>, <c>bias_hh_lK_encoder</c>,
 /// <c>target_embedding.weight [V, E]</c>, the decoder's <c>..._lK_decoder</c>, <c>output.weight [V, H]</c>,
-/// <c>output.bias [V]</c>. In a PyTorch module with submodules <c>encoder</c> and <c>decoder</c> (<c>nn.LSTM</c>/<c>nn.GRU</c>)
+/// <c>output.bias [V]</c>, and with attention its parameters (<c>attention.attn.weight [H, H]</c> for general;
+/// <c>attention.Wa.weight</c>, <c>attention.Ua.weight [H, H]</c> and <c>attention.Va.weight [1, H]</c> for additive; none
+/// for dot) and <c>concat.weight [H, 2H]</c>, <c>concat.bias [H]</c> (names of PyTorch's seq2seq tutorials). In a PyTorch module with submodules <c>encoder</c> and <c>decoder</c> (<c>nn.LSTM</c>/<c>nn.GRU</c>)
 /// these are <c>encoder.weight_ih_lK</c>, <c>decoder.weight_ih_lK</c>, and so on, in the same layouts.</para>
 /// <para>Caches are sized per (steps, batch) on first use and reused: after that, neither a training step nor a
 /// decode allocates. Not thread-safe.</para>
@@ -63,6 +75,10 @@ public sealed partial class EncoderDecoder<T>
     private readonly Embedding<T> sourceEmbedding, targetEmbedding;
     private readonly RecurrentLayer<T> encoder, decoder;
     private readonly Linear<T> output;
+    private readonly Attention<T>? attention;
+    private readonly Linear<T>? concat;
+    private readonly Dictionary<(int Steps, int SourceSteps, int Batch), AttentionBuffers> attentionBuffers = [];
+    private AttentionBuffers? lastAttention;
     private readonly Dictionary<(int Steps, int Batch), SequenceBuffers> encoderBuffers = [], decoderBuffers = [];
     private readonly Dictionary<int, BatchBuffers> batchBuffers = [];
     private int[] sourceIndices = [], decoderIndices = [], decoderTargets = [], decoderLengths = [];
@@ -85,10 +101,15 @@ public sealed partial class EncoderDecoder<T>
     /// <param name="random">The initialisation source; seed 0 when null. Embeddings N(0, 1), recurrent layers and the
     /// output layer as PyTorch initialises them.</param>
     /// <param name="forgetBias">For LSTM cells: when set, the forget gate's b_ih starts at this value and its b_hh at 0.</param>
-    /// <exception cref="ArgumentOutOfRangeException">A size is below 1 (V below 3), or a special token is outside [0, V).</exception>
+    /// <param name="attention">The attention of the decoder over the encoder's outputs (see the class remarks), or
+    /// <see cref="AttentionKind.None"/> (the default) for none. Its parameters are drawn after all the others, so a model
+    /// without attention is initialised as before.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is below 1 (V below 3), a special token is outside [0, V), or
+    /// the cell or attention kind is unknown.</exception>
     /// <exception cref="ArgumentException">The begin and end tokens are the same.</exception>
     public EncoderDecoder(EncoderDecoderCell cell, int sourceVocabularySize, int targetVocabularySize, int beginToken, int endToken,
-        int embeddingSize, int hiddenSize, int numLayers = 1, SeededRandom? random = null, double? forgetBias = null)
+        int embeddingSize, int hiddenSize, int numLayers = 1, SeededRandom? random = null, double? forgetBias = null,
+        AttentionKind attention = AttentionKind.None)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(sourceVocabularySize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(targetVocabularySize, 3);
@@ -115,6 +136,11 @@ public sealed partial class EncoderDecoder<T>
             throw new ArgumentOutOfRangeException(nameof(cell), cell, "Unknown cell.");
         }
 
+        if (!Enum.IsDefined(attention))
+        {
+            throw new ArgumentOutOfRangeException(nameof(attention), attention, "Unknown attention kind: use None, Additive, Dot or General.");
+        }
+
         random ??= new SeededRandom(0);
         Cell = cell;
         SourceVocabularySize = sourceVocabularySize;
@@ -131,6 +157,12 @@ public sealed partial class EncoderDecoder<T>
         targetEmbedding = new Embedding<T>(targetVocabularySize, embeddingSize, random: random, parameters: Parameters, name: "target_embedding");
         decoder = CreateLayer(cell, Parameters, embeddingSize, hiddenSize, numLayers, "_decoder", random, forgetBias);
         output = new Linear<T>(hiddenSize, targetVocabularySize, random: random, parameters: Parameters, name: "output");
+        AttentionKind = attention;
+        if (attention != AttentionKind.None)
+        {
+            this.attention = new Attention<T>(attention, hiddenSize, random, Parameters, "attention");
+            concat = new Linear<T>(2 * hiddenSize, hiddenSize, random: random, parameters: Parameters, name: "concat");
+        }
     }
 
     /// <summary>Every parameter and gradient of the model.</summary>
@@ -163,6 +195,16 @@ public sealed partial class EncoderDecoder<T>
     /// <summary>The LSTM forget-gate bias the model was initialised with, or null.</summary>
     public double? ForgetBias { get; }
 
+    /// <summary>The attention of the decoder over the encoder's outputs, or <see cref="AttentionKind.None"/>.</summary>
+    public AttentionKind AttentionKind { get; }
+
+    /// <summary>The attention layer (scores, masked softmax, context), or null without attention.</summary>
+    public Attention<T>? Attention => attention;
+
+    /// <summary>Luong's W_c: the layer from [c; h_dec] [2H] to the attentional state h~ = tanh(W_c [c; h_dec] + b_c) [H],
+    /// or null without attention. PyTorch (the chatbot tutorial's <c>LuongAttnDecoderRNN</c>): <c>concat</c>.</summary>
+    public Linear<T>? Concat => concat;
+
     /// <summary>The encoder engine.</summary>
     public RecurrentLayer<T> Encoder => encoder;
 
@@ -179,7 +221,7 @@ public sealed partial class EncoderDecoder<T>
     public Linear<T> Output => output;
 
     /// <summary>
-    /// The most threads one <see cref="Forward"/>, <see cref="Backward"/> or <see cref="Decode"/> (and so
+    /// The most threads one <see cref="Forward"/>, <see cref="Backward"/> or <see cref="Decode(TokenBatch, TokenBatch)"/> (and so
     /// <c>Fit</c>, <c>Evaluate</c> and <c>Predict</c>) may use, the calling thread included; null (the default) takes
     /// the limit of the caller, else the number of processors.
     /// Results are bit-identical for every value. PyTorch's <c>torch.set_num_threads</c> sets one limit for the process;
@@ -238,10 +280,11 @@ public sealed partial class EncoderDecoder<T>
 
         targetEmbedding.Forward(decoderIndices.AsSpan(0, rows), dec.Input.AsSpan());
         decoder.Forward(dec.Input, dec.Output, state.State, null, decoderLengths.AsSpan(0, batch));
+        lastAttention = attention is null ? null : Attend(dec, enc.Steps, batch);
 
         Grow(ref logits, rows * v);
         Grow(ref dLogits, rows * v);
-        output.Forward(dec.Output.AsSpan(), rows, logits.AsSpan(0, rows * v));
+        output.Forward(lastAttention is null ? dec.Output.AsSpan() : lastAttention.Attentional, rows, logits.AsSpan(0, rows * v));
         double loss = CrossEntropyLoss.Compute<T>(logits.AsSpan(0, rows * v), decoderTargets.AsSpan(0, rows), v, dLogits.AsSpan(0, rows * v));
 
         DecoderSteps = steps;
@@ -257,7 +300,7 @@ public sealed partial class EncoderDecoder<T>
     /// final state, the encoder and both embeddings, and adds every gradient to <see cref="Parameters"/>.
     /// </summary>
     /// <exception cref="InvalidOperationException">No forward pass is waiting (each <see cref="Forward"/> allows one
-    /// <see cref="Backward"/>; <see cref="Decode"/> overwrites the caches).</exception>
+    /// <see cref="Backward"/>; <see cref="Decode(TokenBatch, TokenBatch)"/> overwrites the caches).</exception>
     public void Backward()
     {
         using var scope = KernelScope.Enter(MaxDegreeOfParallelism);
@@ -272,12 +315,22 @@ public sealed partial class EncoderDecoder<T>
         var state = lastBatch!;
         int batch = state.Batch, rows = DecoderSteps * batch, v = TargetVocabularySize;
 
-        // Output layer, then the decoder down to dL/d its initial state, which is dL/d the encoder's final state.
-        output.Backward(dec.Output.AsSpan(), dLogits.AsSpan(0, rows * v), rows, dec.DOutput.AsSpan());
+        // Output layer (through the attention to dL/dh_dec and dL/d the encoder's outputs when there is one), then the
+        // decoder down to dL/d its initial state, which is dL/d the encoder's final state.
+        if (lastAttention is { } att)
+        {
+            output.Backward(att.Attentional, dLogits.AsSpan(0, rows * v), rows, att.DAttentional);
+            AttendBackward(att, dec, enc);
+        }
+        else
+        {
+            output.Backward(dec.Output.AsSpan(), dLogits.AsSpan(0, rows * v), rows, dec.DOutput.AsSpan());
+        }
+
         decoder.Backward(dec.DOutput, null, dec.DInput, state.DState);
         targetEmbedding.Backward(decoderIndices.AsSpan(0, rows), dec.DInput.AsSpan());
 
-        // The loss reads no encoder output (no attention): its output gradient is zero; the state carries everything.
+        // Without attention the loss reads no encoder output (its gradient stays zero) and the state carries everything.
         encoder.Backward(enc.DOutput, state.DState, enc.DInput);
         sourceEmbedding.Backward(sourceIndices.AsSpan(0, enc.Steps * batch), enc.DInput.AsSpan());
     }
@@ -293,14 +346,45 @@ public sealed partial class EncoderDecoder<T>
     /// <returns>The number of sequences that ended with &lt;eos&gt; (the others were cut at the capacity).</returns>
     /// <exception cref="ArgumentException">The batch sizes differ, a source is empty or too long, or a token is out of
     /// range.</exception>
-    public int Decode(TokenBatch source, TokenBatch result)
+    public int Decode(TokenBatch source, TokenBatch result) => Decode(source, result, []);
+
+    /// <summary>
+    /// Greedy decoding as <see cref="Decode(TokenBatch, TokenBatch)"/>, also writing each step's attention weights (for a
+    /// heat map: output step against source step).
+    /// </summary>
+    /// <param name="source">The source sequences, each of 1 to capacity tokens in [0, Vsrc).</param>
+    /// <param name="result">Receives the outputs without &lt;eos&gt; and their lengths.</param>
+    /// <param name="attentionWeights">Empty, or at least [C, B, S] (C = the result's capacity, S = the longest source
+    /// of the batch): receives α(u, b, s) of decoding step u (the step that chose output token u, or &lt;eos&gt;);
+    /// zero at padded source steps and at steps not run.</param>
+    /// <returns>The number of sequences that ended with &lt;eos&gt;.</returns>
+    /// <exception cref="ArgumentException">As <see cref="Decode(TokenBatch, TokenBatch)"/>, or
+    /// <paramref name="attentionWeights"/> is too short.</exception>
+    /// <exception cref="InvalidOperationException">Weights are asked of a model without attention.</exception>
+    public int Decode(TokenBatch source, TokenBatch result, Span<T> attentionWeights)
     {
         using var scope = KernelScope.Enter(MaxDegreeOfParallelism);
         CheckPair(source, result, nameof(result));
+        if (!attentionWeights.IsEmpty)
+        {
+            if (attention is null)
+            {
+                throw new InvalidOperationException("This model has no attention (AttentionKind.None): it has no attention weights to write.");
+            }
+
+            int needed = result.Capacity * source.BatchSize * source.MaxLength;
+            if (attentionWeights.Length < needed)
+            {
+                throw new ArgumentException($"attentionWeights has {attentionWeights.Length} elements but [capacity {result.Capacity}, batch {source.BatchSize}, source steps {source.MaxLength}] needs {needed}.", nameof(attentionWeights));
+            }
+
+            attentionWeights.Clear();
+        }
+
         backwardReady = false;
         int batch = source.BatchSize, v = TargetVocabularySize;
         var state = BatchState(batch);
-        Encode(source, state);
+        var enc = Encode(source, state);
         var step = Buffers(decoderBuffers, 1, batch);
         Span<int> previous = state.Previous;
         Span<bool> done = state.Done;
@@ -314,7 +398,7 @@ public sealed partial class EncoderDecoder<T>
         {
             targetEmbedding.Forward(previous, step.Input.AsSpan());
             decoder.Forward(step.Input, step.Output, state.State, state.State);
-            output.Forward(step.Output.AsSpan(), batch, stepLogits);
+            StepLogits(step, enc.Steps, batch, stepLogits, u, attentionWeights);
             for (int b = 0; b < batch; b++)
             {
                 int token = ArgMax(stepLogits.Slice(b * v, v));
@@ -359,7 +443,71 @@ public sealed partial class EncoderDecoder<T>
 
         sourceEmbedding.Forward(sourceIndices.AsSpan(0, rows), enc.Input.AsSpan());
         encoder.Forward(enc.Input, enc.Output, null, state.State, lengths);
+        attention?.SetKeys(enc.Output, lengths);
         return enc;
+    }
+
+    // One decoding step's logits [B, V] from the decoder's output [1, B, H] (through the attention when there is one);
+    // step u's attention weights [B, S] go to row u of `weights` [capacity, B, S] when it is not empty.
+    private void StepLogits(SequenceBuffers step, int sourceSteps, int batch, Span<T> stepLogits, int u, Span<T> weights)
+    {
+        if (attention is null)
+        {
+            output.Forward(step.Output.AsSpan(), batch, stepLogits);
+            return;
+        }
+
+        var att = Attend(step, sourceSteps, batch);
+        output.Forward(att.Attentional, batch, stepLogits);
+        if (!weights.IsEmpty)
+        {
+            att.Weights.AsSpan().CopyTo(weights.Slice(u * batch * sourceSteps, batch * sourceSteps));
+        }
+    }
+
+    // Luong's global attention on the decoder's outputs: α and c from the attention layer, then
+    // h~ = tanh(W_c [c; h_dec] + b_c) for every (u, b) row.
+    private AttentionBuffers Attend(SequenceBuffers dec, int sourceSteps, int batch)
+    {
+        int steps = dec.Steps, h = HiddenSize, rows = steps * batch;
+        if (!attentionBuffers.TryGetValue((steps, sourceSteps, batch), out var att))
+        {
+            att = new AttentionBuffers(steps, sourceSteps, batch, h);
+            attentionBuffers.Add((steps, sourceSteps, batch), att);
+        }
+
+        attention!.Forward(dec.Output, att.Context, att.Weights);
+        ReadOnlySpan<T> context = att.Context.AsSpan(), hidden = dec.Output.AsSpan();
+        Span<T> joined = att.Joined;
+        for (int r = 0; r < rows; r++)
+        {
+            context.Slice(r * h, h).CopyTo(joined.Slice(2 * r * h, h));
+            hidden.Slice(r * h, h).CopyTo(joined.Slice((2 * r + 1) * h, h));
+        }
+
+        concat!.Forward(joined, rows, att.Attentional);
+        VectorMath.Tanh<T>(att.Attentional, att.Attentional);
+        return att;
+    }
+
+    // From dL/dh~ (in att.DAttentional) to dL/dh_dec (dec.DOutput, overwritten) and dL/d the encoder's outputs
+    // (enc.DOutput, overwritten; zero at padded source steps).
+    private void AttendBackward(AttentionBuffers att, SequenceBuffers dec, SequenceBuffers enc)
+    {
+        int h = HiddenSize, rows = att.Steps * att.Batch;
+        Span<T> dPre = att.DAttentional;
+        Elementwise.TanhBackward<T>(att.Attentional, dPre, dPre);
+        concat!.Backward(att.Joined, dPre, rows, att.DJoined);
+        ReadOnlySpan<T> dJoined = att.DJoined;
+        Span<T> dContext = att.DContext.AsSpan(), dHidden = dec.DOutput.AsSpan();
+        for (int r = 0; r < rows; r++)
+        {
+            dJoined.Slice(2 * r * h, h).CopyTo(dContext.Slice(r * h, h));
+            dJoined.Slice((2 * r + 1) * h, h).CopyTo(dHidden.Slice(r * h, h));
+        }
+
+        enc.DOutput.Clear();
+        attention!.Backward(att.DContext, dec.DOutput, enc.DOutput);
     }
 
     // Both batches given, of the same batch size, and the source valid.
@@ -513,6 +661,32 @@ public sealed partial class EncoderDecoder<T>
         public Tensor<T> DOutput { get; } = new(steps, batch, hiddenSize);
 
         public Tensor<T> DInput { get; } = new(steps, batch, embeddingSize);
+    }
+
+    // The attention's tensors of one (decoder steps, source steps, batch) shape: α [U, B, S], c [U, B, H], [c; h_dec]
+    // [U·B, 2H], h~ [U·B, H], and their gradients.
+    private sealed class AttentionBuffers(int steps, int sourceSteps, int batch, int hiddenSize)
+    {
+        private readonly T[] joined = new T[steps * batch * 2 * hiddenSize], dJoined = new T[steps * batch * 2 * hiddenSize];
+        private readonly T[] attentional = new T[steps * batch * hiddenSize], dAttentional = new T[steps * batch * hiddenSize];
+
+        public int Steps { get; } = steps;
+
+        public int Batch { get; } = batch;
+
+        public Tensor<T> Weights { get; } = new(steps, batch, sourceSteps);
+
+        public Tensor<T> Context { get; } = new(steps, batch, hiddenSize);
+
+        public Tensor<T> DContext { get; } = new(steps, batch, hiddenSize);
+
+        public Span<T> Joined => joined;
+
+        public Span<T> DJoined => dJoined;
+
+        public Span<T> Attentional => attentional;
+
+        public Span<T> DAttentional => dAttentional;
     }
 
     // The state handed from the encoder to the decoder, its gradient, and the greedy decoder's per-step buffers.

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using RecurrentNets.Data;
 using RecurrentNets.Init;
+using RecurrentNets.Layers;
 using RecurrentNets.Models;
 using RecurrentNets.Optimizers;
 using Xunit.Abstractions;
@@ -89,13 +90,15 @@ public class NumberWordsTests(ITestOutputHelper output)
     [Theory]
     [InlineData(EncoderDecoderCell.Lstm)]
     [InlineData(EncoderDecoderCell.Gru)]
-    public void LearnsThreeDigitNumbersAndTranslatesHeldOutOnes(EncoderDecoderCell cell)
+    [InlineData(EncoderDecoderCell.Lstm, AttentionKind.Dot)]
+    [InlineData(EncoderDecoderCell.Gru, AttentionKind.Additive)]
+    public void LearnsThreeDigitNumbersAndTranslatesHeldOutOnes(EncoderDecoderCell cell, AttentionKind attention = AttentionKind.None)
     {
         var task = new NumberWords(maxDigits: 3, splitSeed: 1);
         int[] heldOut = task.HeldOutNumbers().ToArray();
-        var model = Train(cell, task, embedding: 16, hidden: 64, batch: 32, steps: 1500, learningRate: 1e-2, seed: 1);
+        var model = Train(cell, task, embedding: 16, hidden: 64, batch: 32, steps: 1500, learningRate: 1e-2, seed: 1, attention);
         var (exact, _) = Score(model, task, heldOut, out var failures);
-        output.WriteLine($"{cell}: {exact:P2} of {heldOut.Length} held-out numbers exactly right. Failures: {string.Join("; ", failures)}");
+        output.WriteLine($"{cell} {attention}: {exact:P2} of {heldOut.Length} held-out numbers exactly right. Failures: {string.Join("; ", failures)}");
         Assert.True(exact >= 0.98, $"{cell} got {exact:P2} of the {heldOut.Length} held-out numbers below 1,000 exactly right (needs 98 %). {string.Join("; ", failures)}");
     }
 
@@ -116,11 +119,11 @@ public class NumberWordsTests(ITestOutputHelper output)
     }
 
     private EncoderDecoder<float> Train(EncoderDecoderCell cell, NumberWords task, int embedding, int hidden, int batch, int steps,
-        double learningRate, ulong seed)
+        double learningRate, ulong seed, AttentionKind attention = AttentionKind.None)
     {
         var clock = Stopwatch.StartNew();
         var model = new EncoderDecoder<float>(cell, NumberWords.SourceVocabularySize, NumberWords.TargetVocabularySize,
-            NumberWords.BeginToken, NumberWords.EndToken, embedding, hidden, random: new SeededRandom(seed), forgetBias: 1.0);
+            NumberWords.BeginToken, NumberWords.EndToken, embedding, hidden, random: new SeededRandom(seed), forgetBias: 1.0, attention: attention);
         var optimizer = new Adam<float>(model.Parameters, learningRate);
         var data = new SeededRandom(seed + 1000);
         var source = new TokenBatch(task.MaxSourceLength, batch);

@@ -1,6 +1,7 @@
 using RecurrentNets.Data;
 using RecurrentNets.Diagnostics;
 using RecurrentNets.Init;
+using RecurrentNets.Layers;
 using RecurrentNets.Models;
 using RecurrentNets.Optimizers;
 using Xunit.Abstractions;
@@ -22,10 +23,16 @@ public class EncoderDecoderTests(ITestOutputHelper output)
     [InlineData(EncoderDecoderCell.Gru, 1)]
     [InlineData(EncoderDecoderCell.Gru, 2)]
     [InlineData(EncoderDecoderCell.Rnn, 2)]
-    public void GradientsMatchFiniteDifferences(EncoderDecoderCell cell, int layers)
+    [InlineData(EncoderDecoderCell.Lstm, 1, AttentionKind.Additive)]
+    [InlineData(EncoderDecoderCell.Lstm, 1, AttentionKind.Dot)]
+    [InlineData(EncoderDecoderCell.Lstm, 1, AttentionKind.General)]
+    [InlineData(EncoderDecoderCell.Gru, 2, AttentionKind.Additive)]
+    [InlineData(EncoderDecoderCell.Rnn, 2, AttentionKind.Dot)]
+    [InlineData(EncoderDecoderCell.Gru, 1, AttentionKind.General)]
+    public void GradientsMatchFiniteDifferences(EncoderDecoderCell cell, int layers, AttentionKind attention = AttentionKind.None)
     {
         var model = new EncoderDecoder<double>(cell, SourceVocabulary, TargetVocabulary, Begin, End, embeddingSize: 3, hiddenSize: 4,
-            numLayers: layers, random: new SeededRandom(5), forgetBias: 1.0);
+            numLayers: layers, random: new SeededRandom(5), forgetBias: 1.0, attention: attention);
         var (source, target) = TinyBatch();
         var results = GradientCheck.CheckParameters(model.Parameters, () =>
         {
@@ -44,18 +51,33 @@ public class EncoderDecoderTests(ITestOutputHelper output)
         Assert.True(Norm(model.Parameters["weight_ih_l0_encoder"].Gradients) > 1e-4);
         Assert.True(Norm(model.Parameters["source_embedding.weight"].Gradients) > 1e-4);
         Assert.Equal(model.Parameters.Views.Count, results.Count);
+
+        // With attention, its parameters and W_c get gradients too.
+        if (attention != AttentionKind.None)
+        {
+            Assert.True(Norm(model.Parameters["concat.weight"].Gradients) > 1e-4);
+            if (attention != AttentionKind.Dot)
+            {
+                string name = attention == AttentionKind.General ? "attention.attn.weight" : "attention.Ua.weight";
+                Assert.True(Norm(model.Parameters[name].Gradients) > 1e-6, name);
+            }
+        }
     }
 
     [Theory]
     [InlineData(EncoderDecoderCell.Lstm)]
     [InlineData(EncoderDecoderCell.Gru)]
-    public void APaddedBatchEqualsEachPairAlone(EncoderDecoderCell cell)
+    [InlineData(EncoderDecoderCell.Lstm, AttentionKind.Additive)]
+    [InlineData(EncoderDecoderCell.Lstm, AttentionKind.Dot)]
+    [InlineData(EncoderDecoderCell.Gru, AttentionKind.General)]
+    public void APaddedBatchEqualsEachPairAlone(EncoderDecoderCell cell, AttentionKind attention = AttentionKind.None)
     {
         var model = new EncoderDecoder<double>(cell, SourceVocabulary, TargetVocabulary, Begin, End, embeddingSize: 3, hiddenSize: 4,
-            numLayers: 2, random: new SeededRandom(8));
+            numLayers: 2, random: new SeededRandom(8), attention: attention);
         var (source, target) = TinyBatch();
         var decoded = new TokenBatch(4, 3);
-        model.Decode(source, decoded);
+        double[] weights = attention == AttentionKind.None ? [] : new double[4 * 3 * 3];
+        model.Decode(source, decoded, weights);
         model.Parameters.ZeroGradients();
         int counted = 0;
         for (int b = 0; b < 3; b++)
@@ -85,8 +107,19 @@ public class EncoderDecoderTests(ITestOutputHelper output)
                 aloneGradients[i] += model.Parameters.Gradients[i] * (target.Lengths[b] + 1);
             }
 
-            model.Decode(one, oneDecoded);
+            int n = source.Lengths[b];
+            double[] oneWeights = attention == AttentionKind.None ? [] : new double[4 * n];
+            model.Decode(one, oneDecoded, oneWeights);
             Assert.Equal(oneDecoded.GetSequence(0), decoded.GetSequence(b));
+
+            // The attention weights of each decoding step: the pair's alone, and 0 at the batch's padded steps.
+            for (int u = 0; u < Math.Min(decoded.Lengths[b] + 1, 4) && weights.Length > 0; u++)
+            {
+                for (int t = 0; t < 3; t++)
+                {
+                    Assert.Equal(t < n ? oneWeights[u * n + t] : 0.0, weights[(u * 3 + b) * 3 + t], 1e-12);
+                }
+            }
         }
 
         Assert.Equal(aloneSum, batchSum, 1e-12);
@@ -215,12 +248,15 @@ public class EncoderDecoderTests(ITestOutputHelper output)
         Assert.Throws<ArgumentException>(() => new TokenBatch(2, 1).Set(0, [1, 2, 3]));
     }
 
-    [Fact]
-    public void TrainingStepsAndDecodingDoNotAllocateInSteadyState()
+    [Theory]
+    [InlineData(AttentionKind.None)]
+    [InlineData(AttentionKind.Additive)]
+    [InlineData(AttentionKind.General)]
+    public void TrainingStepsAndDecodingDoNotAllocateInSteadyState(AttentionKind attention)
     {
         var task = new NumberWords(maxDigits: 4);
         var model = new EncoderDecoder<float>(EncoderDecoderCell.Lstm, NumberWords.SourceVocabularySize, NumberWords.TargetVocabularySize,
-            NumberWords.BeginToken, NumberWords.EndToken, 8, 16, numLayers: 2, random: new SeededRandom(1));
+            NumberWords.BeginToken, NumberWords.EndToken, 8, 16, numLayers: 2, random: new SeededRandom(1), attention: attention);
         var optimizer = new Adam<float>(model.Parameters, 1e-3);
         var random = new SeededRandom(2);
         var sources = new[] { new TokenBatch(task.MaxSourceLength, 8), new TokenBatch(task.MaxSourceLength, 8) };
@@ -277,7 +313,7 @@ public class EncoderDecoderTests(ITestOutputHelper output)
     }
 
     // Sources of lengths 3, 1, 2 and targets of lengths 2, 0, 3, with garbage in the padding.
-    private static (TokenBatch Source, TokenBatch Target) TinyBatch()
+    internal static (TokenBatch Source, TokenBatch Target) TinyBatch()
     {
         var source = new TokenBatch(3, 3);
         var target = new TokenBatch(3, 3);
@@ -306,7 +342,7 @@ public class EncoderDecoderTests(ITestOutputHelper output)
         return best;
     }
 
-    private static double Norm(ReadOnlySpan<double> values)
+    internal static double Norm(ReadOnlySpan<double> values)
     {
         double sum = 0;
         foreach (double v in values)

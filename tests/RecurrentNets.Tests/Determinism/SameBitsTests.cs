@@ -40,7 +40,7 @@ public class SameBitsTests(ITestOutputHelper output)
     /// <summary>The echo state networks (tanh and σ reservoirs, double and float) and R2N2 (aⁿbⁿ, reversal).</summary>
     private static readonly Dictionary<string, ulong> Reservoirs = new()
     {
-        ["double reservoir"] = 0x58a478bea2e5491c, ["float reservoir"] = 0x7e18e55f7517667a, ["double r2n2"] = 0xa7675f152edbccbd,
+        ["double reservoir"] = 0x50af068011005c0e, ["float reservoir"] = 0x6197652ea313ee29, ["double r2n2"] = 0xa7675f152edbccbd,
     };
 
     /// <summary>Cases b (H = 37, two bidirectional layers, B = 32, dropout), c (H = 128, B = 32, recurrent dropout, MSE)

@@ -69,7 +69,7 @@ public class VectorMathTests
 public class VectorMathFloatTests
 {
     // Dense over the exp range, around the branch points (0, the tail clamps) and down to denormals.
-    private static float[] Points()
+    internal static float[] Points()
     {
         var xs = new List<float> { 0f, -0f, 1e-40f, -1e-40f, 1e-30f, 1e-8f, float.Epsilon, 9.9f, 10f, 10.1f, 17f, 87f, 88f, 103f, 104f, 105f, 200f, float.MaxValue };
         for (int i = -200000; i <= 200000; i++)
@@ -87,7 +87,7 @@ public class VectorMathFloatTests
     }
 
     // |got − exact| in ulps of the float nearest the exact value.
-    private static double Ulps(float got, double exact)
+    internal static double Ulps(float got, double exact)
     {
         float nearest = (float)exact;
         double ulp = Math.Abs((double)MathF.BitIncrement(Math.Abs(nearest)) - Math.Abs(nearest));

@@ -2,6 +2,7 @@ using System.Numerics;
 using RecurrentNets.Init;
 using RecurrentNets.Kernels;
 using RecurrentNets.Parameters;
+using RecurrentNets.Sequence;
 using RecurrentNets.Tensors;
 using TP = System.Numerics.Tensors.TensorPrimitives;
 
@@ -134,12 +135,12 @@ public sealed class Attention<T>
         this.keys = keys;
         sourceSteps = s;
         batch = b;
-        Grow(ref lengths, b);
+        Buffers.Grow(ref lengths, b);
         sourceLengths.CopyTo(lengths);
         int rows = s * b, h = HiddenSize;
         if (Kind != AttentionKind.Dot)
         {
-            Grow(ref projectedKeys, rows * h);
+            Buffers.Grow(ref projectedKeys, rows * h);
             (general ?? keyProjection)!.Forward(keys.AsSpan(), rows, projectedKeys.AsSpan(0, rows * h));
         }
     }
@@ -232,7 +233,7 @@ public sealed class Attention<T>
         ReadOnlySpan<T> alpha = weights!.AsSpan(), q = queries!.AsSpan(), k = keys!.AsSpan(), dc = dContext.AsSpan();
         Span<T> dq = dQueries.AsSpan(), dk = dKeys.AsSpan();
         int scoreCount = u * b * s;
-        Grow(ref scratch, scoreCount);
+        Buffers.Grow(ref scratch, scoreCount);
         Span<T> de = scratch.AsSpan(0, scoreCount);
         de.Clear();
         for (int i = 0; i < b; i++)
@@ -266,7 +267,7 @@ public sealed class Attention<T>
         int rows = s * b;
         if (Kind == AttentionKind.General)
         {
-            Grow(ref dProjectedKeys, rows * h);
+            Buffers.Grow(ref dProjectedKeys, rows * h);
             dProjectedKeys.AsSpan(0, rows * h).Clear();
         }
 
@@ -289,8 +290,8 @@ public sealed class Attention<T>
     private void AdditiveScores(ReadOnlySpan<T> q, int u)
     {
         int h = HiddenSize, b = batch, s = sourceSteps, queryRows = u * b, scoreRows = queryRows * s;
-        Grow(ref projectedQueries, queryRows * h);
-        Grow(ref hidden, scoreRows * h);
+        Buffers.Grow(ref projectedQueries, queryRows * h);
+        Buffers.Grow(ref hidden, scoreRows * h);
         queryProjection!.Forward(q, queryRows, projectedQueries.AsSpan(0, queryRows * h));
         Span<T> a = hidden.AsSpan(0, scoreRows * h);
         a.Clear();
@@ -313,9 +314,9 @@ public sealed class Attention<T>
     private void AdditiveBackward(ReadOnlySpan<T> de, ReadOnlySpan<T> q, ReadOnlySpan<T> k, Span<T> dq, Span<T> dk)
     {
         int h = HiddenSize, b = batch, s = sourceSteps, u = querySteps, queryRows = u * b, scoreRows = queryRows * s, keyRows = s * b;
-        Grow(ref dHidden, scoreRows * h);
-        Grow(ref dProjectedQueries, queryRows * h);
-        Grow(ref dProjectedKeys, keyRows * h);
+        Buffers.Grow(ref dHidden, scoreRows * h);
+        Buffers.Grow(ref dProjectedQueries, queryRows * h);
+        Buffers.Grow(ref dProjectedKeys, keyRows * h);
         ReadOnlySpan<T> a = hidden.AsSpan(0, scoreRows * h);
         Span<T> da = dHidden.AsSpan(0, scoreRows * h);
 
@@ -346,7 +347,7 @@ public sealed class Attention<T>
     private void AddThroughLinear(Linear<T> layer, ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int rows, Span<T> dx)
     {
         int count = rows * HiddenSize;
-        Grow(ref scratch, count);
+        Buffers.Grow(ref scratch, count);
         Span<T> temporary = scratch.AsSpan(0, count);
         layer.Backward(x[..count], dy[..count], rows, temporary);
         TP.Add(dx[..count], temporary, dx[..count]);
@@ -358,14 +359,6 @@ public sealed class Attention<T>
         {
             string expected = $"[{(steps >= 0 ? steps.ToString(System.Globalization.CultureInfo.InvariantCulture) : "U")}, {batch}, {width}]";
             throw new ArgumentException($"{name} has shape {Tensor<T>.FormatShape(tensor.Shape)} but the attention expects {expected}.", name);
-        }
-    }
-
-    private static void Grow<TItem>(ref TItem[] buffer, int length)
-    {
-        if (buffer.Length < length)
-        {
-            buffer = new TItem[length];
         }
     }
 }

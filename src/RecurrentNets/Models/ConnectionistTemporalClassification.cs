@@ -1,6 +1,7 @@
 using System.Numerics;
 using RecurrentNets.Kernels;
 using RecurrentNets.Losses;
+using RecurrentNets.Sequence;
 using RecurrentNets.Tensors;
 using TP = System.Numerics.Tensors.TensorPrimitives;
 
@@ -62,10 +63,10 @@ public sealed class ConnectionistTemporalClassification<T> : ILoss<T>
             throw new ArgumentException($"ctc needs a target per step (T' = T = {batch.Steps}) to hold the label sequences, but the batch has T' = {steps}.", nameof(batch));
         }
 
-        Grow(ref logProbs, steps * size * classes);
-        Grow(ref scratch, classes);
-        Grow(ref targets, size * steps);
-        Grow(ref targetLengths, size);
+        Buffers.Grow(ref logProbs, steps * size * classes);
+        Buffers.Grow(ref scratch, classes);
+        Buffers.Grow(ref targets, size * steps);
+        Buffers.Grow(ref targetLengths, size);
 
         // Labels: column b of the class targets up to its first -1, as padded rows [B, T].
         int[] classTargets = batch.Classes!;
@@ -106,13 +107,5 @@ public sealed class ConnectionistTemporalClassification<T> : ILoss<T>
 
         return loss.Compute(lp, steps, size, classes, targets.AsSpan(0, size * steps), steps, batch.Lengths, targetLengths.AsSpan(0, size),
             dOutput is null ? default : dOutput.AsSpan());
-    }
-
-    private static void Grow<TValue>(ref TValue[] array, int length)
-    {
-        if (array.Length < length)
-        {
-            array = new TValue[length];
-        }
     }
 }

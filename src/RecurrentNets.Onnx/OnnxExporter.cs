@@ -260,6 +260,12 @@ public static partial class OnnxExporter
                             $"The cell of layer {l}{(d == 1 ? " (reverse)" : "")} is a {cell.GetType().FullName}, which has no ONNX operator: only ElmanCell, LstmCell and GruCell export (to RNN, LSTM and GRU).");
                     }
 
+                    if (cell is LstmCell<T> { ProjectionSize: > 0 } projected)
+                    {
+                        throw new NotSupportedException(
+                            $"The LSTM of layer {l} has projections (proj_size {projected.ProjectionSize}): ONNX's LSTM operator has no projection (W_hr), so it does not export. Save it as safetensors instead.");
+                    }
+
                     bool same = (first, cell) switch
                     {
                         (ElmanCell<T>, ElmanCell<T>) => true,

@@ -40,6 +40,18 @@ public sealed class FailureTests
     }
 
     [Fact]
+    public void LstmWithProjectionsIsRefused()
+    {
+        // ONNX's LSTM operator has no W_hr (PyTorch's proj_size): a layer and a model holding one are refused.
+        var layer = Assert.Throws<NotSupportedException>(() => OnnxExporter.ToBytes(new Lstm<float>(3, 4, numLayers: 2, projectionSize: 2), null));
+        Assert.Contains("proj_size 2", layer.Message, StringComparison.Ordinal);
+        Assert.Contains("layer 0", layer.Message, StringComparison.Ordinal);
+        var model = new Models.SequenceModel<float>(3).Add(Models.Layer.Lstm(4, projectionSize: 3)).Add(Models.Layer.Linear(2));
+        var error = Assert.Throws<NotSupportedException>(() => OnnxExporter.ToBytes(model));
+        Assert.Contains("proj_size 3", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void CustomCellInAnUpperLayerIsRefused()
     {
         var layer = new RecurrentLayer<float>(null, 3, 4, 2, (block, l, input, suffix) =>

@@ -4,7 +4,7 @@ namespace RecurrentNets.Cells;
 
 /// <summary>
 /// The buffers of one time step that the sequence engine hands to a <see cref="RecurrentCell{T}"/>.
-/// B = batchSize, H = hiddenSize, G·H = the stacked gate width, E = <see cref="RecurrentCell{T}.StepCacheWidth"/>.
+/// B = batchSize, H = hiddenSize, S = <see cref="RecurrentCell{T}.StateSize"/> (the width of h; H unless the cell projects), G·H = the stacked gate width, E = <see cref="RecurrentCell{T}.StepCacheWidth"/>.
 /// </summary>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
 public readonly ref struct CellStep<T>
@@ -47,22 +47,22 @@ public readonly ref struct CellStep<T>
     /// </summary>
     public Span<T> RecurrentGradient { get; }
 
-    /// <summary>[B, H]: h(t-1).</summary>
+    /// <summary>[B, S]: h(t-1).</summary>
     public ReadOnlySpan<T> HiddenPrev { get; }
 
     /// <summary>
-    /// [B, H]: what W_hh multiplies, h(t-1) ⊙ m under recurrent (variational) dropout with the per-sequence mask m, else
+    /// [B, S]: what W_hh multiplies, h(t-1) ⊙ m under recurrent (variational) dropout with the per-sequence mask m, else
     /// h(t-1) itself. Cells use it for the recurrent product and h(t-1) for everything else.
     /// </summary>
     public ReadOnlySpan<T> RecurrentInput { get; }
 
     /// <summary>
-    /// [B, H]: the recurrent-dropout mask m (0 or 1/(1-p), fixed across time), or empty. The gradient that reaches
+    /// [B, S]: the recurrent-dropout mask m (0 or 1/(1-p), fixed across time), or empty. The gradient that reaches
     /// <see cref="RecurrentInput"/> is multiplied by it on its way to dL/dh(t-1).
     /// </summary>
     public ReadOnlySpan<T> RecurrentMask { get; }
 
-    /// <summary>[B, H]: h(t), written by the forward step.</summary>
+    /// <summary>[B, S]: h(t), written by the forward step.</summary>
     public Span<T> Hidden { get; }
 
     /// <summary>[B, H]: C(t-1) for cells with a cell state; empty otherwise.</summary>
@@ -75,10 +75,10 @@ public readonly ref struct CellStep<T>
     /// <see cref="RecurrentCell{T}.AccumulateRecurrentGradients"/>.</summary>
     public Span<T> StepCache { get; }
 
-    /// <summary>Backward, [B, H]: on entry, dL/dh(t) (all paths). The cell may overwrite it.</summary>
+    /// <summary>Backward, [B, S]: on entry, dL/dh(t) (all paths). The cell may overwrite it.</summary>
     public Span<T> DHidden { get; }
 
-    /// <summary>Backward, [B, H]: on exit, dL/dh(t-1) through this step.</summary>
+    /// <summary>Backward, [B, S]: on exit, dL/dh(t-1) through this step.</summary>
     public Span<T> DHiddenPrev { get; }
 
     /// <summary>Backward, [B, H]: on entry, dL/dC(t) from later steps; empty without a cell state.</summary>
@@ -87,7 +87,7 @@ public readonly ref struct CellStep<T>
     /// <summary>Backward, [B, H]: on exit, dL/dC(t-1); empty without a cell state.</summary>
     public Span<T> DCellPrev { get; }
 
-    /// <summary>Scratch space of at least [B, G·H] + [B, H] elements, not kept between calls.</summary>
+    /// <summary>Scratch space of at least [B, G·H] + [B, max(H, S)] elements, not kept between calls.</summary>
     public Span<T> Scratch { get; }
 
     /// <summary>

@@ -12,8 +12,9 @@ namespace RecurrentNets.Cells;
 /// </summary>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
 /// <remarks>
-/// Legend: B = batchSize, I = inputSize, H = hiddenSize, G = <see cref="GateCount"/>.
-/// Parameters follow PyTorch's layout and names: <c>weight_ih_lK [G·H, I]</c>, <c>weight_hh_lK [G·H, H]</c>,
+/// Legend: B = batchSize, I = inputSize, H = hiddenSize, G = <see cref="GateCount"/>, S = <see cref="StateSize"/> (the
+/// width of h: H, or P for an LSTM with projections).
+/// Parameters follow PyTorch's layout and names: <c>weight_ih_lK [G·H, I]</c>, <c>weight_hh_lK [G·H, S]</c>,
 /// <c>bias_ih_lK [G·H]</c>, <c>bias_hh_lK [G·H]</c>. The engine computes x·W_ihᵀ + b_ih for all steps in one GEMM
 /// before the loop, and dW_ih, db_ih and dx in one GEMM each after it; the cell does the per-step recurrent work.
 /// Write a custom cell by deriving from this class: the engine gives it stacking, truncation and caches.
@@ -37,11 +38,14 @@ public abstract class RecurrentCell<T>
     /// <param name="gateCount">G, the stacked gate blocks (1 for Elman, 4 for LSTM, 3 for GRU).</param>
     /// <param name="bias">Whether the cell has the two bias vectors. PyTorch: <c>bias</c>.</param>
     /// <param name="nameSuffix">The PyTorch parameter-name suffix, e.g. <c>_l0</c> or <c>_l1_reverse</c>.</param>
-    /// <param name="recurrentWeights">The shape of W_hh: [G·H, H] (the default), [G·H] for a diagonal one, or none.</param>
-    /// <exception cref="ArgumentOutOfRangeException">A size is below 1, or <paramref name="recurrentWeights"/> is not a
-    /// defined value.</exception>
+    /// <param name="recurrentWeights">The shape of W_hh: [G·H, S] (the default), [G·H] for a diagonal one, or none.</param>
+    /// <param name="stateSize">S, the width of h(t) when the cell maps its H units to a narrower output (an LSTM with
+    /// projections: PyTorch's <c>proj_size</c>); 0 (the default) for S = H.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is below 1, <paramref name="stateSize"/> is negative, or
+    /// <paramref name="recurrentWeights"/> is not a defined value.</exception>
+    /// <exception cref="ArgumentException">A diagonal W_hh with S ≠ H.</exception>
     protected RecurrentCell(ParameterBlock<T> block, int inputSize, int hiddenSize, int gateCount, bool bias, string nameSuffix,
-        RecurrentWeights recurrentWeights = RecurrentWeights.Full)
+        RecurrentWeights recurrentWeights = RecurrentWeights.Full, int stateSize = 0)
     {
         ArgumentNullException.ThrowIfNull(block);
         ArgumentOutOfRangeException.ThrowIfLessThan(inputSize, 1);
@@ -52,17 +56,26 @@ public abstract class RecurrentCell<T>
             throw new ArgumentOutOfRangeException(nameof(recurrentWeights), recurrentWeights, "recurrentWeights must be Full, Diagonal or None.");
         }
 
+        ArgumentOutOfRangeException.ThrowIfNegative(stateSize);
+        int s = stateSize == 0 ? hiddenSize : stateSize;
+        if (recurrentWeights == RecurrentWeights.Diagonal && s != hiddenSize)
+        {
+            throw new ArgumentException(
+                $"A diagonal W_hh pairs unit j with unit j of h(t-1), so it needs stateSize = hiddenSize, but got {s} and {hiddenSize}.", nameof(stateSize));
+        }
+
         packedInput = new PackedMatrix<T>();
         packedInputBackward = new PackedMatrix<T>(packedInput);
         InputSize = inputSize;
         HiddenSize = hiddenSize;
+        StateSize = s;
         GateCount = gateCount;
         RecurrentWeightShape = recurrentWeights;
         products = [new ProductBlock(0, gateCount)];
         WeightIH = AddParameter(block, "weight_ih" + nameSuffix, gateCount * hiddenSize, inputSize);
         WeightHH = recurrentWeights switch
         {
-            RecurrentWeights.Full => AddParameter(block, "weight_hh" + nameSuffix, gateCount * hiddenSize, hiddenSize),
+            RecurrentWeights.Full => AddParameter(block, "weight_hh" + nameSuffix, gateCount * hiddenSize, s),
             RecurrentWeights.Diagonal => AddParameter(block, "weight_hh" + nameSuffix, gateCount * hiddenSize),
             _ => null,
         };
@@ -79,8 +92,14 @@ public abstract class RecurrentCell<T>
     /// <summary>I, the features of x(t).</summary>
     public int InputSize { get; }
 
-    /// <summary>H, the hidden units.</summary>
+    /// <summary>H, the hidden units (the width of each gate block and of the cell state C).</summary>
     public int HiddenSize { get; }
+
+    /// <summary>
+    /// S, the width of h(t): the cell's output and what W_hh multiplies. H, unless the cell projects its units to a
+    /// narrower output (PyTorch's H_out: <c>proj_size</c> when it is positive).
+    /// </summary>
+    public int StateSize { get; }
 
     /// <summary>G, the number of stacked gate blocks.</summary>
     public int GateCount { get; }
@@ -94,7 +113,7 @@ public abstract class RecurrentCell<T>
     /// <summary>W_ih [G·H, I]. PyTorch: <c>weight_ih_lK</c>.</summary>
     public ParameterView<T> WeightIH { get; }
 
-    /// <summary>W_hh: [G·H, H] (PyTorch: <c>weight_hh_lK</c>), [G·H] when diagonal, null when the cell has none
+    /// <summary>W_hh: [G·H, S] (PyTorch: <c>weight_hh_lK</c>), [G·H] when diagonal, null when the cell has none
     /// (<see cref="RecurrentWeightShape"/>).</summary>
     public ParameterView<T>? WeightHH { get; }
 
@@ -173,18 +192,18 @@ public abstract class RecurrentCell<T>
             return;
         }
 
-        int h = HiddenSize;
+        int h = HiddenSize, s = StateSize;
         foreach (var product in products)
         {
             int n = product.GateCount * h;
-            ReadOnlySpan<T> rows = WeightHH!.Values.Slice(product.FirstGate * h * h, n * h);
+            ReadOnlySpan<T> rows = WeightHH!.Values.Slice(product.FirstGate * h * s, n * s);
             if (backward)
             {
-                Gemm.Pack(false, n, h, rows, h, product.Backward);
+                Gemm.Pack(false, n, s, rows, s, product.Backward);
             }
             else if (!weightsFrozen || !product.Forward.IsPacked)
             {
-                Gemm.Pack(true, h, n, rows, h, product.Forward);
+                Gemm.Pack(true, s, n, rows, s, product.Forward);
             }
         }
     }
@@ -236,7 +255,7 @@ public abstract class RecurrentCell<T>
     /// loop reuses those packed copies instead of packing again (later writes to the parameters are not seen until the
     /// weights are thawed). The engine calls it; see <see cref="Sequence.RecurrentLayer{T}.FreezeWeights"/>.
     /// </summary>
-    internal void FreezeWeights(bool frozen)
+    internal virtual void FreezeWeights(bool frozen)
     {
         weightsFrozen = false;
         packedInput.Invalidate();
@@ -254,12 +273,12 @@ public abstract class RecurrentCell<T>
         }
     }
 
-    // RecurrentProduct.Forward: output[B, n·H] (+)= input[B, H]·W_hh[rows of product p]ᵀ, or the units' columns of it.
+    // RecurrentProduct.Forward: output[B, n·H] (+)= input[B, S]·W_hh[rows of product p]ᵀ, or the units' columns of it.
     internal void RecurrentForward(in RecurrentProduct<T> step, int product, ReadOnlySpan<T> input, Span<T> output, bool accumulate)
     {
         var block = Product(product);
-        int b = step.BatchSize, h = HiddenSize, n = block.GateCount * h;
-        CheckLength(input, b * h, nameof(input), "[batchSize, hiddenSize]");
+        int b = step.BatchSize, h = HiddenSize, s = StateSize, n = block.GateCount * h;
+        CheckLength(input, b * s, nameof(input), "[batchSize, stateSize]");
         CheckLength(output, b * n, nameof(output), "[batchSize, gates·hiddenSize] of the product");
         int first = step.FirstUnit, end = step.EndUnit;
         bool whole = first == 0 && end == h;
@@ -274,40 +293,40 @@ public abstract class RecurrentCell<T>
 
         if (!block.Forward.IsPacked)
         {
-            Gemm.Compute(false, true, b, n, h, input, h, WeightHH!.Values[(block.FirstGate * h * h)..], h, output, n, accumulate);
+            Gemm.Compute(false, true, b, n, s, input, s, WeightHH!.Values[(block.FirstGate * h * s)..], s, output, n, accumulate);
         }
         else if (b == 1 && step.Fused is { Pending: true } fused)
         {
             if (whole)
             {
-                FusedGemm.ComputeRow(n, h, input, block.Forward, output, accumulate, step.ReverseSweep, fused);
+                FusedGemm.ComputeRow(n, s, input, block.Forward, output, accumulate, step.ReverseSweep, fused);
                 return;
             }
 
             // The units' columns of every gate block, as whole panels (the engine fuses only whole panels of them).
             Span<int> panels = stackalloc int[n / FusedTiles<T>.PanelWidth + block.GateCount];
             int count = FusedTiles<T>.UnitPanels(panels, block.GateCount, h, first, end);
-            FusedGemm.ComputeRow(n, h, input, block.Forward, output, accumulate, step.ReverseSweep, fused, panels[..count]);
+            FusedGemm.ComputeRow(n, s, input, block.Forward, output, accumulate, step.ReverseSweep, fused, panels[..count]);
         }
         else if (whole)
         {
-            Gemm.Compute(false, b, n, h, input, h, block.Forward, output, n, accumulate, step.ReverseSweep);
+            Gemm.Compute(false, b, n, s, input, s, block.Forward, output, n, accumulate, step.ReverseSweep);
         }
         else
         {
             for (int i = 0; i < block.GateCount; i++)
             {
                 int g = step.ReverseSweep ? block.GateCount - 1 - i : i;
-                Gemm.ComputeColumns(b, n, h, input, h, block.Forward, output, n, accumulate, g * h + first, g * h + end, step.ReverseSweep);
+                Gemm.ComputeColumns(b, n, s, input, s, block.Forward, output, n, accumulate, g * h + first, g * h + end, step.ReverseSweep);
             }
         }
     }
 
-    // RecurrentProduct.Backward: dInput[B, H] (+)= gradient[B, n·H]·W_hh[rows of product p], or the units' columns of it.
+    // RecurrentProduct.Backward: dInput[B, S] (+)= gradient[B, n·H]·W_hh[rows of product p], or the units' columns of it.
     internal void RecurrentBackward(in RecurrentProduct<T> step, int product, ReadOnlySpan<T> gradient, int stride, Span<T> dInput, bool accumulate)
     {
         var block = Product(product);
-        int b = step.BatchSize, h = HiddenSize, n = block.GateCount * h;
+        int b = step.BatchSize, h = HiddenSize, s = StateSize, n = block.GateCount * h;
         if (stride == 0)
         {
             stride = n;
@@ -315,7 +334,7 @@ public abstract class RecurrentCell<T>
 
         ArgumentOutOfRangeException.ThrowIfLessThan(stride, n, nameof(stride));
         CheckLength(gradient, (b - 1) * stride + n, nameof(gradient), "[batchSize, gates·hiddenSize] of the product");
-        CheckLength(dInput, b * h, nameof(dInput), "[batchSize, hiddenSize]");
+        CheckLength(dInput, b * s, nameof(dInput), "[batchSize, stateSize]");
         int first = step.FirstUnit, end = step.EndUnit;
         switch (RecurrentWeightShape)
         {
@@ -328,19 +347,20 @@ public abstract class RecurrentCell<T>
 
         if (!block.Backward.IsPacked)
         {
-            Gemm.Compute(false, false, b, h, n, gradient, stride, WeightHH!.Values[(block.FirstGate * h * h)..], h, dInput, h, accumulate);
+            Gemm.Compute(false, false, b, s, n, gradient, stride, WeightHH!.Values[(block.FirstGate * h * s)..], s, dInput, s, accumulate);
         }
         else if (first != 0 || end != h)
         {
-            Gemm.ComputeColumns(b, h, n, gradient, stride, block.Backward, dInput, h, accumulate, first, end, step.ReverseSweep);
+            // Split over units only when S = H (RecurrentPlanner): the units are h(t-1)'s columns.
+            Gemm.ComputeColumns(b, s, n, gradient, stride, block.Backward, dInput, s, accumulate, first, end, step.ReverseSweep);
         }
         else if (b == 1 && stride == n && step.Fused is { Pending: true } fused)
         {
-            FusedGemm.ComputeRow(h, n, gradient, block.Backward, dInput, accumulate, step.ReverseSweep, fused);
+            FusedGemm.ComputeRow(s, n, gradient, block.Backward, dInput, accumulate, step.ReverseSweep, fused);
         }
         else
         {
-            Gemm.Compute(false, b, h, n, gradient, stride, block.Backward, dInput, h, accumulate, step.ReverseSweep);
+            Gemm.Compute(false, b, s, n, gradient, stride, block.Backward, dInput, s, accumulate, step.ReverseSweep);
         }
     }
 
@@ -431,7 +451,7 @@ public abstract class RecurrentCell<T>
 
     /// <summary>
     /// dL/dh(t-1) += (gradient·W_hh[rows of product p]) ⊙ m: a gradient of product <paramref name="product"/>'s output on its
-    /// way to h(t-1), through the recurrent-dropout mask m when there is one (<paramref name="scratch"/> needs [B, H] then).
+    /// way to h(t-1), through the recurrent-dropout mask m when there is one (<paramref name="scratch"/> needs [B, S] then).
     /// </summary>
     protected static void AddRecurrentGradient(in CellStep<T> step, int product, ReadOnlySpan<T> gradient, int gradientStride, Span<T> scratch)
     {
@@ -471,7 +491,7 @@ public abstract class RecurrentCell<T>
     /// parameters of their own whose gradients are sums over the steps (they call the base).
     /// </summary>
     /// <param name="recurrentGradient">[T·B, G·H]: dRecurrent of every step.</param>
-    /// <param name="hiddenPrev">[T·B, H]: h(t-1) of every step.</param>
+    /// <param name="hiddenPrev">[T·B, S]: h(t-1) of every step.</param>
     /// <param name="stepCache">[T·B, E]: the per-step caches as the backward steps left them (a cell may write there in
     /// <see cref="Backward"/> what the gradients of its other parameters need, and form those here: a layer-normalised cell
     /// keeps dL/dy of each normalisation for its gains and biases).</param>
@@ -482,7 +502,7 @@ public abstract class RecurrentCell<T>
         int h = HiddenSize, gw = GateWidth;
         if (RecurrentWeightShape == RecurrentWeights.Full)
         {
-            Gemm.MultiplyTransposeA(recurrentGradient, hiddenPrev, WeightHH!.Gradients, gw, rows, h, accumulate: true);
+            Gemm.MultiplyTransposeA(recurrentGradient, hiddenPrev, WeightHH!.Gradients, gw, rows, StateSize, accumulate: true);
         }
         else if (RecurrentWeightShape == RecurrentWeights.Diagonal)
         {

@@ -60,15 +60,15 @@ public readonly ref struct RecurrentProduct<T>
 
     private RecurrentCell<T> Cell => cell ?? throw new InvalidOperationException("This step has no recurrent product: the engine sets CellStep.Recurrent (a step built by hand sets it with new RecurrentProduct<T>(cell, batchSize)).");
 
-    /// <summary>output[B, G·H] (+)= input[B, H]·W_hhᵀ: the recurrent product of every gate (the cell's only product).</summary>
-    /// <param name="input">[B, H], usually <see cref="CellStep{T}.RecurrentInput"/>.</param>
+    /// <summary>output[B, G·H] (+)= input[B, S]·W_hhᵀ: the recurrent product of every gate (the cell's only product).</summary>
+    /// <param name="input">[B, S] (S = <see cref="RecurrentCell{T}.StateSize"/>), usually <see cref="CellStep{T}.RecurrentInput"/>.</param>
     /// <param name="output">[B, G·H]; added to when <paramref name="accumulate"/>, else overwritten.</param>
     /// <param name="accumulate">Add to <paramref name="output"/> instead of overwriting it.</param>
     /// <exception cref="ArgumentException">A span is too short, or the cell declared several products.</exception>
     public void Forward(ReadOnlySpan<T> input, Span<T> output, bool accumulate) => Forward(0, input, output, accumulate);
 
     /// <summary>
-    /// output[B, n·H] (+)= input[B, H]·W_hh[g0·H .. (g0 + n)·H, :]ᵀ for product <paramref name="product"/>, which covers
+    /// output[B, n·H] (+)= input[B, S]·W_hh[g0·H .. (g0 + n)·H, :]ᵀ for product <paramref name="product"/>, which covers
     /// gate blocks [g0, g0 + n) (<see cref="RecurrentCell{T}.SplitRecurrentProduct"/>).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="product"/> is not a declared product.</exception>
@@ -76,15 +76,15 @@ public readonly ref struct RecurrentProduct<T>
     public void Forward(int product, ReadOnlySpan<T> input, Span<T> output, bool accumulate)
         => Cell.RecurrentForward(this, product, input, output, accumulate);
 
-    /// <summary>dInput[B, H] (+)= gradient[B, G·H]·W_hh: the backward product of every gate.</summary>
+    /// <summary>dInput[B, S] (+)= gradient[B, G·H]·W_hh: the backward product of every gate.</summary>
     /// <param name="gradient">[B, G·H]: the gradient with respect to the forward product's output.</param>
-    /// <param name="dInput">[B, H]; added to when <paramref name="accumulate"/>, else overwritten.</param>
+    /// <param name="dInput">[B, S]; added to when <paramref name="accumulate"/>, else overwritten.</param>
     /// <param name="accumulate">Add to <paramref name="dInput"/> instead of overwriting it.</param>
     /// <exception cref="ArgumentException">A span is too short, or the cell declared several products.</exception>
     public void Backward(ReadOnlySpan<T> gradient, Span<T> dInput, bool accumulate) => Backward(0, gradient, 0, dInput, accumulate);
 
     /// <summary>
-    /// dInput[B, H] (+)= gradient[B, n·H]·W_hh[g0·H .. (g0 + n)·H, :] for product <paramref name="product"/>; row b of the
+    /// dInput[B, S] (+)= gradient[B, n·H]·W_hh[g0·H .. (g0 + n)·H, :] for product <paramref name="product"/>; row b of the
     /// gradient starts at b·<paramref name="gradientStride"/> (0: n·H, rows packed).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="product"/> is not a declared product, or the stride is

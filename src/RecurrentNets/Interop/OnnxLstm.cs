@@ -30,12 +30,14 @@ public static class OnnxLstm
     /// <param name="b">ONNX <c>B</c> of this direction, [8H] (Wb then Rb); empty for zero biases.</param>
     /// <param name="p">ONNX <c>P</c> of this direction, [3H] (P_i, P_o, P_f); empty without peepholes.</param>
     /// <param name="inputForget">ONNX's <c>input_forget</c> attribute.</param>
-    /// <exception cref="ArgumentException">A length or the variant disagrees with the cell.</exception>
+    /// <exception cref="ArgumentException">A length or the variant disagrees with the cell, or the cell has projections
+    /// (ONNX's LSTM has no W_hr).</exception>
     public static void Import<T>(LstmCell<T> cell, ReadOnlySpan<float> w, ReadOnlySpan<float> r, ReadOnlySpan<float> b,
         ReadOnlySpan<float> p, bool inputForget)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(cell);
+        CheckNoProjection(cell);
         int h = cell.HiddenSize, i = cell.InputSize;
         Check(w.Length, 4 * h * i, nameof(w), "[4·hiddenSize, inputSize]");
         Check(r.Length, 4 * h * h, nameof(r), "[4·hiddenSize, hiddenSize]");
@@ -107,11 +109,13 @@ public static class OnnxLstm
     /// <param name="p">Receives ONNX <c>P</c> of this direction, [3H] (P_i, P_o, P_f); empty when the cell has no peepholes.</param>
     /// <returns>ONNX's <c>input_forget</c> attribute: true for a coupled cell. Its i block is then our f block negated
     /// (1 - σ(a) = σ(-a)) and its unused f block is written as zeros.</returns>
-    /// <exception cref="ArgumentException">A length disagrees with the cell.</exception>
+    /// <exception cref="ArgumentException">A length disagrees with the cell, or the cell has projections (ONNX's LSTM has no
+    /// W_hr).</exception>
     public static bool Export<T>(LstmCell<T> cell, Span<float> w, Span<float> r, Span<float> b, Span<float> p)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(cell);
+        CheckNoProjection(cell);
         int h = cell.HiddenSize, i = cell.InputSize;
         Check(w.Length, 4 * h * i, nameof(w), "[4·hiddenSize, inputSize]");
         Check(r.Length, 4 * h * h, nameof(r), "[4·hiddenSize, hiddenSize]");
@@ -181,6 +185,16 @@ public static class OnnxLstm
         if (length != expected)
         {
             throw new ArgumentException($"{name} has {length} elements but {meaning} needs {expected}.", name);
+        }
+    }
+
+    private static void CheckNoProjection<T>(LstmCell<T> cell)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (cell.ProjectionSize > 0)
+        {
+            throw new ArgumentException(
+                $"The cell has projections (proj_size {cell.ProjectionSize}), which ONNX's LSTM operator does not have (no W_hr).", nameof(cell));
         }
     }
 }

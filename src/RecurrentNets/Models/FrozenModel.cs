@@ -509,7 +509,7 @@ public sealed class FrozenModel<T>
         /// <summary>The output of a stacked layer below the top one [T·B, D·H], and the next one's while it runs.</summary>
         public T[] Below = [], LayerOutput = [];
 
-        /// <summary>State, for each layer and direction [L·D, B, H]: h and C.</summary>
+        /// <summary>State, for each layer and direction: h [L·D, B, S] and C [L·D, B, H].</summary>
         public T[] Hidden = [], Cell = [];
 
         /// <summary>One step's new h, new C [B, H], step cache [B, E] and scratch [B, G·H + H].</summary>
@@ -591,8 +591,8 @@ public sealed class FrozenModel<T>
             layer.Training = false;
             layer.FreezeWeights();
             StateOffset = stateOffset;
-            int h = layer.HiddenSize, slots = layer.NumLayers * layer.Directions;
-            StateSize = slots * h * (layer.HasCellState ? 2 : 1);
+            int slots = layer.NumLayers * layer.Directions;
+            StateSize = slots * (layer.StateSize + (layer.HasCellState ? layer.HiddenSize : 0));
             biasSums = new T[layer.Cells.Count][];
             for (int k = 0; k < layer.Cells.Count; k++)
             {
@@ -619,75 +619,69 @@ public sealed class FrozenModel<T>
 
         public override int OutputSize => Layer.OutputSize;
 
-        /// <summary>One stream's initial state [StateSize]: h of each layer, then C of each layer.</summary>
+        /// <summary>One stream's initial state [StateSize]: h [S] of each layer, then C [H] of each layer.</summary>
         public void InitialState(Span<T> state)
         {
-            int h = Layer.HiddenSize, slots = Layer.NumLayers * Layer.Directions;
+            int s = Layer.StateSize, c = Layer.HiddenSize, slots = Layer.NumLayers * Layer.Directions;
             state.Clear();
-            Layer.InitialHidden?.Values.CopyTo(state[..(slots * h)]);
+            Layer.InitialHidden?.Values.CopyTo(state[..(slots * s)]);
             if (Layer.HasCellState)
             {
-                Layer.InitialCell?.Values.CopyTo(state.Slice(slots * h, slots * h));
+                Layer.InitialCell?.Values.CopyTo(state.Slice(slots * s, slots * c));
             }
         }
 
-        /// <summary>Every row's initial state into the workspace's h and C [L·D, B, H].</summary>
+        /// <summary>Every row's initial state into the workspace's h [L·D, B, S] and C [L·D, B, H].</summary>
         public void LoadInitialState(int rows, Workspace work)
         {
-            int h = Layer.HiddenSize, slots = Layer.NumLayers * Layer.Directions;
+            int s = Layer.StateSize, c = Layer.HiddenSize, slots = Layer.NumLayers * Layer.Directions;
             for (int k = 0; k < slots; k++)
             {
                 for (int b = 0; b < rows; b++)
                 {
-                    Span<T> hr = work.Hidden.AsSpan((k * rows + b) * h, h), cr = work.Cell.AsSpan((k * rows + b) * h, h);
+                    Span<T> hr = work.Hidden.AsSpan((k * rows + b) * s, s), cr = work.Cell.AsSpan((k * rows + b) * c, c);
                     if (Layer.InitialHidden is { } h0)
-                        h0.Values.Slice(k * h, h).CopyTo(hr);
+                        h0.Values.Slice(k * s, s).CopyTo(hr);
                     else
                         hr.Clear();
                     if (Layer.InitialCell is { } c0)
-                        c0.Values.Slice(k * h, h).CopyTo(cr);
+                        c0.Values.Slice(k * c, c).CopyTo(cr);
                     else
                         cr.Clear();
                 }
             }
         }
 
-        /// <summary>Rows' states [B, StateSize] (this op's part) into the workspace's h and C [L, B, H].</summary>
-        public void GatherState(Span<T> states, int rows, int stride, Workspace work)
+        /// <summary>Rows' states [B, StateSize] (this op's part) into the workspace's h [L, B, S] and C [L, B, H].</summary>
+        public void GatherState(Span<T> states, int rows, int stride, Workspace work) => MoveState(states, rows, stride, work, gather: true);
+
+        /// <summary>The workspace's h and C back into the rows' states.</summary>
+        public void ScatterState(Span<T> states, int rows, int stride, Workspace work) => MoveState(states, rows, stride, work, gather: false);
+
+        private void MoveState(Span<T> states, int rows, int stride, Workspace work, bool gather)
         {
-            int h = Layer.HiddenSize, slots = Layer.NumLayers;
+            int s = Layer.StateSize, c = Layer.HiddenSize, slots = Layer.NumLayers;
             bool hasCell = Layer.HasCellState;
             for (int b = 0; b < rows; b++)
             {
-                Span<T> s = states.Slice(b * stride + StateOffset, StateSize);
+                Span<T> row = states.Slice(b * stride + StateOffset, StateSize);
                 for (int k = 0; k < slots; k++)
                 {
-                    s.Slice(k * h, h).CopyTo(work.Hidden.AsSpan((k * rows + b) * h, h));
+                    Move(row.Slice(k * s, s), work.Hidden.AsSpan((k * rows + b) * s, s), gather);
                     if (hasCell)
                     {
-                        s.Slice((slots + k) * h, h).CopyTo(work.Cell.AsSpan((k * rows + b) * h, h));
+                        Move(row.Slice(slots * s + k * c, c), work.Cell.AsSpan((k * rows + b) * c, c), gather);
                     }
                 }
             }
         }
 
-        /// <summary>The workspace's h and C back into the rows' states.</summary>
-        public void ScatterState(Span<T> states, int rows, int stride, Workspace work)
+        private static void Move(Span<T> stream, Span<T> workspace, bool gather)
         {
-            int h = Layer.HiddenSize, slots = Layer.NumLayers;
-            bool hasCell = Layer.HasCellState;
-            for (int b = 0; b < rows; b++)
-            {
-                Span<T> s = states.Slice(b * stride + StateOffset, StateSize);
-                for (int k = 0; k < slots; k++)
-                {
-                    work.Hidden.AsSpan((k * rows + b) * h, h).CopyTo(s.Slice(k * h, h));
-                    if (hasCell)
-                    {
-                        work.Cell.AsSpan((k * rows + b) * h, h).CopyTo(s.Slice((slots + k) * h, h));
-                    }
-                }
-            }
+            if (gather)
+                stream.CopyTo(workspace);
+            else
+                workspace.CopyTo(stream);
         }
 
         /// <summary>
@@ -697,7 +691,7 @@ public sealed class FrozenModel<T>
         /// </summary>
         public void Run(Workspace work, ReadOnlySpan<T> x, int steps, int rows, ReadOnlySpan<int> lengths, Span<T> y)
         {
-            int h = Layer.HiddenSize, directions = Layer.Directions, width = Layer.OutputSize, n = steps * rows;
+            int directions = Layer.Directions, width = Layer.OutputSize, n = steps * rows;
             if (Layer.GoBackwards)
             {
                 Span<T> reversed = work.Below.AsSpan(0, n * Layer.InputSize);
@@ -738,9 +732,9 @@ public sealed class FrozenModel<T>
         private void Sweep(Workspace work, RecurrentCell<T> cell, int k, int direction, int steps, int rows, ReadOnlySpan<int> lengths,
             Span<T> gates, Span<T> output, int width)
         {
-            int h = Layer.HiddenSize, gw = cell.GateWidth, state = rows * h;
-            Span<T> hidden = work.Hidden.AsSpan(k * state, state), cellState = work.Cell.AsSpan(k * state, state);
-            Span<T> newHidden = work.NewHidden.AsSpan(0, state), newCell = work.NewCell.AsSpan(0, state);
+            int h = cell.StateSize, c = cell.HiddenSize, gw = cell.GateWidth, state = rows * h, cells = rows * c;
+            Span<T> hidden = work.Hidden.AsSpan(k * state, state), cellState = work.Cell.AsSpan(k * cells, cells);
+            Span<T> newHidden = work.NewHidden.AsSpan(0, state), newCell = work.NewCell.AsSpan(0, cells);
             bool hasCell = cell.HasCellState;
             var merge = direction == 1 ? Layer.MergeMode : MergeMode.Concat;
             int column = merge == MergeMode.Concat ? direction * h : 0;
@@ -749,7 +743,7 @@ public sealed class FrozenModel<T>
                 int t = direction == 0 ? s : steps - 1 - s;
                 var step = new CellStep<T>(rows, gates.Slice(t * rows * gw, rows * gw), default, hidden, newHidden,
                     hasCell ? cellState : default, hasCell ? newCell : default, work.StepCache.AsSpan(0, rows * cell.StepCacheWidth),
-                    default, default, default, default, work.Scratch.AsSpan(0, rows * (gw + h)))
+                    default, default, default, default, work.Scratch.AsSpan(0, rows * (gw + c)))
                 {
                     Recurrent = new RecurrentProduct<T>(cell, rows),
                 };
@@ -767,7 +761,7 @@ public sealed class FrozenModel<T>
                     newHidden.Slice(b * h, h).CopyTo(hidden.Slice(b * h, h));
                     if (hasCell)
                     {
-                        newCell.Slice(b * h, h).CopyTo(cellState.Slice(b * h, h));
+                        newCell.Slice(b * c, c).CopyTo(cellState.Slice(b * c, c));
                     }
 
                     Merge(merge, hidden.Slice(b * h, h), yr);

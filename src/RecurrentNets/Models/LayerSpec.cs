@@ -147,6 +147,11 @@ public sealed record RecurrentSpec(RecurrentKind Kind, int HiddenSize) : LayerSp
     /// <summary>LSTM only: no input gate, C = f C(t-1) + (1 - f) g.</summary>
     public bool CoupledInputForget { get; init; }
 
+    /// <summary>LSTM only: P, the width of h with projections h = W_hr (o ⊙ tanh C) (LSTMP), or 0 for none; the stack then
+    /// gives D·P features. PyTorch: <c>proj_size</c>; saved only when positive.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int ProjectionSize { get; init; }
+
     /// <summary>LSTM and layer-normalised LSTM only: the forget gate's starting bias (Keras <c>unit_forget_bias</c> uses 1),
     /// or null.</summary>
     public double? ForgetBias { get; init; }
@@ -171,7 +176,7 @@ public sealed record RecurrentSpec(RecurrentKind Kind, int HiddenSize) : LayerSp
             RecurrentKind.Rnn => new Rnn<T>(context.InputSize, HiddenSize, NumLayers, Nonlinearity, Bias, context.Random, context.Parameters,
                 Bidirectional, Dropout, LearnInitialState, RecurrentDropout, MergeMode, GoBackwards),
             RecurrentKind.Lstm => new Lstm<T>(context.InputSize, HiddenSize, NumLayers, Bias, context.Random, context.Parameters, Bidirectional,
-                Dropout, Peephole, CoupledInputForget, ForgetBias, LearnInitialState, RecurrentDropout, MergeMode, GoBackwards),
+                Dropout, Peephole, CoupledInputForget, ForgetBias, LearnInitialState, RecurrentDropout, MergeMode, GoBackwards, ProjectionSize),
             RecurrentKind.Gru => new Gru<T>(context.InputSize, HiddenSize, NumLayers, Bias, context.Random, context.Parameters, Bidirectional,
                 Dropout, ResetAfterRecurrence, LearnInitialState, RecurrentDropout, MergeMode, GoBackwards),
             RecurrentKind.LayerNormLstm => new LayerNormLstm<T>(context.InputSize, HiddenSize, NumLayers, context.Random, context.Parameters,
@@ -283,14 +288,15 @@ public static class Layer
     /// <param name="name">The module name (parameter prefix); null for <c>rnn</c>.</param>
     /// <param name="mergeMode">How the two directions combine. Keras: <c>merge_mode</c>.</param>
     /// <param name="goBackwards">Read each sequence backwards (one direction). Keras: <c>go_backwards</c>.</param>
+    /// <param name="projectionSize">P, project h to P features (LSTMP), or 0 for none. PyTorch: <c>proj_size</c>.</param>
     public static RecurrentSpec Lstm(int hiddenSize, int numLayers = 1, bool bidirectional = false, double dropout = 0,
         double recurrentDropout = 0, bool peephole = false, bool coupledInputForget = false, double? forgetBias = null, string? name = null,
-        MergeMode mergeMode = MergeMode.Concat, bool goBackwards = false) =>
+        MergeMode mergeMode = MergeMode.Concat, bool goBackwards = false, int projectionSize = 0) =>
         new(RecurrentKind.Lstm, hiddenSize)
         {
             NumLayers = numLayers, Bidirectional = bidirectional, Dropout = dropout, RecurrentDropout = recurrentDropout,
             Peephole = peephole, CoupledInputForget = coupledInputForget, ForgetBias = forgetBias, Name = name,
-            MergeMode = mergeMode, GoBackwards = goBackwards,
+            MergeMode = mergeMode, GoBackwards = goBackwards, ProjectionSize = projectionSize,
         };
 
     /// <summary>A GRU stack (PyTorch <c>nn.GRU</c>, Keras <c>GRU</c>).</summary>

@@ -92,7 +92,7 @@ public sealed class ModelStepper<T>
                 {
                     if (layer.InitialHidden is { } h0)
                     {
-                        h0.Values.Slice(k * layer.HiddenSize, layer.HiddenSize).CopyTo(state.Hidden.Row(k, b));
+                        h0.Values.Slice(k * layer.StateSize, layer.StateSize).CopyTo(state.Hidden.Row(k, b));
                     }
 
                     if (layer.InitialCell is { } c0)

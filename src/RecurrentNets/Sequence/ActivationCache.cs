@@ -6,7 +6,8 @@ namespace RecurrentNets.Sequence;
 
 /// <summary>
 /// What one layer and direction keeps from its forward loop for its backward loop, time-major: the gates of every step
-/// (the cell turns them into gate gradients going back), h(0..T) and C(0..T) in T + 1 slots, the cell's own step cache,
+/// (the cell turns them into gate gradients going back), h(0..T) ([B, S] each) and C(0..T) ([B, H] each) in T + 1 slots,
+/// the cell's own step cache,
 /// and under recurrent dropout the mask and h(t-1) ⊙ m of every step.
 /// </summary>
 /// <remarks>
@@ -36,15 +37,23 @@ internal sealed class DirectionCache<T>
     /// <summary>On <see cref="Ring"/>: the first step of the current chunk of projected steps (its gates are at slot 0).</summary>
     public int GatesBase { get; set; }
 
+    /// <summary>B·S: the elements of one slot of h.</summary>
+    public int HiddenSlotSize { get; private set; }
+
+    /// <summary>B·H: the elements of one slot of C.</summary>
+    public int CellSlotSize { get; private set; }
+
     /// <summary>Grows the buffers for (steps, batch) of <paramref name="cell"/>; allocates only when they grow.</summary>
     public void EnsureCapacity(RecurrentCell<T> cell, int steps, int batch, bool recurrentDropout)
     {
-        int rows = steps * batch, stateSize = batch * cell.HiddenSize, gw = cell.GateWidth;
+        int rows = steps * batch, stateSize = batch * cell.StateSize, gw = cell.GateWidth;
+        HiddenSlotSize = stateSize;
+        CellSlotSize = batch * cell.HiddenSize;
         Buffers.Grow(ref Gates, rows * gw);
         Buffers.Grow(ref Hidden, (steps + 1) * stateSize);
         if (cell.HasCellState)
         {
-            Buffers.Grow(ref Cell, (steps + 1) * stateSize);
+            Buffers.Grow(ref Cell, (steps + 1) * CellSlotSize);
         }
 
         if (cell.HasSeparateRecurrentGradient)
@@ -56,15 +65,18 @@ internal sealed class DirectionCache<T>
         if (recurrentDropout)
         {
             Buffers.Grow(ref RecurrentMask, stateSize);
-            Buffers.Grow(ref RecurrentInputs, rows * cell.HiddenSize);
+            Buffers.Grow(ref RecurrentInputs, rows * cell.StateSize);
         }
     }
 
-    /// <summary>h in state slot <paramref name="slot"/>, [B, H].</summary>
-    public Span<T> HiddenSlot(int slot, int stateSize) => Hidden.AsSpan(slot * stateSize, stateSize);
+    /// <summary>h in state slot <paramref name="slot"/>, [B, S].</summary>
+    public Span<T> HiddenSlot(int slot) => Hidden.AsSpan(slot * HiddenSlotSize, HiddenSlotSize);
 
     /// <summary>C in state slot <paramref name="slot"/>, [B, H] (one of two slots on <see cref="Ring"/>).</summary>
-    public Span<T> CellSlot(int slot, int stateSize) => Cell.AsSpan((Ring ? slot & 1 : slot) * stateSize, stateSize);
+    public Span<T> CellSlot(int slot) => Cell.AsSpan((Ring ? slot & 1 : slot) * CellSlotSize, CellSlotSize);
+
+    /// <summary>The scratch elements per batch row a step of <paramref name="cell"/> gets: G·H + max(H, S).</summary>
+    public static int ScratchWidth(RecurrentCell<T> cell) => cell.GateWidth + Math.Max(cell.HiddenSize, cell.StateSize);
 
     /// <summary>
     /// The buffers of step <paramref name="t"/> in <paramref name="direction"/> for <paramref name="cell"/>. The gates' and
@@ -74,7 +86,7 @@ internal sealed class DirectionCache<T>
     public CellStep<T> Step(RecurrentCell<T> cell, int t, int batch, int direction, bool backward, in StepGradients<T> gradients, Span<T> scratch,
         FusedTiles<T>? fused = null, int firstUnit = 0, int endUnit = -1, int gateSlot = -1)
     {
-        int gw = cell.GateWidth, h = cell.HiddenSize, stateSize = batch * h, e = cell.StepCacheWidth;
+        int gw = cell.GateWidth, h = cell.HiddenSize, stateSize = batch * cell.StateSize, e = cell.StepCacheWidth;
         int prevSlot = direction == 0 ? t : t + 1, slot = direction == 0 ? t + 1 : t;
         if (gateSlot < 0)
         {
@@ -86,8 +98,8 @@ internal sealed class DirectionCache<T>
         Span<T> cPrev = default, c = default;
         if (cell.HasCellState)
         {
-            cPrev = CellSlot(prevSlot, stateSize);
-            c = CellSlot(slot, stateSize);
+            cPrev = CellSlot(prevSlot);
+            c = CellSlot(slot);
         }
 
         ReadOnlySpan<T> recurrentInput = default, mask = default;
@@ -98,9 +110,9 @@ internal sealed class DirectionCache<T>
         }
 
         bool reverseSweep = (t & 1) == 1;
-        return new CellStep<T>(batch, gates, recurrent, HiddenSlot(prevSlot, stateSize), HiddenSlot(slot, stateSize), cPrev, c,
+        return new CellStep<T>(batch, gates, recurrent, HiddenSlot(prevSlot), HiddenSlot(slot), cPrev, c,
             StepCache.AsSpan(gateSlot * batch * e, batch * e), gradients.DHidden, gradients.DHiddenPrev, gradients.DCell, gradients.DCellPrev,
-            scratch[..(batch * (gw + h))], recurrentInput, mask)
+            scratch[..(batch * ScratchWidth(cell))], recurrentInput, mask)
         {
             Recurrent = new RecurrentProduct<T>(cell, batch, reverseSweep, fused, firstUnit, endUnit < 0 ? h : endUnit),
         };

@@ -105,7 +105,8 @@ internal static class RecurrentPlanner
         // chunks of projected steps, each split over units or serial.
         LoopStrategy forward = rowsForward >= 2 ? LoopStrategy.BatchSplit : unitsForward >= 2 ? LoopStrategy.UnitSplit : LoopStrategy.Serial;
         int forwardThreads = forward switch { LoopStrategy.BatchSplit => rowsForward, LoopStrategy.UnitSplit => unitsForward, _ => 1 };
-        bool fusedBase = r.FuseProducts && r.Batch == 1 && r.Steps >= MinFusedSteps && FusionAvailable<T>(r.Path);
+        bool fusedBase = r.FuseProducts && r.Batch == 1 && r.Steps >= MinFusedSteps && FusionAvailable<T>(r.Path)
+            && cell.StateSize == cell.HiddenSize;
         bool productOnOneThread = r.MaxThreads == 1 || 2.0 * cell.GateWidth * cell.HiddenSize < GemmDriver.ThreadingThreshold;
         bool fusedProjection = fusedBase && forward != LoopStrategy.BatchSplit && chunk >= r.Steps
             && RowProductFits(cell.HiddenSize, cell.GateWidth) && FusedTiles<T>.FitsShape(cell.InputSize, cell.GateWidth)
@@ -144,7 +145,7 @@ internal static class RecurrentPlanner
 
     private static unsafe bool HasLargeWeights<T>(RecurrentCell<T> cell)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => (long)cell.GateWidth * (cell.InputSize + cell.HiddenSize) * sizeof(T) >= LargeWeightsBytes;
+        => (long)cell.GateWidth * (cell.InputSize + cell.StateSize) * sizeof(T) >= LargeWeightsBytes;
 
     private static bool PrefersUnitSplit<T>(RecurrentCell<T> cell)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -162,7 +163,7 @@ internal static class RecurrentPlanner
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int h = cell.HiddenSize;
-        if (!cell.SplitsUnits || r.RecurrentDropout || r.HasLengths || h % Gemm.ColumnAlignment != 0
+        if (!cell.SplitsUnits || cell.StateSize != h || r.RecurrentDropout || r.HasLengths || h % Gemm.ColumnAlignment != 0
             || (!backward && r.Batch >= 2 * MinSplitRows && !PrefersUnitSplit(cell))
             || (long)r.Batch * cell.GateWidth * h < MinSplitProduct)
         {

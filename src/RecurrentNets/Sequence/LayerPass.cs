@@ -31,6 +31,7 @@ internal sealed class LayerPass<T>
         Directions = directions;
         InputSize = inputSize;
         HiddenSize = hiddenSize;
+        StateSize = cells[0].StateSize;
         Caches = new DirectionCache<T>[cells.Length];
         for (int i = 0; i < cells.Length; i++)
         {
@@ -56,7 +57,11 @@ internal sealed class LayerPass<T>
 
     public int InputSize { get; }
 
+    /// <summary>H, the units of every cell (the width of C).</summary>
     public int HiddenSize { get; }
+
+    /// <summary>S, the width of h of every cell (H, or P with projections).</summary>
+    public int StateSize { get; }
 
     /// <summary>How a bidirectional layer's directions combine (<see cref="MergeMode.Concat"/> on one direction).</summary>
     public MergeMode Merge { get; }
@@ -65,7 +70,7 @@ internal sealed class LayerPass<T>
     /// (one direction, or two merged), rather than the direction's half of a concatenated row.</summary>
     private bool OwnColumns => Directions == 1 || Merge != MergeMode.Concat;
 
-    public int OutputSize => Directions == 2 && Merge == MergeMode.Concat ? 2 * HiddenSize : HiddenSize;
+    public int OutputSize => Directions == 2 && Merge == MergeMode.Concat ? 2 * StateSize : StateSize;
 
     public PaddedSteps<T> Padding { get; } = new();
 
@@ -103,12 +108,13 @@ internal sealed class LayerPass<T>
         Batch = batch;
         DroppedOut = droppedOut;
         RecurrentDropped = recurrentDropped;
-        int rows = steps * batch, stateSize = batch * HiddenSize, width = OutputSize, maxGate = 0;
+        int rows = steps * batch, stateSize = batch * StateSize, width = OutputSize, maxGate = 0, scratch = 0;
         Buffers.Grow(ref inputCopy, rows * InputSize);
         for (int i = 0; i < Cells.Length; i++)
         {
             Caches[i].EnsureCapacity(Cells[i], steps, batch, recurrentDropout > 0);
             maxGate = Math.Max(maxGate, Cells[i].GateWidth);
+            scratch = Math.Max(scratch, DirectionCache<T>.ScratchWidth(Cells[i]));
         }
 
         for (int l = 0; l < NumLayers; l++)
@@ -133,14 +139,14 @@ internal sealed class LayerPass<T>
         Buffers.Grow(ref DHiddenB, stateSize);
         if (Cells[0].HasCellState)
         {
-            Buffers.Grow(ref DCellA, stateSize);
-            Buffers.Grow(ref DCellB, stateSize);
+            Buffers.Grow(ref DCellA, batch * HiddenSize);
+            Buffers.Grow(ref DCellB, batch * HiddenSize);
         }
 
-        Buffers.Grow(ref Scratch, batch * (maxGate + HiddenSize));
+        Buffers.Grow(ref Scratch, batch * scratch);
         if (Merge is MergeMode.Average or MergeMode.Multiply)
         {
-            Buffers.Grow(ref mergeGradient, rows * HiddenSize);
+            Buffers.Grow(ref mergeGradient, rows * StateSize);
         }
 
         Buffers.Grow(ref BiasSum, maxGate);
@@ -186,7 +192,7 @@ internal sealed class LayerPass<T>
         // A unidirectional layer that is not dropped out reads straight from its hidden cache (slots 1..T).
         if (Directions == 1 && !(DroppedOut && layer < NumLayers - 1))
         {
-            return Caches[layer].Hidden.AsSpan(Batch * HiddenSize, rows * HiddenSize);
+            return Caches[layer].Hidden.AsSpan(Batch * StateSize, rows * StateSize);
         }
 
         return outputs[layer].AsSpan(0, rows * OutputSize);
@@ -198,7 +204,7 @@ internal sealed class LayerPass<T>
     /// <summary>The whole stack forward, layer by layer, both directions of each.</summary>
     public void Forward(SeededRandom random, in StateSource<T> initial, RecurrentState<T>? finalState, double dropout, double recurrentDropout)
     {
-        int stateSize = Batch * HiddenSize;
+        int stateSize = Batch * StateSize;
         for (int l = 0; l < NumLayers; l++)
         {
             for (int d = 0; d < Directions; d++)
@@ -211,7 +217,7 @@ internal sealed class LayerPass<T>
 
                 // Initial state: the caller's, the learned one, or zeros; in slot 0 (forward) or slot T (reverse).
                 int first = d == 0 ? 0 : Steps;
-                initial.Load(index, Batch, cache.HiddenSlot(first, stateSize), cell.HasCellState ? cache.CellSlot(first, stateSize) : default);
+                initial.Load(index, Batch, cache.HiddenSlot(first), cell.HasCellState ? cache.CellSlot(first) : default);
                 if (RecurrentDropped)
                 {
                     DrawMask(cache.RecurrentMask.AsSpan(0, stateSize), recurrentDropout, random);
@@ -232,10 +238,10 @@ internal sealed class LayerPass<T>
                 if (finalState is not null)
                 {
                     int last = d == 0 ? Steps : 0;
-                    cache.HiddenSlot(last, stateSize).CopyTo(finalState.Hidden.Step(index));
+                    cache.HiddenSlot(last).CopyTo(finalState.Hidden.Step(index));
                     if (cell.HasCellState)
                     {
-                        cache.CellSlot(last, stateSize).CopyTo(finalState.Cell!.Step(index));
+                        cache.CellSlot(last).CopyTo(finalState.Cell!.Step(index));
                     }
                 }
             }
@@ -284,7 +290,7 @@ internal sealed class LayerPass<T>
     /// <summary>The whole stack backward, top layer first, and every weight gradient.</summary>
     public void Backward(T[] dOutput, RecurrentState<T>? dFinalState, T[]? dInput, in StateSink<T> dInitial)
     {
-        int rows = Steps * Batch, width = OutputSize, stateSize = Batch * HiddenSize;
+        int rows = Steps * Batch, width = OutputSize, stateSize = Batch * StateSize;
         for (int l = NumLayers - 1; l >= 0; l--)
         {
             T[] dOut = l == NumLayers - 1 ? dOutput : dOutputs[l];
@@ -314,7 +320,7 @@ internal sealed class LayerPass<T>
                 // Every loop swaps dh(t) and dh(t-1) once per step: after an odd number of steps dh(0) is in B.
                 bool inB = Steps % 2 == 1;
                 dInitial.Store(index, Batch, (inB ? DHiddenB : DHiddenA).AsSpan(0, stateSize),
-                    cell.HasCellState ? (inB ? DCellB : DCellA).AsSpan(0, stateSize) : default);
+                    cell.HasCellState ? (inB ? DCellB : DCellA).AsSpan(0, Batch * HiddenSize) : default);
                 WeightGradients(index, layer: l, dX, fusedRows);
             }
 
@@ -329,9 +335,9 @@ internal sealed class LayerPass<T>
     // dh(T) and dC(T) of direction index: the caller's, or zero.
     private void LoadFinalGradient(int index, RecurrentState<T>? dFinalState)
     {
-        int stateSize = Batch * HiddenSize;
+        int stateSize = Batch * StateSize;
         Span<T> dh = DHiddenA.AsSpan(0, stateSize);
-        Span<T> dc = Cells[index].HasCellState ? DCellA.AsSpan(0, stateSize) : default;
+        Span<T> dc = Cells[index].HasCellState ? DCellA.AsSpan(0, Batch * HiddenSize) : default;
         if (dFinalState is null)
         {
             dh.Clear();
@@ -350,7 +356,7 @@ internal sealed class LayerPass<T>
     /// row of one direction's or a merged layer's direction gradient), units [u0, u1) (all when u1 is negative).</summary>
     public void AddOutputGradient(ReadOnlySpan<T> dOut, int t, int direction, Span<T> dh, int u0 = 0, int u1 = -1)
     {
-        int h = HiddenSize, batch = Batch;
+        int h = StateSize, batch = Batch;
         bool own = OwnColumns;
         if (u1 < 0 && own)
         {
@@ -371,7 +377,7 @@ internal sealed class LayerPass<T>
     // both directions), or dOut ⊙ the other direction's h (mul: ∂(h_f ⊙ h_r)/∂h_f = h_r).
     private T[] DirectionGradient(T[] dOut, int layer, int direction)
     {
-        int count = Steps * Batch * HiddenSize;
+        int count = Steps * Batch * StateSize;
         switch (Merge)
         {
             case MergeMode.Average:
@@ -392,14 +398,14 @@ internal sealed class LayerPass<T>
     // h_d(t) of layer l for t = 0..T-1, [T·B, H]: slots 1..T forward, 0..T-1 reverse (each aligned with input step t).
     private ReadOnlySpan<T> MergedHidden(int layer, int direction)
     {
-        int stateSize = Batch * HiddenSize;
+        int stateSize = Batch * StateSize;
         return Caches[layer * 2 + direction].Hidden.AsSpan(direction == 0 ? stateSize : 0, Steps * stateSize);
     }
 
     // outputs[l][t, b] = h_f(t) + h_r(t), h_f(t) ⊙ h_r(t) or (h_f(t) + h_r(t)) · ½: one vector pass over all steps.
     private void MergeOutputs(int layer)
     {
-        Span<T> output = outputs[layer].AsSpan(0, Steps * Batch * HiddenSize);
+        Span<T> output = outputs[layer].AsSpan(0, Steps * Batch * StateSize);
         ReadOnlySpan<T> forward = MergedHidden(layer, 0), reverse = MergedHidden(layer, 1);
         if (Merge == MergeMode.Multiply)
         {
@@ -420,7 +426,7 @@ internal sealed class LayerPass<T>
     {
         var cell = Cells[index];
         var cache = Caches[index];
-        int rows = Steps * Batch, gw = cell.GateWidth, h = HiddenSize, direction = index % Directions;
+        int rows = Steps * Batch, gw = cell.GateWidth, h = StateSize, direction = index % Directions;
         ReadOnlySpan<T> x = LayerInput(layer);
         ReadOnlySpan<T> dGates = cache.Gates.AsSpan(0, rows * gw);
         Gemm.MultiplyTransposeA(dGates, x, cell.WeightIH.Gradients, gw, rows, cell.InputSize, accumulate: true);
@@ -482,12 +488,12 @@ internal sealed class LayerPass<T>
     {
         var cell = Cells[index];
         var cache = Caches[index];
-        int direction = index % Directions, stateSize = Batch * HiddenSize;
+        int direction = index % Directions, stateSize = Batch * StateSize;
         if (RecurrentDropped)
         {
             // W_hh sees h(t-1) ⊙ m; keep it for the backward pass and the weight gradient.
             int prevSlot = direction == 0 ? t : t + 1;
-            TP.Multiply<T>(cache.HiddenSlot(prevSlot, stateSize), cache.RecurrentMask.AsSpan(0, stateSize),
+            TP.Multiply<T>(cache.HiddenSlot(prevSlot), cache.RecurrentMask.AsSpan(0, stateSize),
                 cache.RecurrentInputs.AsSpan(t * stateSize, stateSize));
         }
 
@@ -501,14 +507,14 @@ internal sealed class LayerPass<T>
     // outputs[l][t, b, d·H .. (d+1)·H] = h_d(t) for both directions.
     private void Interleave(int layer)
     {
-        int h = HiddenSize, width = OutputSize, stateSize = Batch * h;
+        int h = StateSize, width = OutputSize, stateSize = Batch * h;
         Span<T> output = outputs[layer];
         for (int d = 0; d < 2; d++)
         {
             var cache = Caches[layer * 2 + d];
             for (int t = 0; t < Steps; t++)
             {
-                Span<T> hidden = cache.HiddenSlot(d == 0 ? t + 1 : t, stateSize);
+                Span<T> hidden = cache.HiddenSlot(d == 0 ? t + 1 : t);
                 for (int b = 0; b < Batch; b++)
                 {
                     hidden.Slice(b * h, h).CopyTo(output.Slice((t * Batch + b) * width + d * h, h));
@@ -537,7 +543,7 @@ internal sealed class LayerPass<T>
         Span<T> output = outputs[layer].AsSpan(0, count);
         if (Directions == 1)
         {
-            Caches[layer].Hidden.AsSpan(Batch * HiddenSize, count).CopyTo(output);
+            Caches[layer].Hidden.AsSpan(Batch * StateSize, count).CopyTo(output);
         }
 
         TP.Multiply<T>(output, mask, output);

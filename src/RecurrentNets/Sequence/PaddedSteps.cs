@@ -13,7 +13,7 @@ internal sealed class PaddedSteps<T>
 {
     private int[] lengths = [];
     private T[] savedDHidden = [], savedDCell = [], rowScratch = [];
-    private int batch, hidden;
+    private int batch, hidden, cellWidth;
 
     /// <summary>Whether some sequence of the current pass is shorter than T.</summary>
     public bool Active { get; private set; }
@@ -41,11 +41,13 @@ internal sealed class PaddedSteps<T>
         }
     }
 
-    /// <summary>Takes the lengths of a pass (empty: all T), validated by the caller.</summary>
-    public void Set(ReadOnlySpan<int> sequenceLengths, int steps, int batchSize, int hiddenSize)
+    /// <summary>Takes the lengths of a pass (empty: all T), validated by the caller; h rows are
+    /// <paramref name="stateSize"/> wide, C rows <paramref name="hiddenSize"/>.</summary>
+    public void Set(ReadOnlySpan<int> sequenceLengths, int steps, int batchSize, int stateSize, int hiddenSize)
     {
         batch = batchSize;
-        hidden = hiddenSize;
+        hidden = stateSize;
+        cellWidth = hiddenSize;
         Active = false;
         foreach (int length in sequenceLengths)
         {
@@ -53,7 +55,7 @@ internal sealed class PaddedSteps<T>
         }
 
         Buffers.Grow(ref lengths, batchSize);
-        Buffers.Grow(ref savedDHidden, batchSize * hiddenSize);
+        Buffers.Grow(ref savedDHidden, batchSize * stateSize);
         Buffers.Grow(ref savedDCell, batchSize * hiddenSize);
         sequenceLengths.CopyTo(lengths);
     }
@@ -61,7 +63,7 @@ internal sealed class PaddedSteps<T>
     /// <summary>After forward step t: rows past their end keep the previous state, h(t) = h(t-1), C(t) = C(t-1).</summary>
     public void CarryState(DirectionCache<T> cache, bool hasCell, int t, int direction)
     {
-        int h = hidden, stateSize = batch * h;
+        int h = hidden, c = cellWidth;
         int prevSlot = direction == 0 ? t : t + 1, slot = direction == 0 ? t + 1 : t;
         for (int b = 0; b < batch; b++)
         {
@@ -70,10 +72,10 @@ internal sealed class PaddedSteps<T>
                 continue;
             }
 
-            cache.HiddenSlot(prevSlot, stateSize).Slice(b * h, h).CopyTo(cache.HiddenSlot(slot, stateSize).Slice(b * h, h));
+            cache.HiddenSlot(prevSlot).Slice(b * h, h).CopyTo(cache.HiddenSlot(slot).Slice(b * h, h));
             if (hasCell)
             {
-                cache.CellSlot(prevSlot, stateSize).Slice(b * h, h).CopyTo(cache.CellSlot(slot, stateSize).Slice(b * h, h));
+                cache.CellSlot(prevSlot).Slice(b * c, c).CopyTo(cache.CellSlot(slot).Slice(b * c, c));
             }
         }
     }
@@ -116,8 +118,8 @@ internal sealed class PaddedSteps<T>
             dh.Slice(b * h, h).Clear();
             if (!dc.IsEmpty)
             {
-                dc.Slice(b * h, h).CopyTo(savedDCell.AsSpan(b * h, h));
-                dc.Slice(b * h, h).Clear();
+                dc.Slice(b * cellWidth, cellWidth).CopyTo(savedDCell.AsSpan(b * cellWidth, cellWidth));
+                dc.Slice(b * cellWidth, cellWidth).Clear();
             }
         }
     }
@@ -136,7 +138,7 @@ internal sealed class PaddedSteps<T>
             savedDHidden.AsSpan(b * h, h).CopyTo(dhPrev.Slice(b * h, h));
             if (!dcPrev.IsEmpty)
             {
-                savedDCell.AsSpan(b * h, h).CopyTo(dcPrev.Slice(b * h, h));
+                savedDCell.AsSpan(b * cellWidth, cellWidth).CopyTo(dcPrev.Slice(b * cellWidth, cellWidth));
             }
         }
     }

@@ -105,11 +105,11 @@ public class RecurrentLayer<T>
         GoBackwards = goBackwards;
         Dropout = dropout;
         dropoutRandom = random?.Fork() ?? new SeededRandom(0);
-        cells = CellStack.Build(cellFactory, Parameters, numLayers, Directions, inputSize, hiddenSize, OutputSize);
+        cells = CellStack.Build(cellFactory, Parameters, numLayers, Directions, inputSize, hiddenSize, Directions == 2 && mergeMode != MergeMode.Concat);
 
         if (learnInitialState)
         {
-            InitialHidden = Parameters.Add("initial_hidden", numLayers * Directions, hiddenSize);
+            InitialHidden = Parameters.Add("initial_hidden", numLayers * Directions, StateSize);
             InitialCell = HasCellState ? Parameters.Add("initial_cell", numLayers * Directions, hiddenSize) : null;
         }
 
@@ -157,8 +157,14 @@ public class RecurrentLayer<T>
     /// <summary>I.</summary>
     public int InputSize { get; }
 
-    /// <summary>H.</summary>
+    /// <summary>H, the units of each cell (the width of C). PyTorch: <c>hidden_size</c>.</summary>
     public int HiddenSize { get; }
+
+    /// <summary>
+    /// H_out, the width of each direction's h(t): <see cref="HiddenSize"/>, or the projection size P of an LSTM with
+    /// projections (PyTorch: <c>proj_size</c>).
+    /// </summary>
+    public int StateSize => cells[0].StateSize;
 
     /// <summary>L.</summary>
     public int NumLayers { get; }
@@ -166,9 +172,9 @@ public class RecurrentLayer<T>
     /// <summary>D: 2 when bidirectional, else 1.</summary>
     public int Directions { get; }
 
-    /// <summary>The features of each output step: D·H, or H for a bidirectional layer whose <see cref="MergeMode"/> is not
-    /// concat.</summary>
-    public int OutputSize => Directions == 2 && MergeMode != MergeMode.Concat ? HiddenSize : Directions * HiddenSize;
+    /// <summary>The features of each output step: D·H_out, or H_out for a bidirectional layer whose <see cref="MergeMode"/>
+    /// is not concat (H_out = <see cref="StateSize"/>).</summary>
+    public int OutputSize => Directions == 2 && MergeMode != MergeMode.Concat ? StateSize : Directions * StateSize;
 
     /// <summary>How the two directions' outputs combine (always <see cref="MergeMode.Concat"/> on a one-direction layer).
     /// Keras: <c>merge_mode</c>.</summary>
@@ -265,7 +271,7 @@ public class RecurrentLayer<T>
     /// <summary>Restarts the dropout masks from <paramref name="seed"/> (to repeat a forward pass exactly, e.g. in a gradient check).</summary>
     public void ReseedDropout(ulong seed) => dropoutRandom = new SeededRandom(seed);
 
-    /// <summary>The learned initial h [L·D, H], or null.</summary>
+    /// <summary>The learned initial h [L·D, H_out], or null.</summary>
     public ParameterView<T>? InitialHidden { get; }
 
     /// <summary>The learned initial C [L·D, H], or null.</summary>
@@ -310,11 +316,12 @@ public class RecurrentLayer<T>
         }
     }
 
-    /// <summary>A zero state [L·D, batchSize, H] of this stack for <paramref name="batchSize"/> sequences.</summary>
+    /// <summary>A zero state of this stack for <paramref name="batchSize"/> sequences: h [L·D, batchSize, H_out] and, for
+    /// cells with a cell state, C [L·D, batchSize, H].</summary>
     public RecurrentState<T> CreateState(int batchSize)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        return new RecurrentState<T>(NumLayers * Directions, batchSize, HiddenSize, HasCellState);
+        return new RecurrentState<T>(NumLayers * Directions, batchSize, StateSize, HasCellState ? HiddenSize : 0);
     }
 
     /// <summary>
@@ -356,9 +363,10 @@ public class RecurrentLayer<T>
     /// <param name="input">x, [timeSteps, batchSize, inputSize]. It is copied for <see cref="Backward"/> (read in place
     /// on frozen weights): the caller may reuse it once the call returns.</param>
     /// <param name="output">Receives the top layer's h(t) for every step, [timeSteps, batchSize, <see cref="OutputSize"/>]
-    /// (D·hiddenSize, or hiddenSize when two directions merge other than by concat). With <see cref="GoBackwards"/>, step t
+    /// (D·H_out, or H_out when two directions merge other than by concat; H_out = <see cref="StateSize"/>). With <see cref="GoBackwards"/>, step t
     /// holds the state after reading steps length-1 down to length-1-t of the input (Keras' order).</param>
-    /// <param name="initialState">h(0) (and C(0)) of every layer and direction, [L·D, batchSize, hiddenSize]; when null,
+    /// <param name="initialState">h(0) (and C(0)) of every layer and direction, [L·D, batchSize, H_out] (and [L·D, batchSize,
+    /// hiddenSize]); when null,
     /// the learned initial state if there is one, else zeros.</param>
     /// <param name="finalState">Receives h(T) (and C(T)) of every layer and direction, when given (for the reverse
     /// direction, its state after reading step 0). It may be the same object as <paramref name="initialState"/>.</param>
@@ -387,12 +395,12 @@ public class RecurrentLayer<T>
         PaddedSteps<T>.Validate(sequenceLengths, steps, batch);
 
         Parameters.Freeze();
-        pass.Padding.Set(sequenceLengths, steps, batch, HiddenSize);
+        pass.Padding.Set(sequenceLengths, steps, batch, StateSize, HiddenSize);
         bool ring = WeightsFrozen && !pass.Padding.Active;
         pass.Begin(plans.Get(cells, Directions, Request(steps, batch, pass.Padding.Active)), steps, batch, Training && Dropout > 0, Training && RecurrentDropout > 0, Dropout, RecurrentDropout);
         pass.Ring = ring;
         pass.TakeInput(input.Data, steps * batch * InputSize, inPlace: ring && !GoBackwards, reverse: GoBackwards);
-        var initial = new StateSource<T>(initialState, InitialHidden, InitialCell, HiddenSize);
+        var initial = new StateSource<T>(initialState, InitialHidden, InitialCell, StateSize, HiddenSize);
         usedLearnedState = initial.UsesLearned;
         try
         {
@@ -454,7 +462,7 @@ public class RecurrentLayer<T>
         CheckState(dInitialState, batch, nameof(dInitialState));
 
         backwardReady = false;
-        var sink = new StateSink<T>(dInitialState, usedLearnedState ? InitialHidden : null, usedLearnedState ? InitialCell : null, HiddenSize);
+        var sink = new StateSink<T>(dInitialState, usedLearnedState ? InitialHidden : null, usedLearnedState ? InitialCell : null, StateSize, HiddenSize);
         pass.Backward(dOutput.Data, dFinalState, dInput?.Data, sink);
         if (GoBackwards && dInput is not null)
         {
@@ -464,5 +472,5 @@ public class RecurrentLayer<T>
     }
 
     private void CheckState(RecurrentState<T>? state, int batch, string name)
-        => state?.Require(NumLayers * Directions, batch, HiddenSize, HasCellState, name);
+        => state?.Require(NumLayers * Directions, batch, StateSize, HiddenSize, HasCellState, name);
 }

@@ -8,7 +8,8 @@ namespace RecurrentNets.Sequence;
 /// (LSTM), C. It is a value: pass it in as the initial state, get it back as the final state.
 /// </summary>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
-/// <remarks>PyTorch: <c>h_0</c>/<c>h_n</c> and <c>c_0</c>/<c>c_n</c>, each [numLayers, batchSize, hiddenSize].</remarks>
+/// <remarks>PyTorch: <c>h_0</c>/<c>h_n</c> [numLayers, batchSize, H_out] and <c>c_0</c>/<c>c_n</c> [numLayers, batchSize,
+/// hiddenSize], where H_out is the hidden size, or the projection size of an LSTM with projections (<c>proj_size</c>).</remarks>
 public sealed class RecurrentState<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -17,13 +18,26 @@ public sealed class RecurrentState<T>
     /// <param name="batchSize">B.</param>
     /// <param name="hiddenSize">H.</param>
     /// <param name="hasCell">Whether to include the cell state C.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is below 1.</exception>
     public RecurrentState(int numLayers, int batchSize, int hiddenSize, bool hasCell)
+        : this(numLayers, batchSize, hiddenSize, hasCell ? hiddenSize : 0)
     {
-        Hidden = new Tensor<T>(numLayers, batchSize, hiddenSize);
-        Cell = hasCell ? new Tensor<T>(numLayers, batchSize, hiddenSize) : null;
     }
 
-    /// <summary>h, [numLayers, batchSize, hiddenSize]. PyTorch: <c>h_0</c> / <c>h_n</c>.</summary>
+    /// <summary>Creates a zero state whose h and C differ in width (an LSTM with projections).</summary>
+    /// <param name="numLayers">L, the stacked layers (times the directions).</param>
+    /// <param name="batchSize">B.</param>
+    /// <param name="stateSize">The width of h: H_out (PyTorch: <c>proj_size</c>, or <c>hidden_size</c> without projections).</param>
+    /// <param name="cellSize">The width of C (PyTorch: <c>hidden_size</c>), or 0 for no cell state.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is below 1, or <paramref name="cellSize"/> is negative.</exception>
+    public RecurrentState(int numLayers, int batchSize, int stateSize, int cellSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(cellSize);
+        Hidden = new Tensor<T>(numLayers, batchSize, stateSize);
+        Cell = cellSize > 0 ? new Tensor<T>(numLayers, batchSize, cellSize) : null;
+    }
+
+    /// <summary>h, [numLayers, batchSize, H_out]. PyTorch: <c>h_0</c> / <c>h_n</c>.</summary>
     public Tensor<T> Hidden { get; }
 
     /// <summary>C, [numLayers, batchSize, hiddenSize], or null for cells without a cell state. PyTorch: <c>c_0</c> / <c>c_n</c>.</summary>
@@ -44,10 +58,15 @@ public sealed class RecurrentState<T>
     public void CopyFrom(RecurrentState<T> other)
     {
         ArgumentNullException.ThrowIfNull(other);
-        ShapeCheck.Require(other.Hidden, Hidden.Shape, nameof(other), "[numLayers, batchSize, hiddenSize]");
+        ShapeCheck.Require(other.Hidden, Hidden.Shape, nameof(other), "[numLayers, batchSize, H_out]");
         if ((other.Cell is null) != (Cell is null))
         {
             throw new ArgumentException("One state has a cell state and the other does not.", nameof(other));
+        }
+
+        if (Cell is not null)
+        {
+            ShapeCheck.Require(other.Cell!, Cell.Shape, nameof(other) + ".Cell", "[numLayers, batchSize, hiddenSize]");
         }
 
         other.Hidden.Data.CopyTo(Hidden.Data, 0);
@@ -56,11 +75,12 @@ public sealed class RecurrentState<T>
 
     // Checks this state against a layer of `layers` layers and directions: the message names the argument and both shapes.
     // The names are built only on failure: the check runs on every step of a training loop.
-    internal void Require(int layers, int batch, int hiddenSize, bool needsCell, string name)
+    internal void Require(int layers, int batch, int stateSize, int hiddenSize, bool needsCell, string name)
     {
-        if (!Hidden.HasShape(layers, batch, hiddenSize))
+        if (!Hidden.HasShape(layers, batch, stateSize))
         {
-            ShapeCheck.Require(Hidden, [layers, batch, hiddenSize], name + ".Hidden", "[numLayers·directions, batchSize, hiddenSize]");
+            ShapeCheck.Require(Hidden, [layers, batch, stateSize], name + ".Hidden",
+                stateSize == hiddenSize ? "[numLayers·directions, batchSize, hiddenSize]" : "[numLayers·directions, batchSize, projSize]");
         }
 
         if (!needsCell)

@@ -54,10 +54,11 @@ internal static class SerialLoop
         var cell = pass.Cells[index];
         var cache = pass.Caches[index];
         var padding = pass.Padding;
-        int steps = pass.Steps, batch = pass.Batch, stateSize = batch * pass.HiddenSize, direction = index % pass.Directions;
+        int steps = pass.Steps, batch = pass.Batch, stateSize = batch * pass.StateSize, cellSize = batch * pass.HiddenSize;
+        int direction = index % pass.Directions;
         Span<T> dh = pass.DHiddenA.AsSpan(0, stateSize), dhNext = pass.DHiddenB.AsSpan(0, stateSize);
-        Span<T> dc = cell.HasCellState ? pass.DCellA.AsSpan(0, stateSize) : default;
-        Span<T> dcNext = cell.HasCellState ? pass.DCellB.AsSpan(0, stateSize) : default;
+        Span<T> dc = cell.HasCellState ? pass.DCellA.AsSpan(0, cellSize) : default;
+        Span<T> dcNext = cell.HasCellState ? pass.DCellB.AsSpan(0, cellSize) : default;
         var fused = fusedDx is null ? null : FusedLoops.StartInputGradient(pass, cell);
         try
         {

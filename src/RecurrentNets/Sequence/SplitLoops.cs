@@ -94,20 +94,20 @@ internal static class SplitLoops
             return;
         }
 
-        int gw = cell.GateWidth, h = pass.HiddenSize, e = cell.StepCacheWidth;
-        Span<T> partScratch = pass.Scratch.AsSpan(b0 * (gw + h), rows * (gw + h));
+        int gw = cell.GateWidth, h = pass.HiddenSize, s = pass.StateSize, e = cell.StepCacheWidth, w = DirectionCache<T>.ScratchWidth(cell);
+        Span<T> partScratch = pass.Scratch.AsSpan(b0 * w, rows * w);
         ReadOnlySpan<T> x = pass.LayerInput(split.Layer);
         Span<T> allGates = cache.Gates.AsSpan(0, steps * batch * gw);
-        for (int s = split.First; s < split.First + split.Count; s++)
+        for (int step = split.First; step < split.First + split.Count; step++)
         {
-            int t = direction == 0 ? s : steps - 1 - s;
+            int t = direction == 0 ? step : steps - 1 - step;
 
             // On frozen weights each thread's rows of every step use the first step's slot (see DirectionCache.Ring).
             int gateSlot = cache.Ring ? 0 : t;
             pass.ProjectInputs(cell, x, allGates, t * batch + b0, gateSlot * batch + b0, rows);
             var whole = cache.Step(cell, t, batch, direction, backward: false, default, pass.Scratch.AsSpan(), gateSlot: gateSlot);
             Span<T> gates = whole.Gates.Slice(b0 * gw, rows * gw);
-            cell.Forward(new CellStep<T>(rows, gates, gates, whole.HiddenPrev.Slice(b0 * h, rows * h), whole.Hidden.Slice(b0 * h, rows * h),
+            cell.Forward(new CellStep<T>(rows, gates, gates, whole.HiddenPrev.Slice(b0 * s, rows * s), whole.Hidden.Slice(b0 * s, rows * s),
                 cell.HasCellState ? whole.CellPrev.Slice(b0 * h, rows * h) : default, cell.HasCellState ? whole.Cell.Slice(b0 * h, rows * h) : default,
                 whole.StepCache.Slice(b0 * e, rows * e), default, default, default, default, partScratch)
             {

@@ -4,8 +4,8 @@ using RecurrentNets.Parameters;
 
 namespace RecurrentNets.Sequence;
 
-/// <summary>Where a pass's initial state comes from: the caller's state, the learned one broadcast over the batch, or zeros.</summary>
-internal readonly struct StateSource<T>(RecurrentState<T>? given, ParameterView<T>? learnedHidden, ParameterView<T>? learnedCell, int hiddenSize)
+/// <summary>Where a pass's initial state ([B, S] h and [B, H] C per layer and direction) comes from: the caller's state, the learned one broadcast over the batch, or zeros.</summary>
+internal readonly struct StateSource<T>(RecurrentState<T>? given, ParameterView<T>? learnedHidden, ParameterView<T>? learnedCell, int stateSize, int hiddenSize)
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Whether the learned state is used (its gradient is then the sum over the batch).</summary>
@@ -14,7 +14,7 @@ internal readonly struct StateSource<T>(RecurrentState<T>? given, ParameterView<
     /// <summary>h(0) and C(0) of layer and direction <paramref name="index"/> into <paramref name="h0"/>, <paramref name="c0"/>.</summary>
     public void Load(int index, int batch, Span<T> h0, Span<T> c0)
     {
-        int h = hiddenSize;
+        int h = stateSize, c = hiddenSize;
         if (given is not null)
         {
             given.Hidden.Step(index).CopyTo(h0);
@@ -30,7 +30,7 @@ internal readonly struct StateSource<T>(RecurrentState<T>? given, ParameterView<
                 learnedHidden.Values.Slice(index * h, h).CopyTo(h0.Slice(b * h, h));
                 if (!c0.IsEmpty)
                 {
-                    learnedCell!.Values.Slice(index * h, h).CopyTo(c0.Slice(b * h, h));
+                    learnedCell!.Values.Slice(index * c, c).CopyTo(c0.Slice(b * c, c));
                 }
             }
         }
@@ -43,12 +43,12 @@ internal readonly struct StateSource<T>(RecurrentState<T>? given, ParameterView<
 }
 
 /// <summary>Where dL/d initial state goes: the caller's state, and the learned state's gradient when it was used.</summary>
-internal readonly struct StateSink<T>(RecurrentState<T>? dInitial, ParameterView<T>? learnedHidden, ParameterView<T>? learnedCell, int hiddenSize)
+internal readonly struct StateSink<T>(RecurrentState<T>? dInitial, ParameterView<T>? learnedHidden, ParameterView<T>? learnedCell, int stateSize, int hiddenSize)
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     public void Store(int index, int batch, ReadOnlySpan<T> dh, ReadOnlySpan<T> dc)
     {
-        int h = hiddenSize;
+        int h = stateSize, c = hiddenSize;
         if (dInitial is not null)
         {
             dh.CopyTo(dInitial.Hidden.Step(index));
@@ -64,7 +64,7 @@ internal readonly struct StateSink<T>(RecurrentState<T>? dInitial, ParameterView
             Elementwise.AddColumnSums(dh, batch, h, learnedHidden.Gradients.Slice(index * h, h));
             if (!dc.IsEmpty)
             {
-                Elementwise.AddColumnSums(dc, batch, h, learnedCell!.Gradients.Slice(index * h, h));
+                Elementwise.AddColumnSums(dc, batch, c, learnedCell!.Gradients.Slice(index * c, c));
             }
         }
     }

@@ -20,6 +20,10 @@ internal sealed class GoldenFile
 
     public double Scalar(string name) => root.GetProperty(name).GetDouble();
 
+    public bool Flag(string name) => root.GetProperty(name).GetBoolean();
+
+    public string[] Strings(string name) => root.GetProperty(name).EnumerateArray().Select(e => e.GetString()!).ToArray();
+
     public int[] Shape(string name) => root.GetProperty(name).GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()).ToArray();
 
     public double[] Data(string name) => root.GetProperty(name).GetProperty("data").EnumerateArray().Select(e => e.GetDouble()).ToArray();

@@ -28,6 +28,8 @@ public class CellGradientTests
         GruCho,
         LayerNormLstm,
         LayerNormGru,
+        LstmProjected,
+        LstmProjectedCoupledPeephole,
     }
 
     public enum LossKind
@@ -68,6 +70,7 @@ public class CellGradientTests
 
     [Theory]
     [InlineData(CellKind.Lstm, false)]
+    [InlineData(CellKind.LstmProjected, true)]
     [InlineData(CellKind.Gru, true)]
     [InlineData(CellKind.RnnTanh, true)]
     public void DropoutBetweenLayersAndLearnedInitialStateHaveExactGradients(CellKind cell, bool bidirectional)
@@ -195,6 +198,8 @@ public class CellGradientTests
             CellKind.LstmCoupledPeephole => new Lstm<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, peephole: true, coupledInputForget: true, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),
             CellKind.Gru => new Gru<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),
             CellKind.GruCho => new Gru<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, resetAfterRecurrence: false, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout),
+            CellKind.LstmProjected => new Lstm<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout, projectionSize: hidden - 1),
+            CellKind.LstmProjectedCoupledPeephole => new Lstm<double>(inputSize, hidden, numLayers, random: random, parameters: block, bidirectional: bidirectional, dropout: dropout, peephole: true, coupledInputForget: true, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout, projectionSize: 2),
             CellKind.LayerNormLstm => LayerNormCellTests.Perturb(new LayerNormLstm<double>(inputSize, hidden, numLayers, random, block, bidirectional, dropout, learnInitialState: learnInitialState, recurrentDropout: recurrentDropout), random),
             _ => LayerNormCellTests.Perturb(new LayerNormGru<double>(inputSize, hidden, numLayers, random, block, bidirectional, dropout, learnInitialState, recurrentDropout), random),
         };

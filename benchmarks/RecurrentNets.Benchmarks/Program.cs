@@ -44,6 +44,13 @@ if (args is ["attention-decode", ..])
     return RecurrentNets.Benchmarks.AttentionDecodeTiming.Run(args[1..]);
 }
 
+// `lstmp [--threads 1,2] [--rounds 5] [--calls 10] [--proj 128]` alternates our LSTM with projections with libtorch's
+// nn.LSTM(proj_size) via python3-torch, the plain LSTM beside it (see LstmProjectionBenchmarks).
+if (args is ["lstmp", ..])
+{
+    return RecurrentNets.Benchmarks.LstmProjectionBenchmarks.RunVersusTorch(args[1..]);
+}
+
 // `ctc [--threads 1,2] [--rounds 7] [--calls 30]` alternates our CTC loss with libtorch's ctc_loss via python3-torch (see CtcBenchmarks).
 if (args is ["ctc", ..])
 {

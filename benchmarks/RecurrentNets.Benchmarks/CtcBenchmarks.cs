@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using BenchmarkDotNet.Attributes;
 using RecurrentNets.Losses;
@@ -57,75 +56,30 @@ public class CtcBenchmarks
     /// </summary>
     public static int RunVersusTorch(string[] args)
     {
-        int[] threadCounts = Option(args, "--threads", "1,2").Split(',').Select(int.Parse).ToArray();
-        int rounds = int.Parse(Option(args, "--rounds", "7"), CultureInfo.InvariantCulture);
-        int calls = int.Parse(Option(args, "--calls", "30"), CultureInfo.InvariantCulture);
+        int[] threadCounts = TorchChild.Option(args, "--threads", "1,2").Split(',').Select(int.Parse).ToArray();
+        int rounds = int.Parse(TorchChild.Option(args, "--rounds", "7"), CultureInfo.InvariantCulture);
+        int calls = int.Parse(TorchChild.Option(args, "--calls", "30"), CultureInfo.InvariantCulture);
         const int steps = 200, batch = 32, classes = 30, length = 40;
         var data = CtcData.Create(steps, batch, classes, length, seed: 1);
-        string script = Path.Combine(Path.GetTempPath(), $"ctc_torch_timer_{Environment.ProcessId}.py");
-        File.WriteAllText(script, TorchTimer);
-        try
+        Console.WriteLine($"CTC forward + backward, T = {steps}, B = {batch}, C = {classes}, target length {length}, float, reduction mean; " +
+            $"median of {calls} calls per round, best of {rounds} rounds; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+        Console.WriteLine("| threads | RecurrentNets (ms) | libtorch ctc_loss (ms) | libtorch / ours |");
+        Console.WriteLine("|---:|---:|---:|---:|");
+        foreach (int threads in threadCounts)
         {
-            Console.WriteLine($"CTC forward + backward, T = {steps}, B = {batch}, C = {classes}, target length {length}, float, reduction mean; " +
-                $"median of {calls} calls per round, best of {rounds} rounds; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
-            Console.WriteLine("| threads | RecurrentNets (ms) | libtorch ctc_loss (ms) | libtorch / ours |");
-            Console.WriteLine("|---:|---:|---:|---:|");
-            foreach (int threads in threadCounts)
-            {
-                using var torch = Process.Start(new ProcessStartInfo("/usr/bin/python3", $"{script} {threads} {steps} {batch} {classes} {length}")
-                {
-                    RedirectStandardInput = true,
-                    RedirectStandardOutput = true,
-                    UseShellExecute = false,
-                })!;
-                string version = torch.StandardOutput.ReadLine()!;
-                var loss = new CtcLoss<float> { MaxDegreeOfParallelism = threads };
-                var grad = new float[data.LogProbs.Length];
-                double bestOurs = double.MaxValue, bestTorch = double.MaxValue;
-                for (int r = 0; r < rounds; r++)
-                {
-                    var times = new double[calls];
-                    for (int i = 0; i < calls + 3; i++)
-                    {
-                        long start = Stopwatch.GetTimestamp();
-                        data.Run(loss, grad);
-                        if (i >= 3)
-                        {
-                            times[i - 3] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-                        }
-                    }
-
-                    Array.Sort(times);
-                    bestOurs = Math.Min(bestOurs, times[calls / 2]);
-                    torch.StandardInput.WriteLine(calls.ToString(CultureInfo.InvariantCulture));
-                    torch.StandardInput.Flush();
-                    bestTorch = Math.Min(bestTorch, double.Parse(torch.StandardOutput.ReadLine()!, CultureInfo.InvariantCulture));
-                }
-
-                torch.StandardInput.WriteLine("0");
-                torch.WaitForExit();
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {threads} | {bestOurs:F3} | {bestTorch:F3} | {bestTorch / bestOurs:F1}× |"));
-                Console.Error.WriteLine($"({version})");
-            }
-        }
-        finally
-        {
-            File.Delete(script);
+            using var torch = TorchChild.Start(TorchSetup, $"{threads} {steps} {batch} {classes} {length}");
+            var loss = new CtcLoss<float> { MaxDegreeOfParallelism = threads };
+            var grad = new float[data.LogProbs.Length];
+            var (ours, theirs) = torch.BestOfRounds(() => data.Run(loss, grad), rounds, calls);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {threads} | {ours:F3} | {theirs:F3} | {theirs / ours:F1}× |"));
+            Console.Error.WriteLine($"({torch.Version})");
         }
 
         return 0;
     }
 
-    private static string Option(string[] args, string name, string fallback)
-    {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
-    }
-
-    // Reads a call count per line, times that many forward + backward calls after 3 warm-up calls, prints the median (ms).
-    private const string TorchTimer = """
-        import sys, time
-        import torch
+    // libtorch's ctc_loss forward + backward on a batch of the same shapes (TorchChild times call()).
+    private const string TorchSetup = """
         threads, T, B, C, S = map(int, sys.argv[1:6])
         torch.set_num_threads(threads)
         torch.manual_seed(1)
@@ -137,20 +91,6 @@ public class CtcBenchmarks
         def call():
             log_probs.grad = None
             torch.nn.functional.ctc_loss(log_probs, targets, il, tl, blank=0, reduction="mean").backward()
-        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
-        for line in sys.stdin:
-            n = int(line)
-            if n == 0:
-                break
-            for _ in range(3):
-                call()
-            times = []
-            for _ in range(n):
-                start = time.perf_counter()
-                call()
-                times.append((time.perf_counter() - start) * 1000)
-            times.sort()
-            print(times[n // 2], flush=True)
         """;
 }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using BenchmarkDotNet.Attributes;
 using RecurrentNets.Init;
@@ -41,72 +40,43 @@ public class LstmProjectionBenchmarks
     /// </summary>
     public static int RunVersusTorch(string[] args)
     {
-        int[] threadCounts = Option(args, "--threads", "1,2").Split(',').Select(int.Parse).ToArray();
-        int rounds = int.Parse(Option(args, "--rounds", "5"), CultureInfo.InvariantCulture);
-        int calls = int.Parse(Option(args, "--calls", "10"), CultureInfo.InvariantCulture);
-        int proj = int.Parse(Option(args, "--proj", "128"), CultureInfo.InvariantCulture);
-        string script = Path.Combine(Path.GetTempPath(), $"lstmp_torch_timer_{Environment.ProcessId}.py");
-        File.WriteAllText(script, TorchTimer);
-        try
+        int[] threadCounts = TorchChild.Option(args, "--threads", "1,2").Split(',').Select(int.Parse).ToArray();
+        int rounds = int.Parse(TorchChild.Option(args, "--rounds", "5"), CultureInfo.InvariantCulture);
+        int calls = int.Parse(TorchChild.Option(args, "--calls", "10"), CultureInfo.InvariantCulture);
+        int proj = int.Parse(TorchChild.Option(args, "--proj", "128"), CultureInfo.InvariantCulture);
+        Console.WriteLine($"LSTM training (forward + full BPTT backward with dL/dx), T = {Point.Steps}, B = {Point.Batch}, I = H = {Point.Hidden}, " +
+            $"float, one layer; median of {calls} calls per round, best of {rounds} rounds; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+        Console.WriteLine("| model | threads | RecurrentNets (ms) | libtorch (ms) | libtorch / ours |");
+        Console.WriteLine("|---|---:|---:|---:|---:|");
+        foreach (int p in new[] { proj, 0 })
         {
-            Console.WriteLine($"LSTM training (forward + full BPTT backward with dL/dx), T = {Point.Steps}, B = {Point.Batch}, I = H = {Point.Hidden}, " +
-                $"float, one layer; median of {calls} calls per round, best of {rounds} rounds; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
-            Console.WriteLine("| model | threads | RecurrentNets (ms) | libtorch (ms) | libtorch / ours |");
-            Console.WriteLine("|---|---:|---:|---:|---:|");
-            foreach (int p in new[] { proj, 0 })
+            foreach (int threads in threadCounts)
             {
-                foreach (int threads in threadCounts)
-                {
-                    var ours = Point.Create(p, threads);
-                    using var torch = Process.Start(new ProcessStartInfo("/usr/bin/python3",
-                        string.Create(CultureInfo.InvariantCulture, $"{script} {threads} {Point.Steps} {Point.Batch} {Point.Hidden} {p}"))
-                    {
-                        RedirectStandardInput = true,
-                        RedirectStandardOutput = true,
-                        UseShellExecute = false,
-                    })!;
-                    string version = torch.StandardOutput.ReadLine()!;
-                    double bestOurs = double.MaxValue, bestTorch = double.MaxValue;
-                    for (int r = 0; r < rounds; r++)
-                    {
-                        var times = new double[calls];
-                        for (int i = 0; i < calls + 3; i++)
-                        {
-                            long start = Stopwatch.GetTimestamp();
-                            ours.Train();
-                            if (i >= 3)
-                            {
-                                times[i - 3] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-                            }
-                        }
-
-                        Array.Sort(times);
-                        bestOurs = Math.Min(bestOurs, times[calls / 2]);
-                        torch.StandardInput.WriteLine(calls.ToString(CultureInfo.InvariantCulture));
-                        torch.StandardInput.Flush();
-                        bestTorch = Math.Min(bestTorch, double.Parse(torch.StandardOutput.ReadLine()!, CultureInfo.InvariantCulture));
-                    }
-
-                    torch.StandardInput.WriteLine("0");
-                    torch.WaitForExit();
-                    string model = p > 0 ? $"LSTMP, P = {p}" : "LSTM (reference)";
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {model} | {threads} | {bestOurs:F2} | {bestTorch:F2} | {bestTorch / bestOurs:F2}× |"));
-                    Console.Error.WriteLine($"({version})");
-                }
+                var point = Point.Create(p, threads);
+                using var torch = TorchChild.Start(TorchSetup, string.Create(CultureInfo.InvariantCulture, $"{threads} {Point.Steps} {Point.Batch} {Point.Hidden} {p}"));
+                var (ours, theirs) = torch.BestOfRounds(point.Train, rounds, calls);
+                string model = p > 0 ? $"LSTMP, P = {p}" : "LSTM (reference)";
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {model} | {threads} | {ours:F2} | {theirs:F2} | {theirs / ours:F2}× |"));
+                Console.Error.WriteLine($"({torch.Version}, BLAS: {BlasLibrary()})");
             }
-        }
-        finally
-        {
-            File.Delete(script);
         }
 
         return 0;
     }
 
-    private static string Option(string[] args, string name, string fallback)
+    // The library behind libblas.so.3, which Debian's torch calls for its products (netlib's reference BLAS unless
+    // OpenBLAS is installed: apt-get install libopenblas0-openmp).
+    private static string BlasLibrary()
     {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+        const string link = "/usr/lib/x86_64-linux-gnu/libblas.so.3";
+        try
+        {
+            return new FileInfo(link).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? link;
+        }
+        catch (IOException)
+        {
+            return "unknown";
+        }
     }
 
     // One grid point of ours: the layer, x, a constant dL/dy (0.01), and the buffers of one training call.
@@ -141,12 +111,9 @@ public class LstmProjectionBenchmarks
         }
     }
 
-    // Reads a call count per line, times that many training calls after 3 warm-up calls, prints the median (ms). The
-    // gradients are set to None outside the timed call, as TorchSharpRnnBench does; x requires its gradient, as ours
-    // computes dL/dx.
-    private const string TorchTimer = """
-        import sys, time
-        import torch
+    // libtorch's nn.LSTM(proj_size=P) training call on the same shapes (TorchChild times call()): the gradients are set to
+    // None outside the timed call, as TorchSharpRnnBench does; x requires its gradient, as ours computes dL/dx.
+    private const string TorchSetup = """
         threads, T, B, H, P = map(int, sys.argv[1:6])
         torch.set_num_threads(threads)
         torch.manual_seed(1)
@@ -160,21 +127,5 @@ public class LstmProjectionBenchmarks
         def reset():
             lstm.zero_grad(set_to_none=True)
             x.grad = None
-        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, mkldnn {torch.backends.mkldnn.is_available()}", flush=True)
-        for line in sys.stdin:
-            n = int(line)
-            if n == 0:
-                break
-            for _ in range(3):
-                reset()
-                call()
-            times = []
-            for _ in range(n):
-                reset()
-                start = time.perf_counter()
-                call()
-                times.append((time.perf_counter() - start) * 1000)
-            times.sort()
-            print(times[n // 2], flush=True)
         """;
 }

@@ -121,6 +121,42 @@ public class BeamSearchTests
         Assert.Equal(ended, checkedOutputs);
     }
 
+    [Theory]
+    [InlineData(EncoderDecoderCell.Lstm, AttentionKind.None)]
+    [InlineData(EncoderDecoderCell.Lstm, AttentionKind.General)]
+    [InlineData(EncoderDecoderCell.Gru, AttentionKind.Additive)]
+    public void RepeatedBeamDecodingDoesNotAllocateInSteadyState(EncoderDecoderCell cell, AttentionKind attention)
+    {
+        var model = new EncoderDecoder<float>(cell, SourceVocabulary, TargetVocabulary, Begin, End, 4, 8, numLayers: 2,
+            random: new SeededRandom(11), attention: attention);
+
+        // Two batches whose longest sources differ, so the encoder and the expanded batch switch shapes between calls.
+        var sources = new[] { RandomSources(new SeededRandom(4), 6, 5), RandomSources(new SeededRandom(9), 6, 5) };
+        sources[0].Lengths[0] = 5;
+        for (int b = 0; b < 6; b++)
+        {
+            sources[1].Lengths[b] = 1 + b % 3;
+        }
+
+        Assert.NotEqual(sources[0].MaxLength, sources[1].MaxLength);
+        var result = new TokenBatch(7, 6);
+        var scores = new double[6];
+
+        void Call(int i)
+        {
+            model.BeamDecode(sources[i % 2], result, beamWidth: 3, lengthNormalization: 0.7, scores: scores);
+        }
+
+        for (int i = 0; i < 4; i++)
+        {
+            Call(i);
+        }
+
+        long allocated = SteadyState.AllocatedBytes(Call, 6);
+        Assert.True(allocated == 0, $"{allocated} bytes allocated over 6 steady-state beam decodes");
+        Assert.All(scores, s => Assert.True(double.IsFinite(s), $"score {s}"));
+    }
+
     [Fact]
     public void BadArgumentsAreRejected()
     {

@@ -111,6 +111,39 @@ internal static unsafe class Lanes<TV, T>
         return As(ExactFma.MultiplyAdd(To<Vector128<T>>(left), To<Vector128<T>>(right), To<Vector128<T>>(addend)));
     }
 
+    /// <summary>All bits set in the lanes where left &lt; right, clear elsewhere.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV LessThan(TV left, TV right)
+    {
+        if (typeof(TV) == typeof(Vector512<T>))
+            return As(Vector512.LessThan(To<Vector512<T>>(left), To<Vector512<T>>(right)));
+        if (typeof(TV) == typeof(Vector256<T>))
+            return As(Vector256.LessThan(To<Vector256<T>>(left), To<Vector256<T>>(right)));
+        return As(Vector128.LessThan(To<Vector128<T>>(left), To<Vector128<T>>(right)));
+    }
+
+    /// <summary>left &amp; right, bit by bit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV And(TV left, TV right)
+    {
+        if (typeof(TV) == typeof(Vector512<T>))
+            return As(To<Vector512<T>>(left) & To<Vector512<T>>(right));
+        if (typeof(TV) == typeof(Vector256<T>))
+            return As(To<Vector256<T>>(left) & To<Vector256<T>>(right));
+        return As(To<Vector128<T>>(left) & To<Vector128<T>>(right));
+    }
+
+    /// <summary>left &amp; ~right, bit by bit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV AndNot(TV left, TV right)
+    {
+        if (typeof(TV) == typeof(Vector512<T>))
+            return As(Vector512.AndNot(To<Vector512<T>>(left), To<Vector512<T>>(right)));
+        if (typeof(TV) == typeof(Vector256<T>))
+            return As(Vector256.AndNot(To<Vector256<T>>(left), To<Vector256<T>>(right)));
+        return As(Vector128.AndNot(To<Vector128<T>>(left), To<Vector128<T>>(right)));
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TV As<TFrom>(TFrom value)
         where TFrom : unmanaged

@@ -150,11 +150,11 @@ public static class SparseKernels
     {
         if (Vector256.IsHardwareAccelerated && w.Lanes == Vector256<T>.Count)
         {
-            LeakyStepSliced<Lanes256<T>, Vector256<T>, T>(w, state, driveWeights, drive, bias, decay, gain, activation, nextState, rowStart, rowEnd);
+            LeakyStepSliced<VectorLanes<Vector256<T>, T>, Vector256<T>, T>(w, state, driveWeights, drive, bias, decay, gain, activation, nextState, rowStart, rowEnd);
         }
         else if (Vector128.IsHardwareAccelerated && w.Lanes == Vector128<T>.Count)
         {
-            LeakyStepSliced<Lanes128<T>, Vector128<T>, T>(w, state, driveWeights, drive, bias, decay, gain, activation, nextState, rowStart, rowEnd);
+            LeakyStepSliced<VectorLanes<Vector128<T>, T>, Vector128<T>, T>(w, state, driveWeights, drive, bias, decay, gain, activation, nextState, rowStart, rowEnd);
         }
         else
         {
@@ -304,6 +304,7 @@ public static class SparseKernels
             preRow[rows[r]] = sums[r];
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static void Slot(ref TV group, ref TV tail, TV product, T slot, TV ends, TV lengths)
         {
             var at = TL.Broadcast(slot);
@@ -641,7 +642,7 @@ public static class SparseKernels
                 {
                     for (; b + Vector512<T>.Count <= stride; b += Vector512<T>.Count)
                     {
-                        RowChunk<Lanes512<T>, Vector512<T>, T>(start, end, idx, val, xT, stride, wdRow, dT, d, b0, b, pre);
+                        RowChunk<VectorLanes<Vector512<T>, T>, Vector512<T>, T>(start, end, idx, val, xT, stride, wdRow, dT, d, b0, b, pre);
                     }
                 }
 
@@ -650,12 +651,12 @@ public static class SparseKernels
                     // Two vectors per pass where they fit (8 doubles, 16 floats on AVX2): the row's indices and values are read once.
                     for (; b + (2 * Vector256<T>.Count) <= stride; b += 2 * Vector256<T>.Count)
                     {
-                        RowChunkPair<Lanes256<T>, Vector256<T>, T>(start, end, idx, val, xT, stride, wdRow, dT, d, b0, b, pre);
+                        RowChunkPair<VectorLanes<Vector256<T>, T>, Vector256<T>, T>(start, end, idx, val, xT, stride, wdRow, dT, d, b0, b, pre);
                     }
 
                     for (; b + Vector256<T>.Count <= stride; b += Vector256<T>.Count)
                     {
-                        RowChunk<Lanes256<T>, Vector256<T>, T>(start, end, idx, val, xT, stride, wdRow, dT, d, b0, b, pre);
+                        RowChunk<VectorLanes<Vector256<T>, T>, Vector256<T>, T>(start, end, idx, val, xT, stride, wdRow, dT, d, b0, b, pre);
                     }
                 }
 
@@ -663,7 +664,7 @@ public static class SparseKernels
                 {
                     for (; b + Vector128<T>.Count <= stride; b += Vector128<T>.Count)
                     {
-                        RowChunk<Lanes128<T>, Vector128<T>, T>(start, end, idx, val, xT, stride, wdRow, dT, d, b0, b, pre);
+                        RowChunk<VectorLanes<Vector128<T>, T>, Vector128<T>, T>(start, end, idx, val, xT, stride, wdRow, dT, d, b0, b, pre);
                     }
                 }
 
@@ -916,90 +917,65 @@ public static class SparseKernels
         static abstract TV AndNot(TV left, TV right);
     }
 
-    private readonly unsafe struct Lanes512<T> : IBatchLanes<Vector512<T>, T>
-        where T : unmanaged
+    /// <summary>The lanes of a vector width (<see cref="Lanes{TV, T}"/>), with the sliced step's scalar-load gather.</summary>
+    private readonly unsafe struct VectorLanes<TV, T> : ISlicedLanes<TV, T>
+        where TV : unmanaged
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        public static int Count => Vector512<T>.Count;
-
-        public static Vector512<T> Load(T* source) => Vector512.Load(source);
-
-        public static void Store(Vector512<T> value, T* destination) => value.Store(destination);
-
-        public static Vector512<T> Broadcast(T value) => Vector512.Create(value);
-
-        public static Vector512<T> Add(Vector512<T> left, Vector512<T> right) => left + right;
-
-        public static Vector512<T> Multiply(Vector512<T> left, Vector512<T> right) => left * right;
-    }
-
-    private readonly unsafe struct Lanes256<T> : ISlicedLanes<Vector256<T>, T>
-        where T : unmanaged
-    {
-        public static int Count => Vector256<T>.Count;
-
-        public static Vector256<T> Load(T* source) => Vector256.Load(source);
-
-        public static void Store(Vector256<T> value, T* destination) => value.Store(destination);
-
-        public static Vector256<T> Broadcast(T value) => Vector256.Create(value);
-
-        public static Vector256<T> Add(Vector256<T> left, Vector256<T> right) => left + right;
-
-        public static Vector256<T> Multiply(Vector256<T> left, Vector256<T> right) => left * right;
+        public static int Count => Lanes<TV, T>.Count;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<T> Gather(T* x, int* indices)
+        public static TV Load(T* source) => Lanes<TV, T>.Load(source);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Store(TV value, T* destination) => Lanes<TV, T>.Store(value, destination);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TV Broadcast(T value) => Lanes<TV, T>.Broadcast(value);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TV Add(TV left, TV right) => Lanes<TV, T>.Add(left, right);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TV Multiply(TV left, TV right) => Lanes<TV, T>.Multiply(left, right);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TV LessThan(TV left, TV right) => Lanes<TV, T>.LessThan(left, right);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TV And(TV left, TV right) => Lanes<TV, T>.And(left, right);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TV AndNot(TV left, TV right) => Lanes<TV, T>.AndNot(left, right);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TV Gather(T* x, int* indices)
         {
+            if (typeof(TV) == typeof(Vector512<T>))
+            {
+                throw new NotSupportedException("The sliced step runs on Vector256 and Vector128 only.");
+            }
+
             if (typeof(T) == typeof(float))
             {
                 float* f = (float*)x;
-                return Vector256.Create(f[indices[0]], f[indices[1]], f[indices[2]], f[indices[3]], f[indices[4]], f[indices[5]], f[indices[6]], f[indices[7]]).As<float, T>();
+                if (typeof(TV) == typeof(Vector256<T>))
+                {
+                    return Unsafe.BitCast<Vector256<float>, TV>(
+                        Vector256.Create(f[indices[0]], f[indices[1]], f[indices[2]], f[indices[3]], f[indices[4]], f[indices[5]], f[indices[6]], f[indices[7]]));
+                }
+
+                return Unsafe.BitCast<Vector128<float>, TV>(Vector128.Create(f[indices[0]], f[indices[1]], f[indices[2]], f[indices[3]]));
             }
 
             double* d = (double*)x;
-            return Vector256.Create(d[indices[0]], d[indices[1]], d[indices[2]], d[indices[3]]).As<double, T>();
-        }
-
-        public static Vector256<T> LessThan(Vector256<T> left, Vector256<T> right) => Vector256.LessThan(left, right);
-
-        public static Vector256<T> And(Vector256<T> left, Vector256<T> right) => left & right;
-
-        public static Vector256<T> AndNot(Vector256<T> left, Vector256<T> right) => Vector256.AndNot(left, right);
-    }
-
-    private readonly unsafe struct Lanes128<T> : ISlicedLanes<Vector128<T>, T>
-        where T : unmanaged
-    {
-        public static int Count => Vector128<T>.Count;
-
-        public static Vector128<T> Load(T* source) => Vector128.Load(source);
-
-        public static void Store(Vector128<T> value, T* destination) => value.Store(destination);
-
-        public static Vector128<T> Broadcast(T value) => Vector128.Create(value);
-
-        public static Vector128<T> Add(Vector128<T> left, Vector128<T> right) => left + right;
-
-        public static Vector128<T> Multiply(Vector128<T> left, Vector128<T> right) => left * right;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector128<T> Gather(T* x, int* indices)
-        {
-            if (typeof(T) == typeof(float))
+            if (typeof(TV) == typeof(Vector256<T>))
             {
-                float* f = (float*)x;
-                return Vector128.Create(f[indices[0]], f[indices[1]], f[indices[2]], f[indices[3]]).As<float, T>();
+                return Unsafe.BitCast<Vector256<double>, TV>(Vector256.Create(d[indices[0]], d[indices[1]], d[indices[2]], d[indices[3]]));
             }
 
-            double* d = (double*)x;
-            return Vector128.Create(d[indices[0]], d[indices[1]]).As<double, T>();
+            return Unsafe.BitCast<Vector128<double>, TV>(Vector128.Create(d[indices[0]], d[indices[1]]));
         }
-
-        public static Vector128<T> LessThan(Vector128<T> left, Vector128<T> right) => Vector128.LessThan(left, right);
-
-        public static Vector128<T> And(Vector128<T> left, Vector128<T> right) => left & right;
-
-        public static Vector128<T> AndNot(Vector128<T> left, Vector128<T> right) => Vector128.AndNot(left, right);
     }
 
     private readonly unsafe struct ScalarLane<T> : IBatchLanes<T, T>

@@ -13,12 +13,10 @@ public sealed class Gru<T> : RecurrentLayer<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Builds the stack with PyTorch's default initialisation U(-1/√H, 1/√H).</summary>
-    /// <include file="RecurrentLayerDocs.xml" path="docs/stack/param"/>
+    /// <include file="RecurrentLayerDocs.xml" path="docs/stack/*"/>
     /// <param name="resetAfterRecurrence">PyTorch's form n = tanh(x_n + r ⊙ (W_hn h + b_hn)) (default; ONNX
     /// <c>linear_before_reset = 1</c>); false for Cho et al. 2014's n = tanh(x_n + W_hn (r ⊙ h) + b_hn).</param>
     /// <exception cref="ArgumentOutOfRangeException">A size is below 1 or a dropout is outside [0, 1).</exception>
-    /// <exception cref="ArgumentException"><paramref name="mergeMode"/> is not concat on a one-direction stack, or
-    /// <paramref name="goBackwards"/> is set on a bidirectional one.</exception>
     public Gru(int inputSize, int hiddenSize, int numLayers = 1, bool bias = true, SeededRandom? random = null,
         ParameterBlock<T>? parameters = null, bool bidirectional = false, double dropout = 0, bool resetAfterRecurrence = true,
         bool learnInitialState = false, double recurrentDropout = 0, MergeMode mergeMode = MergeMode.Concat, bool goBackwards = false)

@@ -20,7 +20,7 @@ public sealed class Lstm<T> : RecurrentLayer<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Builds the stack with PyTorch's default initialisation U(-1/√H, 1/√H) (peepholes included).</summary>
-    /// <include file="RecurrentLayerDocs.xml" path="docs/stack/param"/>
+    /// <include file="RecurrentLayerDocs.xml" path="docs/stack/*"/>
     /// <param name="peephole">Gates see the cell state (Gers and Schmidhuber 2000; ONNX <c>P</c>, TensorFlow <c>use_peepholes</c>).</param>
     /// <param name="coupledInputForget">No input gate: C = f ⊙ C(t-1) + (1 - f) ⊙ g (CIFG).</param>
     /// <param name="forgetBias">When set, the forget gate's b_ih block is filled with this value and its b_hh block with 0, so
@@ -30,8 +30,6 @@ public sealed class Lstm<T> : RecurrentLayer<T>
     /// <exception cref="ArgumentOutOfRangeException">A size is below 1, a dropout is outside [0, 1),
     /// <paramref name="forgetBias"/> is NaN or infinite, or <paramref name="projectionSize"/> is negative or not below
     /// <paramref name="hiddenSize"/>.</exception>
-    /// <exception cref="ArgumentException"><paramref name="mergeMode"/> is not concat on a one-direction stack, or
-    /// <paramref name="goBackwards"/> is set on a bidirectional one.</exception>
     public Lstm(int inputSize, int hiddenSize, int numLayers = 1, bool bias = true, SeededRandom? random = null,
         ParameterBlock<T>? parameters = null, bool bidirectional = false, double dropout = 0, bool peephole = false,
         bool coupledInputForget = false, double? forgetBias = null, bool learnInitialState = false, double recurrentDropout = 0,

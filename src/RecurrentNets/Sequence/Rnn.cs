@@ -22,13 +22,11 @@ public sealed class Rnn<T> : RecurrentLayer<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Builds the stack with PyTorch's default initialisation U(-1/√H, 1/√H).</summary>
-    /// <include file="RecurrentLayerDocs.xml" path="docs/stack/param"/>
+    /// <include file="RecurrentLayerDocs.xml" path="docs/stack/*"/>
     /// <param name="nonlinearity"><see cref="Activation.Tanh"/> or <see cref="Activation.Relu"/>. PyTorch: <c>nonlinearity</c>
     /// (<c>'tanh'</c> or <c>'relu'</c>).</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="nonlinearity"/> is not Tanh or Relu, a size is below 1,
     /// or a dropout is outside [0, 1).</exception>
-    /// <exception cref="ArgumentException"><paramref name="mergeMode"/> is not concat on a one-direction stack, or
-    /// <paramref name="goBackwards"/> is set on a bidirectional one.</exception>
     public Rnn(int inputSize, int hiddenSize, int numLayers = 1, Activation nonlinearity = Activation.Tanh,
         bool bias = true, SeededRandom? random = null, ParameterBlock<T>? parameters = null, bool bidirectional = false,
         double dropout = 0, bool learnInitialState = false, double recurrentDropout = 0, MergeMode mergeMode = MergeMode.Concat,

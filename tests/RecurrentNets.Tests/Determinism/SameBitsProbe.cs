@@ -41,7 +41,7 @@ internal static class SameBitsProbe
         new("h", 37, 2, false, 3, 8, true, true, false, GoBackwards: true),
     ];
 
-    internal static readonly string[] Kinds = ["rnn-tanh", "rnn-relu", "lstm", "lstm-peep", "lstm-cifg", "lstm-cifg-peep", "gru", "gru-cho", "lnlstm", "lngru"];
+    internal static readonly string[] Kinds = ["rnn-tanh", "rnn-relu", "lstm", "lstm-peep", "lstm-cifg", "lstm-cifg-peep", "gru", "gru-cho", "lnlstm", "lngru", "lstmp"];
 
     internal static ulong Hash<T>(ReadOnlySpan<T> values) where T : unmanaged
     {
@@ -70,6 +70,7 @@ internal static class SameBitsProbe
             "gru-cho" => Layer.Gru(c.Hidden, c.Layers, c.Bidirectional, c.Dropout, c.RecurrentDropout, resetAfterRecurrence: false),
             "lnlstm" => Layer.LayerNormLstm(c.Hidden, c.Layers, c.Bidirectional, c.Dropout, c.RecurrentDropout, forgetBias: 1),
             "lngru" => Layer.LayerNormGru(c.Hidden, c.Layers, c.Bidirectional, c.Dropout, c.RecurrentDropout),
+            "lstmp" => Layer.Lstm(c.Hidden, c.Layers, c.Bidirectional, c.Dropout, c.RecurrentDropout, projectionSize: (c.Hidden + 1) / 2),
             _ => throw new ArgumentException(kind),
         };
         model.Add(spec with { MergeMode = c.Merge, GoBackwards = c.GoBackwards });

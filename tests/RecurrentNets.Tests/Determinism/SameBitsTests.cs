@@ -32,6 +32,7 @@ public class SameBitsTests(ITestOutputHelper output)
         ["float gru-cho"] = 0xbf232000c5c17c79, ["double gru-cho"] = 0x827132e177607f81,
         ["float lnlstm"] = 0xd1a3b5590bec96c2, ["double lnlstm"] = 0x1f673698b0b6f087,
         ["float lngru"] = 0x460b5365721426e7, ["double lngru"] = 0x181cc3a18691c31f,
+        ["float lstmp"] = 0xc3421f77aadb592a, ["double lstmp"] = 0x14b0b8a93b85a269,
         ["float fit"] = 0x68b4da24ae844f49, ["double fit"] = 0x506b839137769f1b,
         ["double reservoir"] = 0x5cc0a949c9b5e31c, ["float reservoir"] = 0xaf5fcc7b944d797d,
         ["double r2n2"] = 0x7bbe8b976c4e2926,
@@ -57,6 +58,7 @@ public class SameBitsTests(ITestOutputHelper output)
         ["float gru-cho"] = 0x72672fc8f22eaa9b, ["double gru-cho"] = 0x349571f025ef65e9,
         ["float lnlstm"] = 0x865d28234c73ea5e, ["double lnlstm"] = 0xbc3e813f1b3c8491,
         ["float lngru"] = 0x6be7d7989d3bf7bc, ["double lngru"] = 0xbbf25cab051614a3,
+        ["float lstmp"] = 0x00f24f527523f0af, ["double lstmp"] = 0x36fbb6b4a165604b,
     };
 
     /// <summary>Cases f (H = 37, two bidirectional layers merged by mul, B = 32, dropout), g (H = 5, merged by ave, B = 3,
@@ -73,6 +75,7 @@ public class SameBitsTests(ITestOutputHelper output)
         ["float gru-cho"] = 0x9666ba6b74d123c5, ["double gru-cho"] = 0x984df7f4b38a1688,
         ["float lnlstm"] = 0x06a2a3a9723a18c0, ["double lnlstm"] = 0x357a5df0f69f291b,
         ["float lngru"] = 0x0f013eb5a3ae9bd8, ["double lngru"] = 0xf2befbeedfbd25a9,
+        ["float lstmp"] = 0x825584a843cc0951, ["double lstmp"] = 0xed28ad7c56f9734f,
     };
 
     [Fact]

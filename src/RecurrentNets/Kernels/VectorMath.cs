@@ -91,39 +91,16 @@ public static class VectorMath
 
     /// <summary>destination = σ(x), ours in float and double.</summary>
     internal static void Sigmoid<T>(ReadOnlySpan<T> x, Span<T> destination)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (typeof(T) == typeof(float))
-            Sigmoid(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(destination));
-        else if (typeof(T) == typeof(double))
-            Sigmoid(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(destination));
-        else
-            throw new NotSupportedException($"{typeof(T).Name}: float and double only.");
-    }
+        where T : unmanaged, IFloatingPointIeee754<T> => ApplyEither<SigmoidOperator, T>(x, destination);
 
-    /// <summary>destination = tanh(x), ours in float and double.</summary>
+    /// <summary>destination = tanh(x), ours in float and double (the same bits as <see cref="Tanh(ReadOnlySpan{double}, Span{double})"/>:
+    /// a padded last vector gives each value the operations of the scalar tail).</summary>
     internal static void Tanh<T>(ReadOnlySpan<T> x, Span<T> destination)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (typeof(T) == typeof(float))
-            Tanh(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(destination));
-        else if (typeof(T) == typeof(double))
-            Tanh(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(destination));
-        else
-            throw new NotSupportedException($"{typeof(T).Name}: float and double only.");
-    }
+        where T : unmanaged, IFloatingPointIeee754<T> => ApplyEither<TanhOperator, T>(x, destination);
 
     /// <summary>destination = e^x, ours in float and double.</summary>
     internal static void Exp<T>(ReadOnlySpan<T> x, Span<T> destination)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (typeof(T) == typeof(float))
-            Exp(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(destination));
-        else if (typeof(T) == typeof(double))
-            Exp(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(destination));
-        else
-            throw new NotSupportedException($"{typeof(T).Name}: float and double only.");
-    }
+        where T : unmanaged, IFloatingPointIeee754<T> => ApplyEither<ExpOperator, T>(x, destination);
 
     /// <summary>σ of every lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -202,7 +179,7 @@ public static class VectorMath
             where TL : struct, IFloatLanes<TV> => Sigmoid<TV, TL>(x);
     }
 
-    private readonly struct TanhOperator : IUnaryOperator
+    private readonly partial struct TanhOperator : IUnaryOperator
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static TV Invoke<TV, TL>(TV x)
@@ -366,6 +343,12 @@ public static class VectorMath
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector<double> Invoke(Vector<double> x) => Exp(x);
+    }
+
+    private readonly partial struct TanhOperator : IDoubleOperator
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector<double> Invoke(Vector<double> x) => Tanh(x);
     }
 
     // The double driver: whole vectors, then the last few values in one zero-padded vector (so every value goes through

@@ -44,6 +44,35 @@ public class SequenceModelTests
         }
     }
 
+    /// <summary>
+    /// Saves <paramref name="model"/> to a temporary file and loads it: the same architecture, parameters and predictions
+    /// on <paramref name="batch"/>, and the frozen model's predictions to 1e-12. Returns the loaded model.
+    /// </summary>
+    internal static SequenceModel<double> AssertRoundTripsAndFreezes(SequenceModel<double> model, SequenceBatch<double> batch, string name)
+    {
+        double[] expected = model.Predict(batch).Data.ToArray();
+        string path = Path.Combine(Path.GetTempPath(), $"{name}-{Environment.ProcessId}.safetensors");
+        try
+        {
+            model.Save(path);
+            var loaded = SequenceModel<double>.Load(path);
+            Assert.Equal(model.ArchitectureJson(), loaded.ArchitectureJson());
+            Assert.Equal(model.Parameters.Values, loaded.Parameters.Values);
+            Assert.Equal(expected, loaded.Predict(batch).Data);
+            double[] frozen = loaded.Freeze().Predict(batch).Data.ToArray();
+            for (int i = 0; i < expected.Length; i++)
+            {
+                Assert.Equal(expected[i], frozen[i], 1e-12);
+            }
+
+            return loaded;
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     internal static SequenceBatch<T> RandomBatch<T>(int steps, int batch, int inputSize, int[] lengths, ulong seed, int vocabulary = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

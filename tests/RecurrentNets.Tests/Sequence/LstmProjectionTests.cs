@@ -219,29 +219,10 @@ public class LstmProjectionTests
             .Add(Layer.Lstm(5, projectionSize: 2, name: "top"))
             .Add(Layer.Linear(2));
         var batch = SequenceModelTests.RandomBatch<double>(5, 3, 3, [5, 2, 4], seed: 7);
-        double[] expected = model.Predict(batch).Data.ToArray();
         Assert.Contains("top.weight_hr_l0", model.Parameters.Views.Select(v => v.Name));
         Assert.Contains("\"projection_size\":3", model.ArchitectureJson().Replace(" ", "", StringComparison.Ordinal), StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("projection_size", new SequenceModel<double>(3).Add(Layer.Lstm(4)).ArchitectureJson(), StringComparison.OrdinalIgnoreCase);
-        string path = Path.Combine(Path.GetTempPath(), $"lstmp-{Environment.ProcessId}.safetensors");
-        try
-        {
-            model.Save(path);
-            var loaded = SequenceModel<double>.Load(path);
-            Assert.Equal(model.ArchitectureJson(), loaded.ArchitectureJson());
-            Assert.Equal(model.Parameters.Values, loaded.Parameters.Values);
-            Assert.Equal(expected, loaded.Predict(batch).Data);
-
-            double[] frozen = loaded.Freeze().Predict(batch).Data.ToArray();
-            for (int i = 0; i < expected.Length; i++)
-            {
-                Assert.Equal(expected[i], frozen[i], 1e-12);
-            }
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        SequenceModelTests.AssertRoundTripsAndFreezes(model, batch, "lstmp");
     }
 
     [Fact]

@@ -196,6 +196,24 @@ public class EngineTests
         }
     }
 
+    /// <summary>
+    /// One forward and backward pass of <paramref name="layer"/> on random x and dL/dy of <paramref name="steps"/> steps and
+    /// <paramref name="batch"/> sequences (drawn from <paramref name="random"/> after the plan is taken): the outputs, the
+    /// final h (and C), dL/dx and every gradient, for the thread bit-identity tests. <paramref name="plan"/> is what ran.
+    /// </summary>
+    internal static float[][] ForwardBackward(RecurrentLayer<float> layer, SeededRandom random, int steps, int batch, out ExecutionPlan plan)
+    {
+        plan = layer.Plan(steps, batch);
+        var x = Random<float>(random, steps, batch, layer.InputSize);
+        var y = new Tensor<float>(steps, batch, layer.OutputSize);
+        var final = layer.CreateState(batch);
+        var dy = Random<float>(random, steps, batch, layer.OutputSize);
+        var dx = new Tensor<float>(steps, batch, layer.InputSize);
+        layer.Forward(x, y, finalState: final);
+        layer.Backward(dy, dInput: dx);
+        return [y.Data.ToArray(), final.Hidden.Data.ToArray(), final.Cell?.Data.ToArray() ?? [], dx.Data.ToArray(), layer.Parameters.Gradients.ToArray()];
+    }
+
     /// <summary>After three warm-up rounds, some window of 5 training steps and some window of 5 inference calls allocate
     /// nothing on this thread.</summary>
     internal static void AssertStepsAllocateNothing(Action trainStep, Action inferenceStep)

@@ -217,21 +217,13 @@ public class LayerNormCellTests
         Assert.Equal(serial, split);
     }
 
-    // Forward and backward of two bidirectional float layers at (T, B, H) = (10, 32, 48): outputs, final state, dL/dx, every gradient.
+    // Two bidirectional float layers at (T, B, H) = (10, 32, 48).
     private static float[][] Run(bool lstm, int threads, out ExecutionPlan plan)
     {
         var random = new SeededRandom(3);
         var layer = Build<float>(lstm, 16, 48, 2, true, random);
         layer.MaxDegreeOfParallelism = threads;
-        plan = layer.Plan(10, 32);
-        var x = EngineTests.Random<float>(random, 10, 32, 16);
-        var y = new Tensor<float>(10, 32, layer.OutputSize);
-        var final = layer.CreateState(32);
-        var dy = EngineTests.Random<float>(random, 10, 32, layer.OutputSize);
-        var dx = new Tensor<float>(10, 32, 16);
-        layer.Forward(x, y, finalState: final);
-        layer.Backward(dy, dInput: dx);
-        return [y.Data.ToArray(), final.Hidden.Data.ToArray(), dx.Data.ToArray(), layer.Parameters.Gradients.ToArray()];
+        return EngineTests.ForwardBackward(layer, random, 10, 32, out plan);
     }
 
     [Fact]

@@ -280,14 +280,6 @@ public class UserCellTests
         var layer = Layer(kind, block, 16, 64, 2, bidirectional: true);
         layer.MaxDegreeOfParallelism = threads;
         Initializers.Uniform(block.Values, -0.3, 0.3, random);
-        plan = layer.Plan(12, 32);
-        var x = EngineTests.Random<float>(random, 12, 32, 16);
-        var y = new Tensor<float>(12, 32, layer.OutputSize);
-        var final = layer.CreateState(32);
-        var dy = EngineTests.Random<float>(random, 12, 32, layer.OutputSize);
-        var dx = new Tensor<float>(12, 32, 16);
-        layer.Forward(x, y, finalState: final);
-        layer.Backward(dy, dInput: dx);
-        return [y.Data.ToArray(), final.Hidden.Data.ToArray(), dx.Data.ToArray(), block.Gradients.ToArray()];
+        return EngineTests.ForwardBackward(layer, random, 12, 32, out plan);
     }
 }

@@ -75,6 +75,8 @@ public class EngineTests
     [InlineData("rnn", 1, 1, 128)]
     [InlineData("lstm", 1, 1, 128)]
     [InlineData("gru", 1, 1, 128)]
+    [InlineData("lstmp", 1, 1, 128)]
+    [InlineData("lstmp", 2, 32, 128)]
     public void TrainingAndInferenceStepsAllocateNothingAfterWarmUp(string cell, int threads, int batch, int hidden)
     {
         // The (32, 128) cases run the threaded GEMMs, the chunked input projection and the batch-split time loop; the
@@ -89,13 +91,15 @@ public class EngineTests
             {
                 "lstm" => new Lstm<float>(inputSize, hidden, numLayers: 2, random: random, parameters: block),
                 "gru" => new Gru<float>(inputSize, hidden, numLayers: 2, random: random, parameters: block),
+                "lstmp" => new Lstm<float>(inputSize, hidden, numLayers: 2, random: random, parameters: block, projectionSize: hidden / 4),
                 _ => new Rnn<float>(inputSize, hidden, numLayers: 2, random: random, parameters: block),
             };
-            var head = new Linear<float>(hidden, classes, random: random, parameters: block);
+            int width = rnn.OutputSize;
+            var head = new Linear<float>(width, classes, random: random, parameters: block);
             var optimizer = new Adam<float>(block, 1e-3);
             var x = new Tensor<float>(steps, batch, inputSize);
-            var y = new Tensor<float>(steps, batch, hidden);
-            var dy = new Tensor<float>(steps, batch, hidden);
+            var y = new Tensor<float>(steps, batch, width);
+            var dy = new Tensor<float>(steps, batch, width);
             var logits = new float[steps * batch * classes];
             var dLogits = new float[logits.Length];
             var targets = new int[steps * batch];

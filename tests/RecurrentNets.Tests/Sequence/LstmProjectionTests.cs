@@ -2,9 +2,7 @@ using RecurrentNets.Cells;
 using RecurrentNets.Diagnostics;
 using RecurrentNets.Init;
 using RecurrentNets.Interop;
-using RecurrentNets.Kernels;
 using RecurrentNets.Models;
-using RecurrentNets.Optimizers;
 using RecurrentNets.Parameters;
 using RecurrentNets.Sequence;
 using RecurrentNets.Serialization;
@@ -17,7 +15,7 @@ namespace RecurrentNets.Tests.Sequence;
 /// LSTM with projections (LSTMP, PyTorch <c>proj_size</c>) beyond the golden cases (<see cref="LstmProjectionGoldenTests"/>)
 /// and the gradient checks of every loss, stack and direction (<see cref="CellGradientTests"/>) and padded batches
 /// (<see cref="VariableLengthTests"/>): names and shapes, bad sizes, the merge modes, threads, frozen weights, allocations,
-/// persistence, the frozen model, and ONNX's refusal.
+/// persistence, the frozen model, and ONNX's refusal (its allocation test is in <see cref="EngineTests"/>).
 /// </summary>
 public class LstmProjectionTests
 {
@@ -160,47 +158,6 @@ public class LstmProjectionTests
         layer.UnfreezeWeights();
         layer.Forward(x, y);
         Assert.NotEqual(expected.Data, y.Data);
-    }
-
-    [Theory]
-    [InlineData(1, 1)]
-    [InlineData(2, 32)]
-    public void TrainingAndInferenceStepsAllocateNothingAfterWarmUp(int threads, int batch)
-    {
-        var scope = KernelScope.Enter(threads);
-        try
-        {
-            var random = new SeededRandom(9);
-            var block = new ParameterBlock<float>();
-            var layer = new Lstm<float>(5, 64, 2, random: random, parameters: block, projectionSize: 16);
-            var optimizer = new Adam<float>(block, 1e-3);
-            var x = EngineTests.Random<float>(random, 20, batch, 5);
-            var y = new Tensor<float>(20, batch, 16);
-            var dy = EngineTests.Random<float>(random, 20, batch, 16);
-            var dx = new Tensor<float>(20, batch, 5);
-            var state = layer.CreateState(batch);
-
-            void TrainStep()
-            {
-                layer.Training = true;
-                optimizer.ZeroGradients();
-                layer.Forward(x, y, state, state);
-                layer.Backward(dy, null, dx);
-                optimizer.Step();
-            }
-
-            void InferenceStep()
-            {
-                layer.Training = false;
-                layer.Forward(x, y, state, state);
-            }
-
-            EngineTests.AssertStepsAllocateNothing(TrainStep, InferenceStep);
-        }
-        finally
-        {
-            scope.Dispose();
-        }
     }
 
     [Fact]

@@ -67,40 +67,104 @@ public static class SparseKernels
         T decay, T gain, Activation activation, Span<T> nextState, int rowStart, int rowEnd)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int d = drive.Length;
-        // Past L2, x[idx] are cache misses in random order: prefetch the entries of a row a few rows ahead, so
-        // several misses are in flight instead of one load waiting at a time.
-        bool prefetch = UsePrefetch && Sse.IsSupported && (long)state.Length * Unsafe.SizeOf<T>() > PrefetchAboveBytes;
-        Span<T> pre = stackalloc T[BlockRows];
         fixed (int* ptr = rowPointers)
         fixed (int* idx = columnIndices)
         fixed (T* val = values)
+        {
+            LeakyBlocks(new CsrRows<T>(ptr, idx, val), state, driveWeights, drive, bias, decay, gain, activation, nextState, rowStart, rowEnd);
+        }
+    }
+
+    /// <summary>
+    /// The fused step over the blocks of 256 rows in [<paramref name="rowStart"/>, <paramref name="rowEnd"/>): the
+    /// pre-activations of a block from <paramref name="rows"/> (they stay in L1), then f, then the leak
+    /// next = decay·x + gain·f(pre).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void LeakyBlocks<TRows, T>(TRows rows, ReadOnlySpan<T> state, ReadOnlySpan<T> driveWeights, ReadOnlySpan<T> drive,
+        ReadOnlySpan<T> bias, T decay, T gain, Activation activation, Span<T> nextState, int rowStart, int rowEnd)
+        where TRows : struct, IBlockRows<T>
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        // Past L2, x[idx] are cache misses in random order: the rows prefetch their entries a few rows ahead, so
+        // several misses are in flight instead of one load waiting at a time.
+        bool prefetch = UsePrefetch && Sse.IsSupported && (long)state.Length * Unsafe.SizeOf<T>() > PrefetchAboveBytes;
+        Span<T> pre = stackalloc T[BlockRows];
         fixed (T* x = state)
         fixed (T* wd = driveWeights)
         fixed (T* dr = drive)
         fixed (T* b = bias)
         fixed (T* pp = pre)
         {
+            var input = new StepInput<T>(x, wd, dr, drive.Length, b, prefetch, rowEnd);
             for (int r0 = rowStart; r0 < rowEnd; r0 += BlockRows)
             {
                 int len = Math.Min(BlockRows, rowEnd - r0);
-                // Pre-activation: bias, dense drive, then the sparse row.
-                for (int i = 0; i < len; i++)
-                {
-                    int row = r0 + i;
-                    if (prefetch && row + PrefetchRows < rowEnd)
-                    {
-                        Prefetch(ptr[row + PrefetchRows], ptr[row + PrefetchRows + 1], idx, x);
-                    }
-
-                    pp[i] = RowSum(ptr[row], ptr[row + 1], idx, val, x, Drive(row, b, wd, dr, d));
-                }
-
+                rows.PreActivations(r0, len, input, pp);
                 Span<T> p = pre[..len];
                 Activate(p, activation);
-                // next = decay·x + gain·f(pre)
                 TP.Multiply(p, gain, p);
                 TP.MultiplyAdd(state.Slice(r0, len), decay, p, nextState.Slice(r0, len));
+            }
+        }
+    }
+
+    /// <summary>The pinned operands of one step that every row reads: x, [Win | Wfb] and the drive, b.</summary>
+    private readonly unsafe struct StepInput<T>(T* state, T* driveWeights, T* drive, int driveSize, T* bias, bool prefetch, int rowEnd)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        /// <summary>x(t) [N].</summary>
+        public T* State => state;
+
+        /// <summary>Whether to prefetch the entries of x that rows ahead will load.</summary>
+        public bool Prefetch => prefetch;
+
+        /// <summary>The end of the rows this step computes (no prefetch past it).</summary>
+        public int RowEnd => rowEnd;
+
+        /// <summary>b[row] + Σ_j Wd[row, j]·d[j] (b may be null).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public T Drive(int row)
+        {
+            T s = bias == null ? T.Zero : bias[row];
+            T* w = driveWeights + (long)row * driveSize;
+            for (int j = 0; j < driveSize; j++)
+            {
+                s += w[j] * drive[j];
+            }
+
+            return s;
+        }
+    }
+
+    /// <summary>A layout of W that gives the pre-activations of a block of rows.</summary>
+    private unsafe interface IBlockRows<T>
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        /// <summary>pre[i] = b[r0 + i] + Σ_j Wd[r0 + i, j]·d[j] + Σ_k W[r0 + i, k]·x[k] for i in [0, len).</summary>
+        void PreActivations(int r0, int len, in StepInput<T> input, T* pre);
+    }
+
+    /// <summary>W in CSR, row by row through <see cref="RowSum{T}"/>.</summary>
+    private readonly unsafe struct CsrRows<T>(int* rowPointers, int* columnIndices, T* values) : IBlockRows<T>
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void PreActivations(int r0, int len, in StepInput<T> input, T* pre)
+        {
+            int* ptr = rowPointers, idx = columnIndices;
+            T* val = values, x = input.State;
+            int rowEnd = input.RowEnd;
+            bool prefetch = input.Prefetch;
+            for (int i = 0; i < len; i++)
+            {
+                int row = r0 + i;
+                if (prefetch && row + PrefetchRows < rowEnd)
+                {
+                    Prefetch(ptr[row + PrefetchRows], ptr[row + PrefetchRows + 1], idx, x);
+                }
+
+                pre[i] = RowSum(ptr[row], ptr[row + 1], idx, val, x, input.Drive(row));
             }
         }
     }
@@ -167,11 +231,7 @@ public static class SparseKernels
         where TL : struct, ISlicedLanes<TV, T>
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int d = drive.Length, lanes = TL.Count, chunks = w.ChunkRows.Length;
-        bool prefetch = UsePrefetch && Sse.IsSupported && (long)state.Length * Unsafe.SizeOf<T>() > PrefetchAboveBytes;
-        int ahead = Math.Max(1, PrefetchRows / lanes);
-        Span<T> pre = stackalloc T[BlockRows];
-        T* sums = stackalloc T[lanes];
+        T* sums = stackalloc T[TL.Count];
         fixed (int* off = w.ChunkOffsets)
         fixed (int* groups = w.ChunkGroups)
         fixed (int* first = w.ChunkFirstRow)
@@ -182,40 +242,39 @@ public static class SparseKernels
         fixed (T* length = w.LaneLength)
         fixed (int* idx = w.ColumnIndices)
         fixed (T* val = w.Values)
-        fixed (T* x = state)
-        fixed (T* wd = driveWeights)
-        fixed (T* dr = drive)
-        fixed (T* b = bias)
-        fixed (T* pp = pre)
         {
-            for (int r0 = rowStart; r0 < rowEnd; r0 += BlockRows)
+            var rows = new SlicedRows<TL, TV, T>(w.BlockChunks, off, groups, first, uniform, rowsIn, laneRows, groupEnd, length, idx, val, sums);
+            LeakyBlocks(rows, state, driveWeights, drive, bias, decay, gain, activation, nextState, rowStart, rowEnd);
+        }
+    }
+
+    /// <summary>W in the sliced layout: bias and drive row by row, then the sparse rows chunk by chunk.</summary>
+    private readonly unsafe struct SlicedRows<TL, TV, T>(int[] blockChunks, int* off, int* groups, int* first, bool* uniform, int* rowsIn,
+        int* laneRows, T* groupEnd, T* length, int* idx, T* val, T* sums) : IBlockRows<T>
+        where TL : struct, ISlicedLanes<TV, T>
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void PreActivations(int r0, int len, in StepInput<T> input, T* pre)
+        {
+            for (int i = 0; i < len; i++)
             {
-                int len = Math.Min(BlockRows, rowEnd - r0);
-                // Pre-activation: bias and dense drive row by row, then the sparse rows chunk by chunk.
-                for (int i = 0; i < len; i++)
-                {
-                    pp[i] = Drive(r0 + i, b, wd, dr, d);
-                }
+                pre[i] = input.Drive(r0 + i);
+            }
 
-                T* preRow = pp - r0;
-                int block = r0 / BlockRows;
-                for (int c = w.BlockChunks[block]; c < w.BlockChunks[block + 1]; c++)
+            T* preRow = pre - r0, x = input.State;
+            int block = r0 / BlockRows, chunks = blockChunks[^1], ahead = Math.Max(1, PrefetchRows / TL.Count);
+            for (int c = blockChunks[block]; c < blockChunks[block + 1]; c++)
+            {
+                if (input.Prefetch && c + ahead < chunks)
                 {
-                    if (prefetch && c + ahead < chunks)
+                    for (int e = off[c + ahead]; e < off[c + ahead + 1]; e++)
                     {
-                        for (int e = off[c + ahead]; e < off[c + ahead + 1]; e++)
-                        {
-                            Sse.Prefetch0(x + idx[e]);
-                        }
+                        Sse.Prefetch0(x + idx[e]);
                     }
-
-                    SlicedChunk<TL, TV, T>(c, off, groups, first, uniform, rowsIn, laneRows, groupEnd, length, idx, val, x, preRow, sums);
                 }
 
-                Span<T> p = pre[..len];
-                Activate(p, activation);
-                TP.Multiply(p, gain, p);
-                TP.MultiplyAdd(state.Slice(r0, len), decay, p, nextState.Slice(r0, len));
+                SlicedChunk<TL, TV, T>(c, off, groups, first, uniform, rowsIn, laneRows, groupEnd, length, idx, val, x, preRow, sums);
             }
         }
     }
@@ -312,21 +371,6 @@ public static class SparseKernels
             group = TL.Add(group, TL.And(product, inGroups));
             tail = TL.Add(tail, TL.And(product, TL.AndNot(TL.LessThan(at, lengths), inGroups)));
         }
-    }
-
-    /// <summary>b[row] + Σ_j Wd[row, j]·d[j] (b may be null).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe T Drive<T>(int row, T* bias, T* driveWeights, T* drive, int d)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        T s = bias == null ? T.Zero : bias[row];
-        T* w = driveWeights + (long)row * d;
-        for (int j = 0; j < d; j++)
-        {
-            s += w[j] * drive[j];
-        }
-
-        return s;
     }
 
     /// <summary>
@@ -715,13 +759,14 @@ public static class SparseKernels
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int w = TransposeWidth<T>(), b0 = 0, full = w == 0 ? 0 : len / w * w;
+        T* block = stackalloc T[w * w];
         if (w > 0)
         {
             for (; b0 + w <= batchSize; b0 += w)
             {
                 for (int i = 0; i < full; i += w)
                 {
-                    UnleaveBlock(tile + ((long)i * stride) + b0, stride, states + ((long)b0 * n) + r0 + i, next + ((long)b0 * n) + r0 + i, n, decay, gain);
+                    UnleaveBlock(tile + ((long)i * stride) + b0, stride, states + ((long)b0 * n) + r0 + i, next + ((long)b0 * n) + r0 + i, n, decay, gain, block);
                 }
             }
         }
@@ -737,50 +782,19 @@ public static class SparseKernels
         }
     }
 
-    /// <summary>One w × w block of <see cref="Unleave{T}"/>: tile rows i..i+w of streams b0..b0+w.</summary>
+    /// <summary>One w × w block of <see cref="Unleave{T}"/>: tile rows i..i+w of streams b0..b0+w, transposed through
+    /// <paramref name="block"/> (w × w elements, in L1) by <see cref="TransposeBlock{T}"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void UnleaveBlock<T>(T* tile, long stride, T* x, T* next, long n, T decay, T gain)
-        where T : unmanaged
+    private static unsafe void UnleaveBlock<T>(T* tile, long stride, T* x, T* next, long n, T decay, T gain, T* block)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (typeof(T) == typeof(float))
+        int w = TransposeWidth<T>();
+        TransposeBlock(tile, stride, block, w);
+        var a = Vector256.Create(decay);
+        var g = Vector256.Create(gain);
+        for (int k = 0; k < w; k++)
         {
-            float* s = (float*)tile;
-            var r0 = Avx.LoadVector256(s);
-            var r1 = Avx.LoadVector256(s + stride);
-            var r2 = Avx.LoadVector256(s + (2 * stride));
-            var r3 = Avx.LoadVector256(s + (3 * stride));
-            var r4 = Avx.LoadVector256(s + (4 * stride));
-            var r5 = Avx.LoadVector256(s + (5 * stride));
-            var r6 = Avx.LoadVector256(s + (6 * stride));
-            var r7 = Avx.LoadVector256(s + (7 * stride));
-            Transpose8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
-            var a = Vector256.Create(Unsafe.BitCast<T, float>(decay));
-            var g = Vector256.Create(Unsafe.BitCast<T, float>(gain));
-            float* xs = (float*)x, ns = (float*)next;
-            ((Vector256.Load(xs) * a) + (r0 * g)).Store(ns);
-            ((Vector256.Load(xs + n) * a) + (r1 * g)).Store(ns + n);
-            ((Vector256.Load(xs + (2 * n)) * a) + (r2 * g)).Store(ns + (2 * n));
-            ((Vector256.Load(xs + (3 * n)) * a) + (r3 * g)).Store(ns + (3 * n));
-            ((Vector256.Load(xs + (4 * n)) * a) + (r4 * g)).Store(ns + (4 * n));
-            ((Vector256.Load(xs + (5 * n)) * a) + (r5 * g)).Store(ns + (5 * n));
-            ((Vector256.Load(xs + (6 * n)) * a) + (r6 * g)).Store(ns + (6 * n));
-            ((Vector256.Load(xs + (7 * n)) * a) + (r7 * g)).Store(ns + (7 * n));
-        }
-        else
-        {
-            double* s = (double*)tile;
-            var r0 = Avx.LoadVector256(s);
-            var r1 = Avx.LoadVector256(s + stride);
-            var r2 = Avx.LoadVector256(s + (2 * stride));
-            var r3 = Avx.LoadVector256(s + (3 * stride));
-            Transpose4(ref r0, ref r1, ref r2, ref r3);
-            var a = Vector256.Create(Unsafe.BitCast<T, double>(decay));
-            var g = Vector256.Create(Unsafe.BitCast<T, double>(gain));
-            double* xs = (double*)x, ns = (double*)next;
-            ((Vector256.Load(xs) * a) + (r0 * g)).Store(ns);
-            ((Vector256.Load(xs + n) * a) + (r1 * g)).Store(ns + n);
-            ((Vector256.Load(xs + (2 * n)) * a) + (r2 * g)).Store(ns + (2 * n));
-            ((Vector256.Load(xs + (3 * n)) * a) + (r3 * g)).Store(ns + (3 * n));
+            ((Vector256.Load(x + (k * n)) * a) + (Vector256.Load(block + (k * w)) * g)).Store(next + (k * n));
         }
     }
 

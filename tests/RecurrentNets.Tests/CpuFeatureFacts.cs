@@ -11,6 +11,23 @@ internal static class CpuFeatures
     public static bool HasAvx512 => Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
 
     public const string NoAvx512 = "needs the AVX-512 path: this CPU lacks AVX-512F, or DOTNET_EnableAVX512=0 turns it off";
+
+    /// <summary>Whether the runtime may use AVX instructions (the CPU has AVX and DOTNET_EnableAVX is not 0).</summary>
+    public static bool HasAvx => Avx.IsSupported;
+
+    public const string NoAvx = "needs AVX: this CPU lacks it, or DOTNET_EnableAVX=0 turns it off";
+}
+
+/// <summary>A fact that tests code written with AVX instructions: reported as skipped, with the reason, on a CPU without AVX.</summary>
+public sealed class AvxFactAttribute : FactAttribute
+{
+    public AvxFactAttribute()
+    {
+        if (!CpuFeatures.HasAvx)
+        {
+            Skip = CpuFeatures.NoAvx;
+        }
+    }
 }
 
 /// <summary>A fact that tests code only the AVX-512 path runs: reported as skipped, with the reason, on a CPU without it.</summary>

@@ -5,24 +5,22 @@ using System.Runtime.Intrinsics;
 namespace RecurrentNets.Kernels;
 
 /// <summary>
-/// The float operations of <see cref="VectorMath"/>'s float functions and of the fused gate kernels, over one lane type:
-/// <see cref="Vector512{T}"/>, <see cref="Vector{T}"/> or a single float. A kernel written once over
-/// <c>TLanes</c> runs the same operations in the same order at every width, so an element's result never depends on
-/// whether it fell in the vector body or the scalar tail (TensorPrimitives' operator-struct pattern, turned around:
-/// one operation, several widths).
+/// The operations that the float lanes (<see cref="IFloatLanes{TV}"/>) and the double lanes
+/// (<see cref="IDoubleLanes{TV}"/>) share: <typeparamref name="T"/> values in a <typeparamref name="TV"/>.
 /// </summary>
 /// <typeparam name="TV">The lane type.</typeparam>
-internal interface IFloatLanes<TV>
+/// <typeparam name="T">The element type.</typeparam>
+internal interface IArithmeticLanes<TV, T>
     where TV : struct
 {
-    /// <summary>Floats per <typeparamref name="TV"/>.</summary>
+    /// <summary>Elements per <typeparamref name="TV"/>.</summary>
     static abstract int Count { get; }
 
-    static abstract TV Load(ref float source, nuint offset);
+    static abstract TV Load(ref T source, nuint offset);
 
-    static abstract void Store(TV value, ref float destination, nuint offset);
+    static abstract void Store(TV value, ref T destination, nuint offset);
 
-    static abstract TV Broadcast(float value);
+    static abstract TV Broadcast(T value);
 
     static abstract TV Add(TV left, TV right);
 
@@ -32,23 +30,35 @@ internal interface IFloatLanes<TV>
 
     static abstract TV Divide(TV left, TV right);
 
-    /// <summary>left·right + addend with one rounding.</summary>
-    static abstract TV FusedMultiplyAdd(TV left, TV right, TV addend);
-
     /// <summary>limit &lt; x ? limit : x per lane (x86 <c>minps limit, x</c>): a NaN x passes through.</summary>
     static abstract TV MinLimit(TV limit, TV x);
-
-    /// <summary>limit &gt; x ? limit : x per lane (x86 <c>maxps limit, x</c>): a NaN x passes through.</summary>
-    static abstract TV MaxLimit(TV limit, TV x);
 
     /// <summary>|x|: the sign bit cleared.</summary>
     static abstract TV Abs(TV x);
 
-    /// <summary>-|x|: the sign bit set.</summary>
-    static abstract TV NegativeAbs(TV x);
-
     /// <summary>magnitude with the sign bit of <paramref name="sign"/> ORed in (magnitude must have a clear sign bit).</summary>
     static abstract TV OrSign(TV magnitude, TV sign);
+}
+
+/// <summary>
+/// The float operations of <see cref="VectorMath"/>'s float functions and of the fused gate kernels, over one lane type:
+/// <see cref="Vector512{T}"/>, <see cref="Vector{T}"/> or a single float. A kernel written once over
+/// <c>TLanes</c> runs the same operations in the same order at every width, so an element's result never depends on
+/// whether it fell in the vector body or the scalar tail (TensorPrimitives' operator-struct pattern, turned around:
+/// one operation, several widths).
+/// </summary>
+/// <typeparam name="TV">The lane type.</typeparam>
+internal interface IFloatLanes<TV> : IArithmeticLanes<TV, float>
+    where TV : struct
+{
+    /// <summary>left·right + addend with one rounding.</summary>
+    static abstract TV FusedMultiplyAdd(TV left, TV right, TV addend);
+
+    /// <summary>limit &gt; x ? limit : x per lane (x86 <c>maxps limit, x</c>): a NaN x passes through.</summary>
+    static abstract TV MaxLimit(TV limit, TV x);
+
+    /// <summary>-|x|: the sign bit set.</summary>
+    static abstract TV NegativeAbs(TV x);
 
     /// <summary>x &lt; 0 ? ifNegative : otherwise per lane (false for -0 and NaN).</summary>
     static abstract TV SelectNegative(TV x, TV ifNegative, TV otherwise);

@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace RecurrentNets.Kernels;
@@ -509,7 +510,19 @@ public static class VectorMath
     /// through the vector operations (the tail in a zero-padded vector), so its result does not depend on its position.
     /// </remarks>
     internal static void TanhTwoRoundings<T>(ReadOnlySpan<T> x, Span<T> destination)
-        where T : unmanaged, IFloatingPointIeee754<T> => ApplyEither<TwoRoundingsTanhOperator, T>(x, destination);
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(double) && UseAvxDoubleTanh)
+        {
+            TanhTwoRoundingsAvx(MemoryMarshal.Cast<T, double>(x), MemoryMarshal.Cast<T, double>(destination));
+            return;
+        }
+
+        ApplyEither<TwoRoundingsTanhOperator, T>(x, destination);
+    }
+
+    /// <summary>Whether the double two-roundings tanh runs four lanes through AVX: on a CPU with AVX but not AVX2.</summary>
+    internal static bool UseAvxDoubleTanh => Avx.IsSupported && !Vector256.IsHardwareAccelerated;
 
     /// <summary>values = σ(values) in place with every multiply-add rounded twice (see <see cref="TanhTwoRoundings{T}"/>).</summary>
     internal static void SigmoidTwoRoundings<T>(Span<T> values)
@@ -530,39 +543,76 @@ public static class VectorMath
 
     /// <summary>tanh of every lane, every multiply-add rounded twice (see <see cref="TanhTwoRoundings{T}"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<double> TanhTwoRoundings(Vector<double> x)
+    private static TV TanhTwoRoundings<TV, TL>(TV x)
+        where TV : struct
+        where TL : struct, IDoubleLanes<TV>
     {
         // a = min(|x|, 22), a NaN passing through; y = −2a = k·ln 2 + r.
-        var abs = Vector.Abs(x);
-        var limit = new Vector<double>(LargeLimit);
-        var a = Vector.ConditionalSelect(Vector.LessThan(limit, abs), limit, abs);
-        var y = a * new Vector<double>(-2.0);
-        var t = TwoRoundings.MultiplyAdd(y, new Vector<double>(Log2E), new Vector<double>(Shifter));
-        var k = t - new Vector<double>(Shifter);
-        var r = TwoRoundings.MultiplyAdd(k, new Vector<double>(-Ln2Hi), y);
-        r = TwoRoundings.MultiplyAdd(k, new Vector<double>(-Ln2Lo), r);
+        var a = TL.MinLimit(TL.Broadcast(LargeLimit), TL.Abs(x));
+        var y = TL.Multiply(a, TL.Broadcast(-2.0));
+        var t = MultiplyAdd(y, TL.Broadcast(Log2E), TL.Broadcast(Shifter));
+        var k = TL.Subtract(t, TL.Broadcast(Shifter));
+        var r = MultiplyAdd(k, TL.Broadcast(-Ln2Hi), y);
+        r = MultiplyAdd(k, TL.Broadcast(-Ln2Lo), r);
 
         // q = e^r − 1 = r + r²·P(r), P of degree 10 by Estrin's scheme (depth 4 instead of Horner's 10).
-        var r2 = r * r;
-        var r4 = r2 * r2;
-        var p01 = TwoRoundings.MultiplyAdd(new Vector<double>(P1), r, new Vector<double>(P0));
-        var p23 = TwoRoundings.MultiplyAdd(new Vector<double>(P3), r, new Vector<double>(P2));
-        var p45 = TwoRoundings.MultiplyAdd(new Vector<double>(P5), r, new Vector<double>(P4));
-        var p67 = TwoRoundings.MultiplyAdd(new Vector<double>(P7), r, new Vector<double>(P6));
-        var p89 = TwoRoundings.MultiplyAdd(new Vector<double>(P9), r, new Vector<double>(P8));
-        var p810 = TwoRoundings.MultiplyAdd(new Vector<double>(P10), r2, p89);
-        var p03 = TwoRoundings.MultiplyAdd(p23, r2, p01);
-        var p47 = TwoRoundings.MultiplyAdd(p67, r2, p45);
-        var p = TwoRoundings.MultiplyAdd(TwoRoundings.MultiplyAdd(p810, r4, p47), r4, p03);
-        var q = TwoRoundings.MultiplyAdd(r2, p, r);
+        var r2 = TL.Multiply(r, r);
+        var r4 = TL.Multiply(r2, r2);
+        var p01 = MultiplyAdd(TL.Broadcast(P1), r, TL.Broadcast(P0));
+        var p23 = MultiplyAdd(TL.Broadcast(P3), r, TL.Broadcast(P2));
+        var p45 = MultiplyAdd(TL.Broadcast(P5), r, TL.Broadcast(P4));
+        var p67 = MultiplyAdd(TL.Broadcast(P7), r, TL.Broadcast(P6));
+        var p89 = MultiplyAdd(TL.Broadcast(P9), r, TL.Broadcast(P8));
+        var p810 = MultiplyAdd(TL.Broadcast(P10), r2, p89);
+        var p03 = MultiplyAdd(p23, r2, p01);
+        var p47 = MultiplyAdd(p67, r2, p45);
+        var p = MultiplyAdd(MultiplyAdd(p810, r4, p47), r4, p03);
+        var q = MultiplyAdd(r2, p, r);
 
         // m = 2^k·q + (2^k − 1): 2^k·q is exact; tanh a = −m/(2 + m), 0 − m keeping tanh(0) = +0.
-        var s = Vector.AsVectorDouble(Vector.ShiftLeft(Vector.AsVectorInt64(t) + new Vector<long>(1023 - ShifterBits), 52));
-        var m = (s * q) + (s - Vector<double>.One);
-        var v = (Vector<double>.Zero - m) / (new Vector<double>(2.0) + m);
+        var s = TL.PowerOfTwo(t, 1023 - ShifterBits);
+        var m = TL.Add(TL.Multiply(s, q), TL.Subtract(s, TL.Broadcast(1.0)));
+        var v = TL.Divide(TL.Subtract(TL.Broadcast(0.0), m), TL.Add(TL.Broadcast(2.0), m));
 
         // tanh is odd: the sign of x (also for −0); a NaN lane is NaN all the way through.
-        return Vector.AsVectorDouble(Vector.AsVectorInt64(v) | (Vector.AsVectorInt64(x) & new Vector<long>(long.MinValue)));
+        return TL.OrSign(v, x);
+
+        // a·b, rounded, + c, rounded.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static TV MultiplyAdd(TV a, TV b, TV c) => TL.Add(TL.Multiply(a, b), c);
+    }
+
+    /// <summary>
+    /// The two-roundings tanh in doubles on a CPU with AVX but not AVX2, four lanes at a time (there
+    /// <see cref="Vector{T}"/> holds two): whole vectors, then the last few values in one zero-padded vector, as
+    /// <see cref="ApplyDouble{TOp}"/>. The same bits as the <see cref="Vector{T}"/> form, in half the vector operations.
+    /// </summary>
+    internal static void TanhTwoRoundingsAvx(ReadOnlySpan<double> x, Span<double> destination)
+    {
+        CheckDestination(x.Length, destination.Length);
+        int n = x.Length, w = DoubleLanes<Vector256<double>>.Count, whole = n / w * w;
+        TanhTwoRoundingsAvxVectors(x[..whole], destination);
+        if (whole < n)
+        {
+            Span<double> lanes = stackalloc double[w];
+            lanes.Clear();
+            x[whole..].CopyTo(lanes);
+            TanhTwoRoundingsAvxVectors(lanes, lanes);
+            lanes[..(n - whole)].CopyTo(destination[whole..]);
+        }
+    }
+
+    // Whole vectors of four (x.Length a multiple of four): one compiled copy of the function for the body and the padded tail.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void TanhTwoRoundingsAvxVectors(ReadOnlySpan<double> x, Span<double> destination)
+    {
+        ref double src = ref MemoryMarshal.GetReference(x);
+        ref double dst = ref MemoryMarshal.GetReference(destination);
+        for (int i = 0; i < x.Length; i += DoubleLanes<Vector256<double>>.Count)
+        {
+            var value = DoubleLanes<Vector256<double>>.Load(ref src, (nuint)i);
+            DoubleLanes<Vector256<double>>.Store(TanhTwoRoundings<Vector256<double>, DoubleLanes<Vector256<double>>>(value), ref dst, (nuint)i);
+        }
     }
 
     // (e^r − 1 − r)/r² ≈ Σ P_n·r^n on |r| ≤ 0.35: Chebyshev fit of degree 10 (mpmath.chebyfit), rounded to double; it
@@ -581,7 +631,7 @@ public static class VectorMath
             where TL : struct, IFloatLanes<TV> => Tanh<TV, TwoRoundings<TV, TL>>(x);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector<double> Invoke(Vector<double> x) => TanhTwoRoundings(x);
+        public static Vector<double> Invoke(Vector<double> x) => TanhTwoRoundings<Vector<double>, DoubleLanes<Vector<double>>>(x);
     }
 
     private readonly struct TwoRoundingsSigmoidOperator : IUnaryOperator, IDoubleOperator

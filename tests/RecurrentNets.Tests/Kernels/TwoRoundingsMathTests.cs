@@ -126,6 +126,29 @@ public class TwoRoundingsMathTests
         AssertSameBits(fxs, fvalues, ScalarTanh, v => BitConverter.SingleToInt32Bits(v));
     }
 
+    [AvxFact]
+    public void TheAvxFormForCpusWithoutAvx2HasTheBitsOfTheScalarTwinAtEveryPosition()
+    {
+        // The form TanhTwoRoundings<double> takes on a CPU with AVX but not AVX2 (DOTNET_EnableAVX2=0 runs it through
+        // the public entry too): four lanes through AVX, the integer steps on 128-bit halves.
+        double[] xs = [.. DoublePoints(), double.NaN, double.PositiveInfinity, double.NegativeInfinity, -1e-300, -22.5];
+        var values = new double[xs.Length];
+        VectorMath.TanhTwoRoundingsAvx(xs, values);
+        AssertSameBits(xs, values, ScalarTanh, BitConverter.DoubleToInt64Bits);
+        for (int length = 0; length <= 9; length++)
+        {
+            for (int start = 0; start < 4; start++)
+            {
+                var part = new double[length];
+                VectorMath.TanhTwoRoundingsAvx(xs.AsSpan(start, length), part);
+                Assert.Equal(values.AsSpan(start, length).ToArray().Select(BitConverter.DoubleToInt64Bits), part.Select(BitConverter.DoubleToInt64Bits));
+            }
+        }
+
+        var tooShort = new double[3];
+        Assert.Throws<ArgumentException>("destination", () => VectorMath.TanhTwoRoundingsAvx(xs.AsSpan(0, 4), tooShort));
+    }
+
     private static void AssertSameBits<T>(T[] xs, T[] values, Func<T, T> twin, Func<T, long> bits)
     {
         for (int i = 0; i < xs.Length; i++)

@@ -188,11 +188,17 @@ internal static class GruKernels
             {
                 var ones = Units<Vector<T>, T>.One;
                 for (; j <= end - Vector<T>.Count; j += Vector<T>.Count)
-                    BackwardUnits(ref rRef, ref zRef, ref nRef, ref rec, ref hp, ref dh, ref dhp, ref rg, ref ri, ref m, (nuint)h, resetAfter, masked, (nuint)j, ones);
+                {
+                    BackwardUnits(ref rRef, ref zRef, ref nRef, ref rec, ref hp, ref dh, ref dhp, ref rg, ref ri, ref m, (nuint)h,
+                        resetAfter, masked, (nuint)j, ones);
+                }
             }
 
             for (; j < end; j++)
-                BackwardUnits(ref rRef, ref zRef, ref nRef, ref rec, ref hp, ref dh, ref dhp, ref rg, ref ri, ref m, (nuint)h, resetAfter, masked, (nuint)j, Units<T, T>.One);
+            {
+                BackwardUnits(ref rRef, ref zRef, ref nRef, ref rec, ref hp, ref dh, ref dhp, ref rg, ref ri, ref m, (nuint)h,
+                    resetAfter, masked, (nuint)j, Units<T, T>.One);
+            }
         }
     }
 

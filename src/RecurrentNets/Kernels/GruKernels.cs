@@ -170,82 +170,68 @@ internal static class GruKernels
         int h = hiddenSize;
         count = count < 0 ? h : count;
         UnitWindow.Check(first, count, h);
+        bool masked = !resetAfter && !mask.IsEmpty;
         for (int b = 0; b < batchSize; b++)
         {
-            ref T row = ref MemoryMarshal.GetReference(gates.Slice(b * 3 * h, 3 * h));
-            ref T rRef = ref row;
-            ref T zRef = ref Unsafe.Add(ref row, h);
-            ref T nRef = ref Unsafe.Add(ref row, 2 * h);
+            ref T rRef = ref MemoryMarshal.GetReference(gates.Slice(b * 3 * h, 3 * h));
+            ref T zRef = ref Unsafe.Add(ref rRef, h);
+            ref T nRef = ref Unsafe.Add(ref rRef, 2 * h);
             ref T rec = ref Unsafe.AsRef(in MemoryMarshal.GetReference(recurrentN.Slice(b * h, h)));
             ref T hp = ref Unsafe.AsRef(in MemoryMarshal.GetReference(hiddenPrev.Slice(b * h, h)));
             ref T dh = ref Unsafe.AsRef(in MemoryMarshal.GetReference(dHidden.Slice(b * h, h)));
             ref T dhp = ref MemoryMarshal.GetReference(dHiddenPrev.Slice(b * h, h));
             ref T rg = ref resetAfter ? ref MemoryMarshal.GetReference(recurrentGradient.Slice(b * 3 * h, 3 * h)) : ref Unsafe.NullRef<T>();
             ref T ri = ref resetAfter ? ref Unsafe.NullRef<T>() : ref Unsafe.AsRef(in MemoryMarshal.GetReference(recurrentInput.Slice(b * h, h)));
-            bool masked = !resetAfter && !mask.IsEmpty;
             ref T m = ref masked ? ref Unsafe.AsRef(in MemoryMarshal.GetReference(mask.Slice(b * h, h))) : ref Unsafe.NullRef<T>();
             int j = first, end = first + count;
             if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
             {
-                var one = Vector<T>.One;
+                var ones = Units<Vector<T>, T>.One;
                 for (; j <= end - Vector<T>.Count; j += Vector<T>.Count)
                 {
-                    nuint u = (nuint)j;
-                    var r = Vector.LoadUnsafe(ref rRef, u);
-                    var z = Vector.LoadUnsafe(ref zRef, u);
-                    var n = Vector.LoadUnsafe(ref nRef, u);
-                    var d = Vector.LoadUnsafe(ref dh, u);
-                    var hPrev = Vector.LoadUnsafe(ref hp, u);
-                    var recN = Vector.LoadUnsafe(ref rec, u);
-                    var dan = d * (one - z) * (one - n * n);
-                    var daz = d * (hPrev - n) * z * (one - z);
-                    Vector<T> dar, dhPrev = d * z;
-                    if (resetAfter)
-                    {
-                        dar = dan * recN * r * (one - r);
-                        dar.StoreUnsafe(ref rg, u);
-                        daz.StoreUnsafe(ref rg, u + (nuint)h);
-                        (dan * r).StoreUnsafe(ref rg, u + (nuint)(2 * h));
-                    }
-                    else
-                    {
-                        // Cho's form: rh = r ⊙ (h ⊙ m), so dr = d(rh) ⊙ (h ⊙ m) and dh gets d(rh) ⊙ r ⊙ m.
-                        dar = recN * Vector.LoadUnsafe(ref ri, u) * r * (one - r);
-                        dhPrev += masked ? recN * r * Vector.LoadUnsafe(ref m, u) : recN * r;
-                    }
-
-                    dar.StoreUnsafe(ref rRef, u);
-                    daz.StoreUnsafe(ref zRef, u);
-                    dan.StoreUnsafe(ref nRef, u);
-                    dhPrev.StoreUnsafe(ref dhp, u);
+                    BackwardUnits(ref rRef, ref zRef, ref nRef, ref rec, ref hp, ref dh, ref dhp, ref rg, ref ri, ref m, (nuint)h,
+                        resetAfter, masked, (nuint)j, ones);
                 }
             }
 
             for (; j < end; j++)
             {
-                T r = Unsafe.Add(ref rRef, j), z = Unsafe.Add(ref zRef, j), n = Unsafe.Add(ref nRef, j);
-                T d = Unsafe.Add(ref dh, j), hPrev = Unsafe.Add(ref hp, j), recN = Unsafe.Add(ref rec, j);
-                T dan = d * (T.One - z) * (T.One - n * n);
-                T daz = d * (hPrev - n) * z * (T.One - z);
-                T dar, dhPrev = d * z;
-                if (resetAfter)
-                {
-                    dar = dan * recN * r * (T.One - r);
-                    Unsafe.Add(ref rg, j) = dar;
-                    Unsafe.Add(ref rg, h + j) = daz;
-                    Unsafe.Add(ref rg, 2 * h + j) = dan * r;
-                }
-                else
-                {
-                    dar = recN * Unsafe.Add(ref ri, j) * r * (T.One - r);
-                    dhPrev += masked ? recN * r * Unsafe.Add(ref m, j) : recN * r;
-                }
-
-                Unsafe.Add(ref rRef, j) = dar;
-                Unsafe.Add(ref zRef, j) = daz;
-                Unsafe.Add(ref nRef, j) = dan;
-                Unsafe.Add(ref dhp, j) = dhPrev;
+                BackwardUnits(ref rRef, ref zRef, ref nRef, ref rec, ref hp, ref dh, ref dhp, ref rg, ref ri, ref m, (nuint)h,
+                    resetAfter, masked, (nuint)j, Units<T, T>.One);
             }
         }
+    }
+
+    // Backward's arithmetic for the units at j (a vector of them, or one): dL/da of r, z, n from dL/dh(t), and dL/dh(t-1)
+    // through z (and, in Cho's form, through r ⊙ h). rg is [3H] (PyTorch's form); ri and m are Cho's form's.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void BackwardUnits<T, TU>(ref T rRef, ref T zRef, ref T nRef, ref T rec, ref T hp, ref T dh, ref T dhp,
+        ref T rg, ref T ri, ref T m, nuint h, bool resetAfter, bool masked, nuint j, TU one)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TU : struct, IUnits<TU, T>
+    {
+        TU r = TU.Load(ref rRef, j), z = TU.Load(ref zRef, j), n = TU.Load(ref nRef, j);
+        TU d = TU.Load(ref dh, j), hPrev = TU.Load(ref hp, j), recN = TU.Load(ref rec, j);
+        var dan = d * (one - z) * (one - n * n);
+        var daz = d * (hPrev - n) * z * (one - z);
+        TU dar, dhPrev = d * z;
+        if (resetAfter)
+        {
+            dar = dan * recN * r * (one - r);
+            dar.Store(ref rg, j);
+            daz.Store(ref rg, h + j);
+            (dan * r).Store(ref rg, 2 * h + j);
+        }
+        else
+        {
+            // Cho's form: rh = r ⊙ (h ⊙ m), so dr = d(rh) ⊙ (h ⊙ m) and dh gets d(rh) ⊙ r ⊙ m.
+            dar = recN * TU.Load(ref ri, j) * r * (one - r);
+            dhPrev += masked ? recN * r * TU.Load(ref m, j) : recN * r;
+        }
+
+        dar.Store(ref rRef, j);
+        daz.Store(ref zRef, j);
+        dan.Store(ref nRef, j);
+        dhPrev.Store(ref dhp, j);
     }
 }

@@ -245,134 +245,99 @@ internal static class LstmKernels
         int h = hiddenSize, gw = (TCoupled.Enabled ? 3 : 4) * h;
         count = count < 0 ? h : count;
         UnitWindow.Check(first, count, h);
-        int fOff = TCoupled.Enabled ? 0 : h, gOff = fOff + h, oOff = gOff + h;
+        int fOff = TCoupled.Enabled ? 0 : h;
+        ref T pI = ref Unsafe.AsRef(in MemoryMarshal.GetReference(peepholeI));
+        ref T pF = ref Unsafe.AsRef(in MemoryMarshal.GetReference(peepholeF));
+        ref T pO = ref Unsafe.AsRef(in MemoryMarshal.GetReference(peepholeO));
+        ref T dpI = ref MemoryMarshal.GetReference(dPeepholeI);
+        ref T dpF = ref MemoryMarshal.GetReference(dPeepholeF);
+        ref T dpO = ref MemoryMarshal.GetReference(dPeepholeO);
         for (int b = 0; b < batchSize; b++)
         {
-            ref T row = ref MemoryMarshal.GetReference(gates.Slice(b * gw, gw));
+            ref T iRef = ref MemoryMarshal.GetReference(gates.Slice(b * gw, gw));
+            ref T fRef = ref Unsafe.Add(ref iRef, fOff);
+            ref T gRef = ref Unsafe.Add(ref fRef, h);
+            ref T oRef = ref Unsafe.Add(ref gRef, h);
             ref T cp = ref Unsafe.AsRef(in MemoryMarshal.GetReference(cellPrev.Slice(b * h, h)));
             ref T cc = ref Unsafe.AsRef(in MemoryMarshal.GetReference(cell.Slice(b * h, h)));
             ref T tc = ref Unsafe.AsRef(in MemoryMarshal.GetReference(tanhCell.Slice(b * h, h)));
             ref T dh = ref Unsafe.AsRef(in MemoryMarshal.GetReference(dHidden.Slice(b * h, h)));
             ref T dc = ref Unsafe.AsRef(in MemoryMarshal.GetReference(dCell.Slice(b * h, h)));
             ref T dcp = ref MemoryMarshal.GetReference(dCellPrev.Slice(b * h, h));
-            ref T pI = ref Unsafe.AsRef(in MemoryMarshal.GetReference(peepholeI));
-            ref T pF = ref Unsafe.AsRef(in MemoryMarshal.GetReference(peepholeF));
-            ref T pO = ref Unsafe.AsRef(in MemoryMarshal.GetReference(peepholeO));
-            ref T dpI = ref MemoryMarshal.GetReference(dPeepholeI);
-            ref T dpF = ref MemoryMarshal.GetReference(dPeepholeF);
-            ref T dpO = ref MemoryMarshal.GetReference(dPeepholeO);
-            ref T iRef = ref row;
-            ref T fRef = ref Unsafe.Add(ref row, fOff);
-            ref T gRef = ref Unsafe.Add(ref row, gOff);
-            ref T oRef = ref Unsafe.Add(ref row, oOff);
-
             int j = first, end = first + count;
             if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
             {
-                var one = Vector<T>.One;
+                var ones = Units<Vector<T>, T>.One;
                 for (; j <= end - Vector<T>.Count; j += Vector<T>.Count)
                 {
-                    nuint u = (nuint)j;
-                    var f = Vector.LoadUnsafe(ref fRef, u);
-                    var g = Vector.LoadUnsafe(ref gRef, u);
-                    var o = Vector.LoadUnsafe(ref oRef, u);
-                    var t = Vector.LoadUnsafe(ref tc, u);
-                    var dhv = Vector.LoadUnsafe(ref dh, u);
-                    var cPrev = Vector.LoadUnsafe(ref cp, u);
-                    var dao = dhv * t * o * (one - o);
-                    var dct = Vector.LoadUnsafe(ref dc, u) + dhv * o * (one - t * t);
-                    if (TPeephole.Enabled)
-                    {
-                        dct += dao * Vector.LoadUnsafe(ref pO, u);
-                    }
-
-                    Vector<T> i, daf, dai = default;
-                    if (TCoupled.Enabled)
-                    {
-                        i = one - f;
-                        daf = dct * (cPrev - g) * f * (one - f);
-                    }
-                    else
-                    {
-                        i = Vector.LoadUnsafe(ref iRef, u);
-                        dai = dct * g * i * (one - i);
-                        daf = dct * cPrev * f * (one - f);
-                    }
-
-                    var dag = dct * i * (one - g * g);
-                    var dcPrev = dct * f;
-                    if (TPeephole.Enabled)
-                    {
-                        dcPrev += daf * Vector.LoadUnsafe(ref pF, u);
-                        (Vector.LoadUnsafe(ref dpF, u) + daf * cPrev).StoreUnsafe(ref dpF, u);
-                        (Vector.LoadUnsafe(ref dpO, u) + dao * Vector.LoadUnsafe(ref cc, u)).StoreUnsafe(ref dpO, u);
-                        if (!TCoupled.Enabled)
-                        {
-                            dcPrev += dai * Vector.LoadUnsafe(ref pI, u);
-                            (Vector.LoadUnsafe(ref dpI, u) + dai * cPrev).StoreUnsafe(ref dpI, u);
-                        }
-                    }
-
-                    dcPrev.StoreUnsafe(ref dcp, u);
-                    if (!TCoupled.Enabled)
-                    {
-                        dai.StoreUnsafe(ref iRef, u);
-                    }
-
-                    daf.StoreUnsafe(ref fRef, u);
-                    dag.StoreUnsafe(ref gRef, u);
-                    dao.StoreUnsafe(ref oRef, u);
+                    BackwardUnits<T, Units<Vector<T>, T>, TPeephole, TCoupled>(ref iRef, ref fRef, ref gRef, ref oRef, ref cp, ref cc, ref tc,
+                        ref dh, ref dc, ref dcp, ref pI, ref pF, ref pO, ref dpI, ref dpF, ref dpO, (nuint)j, ones);
                 }
             }
 
             for (; j < end; j++)
             {
-                T f = Unsafe.Add(ref fRef, j), g = Unsafe.Add(ref gRef, j), o = Unsafe.Add(ref oRef, j);
-                T t = Unsafe.Add(ref tc, j), dhv = Unsafe.Add(ref dh, j), cPrev = Unsafe.Add(ref cp, j);
-                T dao = dhv * t * o * (T.One - o);
-                T dct = Unsafe.Add(ref dc, j) + dhv * o * (T.One - t * t);
-                if (TPeephole.Enabled)
-                {
-                    dct += dao * Unsafe.Add(ref pO, j);
-                }
-
-                T i, daf, dai = T.Zero;
-                if (TCoupled.Enabled)
-                {
-                    i = T.One - f;
-                    daf = dct * (cPrev - g) * f * (T.One - f);
-                }
-                else
-                {
-                    i = Unsafe.Add(ref iRef, j);
-                    dai = dct * g * i * (T.One - i);
-                    daf = dct * cPrev * f * (T.One - f);
-                }
-
-                T dag = dct * i * (T.One - g * g);
-                T dcPrev = dct * f;
-                if (TPeephole.Enabled)
-                {
-                    dcPrev += daf * Unsafe.Add(ref pF, j);
-                    Unsafe.Add(ref dpF, j) += daf * cPrev;
-                    Unsafe.Add(ref dpO, j) += dao * Unsafe.Add(ref cc, j);
-                    if (!TCoupled.Enabled)
-                    {
-                        dcPrev += dai * Unsafe.Add(ref pI, j);
-                        Unsafe.Add(ref dpI, j) += dai * cPrev;
-                    }
-                }
-
-                Unsafe.Add(ref dcp, j) = dcPrev;
-                if (!TCoupled.Enabled)
-                {
-                    Unsafe.Add(ref iRef, j) = dai;
-                }
-
-                Unsafe.Add(ref fRef, j) = daf;
-                Unsafe.Add(ref gRef, j) = dag;
-                Unsafe.Add(ref oRef, j) = dao;
+                BackwardUnits<T, Units<T, T>, TPeephole, TCoupled>(ref iRef, ref fRef, ref gRef, ref oRef, ref cp, ref cc, ref tc,
+                    ref dh, ref dc, ref dcp, ref pI, ref pF, ref pO, ref dpI, ref dpF, ref dpO, (nuint)j, Units<T, T>.One);
             }
         }
+    }
+
+    // Backward's arithmetic for the units at j (a vector of them, or one): dL/da of i, f, g, o from dL/dh(t) and dL/dC(t)
+    // (written over the activations), dL/dC(t-1), and the peephole gradients (accumulated).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void BackwardUnits<T, TU, TPeephole, TCoupled>(ref T iRef, ref T fRef, ref T gRef, ref T oRef, ref T cp,
+        ref T cc, ref T tc, ref T dh, ref T dc, ref T dcp, ref T pI, ref T pF, ref T pO, ref T dpI, ref T dpF, ref T dpO, nuint j,
+        TU one)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TU : struct, IUnits<TU, T>
+        where TPeephole : struct, IFlag
+        where TCoupled : struct, IFlag
+    {
+        TU f = TU.Load(ref fRef, j), g = TU.Load(ref gRef, j), o = TU.Load(ref oRef, j);
+        TU t = TU.Load(ref tc, j), dhv = TU.Load(ref dh, j), cPrev = TU.Load(ref cp, j);
+        var dao = dhv * t * o * (one - o);
+        var dct = TU.Load(ref dc, j) + dhv * o * (one - t * t);
+        if (TPeephole.Enabled)
+        {
+            dct += dao * TU.Load(ref pO, j);
+        }
+
+        TU i, daf, dai = default;
+        if (TCoupled.Enabled)
+        {
+            i = one - f;
+            daf = dct * (cPrev - g) * f * (one - f);
+        }
+        else
+        {
+            i = TU.Load(ref iRef, j);
+            dai = dct * g * i * (one - i);
+            daf = dct * cPrev * f * (one - f);
+        }
+
+        var dag = dct * i * (one - g * g);
+        var dcPrev = dct * f;
+        if (TPeephole.Enabled)
+        {
+            dcPrev += daf * TU.Load(ref pF, j);
+            (TU.Load(ref dpF, j) + daf * cPrev).Store(ref dpF, j);
+            (TU.Load(ref dpO, j) + dao * TU.Load(ref cc, j)).Store(ref dpO, j);
+            if (!TCoupled.Enabled)
+            {
+                dcPrev += dai * TU.Load(ref pI, j);
+                (TU.Load(ref dpI, j) + dai * cPrev).Store(ref dpI, j);
+            }
+        }
+
+        dcPrev.Store(ref dcp, j);
+        if (!TCoupled.Enabled)
+        {
+            dai.Store(ref iRef, j);
+        }
+
+        daf.Store(ref fRef, j);
+        dag.Store(ref gRef, j);
+        dao.Store(ref oRef, j);
     }
 }

@@ -15,69 +15,53 @@ namespace RecurrentNets.Kernels;
 /// multiples of 256 splits the chunks too.
 /// </remarks>
 /// <typeparam name="T">float or double.</typeparam>
-internal sealed class SlicedEllMatrix<T>
+internal sealed class SlicedEllMatrix<T>(int rows, int lanes, int[] blockChunks, int[] chunkOffsets, int[] chunkGroups,
+    int[] chunkFirstRow, bool[] chunkUniform, int[] chunkRows, int[] laneRows, T[] laneGroupEnd, T[] laneLength, int[] columnIndices,
+    T[] values)
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Rows per sorting block (the fused step's block of rows).</summary>
     public const int BlockRows = 256;
 
-    private SlicedEllMatrix(int rows, int lanes, int[] blockChunks, int[] chunkOffsets, int[] chunkGroups, int[] chunkFirstRow,
-        bool[] chunkUniform, int[] chunkRows, int[] laneRows, T[] laneGroupEnd, T[] laneLength, int[] columnIndices, T[] values)
-    {
-        ChunkUniform = chunkUniform;
-        Rows = rows;
-        Lanes = lanes;
-        BlockChunks = blockChunks;
-        ChunkOffsets = chunkOffsets;
-        ChunkGroups = chunkGroups;
-        ChunkFirstRow = chunkFirstRow;
-        ChunkRows = chunkRows;
-        LaneRows = laneRows;
-        LaneGroupEnd = laneGroupEnd;
-        LaneLength = laneLength;
-        ColumnIndices = columnIndices;
-        Values = values;
-    }
-
     /// <summary>Rows of the matrix.</summary>
-    public int Rows { get; }
+    public int Rows { get; } = rows;
 
     /// <summary>C: rows per chunk (the vector's lane count).</summary>
-    public int Lanes { get; }
+    public int Lanes { get; } = lanes;
 
     /// <summary>[blocks + 1]: the chunks of block b are [BlockChunks[b], BlockChunks[b + 1]).</summary>
-    public int[] BlockChunks { get; }
+    public int[] BlockChunks { get; } = blockChunks;
 
     /// <summary>[chunks + 1]: the first element of each chunk; a chunk has (ChunkOffsets[c + 1] − ChunkOffsets[c]) / C slots.</summary>
-    public int[] ChunkOffsets { get; }
+    public int[] ChunkOffsets { get; } = chunkOffsets;
 
     /// <summary>[chunks]: the leading groups of four slots that every lane's row fills (the shortest row's L / 4).</summary>
-    public int[] ChunkGroups { get; }
+    public int[] ChunkGroups { get; } = chunkGroups;
 
     /// <summary>[chunks]: the first row when the lanes hold rows first .. first + C − 1 in order (one vector load and store
     /// of the sums); otherwise −1.</summary>
-    public int[] ChunkFirstRow { get; }
+    public int[] ChunkFirstRow { get; } = chunkFirstRow;
 
     /// <summary>[chunks]: every lane holds a row and all have one length (the tail slots need no mask).</summary>
-    public bool[] ChunkUniform { get; }
+    public bool[] ChunkUniform { get; } = chunkUniform;
 
     /// <summary>[chunks]: lanes holding a row (empty lanes come last, only in a block's last chunk).</summary>
-    public int[] ChunkRows { get; }
+    public int[] ChunkRows { get; } = chunkRows;
 
     /// <summary>[chunks · C]: the row in each lane (an empty lane repeats the chunk's first row and is never stored).</summary>
-    public int[] LaneRows { get; }
+    public int[] LaneRows { get; } = laneRows;
 
     /// <summary>[chunks · C]: 4·⌊L / 4⌋ of each lane's row as T: slots below it go to accumulator k mod 4, the rest to the first.</summary>
-    public T[] LaneGroupEnd { get; }
+    public T[] LaneGroupEnd { get; } = laneGroupEnd;
 
     /// <summary>[chunks · C]: L of each lane's row as T (0 for an empty lane).</summary>
-    public T[] LaneLength { get; }
+    public T[] LaneLength { get; } = laneLength;
 
     /// <summary>Column of each slot and lane (padding: a column of the lane's row, or 0).</summary>
-    public int[] ColumnIndices { get; }
+    public int[] ColumnIndices { get; } = columnIndices;
 
     /// <summary>Value of each slot and lane (padding: 0).</summary>
-    public T[] Values { get; }
+    public T[] Values { get; } = values;
 
     /// <summary>Lays out a CSR matrix in chunks of <paramref name="lanes"/> rows.</summary>
     public static SlicedEllMatrix<T> FromCsr(int rows, int[] rowPointers, int[] columnIndices, T[] values, int lanes)

@@ -20,16 +20,14 @@ public sealed class Gru<T> : RecurrentLayer<T>
     public Gru(int inputSize, int hiddenSize, int numLayers = 1, bool bias = true, SeededRandom? random = null,
         ParameterBlock<T>? parameters = null, bool bidirectional = false, double dropout = 0, bool resetAfterRecurrence = true,
         bool learnInitialState = false, double recurrentDropout = 0, MergeMode mergeMode = MergeMode.Concat, bool goBackwards = false)
-        : base(parameters, inputSize, hiddenSize, numLayers,
+        : base(Initialization.Uniform, parameters, inputSize, hiddenSize, numLayers,
             (block, _, cellInput, suffix) => new GruCell<T>(block, cellInput, hiddenSize, resetAfterRecurrence, bias, suffix),
             bidirectional, dropout, learnInitialState, random, recurrentDropout, mergeMode, goBackwards)
     {
-        ResetAfterRecurrence = resetAfterRecurrence;
-        InitializeUniform(random ?? new SeededRandom(0));
     }
 
     /// <summary>Whether the reset gate applies after the recurrent product (PyTorch's form).</summary>
-    public bool ResetAfterRecurrence { get; }
+    public bool ResetAfterRecurrence => ((GruCell<T>)Cells[0]).ResetAfterRecurrence;
 
     /// <inheritdoc/>
     public override IReadOnlyDictionary<string, string> Configuration

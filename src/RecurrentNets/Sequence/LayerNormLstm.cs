@@ -39,7 +39,7 @@ public sealed class LayerNormLstm<T> : RecurrentLayer<T>
     public LayerNormLstm(int inputSize, int hiddenSize, int numLayers = 1, SeededRandom? random = null, ParameterBlock<T>? parameters = null,
         bool bidirectional = false, double dropout = 0, double? forgetBias = null, bool learnInitialState = false, double recurrentDropout = 0,
         double epsilon = 1e-5, MergeMode mergeMode = MergeMode.Concat, bool goBackwards = false)
-        : base(parameters, inputSize, hiddenSize, numLayers,
+        : base(Initialization.Weights, parameters, inputSize, hiddenSize, numLayers,
             (block, _, cellInput, suffix) => new LayerNormLstmCell<T>(block, cellInput, hiddenSize, suffix, epsilon),
             bidirectional, dropout, learnInitialState, random, recurrentDropout, mergeMode, goBackwards)
     {
@@ -48,8 +48,6 @@ public sealed class LayerNormLstm<T> : RecurrentLayer<T>
             throw new ArgumentOutOfRangeException(nameof(forgetBias), b, "forgetBias must be finite (Keras' unit_forget_bias uses 1).");
         }
 
-        Epsilon = epsilon;
-        InitializeWeights(random ?? new SeededRandom(0));
         if (forgetBias is double value)
         {
             foreach (var cell in Cells)
@@ -60,7 +58,7 @@ public sealed class LayerNormLstm<T> : RecurrentLayer<T>
     }
 
     /// <summary>ε of the normalisations.</summary>
-    public double Epsilon { get; }
+    public double Epsilon => ((LayerNormLstmCell<T>)Cells[0]).Epsilon;
 
     /// <inheritdoc/>
     public override IReadOnlyDictionary<string, string> Configuration
@@ -96,16 +94,14 @@ public sealed class LayerNormGru<T> : RecurrentLayer<T>
     public LayerNormGru(int inputSize, int hiddenSize, int numLayers = 1, SeededRandom? random = null, ParameterBlock<T>? parameters = null,
         bool bidirectional = false, double dropout = 0, bool learnInitialState = false, double recurrentDropout = 0, double epsilon = 1e-5,
         MergeMode mergeMode = MergeMode.Concat, bool goBackwards = false)
-        : base(parameters, inputSize, hiddenSize, numLayers,
+        : base(Initialization.Weights, parameters, inputSize, hiddenSize, numLayers,
             (block, _, cellInput, suffix) => new LayerNormGruCell<T>(block, cellInput, hiddenSize, suffix, epsilon),
             bidirectional, dropout, learnInitialState, random, recurrentDropout, mergeMode, goBackwards)
     {
-        Epsilon = epsilon;
-        InitializeWeights(random ?? new SeededRandom(0));
     }
 
     /// <summary>ε of the normalisations.</summary>
-    public double Epsilon { get; }
+    public double Epsilon => ((LayerNormGruCell<T>)Cells[0]).Epsilon;
 
     /// <inheritdoc/>
     public override IReadOnlyDictionary<string, string> Configuration

@@ -34,7 +34,7 @@ public sealed class Lstm<T> : RecurrentLayer<T>
         ParameterBlock<T>? parameters = null, bool bidirectional = false, double dropout = 0, bool peephole = false,
         bool coupledInputForget = false, double? forgetBias = null, bool learnInitialState = false, double recurrentDropout = 0,
         MergeMode mergeMode = MergeMode.Concat, bool goBackwards = false, int projectionSize = 0)
-        : base(parameters, inputSize, hiddenSize, numLayers,
+        : base(Initialization.Uniform, parameters, inputSize, hiddenSize, numLayers,
             (block, _, cellInput, suffix) => new LstmCell<T>(block, cellInput, hiddenSize, peephole, coupledInputForget, bias, suffix, projectionSize),
             bidirectional, dropout, learnInitialState, random, recurrentDropout, mergeMode, goBackwards)
     {
@@ -43,9 +43,6 @@ public sealed class Lstm<T> : RecurrentLayer<T>
             throw new ArgumentOutOfRangeException(nameof(forgetBias), b, "forgetBias must be finite (Keras' unit_forget_bias uses 1).");
         }
 
-        Peephole = peephole;
-        CoupledInputForget = coupledInputForget;
-        InitializeUniform(random ?? new SeededRandom(0));
         if (forgetBias is double value && bias)
         {
             foreach (var cell in Cells)
@@ -58,10 +55,10 @@ public sealed class Lstm<T> : RecurrentLayer<T>
     }
 
     /// <summary>Whether the cells have peepholes.</summary>
-    public bool Peephole { get; }
+    public bool Peephole => ((LstmCell<T>)Cells[0]).Peephole;
 
     /// <summary>Whether the cells couple the input and forget gates.</summary>
-    public bool CoupledInputForget { get; }
+    public bool CoupledInputForget => ((LstmCell<T>)Cells[0]).CoupledInputForget;
 
     /// <summary>P, the width of h with projections, or 0 without. PyTorch: <c>proj_size</c>.</summary>
     public int ProjectionSize => ((LstmCell<T>)Cells[0]).ProjectionSize;

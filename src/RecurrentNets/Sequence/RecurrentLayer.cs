@@ -117,6 +117,35 @@ public class RecurrentLayer<T>
         pass = new LayerPass<T>(cells, numLayers, Directions, inputSize, hiddenSize, mergeMode);
     }
 
+    /// <summary>How a built-in stack initialises its parameters once its cells are built.</summary>
+    private protected enum Initialization
+    {
+        /// <summary>Every parameter of every cell (<see cref="InitializeUniform"/>).</summary>
+        Uniform,
+
+        /// <summary>W_ih and W_hh only (<see cref="InitializeWeights"/>).</summary>
+        Weights,
+    }
+
+    // The built-in stacks' constructor: the stack as the public constructor builds it, then PyTorch's default
+    // initialisation drawn from random (seed 0 when null), after the dropout source was forked from it.
+    private protected RecurrentLayer(Initialization initialization, ParameterBlock<T>? parameters, int inputSize, int hiddenSize,
+        int numLayers, CellFactory<T> cellFactory, bool bidirectional, double dropout, bool learnInitialState, SeededRandom? random,
+        double recurrentDropout, MergeMode mergeMode, bool goBackwards)
+        : this(parameters, inputSize, hiddenSize, numLayers, cellFactory, bidirectional, dropout, learnInitialState, random,
+            recurrentDropout, mergeMode, goBackwards)
+    {
+        random ??= new SeededRandom(0);
+        if (initialization == Initialization.Uniform)
+        {
+            InitializeUniform(random);
+        }
+        else
+        {
+            InitializeWeights(random);
+        }
+    }
+
     // Keras allows go_backwards inside Bidirectional only to build its backward layer, which this layer's reverse
     // direction already is: on a bidirectional layer the option would only swap the directions, so it is refused.
     private static void CheckDirectionOptions(bool bidirectional, MergeMode mergeMode, bool goBackwards)

@@ -31,16 +31,14 @@ public sealed class Rnn<T> : RecurrentLayer<T>
         bool bias = true, SeededRandom? random = null, ParameterBlock<T>? parameters = null, bool bidirectional = false,
         double dropout = 0, bool learnInitialState = false, double recurrentDropout = 0, MergeMode mergeMode = MergeMode.Concat,
         bool goBackwards = false)
-        : base(parameters, inputSize, hiddenSize, numLayers,
+        : base(Initialization.Uniform, parameters, inputSize, hiddenSize, numLayers,
             (block, _, cellInput, suffix) => new ElmanCell<T>(block, cellInput, hiddenSize, nonlinearity, bias, suffix),
             bidirectional, dropout, learnInitialState, random, recurrentDropout, mergeMode, goBackwards)
     {
-        Nonlinearity = nonlinearity;
-        InitializeUniform(random ?? new SeededRandom(0));
     }
 
     /// <summary>tanh or relu.</summary>
-    public Activation Nonlinearity { get; }
+    public Activation Nonlinearity => ((ElmanCell<T>)Cells[0]).Nonlinearity;
 
     /// <inheritdoc/>
     public override IReadOnlyDictionary<string, string> Configuration

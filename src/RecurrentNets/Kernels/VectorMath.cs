@@ -2,7 +2,6 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace RecurrentNets.Kernels;
@@ -522,7 +521,7 @@ public static class VectorMath
     }
 
     /// <summary>Whether the double two-roundings tanh runs four lanes through AVX: on a CPU with AVX but not AVX2.</summary>
-    internal static bool UseAvxDoubleTanh => Avx.IsSupported && !Vector256.IsHardwareAccelerated;
+    internal static bool UseAvxDoubleTanh => System.Runtime.Intrinsics.X86.Avx.IsSupported && !Vector256.IsHardwareAccelerated;
 
     /// <summary>values = σ(values) in place with every multiply-add rounded twice (see <see cref="TanhTwoRoundings{T}"/>).</summary>
     internal static void SigmoidTwoRoundings<T>(Span<T> values)

@@ -106,7 +106,8 @@ public static class Checkpoint
     /// Rebuilds an <see cref="Sequence.Rnn{T}"/>, <see cref="Sequence.Lstm{T}"/> or <see cref="Sequence.Gru{T}"/> from a checkpoint
     /// written by <see cref="Save{T}(string, Sequence.RecurrentLayer{T}, IReadOnlyDictionary{string, string}?)"/> and loads its parameters.
     /// </summary>
-    /// <exception cref="InvalidDataException">The metadata lacks the configuration, or holds a value that does not parse.</exception>
+    /// <exception cref="InvalidDataException">The metadata lacks the configuration, holds a value that does not parse, or
+    /// describes a layer that cannot exist (say a <c>proj_size</c> not below <c>hidden_size</c>).</exception>
     /// <exception cref="ArgumentException">The parameters disagree with the configuration.</exception>
     /// <param name="path">The checkpoint.</param>
     /// <param name="nonFinite">What to do with tensors holding NaN or ±Inf (default: load with a warning; see <see cref="NonFinitePolicy"/>).</param>
@@ -140,7 +141,22 @@ public static class Checkpoint
             throw new InvalidDataException($"{path}: {e.Message}", e);
         }
 
-        Sequence.RecurrentLayer<T> layer = model switch
+        Sequence.RecurrentLayer<T> layer;
+        try
+        {
+            layer = Build();
+        }
+        catch (ArgumentException e)
+        {
+            // A value that parses but no layer can take (a proj_size not below hidden_size, a dropout of 1.5): the file
+            // is at fault, not the caller.
+            throw new InvalidDataException($"{path}: its metadata describes no valid {model} layer: {e.Message}", e);
+        }
+
+        Load(path, layer.Parameters, nonFinite: nonFinite);
+        return layer;
+
+        Sequence.RecurrentLayer<T> Build() => model switch
         {
             "RNN" => new Sequence.Rnn<T>(input, hidden, layers, Get("nonlinearity") == "relu" ? Activation.Relu : Activation.Tanh,
                 bias, null, null, bidirectional, dropout, learn, recurrentDropout, mergeMode, goBackwards),
@@ -155,8 +171,6 @@ public static class Checkpoint
                 LayerNormEpsilon(), mergeMode, goBackwards),
             string other => throw new InvalidDataException($"{path}: model '{other}' is not RNN, LSTM, GRU, LayerNormLSTM or LayerNormGRU."),
         };
-        Load(path, layer.Parameters, nonFinite: nonFinite);
-        return layer;
     }
 
     /// <summary>The metadata of a checkpoint (e.g. the model configuration, to build the model before loading it).</summary>

@@ -179,6 +179,7 @@ public class LstmProjectionTests
     {
         var layer = new Lstm<double>(3, 5, 2, random: new SeededRandom(2), bidirectional: true, peephole: true, projectionSize: 2);
         string path = Path.Combine(Path.GetTempPath(), $"lstmp-layer-{Environment.ProcessId}.safetensors");
+        string edited = Path.Combine(Path.GetTempPath(), $"lstmp-layer-edited-{Environment.ProcessId}.safetensors");
         try
         {
             Checkpoint.Save(path, layer);
@@ -186,10 +187,22 @@ public class LstmProjectionTests
             Assert.Equal(layer.Configuration, loaded.Configuration);
             Assert.Equal(2, loaded.ProjectionSize);
             Assert.Equal(layer.Parameters.Values, loaded.Parameters.Values);
+
+            // A file whose proj_size no LSTM can have (not below hidden_size) is a corrupt file, not a bad argument.
+            var file = SafeTensorsFile.Read(path);
+            var tensors = file.Entries.Select(e => (e.Name, e.Shape, (Array)file.GetData<double>(e.Name))).ToList();
+            var metadata = file.Metadata.ToDictionary(m => m.Key, m => m.Value);
+            metadata["proj_size"] = "5";
+            SafeTensorsFile.Write(edited, tensors, metadata);
+            var error = Assert.Throws<InvalidDataException>(() => Checkpoint.LoadLayer<double>(edited));
+            Assert.Contains("describes no valid LSTM layer", error.Message, StringComparison.Ordinal);
+            Assert.Contains("projectionSize", error.Message, StringComparison.Ordinal);
+            Assert.IsType<ArgumentOutOfRangeException>(error.InnerException);
         }
         finally
         {
             File.Delete(path);
+            File.Delete(edited);
         }
     }
 

@@ -162,24 +162,19 @@ public class EncoderDecoderFitTests(ITestOutputHelper output)
         try
         {
             model.Save(path);
-            var file = SafeTensorsFile.Read(path);
-            var tensors = file.Entries.Select(e => (e.Name, e.Shape, (Array)file.GetData<double>(e.Name))).ToList();
-
             // The architecture says 6 hidden units but the tensors hold 5.
-            var metadata = file.Metadata.ToDictionary(m => m.Key, m => m.Value);
-            metadata["architecture"] = model.ArchitectureJson().Replace("\"hidden_size\":5", "\"hidden_size\":6", StringComparison.Ordinal);
-            SafeTensorsFile.Write(edited, tensors, metadata);
+            CheckpointFiles.CopyWithMetadata<double>(path, edited, metadata => metadata["architecture"] =
+                model.ArchitectureJson().Replace("\"hidden_size\":5", "\"hidden_size\":6", StringComparison.Ordinal));
             var error = Assert.Throws<InvalidDataException>(() => EncoderDecoder<double>.Load(edited));
             Assert.Contains("architecture disagrees with the tensors", error.Message);
             Assert.Matches(@"'[a-z_.0-9]+' has shape \[\d+(, \d+)*\] in the source but \[\d+(, \d+)*\] in this model", error.Message);
 
             // An architecture that is not one.
-            metadata["architecture"] = "{\"cell\":\"Lstm\"}";
-            SafeTensorsFile.Write(edited, tensors, metadata);
-            Assert.Contains("architecture metadata is not valid", Assert.Throws<InvalidDataException>(() => EncoderDecoder<double>.Load(edited)).Message);
-            metadata["architecture"] = "{not json";
-            SafeTensorsFile.Write(edited, tensors, metadata);
-            Assert.Contains("architecture metadata is not valid", Assert.Throws<InvalidDataException>(() => EncoderDecoder<double>.Load(edited)).Message);
+            foreach (string architecture in new[] { "{\"cell\":\"Lstm\"}", "{not json" })
+            {
+                CheckpointFiles.CopyWithMetadata<double>(path, edited, metadata => metadata["architecture"] = architecture);
+                Assert.Contains("architecture metadata is not valid", Assert.Throws<InvalidDataException>(() => EncoderDecoder<double>.Load(edited)).Message);
+            }
 
             // A saved SequenceModel is another kind of file.
             var other = new SequenceModel<double>(3).Add(Layer.Gru(4)).Add(Layer.Linear(2));

@@ -69,11 +69,8 @@ public class MergeModeModelTests
             Assert.True(loaded.GetRecurrentLayer(1)!.GoBackwards);
             Assert.Equal(model.Architecture, loaded.Architecture);
 
-            var file = SafeTensorsFile.Read(path);
-            var tensors = file.Entries.Select(e => (e.Name, e.Shape, (Array)file.GetData<double>(e.Name))).ToList();
-            var metadata = file.Metadata.ToDictionary(m => m.Key, m => m.Value);
-            metadata["architecture"] = model.ArchitectureJson().Replace("\"merge_mode\":\"mul\"", "\"merge_mode\":\"max\"", StringComparison.Ordinal);
-            SafeTensorsFile.Write(edited, tensors, metadata);
+            CheckpointFiles.CopyWithMetadata<double>(path, edited, metadata => metadata["architecture"] =
+                model.ArchitectureJson().Replace("\"merge_mode\":\"mul\"", "\"merge_mode\":\"max\"", StringComparison.Ordinal));
             var error = Assert.Throws<InvalidDataException>(() => SequenceModel<double>.Load(edited));
             Assert.Contains("merge_mode 'max' is not one of concat, sum, mul, ave", error.Message, StringComparison.Ordinal);
         }
@@ -106,11 +103,7 @@ public class MergeModeModelTests
             loaded.Forward(x, yLoaded, sequenceLengths: [4, 2]);
             Assert.Equal(y.Data, yLoaded.Data);
 
-            var file = SafeTensorsFile.Read(path);
-            var tensors = file.Entries.Select(e => (e.Name, e.Shape, (Array)file.GetData<float>(e.Name))).ToList();
-            var metadata = file.Metadata.ToDictionary(m => m.Key, m => m.Value);
-            metadata["merge_mode"] = "concatenate";
-            SafeTensorsFile.Write(edited, tensors, metadata);
+            CheckpointFiles.CopyWithMetadata<float>(path, edited, metadata => metadata["merge_mode"] = "concatenate");
             var error = Assert.Throws<InvalidDataException>(() => Checkpoint.LoadLayer<float>(edited));
             Assert.Contains("merge_mode 'concatenate' is not one of concat, sum, mul, ave", error.Message, StringComparison.Ordinal);
         }

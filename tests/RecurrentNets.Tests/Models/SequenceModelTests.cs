@@ -50,21 +50,32 @@ public class SequenceModelTests
     /// </summary>
     internal static SequenceModel<double> AssertRoundTripsAndFreezes(SequenceModel<double> model, SequenceBatch<double> batch, string name)
     {
-        double[] expected = model.Predict(batch).Data.ToArray();
+        var loaded = AssertRoundTrips(model, batch, name);
+        double[] expected = model.Predict(batch).Data.ToArray(), frozen = loaded.Freeze().Predict(batch).Data.ToArray();
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.Equal(expected[i], frozen[i], 1e-12);
+        }
+
+        return loaded;
+    }
+
+    /// <summary>
+    /// Saves <paramref name="model"/> to a temporary file and loads it: the same architecture, parameters and predictions
+    /// (bit for bit) on <paramref name="batch"/>. Returns the loaded model.
+    /// </summary>
+    internal static SequenceModel<T> AssertRoundTrips<T>(SequenceModel<T> model, SequenceBatch<T> batch, string name)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T[] expected = model.Predict(batch).Data.ToArray();
         string path = Path.Combine(Path.GetTempPath(), $"{name}-{Environment.ProcessId}.safetensors");
         try
         {
             model.Save(path);
-            var loaded = SequenceModel<double>.Load(path);
+            var loaded = SequenceModel<T>.Load(path);
             Assert.Equal(model.ArchitectureJson(), loaded.ArchitectureJson());
             Assert.Equal(model.Parameters.Values, loaded.Parameters.Values);
             Assert.Equal(expected, loaded.Predict(batch).Data);
-            double[] frozen = loaded.Freeze().Predict(batch).Data.ToArray();
-            for (int i = 0; i < expected.Length; i++)
-            {
-                Assert.Equal(expected[i], frozen[i], 1e-12);
-            }
-
             return loaded;
         }
         finally
@@ -200,23 +211,10 @@ public class SequenceModelTests
         model.Vocabulary = RecurrentNets.Data.Vocabulary.FromCharacters("abcdef", addUnknown: true);
         model.Normalizer = RecurrentNets.Data.Normalizer<float>.Fit(new float[,] { { 1, 2 }, { 3, 5 } });
         var batch = RandomBatch<float>(5, 2, 3, [5, 3], seed: 2, vocabulary);
-        float[] expected = model.Predict(batch).Data.ToArray();
-        string path = Path.Combine(Path.GetTempPath(), $"model-{architecture}-{Environment.ProcessId}.safetensors");
-        try
-        {
-            model.Save(path);
-            var loaded = SequenceModel<float>.Load(path);
-            Assert.Equal(model.ArchitectureJson(), loaded.ArchitectureJson());
-            Assert.Equal(model.Parameters.Values, loaded.Parameters.Values);
-            Assert.Equal(expected, loaded.Predict(batch).Data);
-            Assert.Equal("kept", loaded.Metadata["note"]);
-            Assert.Equal(model.Vocabulary.ToJson(), loaded.Vocabulary!.ToJson());
-            Assert.Equal(model.Normalizer.ToJson(), loaded.Normalizer!.ToJson());
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        var loaded = AssertRoundTrips(model, batch, $"model-{architecture}");
+        Assert.Equal("kept", loaded.Metadata["note"]);
+        Assert.Equal(model.Vocabulary.ToJson(), loaded.Vocabulary!.ToJson());
+        Assert.Equal(model.Normalizer.ToJson(), loaded.Normalizer!.ToJson());
     }
 
     [Fact]

@@ -189,11 +189,7 @@ public class LstmProjectionTests
             Assert.Equal(layer.Parameters.Values, loaded.Parameters.Values);
 
             // A file whose proj_size no LSTM can have (not below hidden_size) is a corrupt file, not a bad argument.
-            var file = SafeTensorsFile.Read(path);
-            var tensors = file.Entries.Select(e => (e.Name, e.Shape, (Array)file.GetData<double>(e.Name))).ToList();
-            var metadata = file.Metadata.ToDictionary(m => m.Key, m => m.Value);
-            metadata["proj_size"] = "5";
-            SafeTensorsFile.Write(edited, tensors, metadata);
+            CheckpointFiles.CopyWithMetadata<double>(path, edited, metadata => metadata["proj_size"] = "5");
             var error = Assert.Throws<InvalidDataException>(() => Checkpoint.LoadLayer<double>(edited));
             Assert.Contains("describes no valid LSTM layer", error.Message, StringComparison.Ordinal);
             Assert.Contains("projectionSize", error.Message, StringComparison.Ordinal);

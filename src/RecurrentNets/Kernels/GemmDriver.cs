@@ -490,9 +490,17 @@ internal static unsafe class GemmDriver
                             {
                                 TKernel.Run(kc, aPanel, bPanel, bStride, cTile, ldc, add);
                             }
+                            else if (rows == 4 && cols == nr)
+                            {
+                                // A last tile of four rows (M = 16 on AVX2's six-row tile) computes only those.
+                                TKernel.Run4(kc, aPanel, bPanel, bStride, cTile, ldc, add);
+                            }
                             else
                             {
-                                TKernel.Run(kc, aPanel, bPanel, bStride, tile, nr, false);
+                                if (rows <= 4)
+                                    TKernel.Run4(kc, aPanel, bPanel, bStride, tile, nr, false);
+                                else
+                                    TKernel.Run(kc, aPanel, bPanel, bStride, tile, nr, false);
                                 WriteEdge(tile, nr, cTile, ldc, rows, cols, add);
                             }
                         }

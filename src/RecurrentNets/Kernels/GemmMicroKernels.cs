@@ -41,6 +41,12 @@ internal unsafe interface IGemmMicroKernel<T>
     static abstract void Run(nint kc, T* a, T* b, nint bStride, T* c, nint ldc, bool add);
 
     /// <summary>
+    /// The first four rows of <see cref="Run"/>: a is still an MR-row micro-panel (MR values a step), only rows 0..3 are
+    /// computed and written. For a block whose last tile has three or four rows (M = 16 on AVX2's six-row tile).
+    /// </summary>
+    static abstract void Run4(nint kc, T* a, T* b, nint bStride, T* c, nint ldc, bool add);
+
+    /// <summary>
     /// One row of <see cref="Run"/> over four micro-panels panelStride apart: for q = 0..3, acc_q[j] =
     /// fma(a[p·aStride], b[q·panelStride + p·NR + j], acc_q[j]) over p = 0..kc-1 from acc = 0; then
     /// c[q·NR + j] = add ? c[q·NR + j] + acc_q[j] : acc_q[j]. The same operations per element as <see cref="Run"/>.
@@ -100,8 +106,18 @@ internal readonly unsafe struct GemmKernel<T, TV> : IGemmMicroKernel<T>
         get => 2 * Lanes<TV, T>.Count;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(nint kc, T* a, T* b, nint bStride, T* c, nint ldc, bool add)
+    // Out of line, as the whole tile was before it was written once for both row counts: inlined into the driver's
+    // loops, the tile loop spilled a register every step.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void Run(nint kc, T* a, T* b, nint bStride, T* c, nint ldc, bool add) => Tile(MR, kc, a, b, bStride, c, ldc, add);
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void Run4(nint kc, T* a, T* b, nint bStride, T* c, nint ldc, bool add) => Tile(4, kc, a, b, bStride, c, ldc, add);
+
+    // The tile's first `rows` rows (4, 6 or 8: a constant at each caller, so the JIT keeps only those accumulators); A
+    // advances MR values a step either way.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Tile(int rows, nint kc, T* a, T* b, nint bStride, T* c, nint ldc, bool add)
     {
         nint w = Lanes<TV, T>.Count;
         TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
@@ -109,7 +125,7 @@ internal readonly unsafe struct GemmKernel<T, TV> : IGemmMicroKernel<T>
         TV c60 = default, c61 = default, c70 = default, c71 = default;
         // C's tile is read (or written) after the loop: ask for its lines now, so a C larger than the cache
         // (the weight gradients, the projections of all steps) does not stall every tile at its end.
-        CTilePrefetch.Rows(c, ldc, MR, 2 * w * sizeof(T));
+        CTilePrefetch.Rows(c, ldc, rows, 2 * w * sizeof(T));
 
         for (nint p = 0; p < kc; p++)
         {
@@ -118,9 +134,13 @@ internal readonly unsafe struct GemmKernel<T, TV> : IGemmMicroKernel<T>
             RowStep(a[1], b0, b1, ref c10, ref c11);
             RowStep(a[2], b0, b1, ref c20, ref c21);
             RowStep(a[3], b0, b1, ref c30, ref c31);
-            RowStep(a[4], b0, b1, ref c40, ref c41);
-            RowStep(a[5], b0, b1, ref c50, ref c51);
-            if (MR == 8)
+            if (rows > 4)
+            {
+                RowStep(a[4], b0, b1, ref c40, ref c41);
+                RowStep(a[5], b0, b1, ref c50, ref c51);
+            }
+
+            if (rows == 8)
             {
                 RowStep(a[6], b0, b1, ref c60, ref c61);
                 RowStep(a[7], b0, b1, ref c70, ref c71);
@@ -134,9 +154,13 @@ internal readonly unsafe struct GemmKernel<T, TV> : IGemmMicroKernel<T>
         Store(c + ldc, w, c10, c11, add);
         Store(c + 2 * ldc, w, c20, c21, add);
         Store(c + 3 * ldc, w, c30, c31, add);
-        Store(c + 4 * ldc, w, c40, c41, add);
-        Store(c + 5 * ldc, w, c50, c51, add);
-        if (MR == 8)
+        if (rows > 4)
+        {
+            Store(c + 4 * ldc, w, c40, c41, add);
+            Store(c + 5 * ldc, w, c50, c51, add);
+        }
+
+        if (rows == 8)
         {
             Store(c + 6 * ldc, w, c60, c61, add);
             Store(c + 7 * ldc, w, c70, c71, add);

@@ -182,6 +182,33 @@ public sealed class GemmTests
     }
 
     [Fact]
+    public void EveryRowCountGivesEachRowTheBitsItHasAlone()
+    {
+        // M from 1 to past two AVX-512 tiles takes every last-tile shape (the full tile, the four-row tile, the rows one
+        // by one) on every path; each row must come out as it does in a product of that row alone. K crosses a K block.
+        var rng = new Random(5);
+        const int n = 70, k = GemmDriver.KC + 37;
+        float[] b = RandomArray<float>(rng, k * n);
+        var packed = new PackedMatrix<float>();
+        Gemm.Pack<float>(false, k, n, b, n, packed);
+        foreach (GemmPath path in AvailablePaths())
+        {
+            using var scope = KernelScope.Enter(1, path);
+            for (int m = 1; m <= 21; m++)
+            {
+                float[] a = RandomArray<float>(rng, m * k), start = RandomArray<float>(rng, m * n);
+                float[] plain = (float[])start.Clone(), fromPacked = (float[])start.Clone(), alone = (float[])start.Clone();
+                Gemm.Compute<float>(false, false, m, n, k, a, k, b, n, plain, n, true);
+                Gemm.Compute<float>(false, m, n, k, a, k, packed, fromPacked, n, true);
+                for (int i = 0; i < m; i++)
+                    Gemm.Compute<float>(false, 1, n, k, a.AsSpan(i * k, k), k, packed, alone.AsSpan(i * n, n), n, true);
+                Assert.True(alone.AsSpan().SequenceEqual(fromPacked), $"{path}, M = {m}: packed B differs from the rows alone");
+                Assert.True(alone.AsSpan().SequenceEqual(plain), $"{path}, M = {m}: plain B differs from the rows alone");
+            }
+        }
+    }
+
+    [Fact]
     public void PackedPlainBMatchesTheUnpackedBlockedProductBitForBit()
     {
         // Plain B with M > 2·MR is the blocked path unpacked; M <= 2·MR reads B in place; both sum each element alike.

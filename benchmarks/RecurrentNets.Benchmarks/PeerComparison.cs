@@ -15,7 +15,10 @@ namespace RecurrentNets.Benchmarks;
 /// share of the machine used by other processes during our timing is reported beside it, as the peers do.
 /// </summary>
 /// <remarks>Usage: <c>dotnet run -c Release --project benchmarks/RecurrentNets.Benchmarks -- compare [--cells lstm,gru,rnn]
-/// [--threads 1,2] [--points 1x128,32x512] [--out results.md] [--ours-only] [--no-fuse]</c>; <c>--ours-only</c> skips the peers; <c>--no-fuse</c> turns the fused batch-1 loops off.</remarks>
+/// [--threads 1,2] [--points 1x128,32x512] [--rounds 1] [--peers torch,ort] [--out results.md] [--ours-only] [--no-fuse]</c>; <c>--ours-only</c> skips the peers;
+/// <c>--no-fuse</c> turns the fused batch-1 loops off; <c>--peers ort</c> runs only ONNX Runtime (and so on); <c>--rounds N</c> measures each point N times, ours and the peers
+/// alternated, and reports the median of each (on a machine whose speed wanders between runs, the ratio of one round
+/// can be 1.3x off).</remarks>
 internal static class PeerComparison
 {
     private static readonly string PeerRoot = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "recurrentnets-peers", "bin");
@@ -30,6 +33,14 @@ internal static class PeerComparison
             .Select(p => p.Split('x')).Select(p => (int.Parse(p[0], CultureInfo.InvariantCulture), int.Parse(p[1], CultureInfo.InvariantCulture))).ToArray();
         string? output = Option(args, "--out", "");
         bool oursOnly = args.Contains("--ours-only");
+        int rounds = int.Parse(Option(args, "--rounds", "1"), CultureInfo.InvariantCulture);
+        string[] peers = Option(args, "--peers", "torch,ort").Split(',');
+        bool runTorch = peers.Contains("torch"), runOrt = peers.Contains("ort");
+        if (rounds < 1)
+        {
+            Console.Error.WriteLine($"--rounds must be at least 1, was {rounds}.");
+            return 2;
+        }
 
         // --no-fuse: the batch-1 loops without fused products (to measure what the fusion pays).
         bool fuse = !args.Contains("--no-fuse");
@@ -67,9 +78,27 @@ internal static class PeerComparison
             {
                 foreach (var (b, h) in points)
                 {
-                    var (ourTrain, ourInfer, ourRepacking, ourOther) = MeasureOurs(cell, b, h, t);
-                    var torch = Peer(Torch, $"--cell {cell} --batch {b} --hidden {h} --seq 100 --threads {t} --mode train");
-                    var ort = Peer(Ort, $"--cell {cell} --batch {b} --hidden {h} --seq 100 --threads {t}");
+                    var ours = new List<(double Train, double Infer, double Repacking, double Other)>();
+                    var torchRuns = new List<(double Median, double Other)>();
+                    var ortRuns = new List<(double Median, double Other)>();
+                    for (int round = 0; round < rounds; round++)
+                    {
+                        ours.Add(MeasureOurs(cell, b, h, t));
+                        if (runTorch)
+                        {
+                            torchRuns.Add(Peer(Torch, $"--cell {cell} --batch {b} --hidden {h} --seq 100 --threads {t} --mode train"));
+                        }
+
+                        if (runOrt)
+                        {
+                            ortRuns.Add(Peer(Ort, $"--cell {cell} --batch {b} --hidden {h} --seq 100 --threads {t}"));
+                        }
+                    }
+
+                    double ourTrain = MedianOf(ours.Select(o => o.Train)), ourInfer = MedianOf(ours.Select(o => o.Infer));
+                    double ourRepacking = MedianOf(ours.Select(o => o.Repacking)), ourOther = ours.Max(o => o.Other);
+                    var torch = (Median: MedianOf(torchRuns.Select(r => r.Median)), Other: torchRuns.Select(r => r.Other).DefaultIfEmpty(double.NaN).Max());
+                    var ort = (Median: MedianOf(ortRuns.Select(r => r.Median)), Other: ortRuns.Select(r => r.Other).DefaultIfEmpty(double.NaN).Max());
                     int gates = cell == "lstm" ? 4 : cell == "gru" ? 3 : 1;
                     double flops = 3 * 2.0 * 100 * b * gates * h * 2 * h;
                     string row = string.Create(CultureInfo.InvariantCulture,
@@ -146,6 +175,18 @@ internal static class PeerComparison
 
         times.Sort();
         return times[times.Count / 2];
+    }
+
+    // The median of an odd count; the mean of the middle two of an even one.
+    private static double MedianOf(IEnumerable<double> values)
+    {
+        double[] v = values.Order().ToArray();
+        if (v.Length == 0)
+        {
+            return double.NaN;
+        }
+
+        return v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
     }
 
     private static (double Median, double Other) Peer(string dll, string arguments)

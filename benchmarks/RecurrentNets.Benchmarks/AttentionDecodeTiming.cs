@@ -106,21 +106,15 @@ internal static class AttentionDecodeTiming
         Console.WriteLine();
         Console.WriteLine("| attention | µs per step (median) | ratio to none (median per round) | overhead per step |");
         Console.WriteLine("|---|---:|---:|---:|");
-        double none = Median(times[0]);
+        double none = Medians.Of(times[0]);
         for (int k = 0; k < kinds.Length; k++)
         {
-            double median = Median(times[k]);
-            double ratio = Median([.. Enumerable.Range(0, rounds).Select(r => times[k][r] / times[0][r])]);
+            double median = Medians.Of(times[k]);
+            double ratio = Medians.Of(Enumerable.Range(0, rounds).Select(r => times[k][r] / times[0][r]));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {kinds[k].ToString().ToLowerInvariant()} | {median:F0} | {ratio:F2} | {median - none:+0;-0;0} µs |"));
         }
 
         return 0;
-    }
-
-    private static double Median(double[] values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : 0.5 * (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]);
     }
 }

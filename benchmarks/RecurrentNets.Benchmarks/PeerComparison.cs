@@ -33,14 +33,22 @@ internal static class PeerComparison
             .Select(p => p.Split('x')).Select(p => (int.Parse(p[0], CultureInfo.InvariantCulture), int.Parse(p[1], CultureInfo.InvariantCulture))).ToArray();
         string? output = Option(args, "--out", "");
         bool oursOnly = args.Contains("--ours-only");
-        int rounds = int.Parse(Option(args, "--rounds", "1"), CultureInfo.InvariantCulture);
-        string[] peers = Option(args, "--peers", "torch,ort").Split(',');
-        bool runTorch = peers.Contains("torch"), runOrt = peers.Contains("ort");
-        if (rounds < 1)
+        string roundsText = Option(args, "--rounds", "1");
+        if (!int.TryParse(roundsText, NumberStyles.None, CultureInfo.InvariantCulture, out int rounds) || rounds < 1)
         {
-            Console.Error.WriteLine($"--rounds must be at least 1, was {rounds}.");
+            Console.Error.WriteLine($"--rounds must be a whole number of at least 1, was '{roundsText}'.");
             return 2;
         }
+
+        string[] peers = Option(args, "--peers", "torch,ort").Split(',');
+        string[] unknown = peers.Where(p => p is not ("torch" or "ort")).ToArray();
+        if (unknown.Length > 0)
+        {
+            Console.Error.WriteLine($"--peers takes torch and ort, comma-separated; '{string.Join(",", unknown)}' is neither.");
+            return 2;
+        }
+
+        bool runTorch = peers.Contains("torch"), runOrt = peers.Contains("ort");
 
         // --no-fuse: the batch-1 loops without fused products (to measure what the fusion pays).
         bool fuse = !args.Contains("--no-fuse");
@@ -62,15 +70,20 @@ internal static class PeerComparison
             return 0;
         }
 
-        if (!File.Exists(Torch) || !File.Exists(Ort))
+        if ((runTorch && !File.Exists(Torch)) || (runOrt && !File.Exists(Ort)))
         {
-            Console.Error.WriteLine($"Peers not built: run ../shared/peers/run_baselines.sh build (looked for {Torch} and {Ort}).");
+            Console.Error.WriteLine($"Peers not built: run ../shared/peers/run_baselines.sh build (looked for {(runTorch ? Torch : "")} {(runOrt ? Ort : "")}).");
             return 2;
         }
 
         var table = new StringBuilder();
         table.AppendLine("| cell | B | H | threads | ours train ms | libtorch train ms | speed-up | ours infer ms (frozen) | ORT infer ms | speed-up | ours infer ms (packing per call) | ours GFLOP/s (train) | other CPU % (ours / torch / ORT) |");
         table.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        if (rounds > 1)
+        {
+            Console.WriteLine($"# each time is the median of {rounds} rounds (ours and the peers alternated); other CPU % is the most of any round");
+        }
+
         Console.WriteLine(table.ToString().TrimEnd());
         foreach (string cell in cells)
         {
@@ -95,14 +108,14 @@ internal static class PeerComparison
                         }
                     }
 
-                    double ourTrain = MedianOf(ours.Select(o => o.Train)), ourInfer = MedianOf(ours.Select(o => o.Infer));
-                    double ourRepacking = MedianOf(ours.Select(o => o.Repacking)), ourOther = ours.Max(o => o.Other);
-                    var torch = (Median: MedianOf(torchRuns.Select(r => r.Median)), Other: torchRuns.Select(r => r.Other).DefaultIfEmpty(double.NaN).Max());
-                    var ort = (Median: MedianOf(ortRuns.Select(r => r.Median)), Other: ortRuns.Select(r => r.Other).DefaultIfEmpty(double.NaN).Max());
+                    double ourTrain = Medians.Of(ours.Select(o => o.Train)), ourInfer = Medians.Of(ours.Select(o => o.Infer));
+                    double ourRepacking = Medians.Of(ours.Select(o => o.Repacking)), ourOther = ours.Max(o => o.Other);
+                    var torch = (Median: Medians.Of(torchRuns.Select(r => r.Median)), Other: torchRuns.Select(r => r.Other).DefaultIfEmpty(double.NaN).Max());
+                    var ort = (Median: Medians.Of(ortRuns.Select(r => r.Median)), Other: ortRuns.Select(r => r.Other).DefaultIfEmpty(double.NaN).Max());
                     int gates = cell == "lstm" ? 4 : cell == "gru" ? 3 : 1;
                     double flops = 3 * 2.0 * 100 * b * gates * h * 2 * h;
                     string row = string.Create(CultureInfo.InvariantCulture,
-                        $"| {cell.ToUpperInvariant()} | {b} | {h} | {t} | {ourTrain:F3} | {torch.Median:F3} | {torch.Median / ourTrain:F2}x | {ourInfer:F3} | {ort.Median:F3} | {ort.Median / ourInfer:F2}x | {ourRepacking:F3} | {flops / ourTrain / 1e6:F1} | {ourOther:F0} / {torch.Other:F0} / {ort.Other:F0} |");
+                        $"| {cell.ToUpperInvariant()} | {b} | {h} | {t} | {ourTrain:F3} | {Shown(torch.Median, "F3")} | {SpeedUp(torch.Median, ourTrain)} | {ourInfer:F3} | {Shown(ort.Median, "F3")} | {SpeedUp(ort.Median, ourInfer)} | {ourRepacking:F3} | {flops / ourTrain / 1e6:F1} | {ourOther:F0} / {Shown(torch.Other, "F0")} / {Shown(ort.Other, "F0")} |");
                     table.AppendLine(row);
                     Console.WriteLine(row);
                 }
@@ -177,17 +190,10 @@ internal static class PeerComparison
         return times[times.Count / 2];
     }
 
-    // The median of an odd count; the mean of the middle two of an even one.
-    private static double MedianOf(IEnumerable<double> values)
-    {
-        double[] v = values.Order().ToArray();
-        if (v.Length == 0)
-        {
-            return double.NaN;
-        }
+    // A peer left out by --peers shows as "-".
+    private static string Shown(double value, string format) => double.IsNaN(value) ? "-" : value.ToString(format, CultureInfo.InvariantCulture);
 
-        return v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
-    }
+    private static string SpeedUp(double peer, double ours) => double.IsNaN(peer) ? "-" : (peer / ours).ToString("F2", CultureInfo.InvariantCulture) + "x";
 
     private static (double Median, double Other) Peer(string dll, string arguments)
     {

@@ -31,6 +31,50 @@ public class EngineTests
     }
 
     [Fact]
+    public void OffAvx512AChunkHoldsAsManyBytesOfGatesAsALargeInputWeight()
+    {
+        // LSTM (32, 512): W_ih has 4 MB, a step's gates 256 KB. AVX-512 keeps 256 KB chunks (1 step); the other paths
+        // project 16 steps a chunk. A W_ih below 2 MB keeps 256 KB chunks on every path.
+        var large = new Lstm<float>(512, 512, random: new SeededRandom(1));
+        var small = new Lstm<float>(128, 128, random: new SeededRandom(1));
+        foreach (var (path, expected) in new[] { (GemmPath.Vector512, 1), (GemmPath.Vector256, 16), (GemmPath.Portable, 16) })
+        {
+            using var scope = KernelScope.Enter(1, path);
+            Assert.Equal(expected, large.Plan(100, 32).Directions[0].ProjectionChunkSteps);
+            Assert.Equal(4, small.Plan(100, 32).Directions[0].ProjectionChunkSteps);
+        }
+    }
+
+    [Fact]
+    public void ChunksOfTheInputProjectionGiveTheBitsOfOneStepACall()
+    {
+        // W_ih of 2 MB (I = 1024, H = 128) and 128 KB of gates a step: chunks of 16 steps off AVX-512, of 2 on it; then
+        // 20 calls of one step, the state carried.
+        using var scope = KernelScope.Enter(1);
+        const int steps = 20, batch = 64, inputSize = 1024, hidden = 128;
+        var layer = new Lstm<float>(inputSize, hidden, random: new SeededRandom(3));
+        int chunk = layer.Plan(steps, batch).Directions[0].ProjectionChunkSteps;
+        Assert.InRange(chunk, 2, steps - 1);
+        var x = Random<float>(new SeededRandom(4), steps, batch, inputSize);
+        var whole = new Tensor<float>(steps, batch, hidden);
+        var final = layer.CreateState(batch);
+        layer.Forward(x, whole, finalState: final);
+
+        var state = layer.CreateState(batch);
+        var step = new Tensor<float>(1, batch, inputSize);
+        var output = new Tensor<float>(1, batch, hidden);
+        for (int t = 0; t < steps; t++)
+        {
+            x.AsSpan().Slice(t * batch * inputSize, batch * inputSize).CopyTo(step.AsSpan());
+            layer.Forward(step, output, t == 0 ? null : state, state);
+            Assert.Equal(whole.AsSpan().Slice(t * batch * hidden, batch * hidden).ToArray(), output.Data);
+        }
+
+        Assert.Equal(final.Hidden.Data, state.Hidden.Data);
+        Assert.Equal(final.Cell!.Data, state.Cell!.Data);
+    }
+
+    [Fact]
     public void TruncatedGradientsStopAtTheWindowBoundary()
     {
         // With one window as long as the stream, truncated BPTT is full BPTT.

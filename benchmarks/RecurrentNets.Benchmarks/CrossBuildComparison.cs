@@ -11,7 +11,7 @@ namespace RecurrentNets.Benchmarks;
 /// against another build's, alternated in one process. The other build (say main, built in another worktree) is loaded
 /// into its own <see cref="AssemblyLoadContext"/>, so both run side by side on the same machine state: each round times a
 /// few calls of one, then of the other, and the ratio of the medians over the rounds cancels the drift of a shared
-/// machine that separate BenchmarkDotNet runs pick up.
+/// machine that separate BenchmarkDotNet runs pick up. The last column is the ratio of each build's fastest round.
 /// </summary>
 public static class CrossBuildComparison
 {

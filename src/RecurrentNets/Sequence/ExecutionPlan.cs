@@ -26,7 +26,7 @@ public enum LoopStrategy
 /// <param name="ForwardThreads">The threads of the forward loop (1 for <see cref="LoopStrategy.Serial"/>).</param>
 /// <param name="ProjectionChunkSteps">Steps whose input projection x·W_ihᵀ is computed in one GEMM just before they run
 /// (all T when the projected gates fit in L2 or the weights are large; fewer so a chunk stays in L2, or, off AVX-512 with
-/// a W_ih larger than L2, so that a chunk holds as many bytes of gates as W_ih). A batch split ignores it: each thread
+/// a W_ih of 2 MB or more, so that a chunk holds as many bytes of gates as W_ih). A batch split ignores it: each thread
 /// projects its own rows of a step just before it.</param>
 /// <param name="FusedProjection">Whether batch-1 recurrent products compute the coming steps' input projection in their
 /// spare cycles (<c>Kernels/Fused</c>; AVX-512, float).</param>

@@ -10,8 +10,9 @@ namespace RecurrentNets.Benchmarks;
 
 /// <summary>
 /// Times the pieces of one recurrent step in isolation (best of many calls, in µs): the recurrent products on W_hh
-/// read in place and prepacked, the input projection of all T = 100 steps (per step), the LSTM and GRU pointwise
-/// kernels, the activations alone, and the whole layer's forward pass (per step). Usage: <c>probe [--points 1x128,1x512]</c>.
+/// read in place and prepacked, a two-thread unit split's share of the forward product and pointwise step, the input
+/// projection of all T = 100 steps (per step), the LSTM and GRU pointwise kernels, the activations alone, and the whole
+/// layer's forward pass (per step). Usage: <c>probe [--points 1x128,1x512]</c>.
 /// </summary>
 internal static class StepProbe
 {
@@ -48,6 +49,17 @@ internal static class StepProbe
             Gemm.Pack<float>(false, gw, h, w, h, bwd);
             Report(point, "fwd in place", () => Gemm.Compute<float>(false, true, b, gw, h, hPrev, h, w, h, gates, gw, true));
             Report(point, "fwd packed", () => Gemm.Compute<float>(false, b, gw, h, hPrev, h, fwd, gates, gw, true));
+            // A unit split's share on two threads: half the units of every gate block in one call (h(t-1) packed once)
+            // or one call per block, against half the columns in one range; the LSTM pointwise step on half the units.
+            int half = h / 2;
+            Report(point, "fwd packed, half units, one call per gate", () =>
+            {
+                for (int g = 0; g < 4; g++)
+                    Gemm.ComputeColumns<float>(b, gw, h, hPrev, h, fwd, gates, gw, true, g * h, g * h + half);
+            });
+            Report(point, "fwd packed, half units, one call", () => Gemm.ComputeColumnGroups<float>(b, gw, h, hPrev, h, fwd, gates, gw, true, 0, half, 4, h));
+            Report(point, "fwd packed, half columns", () => Gemm.ComputeColumns<float>(b, gw, h, hPrev, h, fwd, gates, gw, true, 0, gw / 2));
+            Report(point, "lstm pointwise, half units", () => LstmKernels.ForwardFloat<Off, Off>(gates, c, c2, tc, hv, default, default, default, b, h, 0, half));
             Report(point, "bwd in place", () => Gemm.Compute<float>(false, false, b, h, gw, gates, gw, w, h, dh, h, false));
             Report(point, "bwd packed", () => Gemm.Compute<float>(false, b, h, gw, gates, gw, bwd, dh, h, false));
             Report(point, "pack fwd", () => Gemm.Pack<float>(true, h, gw, w, h, fwd));

@@ -314,11 +314,8 @@ public abstract class RecurrentCell<T>
         }
         else
         {
-            for (int i = 0; i < block.GateCount; i++)
-            {
-                int g = step.ReverseSweep ? block.GateCount - 1 - i : i;
-                Gemm.ComputeColumns(b, n, s, input, s, block.Forward, output, n, accumulate, g * h + first, g * h + end, step.ReverseSweep);
-            }
+            // The units' columns of every gate block, with h(t-1) packed once for all of them.
+            Gemm.ComputeColumnGroups(b, n, s, input, s, block.Forward, output, n, accumulate, first, end, block.GateCount, h, step.ReverseSweep);
         }
     }
 

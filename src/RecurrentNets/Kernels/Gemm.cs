@@ -105,7 +105,7 @@ public static class Gemm
     internal static void Compute<T>(bool transposeA, int m, int n, int k, ReadOnlySpan<T> a, int lda,
         PackedMatrix<T> packed, Span<T> c, int ldc, bool accumulate, bool reverse = false)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => PackedProduct(transposeA, m, n, k, a, lda, packed, c, ldc, accumulate, reverse, 0, n, wholeProduct: true);
+        => PackedProduct(transposeA, m, n, k, a, lda, packed, c, ldc, accumulate, reverse, 0, n, wholeProduct: true, 1, 0);
 
     /// <summary>
     /// Columns [<paramref name="columnStart"/>, <paramref name="columnEnd"/>) of C = A·B (or C += A·B), B packed by
@@ -115,6 +115,17 @@ public static class Gemm
     internal static void ComputeColumns<T>(int m, int n, int k, ReadOnlySpan<T> a, int lda, PackedMatrix<T> packed,
         Span<T> c, int ldc, bool accumulate, int columnStart, int columnEnd, bool reverse = false)
         where T : unmanaged, IFloatingPointIeee754<T>
+        => ComputeColumnGroups(m, n, k, a, lda, packed, c, ldc, accumulate, columnStart, columnEnd, 1, 0, reverse);
+
+    /// <summary>
+    /// <see cref="ComputeColumns{T}"/> over <paramref name="groups"/> ranges of columns [columnStart + g·groupStride,
+    /// columnEnd + g·groupStride), g = 0..groups-1, with A packed once for all of them (a range of units' columns in every
+    /// gate block). The same bits as those columns of the whole product. columnStart and groupStride must be multiples of
+    /// 32; the ranges must not overlap and must lie within [0, n).
+    /// </summary>
+    internal static void ComputeColumnGroups<T>(int m, int n, int k, ReadOnlySpan<T> a, int lda, PackedMatrix<T> packed,
+        Span<T> c, int ldc, bool accumulate, int columnStart, int columnEnd, int groups, int groupStride, bool reverse = false)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (columnStart < 0 || columnStart > columnEnd || columnEnd > n || columnStart % ColumnAlignment != 0)
         {
@@ -122,13 +133,21 @@ public static class Gemm
                 $"Columns [{columnStart}, {columnEnd}) must lie within [0, {n}) and start at a multiple of {ColumnAlignment}.");
         }
 
-        PackedProduct(false, m, n, k, a, lda, packed, c, ldc, accumulate, reverse, columnStart, columnEnd, wholeProduct: false);
+        ArgumentOutOfRangeException.ThrowIfLessThan(groups, 1);
+        if (groups > 1 && (groupStride < columnEnd - columnStart || groupStride % ColumnAlignment != 0
+            || columnEnd + (long)(groups - 1) * groupStride > n))
+        {
+            throw new ArgumentOutOfRangeException(nameof(groupStride),
+                $"{groups} ranges [{columnStart}, {columnEnd}) {groupStride} columns apart must not overlap, must start at multiples of {ColumnAlignment} and must lie within [0, {n}).");
+        }
+
+        PackedProduct(false, m, n, k, a, lda, packed, c, ldc, accumulate, reverse, columnStart, columnEnd, wholeProduct: false, groups, groupStride);
     }
 
     // Validates, then computes columns [j0, j1) of op(A)·B on a packed B: the whole product (threads allowed) or a
     // range on the calling thread.
     private static unsafe void PackedProduct<T>(bool transposeA, int m, int n, int k, ReadOnlySpan<T> a, int lda, PackedMatrix<T> packed,
-        Span<T> c, int ldc, bool accumulate, bool reverse, int j0, int j1, bool wholeProduct)
+        Span<T> c, int ldc, bool accumulate, bool reverse, int j0, int j1, bool wholeProduct, int groups, int groupStride)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(packed);
@@ -150,6 +169,7 @@ public static class Gemm
             {
                 A = pa, B = null, C = pc, Lda = lda, Ldb = 0, Ldc = ldc, M = m, N = n, K = k,
                 TransposeA = transposeA, TransposeB = false, Accumulate = accumulate, Packed = packed.Data, Reverse = reverse,
+                ColumnGroups = groups, GroupStride = groupStride,
             };
             if (wholeProduct)
                 GemmDriver.Run<T>(ref problem, packed.Path);

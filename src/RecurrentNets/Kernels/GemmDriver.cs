@@ -36,6 +36,16 @@ internal unsafe struct GemmProblem
     public bool Rows;
 
     /// <summary>
+    /// For a range of columns of a prepacked B (<see cref="GemmDriver.Run{T}(ref GemmProblem, GemmPath, int, int)"/>): the
+    /// range [j0, j1) repeated this many times, <see cref="GroupStride"/> columns apart (0 or 1: once). The gate columns of
+    /// a range of units (one range per gate block) then share one packing of A.
+    /// </summary>
+    public int ColumnGroups;
+
+    /// <summary>The columns between the starts of two of <see cref="ColumnGroups"/>.</summary>
+    public int GroupStride;
+
+    /// <summary>
     /// With <see cref="Rows"/>: walk the column panels from last to first. Each column gets the same operations in the
     /// same order either way; a caller that alternates the direction from one product to the next (the steps of a
     /// recurrent loop) finds in cache the panels it read last, instead of streaming a matrix larger than the cache
@@ -254,7 +264,21 @@ internal static unsafe class GemmDriver
         problem.DirectB = false;
         problem.Dot = false;
         problem.Rows = problem.M <= RowMaxM;
-        Part<T, TKernel>(ref problem, 0, problem.M, j0, j1);
+        int groups = Math.Max(1, problem.ColumnGroups);
+        if (problem.Rows)
+        {
+            // One row at a time needs no packing of A: the groups run one after another (last first when reversed).
+            problem.ColumnGroups = 1;
+            for (int i = 0; i < groups; i++)
+            {
+                int offset = (problem.Reverse ? groups - 1 - i : i) * problem.GroupStride;
+                PackedRows<T, TKernel>(ref problem, 0, problem.M, j0 + offset, j1 + offset);
+            }
+
+            return;
+        }
+
+        Blocked<T, TKernel>(ref problem, 0, problem.M, j0, j1);
     }
 
     /// <summary>The NR-column micro-panel of prepacked B at column <paramref name="j"/> (a multiple of NR) in K block pc.</summary>
@@ -430,8 +454,6 @@ internal static unsafe class GemmDriver
         where TKernel : struct, IGemmMicroKernel<T>
     {
         int mr = TKernel.MR, nr = TKernel.NR;
-        T* c = (T*)problem.C;
-        nint ldc = problem.Ldc;
         int k = problem.K;
         int mSpan = i1 - i0, nSpan = j1 - j0;
         int kcMax = Math.Min(KC, k);
@@ -440,6 +462,7 @@ internal static unsafe class GemmDriver
         T* packedA = GemmBuffers<T>.A(mcMax * kcMax);
         bool prepacked = problem.Packed != null;
         T* packedB = prepacked ? null : GemmBuffers<T>.B(ncMax * kcMax);
+        int groups = prepacked ? Math.Max(1, problem.ColumnGroups) : 1;
 
         // Edge tiles are computed in full into this scratch tile, then only their valid part is written to C.
         T* tile = stackalloc T[mr * nr];
@@ -459,52 +482,82 @@ internal static unsafe class GemmDriver
                 {
                     int mc = Math.Min(MC, i1 - ic);
                     PackA(ref problem, packedA, ic, mc, pc, kc, mr);
-
-                    // A last row tile of few rows (M = 32 on AVX2's six-row tile leaves two) runs row by row over four
-                    // panels at a time, instead of computing all MR rows of the tile for each panel.
-                    int edgeRows = mc % mr, tiledRows = mc;
-                    if (edgeRows > 0 && 2 * edgeRows < mr && !problem.DirectB)
+                    for (int group = 0; group < groups; group++)
                     {
-                        tiledRows = mc - edgeRows;
-                        T* firstPanel = prepacked ? PackedPanel<T>(ref problem, jc, pc, kc, nr) : packedB;
-                        EdgeRows<T, TKernel>(packedA + (nint)tiledRows * kc, kc, firstPanel, c + (ic + tiledRows) * ldc + jc, ldc, edgeRows, nc, add, tile);
+                        BlockColumns<T, TKernel>(ref problem, packedA, packedB, ic, mc, pc, kc, jc + group * problem.GroupStride, nc, add, tile);
                     }
+                }
+            }
+        }
+    }
 
-                    for (int jr = 0; jr < nc; jr += nr)
-                    {
-                        int cols = Math.Min(nr, nc - jr);
-                        T* bPanel = prepacked ? PackedPanel<T>(ref problem, jc + jr, pc, kc, nr) : packedB + (nint)jr * kc;
-                        nint bStride = nr;
-                        if (problem.DirectB && cols == nr)
-                        {
-                            bPanel = (T*)problem.B + pc * problem.Ldb + jc + jr;
-                            bStride = problem.Ldb;
-                        }
+    // The tiles of C[ic..ic + mc, j..j + nc) for K block pc, with A's rows packed and B's block packed (or prepacked).
+    private static void BlockColumns<T, TKernel>(ref GemmProblem problem, T* packedA, T* packedB, int ic, int mc, int pc, int kc, int j, int nc,
+        bool add, T* tile)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TKernel : struct, IGemmMicroKernel<T>
+    {
+        int mr = TKernel.MR, nr = TKernel.NR;
+        T* c = (T*)problem.C;
+        nint ldc = problem.Ldc;
+        bool prepacked = problem.Packed != null;
 
-                        for (int ir = 0; ir < tiledRows; ir += mr)
-                        {
-                            int rows = Math.Min(mr, tiledRows - ir);
-                            T* aPanel = packedA + (nint)ir * kc;
-                            T* cTile = c + (ic + ir) * ldc + jc + jr;
-                            if (rows == mr && cols == nr)
-                            {
-                                TKernel.Run(kc, aPanel, bPanel, bStride, cTile, ldc, add);
-                            }
-                            else if (rows == 4 && cols == nr)
-                            {
-                                // A last tile of four rows (M = 16 on AVX2's six-row tile) computes only those.
-                                TKernel.Run4(kc, aPanel, bPanel, bStride, cTile, ldc, add);
-                            }
-                            else
-                            {
-                                if (rows <= 4)
-                                    TKernel.Run4(kc, aPanel, bPanel, bStride, tile, nr, false);
-                                else
-                                    TKernel.Run(kc, aPanel, bPanel, bStride, tile, nr, false);
-                                WriteEdge(tile, nr, cTile, ldc, rows, cols, add);
-                            }
-                        }
-                    }
+        // A last row tile of few rows (M = 32 on AVX2's six-row tile leaves two) runs row by row over four panels at a
+        // time, instead of computing all MR rows of the tile for each panel. Its panels are contiguous within one NC block
+        // of a prepacked B.
+        int edgeRows = mc % mr, tiledRows = mc;
+        if (edgeRows > 0 && 2 * edgeRows < mr && !problem.DirectB)
+        {
+            tiledRows = mc - edgeRows;
+            T* edgeA = packedA + (nint)tiledRows * kc;
+            T* edgeC = c + (ic + tiledRows) * ldc;
+            if (!prepacked)
+            {
+                EdgeRows<T, TKernel>(edgeA, kc, packedB, edgeC + j, ldc, edgeRows, nc, add, tile);
+            }
+            else
+            {
+                for (int from = j; from < j + nc;)
+                {
+                    int to = Math.Min(j + nc, (from / NC + 1) * NC);
+                    EdgeRows<T, TKernel>(edgeA, kc, PackedPanel<T>(ref problem, from, pc, kc, nr), edgeC + from, ldc, edgeRows, to - from, add, tile);
+                    from = to;
+                }
+            }
+        }
+
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int cols = Math.Min(nr, nc - jr);
+            T* bPanel = prepacked ? PackedPanel<T>(ref problem, j + jr, pc, kc, nr) : packedB + (nint)jr * kc;
+            nint bStride = nr;
+            if (problem.DirectB && cols == nr)
+            {
+                bPanel = (T*)problem.B + pc * problem.Ldb + j + jr;
+                bStride = problem.Ldb;
+            }
+
+            for (int ir = 0; ir < tiledRows; ir += mr)
+            {
+                int rows = Math.Min(mr, tiledRows - ir);
+                T* aPanel = packedA + (nint)ir * kc;
+                T* cTile = c + (ic + ir) * ldc + j + jr;
+                if (rows == mr && cols == nr)
+                {
+                    TKernel.Run(kc, aPanel, bPanel, bStride, cTile, ldc, add);
+                }
+                else if (rows == 4 && cols == nr)
+                {
+                    // A last tile of four rows (M = 16 on AVX2's six-row tile) computes only those.
+                    TKernel.Run4(kc, aPanel, bPanel, bStride, cTile, ldc, add);
+                }
+                else
+                {
+                    if (rows <= 4)
+                        TKernel.Run4(kc, aPanel, bPanel, bStride, tile, nr, false);
+                    else
+                        TKernel.Run(kc, aPanel, bPanel, bStride, tile, nr, false);
+                    WriteEdge(tile, nr, cTile, ldc, rows, cols, add);
                 }
             }
         }

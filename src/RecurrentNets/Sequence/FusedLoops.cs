@@ -236,9 +236,6 @@ internal static class FusedLoops
             return;
         }
 
-        for (int g = 0; g < cell.GateCount; g++)
-        {
-            Gemm.ComputeColumns(count, gw, inputSize, xs, inputSize, cell.PackedInputWeights, rows, gw, bias, g * h + u0, g * h + u1);
-        }
+        Gemm.ComputeColumnGroups(count, gw, inputSize, xs, inputSize, cell.PackedInputWeights, rows, gw, bias, u0, u1, cell.GateCount, h);
     }
 }

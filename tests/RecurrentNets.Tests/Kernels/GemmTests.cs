@@ -336,12 +336,8 @@ public sealed class GemmTests
     {
         // Few rows against a prepacked B (the recurrent product): walking the panels last to first, or computing a range
         // of columns (from a multiple of 32), changes no bit; n = 4200 crosses an NC block, 4 rows fill a row group.
-        var rng = new Random(m + n + k);
-        float[] a = RandomArray<float>(rng, m * k), b = RandomArray<float>(rng, n * k);
-        float[] start = RandomArray<float>(rng, m * n);
-        var packed = new PackedMatrix<float>();
         using var scope = KernelScope.Enter(1);
-        Gemm.Pack<float>(true, k, n, b, k, packed);
+        var (a, start, packed) = PackedProblem(m, n, k);
         foreach (bool accumulate in new[] { false, true })
         {
             float[] expected = (float[])start.Clone(), reversed = (float[])start.Clone(), ranges = (float[])start.Clone();
@@ -358,6 +354,57 @@ public sealed class GemmTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.ComputeColumns<float>(m, n, k, a, k, packed, untouched, n, false, 16, n));
         Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.ComputeColumns<float>(m, n, k, a, k, packed, untouched, n, false, 0, n + 1));
         Assert.Equal(start, untouched);
+    }
+
+    [Theory]
+    [InlineData(2, 768, 600)]
+    [InlineData(8, 768, 600)]
+    [InlineData(10, 768, 600)]
+    [InlineData(32, 768, 600)]
+    [InlineData(32, 128, 128)]
+    public void ColumnGroupsGiveTheBitsOfTheWholeProduct(int m, int h, int k)
+    {
+        // A unit split's forward product: units [u0, u1) of each of four gate blocks of width h, in one call (A packed
+        // once) or one call per block. h = 768 puts the third block's range [1920, 2304) across the 2048-column NC block
+        // with K over one KC block; 8 and 32 rows leave AVX2's six-row tile two edge rows, 10 AVX-512's eight-row tile two.
+        int n = 4 * h;
+        using var scope = KernelScope.Enter(1);
+        var (a, start, packed) = PackedProblem(m, n, k);
+        foreach (bool accumulate in new[] { false, true })
+        {
+            float[] expected = (float[])start.Clone(), grouped = (float[])start.Clone(), perBlock = (float[])start.Clone();
+            Gemm.Compute<float>(false, m, n, k, a, k, packed, expected, n, accumulate);
+            int half = h / 2;
+            Gemm.ComputeColumnGroups<float>(m, n, k, a, k, packed, grouped, n, accumulate, 0, half, 4, h);
+            Gemm.ComputeColumnGroups<float>(m, n, k, a, k, packed, grouped, n, accumulate, half, h, 4, h, reverse: true);
+            for (int g = 0; g < 4; g++)
+            {
+                Gemm.ComputeColumns<float>(m, n, k, a, k, packed, perBlock, n, accumulate, g * h + half, (g + 1) * h);
+                Gemm.ComputeColumns<float>(m, n, k, a, k, packed, perBlock, n, accumulate, g * h, g * h + half);
+            }
+
+            Assert.Equal(expected, grouped);
+            Assert.Equal(expected, perBlock);
+        }
+
+        // Overlapping ranges, a stride off the 32-column grid, or ranges past n are refused, and C is left alone.
+        var untouched = (float[])start.Clone();
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.ComputeColumnGroups<float>(m, n, k, a, k, packed, untouched, n, false, 0, h, 4, h - 32));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.ComputeColumnGroups<float>(m, n, k, a, k, packed, untouched, n, false, 0, 32, 4, h + 16));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.ComputeColumnGroups<float>(m, n, k, a, k, packed, untouched, n, false, 0, 32, 5, h));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.ComputeColumnGroups<float>(m, n, k, a, k, packed, untouched, n, false, 0, 32, 0, h));
+        Assert.Equal(start, untouched);
+    }
+
+    // A [m, k], a start for C [m, n], and a random B [k, n] (stored [n, k]) packed on the current path.
+    private static (float[] A, float[] Start, PackedMatrix<float> Packed) PackedProblem(int m, int n, int k)
+    {
+        var rng = new Random(m + n + k);
+        float[] a = RandomArray<float>(rng, m * k), b = RandomArray<float>(rng, n * k);
+        float[] start = RandomArray<float>(rng, m * n);
+        var packed = new PackedMatrix<float>();
+        Gemm.Pack<float>(true, k, n, b, k, packed);
+        return (a, start, packed);
     }
 
     [Fact]

@@ -74,6 +74,34 @@ public class EngineTests
         Assert.Equal(final.Cell!.Data, state.Cell!.Data);
     }
 
+    [Theory]
+    [InlineData(8)]
+    [InlineData(10)]
+    [InlineData(32)]
+    public void AUnitSplitWhoseGateColumnsCrossAnNcBlockGivesTheBitsOfOneThread(int batch)
+    {
+        // H = 768 with I = H: W_ih and W_hh together are 18 MB, so two threads split the forward steps over units (384
+        // each). The second part's third gate block, columns [1920, 2304), crosses the GEMM's 2048-column block with K =
+        // 768 over one KC block; 8 and 32 rows leave two edge rows on AVX2's six-row tile, 10 on AVX-512's eight-row tile. Before the fix, those
+        // edge rows read the wrong packed panels past column 2048.
+        const int steps = 3, hidden = 768;
+        var layer = new Lstm<float>(hidden, hidden, random: new SeededRandom(5));
+        var x = Random<float>(new SeededRandom(6), steps, batch, hidden);
+        var one = new Tensor<float>(steps, batch, hidden);
+        var two = new Tensor<float>(steps, batch, hidden);
+        layer.MaxDegreeOfParallelism = 1;
+        layer.Forward(x, one);
+        layer.MaxDegreeOfParallelism = 2;
+        var plan = layer.Plan(steps, batch).Directions[0];
+        if (plan.ForwardThreads == 2)
+        {
+            Assert.Equal(LoopStrategy.UnitSplit, plan.Forward);
+        }
+
+        layer.Forward(x, two);
+        Assert.Equal(one.Data, two.Data);
+    }
+
     [Fact]
     public void TruncatedGradientsStopAtTheWindowBoundary()
     {

@@ -52,14 +52,22 @@ internal static class StepProbe
             // A unit split's share on two threads: half the units of every gate block in one call (h(t-1) packed once)
             // or one call per block, against half the columns in one range; the LSTM pointwise step on half the units.
             int half = h / 2;
-            Report(point, "fwd packed, half units, one call per gate", () =>
+            if (half % Gemm.ColumnAlignment == 0)
             {
-                for (int g = 0; g < 4; g++)
-                    Gemm.ComputeColumns<float>(b, gw, h, hPrev, h, fwd, gates, gw, true, g * h, g * h + half);
-            });
-            Report(point, "fwd packed, half units, one call", () => Gemm.ComputeColumnGroups<float>(b, gw, h, hPrev, h, fwd, gates, gw, true, 0, half, 4, h));
-            Report(point, "fwd packed, half columns", () => Gemm.ComputeColumns<float>(b, gw, h, hPrev, h, fwd, gates, gw, true, 0, gw / 2));
-            Report(point, "lstm pointwise, half units", () => LstmKernels.ForwardFloat<Off, Off>(gates, c, c2, tc, hv, default, default, default, b, h, 0, half));
+                Report(point, "fwd packed, half units, one call per gate", () =>
+                {
+                    for (int g = 0; g < 4; g++)
+                        Gemm.ComputeColumns<float>(b, gw, h, hPrev, h, fwd, gates, gw, true, g * h, g * h + half);
+                });
+                Report(point, "fwd packed, half units, one call", () => Gemm.ComputeColumnGroups<float>(b, gw, h, hPrev, h, fwd, gates, gw, true, 0, half, 4, h));
+                Report(point, "fwd packed, half columns", () => Gemm.ComputeColumns<float>(b, gw, h, hPrev, h, fwd, gates, gw, true, 0, gw / 2));
+                Report(point, "lstm pointwise, half units", () =>
+                {
+                    Array.Fill(gates, 0.1f);
+                    LstmKernels.ForwardFloat<Off, Off>(gates, c, c2, tc, hv, default, default, default, b, h, 0, half);
+                });
+            }
+
             Report(point, "bwd in place", () => Gemm.Compute<float>(false, false, b, h, gw, gates, gw, w, h, dh, h, false));
             Report(point, "bwd packed", () => Gemm.Compute<float>(false, b, h, gw, gates, gw, bwd, dh, h, false));
             Report(point, "pack fwd", () => Gemm.Pack<float>(true, h, gw, w, h, fwd));

@@ -16,6 +16,11 @@ internal static class CpuFeatures
     public static bool HasAvx => Avx.IsSupported;
 
     public const string NoAvx = "needs AVX: this CPU lacks it, or DOTNET_EnableAVX=0 turns it off";
+
+    /// <summary>Whether the library's worker pool has a thread besides the caller (two or more processors).</summary>
+    public static bool HasTwoProcessors => Environment.ProcessorCount >= 2;
+
+    public const string OneProcessor = "needs two processors to split a loop over two threads: this machine has one";
 }
 
 /// <summary>A fact that tests code written with AVX instructions: reported as skipped, with the reason, on a CPU without AVX.</summary>
@@ -50,6 +55,19 @@ public sealed class Avx512TheoryAttribute : TheoryAttribute
         if (!CpuFeatures.HasAvx512)
         {
             Skip = CpuFeatures.NoAvx512;
+        }
+    }
+}
+
+/// <summary>A theory that compares a loop split over two threads with one thread: reported as skipped, with the reason,
+/// on a machine with one processor (where both runs would take one thread).</summary>
+public sealed class TwoThreadTheoryAttribute : TheoryAttribute
+{
+    public TwoThreadTheoryAttribute()
+    {
+        if (!CpuFeatures.HasTwoProcessors)
+        {
+            Skip = CpuFeatures.OneProcessor;
         }
     }
 }

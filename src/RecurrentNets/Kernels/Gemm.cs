@@ -121,7 +121,8 @@ public static class Gemm
     /// <see cref="ComputeColumns{T}"/> over <paramref name="groups"/> ranges of columns [columnStart + g·groupStride,
     /// columnEnd + g·groupStride), g = 0..groups-1, with A packed once for all of them (a range of units' columns in every
     /// gate block). The same bits as those columns of the whole product. columnStart and groupStride must be multiples of
-    /// 32; the ranges must not overlap and must lie within [0, n).
+    /// 32; the ranges must not overlap and must lie within [0, n). <paramref name="reverse"/> takes the groups last to
+    /// first, and with few rows of A each group's panels last to first too (the same bits either way).
     /// </summary>
     internal static void ComputeColumnGroups<T>(int m, int n, int k, ReadOnlySpan<T> a, int lda, PackedMatrix<T> packed,
         Span<T> c, int ldc, bool accumulate, int columnStart, int columnEnd, int groups, int groupStride, bool reverse = false)
@@ -134,11 +135,16 @@ public static class Gemm
         }
 
         ArgumentOutOfRangeException.ThrowIfLessThan(groups, 1);
-        if (groups > 1 && (groupStride < columnEnd - columnStart || groupStride % ColumnAlignment != 0
-            || columnEnd + (long)(groups - 1) * groupStride > n))
+        if (groups > 1 && (groupStride < columnEnd - columnStart || groupStride % ColumnAlignment != 0))
         {
-            throw new ArgumentOutOfRangeException(nameof(groupStride),
-                $"{groups} ranges [{columnStart}, {columnEnd}) {groupStride} columns apart must not overlap, must start at multiples of {ColumnAlignment} and must lie within [0, {n}).");
+            throw new ArgumentOutOfRangeException(nameof(groupStride), groupStride,
+                $"Ranges [{columnStart}, {columnEnd}) {groupStride} columns apart must not overlap and must start at multiples of {ColumnAlignment}.");
+        }
+
+        if (columnEnd + (long)(groups - 1) * groupStride > n)
+        {
+            throw new ArgumentOutOfRangeException(nameof(groups), groups,
+                $"{groups} ranges [{columnStart}, {columnEnd}) {groupStride} columns apart end past the product's {n} columns.");
         }
 
         PackedProduct(false, m, n, k, a, lda, packed, c, ldc, accumulate, reverse, columnStart, columnEnd, wholeProduct: false, groups, groupStride);
@@ -178,7 +184,8 @@ public static class Gemm
         }
     }
 
-    /// <summary>Column ranges of <see cref="ComputeColumns{T}"/> start at a multiple of this (every kernel's NR divides it).</summary>
+    /// <summary>Column ranges of <see cref="ComputeColumns{T}"/> and <see cref="ComputeColumnGroups{T}"/>, and the stride
+    /// between groups, start at a multiple of this (every kernel's NR divides it).</summary>
     internal const int ColumnAlignment = 32;
 
     private static void CheckLeadingDimension(int leadingDimension, int rowLength, string rowLengthName, string paramName)

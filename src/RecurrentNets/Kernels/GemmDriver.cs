@@ -268,7 +268,6 @@ internal static unsafe class GemmDriver
         if (problem.Rows)
         {
             // One row at a time needs no packing of A: the groups run one after another (last first when reversed).
-            problem.ColumnGroups = 1;
             for (int i = 0; i < groups; i++)
             {
                 int offset = (problem.Reverse ? groups - 1 - i : i) * problem.GroupStride;
@@ -482,8 +481,11 @@ internal static unsafe class GemmDriver
                 {
                     int mc = Math.Min(MC, i1 - ic);
                     PackA(ref problem, packedA, ic, mc, pc, kc, mr);
-                    for (int group = 0; group < groups; group++)
+                    // Last group first when reversed, as a caller that alternates directions finds in cache what it read
+                    // last; each column's K blocks still come in order.
+                    for (int i = 0; i < groups; i++)
                     {
+                        int group = problem.Reverse ? groups - 1 - i : i;
                         BlockColumns<T, TKernel>(ref problem, packedA, packedB, ic, mc, pc, kc, jc + group * problem.GroupStride, nc, add, tile);
                     }
                 }

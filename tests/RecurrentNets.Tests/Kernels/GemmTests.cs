@@ -169,7 +169,9 @@ public sealed class GemmTests
     [MemberData(nameof(Transposes))]
     public void PackedThreadedIsBitIdenticalToSingleThreaded(bool transposeA, bool transposeB)
     {
-        int[][] shapes = [[300, 100, 200], [100, 300, 200], [1, 4100, 600], [3, 2100, 700], [12, 2000, 300], [47, 401, 300]];
+        // [8 and 10, 3072, 600]: the second thread's columns [1536, 3072) cross the 2048-column NC block with K deeper than
+        // one K block, and leave two edge rows on the six-row (AVX2, Vector128) or eight-row (AVX-512) tile.
+        int[][] shapes = [[300, 100, 200], [100, 300, 200], [1, 4100, 600], [3, 2100, 700], [12, 2000, 300], [47, 401, 300], [8, 3072, 600], [10, 3072, 600]];
         foreach (GemmPath path in AvailablePaths())
         {
             using var scope = KernelScope.Enter(null, path);
@@ -365,35 +367,44 @@ public sealed class GemmTests
     public void ColumnGroupsGiveTheBitsOfTheWholeProduct(int m, int h, int k)
     {
         // A unit split's forward product: units [u0, u1) of each of four gate blocks of width h, in one call (A packed
-        // once) or one call per block. h = 768 puts the third block's range [1920, 2304) across the 2048-column NC block
-        // with K over one KC block; 8 and 32 rows leave AVX2's six-row tile two edge rows, 10 AVX-512's eight-row tile two.
+        // once) or one call per block, on every path. h = 768 puts the third block's range [1920, 2304) across the
+        // 2048-column NC block with K deeper than one 512-deep K block; 8 and 32 rows leave two edge rows on the six-row
+        // tile (AVX2, Vector128), 10 on AVX-512's eight-row tile; 2 rows run row by row, here also reversed.
         int n = 4 * h;
-        using var scope = KernelScope.Enter(1);
-        var (a, start, packed) = PackedProblem(m, n, k);
-        foreach (bool accumulate in new[] { false, true })
+        foreach (GemmPath path in AvailablePaths())
         {
-            float[] expected = (float[])start.Clone(), grouped = (float[])start.Clone(), perBlock = (float[])start.Clone();
-            Gemm.Compute<float>(false, m, n, k, a, k, packed, expected, n, accumulate);
-            int half = h / 2;
-            Gemm.ComputeColumnGroups<float>(m, n, k, a, k, packed, grouped, n, accumulate, 0, half, 4, h);
-            Gemm.ComputeColumnGroups<float>(m, n, k, a, k, packed, grouped, n, accumulate, half, h, 4, h, reverse: true);
-            for (int g = 0; g < 4; g++)
+            using var scope = KernelScope.Enter(1, path);
+            var (a, start, packed) = PackedProblem(m, n, k);
+            foreach (bool accumulate in new[] { false, true })
             {
-                Gemm.ComputeColumns<float>(m, n, k, a, k, packed, perBlock, n, accumulate, g * h + half, (g + 1) * h);
-                Gemm.ComputeColumns<float>(m, n, k, a, k, packed, perBlock, n, accumulate, g * h, g * h + half);
+                float[] expected = (float[])start.Clone(), grouped = (float[])start.Clone(), perBlock = (float[])start.Clone();
+                Gemm.Compute<float>(false, m, n, k, a, k, packed, expected, n, accumulate);
+                int half = h / 2;
+                Gemm.ComputeColumnGroups<float>(m, n, k, a, k, packed, grouped, n, accumulate, 0, half, 4, h);
+                Gemm.ComputeColumnGroups<float>(m, n, k, a, k, packed, grouped, n, accumulate, half, h, 4, h, reverse: true);
+                for (int g = 0; g < 4; g++)
+                {
+                    Gemm.ComputeColumns<float>(m, n, k, a, k, packed, perBlock, n, accumulate, g * h + half, (g + 1) * h);
+                    Gemm.ComputeColumns<float>(m, n, k, a, k, packed, perBlock, n, accumulate, g * h, g * h + half);
+                }
+
+                Assert.Equal(expected, grouped);
+                Assert.Equal(expected, perBlock);
             }
 
-            Assert.Equal(expected, grouped);
-            Assert.Equal(expected, perBlock);
+            // Overlapping ranges, a stride off the 32-column grid or negative, ranges past n, or no group are refused, and C
+            // is left alone.
+            var untouched = (float[])start.Clone();
+            void Refused(string parameter, int end, int groups, int stride)
+                => Assert.Equal(parameter, Assert.Throws<ArgumentOutOfRangeException>(
+                    () => Gemm.ComputeColumnGroups<float>(m, n, k, a, k, packed, untouched, n, false, 0, end, groups, stride)).ParamName);
+            Refused("groupStride", h, 4, h - 32);
+            Refused("groupStride", 32, 4, h + 16);
+            Refused("groupStride", 32, 4, -h);
+            Refused("groups", 32, 5, h);
+            Refused("groups", 32, 0, h);
+            Assert.Equal(start, untouched);
         }
-
-        // Overlapping ranges, a stride off the 32-column grid, or ranges past n are refused, and C is left alone.
-        var untouched = (float[])start.Clone();
-        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.ComputeColumnGroups<float>(m, n, k, a, k, packed, untouched, n, false, 0, h, 4, h - 32));
-        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.ComputeColumnGroups<float>(m, n, k, a, k, packed, untouched, n, false, 0, 32, 4, h + 16));
-        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.ComputeColumnGroups<float>(m, n, k, a, k, packed, untouched, n, false, 0, 32, 5, h));
-        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.ComputeColumnGroups<float>(m, n, k, a, k, packed, untouched, n, false, 0, 32, 0, h));
-        Assert.Equal(start, untouched);
     }
 
     // A [m, k], a start for C [m, n], and a random B [k, n] (stored [n, k]) packed on the current path.

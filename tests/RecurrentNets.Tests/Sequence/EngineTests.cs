@@ -74,31 +74,31 @@ public class EngineTests
         Assert.Equal(final.Cell!.Data, state.Cell!.Data);
     }
 
-    [Theory]
-    [InlineData(8)]
-    [InlineData(10)]
-    [InlineData(32)]
-    public void AUnitSplitWhoseGateColumnsCrossAnNcBlockGivesTheBitsOfOneThread(int batch)
+    [TwoThreadTheory]
+    [InlineData(8, false)]
+    [InlineData(10, false)]
+    [InlineData(32, false)]
+    [InlineData(32, true)]
+    public void AUnitSplitWhoseGateColumnsCrossAnNcBlockGivesTheBitsOfOneThread(int batch, bool lengths)
     {
         // H = 768 with I = H: W_ih and W_hh together are 18 MB, so two threads split the forward steps over units (384
-        // each). The second part's third gate block, columns [1920, 2304), crosses the GEMM's 2048-column block with K =
-        // 768 over one KC block; 8 and 32 rows leave two edge rows on AVX2's six-row tile, 10 on AVX-512's eight-row tile. Before the fix, those
-        // edge rows read the wrong packed panels past column 2048.
+        // each). The second part's third gate block, columns [1920, 2304), crosses the GEMM's 2048-column block with
+        // K = 768, deeper than one 512-deep K block; 8 and 32 rows leave two edge rows on AVX2's six-row tile, 10 on
+        // AVX-512's eight-row tile. Before the fix, those edge rows read the wrong packed panels past column 2048. With
+        // sequence lengths the loop is serial and the GEMM splits each step's product by columns: the second thread's
+        // [1536, 3072) crosses the same block.
         const int steps = 3, hidden = 768;
         var layer = new Lstm<float>(hidden, hidden, random: new SeededRandom(5));
         var x = Random<float>(new SeededRandom(6), steps, batch, hidden);
+        int[] sequenceLengths = lengths ? Enumerable.Repeat(steps, batch).ToArray() : [];
         var one = new Tensor<float>(steps, batch, hidden);
         var two = new Tensor<float>(steps, batch, hidden);
         layer.MaxDegreeOfParallelism = 1;
-        layer.Forward(x, one);
+        layer.Forward(x, one, sequenceLengths: sequenceLengths);
         layer.MaxDegreeOfParallelism = 2;
-        var plan = layer.Plan(steps, batch).Directions[0];
-        if (plan.ForwardThreads == 2)
-        {
-            Assert.Equal(LoopStrategy.UnitSplit, plan.Forward);
-        }
-
-        layer.Forward(x, two);
+        var plan = layer.Plan(steps, batch, lengths).Directions[0];
+        Assert.Equal(lengths ? (LoopStrategy.Serial, 1) : (LoopStrategy.UnitSplit, 2), (plan.Forward, plan.ForwardThreads));
+        layer.Forward(x, two, sequenceLengths: sequenceLengths);
         Assert.Equal(one.Data, two.Data);
     }
 
